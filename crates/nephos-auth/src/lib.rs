@@ -1,0 +1,1 @@
+//! Placeholder: SigV4, being written.

@@ -1,0 +1,28 @@
+//! What every part of nephos shares, and nothing that speaks HTTP.
+//!
+//! - [`Value`]: a protocol-neutral value tree; codecs parse requests into it and serialize
+//!   responses from it, handlers read and build it.
+//! - [`AwsError`]: an error as AWS reports it (code, message, status, fault, fields).
+//! - [`RequestContext`]: who calls, in which account and region, with which request id.
+//! - [`Clock`]: the one clock of all time-driven behaviour, advanced by tests.
+//! - [`Provider`]: what a service implements; [`Dispatch`]: how services call each other
+//!   in process.
+
+mod clock;
+mod context;
+mod error;
+mod ids;
+mod provider;
+mod value;
+
+pub use clock::Clock;
+pub use context::RequestContext;
+pub use error::AwsError;
+pub use ids::{is_account_id, random_alnum, request_id};
+pub use provider::{BoxFuture, ByteStream, Dispatch, Input, Output, Provider};
+pub use value::{Timestamp, Value};
+
+/// The account of requests whose access key id is not a 12-digit account number.
+pub const DEFAULT_ACCOUNT: &str = "000000000000";
+/// The region of requests that name none.
+pub const DEFAULT_REGION: &str = "us-east-1";

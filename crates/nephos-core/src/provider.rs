@@ -1,0 +1,94 @@
+//! The contract between the gateway and a service.
+
+use crate::{AwsError, RequestContext, Value};
+use bytes::Bytes;
+use futures_core::Stream;
+use std::future::Future;
+use std::pin::Pin;
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A body that is streamed, never held whole: S3 objects, Lambda code uploads.
+pub struct ByteStream {
+    /// The exact length when it is known up front (`Content-Length`, decoded chunk sizes).
+    pub length: Option<u64>,
+    pub stream: Pin<Box<dyn Stream<Item = Result<Bytes, std::io::Error>> + Send>>,
+}
+
+impl ByteStream {
+    pub fn new(
+        length: Option<u64>,
+        stream: impl Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static,
+    ) -> Self {
+        ByteStream {
+            length,
+            stream: Box::pin(stream),
+        }
+    }
+}
+
+impl std::fmt::Debug for ByteStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ByteStream({:?})", self.length)
+    }
+}
+
+/// A parsed, validated request.
+#[derive(Debug, Default)]
+pub struct Input {
+    pub value: Value,
+    /// The streaming payload member's body, for operations whose model streams it.
+    pub body: Option<ByteStream>,
+}
+
+/// What a handler answers.
+#[derive(Debug, Default)]
+pub struct Output {
+    pub value: Value,
+    /// The streaming payload member's body.
+    pub body: Option<ByteStream>,
+}
+
+impl Output {
+    pub fn new(value: Value) -> Output {
+        Output { value, body: None }
+    }
+}
+
+impl From<Value> for Output {
+    fn from(value: Value) -> Output {
+        Output::new(value)
+    }
+}
+
+/// A service: state plus the handlers of the operations it implements.
+pub trait Provider: Send + Sync + 'static {
+    /// The botocore name of the service (`sts`), which selects its model.
+    fn service(&self) -> &'static str;
+
+    /// The operations this provider implements; every other operation of the model answers
+    /// 501 without reaching [`Provider::handle`]. Also the source of docs/coverage.md.
+    fn operations(&self) -> &'static [&'static str];
+
+    /// Runs one operation. `input` has been validated against the model.
+    fn handle<'a>(
+        &'a self,
+        ctx: &'a RequestContext,
+        input: Input,
+    ) -> BoxFuture<'a, Result<Output, AwsError>>;
+
+    /// Forgets all state (`POST /_nephos/reset`).
+    fn reset(&self) {}
+}
+
+/// In-process calls between services (CloudFormation creating a queue, SNS delivering to
+/// SQS): the same validation and handlers as the wire, without HTTP.
+pub trait Dispatch: Send + Sync {
+    fn call<'a>(
+        &'a self,
+        ctx: &'a RequestContext,
+        service: &'a str,
+        operation: &'a str,
+        input: Value,
+    ) -> BoxFuture<'a, Result<Value, AwsError>>;
+}

@@ -1,0 +1,339 @@
+//! The botocore `service-2.json` format, as typed Rust.
+//!
+//! Field names follow botocore exactly (so a model file and this file can be read side by
+//! side); only what the protocol engine, validation or routing reads is kept.
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+use std::collections::HashMap;
+
+/// The wire protocols of AWS services.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    /// awsQuery: form-encoded `Action=` requests, XML responses.
+    Query,
+    /// ec2Query: like query with EC2's own list and error conventions.
+    Ec2,
+    /// awsJson 1.0 or 1.1: `X-Amz-Target` selects the operation.
+    Json,
+    /// restJson1: HTTP bindings plus a JSON payload.
+    RestJson,
+    /// restXml: HTTP bindings plus an XML payload (S3, Route 53, CloudFront).
+    RestXml,
+    /// smithy rpcv2Cbor: `/service/S/operation/O` with CBOR bodies.
+    RpcV2Cbor,
+}
+
+impl Protocol {
+    /// Parses a botocore protocol name (`rest-json`, `smithy-rpc-v2-cbor`, ...).
+    pub fn from_name(name: &str) -> Option<Protocol> {
+        Some(match name {
+            "query" => Protocol::Query,
+            "ec2" => Protocol::Ec2,
+            "json" => Protocol::Json,
+            "rest-json" => Protocol::RestJson,
+            "rest-xml" => Protocol::RestXml,
+            "smithy-rpc-v2-cbor" => Protocol::RpcV2Cbor,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Query => "query",
+            Protocol::Ec2 => "ec2",
+            Protocol::Json => "json",
+            Protocol::RestJson => "rest-json",
+            Protocol::RestXml => "rest-xml",
+            Protocol::RpcV2Cbor => "smithy-rpc-v2-cbor",
+        }
+    }
+}
+
+/// A whole service model: metadata, operations and the shapes they reference.
+#[derive(Debug, Deserialize)]
+pub struct ServiceModel {
+    pub metadata: Metadata,
+    #[serde(default)]
+    pub operations: IndexMap<String, Operation>,
+    #[serde(default)]
+    pub shapes: HashMap<String, Shape>,
+}
+
+impl ServiceModel {
+    pub fn from_slice(json: &[u8]) -> Result<ServiceModel, String> {
+        serde_json::from_slice(json).map_err(|e| e.to_string())
+    }
+
+    /// Builds a model from an already parsed JSON value (the protocol test suites assemble
+    /// `{metadata, shapes, operations}` from a suite's parts).
+    pub fn from_value(value: serde_json::Value) -> Result<ServiceModel, String> {
+        serde_json::from_value(value).map_err(|e| e.to_string())
+    }
+
+    /// The shape a reference points at.
+    ///
+    /// # Panics
+    /// On a dangling reference: vendored models are checked by a test, so this is a bug.
+    pub fn shape(&self, name: &str) -> &Shape {
+        self.shapes
+            .get(name)
+            .unwrap_or_else(|| panic!("model has no shape {name}"))
+    }
+
+    pub fn operation(&self, name: &str) -> Option<&Operation> {
+        self.operations.get(name)
+    }
+
+    /// The protocols this service speaks, most preferred first.
+    pub fn protocols(&self) -> Vec<Protocol> {
+        let names: Vec<&str> = match &self.metadata.protocols {
+            Some(list) if !list.is_empty() => list.iter().map(String::as_str).collect(),
+            _ => vec![self.metadata.protocol.as_str()],
+        };
+        names.into_iter().filter_map(Protocol::from_name).collect()
+    }
+
+    /// The error shape whose code (its `error.code`, else its name) is `code`.
+    pub fn error_shape(&self, code: &str) -> Option<(&str, &Shape)> {
+        if let Some((name, shape)) = self.shapes.get_key_value(code)
+            && shape.exception
+        {
+            return Some((name.as_str(), shape));
+        }
+        self.shapes
+            .iter()
+            .find(|(_, s)| {
+                s.exception && s.error.as_ref().and_then(|e| e.code.as_deref()) == Some(code)
+            })
+            .map(|(n, s)| (n.as_str(), s))
+    }
+}
+
+/// A service's `metadata` block.
+#[derive(Debug, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct Metadata {
+    #[serde(default)]
+    pub api_version: String,
+    #[serde(default)]
+    pub endpoint_prefix: String,
+    #[serde(default)]
+    pub protocol: String,
+    pub protocols: Option<Vec<String>>,
+    pub json_version: Option<String>,
+    pub target_prefix: Option<String>,
+    pub signing_name: Option<String>,
+    pub service_id: Option<String>,
+    pub xml_namespace: Option<String>,
+    pub global_endpoint: Option<String>,
+    /// Present (as `{}`) on JSON services that also answer their old query-protocol clients.
+    pub aws_query_compatible: Option<serde_json::Value>,
+    pub timestamp_format: Option<TimestampFormat>,
+}
+
+/// One operation: its HTTP binding, input and output shapes, and declared errors.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Operation {
+    pub name: String,
+    #[serde(default)]
+    pub http: Http,
+    pub input: Option<ShapeRef>,
+    pub output: Option<ShapeRef>,
+    #[serde(default)]
+    pub errors: Vec<ShapeRef>,
+    /// `{"hostPrefix": "{AccountId}."}` style endpoint traits.
+    pub endpoint: Option<serde_json::Value>,
+    /// `none` marks operations that callers invoke unsigned.
+    pub authtype: Option<String>,
+    #[serde(default)]
+    pub auth: Vec<String>,
+    pub http_checksum: Option<serde_json::Value>,
+    #[serde(default)]
+    pub http_checksum_required: bool,
+    #[serde(default)]
+    pub idempotent: bool,
+}
+
+/// An operation's HTTP binding.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(rename_all = "camelCase")]
+pub struct Http {
+    pub method: String,
+    pub request_uri: String,
+    pub response_code: Option<u16>,
+}
+
+impl Default for Http {
+    fn default() -> Self {
+        Http {
+            method: "POST".into(),
+            request_uri: "/".into(),
+            response_code: None,
+        }
+    }
+}
+
+/// A reference to a shape: a structure member, a list member, a map key or value, or an
+/// operation's input/output. The serialization traits that botocore puts on references
+/// live here.
+#[derive(Debug, Deserialize, Clone, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct ShapeRef {
+    pub shape: String,
+    /// `header`, `headers`, `querystring`, `uri` or `statusCode`; absent for the body.
+    pub location: Option<String>,
+    /// Wire name: header/query/label name, JSON key, XML element name.
+    #[serde(alias = "LocationName")]
+    pub location_name: Option<String>,
+    /// ec2 protocol's request key override.
+    pub query_name: Option<String>,
+    #[serde(default)]
+    pub flattened: bool,
+    #[serde(default)]
+    pub xml_attribute: bool,
+    pub xml_namespace: Option<XmlNamespace>,
+    #[serde(default)]
+    pub idempotency_token: bool,
+    #[serde(default, rename = "jsonvalue")]
+    pub json_value: bool,
+    pub timestamp_format: Option<TimestampFormat>,
+    #[serde(default)]
+    pub streaming: bool,
+    #[serde(default, rename = "eventpayload")]
+    pub event_payload: bool,
+    #[serde(default, rename = "eventheader")]
+    pub event_header: bool,
+    #[serde(default)]
+    pub host_label: bool,
+    /// On an operation's output (query protocol): the element that wraps the result.
+    pub result_wrapper: Option<String>,
+}
+
+/// An XML namespace trait: either a bare URI or `{prefix, uri}`.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(untagged)]
+pub enum XmlNamespace {
+    Uri(String),
+    Full { prefix: Option<String>, uri: String },
+}
+
+impl XmlNamespace {
+    pub fn uri(&self) -> &str {
+        match self {
+            XmlNamespace::Uri(u) => u,
+            XmlNamespace::Full { uri, .. } => uri,
+        }
+    }
+    pub fn prefix(&self) -> Option<&str> {
+        match self {
+            XmlNamespace::Uri(_) => None,
+            XmlNamespace::Full { prefix, .. } => prefix.as_deref(),
+        }
+    }
+}
+
+/// How a timestamp is written on the wire.
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+pub enum TimestampFormat {
+    #[serde(rename = "iso8601")]
+    Iso8601,
+    #[serde(rename = "rfc822")]
+    Rfc822,
+    #[serde(rename = "unixTimestamp", alias = "unix-timestamp")]
+    UnixTimestamp,
+}
+
+/// The type of a shape.
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ShapeType {
+    Structure,
+    List,
+    Map,
+    String,
+    Character,
+    Integer,
+    Long,
+    Short,
+    Byte,
+    Float,
+    Double,
+    Boolean,
+    Blob,
+    Timestamp,
+    BigInteger,
+    BigDecimal,
+}
+
+/// A shape with every trait the engine reads.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Shape {
+    #[serde(rename = "type")]
+    pub kind: ShapeType,
+    /// Structure members, in model order (serializers keep that order).
+    #[serde(default)]
+    pub members: IndexMap<String, ShapeRef>,
+    #[serde(default)]
+    pub required: Vec<String>,
+    /// The member bound to the whole HTTP body (rest protocols).
+    pub payload: Option<String>,
+    /// List element.
+    pub member: Option<ShapeRef>,
+    /// Map key and value.
+    pub key: Option<ShapeRef>,
+    pub value: Option<ShapeRef>,
+    #[serde(rename = "enum")]
+    pub enum_values: Option<Vec<String>>,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+    pub pattern: Option<String>,
+    pub timestamp_format: Option<TimestampFormat>,
+    #[serde(default)]
+    pub streaming: bool,
+    #[serde(default)]
+    pub requires_length: bool,
+    #[serde(default)]
+    pub flattened: bool,
+    /// XML element name of a structure or of list members.
+    pub location_name: Option<String>,
+    pub xml_namespace: Option<XmlNamespace>,
+    #[serde(default)]
+    pub exception: bool,
+    #[serde(default)]
+    pub fault: bool,
+    pub error: Option<ErrorTrait>,
+    #[serde(default)]
+    pub eventstream: bool,
+    #[serde(default)]
+    pub event: bool,
+    #[serde(default)]
+    pub union: bool,
+    #[serde(default)]
+    pub document: bool,
+    #[serde(default)]
+    pub sensitive: bool,
+    #[serde(default)]
+    pub sparse: bool,
+    #[serde(default)]
+    pub wrapper: bool,
+}
+
+impl Shape {
+    pub fn is_required(&self, member: &str) -> bool {
+        self.required.iter().any(|r| r == member)
+    }
+}
+
+/// The `error` trait of an exception shape.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorTrait {
+    /// The code clients see when it differs from the shape name (query-compatible services).
+    pub code: Option<String>,
+    pub http_status_code: Option<u16>,
+    #[serde(default)]
+    pub sender_fault: bool,
+}

@@ -1,0 +1,47 @@
+//! Placeholder: being written.
+
+use crate::{Body, Codec, HttpRequest, HttpResponse, ResponseMeta};
+use nephos_core::{AwsError, Input, Output};
+use nephos_model::{Operation, Protocol, ServiceModel};
+
+pub struct JsonCodec;
+
+impl Codec for JsonCodec {
+    fn protocol(&self) -> Protocol {
+        Protocol::Json
+    }
+    fn resolve<'m>(
+        &self,
+        _model: &'m ServiceModel,
+        _req: &HttpRequest,
+    ) -> Result<&'m Operation, AwsError> {
+        todo!()
+    }
+    fn parse(
+        &self,
+        _model: &ServiceModel,
+        _op: &Operation,
+        _req: &HttpRequest,
+        _body: Body,
+    ) -> Result<Input, AwsError> {
+        todo!()
+    }
+    fn serialize(
+        &self,
+        _model: &ServiceModel,
+        _op: &Operation,
+        _output: Output,
+        _meta: ResponseMeta<'_>,
+    ) -> HttpResponse {
+        todo!()
+    }
+    fn serialize_error(
+        &self,
+        _model: &ServiceModel,
+        _op: Option<&Operation>,
+        _err: &AwsError,
+        _meta: ResponseMeta<'_>,
+    ) -> HttpResponse {
+        todo!()
+    }
+}
