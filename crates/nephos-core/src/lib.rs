@@ -11,6 +11,7 @@
 mod clock;
 mod context;
 mod error;
+mod identity;
 mod ids;
 mod provider;
 mod value;
@@ -18,6 +19,7 @@ mod value;
 pub use clock::Clock;
 pub use context::RequestContext;
 pub use error::AwsError;
+pub use identity::{Credential, CredentialStore};
 pub use ids::{is_account_id, random_alnum, request_id};
 pub use provider::{BoxFuture, ByteStream, Dispatch, Input, Output, Provider};
 pub use value::{Timestamp, Value};

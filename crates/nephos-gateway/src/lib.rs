@@ -1,0 +1,404 @@
+//! The HTTP front of nephos.
+//!
+//! One port serves every service. For each request the gateway:
+//! 1. answers internal endpoints (`/_nephos/*`, `/_localstack/*`) and CORS preflights;
+//! 2. reads the signature scope and resolves the service ([`resolve`]);
+//! 3. picks the protocol and codec, resolves the operation, parses and validates input;
+//! 4. calls the service's [`Provider`] (or answers 501 for unimplemented operations);
+//! 5. serializes the output or error, adds request ids, CORS and checksum headers;
+//! 6. logs one line: service, operation, status, milliseconds.
+//!
+//! Handlers never see HTTP; this crate is the only one that does (with the codecs).
+
+mod auth;
+mod body;
+mod internal;
+pub mod resolve;
+
+pub use body::ResBody;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, request::Parts};
+use hyper::body::Incoming;
+use nephos_core::{AwsError, Clock, CredentialStore, Provider, RequestContext};
+use nephos_model::{Protocol, ServiceModel};
+use nephos_protocol::{Body, HttpRequest, HttpResponse, ResponseMeta};
+use nephos_storage::Storage;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Settings the gateway needs from the command line.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Account of requests whose access key is neither issued by nephos nor 12 digits.
+    pub default_account: String,
+    pub default_region: String,
+    /// Reject requests whose SigV4 signature does not verify.
+    pub verify_signatures: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            default_account: nephos_core::DEFAULT_ACCOUNT.to_owned(),
+            default_region: nephos_core::DEFAULT_REGION.to_owned(),
+            verify_signatures: false,
+        }
+    }
+}
+
+/// The request pipeline and everything it dispatches to.
+pub struct Gateway {
+    config: Config,
+    providers: HashMap<&'static str, Arc<dyn Provider>>,
+    credentials: Vec<Arc<dyn CredentialStore>>,
+    clock: Arc<Clock>,
+    storage: Storage,
+}
+
+impl Gateway {
+    pub fn new(config: Config, clock: Arc<Clock>, storage: Storage) -> Gateway {
+        Gateway {
+            config,
+            providers: HashMap::new(),
+            credentials: Vec::new(),
+            clock,
+            storage,
+        }
+    }
+
+    pub fn register(&mut self, provider: Arc<dyn Provider>) {
+        self.providers.insert(provider.service(), provider);
+    }
+
+    pub fn add_credentials(&mut self, store: Arc<dyn CredentialStore>) {
+        self.credentials.push(store);
+    }
+
+    pub fn providers(&self) -> impl Iterator<Item = &Arc<dyn Provider>> {
+        self.providers.values()
+    }
+
+    pub fn clock(&self) -> &Arc<Clock> {
+        &self.clock
+    }
+
+    /// Serves one request.
+    pub async fn handle(
+        &self,
+        req: Request<Incoming>,
+        remote: Option<SocketAddr>,
+    ) -> Response<ResBody> {
+        let started = Instant::now();
+        let (parts, body) = req.into_parts();
+        let path = parts.uri.path();
+        if path.starts_with("/_nephos/") || path.starts_with("/_localstack/") {
+            return internal::handle(self, parts, body).await;
+        }
+        if parts.method == Method::OPTIONS
+            && parts.headers.contains_key("access-control-request-method")
+        {
+            return preflight(&parts.headers);
+        }
+        let origin = parts.headers.get(http::header::ORIGIN).cloned();
+        let request_id = nephos_core::request_id();
+        let (service, operation, mut response) =
+            self.dispatch(parts, body, remote, &request_id).await;
+        if let Some(origin) = origin {
+            allow_origin(response.headers_mut(), origin);
+        }
+        tracing::info!(
+            target: "nephos::request",
+            service,
+            operation = operation.as_deref().unwrap_or("-"),
+            status = response.status().as_u16(),
+            ms = format_args!("{:.2}", started.elapsed().as_secs_f64() * 1000.0),
+        );
+        response
+    }
+
+    async fn dispatch(
+        &self,
+        parts: Parts,
+        body: Incoming,
+        remote: Option<SocketAddr>,
+        request_id: &str,
+    ) -> (&'static str, Option<String>, Response<ResBody>) {
+        let scope = auth::scope(&parts);
+        let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+        let is_form = parts.method == Method::POST
+            && header("content-type")
+                .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
+        // Query-protocol requests name their service only through `Action` in the body.
+        let mut collected: Option<Bytes> = None;
+        let mut body = Some(body);
+        if is_form {
+            match body::collect(body.take().expect("body present")).await {
+                Ok(b) => collected = Some(b),
+                Err(e) => return ("-", None, plain_error(&e, request_id)),
+            }
+        }
+        let action = find_action(parts.uri.query(), collected.as_deref());
+        let clues = resolve::Clues {
+            target: header("x-amz-target"),
+            signing_name: scope.service.as_deref(),
+            host: header("host").or_else(|| parts.uri.host()),
+            action: action.as_deref(),
+            path: parts.uri.path(),
+        };
+        let service = match resolve::resolve(&clues) {
+            resolve::Resolved::Service(s) => s,
+            resolve::Resolved::Unknown(name) => {
+                let err = AwsError::new(
+                    501,
+                    "NotImplemented",
+                    format!("the service {name} is not emulated by nephos"),
+                );
+                return ("-", None, plain_error(&err, request_id));
+            }
+        };
+        let model = nephos_model::service(service).expect("resolved services are vendored");
+        let req = HttpRequest {
+            method: parts.method,
+            uri: parts.uri,
+            headers: parts.headers,
+        };
+        let protocol = nephos_protocol::detect(model, &req);
+        let codec = nephos_protocol::codec(protocol);
+        let meta = ResponseMeta { request_id };
+
+        let op = match codec.resolve(model, &req) {
+            Ok(op) => op,
+            Err(e) => {
+                let resp = codec.serialize_error(model, None, &e, meta);
+                return (service, None, into_response(service, resp));
+            }
+        };
+        let ctx = self.context(service, &op.name, &scope, remote, request_id);
+        let result = async {
+            let body = match (collected, body) {
+                (Some(bytes), _) => Body::Full(bytes),
+                (None, Some(incoming)) if nephos_protocol::streams_input(model, op) => {
+                    let len = req
+                        .headers
+                        .get("x-amz-decoded-content-length")
+                        .or_else(|| req.headers.get(http::header::CONTENT_LENGTH))
+                        .and_then(|v| v.to_str().ok()?.parse().ok());
+                    Body::Stream(body::into_stream(incoming, len))
+                }
+                (None, Some(incoming)) => Body::Full(body::collect(incoming).await?),
+                (None, None) => Body::Full(Bytes::new()),
+            };
+            let input = codec.parse(model, op, &req, body)?;
+            nephos_protocol::validate::validate(model, op, &input.value)?;
+            let provider = self
+                .providers
+                .get(service)
+                .filter(|p| p.operations().contains(&op.name.as_str()))
+                .ok_or_else(|| AwsError::not_implemented(service, &op.name))?;
+            provider.handle(&ctx, input).await
+        }
+        .await;
+        let resp = match result {
+            Ok(output) => codec.serialize(model, op, output, meta),
+            Err(e) => {
+                if e.status >= 500 && e.status != 501 {
+                    tracing::warn!(service, operation = %op.name, code = %e.code, message = %e.message, "server error");
+                }
+                codec.serialize_error(
+                    model,
+                    Some(op),
+                    &query_compatible_code(model, protocol, e),
+                    meta,
+                )
+            }
+        };
+        (service, Some(op.name.clone()), into_response(service, resp))
+    }
+
+    fn context(
+        &self,
+        service: &'static str,
+        operation: &str,
+        scope: &auth::Scope,
+        remote: Option<SocketAddr>,
+        request_id: &str,
+    ) -> RequestContext {
+        let key = scope.access_key_id.clone();
+        let issued = key
+            .as_deref()
+            .and_then(|k| self.credentials.iter().find_map(|s| s.lookup(k)));
+        let account_id = match (&issued, key.as_deref()) {
+            (Some(c), _) => c.account_id.clone(),
+            (None, Some(k)) if nephos_core::is_account_id(k) => k.to_owned(),
+            _ => self.config.default_account.clone(),
+        };
+        let caller_arn = issued
+            .as_ref()
+            .map(|c| c.principal_arn.clone())
+            .unwrap_or_else(|| format!("arn:aws:iam::{account_id}:root"));
+        RequestContext {
+            request_id: request_id.to_owned(),
+            account_id,
+            region: scope
+                .region
+                .clone()
+                .unwrap_or_else(|| self.config.default_region.clone()),
+            service,
+            operation: operation.to_owned(),
+            access_key_id: key,
+            caller_arn,
+            source_ip: remote.map(|a| a.ip()),
+            clock: self.clock.clone(),
+        }
+    }
+}
+
+/// The generic input error is spelled differently by query-protocol services.
+fn query_compatible_code(model: &ServiceModel, protocol: Protocol, mut e: AwsError) -> AwsError {
+    if e.code == "ValidationException"
+        && protocol == Protocol::Query
+        && model.metadata.aws_query_compatible.is_none()
+    {
+        e.code = "ValidationError".into();
+    }
+    e
+}
+
+fn find_action(query: Option<&str>, form: Option<&[u8]>) -> Option<String> {
+    let from = |bytes: &[u8]| {
+        form_urlencoded::parse(bytes)
+            .find(|(k, _)| k == "Action")
+            .map(|(_, v)| v.into_owned())
+    };
+    form.and_then(from)
+        .or_else(|| query.and_then(|q| from(q.as_bytes())))
+}
+
+fn into_response(service: &str, resp: HttpResponse) -> Response<ResBody> {
+    let mut headers = resp.headers;
+    let body = match resp.body {
+        Body::Full(bytes) => {
+            // DynamoDB clients check this CRC32 of the body and retry on a mismatch.
+            if service == "dynamodb" || service == "dynamodbstreams" {
+                let crc = crc32fast::hash(&bytes);
+                headers.insert("x-amz-crc32", HeaderValue::from(crc));
+            }
+            body::full(bytes)
+        }
+        Body::Stream(stream) => body::stream(stream),
+    };
+    let mut out = Response::new(body);
+    *out.status_mut() =
+        StatusCode::from_u16(resp.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    *out.headers_mut() = headers;
+    out
+}
+
+/// An error for a request no service could claim, framed as JSON.
+fn plain_error(err: &AwsError, request_id: &str) -> Response<ResBody> {
+    let body = serde_json::json!({"__type": err.code, "message": err.message});
+    let mut out = Response::new(body::full(body.to_string()));
+    *out.status_mut() = StatusCode::from_u16(err.status).unwrap_or(StatusCode::BAD_REQUEST);
+    let h = out.headers_mut();
+    h.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        h.insert("x-amzn-requestid", v);
+    }
+    out
+}
+
+/// Browser SDKs send a preflight before every cross-origin call; answer it permissively
+/// (bucket CORS rules, where they exist, are the S3 service's business).
+fn preflight(req_headers: &HeaderMap) -> Response<ResBody> {
+    let mut out = Response::new(body::full(Bytes::new()));
+    let h = out.headers_mut();
+    let origin = req_headers
+        .get(http::header::ORIGIN)
+        .cloned()
+        .unwrap_or(HeaderValue::from_static("*"));
+    h.insert("access-control-allow-origin", origin);
+    h.insert(
+        "access-control-allow-methods",
+        HeaderValue::from_static("HEAD,GET,PUT,POST,DELETE,OPTIONS,PATCH"),
+    );
+    let allow_headers = req_headers
+        .get("access-control-request-headers")
+        .cloned()
+        .unwrap_or(HeaderValue::from_static("*"));
+    h.insert("access-control-allow-headers", allow_headers);
+    h.insert(
+        "access-control-allow-credentials",
+        HeaderValue::from_static("true"),
+    );
+    h.insert("access-control-max-age", HeaderValue::from_static("86400"));
+    out
+}
+
+fn allow_origin(h: &mut HeaderMap, origin: HeaderValue) {
+    h.insert("access-control-allow-origin", origin);
+    h.insert(
+        "access-control-allow-credentials",
+        HeaderValue::from_static("true"),
+    );
+    h.insert(
+        "access-control-expose-headers",
+        HeaderValue::from_static(
+            "etag,x-amz-version-id,x-amz-request-id,x-amz-id-2,x-amzn-requestid,x-amzn-errortype,x-amz-delete-marker,x-amz-checksum-crc32,x-amz-checksum-crc32c,x-amz-checksum-sha1,x-amz-checksum-sha256,x-amz-checksum-crc64nvme,x-amz-crc32,date",
+        ),
+    );
+}
+
+/// Accepts connections until `shutdown` resolves, then lets open requests finish.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    gateway: Arc<Gateway>,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use hyper_util::server::conn::auto::Builder;
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(std::time::Duration::from_secs(30))
+        .max_buf_size(256 * 1024);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, remote) = match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accept failed");
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let gw = gateway.clone();
+                let service = hyper::service::service_fn(move |req| {
+                    let gw = gw.clone();
+                    async move { Ok::<_, std::convert::Infallible>(gw.handle(req, Some(remote)).await) }
+                });
+                let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                let conn = graceful.watch(conn.into_owned());
+                tokio::spawn(async move {
+                    let _ = conn.await;
+                });
+            }
+            _ = &mut shutdown => break,
+        }
+    }
+    tokio::select! {
+        _ = graceful.shutdown() => {}
+        _ = tokio::time::sleep(std::time::Duration::from_secs(5)) => {
+            tracing::warn!("open connections did not finish within 5 s");
+        }
+    }
+}

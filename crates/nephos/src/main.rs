@@ -1,0 +1,159 @@
+//! The `nephos` binary: command line, logging, wiring of services, and the server loop.
+
+mod coverage;
+
+use clap::{Parser, Subcommand};
+use nephos_core::Clock;
+use nephos_gateway::{Config, Gateway};
+use nephos_storage::Storage;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// The AWS developer cloud on one machine: every service on one port.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    /// Address to listen on.
+    #[arg(long, env = "NEPHOS_HOST", default_value = "127.0.0.1")]
+    host: String,
+    /// Port to listen on (0 picks a free one and prints it).
+    #[arg(long, env = "NEPHOS_PORT", default_value_t = 4566)]
+    port: u16,
+    /// Keep state in this directory and survive restarts; without it state is ephemeral.
+    #[arg(long, env = "NEPHOS_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Account of requests whose access key is not a 12-digit account id.
+    #[arg(long, env = "NEPHOS_DEFAULT_ACCOUNT", default_value = nephos_core::DEFAULT_ACCOUNT)]
+    default_account: String,
+    /// Region of requests that are not signed for one.
+    #[arg(long, env = "NEPHOS_DEFAULT_REGION", default_value = nephos_core::DEFAULT_REGION)]
+    default_region: String,
+    /// Reject requests whose SigV4 signature does not verify.
+    #[arg(long, env = "NEPHOS_VERIFY_SIGNATURES")]
+    verify_signatures: bool,
+    /// Only warnings and errors (no per-request lines).
+    #[arg(short, long, env = "NEPHOS_QUIET", conflicts_with = "verbose")]
+    quiet: bool,
+    /// Debug output from every part of nephos.
+    #[arg(short, long, env = "NEPHOS_VERBOSE")]
+    verbose: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print the operation coverage table (docs/coverage.md) and exit.
+    Coverage,
+}
+
+fn main() -> std::process::ExitCode {
+    let started = Instant::now();
+    let cli = Cli::parse();
+    if let Some(Command::Coverage) = cli.command {
+        print!("{}", coverage::markdown(&providers_for_listing()));
+        return std::process::ExitCode::SUCCESS;
+    }
+    init_logging(&cli);
+    if !nephos_core::is_account_id(&cli.default_account) {
+        eprintln!("nephos: --default-account must be a 12-digit account id");
+        return std::process::ExitCode::from(2);
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("nephos")
+        .build()
+        .expect("tokio runtime");
+    match runtime.block_on(run(cli, started)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("nephos: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli, started: Instant) -> Result<(), String> {
+    let storage = match &cli.data_dir {
+        Some(dir) => Storage::open(dir)
+            .map_err(|e| format!("cannot open data dir {}: {e}", dir.display()))?,
+        None => Storage::ephemeral(),
+    };
+    let clock = Arc::new(Clock::new());
+    let config = Config {
+        default_account: cli.default_account.clone(),
+        default_region: cli.default_region.clone(),
+        verify_signatures: cli.verify_signatures,
+    };
+    let mut gateway = Gateway::new(config, clock, storage.clone());
+    let sts = Arc::new(nephos_sts::StsProvider::new(storage, &cli.default_account)?);
+    gateway.add_credentials(sts.clone());
+    gateway.register(sts);
+
+    let listener = tokio::net::TcpListener::bind((cli.host.as_str(), cli.port))
+        .await
+        .map_err(|e| format!("cannot listen on {}:{}: {e}", cli.host, cli.port))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let endpoint = format!(
+        "http://{}:{}",
+        if cli.host == "0.0.0.0" {
+            "localhost"
+        } else {
+            &cli.host
+        },
+        addr.port()
+    );
+    let data = match &cli.data_dir {
+        Some(d) => format!("persistent in {}", d.display()),
+        None => "ephemeral (in memory; use --data-dir to keep state)".to_owned(),
+    };
+    // The banner goes to stdout unconditionally: tools wait for the "ready" line.
+    println!(
+        "nephos {} ready on {endpoint} in {:.1} ms\n  data: {data}\n  signatures: {}\n  try:  AWS_ENDPOINT_URL={endpoint} aws sts get-caller-identity\n        (or aws --endpoint-url {endpoint} ...; boto3: endpoint_url=\"{endpoint}\")",
+        env!("CARGO_PKG_VERSION"),
+        started.elapsed().as_secs_f64() * 1000.0,
+        if cli.verify_signatures {
+            "verified"
+        } else {
+            "accepted without verification"
+        },
+    );
+    nephos_gateway::serve(listener, Arc::new(gateway), shutdown_signal()).await;
+    tracing::info!("nephos stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    tracing::info!("shutting down");
+}
+
+fn init_logging(cli: &Cli) {
+    let default = if cli.quiet {
+        "warn"
+    } else if cli.verbose {
+        "debug,hyper=info,h2=info"
+    } else {
+        "info"
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("NEPHOS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .init();
+}
+
+/// Providers as the coverage table sees them: built ephemeral, never served.
+fn providers_for_listing() -> Vec<Arc<dyn nephos_core::Provider>> {
+    vec![Arc::new(
+        nephos_sts::StsProvider::new(Storage::ephemeral(), nephos_core::DEFAULT_ACCOUNT)
+            .expect("ephemeral sts"),
+    )]
+}
