@@ -1,0 +1,227 @@
+#!/usr/bin/env python3
+"""Side-by-side benchmarks: nephos, moto's server and a bare hyper "hello" server.
+
+Measured in one run on the same machine, so the ratios mean something on a noisy host:
+  - start-up time to the first answer (median of several starts),
+  - idle RSS after start-up and one request,
+  - requests/s and latency percentiles of an operation under wrk, with 16 connections
+    and with 1.
+
+Usage:
+  python3 bench/run.py                 # everything, 10 s per load run
+  python3 bench/run.py --duration 5 --targets nephos,hello
+Needs: a release build of nephos (NEPHOS_BIN or target/release/nephos, or
+$CARGO_TARGET_DIR/release/...), the bench hello server (built by this script with cargo),
+wrk (apt-get install wrk), and moto[server] (pip install "moto[server]").
+Writes a markdown table to stdout and to bench/results/latest.md.
+"""
+
+import argparse
+import os
+import pathlib
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+TARGET = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+
+STS_BODY = "Action=GetCallerIdentity&Version=2011-06-15"
+STS_HEADERS = {
+    "Content-Type": "application/x-www-form-urlencoded",
+    "Authorization": "AWS4-HMAC-SHA256 Credential=123456789012/20240101/us-east-1/sts/aws4_request, "
+    "SignedHeaders=host, Signature=00",
+}
+
+# name -> (method, path, body, headers, expected status)
+SCENARIOS = {
+    "sts:GetCallerIdentity": ("POST", "/", STS_BODY, STS_HEADERS, 200),
+}
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http_once(port, method, path, body, headers, timeout=1.0):
+    """One raw HTTP/1.1 request; returns the status code or None if nothing answered."""
+    data = body.encode() if body else b""
+    head = f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n"
+    head += "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    head += f"Content-Length: {len(data)}\r\n\r\n"
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+            s.sendall(head.encode() + data)
+            first = s.recv(64)
+    except OSError:
+        return None
+    m = re.match(rb"HTTP/1\.[01] (\d{3})", first)
+    return int(m.group(1)) if m else None
+
+
+def rss_kib(pid):
+    for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+class Target:
+    def __init__(self, name, argv_for_port, env=None):
+        self.name = name
+        self.argv_for_port = argv_for_port
+        self.env = env
+        self.proc = None
+        self.port = None
+
+    def start(self, probe):
+        """Starts the server; returns seconds until it first answered `probe`."""
+        self.port = free_port()
+        t0 = time.perf_counter()
+        self.proc = subprocess.Popen(
+            self.argv_for_port(self.port),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=dict(os.environ, **(self.env or {})),
+        )
+        deadline = t0 + 30
+        while time.perf_counter() < deadline:
+            if http_once(self.port, *probe[:4], timeout=0.5) is not None:
+                return time.perf_counter() - t0
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited during start-up")
+            time.sleep(0.0005)
+        raise RuntimeError(f"{self.name} did not answer within 30 s")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+def wrk(port, scenario, connections, duration):
+    method, path, body, headers, _ = scenario
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write(f"wrk.method = {method!r}\n")
+        if body:
+            f.write(f"wrk.body = {body!r}\n")
+        for k, v in headers.items():
+            f.write(f"wrk.headers[{k!r}] = {v!r}\n")
+        script = f.name
+    out = subprocess.run(
+        ["wrk", "-t", str(min(connections, 2)), "-c", str(connections), "-d", f"{duration}s",
+         "--latency", "-s", script, f"http://127.0.0.1:{port}{path}"],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    os.unlink(script)
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[p99.group(2)]
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return rps, float(p99.group(1)) * scale, int(non2xx.group(1)) if non2xx else 0
+
+
+def nephos_bin():
+    explicit = os.environ.get("NEPHOS_BIN")
+    if explicit:
+        return explicit
+    path = TARGET / "release" / "nephos"
+    if not path.exists():
+        sys.exit(f"no release build at {path}: run cargo build --release")
+    return str(path)
+
+
+def hello_bin():
+    subprocess.run(["cargo", "build", "--release", "-q", "-p", "nephos-bench-hello"], cwd=ROOT, check=True)
+    return str(TARGET / "release" / "nephos-bench-hello")
+
+
+def targets(selected):
+    out = []
+    if "nephos" in selected:
+        binary = nephos_bin()
+        out.append(Target("nephos", lambda p: [binary, "--port", str(p), "--quiet"]))
+    if "moto" in selected:
+        moto = shutil.which("moto_server") or shutil.which("moto_server", path=str(pathlib.Path(sys.executable).parent))
+        if not moto:
+            sys.exit('moto_server not found: pip install "moto[server]"')
+        out.append(Target("moto", lambda p: [moto, "-p", str(p)]))
+    if "hello" in selected:
+        binary = hello_bin()
+        out.append(Target("hello", lambda p: [binary, str(p)]))
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--duration", type=int, default=10)
+    ap.add_argument("--starts", type=int, default=5)
+    ap.add_argument("--targets", default="nephos,moto,hello")
+    ap.add_argument("--scenarios", default=",".join(SCENARIOS))
+    args = ap.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("wrk not found: apt-get install wrk")
+    selected = args.targets.split(",")
+    scenarios = {k: SCENARIOS[k] for k in args.scenarios.split(",")}
+    rows = []
+    probe = next(iter(scenarios.values()))
+    for t in targets(selected):
+        starts = []
+        for _ in range(args.starts):
+            starts.append(t.start(probe))
+            t.stop()
+        t.start(probe)
+        status = http_once(t.port, *probe[:4])
+        time.sleep(0.5)
+        idle = rss_kib(t.proc.pid)
+        row = {"target": t.name, "start_ms": statistics.median(starts) * 1000, "rss_mib": idle / 1024}
+        for name, sc in scenarios.items():
+            if t.name == "hello":
+                sc = ("GET", "/", None, {}, 200)
+            elif status != sc[4]:
+                print(f"warning: {t.name} answered {status} to {name}", file=sys.stderr)
+            for conns in (16, 1):
+                rps, p99, bad = wrk(t.port, sc, conns, args.duration)
+                row[f"{name}@{conns}"] = (rps, p99, bad)
+        t.stop()
+        rows.append(row)
+        print(f"measured {t.name}", file=sys.stderr)
+
+    lines = [f"# nephos benchmarks ({time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores, wrk {args.duration}s per run)", ""]
+    lines.append("| target | start-up to first answer | idle RSS |")
+    lines.append("|---|---:|---:|")
+    for r in rows:
+        lines.append(f"| {r['target']} | {r['start_ms']:.1f} ms | {r['rss_mib']:.1f} MiB |")
+    hello = next((r for r in rows if r["target"] == "hello"), None)
+    for name in scenarios:
+        for conns in (16, 1):
+            key = f"{name}@{conns}"
+            lines += ["", f"## {name}, {conns} connection{'s' if conns > 1 else ''}", "",
+                      "| target | requests/s | p99 | non-2xx | vs hello |", "|---|---:|---:|---:|---:|"]
+            for r in rows:
+                rps, p99, bad = r[key]
+                ratio = f"{rps / hello[key][0]:.2f}x" if hello else "-"
+                lines.append(f"| {r['target']} | {rps:,.0f} | {p99:.2f} ms | {bad} | {ratio} |")
+            nephos = next((r for r in rows if r["target"] == "nephos"), None)
+            moto = next((r for r in rows if r["target"] == "moto"), None)
+            if nephos and moto:
+                lines.append(f"\nnephos/moto: {nephos[key][0] / moto[key][0]:.0f}x requests/s")
+    report = "\n".join(lines) + "\n"
+    print(report)
+    results = ROOT / "bench" / "results"
+    results.mkdir(exist_ok=True)
+    (results / "latest.md").write_text(report)
+
+
+if __name__ == "__main__":
+    main()

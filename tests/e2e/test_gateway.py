@@ -1,0 +1,185 @@
+"""The gateway: internal endpoints, resolution, 501s, CORS, request ids, lifecycle."""
+
+import json
+import signal
+import subprocess
+import time
+
+import pytest
+import requests
+from botocore.exceptions import ClientError
+
+
+def test_health_lists_every_vendored_service(nephos):
+    for path in ("/_nephos/health", "/_localstack/health"):
+        health = requests.get(nephos.endpoint + path, timeout=5).json()
+        assert health["services"]["sts"] == "running"
+        assert health["services"]["s3"] in ("running", "available")
+        assert len(health["services"]) >= 60
+        assert health["data"] == "ephemeral"
+
+
+def test_clock_advances_on_request(nephos):
+    before = nephos.internal("/_nephos/clock")
+    after = nephos.internal("/_nephos/clock", {"advance_seconds": 3600})
+    assert after["offset_ms"] - before["offset_ms"] == 3_600_000
+    assert after["now_ms"] - before["now_ms"] >= 3_600_000
+    bad = requests.post(nephos.endpoint + "/_nephos/clock", data="{}", timeout=5)
+    assert bad.status_code == 400
+
+
+def test_clock_moves_sts_expirations(start_nephos):
+    server = start_nephos()
+    now_ms = server.internal("/_nephos/clock", {"advance_seconds": 86400 * 365})["now_ms"]
+    creds = server.client("sts").get_session_token(DurationSeconds=900)["Credentials"]
+    expires = creds["Expiration"].timestamp()
+    assert abs(expires - (now_ms / 1000 + 900)) < 5
+    assert expires > time.time() + 86400 * 364
+
+
+def test_reset_forgets_state(start_nephos, account):
+    server = start_nephos()
+    sts = server.client("sts", account=account)
+    key = sts.get_session_token()["Credentials"]["AccessKeyId"]
+    assert sts.get_access_key_info(AccessKeyId=key)["Account"] == account
+    assert server.internal("/_nephos/reset", {}) == {"reset": True}
+    assert sts.get_access_key_info(AccessKeyId=key)["Account"] == "000000000000"
+
+
+def test_unknown_internal_endpoint_is_404(nephos):
+    assert requests.get(nephos.endpoint + "/_nephos/nope", timeout=5).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "service,call",
+    [
+        ("sqs", lambda c: c.list_queues()),  # json (query-compatible)
+        ("dynamodb", lambda c: c.list_tables()),  # json 1.0
+        ("lambda", lambda c: c.list_functions()),  # rest-json
+        ("s3", lambda c: c.list_buckets()),  # rest-xml
+        ("ec2", lambda c: c.describe_vpcs()),  # ec2
+        ("iam", lambda c: c.list_users()),  # query
+        ("cloudwatch", lambda c: c.list_dashboards()),  # rpc-v2-cbor
+    ],
+)
+def test_unimplemented_operations_answer_501_in_their_protocol(nephos, service, call):
+    with pytest.raises(ClientError) as e:
+        call(nephos.client(service))
+    resp = e.value.response
+    assert resp["ResponseMetadata"]["HTTPStatusCode"] == 501
+    assert resp["Error"]["Code"] == "NotImplemented"
+    assert service in resp["Error"]["Message"]
+    assert resp["ResponseMetadata"].get("RequestId")
+
+
+def test_unknown_service_is_501(nephos):
+    r = requests.post(
+        nephos.endpoint + "/",
+        headers={"Authorization": "AWS4-HMAC-SHA256 Credential=AKID/20240101/us-east-1/nosuchservice/aws4_request, SignedHeaders=host, Signature=00"},
+        timeout=5,
+    )
+    assert r.status_code == 501
+    assert "nosuchservice" in r.text
+
+
+def test_dynamodb_responses_carry_crc32(nephos):
+    client = nephos.client("dynamodb")
+    try:
+        client.list_tables()
+    except ClientError as e:
+        headers = e.response["ResponseMetadata"]["HTTPHeaders"]
+        assert "x-amz-crc32" in headers
+
+
+def test_cors_preflight_and_actual_request(nephos):
+    pre = requests.options(
+        nephos.endpoint + "/",
+        headers={
+            "Origin": "http://app.example",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization,x-amz-date,content-type",
+        },
+        timeout=5,
+    )
+    assert pre.status_code == 200
+    assert pre.headers["access-control-allow-origin"] == "http://app.example"
+    assert "POST" in pre.headers["access-control-allow-methods"]
+    assert "x-amz-date" in pre.headers["access-control-allow-headers"]
+    actual = requests.post(
+        nephos.endpoint + "/",
+        data="Action=GetCallerIdentity&Version=2011-06-15",
+        headers={
+            "Origin": "http://app.example",
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Authorization": "AWS4-HMAC-SHA256 Credential=123456789012/20240101/us-east-1/sts/aws4_request, SignedHeaders=host, Signature=00",
+        },
+        timeout=5,
+    )
+    assert actual.status_code == 200
+    assert actual.headers["access-control-allow-origin"] == "http://app.example"
+    assert "x-amzn-requestid" in actual.headers["access-control-expose-headers"]
+    assert "<Account>123456789012</Account>" in actual.text
+
+
+def test_region_comes_from_the_signature_scope(nephos, account):
+    # The same account in two regions: STS answers both (it is global per account).
+    for region in ("us-east-1", "eu-central-1", "ap-southeast-2"):
+        assert nephos.client("sts", account=account, region=region).get_caller_identity()["Account"] == account
+
+
+def test_sigterm_shuts_down_cleanly(start_nephos):
+    server = start_nephos()
+    assert server.client("sts").get_caller_identity()
+    server.proc.send_signal(signal.SIGTERM)
+    assert server.proc.wait(timeout=10) == 0
+    server2 = start_nephos()
+    server2.proc.send_signal(signal.SIGINT)
+    assert server2.proc.wait(timeout=10) == 0
+
+
+def test_request_log_lines_name_service_operation_status(tmp_path):
+    from conftest import nephos_binary
+
+    proc = subprocess.Popen(
+        [nephos_binary(), "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        endpoint = None
+        while endpoint is None:
+            line = proc.stdout.readline()
+            if "ready on" in line:
+                endpoint = line.split("ready on ")[1].split()[0]
+        requests.post(
+            endpoint + "/",
+            data="Action=GetCallerIdentity&Version=2011-06-15",
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+            timeout=5,
+        )
+        proc.send_signal(signal.SIGTERM)
+        out = proc.communicate(timeout=10)[0]
+    finally:
+        proc.kill()
+    lines = [l for l in out.splitlines() if "GetCallerIdentity" in l]
+    assert lines, out
+    assert "service=sts" in lines[0] and "status=200" in lines[0] and "ms=" in lines[0]
+
+
+def test_quiet_mode_logs_no_requests():
+    from conftest import nephos_binary
+
+    proc = subprocess.Popen(
+        [nephos_binary(), "--port", "0", "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        endpoint = None
+        while endpoint is None:
+            line = proc.stdout.readline()
+            if "ready on" in line:
+                endpoint = line.split("ready on ")[1].split()[0]
+        requests.post(endpoint + "/", data="Action=GetCallerIdentity&Version=2011-06-15",
+                      headers={"Content-Type": "application/x-www-form-urlencoded"}, timeout=5)
+        proc.send_signal(signal.SIGTERM)
+        out = proc.communicate(timeout=10)[0]
+    finally:
+        proc.kill()
+    assert "GetCallerIdentity" not in out

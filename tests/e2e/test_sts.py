@@ -1,0 +1,96 @@
+"""STS through the real wire: boto3 and the AWS CLI against the nephos binary."""
+
+import datetime
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+
+def test_caller_identity_is_the_account_of_a_12_digit_key(nephos, account):
+    ident = nephos.client("sts", account=account).get_caller_identity()
+    assert ident["Account"] == account
+    assert ident["Arn"] == f"arn:aws:iam::{account}:root"
+    assert ident["UserId"] == account
+    assert ident["ResponseMetadata"]["HTTPStatusCode"] == 200
+    assert len(ident["ResponseMetadata"]["RequestId"]) == 36
+
+
+def test_any_other_key_is_the_default_account(nephos):
+    ident = nephos.client("sts", account="AKIAIOSFODNN7EXAMPLE").get_caller_identity()
+    assert ident["Account"] == "000000000000"
+
+
+def test_default_account_is_configurable(start_nephos):
+    server = start_nephos("--default-account", "111122223333")
+    assert server.client("sts", account="test").get_caller_identity()["Account"] == "111122223333"
+    env_server = start_nephos(env={"NEPHOS_DEFAULT_ACCOUNT": "444455556666"})
+    assert env_server.client("sts", account="test").get_caller_identity()["Account"] == "444455556666"
+
+
+def test_aws_cli_get_caller_identity(nephos, account):
+    out = nephos.aws("sts", "get-caller-identity", account=account)
+    assert out["Account"] == account
+    assert out["Arn"].endswith(":root")
+
+
+def test_session_token_credentials_act_as_their_issuer(nephos, account):
+    sts = nephos.client("sts", account=account)
+    creds = sts.get_session_token(DurationSeconds=900)["Credentials"]
+    assert creds["AccessKeyId"].startswith("ASIA") and len(creds["AccessKeyId"]) == 20
+    assert len(creds["SecretAccessKey"]) == 40
+    assert creds["SessionToken"]
+    now = datetime.datetime.now(datetime.timezone.utc)
+    left = (creds["Expiration"] - now).total_seconds()
+    assert 800 < left <= 900
+
+    temp = boto3.client(
+        "sts",
+        endpoint_url=nephos.endpoint,
+        region_name="eu-west-1",
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+    )
+    ident = temp.get_caller_identity()
+    assert ident["Account"] == account
+    assert ident["Arn"] == f"arn:aws:iam::{account}:root"
+    # Session credentials cannot mint more session credentials.
+    with pytest.raises(ClientError) as e:
+        temp.get_session_token()
+    assert e.value.response["Error"]["Code"] == "AccessDenied"
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+
+
+def test_root_sessions_are_capped_at_one_hour(nephos):
+    creds = nephos.client("sts").get_session_token(DurationSeconds=129600)["Credentials"]
+    left = (creds["Expiration"] - datetime.datetime.now(datetime.timezone.utc)).total_seconds()
+    assert 3500 < left <= 3600
+
+
+def test_duration_out_of_range_is_a_validation_error(nephos):
+    with pytest.raises(ClientError) as e:
+        nephos.client("sts").get_session_token(DurationSeconds=899)
+    err = e.value.response["Error"]
+    assert err["Code"] == "ValidationError"
+    assert "durationSeconds" in err["Message"]
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+
+
+def test_access_key_info(nephos, account):
+    sts = nephos.client("sts", account=account)
+    issued = sts.get_session_token()["Credentials"]["AccessKeyId"]
+    other = nephos.client("sts")
+    assert other.get_access_key_info(AccessKeyId=issued)["Account"] == account
+    assert other.get_access_key_info(AccessKeyId="123456789012")["Account"] == "123456789012"
+    assert other.get_access_key_info(AccessKeyId="AKIAIOSFODNN7EXAMPLE")["Account"] == "000000000000"
+    out = nephos.aws("sts", "get-access-key-info", "--access-key-id", issued)
+    assert out["Account"] == account
+
+
+def test_unimplemented_sts_operation_answers_501(nephos):
+    with pytest.raises(ClientError) as e:
+        nephos.client("sts").assume_role(RoleArn="arn:aws:iam::123456789012:role/r", RoleSessionName="s")
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 501
+    assert e.value.response["Error"]["Code"] == "NotImplemented"
+    assert "AssumeRole" in e.value.response["Error"]["Message"]
