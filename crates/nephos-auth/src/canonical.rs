@@ -239,7 +239,10 @@ mod tests {
     fn uris() {
         assert_eq!(canonical_uri("/a//b/./c/../d/", "svc"), "/a/b/d/");
         assert_eq!(canonical_uri("/%E1%88%B4", "svc"), "/%25E1%2588%25B4");
-        assert_eq!(canonical_uri("/b/a//./k%2f(1)", "s3"), "/b/a//./k%2F%281%29");
+        assert_eq!(
+            canonical_uri("/b/a//./k%2f(1)", "s3"),
+            "/b/a//./k%2F%281%29"
+        );
         assert_eq!(canonical_uri("/b/%7euser", "s3"), "/b/~user");
         assert_eq!(canonical_uri("", "s3"), "/");
         assert_eq!(canonical_uri("/..", "svc"), "/");

@@ -240,8 +240,8 @@ impl ChunkedDecoder {
     /// decoded length, and returns the trailers.
     pub fn finish(mut self) -> Result<Trailers, AuthError> {
         // Some clients omit the CRLF that closes an (empty) trailer section.
-        let complete = self.state == State::Done
-            || (self.state == State::Trailer && self.line.is_empty());
+        let complete =
+            self.state == State::Done || (self.state == State::Trailer && self.line.is_empty());
         if !complete {
             return Err(AuthError::incomplete_body());
         }
@@ -251,7 +251,8 @@ impl ChunkedDecoder {
             let Some(provided) = &self.trailers.signature else {
                 return Err(signature_mismatch());
             };
-            let computed = signing.trailer_signature(&self.previous_signature, &self.trailers.headers);
+            let computed =
+                signing.trailer_signature(&self.previous_signature, &self.trailers.headers);
             if !signatures_equal(&computed, provided) {
                 return Err(signature_mismatch());
             }
@@ -320,7 +321,7 @@ impl ChunkedDecoder {
         {
             return Err(length_mismatch());
         }
-        self.decoded += size;
+        self.decoded = self.decoded.saturating_add(size);
         if size == 0 {
             self.check_chunk_signature(EMPTY_SHA256)?;
             self.state = State::Trailer;

@@ -31,7 +31,10 @@ fn digits(s: &[u8]) -> Option<u32> {
     if s.is_empty() || !s.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    Some(s.iter().fold(0u32, |acc, &b| acc * 10 + u32::from(b - b'0')))
+    Some(
+        s.iter()
+            .fold(0u32, |acc, &b| acc * 10 + u32::from(b - b'0')),
+    )
 }
 
 fn to_unix(y: i64, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> Option<i64> {
@@ -121,7 +124,13 @@ mod tests {
 
     #[test]
     fn rejects_garbage() {
-        for s in ["", "2015", "20151330T123600Z", "2015083OT123600Z", "20150830T123600"] {
+        for s in [
+            "",
+            "2015",
+            "20151330T123600Z",
+            "2015083OT123600Z",
+            "20150830T123600",
+        ] {
             assert_eq!(parse_amz_date(s), None, "{s}");
         }
         assert_eq!(parse_http_date("yesterday"), None);

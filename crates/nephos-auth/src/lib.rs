@@ -45,8 +45,7 @@ pub use clock::{format_amz_date, format_iso8601, parse_amz_date, parse_http_date
 pub use error::{AuthError, AuthErrorKind};
 pub use parse::{ALGORITHM, AuthScheme, SignedRequestInfo, parse_auth};
 pub use signing::{
-    EMPTY_SHA256, SigningKey, derive_signing_key, sha256_hex, sign, signatures_equal,
-    signing_key,
+    EMPTY_SHA256, SigningKey, derive_signing_key, sha256_hex, sign, signatures_equal, signing_key,
 };
 pub use verify::{
     MAX_PRESIGNED_EXPIRES, MAX_SKEW_SECS, PayloadHashSource, PayloadMode, STREAMING_PAYLOAD,

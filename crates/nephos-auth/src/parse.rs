@@ -53,7 +53,10 @@ pub struct SignedRequestInfo {
 impl SignedRequestInfo {
     /// `date/region/service/aws4_request`.
     pub fn scope(&self) -> String {
-        format!("{}/{}/{}/aws4_request", self.date, self.region, self.service)
+        format!(
+            "{}/{}/{}/aws4_request",
+            self.date, self.region, self.service
+        )
     }
 
     /// True for the SigV4 schemes, the only ones [`crate::verify`] accepts.
@@ -191,7 +194,9 @@ fn parse_credential(
             "Invalid credential date \"{date}\". This date is not the same as X-Amz-Date: \"{date}\"."
         ))
     } else if akid.is_empty() || region.is_empty() || service.is_empty() {
-        Some(format!("Credential should be scoped to a valid region, not '{region}'. "))
+        Some(format!(
+            "Credential should be scoped to a valid region, not '{region}'. "
+        ))
     } else {
         None
     };
@@ -271,9 +276,15 @@ fn parse_authorization_header(
             ));
         }
         let mut msg = String::new();
-        for (name, v) in [("Credential", cred), ("Signature", sig), ("SignedHeaders", signed)] {
+        for (name, v) in [
+            ("Credential", cred),
+            ("Signature", sig),
+            ("SignedHeaders", signed),
+        ] {
             if v.is_none() {
-                msg.push_str(&format!("Authorization header requires '{name}' parameter. "));
+                msg.push_str(&format!(
+                    "Authorization header requires '{name}' parameter. "
+                ));
             }
         }
         msg.push_str(&format!("Authorization={authz}"));
@@ -335,7 +346,9 @@ fn parse_presigned(query: &str, headers: &HeaderMap) -> Result<SignedRequestInfo
                 ("X-Amz-Date", info.amz_date.is_some()),
             ] {
                 if !present {
-                    m.push_str(&format!("AWS query-string parameters must include '{name}'. "));
+                    m.push_str(&format!(
+                        "AWS query-string parameters must include '{name}'. "
+                    ));
                 }
             }
             m.push_str("Re-examine the query-string parameters.");
@@ -367,7 +380,10 @@ mod tests {
     #[test]
     fn header_form() {
         let h = hdrs(&[
-            ("authorization", "AWS4-HMAC-SHA256 Credential=AKID/20150830/us-east-1/sqs/aws4_request, SignedHeaders=host;X-Amz-Date, Signature=abcd"),
+            (
+                "authorization",
+                "AWS4-HMAC-SHA256 Credential=AKID/20150830/us-east-1/sqs/aws4_request, SignedHeaders=host;X-Amz-Date, Signature=abcd",
+            ),
             ("x-amz-date", "20150830T123600Z"),
         ]);
         let info = parse_auth(&Method::GET, &Uri::from_static("/"), &h)
@@ -430,7 +446,8 @@ mod tests {
             let r = parse_auth(&Method::GET, &Uri::from_static("/"), &h).unwrap();
             assert!(r.is_err(), "{v}");
         }
-        let uri = Uri::from_static("/?X-Amz-Credential=AKID%2F20130524%2Fus-east-1%2Fs3%2Faws4_request");
+        let uri =
+            Uri::from_static("/?X-Amz-Credential=AKID%2F20130524%2Fus-east-1%2Fs3%2Faws4_request");
         let err = parse_auth(&Method::GET, &uri, &HeaderMap::new())
             .unwrap()
             .unwrap_err();

@@ -17,8 +17,8 @@ const CACHE_CAPACITY: usize = 256;
 
 pub fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
     // HMAC takes keys of any length: `new_from_slice` cannot fail here.
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key)
-        .expect("HMAC accepts keys of any length");
+    let mut mac =
+        <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC accepts keys of any length");
     mac.update(data);
     let mut out = [0u8; 32];
     out.copy_from_slice(&mac.finalize().into_bytes());
@@ -94,7 +94,15 @@ mod tests {
             hex::encode(k),
             "f4780e2d9f65fa895f9c67b32ce1baf0b0d8a43505a000a1a9e090d414db404d"
         );
-        assert_eq!(signing_key("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "20120215", "us-east-1", "iam"), k);
+        assert_eq!(
+            signing_key(
+                "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+                "20120215",
+                "us-east-1",
+                "iam"
+            ),
+            k
+        );
         assert_eq!(sha256_hex(b""), EMPTY_SHA256);
         assert!(signatures_equal("ab", "ab"));
         assert!(!signatures_equal("ab", "ac"));

@@ -241,7 +241,9 @@ pub fn verify_parts(
                 UNSIGNED_PAYLOAD => PayloadMode::Unsigned,
                 STREAMING_PAYLOAD => PayloadMode::Chunked(ChunkedMode::Signed),
                 STREAMING_PAYLOAD_TRAILER => PayloadMode::Chunked(ChunkedMode::SignedWithTrailer),
-                STREAMING_UNSIGNED_TRAILER => PayloadMode::Chunked(ChunkedMode::UnsignedWithTrailer),
+                STREAMING_UNSIGNED_TRAILER => {
+                    PayloadMode::Chunked(ChunkedMode::UnsignedWithTrailer)
+                }
                 h if is_hex_sha256(h) => PayloadMode::Hashed(h.to_ascii_lowercase()),
                 _ if s3 => return Err(s3_invalid_sha256()),
                 // Other services sign whatever the header says; nothing to decode.
@@ -387,10 +389,18 @@ fn check_time(
         };
         if now > request_time.saturating_add(expires) {
             return Err(if s3 {
-                AuthError::new(AuthErrorKind::Expired, "AccessDenied", 403, "Request has expired")
-                    .with_field("X-Amz-Expires", expires.to_string())
-                    .with_field("Expires", format_iso8601(request_time.saturating_add(expires)))
-                    .with_field("ServerTime", format_iso8601(now))
+                AuthError::new(
+                    AuthErrorKind::Expired,
+                    "AccessDenied",
+                    403,
+                    "Request has expired",
+                )
+                .with_field("X-Amz-Expires", expires.to_string())
+                .with_field(
+                    "Expires",
+                    format_iso8601(request_time.saturating_add(expires)),
+                )
+                .with_field("ServerTime", format_iso8601(now))
             } else {
                 AuthError::new(
                     AuthErrorKind::Expired,
@@ -405,9 +415,14 @@ fn check_time(
         }
         if request_time > now.saturating_add(MAX_SKEW_SECS) {
             return Err(if s3 {
-                AuthError::new(AuthErrorKind::Expired, "AccessDenied", 403, "Request is not valid yet")
-                    .with_field("X-Amz-Date", amz_date)
-                    .with_field("ServerTime", format_iso8601(now))
+                AuthError::new(
+                    AuthErrorKind::Expired,
+                    "AccessDenied",
+                    403,
+                    "Request is not valid yet",
+                )
+                .with_field("X-Amz-Date", amz_date)
+                .with_field("ServerTime", format_iso8601(now))
             } else {
                 not_yet_current(amz_date, now)
             });

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
 use nephos_auth::{
-    AuthErrorKind, RequestParts, canonical_request, derive_signing_key, parse_amz_date,
-    parse_auth, sha256_hex, sign, string_to_sign, verify_parts,
+    AuthErrorKind, RequestParts, canonical_request, derive_signing_key, parse_amz_date, parse_auth,
+    sha256_hex, sign, string_to_sign, verify_parts,
 };
 
 const SECRET: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
@@ -66,7 +66,7 @@ struct RawRequest {
 fn parse_request(text: &[u8]) -> RawRequest {
     let text = String::from_utf8(text.to_vec()).expect("suite files are UTF-8");
     let (head, body) = match text.find("\n\n") {
-        Some(i) => (&text[..i], text[i + 2..].as_bytes().to_vec()),
+        Some(i) => (&text[..i], text.as_bytes()[i + 2..].to_vec()),
         None => (text.as_str(), Vec::new()),
     };
     let mut lines = head.lines();
@@ -127,7 +127,11 @@ fn uri_for(query: &str) -> Uri {
     let q: String = percent_encoding::utf8_percent_encode(query, percent_encoding::CONTROLS)
         .to_string()
         .replace(' ', "%20");
-    let s = if q.is_empty() { "/".to_string() } else { format!("/?{q}") };
+    let s = if q.is_empty() {
+        "/".to_string()
+    } else {
+        format!("/?{q}")
+    };
     s.parse().expect("uri")
 }
 
@@ -145,7 +149,9 @@ fn check_req(dir: &Path) -> Result<(), String> {
     let creq = canonical_request(&parts, &signed, &sha256_hex(&req.body), "service", false);
     let expected = read(dir, "creq");
     if creq != expected {
-        return Err(format!("canonical request:\n{creq}\n--- expected:\n{expected}"));
+        return Err(format!(
+            "canonical request:\n{creq}\n--- expected:\n{expected}"
+        ));
     }
     let sts = string_to_sign(AMZ_DATE, SCOPE, &creq);
     let expected = read(dir, "sts");
@@ -160,7 +166,9 @@ fn check_req(dir: &Path) -> Result<(), String> {
     );
     let expected = read(dir, "authz");
     if authz != expected {
-        return Err(format!("authorization:\n{authz}\n--- expected:\n{expected}"));
+        return Err(format!(
+            "authorization:\n{authz}\n--- expected:\n{expected}"
+        ));
     }
     Ok(())
 }
@@ -222,10 +230,18 @@ fn check_authz(dir: &Path) -> Result<(), String> {
         headers: &req.headers,
         authority: None,
     };
-    let creq = canonical_request(&parts, &info.signed_headers, &body_hash, &info.service, false);
+    let creq = canonical_request(
+        &parts,
+        &info.signed_headers,
+        &body_hash,
+        &info.service,
+        false,
+    );
     let expected = read(dir, "creq");
     if creq != expected {
-        return Err(format!("canonical request:\n{creq}\n--- expected:\n{expected}"));
+        return Err(format!(
+            "canonical request:\n{creq}\n--- expected:\n{expected}"
+        ));
     }
     let now = parse_amz_date(AMZ_DATE).unwrap() - 42;
     verify_parts(&info, &parts, Some(&body_hash), SECRET, now)

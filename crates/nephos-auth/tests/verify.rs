@@ -3,8 +3,8 @@
 
 use http::{HeaderMap, HeaderValue, Method, Uri};
 use nephos_auth::{
-    AuthErrorKind, PayloadHashSource, PayloadMode, parse_amz_date, parse_auth,
-    payload_hash_source, sha256_hex, verify,
+    AuthErrorKind, PayloadHashSource, PayloadMode, parse_amz_date, parse_auth, payload_hash_source,
+    sha256_hex, verify,
 };
 
 const S3_SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
@@ -108,8 +108,16 @@ fn s3_header_example_from_aws_docs() {
         "the gateway checks the body against this"
     );
     // A body that does not match the declared hash.
-    let err = verify(&info, &Method::GET, &uri, &h, Some(&sha256_hex(b"x")), S3_SECRET, now)
-        .unwrap_err();
+    let err = verify(
+        &info,
+        &Method::GET,
+        &uri,
+        &h,
+        Some(&sha256_hex(b"x")),
+        S3_SECRET,
+        now,
+    )
+    .unwrap_err();
     assert_eq!(err.code, "XAmzContentSHA256Mismatch");
     // Wrong secret.
     let err = verify(&info, &Method::GET, &uri, &h, None, "nope", now).unwrap_err();
@@ -126,10 +134,40 @@ fn s3_clock_skew() {
     let uri = Uri::from_static("/test.txt");
     let h = s3_get_object_headers();
     let info = parse_auth(&Method::GET, &uri, &h).unwrap().unwrap();
-    assert!(verify(&info, &Method::GET, &uri, &h, None, S3_SECRET, t("20130524T001500Z")).is_ok());
-    assert!(verify(&info, &Method::GET, &uri, &h, None, S3_SECRET, t("20130523T234500Z")).is_ok());
-    let err = verify(&info, &Method::GET, &uri, &h, None, S3_SECRET, t("20130524T001501Z"))
-        .unwrap_err();
+    assert!(
+        verify(
+            &info,
+            &Method::GET,
+            &uri,
+            &h,
+            None,
+            S3_SECRET,
+            t("20130524T001500Z")
+        )
+        .is_ok()
+    );
+    assert!(
+        verify(
+            &info,
+            &Method::GET,
+            &uri,
+            &h,
+            None,
+            S3_SECRET,
+            t("20130523T234500Z")
+        )
+        .is_ok()
+    );
+    let err = verify(
+        &info,
+        &Method::GET,
+        &uri,
+        &h,
+        None,
+        S3_SECRET,
+        t("20130524T001501Z"),
+    )
+    .unwrap_err();
     assert_eq!((err.code, err.status), ("RequestTimeTooSkewed", 403));
     assert_eq!(
         err.fields,
@@ -147,12 +185,28 @@ fn s3_requires_content_sha256() {
     let mut h = s3_get_object_headers();
     h.remove("x-amz-content-sha256");
     let info = parse_auth(&Method::GET, &uri, &h).unwrap().unwrap();
-    let err = verify(&info, &Method::GET, &uri, &h, None, S3_SECRET, t("20130524T000000Z"))
-        .unwrap_err();
+    let err = verify(
+        &info,
+        &Method::GET,
+        &uri,
+        &h,
+        None,
+        S3_SECRET,
+        t("20130524T000000Z"),
+    )
+    .unwrap_err();
     assert_eq!(err.code, "InvalidRequest");
     h.insert("x-amz-content-sha256", HeaderValue::from_static("bogus"));
-    let err = verify(&info, &Method::GET, &uri, &h, None, S3_SECRET, t("20130524T000000Z"))
-        .unwrap_err();
+    let err = verify(
+        &info,
+        &Method::GET,
+        &uri,
+        &h,
+        None,
+        S3_SECRET,
+        t("20130524T000000Z"),
+    )
+    .unwrap_err();
     assert_eq!(err.code, "InvalidArgument");
 }
 
@@ -180,19 +234,49 @@ fn non_s3_needs_body_hash_and_checks_skew() {
     let err = verify(&info, &Method::GET, &uri, &h, None, SUITE_SECRET, now).unwrap_err();
     assert_eq!(err.kind, AuthErrorKind::Internal);
     let empty = sha256_hex(b"");
-    verify(&info, &Method::GET, &uri, &h, Some(&empty), SUITE_SECRET, now).unwrap();
+    verify(
+        &info,
+        &Method::GET,
+        &uri,
+        &h,
+        Some(&empty),
+        SUITE_SECRET,
+        now,
+    )
+    .unwrap();
 
     let late = t("20150830T130100Z");
-    let err = verify(&info, &Method::GET, &uri, &h, Some(&empty), SUITE_SECRET, late).unwrap_err();
+    let err = verify(
+        &info,
+        &Method::GET,
+        &uri,
+        &h,
+        Some(&empty),
+        SUITE_SECRET,
+        late,
+    )
+    .unwrap_err();
     assert_eq!(err.code, "SignatureDoesNotMatch");
     assert_eq!(
         err.message,
         "Signature expired: 20150830T123600Z is now earlier than 20150830T124600Z (20150830T130100Z - 15 min.)"
     );
     let early = t("20150830T120000Z");
-    let err = verify(&info, &Method::GET, &uri, &h, Some(&empty), SUITE_SECRET, early).unwrap_err();
+    let err = verify(
+        &info,
+        &Method::GET,
+        &uri,
+        &h,
+        Some(&empty),
+        SUITE_SECRET,
+        early,
+    )
+    .unwrap_err();
     assert_eq!(err.kind, AuthErrorKind::RequestTimeSkewed);
-    assert!(err.message.starts_with("Signature not yet current: 20150830T123600Z"));
+    assert!(
+        err.message
+            .starts_with("Signature not yet current: 20150830T123600Z")
+    );
 }
 
 #[test]
@@ -202,7 +286,16 @@ fn http2_authority_stands_in_for_host() {
     let uri: Uri = "https://example.amazonaws.com/".parse().unwrap();
     let info = parse_auth(&Method::GET, &uri, &h).unwrap().unwrap();
     let empty = sha256_hex(b"");
-    verify(&info, &Method::GET, &uri, &h, Some(&empty), SUITE_SECRET, t("20150830T123600Z")).unwrap();
+    verify(
+        &info,
+        &Method::GET,
+        &uri,
+        &h,
+        Some(&empty),
+        SUITE_SECRET,
+        t("20150830T123600Z"),
+    )
+    .unwrap();
 }
 
 #[test]
@@ -210,20 +303,42 @@ fn credential_date_must_match() {
     let (uri, mut h) = vanilla();
     h.insert("x-amz-date", HeaderValue::from_static("20150831T000000Z"));
     let info = parse_auth(&Method::GET, &uri, &h).unwrap().unwrap();
-    let err = verify(&info, &Method::GET, &uri, &h, Some(&sha256_hex(b"")), SUITE_SECRET, t("20150831T000000Z"))
-        .unwrap_err();
+    let err = verify(
+        &info,
+        &Method::GET,
+        &uri,
+        &h,
+        Some(&sha256_hex(b"")),
+        SUITE_SECRET,
+        t("20150831T000000Z"),
+    )
+    .unwrap_err();
     assert_eq!(err.code, "SignatureDoesNotMatch");
-    assert!(err.message.starts_with("Date in Credential scope does not match"));
+    assert!(
+        err.message
+            .starts_with("Date in Credential scope does not match")
+    );
     h.remove("x-amz-date");
     let info = parse_auth(&Method::GET, &uri, &h).unwrap().unwrap();
-    let err = verify(&info, &Method::GET, &uri, &h, Some(&sha256_hex(b"")), SUITE_SECRET, t("20150831T000000Z"))
-        .unwrap_err();
+    let err = verify(
+        &info,
+        &Method::GET,
+        &uri,
+        &h,
+        Some(&sha256_hex(b"")),
+        SUITE_SECRET,
+        t("20150831T000000Z"),
+    )
+    .unwrap_err();
     assert_eq!(err.code, "IncompleteSignature");
 }
 
 #[test]
 fn legacy_v2_is_parsed_but_not_verified() {
-    let h = headers(&[("authorization", "AWS AKIDEXAMPLE:frJIUN8DYpKDtOLCwo//yllqDzg=")]);
+    let h = headers(&[(
+        "authorization",
+        "AWS AKIDEXAMPLE:frJIUN8DYpKDtOLCwo//yllqDzg=",
+    )]);
     let uri = Uri::from_static("/b/k");
     let info = parse_auth(&Method::GET, &uri, &h).unwrap().unwrap();
     assert_eq!(info.access_key_id, "AKIDEXAMPLE");
