@@ -28,7 +28,8 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 }
 
 fn digits(s: &[u8]) -> Option<u32> {
-    if s.is_empty() || !s.iter().all(u8::is_ascii_digit) {
+    // At most 4 digits: every field here fits, and the fold cannot overflow.
+    if s.is_empty() || s.len() > 4 || !s.iter().all(u8::is_ascii_digit) {
         return None;
     }
     Some(
@@ -134,5 +135,9 @@ mod tests {
             assert_eq!(parse_amz_date(s), None, "{s}");
         }
         assert_eq!(parse_http_date("yesterday"), None);
+        assert_eq!(
+            parse_http_date("Sun, 99999999999 Aug 2015 12:36:00 GMT"),
+            None
+        );
     }
 }

@@ -95,6 +95,12 @@ pub fn payload_hash_source(
     query: &str,
     headers: &HeaderMap,
 ) -> PayloadHashSource {
+    // Presigned S3 URLs cannot know the body: they sign UNSIGNED-PAYLOAD unless the
+    // URL itself carries a hash, whatever headers the eventual request adds.
+    if info.service == "s3" && info.presigned {
+        let v = query_param(query, "X-Amz-Content-Sha256").unwrap_or(UNSIGNED_PAYLOAD);
+        return PayloadHashSource::Declared(v.to_string());
+    }
     if let Some(v) = headers
         .get("x-amz-content-sha256")
         .and_then(|v| v.to_str().ok())
@@ -102,10 +108,6 @@ pub fn payload_hash_source(
         return PayloadHashSource::Declared(v.trim().to_string());
     }
     if info.service == "s3" {
-        if info.presigned {
-            let v = query_param(query, "X-Amz-Content-Sha256").unwrap_or(UNSIGNED_PAYLOAD);
-            return PayloadHashSource::Declared(v.to_string());
-        }
         // S3 insists on the header for SigV4; verify() reports it missing.
         return PayloadHashSource::Declared(String::new());
     }
