@@ -344,3 +344,72 @@ fn legacy_v2_is_parsed_but_not_verified() {
     assert_eq!(info.access_key_id, "AKIDEXAMPLE");
     assert!(verify(&info, &Method::GET, &uri, &h, None, SUITE_SECRET, 0).is_err());
 }
+
+/// Presigns like botocore does for a non-S3 service, then verifies.
+#[test]
+fn non_s3_presigned_round_trip_and_expiry() {
+    use nephos_auth::{RequestParts, canonical_request, sign, signing_key, string_to_sign};
+    let base = "Action=GetCallerIdentity&Version=2011-06-15&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDEXAMPLE%2F20150830%2Fus-east-1%2Fsts%2Faws4_request&X-Amz-Date=20150830T123600Z&X-Amz-Expires=60&X-Amz-SignedHeaders=host";
+    let h = headers(&[("host", "sts.amazonaws.com")]);
+    let parts = RequestParts {
+        method: "GET",
+        path: "/",
+        query: base,
+        headers: &h,
+        authority: None,
+    };
+    let empty = sha256_hex(b"");
+    let creq = canonical_request(&parts, &["host".to_string()], &empty, "sts", true);
+    let sts = string_to_sign(
+        "20150830T123600Z",
+        "20150830/us-east-1/sts/aws4_request",
+        &creq,
+    );
+    let sig = sign(
+        &signing_key(SUITE_SECRET, "20150830", "us-east-1", "sts"),
+        &sts,
+    );
+    let uri: Uri = format!("/?{base}&X-Amz-Signature={sig}").parse().unwrap();
+    let info = parse_auth(&Method::GET, &uri, &h).unwrap().unwrap();
+    assert!(info.presigned);
+    let now = t("20150830T123700Z");
+    verify(
+        &info,
+        &Method::GET,
+        &uri,
+        &h,
+        Some(&empty),
+        SUITE_SECRET,
+        now,
+    )
+    .unwrap();
+    let err = verify(
+        &info,
+        &Method::GET,
+        &uri,
+        &h,
+        Some(&empty),
+        SUITE_SECRET,
+        now + 1,
+    )
+    .unwrap_err();
+    assert_eq!(err.kind, AuthErrorKind::Expired);
+    assert_eq!(err.code, "SignatureDoesNotMatch");
+    // Security token and other parameters are signed: adding one breaks it.
+    let uri: Uri = format!("/?{base}&X-Amz-Security-Token=abc&X-Amz-Signature={sig}")
+        .parse()
+        .unwrap();
+    let info = parse_auth(&Method::GET, &uri, &h).unwrap().unwrap();
+    assert_eq!(info.security_token.as_deref(), Some("abc"));
+    let err = verify(
+        &info,
+        &Method::GET,
+        &uri,
+        &h,
+        Some(&empty),
+        SUITE_SECRET,
+        now,
+    )
+    .unwrap_err();
+    assert_eq!(err.kind, AuthErrorKind::SignatureMismatch);
+}
