@@ -1,6 +1,15 @@
-//! Who signed a request, and whether the signature holds.
+//! Who signed a request, whether the signature holds, and aws-chunked bodies.
+//!
+//! The signature scope is read on every request (it routes the request and picks account
+//! and region). Signatures are verified only with `--verify-signatures`; the expiry of
+//! credentials nephos issued is enforced always, since clients rely on it.
 
-use http::request::Parts;
+use bytes::Bytes;
+use futures_util::StreamExt;
+use nephos_auth::{AuthError, AuthErrorKind, AuthScheme, ChunkedDecoder, ChunkedMode, SignedRequestInfo};
+use nephos_core::{AwsError, ByteStream, Credential};
+use nephos_model::Protocol;
+use nephos_protocol::HttpRequest;
 
 /// What the signature scope says: the caller's key, region and service.
 #[derive(Debug, Default, Clone)]
@@ -8,50 +17,186 @@ pub struct Scope {
     pub access_key_id: Option<String>,
     pub region: Option<String>,
     pub service: Option<String>,
+    /// The parsed signature, when the request carries one that parses.
+    pub info: Option<SignedRequestInfo>,
+    /// A malformed signature: an error only when signatures are verified.
+    pub malformed: Option<AuthError>,
 }
 
 /// Reads the credential scope from the `Authorization` header or presigned query.
-pub fn scope(parts: &Parts) -> Scope {
-    let from_credential = |cred: &str| {
-        let mut it = cred.split('/');
-        let key = it.next().filter(|k| !k.is_empty()).map(str::to_owned);
-        let _date = it.next();
-        let region = it.next().map(str::to_owned);
-        let service = it.next().map(str::to_owned);
-        Scope {
-            access_key_id: key,
-            region,
-            service,
-        }
+pub fn scope(parts: &http::request::Parts) -> Scope {
+    match nephos_auth::parse_auth(&parts.method, &parts.uri, &parts.headers) {
+        None => Scope::default(),
+        Some(Err(e)) => Scope { malformed: Some(e), ..Scope::default() },
+        Some(Ok(info)) => Scope {
+            access_key_id: Some(info.access_key_id.clone()).filter(|k| !k.is_empty()),
+            region: Some(info.region.clone()).filter(|r| !r.is_empty()),
+            service: Some(info.service.clone()).filter(|s| !s.is_empty()),
+            info: Some(info),
+            malformed: None,
+        },
+    }
+}
+
+/// Converts an authentication failure into the error the service's clients expect.
+pub fn to_aws_error(e: AuthError, protocol: Protocol) -> AwsError {
+    let json = matches!(protocol, Protocol::Json | Protocol::RestJson | Protocol::RpcV2Cbor);
+    let code = match e.kind {
+        // JSON-protocol services name a bad signature InvalidSignatureException.
+        AuthErrorKind::SignatureMismatch if json => "InvalidSignatureException",
+        _ => e.code,
     };
-    if let Some(auth) = parts
-        .headers
-        .get(http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    {
-        if let Some(rest) = auth.strip_prefix("AWS4-HMAC-SHA256") {
-            if let Some(cred) = rest
-                .split(',')
-                .find_map(|p| p.trim().strip_prefix("Credential="))
-            {
-                return from_credential(cred);
-            }
-        } else if let Some(rest) = auth.strip_prefix("AWS ") {
-            let key = rest.split(':').next().unwrap_or_default();
-            return Scope {
-                access_key_id: Some(key.to_owned()),
-                ..Scope::default()
-            };
-        }
+    let mut err = AwsError::new(e.status, code, e.message);
+    for (k, v) in e.fields {
+        err = err.with_field(k, v);
     }
-    if let Some(q) = parts.uri.query()
-        && q.contains("X-Amz-Credential=")
-    {
-        for (k, v) in form_urlencoded::parse(q.as_bytes()) {
-            if k == "X-Amz-Credential" {
-                return from_credential(&v);
+    err
+}
+
+/// The checks that apply to a request before its input is read.
+pub struct Check<'a> {
+    pub verify_signatures: bool,
+    /// Secret of keys nephos did not issue, when verifying.
+    pub default_secret: &'a str,
+    pub protocol: Protocol,
+    pub now_ms: i64,
+    pub issued: Option<&'a Credential>,
+    /// Operations callers invoke unsigned (`authtype: none`, e.g. AssumeRoleWithWebIdentity).
+    pub anonymous_allowed: bool,
+    pub service: &'a str,
+}
+
+impl Check<'_> {
+    /// Enforces credential expiry and (when enabled) the signature. Returns the verified
+    /// signature, whose signing key checks aws-chunked chunk signatures.
+    pub fn run(
+        &self,
+        scope: &Scope,
+        req: &HttpRequest,
+        body_sha256: Option<&str>,
+    ) -> Result<Option<nephos_auth::Verified>, AwsError> {
+        if let Some(cred) = self.issued {
+            if cred.expires_at_ms.is_some_and(|t| t <= self.now_ms) {
+                return Err(AwsError::new(403, "ExpiredToken", "The security token included in the request is expired"));
+            }
+            let sent = scope.info.as_ref().and_then(|i| i.security_token.as_deref());
+            if cred.session_token.is_some() && sent != cred.session_token.as_deref() {
+                return Err(AwsError::new(
+                    403,
+                    "InvalidClientTokenId",
+                    "The security token included in the request is invalid.",
+                ));
             }
         }
+        if !self.verify_signatures {
+            return Ok(None);
+        }
+        if let Some(e) = &scope.malformed {
+            return Err(to_aws_error(e.clone(), self.protocol));
+        }
+        let Some(info) = &scope.info else {
+            // S3 serves anonymous requests; bucket policies decide what they may do.
+            if self.anonymous_allowed || self.service == "s3" {
+                return Ok(None);
+            }
+            return Err(to_aws_error(nephos_auth::AuthError::missing_authentication_token(), self.protocol));
+        };
+        if matches!(info.scheme, AuthScheme::V2Header | AuthScheme::V2Presigned) {
+            return Err(AwsError::new(
+                400,
+                "InvalidRequest",
+                "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.",
+            ));
+        }
+        let secret = self.issued.map_or(self.default_secret, |c| c.secret_access_key.as_str());
+        nephos_auth::verify(info, &req.method, &req.uri, &req.headers, body_sha256, secret, self.now_ms / 1000)
+            .map(Some)
+            .map_err(|e| to_aws_error(e, self.protocol))
     }
-    Scope::default()
+}
+
+/// Whether the body must be hashed for verification (non-S3 requests that declare no hash).
+pub fn needs_body_hash(scope: &Scope, req: &HttpRequest) -> bool {
+    scope.info.as_ref().is_some_and(|info| {
+        matches!(
+            nephos_auth::payload_hash_source(info, req.uri.query().unwrap_or(""), &req.headers),
+            nephos_auth::PayloadHashSource::Body
+        )
+    })
+}
+
+/// The aws-chunked flavour of the body, if the request declares one.
+pub fn chunked_mode(req: &HttpRequest) -> Option<ChunkedMode> {
+    let declared = req.headers.get("x-amz-content-sha256").and_then(|v| v.to_str().ok())?;
+    ChunkedMode::from_content_sha256(declared.trim())
+}
+
+fn decoder(req: &HttpRequest, mode: ChunkedMode, verified: Option<&nephos_auth::Verified>) -> ChunkedDecoder {
+    let dec = ChunkedDecoder::new(mode, verified.and_then(|v| v.chunk_signing()));
+    match decoded_length(req) {
+        Some(n) => dec.with_decoded_length(n),
+        None => dec,
+    }
+}
+
+pub fn decoded_length(req: &HttpRequest) -> Option<u64> {
+    req.headers.get("x-amz-decoded-content-length").and_then(|v| v.to_str().ok()?.trim().parse().ok())
+}
+
+/// Decodes a collected aws-chunked body.
+pub fn decode_collected(
+    req: &HttpRequest,
+    mode: ChunkedMode,
+    verified: Option<&nephos_auth::Verified>,
+    body: &[u8],
+    protocol: Protocol,
+) -> Result<Bytes, AwsError> {
+    let mut dec = decoder(req, mode, verified);
+    let mut out = Vec::with_capacity(body.len());
+    dec.feed(body, &mut out).map_err(|e| to_aws_error(e, protocol))?;
+    dec.finish().map_err(|e| to_aws_error(e, protocol))?;
+    Ok(out.into())
+}
+
+/// Decodes an aws-chunked body as it streams. A framing or signature error ends the
+/// stream with an error, so the consumer discards what it read.
+pub fn decode_stream(
+    req: &HttpRequest,
+    mode: ChunkedMode,
+    verified: Option<&nephos_auth::Verified>,
+    body: ByteStream,
+) -> ByteStream {
+    let length = decoded_length(req);
+    let trailers = body.trailers.clone();
+    let state = (Some(decoder(req, mode, verified)), body.stream, trailers.clone());
+    let decoded = futures_util::stream::unfold(state, |(mut dec, mut inner, trailers)| async move {
+        loop {
+            let d = dec.as_mut()?;
+            match inner.next().await {
+                Some(Ok(chunk)) => {
+                    let mut out = Vec::with_capacity(chunk.len());
+                    if let Err(e) = d.feed(&chunk, &mut out) {
+                        return Some((Err(std::io::Error::other(e.message)), (None, inner, trailers)));
+                    }
+                    if !out.is_empty() {
+                        return Some((Ok(Bytes::from(out)), (dec, inner, trailers)));
+                    }
+                }
+                Some(Err(e)) => return Some((Err(e), (None, inner, trailers))),
+                None => {
+                    let finished = dec.take()?.finish();
+                    return match finished {
+                        Ok(t) => {
+                            let _ = trailers.set(t.headers);
+                            None
+                        }
+                        Err(e) => Some((Err(std::io::Error::other(e.message)), (None, inner, trailers))),
+                    };
+                }
+            }
+        }
+    });
+    let mut out = ByteStream::new(length, decoded);
+    out.trailers = trailers;
+    out
 }
