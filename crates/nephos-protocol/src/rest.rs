@@ -13,6 +13,10 @@
 //! `SerializationException` (the restJson1 code); codecs of protocols that report them
 //! differently rename the code.
 
+// `AwsError` is the crate-wide error of the `Codec` trait; boxing it here alone would
+// only add conversions.
+#![allow(clippy::result_large_err)]
+
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use indexmap::IndexMap;
@@ -117,7 +121,7 @@ impl Route {
             // `x-id=GetObject` only disambiguates for clients that send it.
             if found {
                 matched += 1;
-            } else if !(k == "x-id" && !query.iter().any(|(qk, _)| qk == k)) {
+            } else if k != "x-id" || query.iter().any(|(qk, _)| qk == k) {
                 return None;
             }
         }
