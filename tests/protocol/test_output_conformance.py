@@ -149,7 +149,10 @@ class _RawStream:
 
 
 def _timestamp(value):
-    return int(timegm(parse_timestamp(value).astimezone(tzutc()).timetuple()))
+    """Epoch seconds, keeping fractions (the suites expect `946845296.123`)."""
+    dt = parse_timestamp(value).astimezone(tzutc())
+    whole = timegm(dt.timetuple())
+    return whole + dt.microsecond / 1e6 if dt.microsecond else whole
 
 
 def _fixup(parsed):

@@ -403,7 +403,9 @@ pub fn bind_request(
                     .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
                     .collect::<Vec<_>>()
                     .join(", ");
-                if target.kind == ShapeType::List {
+                if target.kind == ShapeType::List && joined.trim().is_empty() {
+                    out.insert(name.clone(), Value::List(Vec::new()));
+                } else if target.kind == ShapeType::List {
                     let m = member_ref(target)?;
                     let ts = timestamp_format(model, m, TimestampFormat::Rfc822);
                     let is_date = model.shape(&m.shape).kind == ShapeType::Timestamp
@@ -464,10 +466,10 @@ fn query_map(
         .ok_or_else(|| AwsError::internal("map shape without value"))?;
     let value_shape = model.shape(&value_ref.shape);
     let mut out: IndexMap<String, Value> = IndexMap::new();
+    // Smithy's httpQueryParams map sees every parameter, including those also bound to
+    // named members (which take precedence only for their own member).
+    let _ = bound;
     for (k, v) in query {
-        if bound.contains(&k.as_str()) {
-            continue;
-        }
         if value_shape.kind == ShapeType::List {
             let m = member_ref(value_shape)?;
             let item = scalar(model, m, v, TimestampFormat::Iso8601)?;
