@@ -771,7 +771,8 @@ pub fn bind_response(
                         http::HeaderName::from_bytes(wire.as_bytes()),
                         header_value(&header_text(model, value_ref, item)),
                     ) {
-                        headers.append(hn, hv);
+                        // Overlapping prefix maps (`""` and `x-`) name the same header once.
+                        headers.insert(hn, hv);
                     }
                 }
             }
