@@ -1,47 +1,427 @@
-//! Placeholder: being written.
+//! awsJson 1.0 and 1.1: `POST /` with `X-Amz-Target: <targetPrefix>.<Operation>` and a
+//! JSON document of the input; responses are JSON documents, errors
+//! `{"__type": code, "message": ...}` with an `X-Amzn-ErrorType` header.
+//! Query-compatible services (`awsQueryCompatible`, e.g. SQS) also send
+//! `x-amzn-query-error: <query code>;Sender|Receiver`, from which SDKs take the code their
+//! query-protocol ancestors used.
+//!
+//! The JSON reading and writing by shape ([`read`], [`write`], [`read_struct`],
+//! [`write_struct`]) is shared with restJson1.
 
+#![allow(clippy::result_large_err)]
+
+use crate::rest::{document_from_json, document_to_json, format_float};
 use crate::{Body, Codec, HttpRequest, HttpResponse, ResponseMeta};
-use nephos_core::{AwsError, Input, Output};
-use nephos_model::{Operation, Protocol, ServiceModel};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use indexmap::IndexMap;
+use nephos_core::{AwsError, Input, Output, Timestamp, Value};
+use nephos_model::{
+    Operation, Protocol, ServiceModel, Shape, ShapeRef, ShapeType, TimestampFormat,
+};
 
 pub struct JsonCodec;
+
+fn serialization(msg: impl Into<String>) -> AwsError {
+    AwsError::new(400, "SerializationException", msg)
+}
+
+/// Reads a JSON value of the shape `r` points at. Nulls in structures are absent members;
+/// in sparse lists and maps they are kept.
+pub fn read(model: &ServiceModel, r: &ShapeRef, j: &serde_json::Value) -> Result<Value, AwsError> {
+    let shape = model.shape(&r.shape);
+    if shape.document {
+        return Ok(document_from_json(j.clone()));
+    }
+    if j.is_null() {
+        return Ok(Value::Null);
+    }
+    let wrong = || {
+        serialization(format!(
+            "Unexpected value {j} for a {:?} ({})",
+            shape.kind, r.shape
+        ))
+    };
+    Ok(match shape.kind {
+        ShapeType::Structure => {
+            let o = j.as_object().ok_or_else(wrong)?;
+            Value::Map(read_struct(model, shape, o)?)
+        }
+        ShapeType::List => {
+            let a = j.as_array().ok_or_else(wrong)?;
+            let m = shape.member.as_ref().ok_or_else(wrong)?;
+            let mut out = Vec::with_capacity(a.len());
+            for item in a {
+                if item.is_null() && !shape.sparse {
+                    continue;
+                }
+                out.push(read(model, m, item)?);
+            }
+            Value::List(out)
+        }
+        ShapeType::Map => {
+            let o = j.as_object().ok_or_else(wrong)?;
+            let vr = shape.value.as_ref().ok_or_else(wrong)?;
+            let mut out = IndexMap::new();
+            for (k, v) in o {
+                if v.is_null() && !shape.sparse {
+                    continue;
+                }
+                out.insert(k.clone(), read(model, vr, v)?);
+            }
+            Value::Map(out)
+        }
+        ShapeType::String | ShapeType::Character => {
+            Value::String(j.as_str().ok_or_else(wrong)?.to_owned())
+        }
+        ShapeType::Integer | ShapeType::Long | ShapeType::Short | ShapeType::Byte => {
+            match j.as_i64() {
+                Some(i) => Value::Integer(i),
+                None => match j.as_f64() {
+                    Some(f) if f.fract() == 0.0 && f.abs() < 9.2e18 => Value::Integer(f as i64),
+                    _ => return Err(wrong()),
+                },
+            }
+        }
+        ShapeType::Float | ShapeType::Double => match j {
+            serde_json::Value::Number(n) => Value::Float(n.as_f64().ok_or_else(wrong)?),
+            serde_json::Value::String(s) => match s.as_str() {
+                "NaN" => Value::Float(f64::NAN),
+                "Infinity" => Value::Float(f64::INFINITY),
+                "-Infinity" => Value::Float(f64::NEG_INFINITY),
+                _ => return Err(wrong()),
+            },
+            _ => return Err(wrong()),
+        },
+        ShapeType::Boolean => Value::Bool(j.as_bool().ok_or_else(wrong)?),
+        ShapeType::Blob => {
+            let s = j.as_str().ok_or_else(wrong)?;
+            Value::Blob(B64.decode(s).map_err(|_| wrong())?.into())
+        }
+        ShapeType::Timestamp => Value::Timestamp(match j {
+            serde_json::Value::Number(n) => Timestamp(n.as_f64().ok_or_else(wrong)?),
+            serde_json::Value::String(s) => {
+                let format =
+                    crate::rest::timestamp_format(model, r, TimestampFormat::UnixTimestamp);
+                crate::timestamp::parse(s, format)
+                    .or_else(|| crate::timestamp::parse_any(s))
+                    .ok_or_else(wrong)?
+            }
+            _ => return Err(wrong()),
+        }),
+        ShapeType::BigInteger | ShapeType::BigDecimal => match j {
+            serde_json::Value::Number(n) => Value::String(n.to_string()),
+            serde_json::Value::String(s) => Value::String(s.clone()),
+            _ => return Err(wrong()),
+        },
+    })
+}
+
+/// Reads a structure's members from a JSON object, keyed by wire name (`locationName`).
+pub fn read_struct(
+    model: &ServiceModel,
+    shape: &Shape,
+    o: &serde_json::Map<String, serde_json::Value>,
+) -> Result<IndexMap<String, Value>, AwsError> {
+    let mut out = IndexMap::new();
+    for (name, r) in &shape.members {
+        if r.location.is_some() {
+            continue;
+        }
+        let wire = r.location_name.as_deref().unwrap_or(name);
+        if let Some(j) = o.get(wire) {
+            let v = read(model, r, j)?;
+            if !v.is_null() || model.shape(&r.shape).document {
+                out.insert(name.clone(), v);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Writes a value of the shape `r` points at as JSON.
+pub fn write(model: &ServiceModel, r: &ShapeRef, v: &Value) -> serde_json::Value {
+    let shape = model.shape(&r.shape);
+    if shape.document {
+        return document_to_json(v);
+    }
+    match (shape.kind, v) {
+        (ShapeType::Structure, Value::Map(m)) => {
+            serde_json::Value::Object(write_struct(model, shape, m))
+        }
+        (ShapeType::List, Value::List(items)) => match &shape.member {
+            Some(mr) => items.iter().map(|i| write(model, mr, i)).collect(),
+            None => serde_json::Value::Array(Vec::new()),
+        },
+        (ShapeType::Map, Value::Map(m)) => match &shape.value {
+            Some(vr) => serde_json::Value::Object(
+                m.iter()
+                    .filter(|(_, v)| shape.sparse || !v.is_null())
+                    .map(|(k, v)| (k.clone(), write(model, vr, v)))
+                    .collect(),
+            ),
+            None => serde_json::Value::Object(Default::default()),
+        },
+        (_, Value::Timestamp(t)) => {
+            match crate::rest::timestamp_format(model, r, TimestampFormat::UnixTimestamp) {
+                TimestampFormat::UnixTimestamp => epoch_json(*t),
+                f => crate::timestamp::format(*t, f).into(),
+            }
+        }
+        (_, Value::Float(f)) if !f.is_finite() => format_float(*f).into(),
+        (ShapeType::BigInteger | ShapeType::BigDecimal, Value::String(s)) => {
+            serde_json::from_str::<serde_json::Number>(s)
+                .map(serde_json::Value::Number)
+                .unwrap_or_else(|_| s.clone().into())
+        }
+        (ShapeType::Float | ShapeType::Double, Value::Integer(i)) => (*i as f64).into(),
+        (_, other) => document_to_json(other),
+    }
+}
+
+/// Epoch seconds as a JSON number: integral when whole, else with millisecond precision.
+fn epoch_json(t: Timestamp) -> serde_json::Value {
+    let ms = t.as_millis();
+    if ms % 1000 == 0 {
+        (ms / 1000).into()
+    } else {
+        serde_json::Number::from_f64(ms as f64 / 1000.0)
+            .map(serde_json::Value::Number)
+            .unwrap_or(serde_json::Value::Null)
+    }
+}
+
+/// Writes a structure's body members (those without an HTTP location) in model order.
+pub fn write_struct(
+    model: &ServiceModel,
+    shape: &Shape,
+    m: &IndexMap<String, Value>,
+) -> serde_json::Map<String, serde_json::Value> {
+    let mut out = serde_json::Map::new();
+    for (name, r) in &shape.members {
+        if r.location.is_some() {
+            continue;
+        }
+        let Some(v) = m.get(name) else { continue };
+        if v.is_null() && !model.shape(&r.shape).document {
+            continue;
+        }
+        let wire = r.location_name.as_deref().unwrap_or(name);
+        out.insert(wire.to_owned(), write(model, r, v));
+    }
+    out
+}
+
+/// Parses a JSON request body into the members of `shape` (empty body = no members).
+pub fn parse_body(
+    model: &ServiceModel,
+    shape: &Shape,
+    body: &[u8],
+) -> Result<IndexMap<String, Value>, AwsError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(IndexMap::new());
+    }
+    let j: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| serialization(format!("Malformed JSON request body: {e}")))?;
+    match j {
+        serde_json::Value::Object(o) => read_struct(model, shape, &o),
+        serde_json::Value::Null => Ok(IndexMap::new()),
+        _ => Err(serialization("Request body must be a JSON object")),
+    }
+}
+
+/// The error shape for `code`, with its name.
+pub fn error_shape<'m>(model: &'m ServiceModel, code: &str) -> Option<(&'m str, &'m Shape)> {
+    model.error_shape(code)
+}
+
+/// An error document: the code under `__type`, the message under the shape's message
+/// member name (`message` when the shape has none), and the modelled fields.
+pub fn error_body(model: &ServiceModel, type_name: &str, err: &AwsError) -> serde_json::Value {
+    let mut body = serde_json::Map::new();
+    body.insert("__type".into(), type_name.into());
+    let shape = error_shape(model, &err.code).map(|(_, s)| s);
+    let message_key = shape
+        .and_then(|s| {
+            s.members
+                .keys()
+                .find(|k| k.eq_ignore_ascii_case("message"))
+                .map(|k| {
+                    let r = &s.members[k];
+                    r.location_name.clone().unwrap_or_else(|| k.clone())
+                })
+        })
+        .unwrap_or_else(|| "message".to_owned());
+    if !err.message.is_empty() || shape.is_none() {
+        body.insert(message_key, err.message.clone().into());
+    }
+    match shape {
+        Some(s) => {
+            for (k, v) in write_struct(model, s, &err.fields) {
+                body.entry(k).or_insert(v);
+            }
+        }
+        None => {
+            for (k, v) in &err.fields {
+                body.insert(k.clone(), document_to_json(v));
+            }
+        }
+    }
+    serde_json::Value::Object(body)
+}
+
+fn content_type(model: &ServiceModel) -> String {
+    format!(
+        "application/x-amz-json-{}",
+        model.metadata.json_version.as_deref().unwrap_or("1.0")
+    )
+}
+
+fn base_headers(content_type: &str, meta: ResponseMeta<'_>) -> http::HeaderMap {
+    let mut h = http::HeaderMap::new();
+    if let Ok(v) = http::HeaderValue::from_str(content_type) {
+        h.insert(http::header::CONTENT_TYPE, v);
+    }
+    if let Ok(v) = http::HeaderValue::from_str(meta.request_id) {
+        h.insert("x-amzn-requestid", v);
+    }
+    h
+}
+
+/// Adds the error's own headers (`Retry-After`, ...).
+pub fn extra_headers(h: &mut http::HeaderMap, err: &AwsError) {
+    for (k, v) in &err.headers {
+        if let (Ok(n), Ok(v)) = (
+            http::HeaderName::from_bytes(k.as_bytes()),
+            http::HeaderValue::from_str(v),
+        ) {
+            h.append(n, v);
+        }
+    }
+}
+
+fn unknown_operation(target: &str) -> AwsError {
+    AwsError::new(
+        400,
+        "UnknownOperationException",
+        if target.is_empty() {
+            "Missing required header X-Amz-Target".to_owned()
+        } else {
+            format!("Unknown operation {target}")
+        },
+    )
+}
 
 impl Codec for JsonCodec {
     fn protocol(&self) -> Protocol {
         Protocol::Json
     }
+
     fn resolve<'m>(
         &self,
-        _model: &'m ServiceModel,
-        _req: &HttpRequest,
+        model: &'m ServiceModel,
+        req: &HttpRequest,
     ) -> Result<&'m Operation, AwsError> {
-        todo!()
+        let target = req
+            .headers
+            .get("x-amz-target")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .trim();
+        let Some((prefix, name)) = target.rsplit_once('.') else {
+            return Err(unknown_operation(target));
+        };
+        if let Some(expected) = &model.metadata.target_prefix
+            && expected != prefix
+        {
+            return Err(unknown_operation(target));
+        }
+        model
+            .operations
+            .get(name)
+            .ok_or_else(|| unknown_operation(target))
     }
+
     fn parse(
         &self,
-        _model: &ServiceModel,
-        _op: &Operation,
+        model: &ServiceModel,
+        op: &Operation,
         _req: &HttpRequest,
-        _body: Body,
+        body: Body,
     ) -> Result<Input, AwsError> {
-        todo!()
+        let Body::Full(bytes) = body else {
+            return Err(serialization("awsJson requests cannot stream"));
+        };
+        let Some(input) = &op.input else {
+            return Ok(Input {
+                value: Value::map(),
+                body: None,
+            });
+        };
+        let members = parse_body(model, model.shape(&input.shape), &bytes)?;
+        Ok(Input {
+            value: Value::Map(members),
+            body: None,
+        })
     }
+
     fn serialize(
         &self,
-        _model: &ServiceModel,
-        _op: &Operation,
-        _output: Output,
-        _meta: ResponseMeta<'_>,
+        model: &ServiceModel,
+        op: &Operation,
+        output: Output,
+        meta: ResponseMeta<'_>,
     ) -> HttpResponse {
-        todo!()
+        let body = match (&op.output, &output.value) {
+            (Some(r), Value::Map(m)) => {
+                serde_json::Value::Object(write_struct(model, model.shape(&r.shape), m))
+            }
+            _ => serde_json::Value::Object(Default::default()),
+        };
+        HttpResponse {
+            status: 200,
+            headers: base_headers(&content_type(model), meta),
+            body: Body::Full(serde_json::to_vec(&body).unwrap_or_default().into()),
+        }
     }
+
     fn serialize_error(
         &self,
-        _model: &ServiceModel,
+        model: &ServiceModel,
         _op: Option<&Operation>,
-        _err: &AwsError,
-        _meta: ResponseMeta<'_>,
+        err: &AwsError,
+        meta: ResponseMeta<'_>,
     ) -> HttpResponse {
-        todo!()
+        let mut headers = base_headers(&content_type(model), meta);
+        let shape = error_shape(model, &err.code);
+        let type_name = match (&model.metadata.aws_query_compatible, shape) {
+            // Query-compatible services name the shape in `__type` and give the query code in
+            // the header (which SDKs prefer).
+            (Some(_), Some((name, _))) => name.to_owned(),
+            _ => err.code.to_string(),
+        };
+        if model.metadata.aws_query_compatible.is_some() {
+            let query_code = shape
+                .and_then(|(_, s)| s.error.as_ref().and_then(|e| e.code.clone()))
+                .unwrap_or_else(|| err.code.to_string());
+            let fault = if err.sender_fault {
+                "Sender"
+            } else {
+                "Receiver"
+            };
+            if let Ok(v) = http::HeaderValue::from_str(&format!("{query_code};{fault}")) {
+                headers.insert("x-amzn-query-error", v);
+            }
+        }
+        if let Ok(v) = http::HeaderValue::from_str(&type_name) {
+            headers.insert("x-amzn-errortype", v);
+        }
+        extra_headers(&mut headers, err);
+        let body = error_body(model, &type_name, err);
+        HttpResponse {
+            status: err.status,
+            headers,
+            body: Body::Full(serde_json::to_vec(&body).unwrap_or_default().into()),
+        }
     }
 }
