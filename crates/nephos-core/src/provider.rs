@@ -5,6 +5,7 @@ use bytes::Bytes;
 use futures_core::Stream;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -13,6 +14,9 @@ pub struct ByteStream {
     /// The exact length when it is known up front (`Content-Length`, decoded chunk sizes).
     pub length: Option<u64>,
     pub stream: Pin<Box<dyn Stream<Item = Result<Bytes, std::io::Error>> + Send>>,
+    /// Trailing headers of an aws-chunked upload (`x-amz-checksum-crc32`, ...), set once
+    /// the stream has been read to its end.
+    pub trailers: Arc<OnceLock<Vec<(String, String)>>>,
 }
 
 impl ByteStream {
