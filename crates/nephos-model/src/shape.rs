@@ -160,9 +160,20 @@ pub struct Operation {
 #[derive(Debug, Deserialize, Clone)]
 #[serde(rename_all = "camelCase")]
 pub struct Http {
+    #[serde(default = "default_method")]
     pub method: String,
+    /// Old test suites leave it out; `/` is what every RPC protocol posts to.
+    #[serde(default = "default_request_uri")]
     pub request_uri: String,
     pub response_code: Option<u16>,
+}
+
+fn default_method() -> String {
+    "POST".into()
+}
+
+fn default_request_uri() -> String {
+    "/".into()
 }
 
 impl Default for Http {

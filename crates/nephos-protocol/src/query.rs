@@ -679,3 +679,242 @@ pub(crate) fn add_headers(resp: &mut HttpResponse, err: &AwsError) {
         }
     }
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use serde_json::Value as Json;
+
+    /// Converts a test suite's JSON params into a Value of `shape`.
+    pub(crate) fn json_to_value(model: &ServiceModel, shape: &Shape, j: &Json) -> Value {
+        if j.is_null() {
+            return Value::Null;
+        }
+        match shape.kind {
+            ShapeType::Structure => Value::Map(
+                j.as_object()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|(k, v)| {
+                        let m = shape.members.get(k)?;
+                        Some((k.clone(), json_to_value(model, model.shape(&m.shape), v)))
+                    })
+                    .collect(),
+            ),
+            ShapeType::List => {
+                let m = model.shape(&shape.member.as_ref().unwrap().shape);
+                Value::List(
+                    j.as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|v| json_to_value(model, m, v))
+                        .collect(),
+                )
+            }
+            ShapeType::Map => {
+                let m = model.shape(&shape.value.as_ref().unwrap().shape);
+                Value::Map(
+                    j.as_object()
+                        .into_iter()
+                        .flatten()
+                        .map(|(k, v)| (k.clone(), json_to_value(model, m, v)))
+                        .collect(),
+                )
+            }
+            ShapeType::Timestamp => match j {
+                Json::Number(n) => Value::Timestamp(nephos_core::Timestamp(n.as_f64().unwrap())),
+                Json::String(s) => Value::Timestamp(crate::timestamp::parse_any(s).unwrap()),
+                _ => panic!("bad timestamp {j}"),
+            },
+            ShapeType::Blob => Value::Blob(Bytes::from(j.as_str().unwrap().as_bytes().to_vec())),
+            ShapeType::Float | ShapeType::Double => match j {
+                Json::String(s) => Value::Float(xml::parse_float(s).unwrap()),
+                _ => Value::Float(j.as_f64().unwrap()),
+            },
+            ShapeType::Integer | ShapeType::Long | ShapeType::Short | ShapeType::Byte => {
+                Value::Integer(j.as_i64().unwrap())
+            }
+            ShapeType::Boolean => Value::Bool(j.as_bool().unwrap()),
+            _ => match j {
+                Json::String(s) => Value::String(s.clone()),
+                other => Value::String(other.to_string()),
+            },
+        }
+    }
+
+    /// Equality that treats NaN as equal to NaN and timestamps to the millisecond.
+    pub(crate) fn same(a: &Value, b: &Value) -> bool {
+        match (a, b) {
+            (Value::Float(x), Value::Float(y)) => (x.is_nan() && y.is_nan()) || x == y,
+            (Value::Timestamp(x), Value::Timestamp(y)) => x.as_millis() == y.as_millis(),
+            (Value::List(x), Value::List(y)) => {
+                x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same(a, b))
+            }
+            (Value::Map(x), Value::Map(y)) => {
+                x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w)))
+            }
+            _ => a == b,
+        }
+    }
+
+    pub(crate) fn suite_model(suite: &Json, given: &Json) -> ServiceModel {
+        let mut ops = serde_json::Map::new();
+        ops.insert(given["name"].as_str().unwrap().to_owned(), given.clone());
+        ServiceModel::from_value(serde_json::json!({
+            "metadata": suite["metadata"],
+            "shapes": suite["shapes"],
+            "operations": ops,
+        }))
+        .unwrap()
+    }
+
+    pub(crate) fn request(ser: &Json) -> HttpRequest {
+        let mut headers = http::HeaderMap::new();
+        for (k, v) in ser["headers"].as_object().into_iter().flatten() {
+            headers.insert(
+                http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                http::HeaderValue::from_str(v.as_str().unwrap()).unwrap(),
+            );
+        }
+        HttpRequest {
+            method: ser["method"].as_str().unwrap_or("POST").parse().unwrap(),
+            uri: ser["uri"].as_str().unwrap_or("/").parse().unwrap(),
+            headers,
+        }
+    }
+
+    /// Runs the input cases of a suite file; returns the ids of failing cases.
+    fn run_input(path: &str, codec: &dyn Codec) -> (usize, Vec<String>) {
+        let text = std::fs::read_to_string(path).unwrap();
+        let suites: Vec<Json> = serde_json::from_str(&text).unwrap();
+        let mut total = 0;
+        let mut failed = Vec::new();
+        for suite in &suites {
+            for (i, case) in suite["cases"].as_array().unwrap().iter().enumerate() {
+                total += 1;
+                let id = case["id"]
+                    .as_str()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| format!("{}#{i}", suite["description"].as_str().unwrap()));
+                let model = suite_model(suite, &case["given"]);
+                let ser = &case["serialized"];
+                let req = request(ser);
+                let body = Bytes::from(ser["body"].as_str().unwrap_or("").as_bytes().to_vec());
+                let result = resolve_form(&model, &req, &body).and_then(|op| {
+                    codec
+                        .parse(&model, op, &req, Body::Full(body.clone()))
+                        .map(|i| (op, i))
+                });
+                match result {
+                    Ok((op, input)) => {
+                        let expected = match &op.input {
+                            Some(r) => {
+                                json_to_value(&model, model.shape(&r.shape), &case["params"])
+                            }
+                            None => Value::map(),
+                        };
+                        if !same(&input.value, &expected) {
+                            failed.push(format!(
+                                "{id}: got {:?}\n   want {:?}",
+                                input.value, expected
+                            ));
+                        }
+                    }
+                    Err(e) => failed.push(format!("{id}: error {e}")),
+                }
+            }
+        }
+        (total, failed)
+    }
+
+    /// Serializes every output case of a suite file into `out` (as JSON lines) for the
+    /// botocore round-trip check in `scripts`; only runs when NEPHOS_DUMP_OUTPUTS is set.
+    pub(crate) fn dump_outputs(path: &str, codec: &dyn Codec, out: &mut Vec<Json>) {
+        let text = std::fs::read_to_string(path).unwrap();
+        let suites: Vec<Json> = serde_json::from_str(&text).unwrap();
+        for suite in &suites {
+            for (i, case) in suite["cases"].as_array().unwrap().iter().enumerate() {
+                let id = case["id"]
+                    .as_str()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| format!("{}#{i}", suite["description"].as_str().unwrap()));
+                let model = suite_model(suite, &case["given"]);
+                let op = model.operations.values().next().unwrap();
+                let meta = ResponseMeta {
+                    request_id: "req-1",
+                };
+                let resp = if let Some(e) = case.get("error") {
+                    let code = case["errorCode"].as_str().unwrap_or("").to_owned();
+                    let mut err = AwsError::new(
+                        400,
+                        code.clone(),
+                        case["errorMessage"].as_str().unwrap_or(""),
+                    );
+                    if let Some((_, shape)) = model.error_shape(&code) {
+                        if let Value::Map(m) = json_to_value(&model, shape, e) {
+                            err.fields = m;
+                        }
+                    }
+                    codec.serialize_error(&model, Some(op), &err, meta)
+                } else {
+                    let value = match &op.output {
+                        Some(r) => json_to_value(&model, model.shape(&r.shape), &case["result"]),
+                        None => Value::map(),
+                    };
+                    codec.serialize(&model, op, Output::new(value), meta)
+                };
+                let body = match resp.body {
+                    Body::Full(b) => String::from_utf8_lossy(&b).into_owned(),
+                    Body::Stream(_) => "<stream>".into(),
+                };
+                let headers: serde_json::Map<String, Json> = resp
+                    .headers
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), Json::String(v.to_str().unwrap().to_owned())))
+                    .collect();
+                out.push(serde_json::json!({
+                    "id": id, "file": path, "suite": i, "status": resp.status,
+                    "headers": headers, "body": body,
+                }));
+            }
+        }
+    }
+
+    #[test]
+    fn dump_xml_outputs() {
+        let Ok(dest) = std::env::var("NEPHOS_DUMP_OUTPUTS") else {
+            return;
+        };
+        let base = "/work/shared/aws-protocol-tests";
+        let mut out = Vec::new();
+        for (file, codec) in [
+            ("output/query.json", &QueryCodec as &dyn Codec),
+            ("legacy/output/query.json", &QueryCodec),
+            ("output/ec2.json", &crate::ec2::Ec2Codec),
+            ("legacy/output/ec2.json", &crate::ec2::Ec2Codec),
+        ] {
+            dump_outputs(&format!("{base}/{file}"), codec, &mut out);
+        }
+        std::fs::write(dest, serde_json::to_string_pretty(&out).unwrap()).unwrap();
+    }
+
+    #[test]
+    fn conformance_inputs() {
+        let base = "/work/shared/aws-protocol-tests";
+        if !std::path::Path::new(base).exists() {
+            return;
+        }
+        for (file, codec) in [
+            ("input/query.json", &QueryCodec as &dyn Codec),
+            ("legacy/input/query.json", &QueryCodec),
+            ("input/ec2.json", &crate::ec2::Ec2Codec),
+            ("legacy/input/ec2.json", &crate::ec2::Ec2Codec),
+        ] {
+            let (total, failed) = run_input(&format!("{base}/{file}"), codec);
+            eprintln!("{file}: {}/{total} pass", total - failed.len());
+            for f in &failed {
+                eprintln!("  FAIL {f}");
+            }
+        }
+    }
+}

@@ -438,9 +438,14 @@ pub fn write_shape(
             let Some(member) = &shape.member else { return };
             let items = v.as_list().unwrap_or_default();
             if is_flattened(r, shape) {
-                // botocore's parser looks flattened items up by the list member's name
-                // first, so that is the name to write.
-                let item_name = ref_name(model, member).unwrap_or(name);
+                // A name on the structure member wins (as Smithy says); else the list
+                // member's name, which is how the real models name flattened items
+                // (SQS `QueueUrls` → `<QueueUrl>`) and what botocore's parser looks for.
+                let item_name = if r.is_some_and(|r| r.location_name.is_some()) {
+                    name
+                } else {
+                    ref_name(model, member).unwrap_or(name)
+                };
                 for item in items {
                     write_value(w, model, member, item_name, item);
                 }
