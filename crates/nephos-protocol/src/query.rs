@@ -472,7 +472,7 @@ fn write_compat_members(w: &mut XmlWriter, model: &ServiceModel, shape: &Shape, 
             continue;
         };
         let target = model.shape(&r.shape);
-        let named = r.location_name.is_some() || target.location_name.is_some();
+        let named = r.location_name.is_some();
         let flat = target.flattened || r.flattened;
         match target.kind {
             ShapeType::List if flat && !named => {

@@ -200,20 +200,16 @@ fn close(stack: &mut Vec<Element>, root: &mut Option<Element>) -> Result<(), Xml
 // Names
 // ---------------------------------------------------------------------------------------
 
-/// The element name of a member: the reference's `locationName`, else the target shape's,
-/// else the member name (botocore merges shape traits under reference traits).
-pub fn member_name<'a>(model: &'a ServiceModel, name: &'a str, r: &'a ShapeRef) -> &'a str {
-    r.location_name
-        .as_deref()
-        .or(model.shape(&r.shape).location_name.as_deref())
-        .unwrap_or(name)
+/// The element name of a member: the reference's `locationName`, else the member name.
+/// A target shape's own `locationName` only names a document's root element (clients
+/// write `<nested>` for a member `nested` whose shape is named `Hello`).
+pub fn member_name<'a>(_model: &'a ServiceModel, name: &'a str, r: &'a ShapeRef) -> &'a str {
+    r.location_name.as_deref().unwrap_or(name)
 }
 
 /// The explicit element name of a reference, if any.
-fn ref_name<'a>(model: &'a ServiceModel, r: &'a ShapeRef) -> Option<&'a str> {
-    r.location_name
-        .as_deref()
-        .or(model.shape(&r.shape).location_name.as_deref())
+fn ref_name<'a>(_model: &'a ServiceModel, r: &'a ShapeRef) -> Option<&'a str> {
+    r.location_name.as_deref()
 }
 
 fn is_flattened(r: Option<&ShapeRef>, shape: &Shape) -> bool {
