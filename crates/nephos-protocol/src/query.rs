@@ -7,6 +7,9 @@
 //! JSON services (SQS answering `Action=SendMessage`), whose JSON models lost the query
 //! element names: for those, names are derived the way the old query models spelled them.
 
+// `AwsError` is the crate-wide error of the `Codec` trait.
+#![allow(clippy::result_large_err)]
+
 use crate::xml::{self, XmlWriter};
 use crate::{Body, Codec, HttpRequest, HttpResponse, ResponseMeta};
 use base64::Engine;
@@ -850,10 +853,10 @@ pub(crate) mod tests {
                         code.clone(),
                         case["errorMessage"].as_str().unwrap_or(""),
                     );
-                    if let Some((_, shape)) = model.error_shape(&code) {
-                        if let Value::Map(m) = json_to_value(&model, shape, e) {
-                            err.fields = m;
-                        }
+                    if let Some((_, shape)) = model.error_shape(&code)
+                        && let Value::Map(m) = json_to_value(&model, shape, e)
+                    {
+                        err.fields = m;
                     }
                     codec.serialize_error(&model, Some(op), &err, meta)
                 } else {

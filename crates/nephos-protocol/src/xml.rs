@@ -688,3 +688,112 @@ pub fn decode_base64(text: &str) -> Option<Bytes> {
     let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
     BASE64.decode(compact.as_bytes()).ok().map(Bytes::from)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model() -> ServiceModel {
+        ServiceModel::from_value(serde_json::json!({
+            "metadata": {"protocol": "rest-xml"},
+            "shapes": {
+                "S": {"type": "structure", "members": {
+                    "attr": {"shape": "Str", "xmlAttribute": true, "locationName": "a"},
+                    "text": {"shape": "Str"},
+                    "flat": {"shape": "L", "flattened": true},
+                    "wrapped": {"shape": "L"},
+                    "ns": {"shape": "Str", "xmlNamespace": {"prefix": "p", "uri": "http://p"}},
+                    "m": {"shape": "M", "flattened": true},
+                    "f": {"shape": "F"},
+                    "t": {"shape": "T"}
+                }},
+                "Str": {"type": "string"},
+                "L": {"type": "list", "member": {"shape": "Str", "locationName": "item"}},
+                "M": {"type": "map", "key": {"shape": "Str", "locationName": "K"}, "value": {"shape": "Str"}},
+                "F": {"type": "double"},
+                "T": {"type": "timestamp"}
+            }
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn escapes_text_and_attributes() {
+        assert_eq!(escape_text("a<b>&\r\n"), "a&lt;b&gt;&amp;&#xD;\n");
+        assert_eq!(
+            escape_attr("\"x\"\r\n\t&"),
+            "&quot;x&quot;&#xD;&#xA;&#x9;&amp;"
+        );
+        let root = parse_document(b"<r a=\"&#xD;&#xA;&quot;\">x&amp;lt;&#xD;&#10;</r>").unwrap();
+        assert_eq!(root.attr("a"), Some("\r\n\""));
+        assert_eq!(root.text, "x&lt;\r\n");
+    }
+
+    #[test]
+    fn malformed_documents_are_errors() {
+        for bad in [
+            &b"<a><b></a>"[..],
+            b"<a>",
+            b"",
+            b"<a/><b/>",
+            b"text",
+            b"<a>&bogus;</a>",
+            b"<a x=1/>",
+            b"\xff\xfe",
+        ] {
+            assert!(
+                parse_document(bad).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+
+    #[test]
+    fn round_trips_a_structure() {
+        let m = model();
+        let shape = m.shape("S");
+        let v = Value::map()
+            .with("attr", "<&>\n")
+            .with("text", "x")
+            .with("flat", vec![Value::from("1"), Value::from("2")])
+            .with("wrapped", vec![Value::from("3")])
+            .with("ns", "n")
+            .with(
+                "m",
+                Value::Map([("k".to_owned(), Value::from("v"))].into_iter().collect()),
+            )
+            .with("f", f64::NAN)
+            .with("t", nephos_core::Timestamp(1398796238.0));
+        let mut w = XmlWriter::new();
+        write_shape(&mut w, &m, None, shape, "Root", &v);
+        let text = w.finish();
+        assert!(
+            text.starts_with("<Root a=\"&lt;&amp;&gt;&#xA;\">"),
+            "{text}"
+        );
+        assert!(text.contains("<item>1</item><item>2</item><wrapped><item>3</item></wrapped>"));
+        assert!(text.contains("<ns xmlns:p=\"http://p\">n</ns>"));
+        assert!(text.contains("<m><K>k</K><value>v</value></m>"));
+        assert!(text.contains("<f>NaN</f><t>2014-04-29T18:30:38Z</t>"));
+        let back = read_shape(&m, None, shape, &parse_document(text.as_bytes()).unwrap()).unwrap();
+        let Value::Map(b) = &back else { panic!() };
+        assert_eq!(b.get("attr"), v.get("attr"));
+        assert_eq!(b.get("flat"), v.get("flat"));
+        assert_eq!(b.get("wrapped"), v.get("wrapped"));
+        assert_eq!(b.get("m"), v.get("m"));
+        assert_eq!(b.get("t"), v.get("t"));
+        assert!(matches!(b.get("f"), Some(Value::Float(f)) if f.is_nan()));
+    }
+
+    #[test]
+    fn unknown_elements_are_ignored_and_bad_scalars_rejected() {
+        let m = model();
+        let shape = m.shape("S");
+        let el = parse_document(b"<x><other>1</other><text>t</text></x>").unwrap();
+        let v = read_shape(&m, None, shape, &el).unwrap();
+        assert_eq!(v, Value::map().with("text", "t"));
+        let el = parse_document(b"<x><f>abc</f></x>").unwrap();
+        assert!(read_shape(&m, None, shape, &el).is_err());
+    }
+}
