@@ -217,10 +217,12 @@ impl Codec for RestXmlCodec {
                     },
                 }
             }
-            BodyTarget::Members(members) => {
-                let present = members
+            BodyTarget::Members(_) => {
+                // What bind_response left are body members (uri/querystring ones too:
+                // responses have neither, and botocore reads them from the body).
+                let present = value
                     .iter()
-                    .any(|(n, _)| value.get(*n).is_some_and(|v| !v.is_null()));
+                    .any(|(k, v)| !v.is_null() && shape.members.contains_key(k));
                 if present {
                     let v = Value::Map(value);
                     let mut w = XmlWriter::new();

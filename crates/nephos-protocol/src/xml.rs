@@ -390,10 +390,15 @@ pub fn struct_attributes(model: &ServiceModel, shape: &Shape, v: &Value) -> Vec<
 }
 
 /// Writes the element members of structure `v` (not attributes, and not members bound to
-/// headers, query strings, the URI or the status code).
+/// headers or the status code). Responses have no URI or query string, so members bound
+/// to those are body members there, as botocore reads them.
 pub fn write_members(w: &mut XmlWriter, model: &ServiceModel, shape: &Shape, v: &Value) {
     for (name, r) in &shape.members {
-        if r.xml_attribute || r.location.is_some() {
+        let bound = matches!(
+            r.location.as_deref(),
+            Some("header" | "headers" | "statusCode")
+        );
+        if r.xml_attribute || bound {
             continue;
         }
         if let Some(val) = v.get(name).filter(|x| !x.is_null()) {
