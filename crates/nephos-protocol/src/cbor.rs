@@ -14,6 +14,7 @@ impl Codec for CborCodec {
         &self,
         _model: &'m ServiceModel,
         _req: &HttpRequest,
+        _body: Option<&[u8]>,
     ) -> Result<&'m Operation, AwsError> {
         todo!()
     }

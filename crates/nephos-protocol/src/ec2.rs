@@ -20,8 +20,9 @@ impl Codec for Ec2Codec {
         &self,
         model: &'m ServiceModel,
         req: &HttpRequest,
+        body: Option<&[u8]>,
     ) -> Result<&'m Operation, AwsError> {
-        query::resolve_action(model, &query::form_params(req, b""))
+        query::resolve_action(model, &query::form_params(req, body.unwrap_or_default()))
     }
 
     fn parse(

@@ -321,6 +321,7 @@ impl Codec for JsonCodec {
         &self,
         model: &'m ServiceModel,
         req: &HttpRequest,
+        _body: Option<&[u8]>,
     ) -> Result<&'m Operation, AwsError> {
         let target = req
             .headers

@@ -73,10 +73,14 @@ pub trait Codec: Sync {
     /// The operation this request calls, found the way the protocol addresses operations
     /// (`Action=`, `X-Amz-Target`, method + URI template, `/service/S/operation/O`).
     /// An unknown operation is an error in the protocol's own terms.
+    ///
+    /// `body` is the collected body when the caller has it: the query protocols name the
+    /// operation in a form-encoded body (`Action=`), which the gateway always collects.
     fn resolve<'m>(
         &self,
         model: &'m ServiceModel,
         req: &HttpRequest,
+        body: Option<&[u8]>,
     ) -> Result<&'m Operation, AwsError>;
 
     /// Parses the request into the operation's input. Malformed input is a client error in

@@ -594,8 +594,9 @@ impl Codec for QueryCodec {
         &self,
         model: &'m ServiceModel,
         req: &HttpRequest,
+        body: Option<&[u8]>,
     ) -> Result<&'m Operation, AwsError> {
-        resolve_action(model, &form_params(req, b""))
+        resolve_action(model, &form_params(req, body.unwrap_or_default()))
     }
 
     fn parse(

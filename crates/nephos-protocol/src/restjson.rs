@@ -37,6 +37,7 @@ impl Codec for RestJsonCodec {
         &self,
         model: &'m ServiceModel,
         req: &HttpRequest,
+        _body: Option<&[u8]>,
     ) -> Result<&'m Operation, AwsError> {
         rest::resolve(model, req).map(|(op, _)| op).ok_or_else(|| {
             AwsError::new(

@@ -71,6 +71,7 @@ impl Codec for RestXmlCodec {
         &self,
         model: &'m ServiceModel,
         req: &HttpRequest,
+        _body: Option<&[u8]>,
     ) -> Result<&'m Operation, AwsError> {
         match rest::resolve(model, req) {
             Some((op, _)) => Ok(op),

@@ -157,7 +157,7 @@ fn run_case(case: &Case) -> Result<(), String> {
     let codec = nephos_protocol::codec(protocol);
     let (req, body) = request(case, protocol)?;
     let op = codec
-        .resolve(&model, &req)
+        .resolve(&model, &req, Some(&body))
         .map_err(|e| format!("resolve: {e}"))?;
     let want_op = case.op_name();
     if op.name != want_op {
