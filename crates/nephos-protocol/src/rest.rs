@@ -1,1 +1,939 @@
-//! TODO
+//! HTTP bindings shared by the REST protocols (restJson1 and restXml).
+//!
+//! - Routing: an operation's `requestUri` template (`/{Bucket}/{Key+}?uploads`) is matched
+//!   against the method, raw path and query of a request; the most specific template wins.
+//!   Routers are built once per model and cached ([`resolve`]).
+//! - Request binding ([`bind_request`]): members bound to URI labels, query parameters,
+//!   headers and header-prefix maps are read with the type conversions AWS applies;
+//!   [`body_target`] tells the body codec what is left for the body.
+//! - Response binding ([`bind_response`]): headers, header-prefix maps and the status code
+//!   are written; the body codec writes the rest.
+//!
+//! Nothing here knows a body format. Malformed bound values are 400
+//! `SerializationException` (the restJson1 code); codecs of protocols that report them
+//! differently rename the code.
+
+// `AwsError` is the crate-wide error of the `Codec` trait; boxing it here alone would
+// only add conversions.
+#![allow(clippy::result_large_err)]
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use indexmap::IndexMap;
+use nephos_core::{AwsError, Timestamp, Value};
+use nephos_model::{Operation, ServiceModel, Shape, ShapeRef, ShapeType, TimestampFormat};
+use percent_encoding::percent_decode_str;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use crate::HttpRequest;
+
+/// Decoded URI label values by label name (`Bucket`, `Key`).
+pub type Labels = Vec<(String, String)>;
+
+#[derive(Debug, Clone, PartialEq)]
+enum Segment {
+    Literal(String),
+    Label(String),
+    Greedy(String),
+}
+
+/// One operation's parsed `requestUri`.
+#[derive(Debug, Clone)]
+struct Route {
+    op: String,
+    method: String,
+    template: String,
+    segments: Vec<Segment>,
+    /// Literal query requirements: key, and the value when the template fixes one.
+    query: Vec<(String, Option<String>)>,
+}
+
+impl Route {
+    fn parse(op: &Operation) -> Route {
+        let template = op.http.request_uri.clone();
+        let (path, query) = match template.split_once('?') {
+            Some((p, q)) => (p, q),
+            None => (template.as_str(), ""),
+        };
+        let segments = split_path(path)
+            .into_iter()
+            .map(|s| {
+                if let Some(inner) = s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                    match inner.strip_suffix('+') {
+                        Some(name) => Segment::Greedy(name.to_owned()),
+                        None => Segment::Label(inner.to_owned()),
+                    }
+                } else {
+                    Segment::Literal(s.to_owned())
+                }
+            })
+            .collect();
+        let query = query
+            .split('&')
+            .filter(|q| !q.is_empty())
+            .map(|q| match q.split_once('=') {
+                Some((k, v)) => (k.to_owned(), Some(v.to_owned())),
+                None => (q.to_owned(), None),
+            })
+            .collect();
+        Route {
+            op: op.name.clone(),
+            method: op.http.method.to_ascii_uppercase(),
+            template,
+            segments,
+            query,
+        }
+    }
+
+    /// Specificity: literal segments, then literal query requirements met, then literal
+    /// characters, then fewer greedy labels.
+    fn score(&self, query_matched: usize) -> (usize, usize, usize, usize) {
+        let lits = self
+            .segments
+            .iter()
+            .filter(|s| matches!(s, Segment::Literal(_)))
+            .count();
+        let chars = self
+            .segments
+            .iter()
+            .map(|s| match s {
+                Segment::Literal(l) => l.len(),
+                _ => 0,
+            })
+            .sum();
+        let greedy = self
+            .segments
+            .iter()
+            .filter(|s| matches!(s, Segment::Greedy(_)))
+            .count();
+        (lits, query_matched, chars, usize::MAX - greedy)
+    }
+
+    /// Matches decoded path segments (raw segments kept for greedy labels).
+    /// Returns the labels and how many query literals the request actually carries.
+    fn matches(&self, raw: &[&str], query: &[(String, String)]) -> Option<(Labels, usize)> {
+        let mut matched = 0;
+        for (k, v) in &self.query {
+            let found = query
+                .iter()
+                .any(|(qk, qv)| qk == k && v.as_ref().is_none_or(|v| v == qv));
+            // `x-id=GetObject` only disambiguates for clients that send it.
+            if found {
+                matched += 1;
+            } else if k != "x-id" || query.iter().any(|(qk, _)| qk == k) {
+                return None;
+            }
+        }
+        let mut labels = Vec::new();
+        if !match_segments(&self.segments, raw, &mut labels) {
+            return None;
+        }
+        Some((labels, matched))
+    }
+}
+
+fn match_segments(tpl: &[Segment], raw: &[&str], labels: &mut Labels) -> bool {
+    let Some((first, rest)) = tpl.split_first() else {
+        return raw.is_empty();
+    };
+    match first {
+        Segment::Literal(l) => {
+            let Some((seg, raw_rest)) = raw.split_first() else {
+                return false;
+            };
+            (decode(seg) == *l || seg == l) && match_segments(rest, raw_rest, labels)
+        }
+        Segment::Label(name) => {
+            let Some((seg, raw_rest)) = raw.split_first() else {
+                return false;
+            };
+            if seg.is_empty() {
+                return false;
+            }
+            labels.push((name.clone(), decode(seg)));
+            if match_segments(rest, raw_rest, labels) {
+                return true;
+            }
+            labels.pop();
+            false
+        }
+        Segment::Greedy(name) => {
+            // Take as much as possible while leaving enough for the rest of the template.
+            let min_rest = rest.len();
+            if raw.len() <= min_rest {
+                return false;
+            }
+            for take in (1..=raw.len() - min_rest).rev() {
+                let joined = raw[..take].join("/");
+                if joined.is_empty() {
+                    continue;
+                }
+                labels.push((name.clone(), decode(&joined)));
+                if match_segments(rest, &raw[take..], labels) {
+                    return true;
+                }
+                labels.pop();
+            }
+            false
+        }
+    }
+}
+
+fn decode(s: &str) -> String {
+    percent_decode_str(s).decode_utf8_lossy().into_owned()
+}
+
+/// Path segments without the leading slash; a trailing slash is not significant except
+/// inside a greedy label.
+fn split_path(path: &str) -> Vec<&str> {
+    let p = path.strip_prefix('/').unwrap_or(path);
+    if p.is_empty() {
+        return Vec::new();
+    }
+    let mut segs: Vec<&str> = p.split('/').collect();
+    if segs.last() == Some(&"") {
+        segs.pop();
+    }
+    segs
+}
+
+/// Splits a raw query string into percent-decoded pairs, in order. `+` is kept literally:
+/// AWS SDKs percent-encode spaces as `%20`.
+pub fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
+    let Some(q) = query else { return Vec::new() };
+    q.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| match p.split_once('=') {
+            Some((k, v)) => (decode(k), decode(v)),
+            None => (decode(p), String::new()),
+        })
+        .collect()
+}
+
+/// The parsed routes of one model.
+#[derive(Debug)]
+pub struct Router {
+    routes: Vec<Route>,
+}
+
+impl Router {
+    pub fn new(model: &ServiceModel) -> Router {
+        let routes = model.operations.values().map(Route::parse).collect();
+        Router { routes }
+    }
+
+    /// Whether this router was built from `model` (guards the address-keyed cache against
+    /// a freed model whose address is reused).
+    fn built_from(&self, model: &ServiceModel) -> bool {
+        self.routes.len() == model.operations.len()
+            && self.routes.iter().all(|r| {
+                model.operations.get(&r.op).is_some_and(|op| {
+                    op.http.request_uri == r.template
+                        && op.http.method.eq_ignore_ascii_case(&r.method)
+                })
+            })
+    }
+
+    /// The operation a request calls, with its decoded labels.
+    pub fn resolve<'m>(
+        &self,
+        model: &'m ServiceModel,
+        req: &HttpRequest,
+    ) -> Option<(&'m Operation, Labels)> {
+        let raw = split_path(req.uri.path());
+        let query = query_pairs(req.uri.query());
+        let method = req.method.as_str();
+        let mut best: Option<(_, &Route, Labels)> = None;
+        for r in self.routes.iter().filter(|r| r.method == method) {
+            let Some((labels, matched)) = r.matches(&raw, &query) else {
+                continue;
+            };
+            let score = r.score(matched);
+            if best.as_ref().is_none_or(|(s, _, _)| score > *s) {
+                best = Some((score, r, labels));
+            }
+        }
+        let (_, r, labels) = best?;
+        Some((model.operations.get(&r.op)?, labels))
+    }
+
+    /// Whether any operation's path matches, whatever the method (405 versus 404).
+    pub fn path_matches(&self, req: &HttpRequest) -> bool {
+        let raw = split_path(req.uri.path());
+        let query = query_pairs(req.uri.query());
+        self.routes
+            .iter()
+            .any(|r| r.matches(&raw, &query).is_some())
+    }
+}
+
+/// The cached router of a model.
+pub fn router(model: &ServiceModel) -> Arc<Router> {
+    static CACHE: OnceLock<Mutex<HashMap<usize, Arc<Router>>>> = OnceLock::new();
+    let key = model as *const ServiceModel as usize;
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(r) = cache.lock().ok().and_then(|c| c.get(&key).cloned())
+        && r.built_from(model)
+    {
+        return r;
+    }
+    let r = Arc::new(Router::new(model));
+    if let Ok(mut c) = cache.lock() {
+        c.insert(key, r.clone());
+    }
+    r
+}
+
+/// The operation a request calls by method and URI template, with its labels.
+pub fn resolve<'m>(model: &'m ServiceModel, req: &HttpRequest) -> Option<(&'m Operation, Labels)> {
+    router(model).resolve(model, req)
+}
+
+fn malformed(msg: impl Into<String>) -> AwsError {
+    AwsError::new(400, "SerializationException", msg)
+}
+
+/// Where a structure's unbound members go in the body.
+#[derive(Debug)]
+pub enum BodyTarget<'s> {
+    /// The whole body is this member (`payload` trait).
+    Payload(&'s str, &'s ShapeRef),
+    /// The body is a document of these members (possibly none).
+    Members(Vec<(&'s str, &'s ShapeRef)>),
+}
+
+/// What of `shape` the body carries.
+pub fn body_target(shape: &Shape) -> BodyTarget<'_> {
+    if let Some(p) = &shape.payload
+        && let Some((name, r)) = shape.members.get_key_value(p)
+    {
+        return BodyTarget::Payload(name.as_str(), r);
+    }
+    BodyTarget::Members(
+        shape
+            .members
+            .iter()
+            .filter(|(_, r)| r.location.is_none())
+            .map(|(n, r)| (n.as_str(), r))
+            .collect(),
+    )
+}
+
+/// Whether a payload member is written raw (blob or string) rather than as a document.
+pub fn is_raw_payload(model: &ServiceModel, r: &ShapeRef) -> bool {
+    matches!(
+        model.shape(&r.shape).kind,
+        ShapeType::Blob | ShapeType::String
+    )
+}
+
+/// The timestamp format of a member: the member's, else its shape's, else `default`.
+pub fn timestamp_format(
+    model: &ServiceModel,
+    r: &ShapeRef,
+    default: TimestampFormat,
+) -> TimestampFormat {
+    r.timestamp_format
+        .or(model.shape(&r.shape).timestamp_format)
+        .unwrap_or(default)
+}
+
+/// Reads the members of `shape` bound to labels, query, headers and header prefixes.
+pub fn bind_request(
+    model: &ServiceModel,
+    shape: &Shape,
+    labels: &Labels,
+    req: &HttpRequest,
+) -> Result<IndexMap<String, Value>, AwsError> {
+    let mut out = IndexMap::new();
+    let query = query_pairs(req.uri.query());
+    let mut bound_query: Vec<&str> = Vec::new();
+    for (name, r) in &shape.members {
+        if r.location.as_deref() == Some("querystring")
+            && model.shape(&r.shape).kind != ShapeType::Map
+        {
+            bound_query.push(r.location_name.as_deref().unwrap_or(name));
+        }
+    }
+    for (name, r) in &shape.members {
+        let wire = r.location_name.as_deref().unwrap_or(name);
+        let target = model.shape(&r.shape);
+        match r.location.as_deref() {
+            Some("uri") => {
+                if let Some((_, v)) = labels.iter().find(|(l, _)| l == wire) {
+                    let ts = timestamp_format(model, r, TimestampFormat::Iso8601);
+                    out.insert(name.clone(), scalar(model, r, v, ts)?);
+                }
+            }
+            Some("querystring") => {
+                if target.kind == ShapeType::Map {
+                    if let Some(v) = query_map(model, target, &query, &bound_query)? {
+                        out.insert(name.clone(), v);
+                    }
+                    continue;
+                }
+                let values: Vec<&str> = query
+                    .iter()
+                    .filter(|(k, _)| k == wire)
+                    .map(|(_, v)| v.as_str())
+                    .collect();
+                if values.is_empty() {
+                    continue;
+                }
+                if target.kind == ShapeType::List {
+                    let m = member_ref(target)?;
+                    let ts = timestamp_format(model, m, TimestampFormat::Iso8601);
+                    let items = values
+                        .iter()
+                        .map(|v| scalar(model, m, v, ts))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    out.insert(name.clone(), Value::List(items));
+                } else {
+                    let ts = timestamp_format(model, r, TimestampFormat::Iso8601);
+                    out.insert(name.clone(), scalar(model, r, values[0], ts)?);
+                }
+            }
+            Some("header") => {
+                let mut values = req.headers.get_all(wire).iter().peekable();
+                if values.peek().is_none() {
+                    continue;
+                }
+                let joined = values
+                    .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                if target.kind == ShapeType::List {
+                    let m = member_ref(target)?;
+                    let ts = timestamp_format(model, m, TimestampFormat::Rfc822);
+                    let is_date = model.shape(&m.shape).kind == ShapeType::Timestamp
+                        && ts == TimestampFormat::Rfc822;
+                    let items = split_header_list(&joined, is_date)
+                        .iter()
+                        .map(|v| scalar(model, m, v, ts))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    out.insert(name.clone(), Value::List(items));
+                } else {
+                    let ts = timestamp_format(model, r, TimestampFormat::Rfc822);
+                    out.insert(name.clone(), scalar(model, r, joined.trim(), ts)?);
+                }
+            }
+            Some("headers") => {
+                let prefix = r
+                    .location_name
+                    .as_deref()
+                    .unwrap_or("")
+                    .to_ascii_lowercase();
+                let value_ref = target.value.as_ref().ok_or_else(|| {
+                    AwsError::internal(format!("map shape {} has no value", r.shape))
+                })?;
+                let mut map = IndexMap::new();
+                for (k, v) in &req.headers {
+                    if let Some(rest) = k.as_str().strip_prefix(prefix.as_str()) {
+                        let text = String::from_utf8_lossy(v.as_bytes());
+                        let ts = timestamp_format(model, value_ref, TimestampFormat::Rfc822);
+                        map.insert(rest.to_owned(), scalar(model, value_ref, &text, ts)?);
+                    }
+                }
+                if !map.is_empty() {
+                    out.insert(name.clone(), Value::Map(map));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+fn member_ref(list: &Shape) -> Result<&ShapeRef, AwsError> {
+    list.member
+        .as_ref()
+        .ok_or_else(|| AwsError::internal("list shape without member"))
+}
+
+/// A query map member: every query parameter not bound to another member.
+fn query_map(
+    model: &ServiceModel,
+    map: &Shape,
+    query: &[(String, String)],
+    bound: &[&str],
+) -> Result<Option<Value>, AwsError> {
+    let value_ref = map
+        .value
+        .as_ref()
+        .ok_or_else(|| AwsError::internal("map shape without value"))?;
+    let value_shape = model.shape(&value_ref.shape);
+    let mut out: IndexMap<String, Value> = IndexMap::new();
+    for (k, v) in query {
+        if bound.contains(&k.as_str()) {
+            continue;
+        }
+        if value_shape.kind == ShapeType::List {
+            let m = member_ref(value_shape)?;
+            let item = scalar(model, m, v, TimestampFormat::Iso8601)?;
+            match out
+                .entry(k.clone())
+                .or_insert_with(|| Value::List(Vec::new()))
+            {
+                Value::List(l) => l.push(item),
+                _ => unreachable!("query map list entries are lists"),
+            }
+        } else if !out.contains_key(k) {
+            out.insert(
+                k.clone(),
+                scalar(model, value_ref, v, TimestampFormat::Iso8601)?,
+            );
+        }
+    }
+    Ok((!out.is_empty()).then_some(Value::Map(out)))
+}
+
+/// Splits a comma-separated header list, honouring double-quoted items (`"b,c", a`);
+/// HTTP dates contain a comma, so a list of them splits at every second comma.
+pub fn split_header_list(text: &str, http_dates: bool) -> Vec<String> {
+    if http_dates {
+        let parts: Vec<&str> = text.split(',').map(str::trim).collect();
+        return parts
+            .chunks(2)
+            .map(|c| c.join(", "))
+            .filter(|s| !s.is_empty())
+            .collect();
+    }
+    let mut items = Vec::new();
+    let mut chars = text.chars().peekable();
+    loop {
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        if chars.peek().is_none() {
+            break;
+        }
+        let mut item = String::new();
+        if chars.peek() == Some(&'"') {
+            chars.next();
+            while let Some(c) = chars.next() {
+                match c {
+                    '\\' => {
+                        if let Some(n) = chars.next() {
+                            item.push(n);
+                        }
+                    }
+                    '"' => break,
+                    c => item.push(c),
+                }
+            }
+            // Skip to the next separator.
+            for c in chars.by_ref() {
+                if c == ',' {
+                    break;
+                }
+            }
+            items.push(item);
+        } else {
+            for c in chars.by_ref() {
+                if c == ',' {
+                    break;
+                }
+                item.push(c);
+            }
+            items.push(item.trim().to_owned());
+        }
+    }
+    items
+}
+
+/// Converts bound text (label, query value, header) into a value of `r`'s shape.
+pub fn scalar(
+    model: &ServiceModel,
+    r: &ShapeRef,
+    text: &str,
+    ts: TimestampFormat,
+) -> Result<Value, AwsError> {
+    let shape = model.shape(&r.shape);
+    let bad = |what: &str| malformed(format!("Value '{text}' is not a valid {what}"));
+    Ok(match shape.kind {
+        ShapeType::String | ShapeType::Character => {
+            if r.json_value {
+                let bytes = B64
+                    .decode(text.trim())
+                    .map_err(|_| bad("base64 JSON value"))?;
+                let json: serde_json::Value =
+                    serde_json::from_slice(&bytes).map_err(|_| bad("JSON value"))?;
+                document_from_json(json)
+            } else {
+                Value::String(text.to_owned())
+            }
+        }
+        ShapeType::Integer | ShapeType::Long | ShapeType::Short | ShapeType::Byte => {
+            Value::Integer(text.trim().parse().map_err(|_| bad("integer"))?)
+        }
+        ShapeType::Float | ShapeType::Double => {
+            Value::Float(parse_float(text.trim()).ok_or_else(|| bad("number"))?)
+        }
+        ShapeType::Boolean => match text.trim().to_ascii_lowercase().as_str() {
+            "true" => Value::Bool(true),
+            "false" => Value::Bool(false),
+            _ => return Err(bad("boolean")),
+        },
+        ShapeType::Blob => Value::Blob(
+            B64.decode(text.trim())
+                .map_err(|_| bad("base64 blob"))?
+                .into(),
+        ),
+        ShapeType::Timestamp => Value::Timestamp(
+            crate::timestamp::parse(text, ts)
+                .or_else(|| crate::timestamp::parse_any(text))
+                .ok_or_else(|| bad("timestamp"))?,
+        ),
+        ShapeType::BigInteger | ShapeType::BigDecimal => Value::String(text.trim().to_owned()),
+        ShapeType::List | ShapeType::Map | ShapeType::Structure => {
+            return Err(malformed(format!(
+                "shape {} cannot be bound outside the body",
+                r.shape
+            )));
+        }
+    })
+}
+
+/// Parses a float as AWS writes them, including `NaN` and `±Infinity`.
+pub fn parse_float(text: &str) -> Option<f64> {
+    match text {
+        "NaN" => Some(f64::NAN),
+        "Infinity" => Some(f64::INFINITY),
+        "-Infinity" => Some(f64::NEG_INFINITY),
+        t => t.parse().ok().filter(|f: &f64| f.is_finite()),
+    }
+}
+
+/// Formats a float as AWS writes them outside JSON numbers (`NaN`, `Infinity`).
+pub fn format_float(f: f64) -> String {
+    if f.is_nan() {
+        "NaN".into()
+    } else if f == f64::INFINITY {
+        "Infinity".into()
+    } else if f == f64::NEG_INFINITY {
+        "-Infinity".into()
+    } else {
+        f.to_string()
+    }
+}
+
+/// A JSON value (document, jsonvalue trait) in the natural [`Value`] mapping.
+pub fn document_from_json(json: serde_json::Value) -> Value {
+    match json {
+        serde_json::Value::Null => Value::Null,
+        serde_json::Value::Bool(b) => Value::Bool(b),
+        serde_json::Value::Number(n) => match n.as_i64() {
+            Some(i) => Value::Integer(i),
+            None => Value::Float(n.as_f64().unwrap_or(0.0)),
+        },
+        serde_json::Value::String(s) => Value::String(s),
+        serde_json::Value::Array(a) => Value::List(a.into_iter().map(document_from_json).collect()),
+        serde_json::Value::Object(o) => Value::Map(
+            o.into_iter()
+                .map(|(k, v)| (k, document_from_json(v)))
+                .collect(),
+        ),
+    }
+}
+
+/// The inverse of [`document_from_json`]; blobs and timestamps (which documents cannot
+/// hold) become base64 text and epoch seconds.
+pub fn document_to_json(v: &Value) -> serde_json::Value {
+    match v {
+        Value::Null => serde_json::Value::Null,
+        Value::Bool(b) => (*b).into(),
+        Value::Integer(i) => (*i).into(),
+        Value::Float(f) => serde_json::Number::from_f64(*f)
+            .map(serde_json::Value::Number)
+            .unwrap_or_else(|| format_float(*f).into()),
+        Value::String(s) => s.clone().into(),
+        Value::Blob(b) => B64.encode(b).into(),
+        Value::Timestamp(t) => serde_json::Number::from_f64(t.0)
+            .map(serde_json::Value::Number)
+            .unwrap_or(serde_json::Value::Null),
+        Value::List(l) => l.iter().map(document_to_json).collect(),
+        Value::Map(m) => serde_json::Value::Object(
+            m.iter()
+                .map(|(k, v)| (k.clone(), document_to_json(v)))
+                .collect(),
+        ),
+    }
+}
+
+/// Formats a bound scalar for a header or query value.
+pub fn format_scalar(model: &ServiceModel, r: &ShapeRef, v: &Value, ts: TimestampFormat) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Integer(i) => i.to_string(),
+        Value::Float(f) => format_float(*f),
+        Value::Bool(b) => b.to_string(),
+        Value::Blob(b) => B64.encode(b),
+        Value::Timestamp(t) => crate::timestamp::format(*t, ts),
+        other if r.json_value || model.shape(&r.shape).document => {
+            serde_json::to_string(&document_to_json(other)).unwrap_or_default()
+        }
+        Value::Null | Value::List(_) | Value::Map(_) => String::new(),
+    }
+}
+
+fn header_value(text: &str) -> Option<http::HeaderValue> {
+    http::HeaderValue::from_str(text)
+        .ok()
+        .or_else(|| http::HeaderValue::from_bytes(text.as_bytes()).ok())
+}
+
+/// Formats a header member (`jsonvalue` strings as base64 JSON, lists comma-joined with
+/// quoting where an item holds a comma or quote).
+fn header_text(model: &ServiceModel, r: &ShapeRef, v: &Value) -> String {
+    let shape = model.shape(&r.shape);
+    match (shape.kind, v) {
+        (ShapeType::List, Value::List(items)) => {
+            let Some(m) = shape.member.as_ref() else {
+                return String::new();
+            };
+            let ts = timestamp_format(model, m, TimestampFormat::Rfc822);
+            items
+                .iter()
+                .map(|i| {
+                    let t = format_scalar(model, m, i, ts);
+                    let is_date = matches!(i, Value::Timestamp(_));
+                    if !is_date && (t.contains(',') || t.contains('"')) {
+                        format!("\"{}\"", t.replace('\\', "\\\\").replace('"', "\\\""))
+                    } else {
+                        t
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+        _ if r.json_value => B64.encode(
+            serde_json::to_string(&document_to_json(v))
+                .unwrap_or_default()
+                .as_bytes(),
+        ),
+        _ => format_scalar(
+            model,
+            r,
+            v,
+            timestamp_format(model, r, TimestampFormat::Rfc822),
+        ),
+    }
+}
+
+/// Writes the members of `shape` bound to headers, header prefixes and the status code,
+/// removing them from `value`; returns the status (the `statusCode` member, else the
+/// operation's `responseCode`, else 200). What stays in `value` belongs to the body.
+pub fn bind_response(
+    model: &ServiceModel,
+    op: Option<&Operation>,
+    shape: &Shape,
+    value: &mut IndexMap<String, Value>,
+    headers: &mut http::HeaderMap,
+) -> u16 {
+    let mut status = op.and_then(|o| o.http.response_code).unwrap_or(200);
+    for (name, r) in &shape.members {
+        let loc = r.location.as_deref();
+        if !matches!(loc, Some("header" | "headers" | "statusCode")) {
+            continue;
+        }
+        let Some(v) = value.shift_remove(name) else {
+            continue;
+        };
+        match loc {
+            Some("statusCode") => {
+                if let Value::Integer(i) = v
+                    && let Ok(s) = u16::try_from(i)
+                {
+                    status = s;
+                }
+            }
+            Some("header") => {
+                let wire = r.location_name.as_deref().unwrap_or(name);
+                if let (Ok(hn), Some(hv)) = (
+                    http::HeaderName::from_bytes(wire.as_bytes()),
+                    header_value(&header_text(model, r, &v)),
+                ) {
+                    headers.insert(hn, hv);
+                }
+            }
+            Some("headers") => {
+                let prefix = r.location_name.as_deref().unwrap_or("");
+                let target = model.shape(&r.shape);
+                let (Value::Map(m), Some(value_ref)) = (&v, target.value.as_ref()) else {
+                    continue;
+                };
+                for (k, item) in m {
+                    let wire = format!("{prefix}{k}");
+                    if let (Ok(hn), Some(hv)) = (
+                        http::HeaderName::from_bytes(wire.as_bytes()),
+                        header_value(&header_text(model, value_ref, item)),
+                    ) {
+                        headers.append(hn, hv);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    status
+}
+
+/// The current time, for codecs that stamp `Date` headers.
+pub fn now() -> Timestamp {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    Timestamp::from_millis(ms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model(ops: &[(&str, &str, &str)]) -> ServiceModel {
+        let mut operations = serde_json::Map::new();
+        for (name, method, uri) in ops {
+            operations.insert(
+                name.to_string(),
+                serde_json::json!({"name": name, "http": {"method": method, "requestUri": uri}}),
+            );
+        }
+        ServiceModel::from_value(serde_json::json!({
+            "metadata": {"protocol": "rest-xml"},
+            "shapes": {},
+            "operations": operations,
+        }))
+        .unwrap()
+    }
+
+    fn req(method: &str, uri: &str) -> HttpRequest {
+        HttpRequest {
+            method: method.parse().unwrap(),
+            uri: uri.parse().unwrap(),
+            headers: http::HeaderMap::new(),
+        }
+    }
+
+    fn s3() -> ServiceModel {
+        model(&[
+            ("ListObjects", "GET", "/{Bucket}"),
+            ("ListObjectsV2", "GET", "/{Bucket}?list-type=2"),
+            ("ListMultipartUploads", "GET", "/{Bucket}?uploads"),
+            ("GetObject", "GET", "/{Bucket}/{Key+}?x-id=GetObject"),
+            ("ListParts", "GET", "/{Bucket}/{Key+}"),
+            ("GetObjectTagging", "GET", "/{Bucket}/{Key+}?tagging"),
+            ("ListBuckets", "GET", "/?x-id=ListBuckets"),
+            ("PutObject", "PUT", "/{Bucket}/{Key+}?x-id=PutObject"),
+        ])
+    }
+
+    fn op_of(m: &ServiceModel, method: &str, uri: &str) -> Option<(String, Labels)> {
+        resolve(m, &req(method, uri)).map(|(o, l)| (o.name.clone(), l))
+    }
+
+    #[test]
+    fn greedy_labels_keep_slashes_and_decode() {
+        let m = s3();
+        let (op, labels) = op_of(&m, "PUT", "/b/a/b%20c/d.txt").unwrap();
+        assert_eq!(op, "PutObject");
+        assert_eq!(
+            labels,
+            vec![
+                ("Bucket".into(), "b".into()),
+                ("Key".into(), "a/b c/d.txt".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn query_literals_win_over_none() {
+        let m = s3();
+        assert_eq!(op_of(&m, "GET", "/b").unwrap().0, "ListObjects");
+        assert_eq!(
+            op_of(&m, "GET", "/b?list-type=2").unwrap().0,
+            "ListObjectsV2"
+        );
+        assert_eq!(
+            op_of(&m, "GET", "/b?uploads").unwrap().0,
+            "ListMultipartUploads"
+        );
+        assert_eq!(
+            op_of(&m, "GET", "/b/k?tagging").unwrap().0,
+            "GetObjectTagging"
+        );
+        assert_eq!(
+            op_of(&m, "GET", "/b/k?x-id=GetObject").unwrap().0,
+            "GetObject"
+        );
+        assert_eq!(op_of(&m, "GET", "/").unwrap().0, "ListBuckets");
+        assert!(op_of(&m, "DELETE", "/b").is_none());
+    }
+
+    #[test]
+    fn literal_segments_beat_labels() {
+        let m = model(&[
+            ("GetFunction", "GET", "/2015-03-31/functions/{FunctionName}"),
+            (
+                "Invoke",
+                "POST",
+                "/2015-03-31/functions/{FunctionName}/invocations",
+            ),
+            (
+                "GetPolicy",
+                "GET",
+                "/2015-03-31/functions/{FunctionName}/policy",
+            ),
+            (
+                "GetAny",
+                "GET",
+                "/2015-03-31/functions/{FunctionName}/{Other}",
+            ),
+            ("Greedy", "GET", "/x/{Path+}/end"),
+        ]);
+        assert_eq!(
+            op_of(&m, "GET", "/2015-03-31/functions/f").unwrap().0,
+            "GetFunction"
+        );
+        assert_eq!(
+            op_of(&m, "POST", "/2015-03-31/functions/f/invocations")
+                .unwrap()
+                .0,
+            "Invoke"
+        );
+        assert_eq!(
+            op_of(&m, "GET", "/2015-03-31/functions/f/policy")
+                .unwrap()
+                .0,
+            "GetPolicy"
+        );
+        assert_eq!(
+            op_of(&m, "GET", "/2015-03-31/functions/f/zzz").unwrap().0,
+            "GetAny"
+        );
+        let (op, l) = op_of(&m, "GET", "/x/a/b/c/end").unwrap();
+        assert_eq!((op.as_str(), l[0].1.as_str()), ("Greedy", "a/b/c"));
+        assert!(op_of(&m, "GET", "/x/end").is_none());
+        assert!(op_of(&m, "GET", "/2015-03-31/functions//policy").is_none());
+    }
+
+    #[test]
+    fn header_lists_split_with_quotes_and_dates() {
+        assert_eq!(
+            split_header_list(r#""b,c", "\"def\"", a"#, false),
+            vec!["b,c", "\"def\"", "a"]
+        );
+        assert_eq!(split_header_list("a, b,c", false), vec!["a", "b", "c"]);
+        assert_eq!(
+            split_header_list(
+                "Mon, 16 Dec 2019 23:48:18 GMT, Tue, 17 Dec 2019 23:48:18 GMT",
+                true
+            ),
+            vec![
+                "Mon, 16 Dec 2019 23:48:18 GMT",
+                "Tue, 17 Dec 2019 23:48:18 GMT"
+            ]
+        );
+    }
+}
