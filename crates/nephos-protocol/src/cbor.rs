@@ -8,6 +8,10 @@
 //! then converted into a [`Value`] guided by the model's shapes. HTTP binding traits
 //! (`location`, `payload`) do not apply to this protocol: every member lives in the body.
 
+// `AwsError` is the crate-wide error of the `Codec` trait; boxing it here alone would
+// only add conversions.
+#![allow(clippy::result_large_err)]
+
 use crate::{Body, Codec, HttpRequest, HttpResponse, ResponseMeta};
 use bytes::Bytes;
 use indexmap::IndexMap;
@@ -640,19 +644,15 @@ fn write_value(e: &mut Enc, model: &ServiceModel, shape_name: &str, value: &Valu
             Value::String(s) => e.bool(s.eq_ignore_ascii_case("true")).map(drop),
             other => write_document(e, other),
         },
-        ShapeType::Integer | ShapeType::Long | ShapeType::Short | ShapeType::Byte => {
-            match value {
-                Value::Integer(i) => e.i64(*i).map(drop),
-                Value::Float(f) if f.fract() == 0.0 && f.is_finite() => {
-                    e.i64(*f as i64).map(drop)
-                }
-                Value::String(s) => match s.trim().parse::<i64>() {
-                    Ok(i) => e.i64(i).map(drop),
-                    Err(_) => e.str(s).map(drop),
-                },
-                other => write_document(e, other),
-            }
-        }
+        ShapeType::Integer | ShapeType::Long | ShapeType::Short | ShapeType::Byte => match value {
+            Value::Integer(i) => e.i64(*i).map(drop),
+            Value::Float(f) if f.fract() == 0.0 && f.is_finite() => e.i64(*f as i64).map(drop),
+            Value::String(s) => match s.trim().parse::<i64>() {
+                Ok(i) => e.i64(i).map(drop),
+                Err(_) => e.str(s).map(drop),
+            },
+            other => write_document(e, other),
+        },
         ShapeType::Float | ShapeType::Double => {
             let f = match value {
                 Value::Float(f) => *f,
@@ -984,9 +984,11 @@ impl Codec for CborCodec {
             Some((name, shape)) => {
                 let trait_ = shape.error.as_ref();
                 let fault = shape.fault;
-                let status = trait_
-                    .and_then(|t| t.http_status_code)
-                    .unwrap_or(if fault { 500 } else { 400 });
+                let status = trait_.and_then(|t| t.http_status_code).unwrap_or(if fault {
+                    500
+                } else {
+                    400
+                });
                 let query_code = trait_
                     .and_then(|t| t.code.as_deref())
                     .unwrap_or(name)
@@ -1037,11 +1039,7 @@ fn write_error_body(
     err: &AwsError,
 ) -> EncResult {
     let message_key = shape
-        .and_then(|s| {
-            s.members
-                .keys()
-                .find(|k| k.eq_ignore_ascii_case("message"))
-        })
+        .and_then(|s| s.members.keys().find(|k| k.eq_ignore_ascii_case("message")))
         .map_or("message", String::as_str);
     let mut fields: IndexMap<String, Value> = IndexMap::new();
     if !err.message.is_empty() {
@@ -1219,14 +1217,17 @@ mod tests {
     fn malformed_input_is_a_serialization_error() {
         let m = scalars();
         for body in [
-            &[0xbf][..],                         // unterminated map
-            &[0xa1, 0x61],                       // truncated key
+            &[0xbf][..],                                             // unterminated map
+            &[0xa1, 0x61],                                           // truncated key
             &[0x9b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff], // huge array
-            &[0xa0, 0x00],                       // trailing data
-            &[0xff],                             // lone break
-            &[0xa1, 0x63, b'a', b'b'],           // truncated
+            &[0xa0, 0x00],                                           // trailing data
+            &[0xff],                                                 // lone break
+            &[0xa1, 0x63, b'a', b'b'],                               // truncated
             &[0x5b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff], // huge bytes
-            &[0xa1, 0x6b, b'i', b'n', b't', b'e', b'g', b'e', b'r', b'V', b'a', b'l', b'u', b'e', 0x61, b'x'],
+            &[
+                0xa1, 0x6b, b'i', b'n', b't', b'e', b'g', b'e', b'r', b'V', b'a', b'l', b'u', b'e',
+                0x61, b'x',
+            ],
         ] {
             let err = parse(&m, body).unwrap_err();
             assert_eq!(err.code, "SerializationException", "{body:?}");

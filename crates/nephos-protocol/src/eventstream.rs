@@ -66,10 +66,7 @@ pub struct Message {
 impl Message {
     /// The first header called `name`.
     pub fn header(&self, name: &str) -> Option<&HeaderValue> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v)
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v)
     }
 
     pub fn with_header(mut self, name: &str, value: impl Into<HeaderValue>) -> Self {
@@ -81,8 +78,14 @@ impl Message {
 /// Why a message could not be encoded or decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EventStreamError {
-    PreludeCrc { expected: u32, actual: u32 },
-    MessageCrc { expected: u32, actual: u32 },
+    PreludeCrc {
+        expected: u32,
+        actual: u32,
+    },
+    MessageCrc {
+        expected: u32,
+        actual: u32,
+    },
     /// Lengths in the prelude that cannot describe a message.
     InvalidLength(String),
     /// A header that does not parse (unknown type, truncated, bad UTF-8).
@@ -251,7 +254,8 @@ impl MessageDecoder {
         if self.buf.len() < PRELUDE {
             return Ok(None);
         }
-        let word = |b: &[u8], at: usize| u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
+        let word =
+            |b: &[u8], at: usize| u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
         let total = word(&self.buf, 0) as usize;
         let headers_len = word(&self.buf, 4) as usize;
         let expected = word(&self.buf, 8);
@@ -260,7 +264,7 @@ impl MessageDecoder {
             return Err(EventStreamError::PreludeCrc { expected, actual });
         }
         // Checked before waiting for the rest, so a hostile length cannot make us buffer.
-        if total < OVERHEAD || total > MAX_MESSAGE_LEN {
+        if !(OVERHEAD..=MAX_MESSAGE_LEN).contains(&total) {
             return Err(EventStreamError::InvalidLength(format!(
                 "total length {total}"
             )));
@@ -430,7 +434,11 @@ pub fn event_from_value(
     serialize_body: impl Fn(&str, &Value) -> Bytes,
 ) -> Message {
     let Some(shape) = model.shapes.get(event_shape) else {
-        return event_message(event_type, Some(content_type), serialize_body(event_shape, value));
+        return event_message(
+            event_type,
+            Some(content_type),
+            serialize_body(event_shape, value),
+        );
     };
     let empty = indexmap::IndexMap::new();
     let fields = value.as_map().unwrap_or(&empty);
@@ -528,7 +536,10 @@ mod tests {
                 ("s".into(), HeaderValue::Short(-300)),
                 ("i".into(), HeaderValue::Int(40_000)),
                 ("l".into(), HeaderValue::Long(-5_000_000_000)),
-                ("by".into(), HeaderValue::Bytes(Bytes::from_static(b"\x00\x01"))),
+                (
+                    "by".into(),
+                    HeaderValue::Bytes(Bytes::from_static(b"\x00\x01")),
+                ),
                 ("st".into(), HeaderValue::String("héllo".into())),
                 ("ts".into(), HeaderValue::Timestamp(1_700_000_000_123)),
                 ("u".into(), HeaderValue::Uuid([7; 16])),
