@@ -19,7 +19,8 @@ def test_health_lists_every_vendored_service(nephos):
         assert health["data"] == "ephemeral"
 
 
-def test_clock_advances_on_request(nephos):
+def test_clock_advances_on_request(start_nephos):
+    nephos = start_nephos()
     before = nephos.internal("/_nephos/clock")
     after = nephos.internal("/_nephos/clock", {"advance_seconds": 3600})
     assert after["offset_ms"] - before["offset_ms"] == 3_600_000

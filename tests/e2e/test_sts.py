@@ -4,7 +4,19 @@ import datetime
 
 import boto3
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
+
+
+def nephos_now(server):
+    """nephos's own clock (other tests may have advanced it)."""
+    ms = server.internal("/_nephos/clock")["now_ms"]
+    return datetime.datetime.fromtimestamp(ms / 1000, datetime.timezone.utc)
+
+
+def unvalidated(server, service, **kwargs):
+    """A client that sends what it is given, so nephos's own validation answers."""
+    return server.client(service, config_args={"parameter_validation": False}, **kwargs)
 
 
 def test_caller_identity_is_the_account_of_a_12_digit_key(nephos, account):
@@ -40,8 +52,7 @@ def test_session_token_credentials_act_as_their_issuer(nephos, account):
     assert creds["AccessKeyId"].startswith("ASIA") and len(creds["AccessKeyId"]) == 20
     assert len(creds["SecretAccessKey"]) == 40
     assert creds["SessionToken"]
-    now = datetime.datetime.now(datetime.timezone.utc)
-    left = (creds["Expiration"] - now).total_seconds()
+    left = (creds["Expiration"] - nephos_now(nephos)).total_seconds()
     assert 800 < left <= 900
 
     temp = boto3.client(
@@ -64,13 +75,13 @@ def test_session_token_credentials_act_as_their_issuer(nephos, account):
 
 def test_root_sessions_are_capped_at_one_hour(nephos):
     creds = nephos.client("sts").get_session_token(DurationSeconds=129600)["Credentials"]
-    left = (creds["Expiration"] - datetime.datetime.now(datetime.timezone.utc)).total_seconds()
+    left = (creds["Expiration"] - nephos_now(nephos)).total_seconds()
     assert 3500 < left <= 3600
 
 
 def test_duration_out_of_range_is_a_validation_error(nephos):
     with pytest.raises(ClientError) as e:
-        nephos.client("sts").get_session_token(DurationSeconds=899)
+        unvalidated(nephos, "sts").get_session_token(DurationSeconds=899)
     err = e.value.response["Error"]
     assert err["Code"] == "ValidationError"
     assert "durationSeconds" in err["Message"]
@@ -82,7 +93,10 @@ def test_access_key_info(nephos, account):
     issued = sts.get_session_token()["Credentials"]["AccessKeyId"]
     other = nephos.client("sts")
     assert other.get_access_key_info(AccessKeyId=issued)["Account"] == account
-    assert other.get_access_key_info(AccessKeyId="123456789012")["Account"] == "123456789012"
+    padded = unvalidated(nephos, "sts")
+    with pytest.raises(ClientError) as e:
+        padded.get_access_key_info(AccessKeyId="short")
+    assert e.value.response["Error"]["Code"] == "ValidationError"
     assert other.get_access_key_info(AccessKeyId="AKIAIOSFODNN7EXAMPLE")["Account"] == "000000000000"
     out = nephos.aws("sts", "get-access-key-info", "--access-key-id", issued)
     assert out["Account"] == account
@@ -90,7 +104,7 @@ def test_access_key_info(nephos, account):
 
 def test_unimplemented_sts_operation_answers_501(nephos):
     with pytest.raises(ClientError) as e:
-        nephos.client("sts").assume_role(RoleArn="arn:aws:iam::123456789012:role/r", RoleSessionName="s")
+        nephos.client("sts").assume_role(RoleArn="arn:aws:iam::123456789012:role/r", RoleSessionName="session")
     assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 501
     assert e.value.response["Error"]["Code"] == "NotImplemented"
     assert "AssumeRole" in e.value.response["Error"]["Message"]

@@ -194,6 +194,10 @@ def _parse(suite, case, item):
     name = case["given"].get("name", "OperationName")
     given = copy.deepcopy(case["given"])
     given.setdefault("name", name)
+    # The query suites leave out the result wrapper that every real query model declares;
+    # botocore's own protocol tests add it the same way (nephos writes <OpResult>).
+    if protocol == "query" and "output" in given:
+        given["output"].setdefault("resultWrapper", f"{name}Result")
     description["operations"] = {name: given}
     model = ServiceModel(description)
     operation = OperationModel(given, model, name)

@@ -27,6 +27,7 @@ impl ByteStream {
         ByteStream {
             length,
             stream: Box::pin(stream),
+            trailers: Arc::default(),
         }
     }
 }

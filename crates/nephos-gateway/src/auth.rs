@@ -6,7 +6,9 @@
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use nephos_auth::{AuthError, AuthErrorKind, AuthScheme, ChunkedDecoder, ChunkedMode, SignedRequestInfo};
+use nephos_auth::{
+    AuthError, AuthErrorKind, AuthScheme, ChunkedDecoder, ChunkedMode, SignedRequestInfo,
+};
 use nephos_core::{AwsError, ByteStream, Credential};
 use nephos_model::Protocol;
 use nephos_protocol::HttpRequest;
@@ -27,7 +29,10 @@ pub struct Scope {
 pub fn scope(parts: &http::request::Parts) -> Scope {
     match nephos_auth::parse_auth(&parts.method, &parts.uri, &parts.headers) {
         None => Scope::default(),
-        Some(Err(e)) => Scope { malformed: Some(e), ..Scope::default() },
+        Some(Err(e)) => Scope {
+            malformed: Some(e),
+            ..Scope::default()
+        },
         Some(Ok(info)) => Scope {
             access_key_id: Some(info.access_key_id.clone()).filter(|k| !k.is_empty()),
             region: Some(info.region.clone()).filter(|r| !r.is_empty()),
@@ -40,7 +45,10 @@ pub fn scope(parts: &http::request::Parts) -> Scope {
 
 /// Converts an authentication failure into the error the service's clients expect.
 pub fn to_aws_error(e: AuthError, protocol: Protocol) -> AwsError {
-    let json = matches!(protocol, Protocol::Json | Protocol::RestJson | Protocol::RpcV2Cbor);
+    let json = matches!(
+        protocol,
+        Protocol::Json | Protocol::RestJson | Protocol::RpcV2Cbor
+    );
     let code = match e.kind {
         // JSON-protocol services name a bad signature InvalidSignatureException.
         AuthErrorKind::SignatureMismatch if json => "InvalidSignatureException",
@@ -77,9 +85,16 @@ impl Check<'_> {
     ) -> Result<Option<nephos_auth::Verified>, AwsError> {
         if let Some(cred) = self.issued {
             if cred.expires_at_ms.is_some_and(|t| t <= self.now_ms) {
-                return Err(AwsError::new(403, "ExpiredToken", "The security token included in the request is expired"));
+                return Err(AwsError::new(
+                    403,
+                    "ExpiredToken",
+                    "The security token included in the request is expired",
+                ));
             }
-            let sent = scope.info.as_ref().and_then(|i| i.security_token.as_deref());
+            let sent = scope
+                .info
+                .as_ref()
+                .and_then(|i| i.security_token.as_deref());
             if cred.session_token.is_some() && sent != cred.session_token.as_deref() {
                 return Err(AwsError::new(
                     403,
@@ -99,7 +114,10 @@ impl Check<'_> {
             if self.anonymous_allowed || self.service == "s3" {
                 return Ok(None);
             }
-            return Err(to_aws_error(nephos_auth::AuthError::missing_authentication_token(), self.protocol));
+            return Err(to_aws_error(
+                nephos_auth::AuthError::missing_authentication_token(),
+                self.protocol,
+            ));
         };
         if matches!(info.scheme, AuthScheme::V2Header | AuthScheme::V2Presigned) {
             return Err(AwsError::new(
@@ -108,10 +126,20 @@ impl Check<'_> {
                 "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.",
             ));
         }
-        let secret = self.issued.map_or(self.default_secret, |c| c.secret_access_key.as_str());
-        nephos_auth::verify(info, &req.method, &req.uri, &req.headers, body_sha256, secret, self.now_ms / 1000)
-            .map(Some)
-            .map_err(|e| to_aws_error(e, self.protocol))
+        let secret = self
+            .issued
+            .map_or(self.default_secret, |c| c.secret_access_key.as_str());
+        nephos_auth::verify(
+            info,
+            &req.method,
+            &req.uri,
+            &req.headers,
+            body_sha256,
+            secret,
+            self.now_ms / 1000,
+        )
+        .map(Some)
+        .map_err(|e| to_aws_error(e, self.protocol))
     }
 }
 
@@ -127,11 +155,18 @@ pub fn needs_body_hash(scope: &Scope, req: &HttpRequest) -> bool {
 
 /// The aws-chunked flavour of the body, if the request declares one.
 pub fn chunked_mode(req: &HttpRequest) -> Option<ChunkedMode> {
-    let declared = req.headers.get("x-amz-content-sha256").and_then(|v| v.to_str().ok())?;
+    let declared = req
+        .headers
+        .get("x-amz-content-sha256")
+        .and_then(|v| v.to_str().ok())?;
     ChunkedMode::from_content_sha256(declared.trim())
 }
 
-fn decoder(req: &HttpRequest, mode: ChunkedMode, verified: Option<&nephos_auth::Verified>) -> ChunkedDecoder {
+fn decoder(
+    req: &HttpRequest,
+    mode: ChunkedMode,
+    verified: Option<&nephos_auth::Verified>,
+) -> ChunkedDecoder {
     let dec = ChunkedDecoder::new(mode, verified.and_then(|v| v.chunk_signing()));
     match decoded_length(req) {
         Some(n) => dec.with_decoded_length(n),
@@ -140,7 +175,9 @@ fn decoder(req: &HttpRequest, mode: ChunkedMode, verified: Option<&nephos_auth::
 }
 
 pub fn decoded_length(req: &HttpRequest) -> Option<u64> {
-    req.headers.get("x-amz-decoded-content-length").and_then(|v| v.to_str().ok()?.trim().parse().ok())
+    req.headers
+        .get("x-amz-decoded-content-length")
+        .and_then(|v| v.to_str().ok()?.trim().parse().ok())
 }
 
 /// Decodes a collected aws-chunked body.
@@ -153,7 +190,8 @@ pub fn decode_collected(
 ) -> Result<Bytes, AwsError> {
     let mut dec = decoder(req, mode, verified);
     let mut out = Vec::with_capacity(body.len());
-    dec.feed(body, &mut out).map_err(|e| to_aws_error(e, protocol))?;
+    dec.feed(body, &mut out)
+        .map_err(|e| to_aws_error(e, protocol))?;
     dec.finish().map_err(|e| to_aws_error(e, protocol))?;
     Ok(out.into())
 }
@@ -168,34 +206,45 @@ pub fn decode_stream(
 ) -> ByteStream {
     let length = decoded_length(req);
     let trailers = body.trailers.clone();
-    let state = (Some(decoder(req, mode, verified)), body.stream, trailers.clone());
-    let decoded = futures_util::stream::unfold(state, |(mut dec, mut inner, trailers)| async move {
-        loop {
-            let d = dec.as_mut()?;
-            match inner.next().await {
-                Some(Ok(chunk)) => {
-                    let mut out = Vec::with_capacity(chunk.len());
-                    if let Err(e) = d.feed(&chunk, &mut out) {
-                        return Some((Err(std::io::Error::other(e.message)), (None, inner, trailers)));
-                    }
-                    if !out.is_empty() {
-                        return Some((Ok(Bytes::from(out)), (dec, inner, trailers)));
-                    }
-                }
-                Some(Err(e)) => return Some((Err(e), (None, inner, trailers))),
-                None => {
-                    let finished = dec.take()?.finish();
-                    return match finished {
-                        Ok(t) => {
-                            let _ = trailers.set(t.headers);
-                            None
+    let state = (
+        Some(decoder(req, mode, verified)),
+        body.stream,
+        trailers.clone(),
+    );
+    let decoded =
+        futures_util::stream::unfold(state, |(mut dec, mut inner, trailers)| async move {
+            loop {
+                let d = dec.as_mut()?;
+                match inner.next().await {
+                    Some(Ok(chunk)) => {
+                        let mut out = Vec::with_capacity(chunk.len());
+                        if let Err(e) = d.feed(&chunk, &mut out) {
+                            return Some((
+                                Err(std::io::Error::other(e.message)),
+                                (None, inner, trailers),
+                            ));
                         }
-                        Err(e) => Some((Err(std::io::Error::other(e.message)), (None, inner, trailers))),
-                    };
+                        if !out.is_empty() {
+                            return Some((Ok(Bytes::from(out)), (dec, inner, trailers)));
+                        }
+                    }
+                    Some(Err(e)) => return Some((Err(e), (None, inner, trailers))),
+                    None => {
+                        let finished = dec.take()?.finish();
+                        return match finished {
+                            Ok(t) => {
+                                let _ = trailers.set(t.headers);
+                                None
+                            }
+                            Err(e) => Some((
+                                Err(std::io::Error::other(e.message)),
+                                (None, inner, trailers),
+                            )),
+                        };
+                    }
                 }
             }
-        }
-    });
+        });
     let mut out = ByteStream::new(length, decoded);
     out.trailers = trailers;
     out

@@ -37,6 +37,8 @@ pub struct Config {
     pub default_region: String,
     /// Reject requests whose SigV4 signature does not verify.
     pub verify_signatures: bool,
+    /// The secret every access key nephos did not issue signs with, when verifying.
+    pub default_secret_key: String,
 }
 
 impl Default for Config {
@@ -45,6 +47,7 @@ impl Default for Config {
             default_account: nephos_core::DEFAULT_ACCOUNT.to_owned(),
             default_region: nephos_core::DEFAULT_REGION.to_owned(),
             verify_signatures: false,
+            default_secret_key: "test".to_owned(),
         }
     }
 }
@@ -111,8 +114,8 @@ impl Gateway {
         }
         tracing::info!(
             target: "nephos::request",
-            service,
-            operation = operation.as_deref().unwrap_or("-"),
+            service = %service,
+            operation = %operation.as_deref().unwrap_or("-"),
             status = response.status().as_u16(),
             ms = format_args!("{:.2}", started.elapsed().as_secs_f64() * 1000.0),
         );
@@ -169,7 +172,7 @@ impl Gateway {
         let codec = nephos_protocol::codec(protocol);
         let meta = ResponseMeta { request_id };
 
-        let op = match codec.resolve(model, &req) {
+        let op = match codec.resolve(model, &req, collected.as_deref()) {
             Ok(op) => op,
             Err(e) => {
                 let resp = codec.serialize_error(model, None, &e, meta);
@@ -178,20 +181,64 @@ impl Gateway {
         };
         let ctx = self.context(service, &op.name, &scope, remote, request_id);
         let result = async {
-            let body = match (collected, body) {
-                (Some(bytes), _) => Body::Full(bytes),
-                (None, Some(incoming)) if nephos_protocol::streams_input(model, op) => {
-                    let len = req
-                        .headers
-                        .get("x-amz-decoded-content-length")
-                        .or_else(|| req.headers.get(http::header::CONTENT_LENGTH))
-                        .and_then(|v| v.to_str().ok()?.parse().ok());
-                    Body::Stream(body::into_stream(incoming, len))
-                }
-                (None, Some(incoming)) => Body::Full(body::collect(incoming).await?),
-                (None, None) => Body::Full(Bytes::new()),
+            let issued = scope
+                .access_key_id
+                .as_deref()
+                .and_then(|k| self.credentials.iter().find_map(|s| s.lookup(k)));
+            let check = auth::Check {
+                verify_signatures: self.config.verify_signatures,
+                default_secret: &self.config.default_secret_key,
+                protocol,
+                now_ms: self.clock.now_millis(),
+                issued: issued.as_ref(),
+                anonymous_allowed: op.authtype.as_deref() == Some("none")
+                    || op.auth.iter().any(|a| a == "smithy.api#noAuth"),
+                service,
             };
-            let input = codec.parse(model, op, &req, body)?;
+            let streaming = nephos_protocol::streams_input(model, op);
+            // Verification may need the body's hash, so collect it first unless it streams.
+            let mut full = match (collected, body.take()) {
+                (Some(bytes), _) => Some(bytes),
+                (None, Some(incoming)) if streaming && !auth::needs_body_hash(&scope, &req) => {
+                    body = Some(incoming);
+                    None
+                }
+                (None, Some(incoming)) => Some(body::collect(incoming).await?),
+                (None, None) => Some(Bytes::new()),
+            };
+            let hash = match &full {
+                Some(bytes)
+                    if self.config.verify_signatures && auth::needs_body_hash(&scope, &req) =>
+                {
+                    Some(nephos_auth::sha256_hex(bytes))
+                }
+                _ => None,
+            };
+            let verified = check.run(&scope, &req, hash.as_deref())?;
+            let chunked = auth::chunked_mode(&req);
+            let input_body = match (full.take(), body.take(), chunked) {
+                (Some(bytes), _, Some(mode)) => Body::Full(auth::decode_collected(
+                    &req,
+                    mode,
+                    verified.as_ref(),
+                    &bytes,
+                    protocol,
+                )?),
+                (Some(bytes), _, None) => Body::Full(bytes),
+                (None, Some(incoming), mode) => {
+                    let length = req
+                        .headers
+                        .get(http::header::CONTENT_LENGTH)
+                        .and_then(|v| v.to_str().ok()?.parse().ok());
+                    let raw = body::into_stream(incoming, length);
+                    Body::Stream(match mode {
+                        Some(mode) => auth::decode_stream(&req, mode, verified.as_ref(), raw),
+                        None => raw,
+                    })
+                }
+                (None, None, _) => Body::Full(Bytes::new()),
+            };
+            let input = codec.parse(model, op, &req, input_body)?;
             nephos_protocol::validate::validate(model, op, &input.value)?;
             let provider = self
                 .providers

@@ -1148,7 +1148,7 @@ mod tests {
 
     fn parse(m: &ServiceModel, body: &[u8]) -> Result<Value, AwsError> {
         let req = request("/service/RpcV2Protocol/operation/SimpleScalarProperties");
-        let op = CborCodec.resolve(m, &req)?;
+        let op = CborCodec.resolve(m, &req, None)?;
         CborCodec
             .parse(m, op, &req, Body::Full(Bytes::copy_from_slice(body)))
             .map(|i| i.value)
@@ -1319,7 +1319,7 @@ mod tests {
             "/prefix/service/ns.RpcV2Protocol/operation/SimpleScalarProperties",
         ] {
             assert_eq!(
-                CborCodec.resolve(&m, &request(p)).unwrap().name,
+                CborCodec.resolve(&m, &request(p), None).unwrap().name,
                 "SimpleScalarProperties"
             );
         }
@@ -1328,7 +1328,7 @@ mod tests {
             "/service/RpcV2Protocol/operation/SimpleScalarProperties/x",
             "/",
         ] {
-            let err = CborCodec.resolve(&m, &request(p)).unwrap_err();
+            let err = CborCodec.resolve(&m, &request(p), None).unwrap_err();
             assert_eq!(
                 (err.status, err.code.as_ref()),
                 (404, "UnknownOperationException")

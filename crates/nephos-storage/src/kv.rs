@@ -6,6 +6,9 @@ use std::path::Path;
 use std::sync::{Arc, mpsc};
 use tokio::sync::oneshot;
 
+/// A stored key and its value.
+pub type Entry = (Vec<u8>, Vec<u8>);
+
 /// One change to one table: `Some(value)` writes the key, `None` deletes it.
 #[derive(Debug, Clone)]
 pub struct Mutation {
@@ -118,7 +121,7 @@ impl Storage {
     }
 
     /// Every entry of `table`, in key order. Used to rebuild memory at start-up.
-    pub fn load(&self, table: &str) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StorageError> {
+    pub fn load(&self, table: &str) -> Result<Vec<Entry>, StorageError> {
         let Some(d) = &self.durable else {
             return Ok(Vec::new());
         };

@@ -32,6 +32,9 @@ struct Cli {
     /// Reject requests whose SigV4 signature does not verify.
     #[arg(long, env = "NEPHOS_VERIFY_SIGNATURES")]
     verify_signatures: bool,
+    /// With --verify-signatures: the secret key of every access key nephos did not issue.
+    #[arg(long, env = "NEPHOS_SECRET_ACCESS_KEY", default_value = "test")]
+    secret_access_key: String,
     /// Only warnings and errors (no per-request lines).
     #[arg(short, long, env = "NEPHOS_QUIET", conflicts_with = "verbose")]
     quiet: bool,
@@ -85,6 +88,7 @@ async fn run(cli: Cli, started: Instant) -> Result<(), String> {
         default_account: cli.default_account.clone(),
         default_region: cli.default_region.clone(),
         verify_signatures: cli.verify_signatures,
+        default_secret_key: cli.secret_access_key.clone(),
     };
     let mut gateway = Gateway::new(config, clock, storage.clone());
     let sts = Arc::new(nephos_sts::StsProvider::new(storage, &cli.default_account)?);
@@ -147,6 +151,7 @@ fn init_logging(cli: &Cli) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .init();
 }
 
