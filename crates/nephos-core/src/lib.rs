@@ -21,7 +21,7 @@ pub use context::RequestContext;
 pub use error::AwsError;
 pub use identity::{Credential, CredentialStore};
 pub use ids::{is_account_id, random_alnum, request_id};
-pub use provider::{BoxFuture, ByteStream, Dispatch, Input, Output, Provider};
+pub use provider::{BoxFuture, ByteStream, Dispatch, EventStream, Input, Output, Provider};
 pub use value::{Timestamp, Value};
 
 /// The account of requests whose access key id is not a 12-digit account number.

@@ -46,17 +46,69 @@ pub struct Input {
     pub body: Option<ByteStream>,
 }
 
+/// The events of an event stream response (S3 SelectObjectContent, Lambda
+/// InvokeWithResponseStream, Kinesis SubscribeToShard), produced while the response is sent.
+///
+/// Each item is a `Value::Map` with exactly one key, the member of the operation's
+/// eventstream union naming the event: `{"Records": {"Payload": Blob}}`. An `Err` ends the
+/// stream: the codec sends it as the union's modelled exception event when one matches the
+/// error code, else as an unmodelled `:message-type error` message.
+pub struct EventStream {
+    pub stream: Pin<Box<dyn Stream<Item = Result<Value, AwsError>> + Send>>,
+}
+
+impl EventStream {
+    pub fn new(stream: impl Stream<Item = Result<Value, AwsError>> + Send + 'static) -> Self {
+        EventStream {
+            stream: Box::pin(stream),
+        }
+    }
+}
+
+impl Stream for EventStream {
+    type Item = Result<Value, AwsError>;
+
+    fn poll_next(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        self.stream.as_mut().poll_next(cx)
+    }
+}
+
+impl std::fmt::Debug for EventStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EventStream")
+    }
+}
+
 /// What a handler answers.
 #[derive(Debug, Default)]
 pub struct Output {
     pub value: Value,
     /// The streaming payload member's body.
     pub body: Option<ByteStream>,
+    /// The events of an operation whose output streams events; `value` then holds the
+    /// other output members (headers, or the `initial-response` of the RPC protocols).
+    pub events: Option<EventStream>,
 }
 
 impl Output {
     pub fn new(value: Value) -> Output {
-        Output { value, body: None }
+        Output {
+            value,
+            body: None,
+            events: None,
+        }
+    }
+
+    /// An event stream response: `value` holds the non-stream output members.
+    pub fn with_events(value: Value, events: EventStream) -> Output {
+        Output {
+            value,
+            body: None,
+            events: Some(events),
+        }
     }
 }
 

@@ -111,7 +111,7 @@ impl ServiceModel {
 }
 
 /// A service's `metadata` block.
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, Clone)]
 #[serde(rename_all = "camelCase")]
 pub struct Metadata {
     #[serde(default)]
@@ -279,7 +279,7 @@ pub enum ShapeType {
 }
 
 /// A shape with every trait the engine reads.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Clone)]
 #[serde(rename_all = "camelCase")]
 pub struct Shape {
     #[serde(rename = "type")]

@@ -7,14 +7,15 @@
 //! `{"suite", "case", "id", "failure"}` when serialization panicked or the case could not
 //! be built. Cases with a `result` are serialized with `Codec::serialize`; cases with an
 //! `error` with `Codec::serialize_error` (code `errorCode`, message `errorMessage`, fields
-//! from `error`, status from the error shape's `httpStatusCode`, else 400).
+//! from `error`, status from the error shape's `httpStatusCode`, else 400). Event stream
+//! outputs get their events from the `result`'s list under the stream member.
 
 #[path = "../tests/conformance/support.rs"]
 mod support;
 
 use base64::Engine;
 use futures_util::StreamExt;
-use nephos_core::{AwsError, ByteStream, Output, Value};
+use nephos_core::{AwsError, ByteStream, EventStream, Output, Value};
 use nephos_model::Protocol;
 use nephos_protocol::{Body, HttpResponse, ResponseMeta};
 use std::panic::AssertUnwindSafe;
@@ -52,10 +53,33 @@ fn error_of(case: &Case, model: &nephos_model::ServiceModel) -> AwsError {
     err
 }
 
+/// The events of an event stream output: the case's `result` lists them under the stream
+/// member, one `{event member: fields}` each; they leave `result` for `Output.events`.
+fn events_of(
+    model: &nephos_model::ServiceModel,
+    shape: Option<&str>,
+    result: &mut serde_json::Value,
+) -> Option<EventStream> {
+    let out_shape = model.shapes.get(shape?)?;
+    let (name, r) = nephos_protocol::eventstream::stream_member(model, out_shape)?;
+    let listed = result.as_object_mut()?.remove(name);
+    let items = match listed {
+        Some(serde_json::Value::Array(items)) => items,
+        _ => Vec::new(),
+    };
+    let events: Vec<Result<Value, AwsError>> = items
+        .iter()
+        .map(|item| Ok(support::structure_value(model, Some(&r.shape), item)))
+        .collect();
+    Some(EventStream::new(futures_util::stream::iter(events)))
+}
+
 fn output_of(case: &Case, model: &nephos_model::ServiceModel) -> Output {
     let op = model.operations.values().next();
     let shape = op.and_then(|o| o.output.as_ref()).map(|r| r.shape.as_str());
-    let mut value = support::structure_value(model, shape, &case.case["result"]);
+    let mut result = case.case["result"].clone();
+    let events = events_of(model, shape, &mut result);
+    let mut value = support::structure_value(model, shape, &result);
     let mut body = None;
     if let Some(s) = shape {
         let out_shape = model.shape(s);
@@ -77,7 +101,11 @@ fn output_of(case: &Case, model: &nephos_model::ServiceModel) -> Output {
             ));
         }
     }
-    Output { value, body }
+    Output {
+        value,
+        body,
+        events,
+    }
 }
 
 fn body_bytes(body: Body) -> Result<Vec<u8>, String> {

@@ -7,11 +7,14 @@
 //! bounded nesting depth and no allocation sized by untrusted length prefixes; the tree is
 //! then converted into a [`Value`] guided by the model's shapes. HTTP binding traits
 //! (`location`, `payload`) do not apply to this protocol: every member lives in the body.
+//! Event stream outputs answer `application/vnd.amazon.eventstream`: an `initial-response`
+//! event with the other output members, then the events, all with CBOR payloads.
 
 // `AwsError` is the crate-wide error of the `Codec` trait; boxing it here alone would
 // only add conversions.
 #![allow(clippy::result_large_err)]
 
+use crate::eventstream::{self, PayloadFormat};
 use crate::{Body, Codec, HttpRequest, HttpResponse, ResponseMeta};
 use bytes::Bytes;
 use indexmap::IndexMap;
@@ -840,6 +843,16 @@ fn write_big_decimal(e: &mut Enc, s: &str) -> EncResult {
 // ---------------------------------------------------------------------------------------
 // The codec
 
+/// Event payloads of rpcv2Cbor: CBOR maps of the event's shape.
+const EVENT_PAYLOADS: PayloadFormat = PayloadFormat {
+    content_type: CONTENT_TYPE,
+    serialize: event_payload,
+};
+
+fn event_payload(model: &ServiceModel, shape: &str, v: &Value) -> Bytes {
+    Bytes::from(encode_value(model, shape, v))
+}
+
 fn response_headers(meta: ResponseMeta<'_>, with_body: bool) -> http::HeaderMap {
     let mut h = http::HeaderMap::new();
     h.insert(
@@ -942,6 +955,40 @@ impl Codec for CborCodec {
         output: Output,
         meta: ResponseMeta<'_>,
     ) -> HttpResponse {
+        // An event stream answers with the other output members in an `initial-response`
+        // event, then the events, all CBOR.
+        if let Some(r) = &op.output
+            && let Some(shape) = model.shapes.get(&r.shape)
+            && let Some((name, stream_ref)) = eventstream::stream_member(model, shape)
+            && let Some(events) = output.events
+        {
+            let mut members = match output.value {
+                Value::Map(m) => m,
+                _ => IndexMap::new(),
+            };
+            members.shift_remove(name);
+            let initial = eventstream::event_message(
+                "initial-response",
+                Some(CONTENT_TYPE),
+                Bytes::from(encode_value(model, &r.shape, &Value::Map(members))),
+            );
+            let mut headers = response_headers(meta, false);
+            headers.insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static(eventstream::CONTENT_TYPE),
+            );
+            return HttpResponse {
+                status: 200,
+                headers,
+                body: Body::Stream(eventstream::response_body(
+                    model,
+                    &stream_ref.shape,
+                    Some(initial),
+                    events,
+                    EVENT_PAYLOADS,
+                )),
+            };
+        }
         if let Some(stream) = output.body {
             let mut headers = response_headers(meta, false);
             headers.insert(
@@ -1358,5 +1405,37 @@ mod tests {
         assert_eq!(v.str("__type"), Some("Err"));
         assert_eq!(v.str("Message"), Some("nope"));
         assert!(r.headers.get("x-amzn-query-error").is_none());
+    }
+
+    #[test]
+    fn event_stream_output_is_cbor_throughout() {
+        use crate::eventstream::{collect_messages, fixtures};
+        let model = fixtures::model("smithy-rpc-v2-cbor");
+        let op = model.operation("Select").unwrap();
+        let out = Output::with_events(Value::map().with("Note", "hello"), fixtures::events());
+        let resp = CborCodec.serialize(&model, op, out, ResponseMeta { request_id: "rid" });
+        assert_eq!(resp.status, 200);
+        assert_eq!(resp.headers["content-type"], eventstream::CONTENT_TYPE);
+        assert_eq!(resp.headers["smithy-protocol"], SMITHY_PROTOCOL);
+        let msgs = collect_messages(resp.body);
+        assert_eq!(
+            fixtures::str_header(&msgs[0], ":event-type"),
+            Some("initial-response")
+        );
+        assert_eq!(
+            fixtures::str_header(&msgs[0], ":content-type"),
+            Some(CONTENT_TYPE)
+        );
+        let doc = |b: &[u8]| decode_document(b).unwrap();
+        assert_eq!(doc(&msgs[0].payload), Value::map().with("Note", "hello"));
+        let payloads = fixtures::check_events(&msgs[1..], CONTENT_TYPE);
+        assert_eq!(doc(&payloads[1]), Value::map().with("BytesScanned", 10));
+        assert_eq!(doc(&payloads[2]), Value::map().with("Text", "hi"));
+        assert_eq!(
+            doc(&payloads[4]),
+            Value::map()
+                .with("Message", "it broke")
+                .with("Reason", "disk")
+        );
     }
 }

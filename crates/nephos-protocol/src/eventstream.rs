@@ -12,11 +12,19 @@
 //! encoder, an incremental decoder (feed it bytes as they arrive, take whole messages out),
 //! and builders for the standard `event`, `exception` and `error` messages, including the
 //! mapping of a modelled event structure onto headers and payload.
+//!
+//! [`response_body`] turns a handler's [`EventStream`] into the lazily encoded body of an
+//! event stream response; each codec supplies its [`PayloadFormat`] and decides where the
+//! other output members go (HTTP headers for the rest protocols, an `initial-response`
+//! event for awsJson and rpcv2Cbor).
 
 use bytes::{Buf, Bytes, BytesMut};
-use nephos_core::{AwsError, Value};
-use nephos_model::{ServiceModel, ShapeType};
+use futures_util::StreamExt;
+use nephos_core::{AwsError, ByteStream, EventStream, Value};
+use nephos_model::{ServiceModel, Shape, ShapeRef, ShapeType};
+use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 
 /// Prelude (12 bytes) plus the trailing message CRC (4 bytes).
 const OVERHEAD: usize = 16;
@@ -472,6 +480,15 @@ pub fn event_from_value(
                 _ => event_message(event_type, Some(content_type), serialize_body(&r.shape, v)),
             }
         }
+        // Events without body members (S3 Select's `Cont` and `End`) carry no payload.
+        None if rest.is_empty()
+            && shape
+                .members
+                .values()
+                .all(|r| r.event_header || r.event_payload) =>
+        {
+            event_message(event_type, None, Bytes::new())
+        }
         None => event_message(
             event_type,
             Some(content_type),
@@ -495,6 +512,363 @@ fn header_from_value(model: &ServiceModel, shape: &str, v: &Value) -> Option<Hea
         (_, Value::Timestamp(t)) => HeaderValue::Timestamp(t.as_millis()),
         _ => return None,
     })
+}
+
+// ---------------------------------------------------------------------------------------
+// Event stream responses
+
+/// The media type of an event stream response body.
+pub const CONTENT_TYPE: &str = "application/vnd.amazon.eventstream";
+
+/// How a protocol writes the payloads of its event messages.
+#[derive(Clone, Copy)]
+pub struct PayloadFormat {
+    /// The `:content-type` of serialized (not raw) payloads.
+    pub content_type: &'static str,
+    /// Serializes a value of the named shape as the protocol's body document.
+    pub serialize: fn(&ServiceModel, &str, &Value) -> Bytes,
+}
+
+fn is_event_stream(model: &ServiceModel, r: &ShapeRef) -> bool {
+    model.shapes.get(&r.shape).is_some_and(|s| s.eventstream)
+}
+
+/// The member of an output `shape` that carries an event stream: the payload member of the
+/// rest protocols, else whichever member targets an `eventstream` structure (awsJson and
+/// rpcv2Cbor outputs have no payload trait).
+pub fn stream_member<'s>(
+    model: &ServiceModel,
+    shape: &'s Shape,
+) -> Option<(&'s str, &'s ShapeRef)> {
+    if let Some(p) = &shape.payload
+        && let Some((name, r)) = shape.members.get_key_value(p)
+        && is_event_stream(model, r)
+    {
+        return Some((name.as_str(), r));
+    }
+    shape
+        .members
+        .iter()
+        .find(|(_, r)| is_event_stream(model, r))
+        .map(|(n, r)| (n.as_str(), r))
+}
+
+/// The shapes reachable from `root`, with the model's metadata: what the encoder of a
+/// response body keeps, since the body outlives the borrowed model.
+fn sub_model(model: &ServiceModel, root: &str) -> ServiceModel {
+    let mut shapes = HashMap::new();
+    let mut todo = vec![root.to_owned()];
+    while let Some(name) = todo.pop() {
+        if shapes.contains_key(&name) {
+            continue;
+        }
+        let Some(shape) = model.shapes.get(&name) else {
+            continue;
+        };
+        let refs = shape
+            .members
+            .values()
+            .chain(shape.member.iter())
+            .chain(shape.key.iter())
+            .chain(shape.value.iter());
+        todo.extend(refs.map(|r| r.shape.clone()));
+        shapes.insert(name, shape.clone());
+    }
+    ServiceModel {
+        metadata: model.metadata.clone(),
+        operations: Default::default(),
+        shapes,
+    }
+}
+
+/// The message of one handler event `{member: value}` of the union `union`.
+fn event_item(
+    model: &ServiceModel,
+    union: &Shape,
+    item: &Value,
+    format: PayloadFormat,
+) -> Result<Message, String> {
+    let entry = match item.as_map() {
+        Some(m) if m.len() == 1 => m.first(),
+        _ => None,
+    };
+    let Some((name, value)) = entry else {
+        return Err("an event must be a map with exactly one member".to_owned());
+    };
+    let Some(r) = union.members.get(name) else {
+        return Err(format!("{name} is not an event of this stream"));
+    };
+    let serialize = |shape: &str, v: &Value| (format.serialize)(model, shape, v);
+    if model.shapes.get(&r.shape).is_some_and(|s| s.exception) {
+        return Ok(exception_message(
+            name,
+            format.content_type,
+            serialize(&r.shape, value),
+        ));
+    }
+    Ok(event_from_value(
+        model,
+        name,
+        &r.shape,
+        value,
+        format.content_type,
+        serialize,
+    ))
+}
+
+/// The message of an error that ends the stream: the union's exception event whose name,
+/// shape or error code is the error's code, else an unmodelled error message.
+pub fn error_event(
+    model: &ServiceModel,
+    union: &Shape,
+    err: &AwsError,
+    format: PayloadFormat,
+) -> Message {
+    let code: &str = &err.code;
+    let found = union.members.iter().find_map(|(name, r)| {
+        let shape = model.shapes.get(&r.shape).filter(|s| s.exception)?;
+        let matches = name == code
+            || r.shape == code
+            || shape.error.as_ref().and_then(|e| e.code.as_deref()) == Some(code);
+        matches.then_some((name, r, shape))
+    });
+    let Some((name, r, shape)) = found else {
+        return error_message(code, &err.message);
+    };
+    let mut fields = err.fields.clone();
+    let message_key = shape
+        .members
+        .keys()
+        .find(|k| k.eq_ignore_ascii_case("message"))
+        .map_or("message", String::as_str);
+    if !err.message.is_empty() && !fields.contains_key(message_key) {
+        fields.insert(message_key.to_owned(), Value::String(err.message.clone()));
+    }
+    let payload = (format.serialize)(model, &r.shape, &Value::Map(fields));
+    exception_message(name, format.content_type, payload)
+}
+
+/// Encodes `msg`; a message that cannot be encoded (too large) becomes an error message,
+/// and the second value says the stream must end there.
+fn encode_or_fail(msg: &Message) -> (Bytes, bool) {
+    match encode(msg) {
+        Ok(b) => (b, false),
+        Err(e) => (
+            encode(&error_message("InternalFailure", &e.to_string())).unwrap_or_default(),
+            true,
+        ),
+    }
+}
+
+struct ResponseState {
+    model: Arc<ServiceModel>,
+    union: String,
+    format: PayloadFormat,
+    initial: Option<Message>,
+    /// `None` once the stream has ended (after an error).
+    events: Option<EventStream>,
+}
+
+/// The body of an event stream response: `initial` first (the `initial-response` of the
+/// RPC protocols), then one message per event of `events`, encoded as the events arrive.
+/// `union` names the output's eventstream structure. The first error ends the stream.
+pub fn response_body(
+    model: &ServiceModel,
+    union: &str,
+    initial: Option<Message>,
+    events: EventStream,
+    format: PayloadFormat,
+) -> ByteStream {
+    let state = ResponseState {
+        model: Arc::new(sub_model(model, union)),
+        union: union.to_owned(),
+        format,
+        initial,
+        events: Some(events),
+    };
+    let stream = futures_util::stream::unfold(state, |mut st| async move {
+        if let Some(first) = st.initial.take() {
+            let (bytes, failed) = encode_or_fail(&first);
+            if failed {
+                st.events = None;
+            }
+            return Some((Ok(bytes), st));
+        }
+        let item = st.events.as_mut()?.next().await?;
+        let union = st.model.shapes.get(&st.union)?;
+        let (msg, last) = match item {
+            Ok(v) => match event_item(&st.model, union, &v, st.format) {
+                Ok(m) => (m, false),
+                Err(why) => (error_message("InternalFailure", &why), true),
+            },
+            Err(e) => (error_event(&st.model, union, &e, st.format), true),
+        };
+        let (bytes, failed) = encode_or_fail(&msg);
+        if last || failed {
+            st.events = None;
+        }
+        Some((Ok::<_, std::io::Error>(bytes), st))
+    });
+    ByteStream::new(None, stream)
+}
+
+/// Decodes a whole event stream body into its messages (tests of the codecs).
+#[cfg(test)]
+pub(crate) fn collect_messages(body: crate::Body) -> Vec<Message> {
+    let bytes: Vec<u8> = match body {
+        crate::Body::Full(b) => b.to_vec(),
+        crate::Body::Stream(s) => {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .expect("runtime");
+            rt.block_on(async move {
+                let mut st = s.stream;
+                let mut out = Vec::new();
+                while let Some(chunk) = st.next().await {
+                    out.extend_from_slice(&chunk.expect("chunk"));
+                }
+                out
+            })
+        }
+    };
+    let mut d = MessageDecoder::new();
+    d.push(&bytes);
+    let mut out = Vec::new();
+    while let Some(m) = d.next_message().expect("valid framing") {
+        out.push(m);
+    }
+    assert_eq!(d.buffered(), 0, "trailing bytes");
+    out
+}
+
+/// A model and events shared by the codecs' event stream tests.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use super::*;
+
+    /// An S3-Select-like operation `Select`: for the rest protocols the stream is the
+    /// payload and `Charged` a header; for the RPC ones `Note` goes in the initial response.
+    pub fn model(protocol: &str) -> ServiceModel {
+        let rest = protocol.starts_with("rest");
+        let output = if rest {
+            serde_json::json!({"type": "structure", "payload": "Payload", "members": {
+                "Charged": {"shape": "Str", "location": "header",
+                            "locationName": "x-amz-request-charged"},
+                "Payload": {"shape": "SelectStream"}
+            }})
+        } else {
+            serde_json::json!({"type": "structure", "members": {
+                "Note": {"shape": "Str"},
+                "Payload": {"shape": "SelectStream"}
+            }})
+        };
+        ServiceModel::from_value(serde_json::json!({
+            "metadata": {"protocol": protocol, "jsonVersion": "1.1",
+                         "targetPrefix": "Svc", "endpointPrefix": "svc"},
+            "operations": {"Select": {
+                "name": "Select",
+                "http": {"method": "POST", "requestUri": "/select"},
+                "output": {"shape": "SelectOutput"}
+            }},
+            "shapes": {
+                "SelectOutput": output,
+                "SelectStream": {"type": "structure", "eventstream": true, "members": {
+                    "Records": {"shape": "RecordsEvent"},
+                    "Stats": {"shape": "StatsEvent"},
+                    "Note": {"shape": "NoteEvent"},
+                    "End": {"shape": "EndEvent"},
+                    "Boom": {"shape": "BoomException"}
+                }},
+                "RecordsEvent": {"type": "structure", "event": true, "members": {
+                    "Payload": {"shape": "Blob", "eventpayload": true}
+                }},
+                "StatsEvent": {"type": "structure", "event": true, "members": {
+                    "Details": {"shape": "Stats", "eventpayload": true}
+                }},
+                "Stats": {"type": "structure", "members": {
+                    "BytesScanned": {"shape": "Long"}
+                }},
+                "NoteEvent": {"type": "structure", "event": true, "members": {
+                    "Id": {"shape": "Int", "eventheader": true},
+                    "Text": {"shape": "Str"}
+                }},
+                "EndEvent": {"type": "structure", "event": true, "members": {}},
+                "BoomException": {"type": "structure", "exception": true, "members": {
+                    "Message": {"shape": "Str"},
+                    "Reason": {"shape": "Str"}
+                }},
+                "Str": {"type": "string"},
+                "Int": {"type": "integer"},
+                "Long": {"type": "long"},
+                "Blob": {"type": "blob"}
+            }
+        }))
+        .expect("fixture model")
+    }
+
+    /// Records, Stats, Note, End, then the modelled `BoomException`, then an event that
+    /// must never be sent since the error ended the stream.
+    pub fn events() -> EventStream {
+        let items: Vec<Result<Value, AwsError>> = vec![
+            Ok(Value::map().with(
+                "Records",
+                Value::map().with("Payload", Bytes::from_static(b"a,b\n")),
+            )),
+            Ok(Value::map().with(
+                "Stats",
+                Value::map().with("Details", Value::map().with("BytesScanned", 10)),
+            )),
+            Ok(Value::map().with("Note", Value::map().with("Id", 7).with("Text", "hi"))),
+            Ok(Value::map().with("End", Value::map())),
+            Err(AwsError::new(400, "BoomException", "it broke").with_field("Reason", "disk")),
+            Ok(Value::map().with(
+                "Records",
+                Value::map().with("Payload", Bytes::from_static(b"late")),
+            )),
+        ];
+        EventStream::new(futures_util::stream::iter(items))
+    }
+
+    pub fn str_header<'m>(m: &'m Message, name: &str) -> Option<&'m str> {
+        m.header(name).and_then(HeaderValue::as_str)
+    }
+
+    /// Checks the headers of the events of [`events`] (from the first message on) and
+    /// returns their payloads, Records' raw bytes first.
+    pub fn check_events(msgs: &[Message], content_type: &str) -> Vec<Bytes> {
+        assert_eq!(msgs.len(), 5, "{msgs:?}");
+        let kinds: Vec<_> = msgs
+            .iter()
+            .map(|m| {
+                (
+                    str_header(m, ":message-type").unwrap_or(""),
+                    str_header(m, ":event-type")
+                        .or(str_header(m, ":exception-type"))
+                        .unwrap_or(""),
+                )
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                ("event", "Records"),
+                ("event", "Stats"),
+                ("event", "Note"),
+                ("event", "End"),
+                ("exception", "Boom"),
+            ]
+        );
+        assert_eq!(
+            str_header(&msgs[0], ":content-type"),
+            Some("application/octet-stream")
+        );
+        assert_eq!(msgs[0].payload.as_ref(), b"a,b\n");
+        assert_eq!(str_header(&msgs[1], ":content-type"), Some(content_type));
+        assert_eq!(msgs[2].header("Id"), Some(&HeaderValue::Int(7)));
+        assert!(msgs[3].payload.is_empty() && msgs[3].header(":content-type").is_none());
+        assert_eq!(str_header(&msgs[4], ":content-type"), Some(content_type));
+        msgs.iter().map(|m| m.payload.clone()).collect()
+    }
 }
 
 #[cfg(test)]
@@ -684,5 +1058,85 @@ mod tests {
 
         let ex = exception_message("Bad", "application/json", Bytes::from_static(b"{}"));
         assert_eq!(ex.header(":message-type"), Some(&"exception".into()));
+    }
+
+    fn json_format() -> PayloadFormat {
+        PayloadFormat {
+            content_type: "application/json",
+            serialize: |_, _, v| Bytes::from(format!("{v:?}")),
+        }
+    }
+
+    #[test]
+    fn response_bodies_are_produced_lazily() {
+        // An endless event stream: taking three chunks must not wait for its end.
+        let model = fixtures::model("rest-json");
+        let endless =
+            futures_util::stream::repeat_with(|| Ok(Value::map().with("End", Value::map())));
+        let body = response_body(
+            &model,
+            "SelectStream",
+            None,
+            EventStream::new(endless),
+            json_format(),
+        );
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let chunks: Vec<_> = rt.block_on(body.stream.take(3).collect());
+        assert_eq!(chunks.len(), 3);
+        for c in chunks {
+            let m = decode(&c.unwrap()).unwrap();
+            assert_eq!(m.header(":event-type"), Some(&"End".into()));
+        }
+    }
+
+    #[test]
+    fn unmodelled_errors_and_bad_events_end_the_stream() {
+        let model = fixtures::model("rest-json");
+        let run = |items: Vec<Result<Value, AwsError>>| {
+            let body = response_body(
+                &model,
+                "SelectStream",
+                None,
+                EventStream::new(futures_util::stream::iter(items)),
+                json_format(),
+            );
+            collect_messages(crate::Body::Stream(body))
+        };
+        let end = || Ok(Value::map().with("End", Value::map()));
+        let msgs = run(vec![
+            end(),
+            Err(AwsError::new(
+                503,
+                "SlowDown",
+                "Please reduce your request rate.",
+            )),
+            end(),
+        ]);
+        assert_eq!(msgs.len(), 2);
+        assert_eq!(msgs[1].header(":message-type"), Some(&"error".into()));
+        assert_eq!(msgs[1].header(":error-code"), Some(&"SlowDown".into()));
+        assert_eq!(
+            msgs[1].header(":error-message"),
+            Some(&"Please reduce your request rate.".into())
+        );
+        // An event the union does not declare is a handler bug, reported in band.
+        let msgs = run(vec![Ok(Value::map().with("Nope", Value::map())), end()]);
+        assert_eq!(msgs.len(), 1);
+        assert_eq!(
+            msgs[0].header(":error-code"),
+            Some(&"InternalFailure".into())
+        );
+        // Events are modelled by the union member: a value in two members is refused too.
+        let msgs = run(vec![Ok(Value::map()
+            .with("End", Value::map())
+            .with("Stats", Value::map()))]);
+        assert_eq!(msgs[0].header(":message-type"), Some(&"error".into()));
+        // A handler may yield a modelled exception as a value as well.
+        let msgs = run(vec![Ok(
+            Value::map().with("Boom", Value::map().with("Message", "m"))
+        )]);
+        assert_eq!(msgs[0].header(":exception-type"), Some(&"Boom".into()));
     }
 }

@@ -10,6 +10,7 @@
 
 #![allow(clippy::result_large_err)]
 
+use crate::eventstream::{self, PayloadFormat};
 use crate::rest::{document_from_json, document_to_json, format_float};
 use crate::{Body, Codec, HttpRequest, HttpResponse, ResponseMeta};
 use base64::Engine;
@@ -270,6 +271,22 @@ pub fn error_body(model: &ServiceModel, type_name: &str, err: &AwsError) -> serd
     serde_json::Value::Object(body)
 }
 
+/// Event payloads of awsJson and restJson1: JSON documents of the event's shape.
+pub const EVENT_PAYLOADS: PayloadFormat = PayloadFormat {
+    content_type: "application/json",
+    serialize: event_payload,
+};
+
+fn event_payload(model: &ServiceModel, shape: &str, v: &Value) -> bytes::Bytes {
+    let r = ShapeRef {
+        shape: shape.to_owned(),
+        ..Default::default()
+    };
+    serde_json::to_vec(&write(model, &r, v))
+        .unwrap_or_default()
+        .into()
+}
+
 fn content_type(model: &ServiceModel) -> String {
     format!(
         "application/x-amz-json-{}",
@@ -373,6 +390,39 @@ impl Codec for JsonCodec {
         output: Output,
         meta: ResponseMeta<'_>,
     ) -> HttpResponse {
+        // An event stream answers with the other output members in an `initial-response`
+        // event, then the events (botocore's JSONParser insists on that first event).
+        if let Some(r) = &op.output
+            && let shape = model.shape(&r.shape)
+            && let Some((name, stream_ref)) = eventstream::stream_member(model, shape)
+            && let Some(events) = output.events
+        {
+            let mut members = match output.value {
+                Value::Map(m) => m,
+                _ => IndexMap::new(),
+            };
+            members.shift_remove(name);
+            let initial = serde_json::to_vec(&serde_json::Value::Object(write_struct(
+                model, shape, &members,
+            )))
+            .unwrap_or_default();
+            let initial = eventstream::event_message(
+                "initial-response",
+                Some(EVENT_PAYLOADS.content_type),
+                initial.into(),
+            );
+            return HttpResponse {
+                status: 200,
+                headers: base_headers(eventstream::CONTENT_TYPE, meta),
+                body: Body::Stream(eventstream::response_body(
+                    model,
+                    &stream_ref.shape,
+                    Some(initial),
+                    events,
+                    EVENT_PAYLOADS,
+                )),
+            };
+        }
         let body = match (&op.output, &output.value) {
             (Some(r), Value::Map(m)) => {
                 serde_json::Value::Object(write_struct(model, model.shape(&r.shape), m))
@@ -424,5 +474,44 @@ impl Codec for JsonCodec {
             headers,
             body: Body::Full(serde_json::to_vec(&body).unwrap_or_default().into()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::eventstream::{collect_messages, fixtures};
+
+    fn json(b: &[u8]) -> serde_json::Value {
+        serde_json::from_slice(b).unwrap()
+    }
+
+    #[test]
+    fn event_stream_output_starts_with_the_initial_response() {
+        let model = fixtures::model("json");
+        let op = model.operation("Select").unwrap();
+        let out = Output::with_events(Value::map().with("Note", "hello"), fixtures::events());
+        let meta = ResponseMeta { request_id: "rid" };
+        let resp = JsonCodec.serialize(&model, op, out, meta);
+        assert_eq!(resp.status, 200);
+        assert_eq!(resp.headers["content-type"], eventstream::CONTENT_TYPE);
+        assert_eq!(resp.headers["x-amzn-requestid"], "rid");
+        let msgs = collect_messages(resp.body);
+        assert_eq!(
+            fixtures::str_header(&msgs[0], ":event-type"),
+            Some("initial-response")
+        );
+        assert_eq!(json(&msgs[0].payload), serde_json::json!({"Note": "hello"}));
+        let payloads = fixtures::check_events(&msgs[1..], "application/json");
+        assert_eq!(json(&payloads[1]), serde_json::json!({"BytesScanned": 10}));
+        assert_eq!(json(&payloads[2]), serde_json::json!({"Text": "hi"}));
+        assert_eq!(
+            json(&payloads[4]),
+            serde_json::json!({"Message": "it broke", "Reason": "disk"})
+        );
+
+        // Without events the same operation answers a plain JSON document.
+        let resp = JsonCodec.serialize(&model, op, Output::new(Value::map()), meta);
+        assert_eq!(resp.headers["content-type"], "application/x-amz-json-1.1");
     }
 }

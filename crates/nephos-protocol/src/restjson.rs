@@ -2,10 +2,13 @@
 //! JSON object, or the `payload` member alone (raw for blobs and strings, JSON for
 //! structures and documents). Streaming blob payloads stay streams in both directions.
 //! Errors: the code in `X-Amzn-ErrorType` and the body's `__type`, the status from the
-//! error shape.
+//! error shape. Event stream outputs bind their other members to headers as usual and
+//! stream the events as the body ([`crate::eventstream`]).
 
 #![allow(clippy::result_large_err)]
 
+use crate::eventstream;
+use crate::json::EVENT_PAYLOADS;
 use crate::json::{error_body, extra_headers, parse_body, read, write, write_struct};
 use crate::rest::{self, BodyTarget};
 use crate::{Body, Codec, HttpRequest, HttpResponse, ResponseMeta};
@@ -153,6 +156,22 @@ impl Codec for RestJsonCodec {
             _ => Default::default(),
         };
         let status = rest::bind_response(model, Some(op), shape, &mut members, &mut headers);
+        if let Some((_, stream_ref)) = eventstream::stream_member(model, shape)
+            && let Some(events) = output.events
+        {
+            set(&mut headers, "content-type", eventstream::CONTENT_TYPE);
+            return HttpResponse {
+                status,
+                headers,
+                body: Body::Stream(eventstream::response_body(
+                    model,
+                    &stream_ref.shape,
+                    None,
+                    events,
+                    EVENT_PAYLOADS,
+                )),
+            };
+        }
         let body = match rest::body_target(shape) {
             BodyTarget::Payload(name, r) => {
                 let target = model.shape(&r.shape);
@@ -234,5 +253,38 @@ impl Codec for RestJsonCodec {
             headers,
             body: Body::Full(json_bytes(&error_body(model, &err.code, &err_body))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::eventstream::{collect_messages, fixtures};
+
+    fn json(b: &[u8]) -> serde_json::Value {
+        serde_json::from_slice(b).unwrap()
+    }
+
+    #[test]
+    fn event_stream_output_binds_headers_and_streams_events() {
+        let model = fixtures::model("rest-json");
+        let op = model.operation("Select").unwrap();
+        let out = Output::with_events(
+            Value::map().with("Charged", "requester"),
+            fixtures::events(),
+        );
+        let meta = ResponseMeta { request_id: "rid" };
+        let resp = RestJsonCodec.serialize(&model, op, out, meta);
+        assert_eq!(resp.status, 200);
+        assert_eq!(resp.headers["content-type"], eventstream::CONTENT_TYPE);
+        assert_eq!(resp.headers["x-amz-request-charged"], "requester");
+        let msgs = collect_messages(resp.body);
+        let payloads = fixtures::check_events(&msgs, "application/json");
+        assert_eq!(json(&payloads[1]), serde_json::json!({"BytesScanned": 10}));
+        assert_eq!(json(&payloads[2]), serde_json::json!({"Text": "hi"}));
+        assert_eq!(
+            json(&payloads[4]),
+            serde_json::json!({"Message": "it broke", "Reason": "disk"})
+        );
     }
 }

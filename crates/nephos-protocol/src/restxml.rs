@@ -6,10 +6,13 @@
 //! for structures. Otherwise the unbound members form one XML document rooted at the
 //! structure's `locationName`. Errors are S3's bare `<Error>` for S3, and
 //! `<ErrorResponse><Error><Type/>..</Error><RequestId/></ErrorResponse>` for the others.
+//! Event stream outputs (S3 SelectObjectContent) bind their other members to headers and
+//! stream the events as the body, with XML event payloads ([`crate::eventstream`]).
 
 // `AwsError` is the crate-wide error of the `Codec` trait.
 #![allow(clippy::result_large_err)]
 
+use crate::eventstream::{self, PayloadFormat};
 use crate::query::{add_headers, wire_error, write_error_fields};
 use crate::rest::{self, BodyTarget};
 use crate::xml::{self, XmlWriter};
@@ -60,6 +63,24 @@ fn root_namespace(
         )],
         None => Vec::new(),
     }
+}
+
+/// Event payloads of restXml: an XML document rooted at the shape's element name.
+const EVENT_PAYLOADS: PayloadFormat = PayloadFormat {
+    content_type: "text/xml",
+    serialize: event_payload,
+};
+
+fn event_payload(model: &ServiceModel, shape_name: &str, v: &Value) -> Bytes {
+    let Some(shape) = model.shapes.get(shape_name) else {
+        return Bytes::new();
+    };
+    let root = shape.location_name.as_deref().unwrap_or(shape_name);
+    let mut w = XmlWriter::new();
+    w.open(root, &xml::struct_attributes(model, shape, v));
+    xml::write_members(&mut w, model, shape, v);
+    w.close(root);
+    Bytes::from(w.finish())
 }
 
 impl Codec for RestXmlCodec {
@@ -188,6 +209,25 @@ impl Codec for RestXmlCodec {
             _ => Default::default(),
         };
         let status = rest::bind_response(model, Some(op), shape, &mut value, &mut headers);
+        if let Some((_, stream_ref)) = eventstream::stream_member(model, shape)
+            && let Some(events) = output.events
+        {
+            headers.insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static(eventstream::CONTENT_TYPE),
+            );
+            return HttpResponse {
+                status,
+                headers,
+                body: Body::Stream(eventstream::response_body(
+                    model,
+                    &stream_ref.shape,
+                    None,
+                    events,
+                    EVENT_PAYLOADS,
+                )),
+            };
+        }
         let body = match rest::body_target(shape) {
             BodyTarget::Payload(name, r) => {
                 let target = model.shape(&r.shape);
@@ -329,5 +369,39 @@ fn request_id_headers(model: &ServiceModel, headers: &mut http::HeaderMap, reque
         } else {
             headers.insert("x-amzn-requestid", v);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::eventstream::{collect_messages, fixtures};
+
+    #[test]
+    fn event_stream_output_has_xml_event_payloads() {
+        let model = fixtures::model("rest-xml");
+        let op = model.operation("Select").unwrap();
+        let out = Output::with_events(
+            Value::map().with("Charged", "requester"),
+            fixtures::events(),
+        );
+        let resp = RestXmlCodec.serialize(&model, op, out, ResponseMeta { request_id: "rid" });
+        assert_eq!(resp.status, 200);
+        assert_eq!(resp.headers["content-type"], eventstream::CONTENT_TYPE);
+        assert_eq!(resp.headers["x-amz-request-charged"], "requester");
+        let msgs = collect_messages(resp.body);
+        let payloads = fixtures::check_events(&msgs, "text/xml");
+        assert_eq!(
+            payloads[1].as_ref(),
+            b"<Stats><BytesScanned>10</BytesScanned></Stats>"
+        );
+        assert_eq!(
+            payloads[2].as_ref(),
+            b"<NoteEvent><Text>hi</Text></NoteEvent>"
+        );
+        assert_eq!(
+            payloads[4].as_ref(),
+            b"<BoomException><Message>it broke</Message><Reason>disk</Reason></BoomException>"
+        );
     }
 }
