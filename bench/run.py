@@ -149,16 +149,16 @@ def hello_bin():
 def targets(selected):
     out = []
     if "nephos" in selected:
-        binary = nephos_bin()
-        out.append(Target("nephos", lambda p: [binary, "--port", str(p), "--quiet"]))
+        nephos = nephos_bin()
+        out.append(Target("nephos", lambda p: [nephos, "--port", str(p), "--quiet"]))
     if "moto" in selected:
         moto = shutil.which("moto_server") or shutil.which("moto_server", path=str(pathlib.Path(sys.executable).parent))
         if not moto:
             sys.exit('moto_server not found: pip install "moto[server]"')
         out.append(Target("moto", lambda p: [moto, "-p", str(p)]))
     if "hello" in selected:
-        binary = hello_bin()
-        out.append(Target("hello", lambda p: [binary, str(p)]))
+        hello = hello_bin()
+        out.append(Target("hello", lambda p: [hello, str(p)]))
     return out
 
 

@@ -26,6 +26,10 @@ fn main() {
     }
     out.push_str("];\n");
     out.push_str(&format!(
+        "/// How many models are embedded.\npub const COUNT: usize = {};\n",
+        names.len()
+    ));
+    out.push_str(&format!(
         "/// The routing index written by models/refresh.py.\npub static INDEX_JSON: &str = include_str!({:?});\n",
         models.join("index.json").display().to_string()
     ));

@@ -17,9 +17,8 @@ pub use shape::{
     TimestampFormat, XmlNamespace,
 };
 
-use std::collections::HashMap;
 use std::io::Read;
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 
 mod embedded {
     include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
@@ -34,17 +33,17 @@ pub fn service_names() -> impl Iterator<Item = &'static str> {
 ///
 /// Returns `None` for a service that is not vendored.
 pub fn service(name: &str) -> Option<&'static ServiceModel> {
-    static LOADED: OnceLock<Mutex<HashMap<&'static str, &'static ServiceModel>>> = OnceLock::new();
-    let (key, gz) = embedded::EMBEDDED.iter().find(|(n, _)| *n == name)?;
-    let loaded = LOADED.get_or_init(Default::default);
-    if let Some(model) = loaded.lock().unwrap().get(key) {
-        return Some(model);
-    }
-    // Parse outside the lock: a big model (ec2) takes milliseconds and other services
-    // should not wait for it. Two racing first requests both parse; one result is kept.
-    let model = parse_gz(gz).unwrap_or_else(|e| panic!("vendored model {name} is corrupt: {e}"));
-    let mut map = loaded.lock().unwrap();
-    Some(*map.entry(key).or_insert_with(|| Box::leak(Box::new(model))))
+    // One slot per embedded model, found by binary search (the list is sorted): the hot
+    // path of every request takes no lock once a model is loaded.
+    static SLOTS: [OnceLock<ServiceModel>; embedded::COUNT] =
+        [const { OnceLock::new() }; embedded::COUNT];
+    let i = embedded::EMBEDDED
+        .binary_search_by(|(n, _)| (*n).cmp(name))
+        .ok()?;
+    let gz = embedded::EMBEDDED[i].1;
+    Some(SLOTS[i].get_or_init(|| {
+        parse_gz(gz).unwrap_or_else(|e| panic!("vendored model {name} is corrupt: {e}"))
+    }))
 }
 
 fn parse_gz(gz: &[u8]) -> Result<ServiceModel, String> {
