@@ -1,6 +1,7 @@
 """The gateway: internal endpoints, resolution, 501s, CORS, request ids, lifecycle."""
 
 import json
+import shutil
 import signal
 import subprocess
 import time
@@ -184,3 +185,46 @@ def test_quiet_mode_logs_no_requests():
     finally:
         proc.kill()
     assert "GetCallerIdentity" not in out
+
+
+def test_virtual_host_style_reaches_s3(nephos):
+    # No signature, only the Host names the bucket: S3 (not implemented yet) answers in
+    # its own XML error format, naming the operation the path and host resolve to.
+    r = requests.get(
+        nephos.endpoint + "/some/key.txt",
+        headers={"Host": f"my-bucket.s3.localhost:{nephos.port}"},
+        timeout=5,
+    )
+    assert r.status_code == 501
+    assert r.text.startswith("<?xml") or r.text.startswith("<Error>")
+    assert "<Code>NotImplemented</Code>" in r.text
+    assert "GetObject" in r.text
+    assert r.headers.get("x-amz-request-id")
+
+
+def test_localstack_style_hosts_resolve(nephos):
+    r = requests.post(
+        nephos.endpoint + "/",
+        data="Action=GetCallerIdentity&Version=2011-06-15",
+        headers={
+            "Host": f"sts.us-east-1.localhost.localstack.cloud:{nephos.port}",
+            "Content-Type": "application/x-www-form-urlencoded",
+        },
+        timeout=5,
+    )
+    assert r.status_code == 200
+    assert "<GetCallerIdentityResult>" in r.text
+
+
+def test_http2_prior_knowledge(nephos):
+    if shutil.which("curl") is None:
+        pytest.skip("curl is not installed")
+    out = subprocess.run(
+        ["curl", "-s", "--http2-prior-knowledge", "-o", "-", "-w", "\n%{http_version}",
+         "-H", "Content-Type: application/x-www-form-urlencoded",
+         "-d", "Action=GetCallerIdentity&Version=2011-06-15", nephos.endpoint + "/"],
+        capture_output=True, text=True, timeout=10,
+    )
+    body, version = out.stdout.rsplit("\n", 1)
+    assert version == "2"
+    assert "<Account>000000000000</Account>" in body

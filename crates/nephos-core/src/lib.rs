@@ -5,6 +5,7 @@
 //! - [`AwsError`]: an error as AWS reports it (code, message, status, fault, fields).
 //! - [`RequestContext`]: who calls, in which account and region, with which request id.
 //! - [`Clock`]: the one clock of all time-driven behaviour, advanced by tests.
+//! - [`Scoped`]: per-account, per-region state, as AWS isolates it.
 //! - [`Provider`]: what a service implements; [`Dispatch`]: how services call each other
 //!   in process.
 
@@ -14,6 +15,7 @@ mod error;
 mod identity;
 mod ids;
 mod provider;
+mod scoped;
 mod value;
 
 pub use clock::Clock;
@@ -22,6 +24,7 @@ pub use error::AwsError;
 pub use identity::{Credential, CredentialStore};
 pub use ids::{is_account_id, random_alnum, request_id};
 pub use provider::{BoxFuture, ByteStream, Dispatch, EventStream, Input, Output, Provider};
+pub use scoped::Scoped;
 pub use value::{Timestamp, Value};
 
 /// The account of requests whose access key id is not a 12-digit account number.
