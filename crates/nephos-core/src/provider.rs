@@ -149,3 +149,45 @@ pub trait Dispatch: Send + Sync {
         input: Value,
     ) -> BoxFuture<'a, Result<Value, AwsError>>;
 }
+
+/// A late-bound handle to the dispatcher. Providers are built before the gateway that
+/// dispatches for them, so they keep this handle and the binary fills it once the
+/// gateway exists.
+#[derive(Clone, Default)]
+pub struct Dispatcher(Arc<OnceLock<Arc<dyn Dispatch>>>);
+
+impl Dispatcher {
+    pub fn new() -> Dispatcher {
+        Dispatcher::default()
+    }
+
+    /// Installs the dispatcher; later calls are ignored.
+    pub fn set(&self, dispatch: Arc<dyn Dispatch>) {
+        let _ = self.0.set(dispatch);
+    }
+
+    /// Calls `service.operation` in process, as the caller in `ctx` (same account and
+    /// region), with the model's validation.
+    pub async fn call(
+        &self,
+        ctx: &RequestContext,
+        service: &str,
+        operation: &str,
+        input: Value,
+    ) -> Result<Value, AwsError> {
+        match self.0.get() {
+            Some(d) => d.call(ctx, service, operation, input).await,
+            None => Err(AwsError::internal("the in-process dispatcher is not wired")),
+        }
+    }
+}
+
+impl std::fmt::Debug for Dispatcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.get().is_some() {
+            "Dispatcher(wired)"
+        } else {
+            "Dispatcher(unwired)"
+        })
+    }
+}

@@ -12,10 +12,12 @@
 
 mod auth;
 mod body;
+mod dispatch;
 mod internal;
 pub mod resolve;
 
 pub use body::ResBody;
+pub use dispatch::InProcess;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, request::Parts};
@@ -82,6 +84,11 @@ impl Gateway {
 
     pub fn providers(&self) -> impl Iterator<Item = &Arc<dyn Provider>> {
         self.providers.values()
+    }
+
+    /// A [`nephos_core::Dispatch`] over this gateway, for [`nephos_core::Dispatcher::set`].
+    pub fn in_process(self: &Arc<Self>) -> Arc<dyn nephos_core::Dispatch> {
+        Arc::new(InProcess(Arc::downgrade(self)))
     }
 
     pub fn clock(&self) -> &Arc<Clock> {

@@ -95,10 +95,15 @@ async fn run(cli: Cli, started: Instant) -> Result<(), String> {
         verify_signatures: cli.verify_signatures,
         default_secret_key: cli.secret_access_key.clone(),
     };
+    // Providers that call other services get this handle; it is wired once the gateway
+    // (which owns the providers) exists.
+    let dispatcher = nephos_core::Dispatcher::new();
     let mut gateway = Gateway::new(config, clock, storage.clone());
     let sts = Arc::new(nephos_sts::StsProvider::new(storage, &cli.default_account)?);
     gateway.add_credentials(sts.clone());
     gateway.register(sts);
+    let gateway = Arc::new(gateway);
+    dispatcher.set(gateway.in_process());
 
     let listener = tokio::net::TcpListener::bind((cli.host.as_str(), cli.port))
         .await
@@ -128,7 +133,7 @@ async fn run(cli: Cli, started: Instant) -> Result<(), String> {
             "accepted without verification"
         },
     );
-    nephos_gateway::serve(listener, Arc::new(gateway), shutdown_signal()).await;
+    nephos_gateway::serve(listener, gateway, shutdown_signal()).await;
     tracing::info!("nephos stopped");
     Ok(())
 }

@@ -1,0 +1,67 @@
+//! In-process calls between services: the same model validation and handlers as the wire,
+//! without HTTP or codecs.
+
+use crate::Gateway;
+use nephos_core::{AwsError, BoxFuture, Dispatch, Input, RequestContext, Value};
+use std::sync::Weak;
+
+/// The gateway as a [`Dispatch`]. Holds it weakly: providers keep the dispatcher and the
+/// gateway keeps the providers.
+pub struct InProcess(pub(crate) Weak<Gateway>);
+
+impl Dispatch for InProcess {
+    fn call<'a>(
+        &'a self,
+        ctx: &'a RequestContext,
+        service: &'a str,
+        operation: &'a str,
+        input: Value,
+    ) -> BoxFuture<'a, Result<Value, AwsError>> {
+        Box::pin(async move {
+            let gateway = self
+                .0
+                .upgrade()
+                .ok_or_else(|| AwsError::internal("nephos is shutting down"))?;
+            gateway
+                .call_in_process(ctx, service, operation, input)
+                .await
+        })
+    }
+}
+
+impl Gateway {
+    /// Runs `service.operation` for the caller of `ctx` (same account and region).
+    pub async fn call_in_process(
+        &self,
+        ctx: &RequestContext,
+        service: &str,
+        operation: &str,
+        input: Value,
+    ) -> Result<Value, AwsError> {
+        let model = nephos_model::service(service)
+            .ok_or_else(|| AwsError::internal(format!("no model for service {service}")))?;
+        let op = model.operation(operation).ok_or_else(|| {
+            AwsError::internal(format!("service {service} has no operation {operation}"))
+        })?;
+        nephos_protocol::validate::validate(model, op, &input)?;
+        let (name, provider) = self
+            .providers
+            .get_key_value(service)
+            .filter(|(_, p)| p.operations().contains(&operation))
+            .ok_or_else(|| AwsError::not_implemented(service, operation))?;
+        let mut inner = ctx.clone();
+        inner.service = name;
+        inner.operation = operation.to_owned();
+        inner.request_id = nephos_core::request_id();
+        let output = provider
+            .handle(
+                &inner,
+                Input {
+                    value: input,
+                    body: None,
+                },
+            )
+            .await?;
+        Ok(output.value)
+    }
+}
