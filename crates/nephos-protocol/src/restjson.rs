@@ -7,7 +7,6 @@
 
 #![allow(clippy::result_large_err)]
 
-use crate::eventstream;
 use crate::json::EVENT_PAYLOADS;
 use crate::json::{error_body, extra_headers, parse_body, read, write, write_struct};
 use crate::rest::{self, BodyTarget};
@@ -137,7 +136,7 @@ impl Codec for RestJsonCodec {
         &self,
         model: &ServiceModel,
         op: &Operation,
-        output: Output,
+        mut output: Output,
         meta: ResponseMeta<'_>,
     ) -> HttpResponse {
         let mut headers = http::HeaderMap::new();
@@ -156,21 +155,15 @@ impl Codec for RestJsonCodec {
             _ => Default::default(),
         };
         let status = rest::bind_response(model, Some(op), shape, &mut members, &mut headers);
-        if let Some((_, stream_ref)) = eventstream::stream_member(model, shape)
-            && let Some(events) = output.events
-        {
-            set(&mut headers, "content-type", eventstream::CONTENT_TYPE);
-            return HttpResponse {
-                status,
-                headers,
-                body: Body::Stream(eventstream::response_body(
-                    model,
-                    &stream_ref.shape,
-                    None,
-                    events,
-                    EVENT_PAYLOADS,
-                )),
-            };
+        if let Some(resp) = rest::event_stream_response(
+            model,
+            shape,
+            status,
+            &mut headers,
+            &mut output.events,
+            EVENT_PAYLOADS,
+        ) {
+            return resp;
         }
         let body = match rest::body_target(shape) {
             BodyTarget::Payload(name, r) => {
@@ -276,7 +269,10 @@ mod tests {
         let meta = ResponseMeta { request_id: "rid" };
         let resp = RestJsonCodec.serialize(&model, op, out, meta);
         assert_eq!(resp.status, 200);
-        assert_eq!(resp.headers["content-type"], eventstream::CONTENT_TYPE);
+        assert_eq!(
+            resp.headers["content-type"],
+            crate::eventstream::CONTENT_TYPE
+        );
         assert_eq!(resp.headers["x-amz-request-charged"], "requester");
         let msgs = collect_messages(resp.body);
         let payloads = fixtures::check_events(&msgs, "application/json");

@@ -12,7 +12,7 @@
 // `AwsError` is the crate-wide error of the `Codec` trait.
 #![allow(clippy::result_large_err)]
 
-use crate::eventstream::{self, PayloadFormat};
+use crate::eventstream::PayloadFormat;
 use crate::query::{add_headers, wire_error, write_error_fields};
 use crate::rest::{self, BodyTarget};
 use crate::xml::{self, XmlWriter};
@@ -191,7 +191,7 @@ impl Codec for RestXmlCodec {
         &self,
         model: &ServiceModel,
         op: &Operation,
-        output: Output,
+        mut output: Output,
         meta: ResponseMeta<'_>,
     ) -> HttpResponse {
         let mut headers = http::HeaderMap::new();
@@ -209,24 +209,15 @@ impl Codec for RestXmlCodec {
             _ => Default::default(),
         };
         let status = rest::bind_response(model, Some(op), shape, &mut value, &mut headers);
-        if let Some((_, stream_ref)) = eventstream::stream_member(model, shape)
-            && let Some(events) = output.events
-        {
-            headers.insert(
-                http::header::CONTENT_TYPE,
-                http::HeaderValue::from_static(eventstream::CONTENT_TYPE),
-            );
-            return HttpResponse {
-                status,
-                headers,
-                body: Body::Stream(eventstream::response_body(
-                    model,
-                    &stream_ref.shape,
-                    None,
-                    events,
-                    EVENT_PAYLOADS,
-                )),
-            };
+        if let Some(resp) = rest::event_stream_response(
+            model,
+            shape,
+            status,
+            &mut headers,
+            &mut output.events,
+            EVENT_PAYLOADS,
+        ) {
+            return resp;
         }
         let body = match rest::body_target(shape) {
             BodyTarget::Payload(name, r) => {
@@ -387,7 +378,10 @@ mod tests {
         );
         let resp = RestXmlCodec.serialize(&model, op, out, ResponseMeta { request_id: "rid" });
         assert_eq!(resp.status, 200);
-        assert_eq!(resp.headers["content-type"], eventstream::CONTENT_TYPE);
+        assert_eq!(
+            resp.headers["content-type"],
+            crate::eventstream::CONTENT_TYPE
+        );
         assert_eq!(resp.headers["x-amz-request-charged"], "requester");
         let msgs = collect_messages(resp.body);
         let payloads = fixtures::check_events(&msgs, "text/xml");
