@@ -791,6 +791,37 @@ pub fn now() -> Timestamp {
     Timestamp::from_millis(ms)
 }
 
+/// The response of a rest operation whose output payload is an event stream, when the
+/// handler supplied events: status and headers bound as for any output, the events
+/// framed one message each as they arrive. `None` leaves `events` untouched.
+pub fn event_stream_response(
+    model: &ServiceModel,
+    output_shape: &nephos_model::Shape,
+    status: u16,
+    headers: &mut http::HeaderMap,
+    events: &mut Option<nephos_core::EventStream>,
+    format: crate::eventstream::PayloadFormat,
+) -> Option<crate::HttpResponse> {
+    let (_, stream_ref) = crate::eventstream::stream_member(model, output_shape)?;
+    let events = events.take()?;
+    let mut headers = std::mem::take(headers);
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static(crate::eventstream::CONTENT_TYPE),
+    );
+    Some(crate::HttpResponse {
+        status,
+        headers,
+        body: crate::Body::Stream(crate::eventstream::response_body(
+            model,
+            &stream_ref.shape,
+            None,
+            events,
+            format,
+        )),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -939,35 +970,4 @@ mod tests {
             ]
         );
     }
-}
-
-/// The response of a rest operation whose output payload is an event stream, when the
-/// handler supplied events: status and headers bound as for any output, the events
-/// framed one message each as they arrive. `None` leaves `events` untouched.
-pub fn event_stream_response(
-    model: &ServiceModel,
-    output_shape: &nephos_model::Shape,
-    status: u16,
-    headers: &mut http::HeaderMap,
-    events: &mut Option<nephos_core::EventStream>,
-    format: crate::eventstream::PayloadFormat,
-) -> Option<crate::HttpResponse> {
-    let (_, stream_ref) = crate::eventstream::stream_member(model, output_shape)?;
-    let events = events.take()?;
-    let mut headers = std::mem::take(headers);
-    headers.insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static(crate::eventstream::CONTENT_TYPE),
-    );
-    Some(crate::HttpResponse {
-        status,
-        headers,
-        body: crate::Body::Stream(crate::eventstream::response_body(
-            model,
-            &stream_ref.shape,
-            None,
-            events,
-            format,
-        )),
-    })
 }
