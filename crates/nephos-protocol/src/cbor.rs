@@ -74,7 +74,7 @@ pub fn decode_item(bytes: &[u8]) -> Result<Item<'_>, AwsError> {
 /// callers holding CBOR of unknown shape.
 pub fn decode_document(bytes: &[u8]) -> Result<Value, AwsError> {
     let item = decode_item(bytes)?;
-    Ok(document_value(&item))
+    document_value(&item).ok_or_else(non_text_key)
 }
 
 fn bad(e: minicbor::decode::Error) -> AwsError {
@@ -301,7 +301,7 @@ fn to_value(
         return Ok(None);
     }
     if shape.document {
-        return Ok(Some(document_value(item)));
+        return shapeless(item);
     }
     let v = match shape.kind {
         ShapeType::Structure => {
@@ -332,16 +332,15 @@ fn to_value(
             let Item::Array(items) = item else {
                 return Err(mismatch("an array", shape_name));
             };
-            let member = shape.member.as_ref();
+            let Some(member) = shape.member.as_ref() else {
+                return shapeless(item);
+            };
             let mut out = Vec::with_capacity(items.len());
             for it in items {
-                match member {
-                    Some(m) => match member_value(model, m, it)? {
-                        Some(v) => out.push(v),
-                        None if shape.sparse => out.push(Value::Null),
-                        None => {}
-                    },
-                    None => out.push(document_value(it)),
+                match member_value(model, member, it)? {
+                    Some(v) => out.push(v),
+                    None if shape.sparse => out.push(Value::Null),
+                    None => {}
                 }
             }
             Value::List(out)
@@ -350,16 +349,15 @@ fn to_value(
             let Item::Map(entries) = item else {
                 return Err(mismatch("a map", shape_name));
             };
+            let Some(value_ref) = shape.value.as_ref() else {
+                return shapeless(item);
+            };
             let mut out = IndexMap::with_capacity(entries.len());
             for (k, v) in entries {
                 let Item::Text(key) = k else {
                     return Err(mismatch("text keys", shape_name));
                 };
-                let val = match &shape.value {
-                    Some(m) => member_value(model, m, v)?,
-                    None => Some(document_value(v)),
-                };
-                match val {
+                match member_value(model, value_ref, v)? {
                     Some(v) => {
                         out.insert(key.clone().into_owned(), v);
                     }
@@ -449,37 +447,49 @@ fn member_value(
     to_value(model, shape, &member.shape, item)
 }
 
-/// The natural mapping of a CBOR item without a shape.
-fn document_value(item: &Item<'_>) -> Value {
-    match item {
+fn non_text_key() -> AwsError {
+    serialization("document map keys must be text strings")
+}
+
+/// A document, or a list or map whose model gives no member shape: the natural mapping.
+/// Kept out of [`to_value`] so its error path does not grow that recursive frame.
+fn shapeless(item: &Item<'_>) -> Result<Option<Value>, AwsError> {
+    document_value(item).map(Some).ok_or_else(non_text_key)
+}
+
+/// The natural mapping of a CBOR item without a shape; `None` if a map has a key that is
+/// not text (callers report [`non_text_key`]).
+///
+/// Document objects have text keys (smithy documents are JSON-like), so any other key is
+/// malformed input. Rendering such keys as text instead was exponential in their nesting
+/// depth (found by the `cbor_decode` fuzz target).
+fn document_value(item: &Item<'_>) -> Option<Value> {
+    Some(match item {
         Item::Int(i) => i64::try_from(*i)
             .map(Value::Integer)
             .unwrap_or(Value::Float(*i as f64)),
         Item::Float(f) => Value::Float(*f),
         Item::Bytes(b) => Value::Blob(Bytes::copy_from_slice(b)),
         Item::Text(s) => Value::String(s.clone().into_owned()),
-        Item::Array(items) => Value::List(items.iter().map(document_value).collect()),
+        Item::Array(items) => Value::List(items.iter().map(document_value).collect::<Option<_>>()?),
         Item::Map(entries) => Value::Map(
             entries
                 .iter()
-                .map(|(k, v)| {
-                    let key = match k {
-                        Item::Text(s) => s.clone().into_owned(),
-                        other => format!("{:?}", document_value(other)),
-                    };
-                    (key, document_value(v))
+                .map(|(k, v)| match k {
+                    Item::Text(key) => Some((key.clone().into_owned(), document_value(v)?)),
+                    _ => None,
                 })
-                .collect(),
+                .collect::<Option<_>>()?,
         ),
         Item::Tag(1, inner) => match inner.as_ref() {
             Item::Int(i) => Value::Timestamp(Timestamp(*i as f64)),
             Item::Float(f) => Value::Timestamp(Timestamp(*f)),
-            other => document_value(other),
+            other => document_value(other)?,
         },
-        Item::Tag(_, inner) => document_value(inner),
+        Item::Tag(_, inner) => document_value(inner)?,
         Item::Bool(b) => Value::Bool(*b),
         Item::Null => Value::Null,
-    }
+    })
 }
 
 /// The decimal digits of a big-endian magnitude (tag 2), or of -1 - magnitude (tag 3).
@@ -1436,6 +1446,26 @@ mod tests {
             Value::map()
                 .with("Message", "it broke")
                 .with("Reason", "disk")
+        );
+    }
+
+    /// Found by the `cbor_decode` fuzz target: maps keyed by maps, nested a few dozen
+    /// deep, took exponential time (each level re-escaped the debug text of the one
+    /// inside). Non-text document keys are now a client error, at once.
+    #[test]
+    fn document_with_non_text_keys_is_rejected_quickly() {
+        let depth = 40;
+        let mut body = vec![0xa1; depth];
+        body.push(0xa0);
+        body.extend(std::iter::repeat_n(0x00, depth));
+        let err = decode_document(&body).unwrap_err();
+        assert_eq!(err.code, "SerializationException");
+        assert_eq!(err.status, 400);
+        // Text keys still decode.
+        let v = decode_document(&[0xa1, 0x61, b'k', 0x01]).unwrap();
+        assert_eq!(
+            v,
+            Value::Map([("k".to_string(), Value::Integer(1))].into_iter().collect())
         );
     }
 }

@@ -62,7 +62,13 @@ pub fn parse_iso8601(text: &str) -> Option<Timestamp> {
     let t = text.trim().to_ascii_uppercase();
     // RFC 3339 requires a time zone; AWS clients always send one, but accept a bare
     // date-time as UTC like AWS services do.
-    let with_zone = if t.len() >= 19 && !t.ends_with('Z') && !t[19..].contains(['+', '-']) {
+    // Bytes, not `str` slicing: index 19 may fall inside a multi-byte character.
+    let has_offset = |t: &str| {
+        t.as_bytes()
+            .get(19..)
+            .is_some_and(|b| b.contains(&b'+') || b.contains(&b'-'))
+    };
+    let with_zone = if t.len() >= 19 && !t.ends_with('Z') && !has_offset(&t) {
         format!("{t}Z")
     } else {
         t
@@ -118,5 +124,18 @@ mod tests {
         );
         assert_eq!(parse_http_date("Tue, 29 Apr 2014 18:30:38 GMT"), Some(t));
         assert_eq!(parse_epoch("abc"), None);
+    }
+
+    /// Found by the `restxml_parse` fuzz target: a multi-byte character straddling byte 19
+    /// made the zone check slice inside it and panic.
+    #[test]
+    fn iso8601_with_multibyte_text_is_rejected_not_a_panic() {
+        let text = format!(
+            "{}\u{FFFD}SAT, 29 OCT 1994 19:43:31 GMT",
+            "\u{FFFD}".repeat(6)
+        );
+        assert!(!text.is_char_boundary(19));
+        assert_eq!(parse_iso8601(&text), None);
+        assert_eq!(parse_any(&text), None);
     }
 }
