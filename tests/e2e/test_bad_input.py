@@ -21,6 +21,8 @@ CASES = [
     ("json-wrong-type", "dynamodb", b'{"Limit": "ten"}', {"X-Amz-Target": "DynamoDB_20120810.ListTables", "Content-Type": "application/x-amz-json-1.0"}, "/", "POST", 400, ""),
     ("json-unknown-operation", "dynamodb", b"{}", {"X-Amz-Target": "DynamoDB_20120810.Teleport", "Content-Type": "application/x-amz-json-1.0"}, "/", "POST", 400, "UnknownOperationException"),
     ("json-missing-required", "dynamodb", b"{}", {"X-Amz-Target": "DynamoDB_20120810.DescribeTable", "Content-Type": "application/x-amz-json-1.0"}, "/", "POST", 400, "ValidationException"),
+    ("query-wrong-content-type", "sts", b"Action=GetCallerIdentity&Version=2011-06-15", {"Content-Type": "application/json"}, "/", "POST", 400, "MissingAction"),
+    ("json-wrong-content-type", "dynamodb", b"Action=ListTables", {"X-Amz-Target": "DynamoDB_20120810.ListTables", "Content-Type": "application/x-www-form-urlencoded"}, "/", "POST", 400, "SerializationException"),
     ("query-unknown-action", "sts", b"Action=Teleport&Version=2011-06-15", {"Content-Type": "application/x-www-form-urlencoded"}, "/", "POST", 400, "InvalidAction"),
     ("query-invalid-utf8", "sts", b"Action=GetAccessKeyInfo&Version=2011-06-15&AccessKeyId=%FF%FE%FD%FC%FB%FA%F9%F8%F7%F6%F5%F4%F3%F2%F1%F0", {"Content-Type": "application/x-www-form-urlencoded"}, "/", "POST", 400, ""),
     ("query-bad-integer", "sts", b"Action=GetSessionToken&Version=2011-06-15&DurationSeconds=soon", {"Content-Type": "application/x-www-form-urlencoded"}, "/", "POST", 400, ""),
