@@ -40,6 +40,9 @@ struct Cli {
     /// With --verify-signatures: the secret key of every access key nephos did not issue.
     #[arg(long, env = "NEPHOS_SECRET_ACCESS_KEY", default_value = "test")]
     secret_access_key: String,
+    /// Worker threads serving requests (default: one per core).
+    #[arg(long, env = "NEPHOS_WORKER_THREADS")]
+    worker_threads: Option<usize>,
     /// Only warnings and errors (no per-request lines).
     #[arg(short, long, env = "NEPHOS_QUIET", conflicts_with = "verbose")]
     quiet: bool,
@@ -68,7 +71,11 @@ fn main() -> std::process::ExitCode {
         eprintln!("nephos: --default-account must be a 12-digit account id");
         return std::process::ExitCode::from(2);
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = cli.worker_threads {
+        builder.worker_threads(n.max(1));
+    }
+    let runtime = builder
         .enable_all()
         .thread_name("nephos")
         .build()
