@@ -176,6 +176,8 @@ fn providers_for_listing() -> Vec<Arc<dyn nephos_core::Provider>> {
             nephos_sts::StsProvider::new(Storage::ephemeral(), nephos_core::DEFAULT_ACCOUNT)
                 .expect("ephemeral sts"),
         ),
-        Arc::new(nephos_dynamodb::DynamoDb::open(Storage::ephemeral()).expect("ephemeral dynamodb")),
+        Arc::new(
+            nephos_dynamodb::DynamoDb::open(Storage::ephemeral()).expect("ephemeral dynamodb"),
+        ),
     ]
 }

@@ -49,9 +49,7 @@ pub fn validation(msg: impl Into<String>) -> AwsError {
 }
 
 pub fn invalid_param(msg: impl std::fmt::Display) -> AwsError {
-    AwsError::validation(format!(
-        "One or more parameter values were invalid: {msg}"
-    ))
+    AwsError::validation(format!("One or more parameter values were invalid: {msg}"))
 }
 
 impl Attr {
@@ -102,7 +100,8 @@ impl Attr {
                 _ => Vec::new(),
             }
         };
-        let list = |v: &Value| -> Vec<Value> { v.as_list().map(<[Value]>::to_vec).unwrap_or_default() };
+        let list =
+            |v: &Value| -> Vec<Value> { v.as_list().map(<[Value]>::to_vec).unwrap_or_default() };
         Ok(match ty.as_str() {
             "S" => Attr::S(inner.as_str().unwrap_or_default().to_owned()),
             "N" => Attr::N(num(inner)?),
@@ -131,9 +130,7 @@ impl Attr {
             }
             "BS" => {
                 let items: Vec<Vec<u8>> = list(inner).iter().map(bytes).collect();
-                check_set(&items, "binary", |b| {
-                    nephos_core_b64(b)
-                })?;
+                check_set(&items, "binary", |b| nephos_core_b64(b))?;
                 Attr::BS(items)
             }
             "L" => Attr::L(

@@ -41,8 +41,9 @@ impl Consumed {
             Kind::Read => "ReadCapacityUnits",
             Kind::Write => "WriteCapacityUnits",
         };
-        let total =
-            self.table + self.gsi.iter().map(|x| x.1).sum::<f64>() + self.lsi.iter().map(|x| x.1).sum::<f64>();
+        let total = self.table
+            + self.gsi.iter().map(|x| x.1).sum::<f64>()
+            + self.lsi.iter().map(|x| x.1).sum::<f64>();
         let cap = |u: f64| Value::map().with(unit_key, u).with("CapacityUnits", u);
         match mode {
             Some("TOTAL") => Some(cap(total).with("TableName", table)),
@@ -50,7 +51,10 @@ impl Consumed {
                 let mut v = cap(total)
                     .with("TableName", table)
                     .with("Table", cap(self.table));
-                for (key, list) in [("GlobalSecondaryIndexes", &self.gsi), ("LocalSecondaryIndexes", &self.lsi)] {
+                for (key, list) in [
+                    ("GlobalSecondaryIndexes", &self.gsi),
+                    ("LocalSecondaryIndexes", &self.lsi),
+                ] {
                     if !list.is_empty() {
                         let mut m = Value::map();
                         for (n, u) in list {

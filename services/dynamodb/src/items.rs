@@ -3,11 +3,11 @@
 
 use crate::attr::{Attr, Item, MAX_ITEM_SIZE, item_from_value, item_size, item_to_value};
 use crate::capacity::{Consumed, Kind, read_units, write_units};
+use crate::expr::parser::{PathPart, Update};
 use crate::expr::{
     Cond, ExprAttrs, Path, apply_update, eval, parse_condition, parse_projection, parse_update,
     validate_static,
 };
-use crate::expr::parser::{PathPart, Update};
 use crate::state::{DynamoDb, ITEMS, item_record_key};
 use crate::table::Table;
 use crate::tables::table_name;
@@ -20,7 +20,9 @@ pub fn expr_attrs(v: &Value, has_expressions: bool) -> Result<ExprAttrs, AwsErro
     let mut names = HashMap::new();
     if let Some(m) = v.get("ExpressionAttributeNames").and_then(Value::as_map) {
         if m.is_empty() {
-            return Err(AwsError::validation("ExpressionAttributeNames must not be empty"));
+            return Err(AwsError::validation(
+                "ExpressionAttributeNames must not be empty",
+            ));
         }
         if !has_expressions {
             return Err(AwsError::validation(
@@ -34,7 +36,9 @@ pub fn expr_attrs(v: &Value, has_expressions: bool) -> Result<ExprAttrs, AwsErro
     let mut values = HashMap::new();
     if let Some(m) = v.get("ExpressionAttributeValues").and_then(Value::as_map) {
         if m.is_empty() {
-            return Err(AwsError::validation("ExpressionAttributeValues must not be empty"));
+            return Err(AwsError::validation(
+                "ExpressionAttributeValues must not be empty",
+            ));
         }
         if !has_expressions {
             return Err(AwsError::validation(
@@ -92,7 +96,11 @@ pub fn projection(v: &Value, attrs: &mut ExprAttrs) -> Result<Option<Vec<Path>>,
 }
 
 pub fn ccf_error(old: Option<&Item>, rv: Option<&str>) -> AwsError {
-    let mut e = AwsError::new(400, "ConditionalCheckFailedException", "The conditional request failed");
+    let mut e = AwsError::new(
+        400,
+        "ConditionalCheckFailedException",
+        "The conditional request failed",
+    );
     if rv == Some("ALL_OLD")
         && let Some(o) = old
     {
@@ -129,7 +137,11 @@ pub fn write_capacity(t: &Table, old: Option<&Item>, new: Option<&Item>, factor:
                 .filter(|_| in_index(new))
                 .or(old)
                 .map_or(0, |i| item_size(&t.project_for_index(i, idx)));
-            c.add_index(&idx.name, idx.global, write_units(isize) * factor * n.min(2) as f64);
+            c.add_index(
+                &idx.name,
+                idx.global,
+                write_units(isize) * factor * n.min(2) as f64,
+            );
         }
     }
     c
@@ -171,7 +183,10 @@ impl DynamoDb {
             if let Some(c) = &cond
                 && !eval(c, old.as_ref().unwrap_or(&Item::new()))?
             {
-                return Err(ccf_error(old.as_ref(), v.str("ReturnValuesOnConditionCheckFailure")));
+                return Err(ccf_error(
+                    old.as_ref(),
+                    v.str("ReturnValuesOnConditionCheckFailure"),
+                ));
             }
             let consumed = write_capacity(&t, old.as_ref(), Some(&item), 1.0);
             let enc = t.put(&key, &item);
@@ -242,12 +257,18 @@ impl DynamoDb {
             if let Some(c) = &cond
                 && !eval(c, old.as_ref().unwrap_or(&Item::new()))?
             {
-                return Err(ccf_error(old.as_ref(), v.str("ReturnValuesOnConditionCheckFailure")));
+                return Err(ccf_error(
+                    old.as_ref(),
+                    v.str("ReturnValuesOnConditionCheckFailure"),
+                ));
             }
             let consumed = write_capacity(&t, old.as_ref(), None, 1.0);
             let pending = if old.is_some() {
                 t.remove(&skey);
-                self.start_commit(vec![Mutation::delete(ITEMS, item_record_key(&t.meta.id, &skey))])
+                self.start_commit(vec![Mutation::delete(
+                    ITEMS,
+                    item_record_key(&t.meta.id, &skey),
+                )])
             } else {
                 self.start_commit(Vec::new())
             };
@@ -269,7 +290,10 @@ impl DynamoDb {
     pub async fn update_item(&self, ctx: &RequestContext, v: &Value) -> Result<Value, AwsError> {
         let name = table_name(v);
         let key = item_from_value(v.get("Key"))?;
-        let rv = return_values(v, &["NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW"])?;
+        let rv = return_values(
+            v,
+            &["NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW"],
+        )?;
         let has_expr =
             v.get("ConditionExpression").is_some() || v.get("UpdateExpression").is_some();
         let mut attrs = expr_attrs(v, has_expr)?;
@@ -301,7 +325,10 @@ impl DynamoDb {
             if let Some(c) = &cond
                 && !eval(c, old.as_ref().unwrap_or(&Item::new()))?
             {
-                return Err(ccf_error(old.as_ref(), v.str("ReturnValuesOnConditionCheckFailure")));
+                return Err(ccf_error(
+                    old.as_ref(),
+                    v.str("ReturnValuesOnConditionCheckFailure"),
+                ));
             }
             let new = apply_update(&update, &base)?;
             check_item_size(&new, true)?;

@@ -33,7 +33,7 @@ impl Decimal {
         if mant == 0 {
             return Decimal::ZERO;
         }
-        while mant % 10 == 0 {
+        while mant.is_multiple_of(10) {
             mant /= 10;
             exp += 1;
         }
@@ -316,14 +316,17 @@ mod tests {
         assert_eq!(d("0.1").add(d("0.2")).unwrap(), d("0.3"));
         assert_eq!(d("10").sub(d("10.5")).unwrap().to_string(), "-0.5");
         assert!(d("1E+100").add(d("1")).is_err());
-        assert_eq!(d("1E+100").add(d("1E+100")).unwrap().to_string(), "2".to_owned() + &"0".repeat(100));
+        assert_eq!(
+            d("1E+100").add(d("1E+100")).unwrap().to_string(),
+            "2".to_owned() + &"0".repeat(100)
+        );
     }
 
     #[test]
     fn ordering_and_sortable_bytes_agree() {
         let vals = [
-            "-1E+10", "-100", "-12", "-1.2", "-1", "-0.5", "0", "1E-130", "0.5", "1", "1.2",
-            "12", "100", "1E+10",
+            "-1E+10", "-100", "-12", "-1.2", "-1", "-0.5", "0", "1E-130", "0.5", "1", "1.2", "12",
+            "100", "1E+10",
         ];
         for w in vals.windows(2) {
             let (a, b) = (d(w[0]), d(w[1]));

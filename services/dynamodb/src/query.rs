@@ -1,7 +1,9 @@
 //! Query and Scan over tables and indexes: key ranges in the ordered maps, pagination,
 //! the 1 MB page limit, Select, filters, parallel scan segments.
 
-use crate::attr::{Attr, Item, item_from_value, item_size, item_to_value, key_bytes, partition_prefix};
+use crate::attr::{
+    Attr, Item, item_from_value, item_size, item_to_value, key_bytes, partition_prefix,
+};
 use crate::capacity::{Consumed, Kind, read_units};
 use crate::expr::parser::{CmpOp, Operand, PathPart};
 use crate::expr::{Cond, Path, eval, parse_condition, validate_static};
@@ -58,9 +60,10 @@ fn key_conditions(
     let mut sk = None;
     for p in parts {
         let (attr, cond) = match p {
-            Cond::Cmp(op, Operand::Path(path), Operand::Value(v)) => {
-                (single_attr(path).ok_or_else(unsupported)?, SkCond::Cmp(*op, v.clone()))
-            }
+            Cond::Cmp(op, Operand::Path(path), Operand::Value(v)) => (
+                single_attr(path).ok_or_else(unsupported)?,
+                SkCond::Cmp(*op, v.clone()),
+            ),
             Cond::Cmp(op, Operand::Value(v), Operand::Path(path)) => {
                 let flipped = match op {
                     CmpOp::Lt => CmpOp::Gt,
@@ -69,7 +72,10 @@ fn key_conditions(
                     CmpOp::Ge => CmpOp::Le,
                     o => *o,
                 };
-                (single_attr(path).ok_or_else(unsupported)?, SkCond::Cmp(flipped, v.clone()))
+                (
+                    single_attr(path).ok_or_else(unsupported)?,
+                    SkCond::Cmp(flipped, v.clone()),
+                )
             }
             Cond::Between(Operand::Path(path), Operand::Value(a), Operand::Value(b)) => (
                 single_attr(path).ok_or_else(unsupported)?,
@@ -96,7 +102,11 @@ fn key_conditions(
         } else {
             return Err(AwsError::validation(format!(
                 "Query condition missed key schema element: {}",
-                if pk.is_none() { hash } else { range.unwrap_or(hash) }
+                if pk.is_none() {
+                    hash
+                } else {
+                    range.unwrap_or(hash)
+                }
             )));
         }
     }
@@ -313,8 +323,9 @@ struct Reader<'a> {
 }
 
 fn fnv(b: &[u8]) -> u64 {
-    b.iter()
-        .fold(0xcbf29ce484222325u64, |h, &x| (h ^ u64::from(x)).wrapping_mul(0x100000001b3))
+    b.iter().fold(0xcbf29ce484222325u64, |h, &x| {
+        (h ^ u64::from(x)).wrapping_mul(0x100000001b3)
+    })
 }
 
 impl Reader<'_> {
@@ -361,7 +372,8 @@ impl Reader<'_> {
                 page.count += 1;
                 page.items.push(item);
             }
-            let full_page = self.limit.is_some_and(|l| page.scanned >= l) || page.bytes >= PAGE_BYTES;
+            let full_page =
+                self.limit.is_some_and(|l| page.scanned >= l) || page.bytes >= PAGE_BYTES;
             if full_page {
                 page.last_key = Some(key);
                 return Ok(false);
@@ -431,11 +443,7 @@ fn after_start(range: Range, start: Option<Vec<u8>>, forward: bool) -> Range {
     }
 }
 
-fn start_key(
-    t: &Table,
-    idx: Option<&IndexMeta>,
-    v: &Value,
-) -> Result<Option<Vec<u8>>, AwsError> {
+fn start_key(t: &Table, idx: Option<&IndexMeta>, v: &Value) -> Result<Option<Vec<u8>>, AwsError> {
     let Some(esk) = v.get("ExclusiveStartKey") else {
         return Ok(None);
     };
@@ -464,9 +472,7 @@ fn select_and_index<'a>(
 ) -> Result<(Option<&'a IndexMeta>, String), AwsError> {
     let idx = match v.str("IndexName") {
         Some(n) => Some(t.index(n).ok_or_else(|| {
-            AwsError::validation(format!(
-                "The table does not have the specified index: {n}"
-            ))
+            AwsError::validation(format!("The table does not have the specified index: {n}"))
         })?),
         None => None,
     };
@@ -563,9 +569,13 @@ fn limit(v: &Value) -> Option<usize> {
 impl DynamoDb {
     pub fn query(&self, ctx: &RequestContext, v: &Value) -> Result<Value, AwsError> {
         let name = table_name(v);
-        let has_expr = ["KeyConditionExpression", "FilterExpression", "ProjectionExpression"]
-            .iter()
-            .any(|m| v.get(m).is_some());
+        let has_expr = [
+            "KeyConditionExpression",
+            "FilterExpression",
+            "ProjectionExpression",
+        ]
+        .iter()
+        .any(|m| v.get(m).is_some());
         let mut attrs = expr_attrs(v, has_expr)?;
         let key_cond = match v.str("KeyConditionExpression") {
             Some(src) => Some(parse_condition(src, "KeyConditionExpression", &mut attrs)?),
@@ -684,7 +694,11 @@ impl DynamoDb {
         let t = self.table(ctx, &name)?;
         let t = t.read().unwrap();
         let (idx, select) = select_and_index(&t, v, proj.is_some())?;
-        let range = after_start((Bound::Unbounded, Bound::Unbounded), start_key(&t, idx, v)?, true);
+        let range = after_start(
+            (Bound::Unbounded, Bound::Unbounded),
+            start_key(&t, idx, v)?,
+            true,
+        );
         let page = Reader {
             table: &t,
             index: idx,

@@ -39,7 +39,11 @@ pub fn item_record_key(table_id: &str, key: &[u8]) -> Vec<u8> {
 }
 
 pub fn not_found() -> AwsError {
-    AwsError::new(400, "ResourceNotFoundException", "Requested resource not found")
+    AwsError::new(
+        400,
+        "ResourceNotFoundException",
+        "Requested resource not found",
+    )
 }
 
 impl DynamoDb {

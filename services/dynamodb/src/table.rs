@@ -5,7 +5,6 @@ use crate::attr::{Attr, Item, decode_item, encode_item, invalid_param, item_size
 use nephos_core::AwsError;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
-use std::ops::Bound;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct KeyAttr {
@@ -63,12 +62,15 @@ pub struct TableMeta {
     pub stream_view: Option<String>,
 }
 
+/// An ordered map from key bytes to key or item bytes.
+pub type ByteMap = BTreeMap<Box<[u8]>, Box<[u8]>>;
+
 pub struct Table {
     pub meta: TableMeta,
-    pub items: BTreeMap<Box<[u8]>, Box<[u8]>>,
+    pub items: ByteMap,
     pub size_bytes: u64,
     /// Index name -> (index key -> table key).
-    pub indexes: HashMap<String, BTreeMap<Box<[u8]>, Box<[u8]>>>,
+    pub indexes: HashMap<String, ByteMap>,
 }
 
 /// Escapes bytes so that a terminated, escaped component still sorts like the raw bytes
@@ -154,12 +156,7 @@ impl Table {
 
     pub fn key_of(&self, item: &Item) -> Vec<u8> {
         let pk = item.get(&self.meta.key.hash.name);
-        let sk = self
-            .meta
-            .key
-            .range
-            .as_ref()
-            .and_then(|r| item.get(&r.name));
+        let sk = self.meta.key.range.as_ref().and_then(|r| item.get(&r.name));
         match pk {
             Some(pk) => crate::attr::storage_key(pk, sk),
             None => Vec::new(),
@@ -327,24 +324,6 @@ impl Table {
         }
         out
     }
-
-    /// Table keys in index order for partition `prefix`, within sort bounds.
-    pub fn index_range(
-        &self,
-        name: &str,
-        lo: Bound<Vec<u8>>,
-        hi: Bound<Vec<u8>>,
-    ) -> Vec<(Box<[u8]>, Box<[u8]>)> {
-        let Some(m) = self.indexes.get(name) else {
-            return Vec::new();
-        };
-        m.range::<[u8], _>((
-            lo.as_ref().map(Vec::as_slice),
-            hi.as_ref().map(Vec::as_slice),
-        ))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect()
-    }
 }
 
 fn check_key_value(name: &str, v: &Attr, is_hash: bool) -> Result<(), AwsError> {
@@ -356,7 +335,11 @@ fn check_key_value(name: &str, v: &Attr, is_hash: bool) -> Result<(), AwsError> 
     if len == 0 {
         return Err(AwsError::validation(format!(
             "One or more parameter values are not valid. The AttributeValue for a key attribute cannot contain an empty {} value. Key: {name}",
-            if matches!(v, Attr::S(_)) { "string" } else { "binary" }
+            if matches!(v, Attr::S(_)) {
+                "string"
+            } else {
+                "binary"
+            }
         )));
     }
     if is_hash && len > 2048 {
@@ -381,7 +364,11 @@ fn check_empty_index_key(name: &str, v: &Attr, index: &str) -> Result<(), AwsErr
     if empty {
         return Err(AwsError::validation(format!(
             "One or more parameter values are not valid. A value specified for a secondary index key is not supported. The AttributeValue for a key attribute cannot contain an empty {} value. IndexName: {index}, IndexKey: {name}",
-            if matches!(v, Attr::S(_)) { "string" } else { "binary" }
+            if matches!(v, Attr::S(_)) {
+                "string"
+            } else {
+                "binary"
+            }
         )));
     }
     Ok(())

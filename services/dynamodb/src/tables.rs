@@ -34,7 +34,9 @@ fn key_schema(v: Option<&Value>, defs: &[KeyAttr]) -> Result<KeySchema, AwsError
         ))
     };
     let Some((hname, htype)) = elem(0) else {
-        return Err(AwsError::validation("Invalid KeySchema: Some index key attribute have no definition"));
+        return Err(AwsError::validation(
+            "Invalid KeySchema: Some index key attribute have no definition",
+        ));
     };
     if htype != "HASH" {
         return Err(AwsError::validation(
@@ -192,9 +194,10 @@ pub fn describe(t: &Table, status: &str) -> Value {
         .with("TableId", m.id.as_str())
         .with(
             "BillingModeSummary",
-            Value::map()
-                .with("BillingMode", m.billing.as_str())
-                .with("LastUpdateToPayPerRequestDateTime", Timestamp::from_millis(m.created_ms)),
+            Value::map().with("BillingMode", m.billing.as_str()).with(
+                "LastUpdateToPayPerRequestDateTime",
+                Timestamp::from_millis(m.created_ms),
+            ),
         )
         .with("DeletionProtectionEnabled", m.deletion_protection);
     if m.table_class != "STANDARD" {
@@ -211,7 +214,12 @@ pub fn describe(t: &Table, status: &str) -> Value {
         if !idx.non_key.is_empty() {
             proj.insert(
                 "NonKeyAttributes",
-                Value::List(idx.non_key.iter().map(|s| Value::from(s.as_str())).collect()),
+                Value::List(
+                    idx.non_key
+                        .iter()
+                        .map(|s| Value::from(s.as_str()))
+                        .collect(),
+                ),
             );
         }
         let mut d = Value::map()
@@ -255,7 +263,9 @@ fn parse_defs(v: &Value) -> Result<Vec<KeyAttr>, AwsError> {
     {
         let name = d.str("AttributeName").unwrap_or_default().to_owned();
         if defs.iter().any(|x| x.name == name) {
-            return Err(invalid_param("Duplicate AttributeName in AttributeDefinitions"));
+            return Err(invalid_param(
+                "Duplicate AttributeName in AttributeDefinitions",
+            ));
         }
         defs.push(KeyAttr {
             name,
@@ -266,7 +276,11 @@ fn parse_defs(v: &Value) -> Result<Vec<KeyAttr>, AwsError> {
 }
 
 /// The key attributes of the table and its indexes must be exactly the definitions.
-fn check_defs_used(defs: &[KeyAttr], key: &KeySchema, indexes: &[IndexMeta]) -> Result<(), AwsError> {
+fn check_defs_used(
+    defs: &[KeyAttr],
+    key: &KeySchema,
+    indexes: &[IndexMeta],
+) -> Result<(), AwsError> {
     let mut used: Vec<&str> = key.names();
     for i in indexes {
         for n in i.key.names() {
@@ -357,10 +371,7 @@ impl DynamoDb {
         }
         for (i, idx) in indexes.iter().enumerate() {
             if indexes[..i].iter().any(|x| x.name == idx.name) {
-                return Err(invalid_param(format!(
-                    "Duplicate index name: {}",
-                    idx.name
-                )));
+                return Err(invalid_param(format!("Duplicate index name: {}", idx.name)));
             }
         }
         check_defs_used(&defs, &key, &indexes)?;
@@ -412,8 +423,8 @@ impl DynamoDb {
                     format!("Table already exists: {name}"),
                 ));
             }
-            let bytes = serde_json::to_vec(&table.meta)
-                .map_err(|e| AwsError::internal(e.to_string()))?;
+            let bytes =
+                serde_json::to_vec(&table.meta).map_err(|e| AwsError::internal(e.to_string()))?;
             tables.insert(name.clone(), Arc::new(RwLock::new(table)));
             self.start_commit(vec![Mutation::put(
                 TABLES,
@@ -560,7 +571,10 @@ impl DynamoDb {
                     }
                 } else if let Some(up) = u.get("Update") {
                     let iname = up.str("IndexName").unwrap_or_default();
-                    let Some(i) = meta.indexes.iter_mut().find(|i| i.global && i.name == iname)
+                    let Some(i) = meta
+                        .indexes
+                        .iter_mut()
+                        .find(|i| i.global && i.name == iname)
                     else {
                         return Err(AwsError::new(
                             400,
@@ -583,7 +597,8 @@ impl DynamoDb {
                 .map(str::to_owned)
                 .collect();
             meta.attr_defs.retain(|d| used.contains(&d.name));
-            t.indexes.retain(|n, _| meta.indexes.iter().any(|i| &i.name == n));
+            t.indexes
+                .retain(|n, _| meta.indexes.iter().any(|i| &i.name == n));
             t.meta = meta;
             for idx in backfill {
                 t.backfill(&idx);
@@ -604,7 +619,11 @@ impl DynamoDb {
         Ok(Value::map().with("TableDescription", pending.1))
     }
 
-    fn table_by_arn(&self, ctx: &RequestContext, arn: &str) -> Result<crate::state::TableRef, AwsError> {
+    fn table_by_arn(
+        &self,
+        ctx: &RequestContext,
+        arn: &str,
+    ) -> Result<crate::state::TableRef, AwsError> {
         let missing = || {
             AwsError::new(
                 400,
@@ -631,7 +650,9 @@ impl DynamoDb {
                 t.meta.tags.push((k, val));
             }
             if t.meta.tags.len() > 50 {
-                return Err(AwsError::validation("One or more parameter values were invalid: The number of tags exceeds the limit of 50"));
+                return Err(AwsError::validation(
+                    "One or more parameter values were invalid: The number of tags exceeds the limit of 50",
+                ));
             }
             Table::new(t.meta.clone())
         };
@@ -664,7 +685,11 @@ impl DynamoDb {
             .meta
             .tags
             .iter()
-            .map(|(k, v)| Value::map().with("Key", k.as_str()).with("Value", v.as_str()))
+            .map(|(k, v)| {
+                Value::map()
+                    .with("Key", k.as_str())
+                    .with("Value", v.as_str())
+            })
             .collect();
         Ok(Value::map().with("Tags", Value::List(tags)))
     }
@@ -672,7 +697,10 @@ impl DynamoDb {
     pub async fn update_ttl(&self, ctx: &RequestContext, v: &Value) -> Result<Value, AwsError> {
         let name = table_name(v);
         let t = self.table(ctx, &name).map_err(|_| table_not_found(&name))?;
-        let spec = v.get("TimeToLiveSpecification").cloned().unwrap_or_default();
+        let spec = v
+            .get("TimeToLiveSpecification")
+            .cloned()
+            .unwrap_or_default();
         let enabled = spec.bool("Enabled").unwrap_or(false);
         let attr = spec.str("AttributeName").unwrap_or_default().to_owned();
         let snapshot = {

@@ -23,6 +23,9 @@ enum Op {
     Check(Item),
 }
 
+/// Storage key, old image, and the new image (None: a check; Some(None): a delete).
+type Plan = (Vec<u8>, Option<Item>, Option<Option<Item>>);
+
 struct Write {
     table: String,
     op: Op,
@@ -30,7 +33,11 @@ struct Write {
     rvoccf: Option<String>,
 }
 
-fn consumed_list(per_table: &BTreeMap<String, Consumed>, mode: Option<&str>, kind: Kind) -> Option<Value> {
+fn consumed_list(
+    per_table: &BTreeMap<String, Consumed>,
+    mode: Option<&str>,
+    kind: Kind,
+) -> Option<Value> {
     if !matches!(mode, Some("TOTAL" | "INDEXES")) {
         return None;
     }
@@ -68,10 +75,18 @@ impl DynamoDb {
     }
 
     pub fn batch_get(&self, ctx: &RequestContext, v: &Value) -> Result<Value, AwsError> {
-        let reqs = v.get("RequestItems").and_then(Value::as_map).cloned().unwrap_or_default();
+        let reqs = v
+            .get("RequestItems")
+            .and_then(Value::as_map)
+            .cloned()
+            .unwrap_or_default();
         let total: usize = reqs
             .values()
-            .map(|r| r.get("Keys").and_then(Value::as_list).map_or(0, <[Value]>::len))
+            .map(|r| {
+                r.get("Keys")
+                    .and_then(Value::as_list)
+                    .map_or(0, <[Value]>::len)
+            })
             .sum();
         if total > 100 {
             return Err(AwsError::validation(
@@ -136,8 +151,15 @@ impl DynamoDb {
     }
 
     pub async fn batch_write(&self, ctx: &RequestContext, v: &Value) -> Result<Value, AwsError> {
-        let reqs = v.get("RequestItems").and_then(Value::as_map).cloned().unwrap_or_default();
-        let total: usize = reqs.values().map(|r| r.as_list().map_or(0, <[Value]>::len)).sum();
+        let reqs = v
+            .get("RequestItems")
+            .and_then(Value::as_map)
+            .cloned()
+            .unwrap_or_default();
+        let total: usize = reqs
+            .values()
+            .map(|r| r.as_list().map_or(0, <[Value]>::len))
+            .sum();
         if total > 25 {
             return Err(AwsError::validation(
                 "Too many items requested for the BatchWriteItem call",
@@ -191,7 +213,7 @@ impl DynamoDb {
         }
         // Pass 1: keys, duplicates, conditions, new images.
         let mut seen = HashSet::new();
-        let mut plans: Vec<(Vec<u8>, Option<Item>, Option<Option<Item>>)> = Vec::new();
+        let mut plans: Vec<Plan> = Vec::new();
         let mut reasons = Vec::new();
         let mut failed = false;
         for w in writes {
@@ -278,7 +300,11 @@ impl DynamoDb {
                 Some(Some(item)) => {
                     merge(c, write_capacity(t, old.as_ref(), Some(&item), factor));
                     let enc = t.put(&skey, &item);
-                    batch_m.push(Mutation::put(ITEMS, item_record_key(&t.meta.id, &skey), enc));
+                    batch_m.push(Mutation::put(
+                        ITEMS,
+                        item_record_key(&t.meta.id, &skey),
+                        enc,
+                    ));
                 }
                 Some(None) => {
                     merge(c, write_capacity(t, old.as_ref(), None, factor));
@@ -294,7 +320,10 @@ impl DynamoDb {
     }
 
     pub fn transact_get(&self, ctx: &RequestContext, v: &Value) -> Result<Value, AwsError> {
-        let list = v.get("TransactItems").and_then(Value::as_list).unwrap_or_default();
+        let list = v
+            .get("TransactItems")
+            .and_then(Value::as_list)
+            .unwrap_or_default();
         let mut out = Vec::new();
         let mut consumed: BTreeMap<String, Consumed> = BTreeMap::new();
         for g in list {
@@ -347,7 +376,10 @@ impl DynamoDb {
                 return Ok(resp.clone());
             }
         }
-        let list = v.get("TransactItems").and_then(Value::as_list).unwrap_or_default();
+        let list = v
+            .get("TransactItems")
+            .and_then(Value::as_list)
+            .unwrap_or_default();
         let mut writes = Vec::new();
         for w in list {
             let (kind, body) = match ["ConditionCheck", "Put", "Delete", "Update"]
@@ -364,7 +396,12 @@ impl DynamoDb {
                 Some(src) => Some(parse_update(src, &mut attrs)?),
                 None => None,
             };
-            let cond = condition(body, "ConditionExpression", "ConditionExpression", &mut attrs)?;
+            let cond = condition(
+                body,
+                "ConditionExpression",
+                "ConditionExpression",
+                &mut attrs,
+            )?;
             attrs.check_unused()?;
             let op = match kind {
                 "Put" => {
@@ -373,14 +410,19 @@ impl DynamoDb {
                     Op::Put(item)
                 }
                 "Delete" => Op::Delete(item_from_value(body.get("Key"))?),
-                "Update" => Op::Update(update.unwrap_or_default(), item_from_value(body.get("Key"))?),
+                "Update" => Op::Update(
+                    update.unwrap_or_default(),
+                    item_from_value(body.get("Key"))?,
+                ),
                 _ => Op::Check(item_from_value(body.get("Key"))?),
             };
             writes.push(Write {
                 table: crate::tables::table_name(body),
                 op,
                 cond,
-                rvoccf: body.str("ReturnValuesOnConditionCheckFailure").map(str::to_owned),
+                rvoccf: body
+                    .str("ReturnValuesOnConditionCheckFailure")
+                    .map(str::to_owned),
             });
         }
         let (pending, consumed) = self.apply_writes(ctx, &writes, true, 2.0, false)?;

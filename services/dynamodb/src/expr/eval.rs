@@ -234,15 +234,17 @@ fn bad_operand() -> AwsError {
 }
 
 fn invalid_path() -> AwsError {
-    AwsError::validation("The document path provided in the update expression is invalid for update")
+    AwsError::validation(
+        "The document path provided in the update expression is invalid for update",
+    )
 }
 
 fn update_value(op: &Operand, item: &Item) -> Result<Attr, AwsError> {
     match op {
         Operand::Path(p) => get_path(item, p).cloned().ok_or_else(|| {
-            AwsError::validation(format!(
-                "The provided expression refers to an attribute that does not exist in the item"
-            ))
+            AwsError::validation(
+                "The provided expression refers to an attribute that does not exist in the item",
+            )
         }),
         Operand::Value(v) => Ok(v.clone()),
         Operand::IfNotExists(p, dflt) => match get_path(item, p) {
@@ -326,11 +328,10 @@ fn remove_path(item: &mut Item, path: &[PathPart]) -> Result<(), AwsError> {
         (Ok(Some(Attr::M(m))), PathPart::Attr(a)) => {
             m.remove(a);
         }
-        (Ok(Some(Attr::L(l))), PathPart::Index(i)) => {
-            if *i < l.len() {
-                l.remove(*i);
-            }
+        (Ok(Some(Attr::L(l))), PathPart::Index(i)) if *i < l.len() => {
+            l.remove(*i);
         }
+        (Ok(Some(Attr::L(_))), PathPart::Index(_)) => {}
         (Ok(Some(_)), _) => return Err(invalid_path()),
         // Removing below a missing parent is a no-op in DynamoDB.
         _ => {}
@@ -475,14 +476,20 @@ mod tests {
 
     fn cond(src: &str) -> bool {
         let mut a = ExprAttrs::new(HashMap::new(), vals());
-        eval(&parse_condition(src, "ConditionExpression", &mut a).unwrap(), &item()).unwrap()
+        eval(
+            &parse_condition(src, "ConditionExpression", &mut a).unwrap(),
+            &item(),
+        )
+        .unwrap()
     }
 
     #[test]
     fn conditions() {
         assert!(cond("num = :a"));
         assert!(cond("num < :b AND begins_with(s, :s)"));
-        assert!(cond("contains(tags, :s) OR size(l) = :a OR attribute_exists(l[1])"));
+        assert!(cond(
+            "contains(tags, :s) OR size(l) = :a OR attribute_exists(l[1])"
+        ));
         assert!(!cond("attribute_exists(l[2])"));
         assert!(cond("num BETWEEN :a AND :b"));
         assert!(cond("num IN (:b, :a)"));

@@ -72,7 +72,11 @@ pub struct Update {
 
 fn reserved() -> &'static HashSet<&'static str> {
     static WORDS: OnceLock<HashSet<&'static str>> = OnceLock::new();
-    WORDS.get_or_init(|| include_str!("../reserved_words.txt").split_whitespace().collect())
+    WORDS.get_or_init(|| {
+        include_str!("../reserved_words.txt")
+            .split_whitespace()
+            .collect()
+    })
 }
 
 pub fn is_reserved(word: &str) -> bool {
@@ -211,7 +215,10 @@ impl<'a> Parser<'a> {
 
     fn defer(&mut self, msg: String) {
         if self.deferred.is_none() {
-            self.deferred = Some(AwsError::validation(format!("Invalid {}: {msg}", self.kind)));
+            self.deferred = Some(AwsError::validation(format!(
+                "Invalid {}: {msg}",
+                self.kind
+            )));
         }
     }
 
@@ -542,8 +549,13 @@ impl<'a> Parser<'a> {
                             Ok(Operand::ListAppend(Box::new(a), Box::new(b)))
                         }
                     }
-                    "attribute_exists" | "attribute_not_exists" | "attribute_type"
-                    | "begins_with" | "contains" | "if_not_exists" | "list_append" => {
+                    "attribute_exists"
+                    | "attribute_not_exists"
+                    | "attribute_type"
+                    | "begins_with"
+                    | "contains"
+                    | "if_not_exists"
+                    | "list_append" => {
                         self.advance();
                         self.defer(format!(
                             "The function is not allowed to be used this way in an expression; function: {name}"
@@ -647,12 +659,16 @@ fn near_text(src: &str, start: usize, end: usize) -> &str {
     let _ = end;
     let from = src[..start]
         .rfind(|c: char| !c.is_whitespace())
-        .map_or(0, |i| src[..i].rfind(char::is_whitespace).map_or(0, |j| j + 1));
+        .map_or(0, |i| {
+            src[..i].rfind(char::is_whitespace).map_or(0, |j| j + 1)
+        });
     let to = src[end..]
         .find(|c: char| !c.is_whitespace())
         .map_or(src.len(), |i| {
             let s = end + i;
-            src[s..].find(char::is_whitespace).map_or(src.len(), |j| s + j)
+            src[s..]
+                .find(char::is_whitespace)
+                .map_or(src.len(), |j| s + j)
         });
     &src[from..to]
 }
@@ -691,10 +707,7 @@ pub fn parse_projection(src: &str, attrs: &mut ExprAttrs) -> PResult<Vec<Path>> 
     Ok(paths)
 }
 
-fn check_overlaps<'p>(
-    paths: impl Iterator<Item = &'p Path>,
-    kind: &str,
-) -> Result<(), AwsError> {
+fn check_overlaps<'p>(paths: impl Iterator<Item = &'p Path>, kind: &str) -> Result<(), AwsError> {
     let all: Vec<&Path> = paths.collect();
     for (i, a) in all.iter().enumerate() {
         for b in &all[..i] {
@@ -747,7 +760,12 @@ mod tests {
 
     #[test]
     fn precedence() {
-        let c = parse_condition("a = :v OR b = :v AND NOT c = :v", "ConditionExpression", &mut attrs()).unwrap();
+        let c = parse_condition(
+            "a = :v OR b = :v AND NOT c = :v",
+            "ConditionExpression",
+            &mut attrs(),
+        )
+        .unwrap();
         assert!(matches!(c, Cond::Or(_, r) if matches!(*r, Cond::And(_, _))));
     }
 
@@ -805,7 +823,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(u.set.len(), 3);
-        assert_eq!(u.remove, vec![vec![PathPart::Attr("d".into()), PathPart::Index(1)]]);
+        assert_eq!(
+            u.remove,
+            vec![vec![PathPart::Attr("d".into()), PathPart::Index(1)]]
+        );
         let e = parse_update("SET a = :v, a.b = :v", &mut attrs()).unwrap_err();
         assert!(e.message.contains("overlap"), "{}", e.message);
         let p = parse_projection("a.b[2], #n", &mut attrs()).unwrap();
