@@ -93,7 +93,7 @@ def query_ms(port, n):
         conn.request("POST", "/", body, headers)
         data = conn.getresponse().read()
         times.append((time.perf_counter() - t0) * 1000)
-        assert json.loads(data)["Count"] == 1000
+        assert json.loads(data)["Count"] == min(1000, n - lo)
     times.sort()
     return times[len(times) // 2]
 
