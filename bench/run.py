@@ -38,9 +38,35 @@ STS_HEADERS = {
     "SignedHeaders=host, Signature=00",
 }
 
+
+def ddb_headers(op):
+    return {
+        "Content-Type": "application/x-amz-json-1.0",
+        "X-Amz-Target": f"DynamoDB_20120810.{op}",
+        "Authorization": "AWS4-HMAC-SHA256 Credential=123456789012/20240101/us-east-1/dynamodb/aws4_request, "
+        "SignedHeaders=host, Signature=00",
+    }
+
+
+DDB_ITEM = ('{"pk": {"S": "user#1"}, "sk": {"N": "1"}, "name": {"S": "Jane Doe"}, '
+            '"email": {"S": "jane@example.com"}, "age": {"N": "42"}, "tags": {"SS": ["a", "b"]}}')
+DDB_CREATE = ('{"TableName": "bench", "BillingMode": "PAY_PER_REQUEST", '
+              '"KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}], '
+              '"AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "N"}]}')
+
 # name -> (method, path, body, headers, expected status)
 SCENARIOS = {
     "sts:GetCallerIdentity": ("POST", "/", STS_BODY, STS_HEADERS, 200),
+    "dynamodb:GetItem": ("POST", "/", '{"TableName": "bench", "Key": {"pk": {"S": "user#1"}, "sk": {"N": "1"}}}',
+                         ddb_headers("GetItem"), 200),
+    "dynamodb:PutItem": ("POST", "/", '{"TableName": "bench", "Item": ' + DDB_ITEM + '}', ddb_headers("PutItem"), 200),
+}
+
+# name -> requests sent once before a scenario is measured (the table must exist first).
+SETUP = {
+    "dynamodb:GetItem": [("POST", "/", DDB_CREATE, ddb_headers("CreateTable")),
+                         ("POST", "/", '{"TableName": "bench", "Item": ' + DDB_ITEM + '}', ddb_headers("PutItem"))],
+    "dynamodb:PutItem": [("POST", "/", DDB_CREATE, ddb_headers("CreateTable"))],
 }
 
 
@@ -186,6 +212,10 @@ def main():
         idle = rss_kib(t.proc.pid)
         row = {"target": t.name, "start_ms": statistics.median(starts) * 1000, "rss_mib": idle / 1024}
         for name, sc in scenarios.items():
+            if t.name != "hello":
+                for req in SETUP.get(name, []):
+                    http_once(t.port, *req, timeout=5.0)
+                status = http_once(t.port, *sc[:4])
             if t.name == "hello":
                 sc = ("GET", "/", None, {}, 200)
             elif status != sc[4]:

@@ -1,0 +1,99 @@
+//! Amazon DynamoDB: tables, items, the expression languages, queries and scans, secondary
+//! indexes, batches, transactions and consumed capacity.
+//!
+//! Items live in memory per table in an ordered map keyed by partition then sort key
+//! (bytes that sort as DynamoDB sorts), each item compactly encoded (`attr::encode_item`);
+//! the same bytes are what `--data-dir` persists, so restarts only copy them back.
+
+mod attr;
+mod capacity;
+mod expr;
+mod items;
+mod number;
+mod query;
+mod state;
+mod table;
+mod tables;
+mod transact;
+
+use nephos_core::{AwsError, BoxFuture, Input, Output, Provider, RequestContext};
+use nephos_storage::Storage;
+
+pub use state::DynamoDb;
+
+const OPERATIONS: &[&str] = &[
+    "BatchGetItem",
+    "BatchWriteItem",
+    "CreateTable",
+    "DeleteItem",
+    "DeleteTable",
+    "DescribeTable",
+    "DescribeTimeToLive",
+    "GetItem",
+    "ListTables",
+    "ListTagsOfResource",
+    "PutItem",
+    "Query",
+    "Scan",
+    "TagResource",
+    "TransactGetItems",
+    "TransactWriteItems",
+    "UntagResource",
+    "UpdateItem",
+    "UpdateTable",
+    "UpdateTimeToLive",
+];
+
+impl DynamoDb {
+    pub fn open(storage: Storage) -> Result<DynamoDb, String> {
+        DynamoDb::load(storage)
+    }
+}
+
+impl Provider for DynamoDb {
+    fn service(&self) -> &'static str {
+        "dynamodb"
+    }
+
+    fn operations(&self) -> &'static [&'static str] {
+        OPERATIONS
+    }
+
+    fn handle<'a>(
+        &'a self,
+        ctx: &'a RequestContext,
+        input: Input,
+    ) -> BoxFuture<'a, Result<Output, AwsError>> {
+        Box::pin(async move {
+            let v = &input.value;
+            let out = match ctx.operation.as_str() {
+                "CreateTable" => self.create_table(ctx, v).await?,
+                "DescribeTable" => self.describe_table(ctx, v)?,
+                "UpdateTable" => self.update_table(ctx, v).await?,
+                "DeleteTable" => self.delete_table(ctx, v).await?,
+                "ListTables" => self.list_tables(ctx, v),
+                "TagResource" => self.tag_resource(ctx, v).await?,
+                "UntagResource" => self.untag_resource(ctx, v).await?,
+                "ListTagsOfResource" => self.list_tags(ctx, v)?,
+                "UpdateTimeToLive" => self.update_ttl(ctx, v).await?,
+                "DescribeTimeToLive" => self.describe_ttl(ctx, v)?,
+                "PutItem" => self.put_item(ctx, v).await?,
+                "GetItem" => self.get_item(ctx, v)?,
+                "UpdateItem" => self.update_item(ctx, v).await?,
+                "DeleteItem" => self.delete_item(ctx, v).await?,
+                "Query" => self.query(ctx, v)?,
+                "Scan" => self.scan(ctx, v)?,
+                "BatchGetItem" => self.batch_get(ctx, v)?,
+                "BatchWriteItem" => self.batch_write(ctx, v).await?,
+                "TransactGetItems" => self.transact_get(ctx, v)?,
+                "TransactWriteItems" => self.transact_write(ctx, v).await?,
+                other => return Err(AwsError::not_implemented("dynamodb", other)),
+            };
+            Ok(Output::new(out))
+        })
+    }
+
+    fn reset(&self) {
+        self.clear();
+    }
+}

@@ -1,0 +1,140 @@
+//! Provider state: tables per account and region, persistence, idempotency tokens.
+
+use crate::table::{Table, TableMeta};
+use nephos_core::{AwsError, RequestContext, Scoped, Value};
+use nephos_storage::{Mutation, Storage};
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::sync::{Arc, Mutex, RwLock};
+use std::task::{Context, Poll, Waker};
+
+pub const TABLES: &str = "dynamodb.tables";
+pub const ITEMS: &str = "dynamodb.items";
+
+pub type TableRef = Arc<RwLock<Table>>;
+
+#[derive(Default)]
+pub struct Region {
+    pub tables: RwLock<BTreeMap<String, TableRef>>,
+    /// ClientRequestToken -> (expiry ms, request fingerprint, response).
+    pub tokens: Mutex<HashMap<String, (i64, String, Value)>>,
+}
+
+pub struct DynamoDb {
+    pub state: Scoped<Region>,
+    pub storage: Storage,
+}
+
+/// Storage key of a table's description.
+pub fn table_record_key(account: &str, region: &str, name: &str) -> Vec<u8> {
+    format!("{account}/{region}/{name}").into_bytes()
+}
+
+/// Storage key of an item: the table's id then the item's ordered key.
+pub fn item_record_key(table_id: &str, key: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(table_id.len() + key.len());
+    k.extend_from_slice(table_id.as_bytes());
+    k.extend_from_slice(key);
+    k
+}
+
+pub fn not_found() -> AwsError {
+    AwsError::new(
+        400,
+        "ResourceNotFoundException",
+        "Requested resource not found",
+    )
+}
+
+impl DynamoDb {
+    pub fn load(storage: Storage) -> Result<DynamoDb, String> {
+        let state: Scoped<Region> = Scoped::regional();
+        let mut by_id: HashMap<String, TableRef> = HashMap::new();
+        for (key, value) in storage.load(TABLES).map_err(|e| e.to_string())? {
+            let meta: TableMeta = serde_json::from_slice(&value).map_err(|e| e.to_string())?;
+            let key = String::from_utf8_lossy(&key).into_owned();
+            let mut parts = key.splitn(3, '/');
+            let (Some(account), Some(region)) = (parts.next(), parts.next()) else {
+                continue;
+            };
+            let id = meta.id.clone();
+            let name = meta.name.clone();
+            let t = Arc::new(RwLock::new(Table::new(meta)));
+            by_id.insert(id, t.clone());
+            state
+                .get_for(account, region)
+                .tables
+                .write()
+                .unwrap()
+                .insert(name, t);
+        }
+        for (key, value) in storage.load(ITEMS).map_err(|e| e.to_string())? {
+            // Table ids are 36-character UUIDs; items of deleted tables are ignored.
+            if key.len() < 36 {
+                continue;
+            }
+            let id = String::from_utf8_lossy(&key[..36]).into_owned();
+            if let Some(t) = by_id.get(&id) {
+                t.write()
+                    .unwrap()
+                    .put_encoded(&key[36..], value.into_boxed_slice(), None);
+            }
+        }
+        Ok(DynamoDb { state, storage })
+    }
+
+    pub fn clear(&self) {
+        self.state.clear();
+        let _ = self.storage.clear();
+    }
+
+    pub fn region(&self, ctx: &RequestContext) -> Arc<Region> {
+        self.state.get(ctx)
+    }
+
+    pub fn table(&self, ctx: &RequestContext, name: &str) -> Result<TableRef, AwsError> {
+        self.region(ctx)
+            .tables
+            .read()
+            .unwrap()
+            .get(name)
+            .cloned()
+            .ok_or_else(not_found)
+    }
+
+    /// Commits `batch`. Call [`Pending::start`] while still holding the table lock so
+    /// commits reach the writer in the order the memory changed.
+    pub fn start_commit(&self, batch: Vec<Mutation>) -> Pending {
+        if !self.storage.is_durable() {
+            return Pending::Done(Ok(()));
+        }
+        let storage = self.storage.clone();
+        let mut fut: std::pin::Pin<Box<dyn Future<Output = Result<(), String>> + Send>> =
+            Box::pin(async move { storage.commit(batch).await.map_err(|e| e.to_string()) });
+        // The first poll hands the batch to the storage writer (Storage::commit sends before
+        // it first awaits); the caller awaits the acknowledgement after unlocking.
+        let mut cx = Context::from_waker(Waker::noop());
+        match fut.as_mut().poll(&mut cx) {
+            Poll::Ready(r) => Pending::Done(r),
+            Poll::Pending => Pending::Waiting(fut),
+        }
+    }
+}
+
+pub enum Pending {
+    Done(Result<(), String>),
+    Waiting(std::pin::Pin<Box<dyn Future<Output = Result<(), String>> + Send>>),
+}
+
+impl Pending {
+    pub async fn wait(self) -> Result<(), AwsError> {
+        let r = match self {
+            Pending::Done(r) => r,
+            Pending::Waiting(f) => f.await,
+        };
+        r.map_err(|e| {
+            tracing::error!(error = %e, "persisting dynamodb state failed");
+            AwsError::internal("the change could not be stored")
+        })
+    }
+}

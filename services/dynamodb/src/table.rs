@@ -1,0 +1,375 @@
+//! A table in memory: its description, its items in key order (compactly encoded), and
+//! its secondary indexes as ordered maps from index keys to table keys.
+
+use crate::attr::{Attr, Item, decode_item, encode_item, invalid_param, item_size, key_bytes};
+use nephos_core::AwsError;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct KeyAttr {
+    pub name: String,
+    /// "S", "N" or "B".
+    pub ty: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct KeySchema {
+    pub hash: KeyAttr,
+    pub range: Option<KeyAttr>,
+}
+
+impl KeySchema {
+    pub fn names(&self) -> Vec<&str> {
+        let mut v = vec![self.hash.name.as_str()];
+        if let Some(r) = &self.range {
+            v.push(r.name.as_str());
+        }
+        v
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IndexMeta {
+    pub name: String,
+    pub global: bool,
+    pub key: KeySchema,
+    /// ALL, KEYS_ONLY or INCLUDE.
+    pub projection: String,
+    pub non_key: Vec<String>,
+    pub rcu: i64,
+    pub wcu: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TableMeta {
+    pub name: String,
+    pub id: String,
+    pub arn: String,
+    pub created_ms: i64,
+    pub attr_defs: Vec<KeyAttr>,
+    pub key: KeySchema,
+    pub billing: String,
+    pub rcu: i64,
+    pub wcu: i64,
+    pub indexes: Vec<IndexMeta>,
+    pub tags: Vec<(String, String)>,
+    pub deletion_protection: bool,
+    pub table_class: String,
+    #[serde(default)]
+    pub ttl_attribute: Option<String>,
+    #[serde(default)]
+    pub stream_view: Option<String>,
+}
+
+/// An ordered map from key bytes to key or item bytes.
+pub type ByteMap = BTreeMap<Box<[u8]>, Box<[u8]>>;
+
+pub struct Table {
+    pub meta: TableMeta,
+    pub items: ByteMap,
+    pub size_bytes: u64,
+    /// Index name -> (index key -> table key).
+    pub indexes: HashMap<String, ByteMap>,
+}
+
+/// Escapes bytes so that a terminated, escaped component still sorts like the raw bytes
+/// when something follows it (0x00 becomes 0x00 0xFF; the terminator is 0x00 0x00).
+fn escaped(a: &Attr, out: &mut Vec<u8>) {
+    let mut raw = Vec::new();
+    key_bytes(a, &mut raw);
+    for b in raw {
+        out.push(b);
+        if b == 0 {
+            out.push(0xFF);
+        }
+    }
+    out.extend_from_slice(&[0, 0]);
+}
+
+fn partition_part(pk: &Attr, out: &mut Vec<u8>) {
+    let mut p = Vec::new();
+    key_bytes(pk, &mut p);
+    out.extend_from_slice(&(p.len() as u32).to_be_bytes());
+    out.extend_from_slice(&p);
+}
+
+pub fn index_prefix(pk: &Attr) -> Vec<u8> {
+    let mut out = Vec::new();
+    partition_part(pk, &mut out);
+    out
+}
+
+/// The index-map key of an item: index partition, escaped index sort key, table key.
+pub fn index_key(idx: &KeySchema, item: &Item, table_key: &[u8]) -> Option<Vec<u8>> {
+    let pk = item.get(&idx.hash.name)?;
+    if pk.type_name() != idx.hash.ty {
+        return None;
+    }
+    let mut out = Vec::new();
+    partition_part(pk, &mut out);
+    if let Some(r) = &idx.range {
+        let sk = item.get(&r.name)?;
+        if sk.type_name() != r.ty {
+            return None;
+        }
+        escaped(sk, &mut out);
+    }
+    out.extend_from_slice(table_key);
+    Some(out)
+}
+
+/// Start bound of an index sort-key range (`sk` with `inclusive`), within partition `prefix`.
+pub fn index_sk_bound(prefix: &[u8], sk: &Attr, after: bool) -> Vec<u8> {
+    let mut out = prefix.to_vec();
+    let mut raw = Vec::new();
+    key_bytes(sk, &mut raw);
+    for b in raw {
+        out.push(b);
+        if b == 0 {
+            out.push(0xFF);
+        }
+    }
+    if after {
+        // Past every entry whose escaped sort key equals `sk` (terminator 0x00 0x00 ...).
+        out.extend_from_slice(&[0, 1]);
+    } else {
+        out.extend_from_slice(&[0, 0]);
+    }
+    out
+}
+
+impl Table {
+    pub fn new(meta: TableMeta) -> Table {
+        let indexes = meta
+            .indexes
+            .iter()
+            .map(|i| (i.name.clone(), BTreeMap::new()))
+            .collect();
+        Table {
+            meta,
+            items: BTreeMap::new(),
+            size_bytes: 0,
+            indexes,
+        }
+    }
+
+    pub fn key_of(&self, item: &Item) -> Vec<u8> {
+        let pk = item.get(&self.meta.key.hash.name);
+        let sk = self.meta.key.range.as_ref().and_then(|r| item.get(&r.name));
+        match pk {
+            Some(pk) => crate::attr::storage_key(pk, sk),
+            None => Vec::new(),
+        }
+    }
+
+    pub fn get(&self, key: &[u8]) -> Option<Item> {
+        self.items.get(key).and_then(|b| decode_item(b))
+    }
+
+    /// Stores `item` under `key` (replacing any old one) and maintains the indexes.
+    pub fn put(&mut self, key: &[u8], item: &Item) -> Vec<u8> {
+        let enc = encode_item(item);
+        self.put_encoded(key, enc.clone().into_boxed_slice(), Some(item));
+        enc
+    }
+
+    pub fn put_encoded(&mut self, key: &[u8], enc: Box<[u8]>, item: Option<&Item>) {
+        self.remove(key);
+        let decoded;
+        let item = match item {
+            Some(i) => i,
+            None => {
+                decoded = decode_item(&enc).unwrap_or_default();
+                &decoded
+            }
+        };
+        self.size_bytes += item_size(item) as u64;
+        for idx in &self.meta.indexes {
+            if let Some(ik) = index_key(&idx.key, item, key)
+                && let Some(m) = self.indexes.get_mut(&idx.name)
+            {
+                m.insert(ik.into_boxed_slice(), key.into());
+            }
+        }
+        self.items.insert(key.into(), enc);
+    }
+
+    pub fn remove(&mut self, key: &[u8]) -> Option<Item> {
+        let old = self.items.remove(key)?;
+        let item = decode_item(&old).unwrap_or_default();
+        self.size_bytes = self.size_bytes.saturating_sub(item_size(&item) as u64);
+        for idx in &self.meta.indexes {
+            if let Some(ik) = index_key(&idx.key, &item, key)
+                && let Some(m) = self.indexes.get_mut(&idx.name)
+            {
+                m.remove(ik.as_slice());
+            }
+        }
+        Some(item)
+    }
+
+    /// Builds a new index over the existing items (UpdateTable's backfill).
+    pub fn backfill(&mut self, idx: &IndexMeta) {
+        let mut m = BTreeMap::new();
+        for (k, v) in &self.items {
+            if let Some(item) = decode_item(v)
+                && let Some(ik) = index_key(&idx.key, &item, k)
+            {
+                m.insert(ik.into_boxed_slice(), k.clone());
+            }
+        }
+        self.indexes.insert(idx.name.clone(), m);
+    }
+
+    pub fn index(&self, name: &str) -> Option<&IndexMeta> {
+        self.meta.indexes.iter().find(|i| i.name == name)
+    }
+
+    /// Validates the key attributes of a full item (PutItem) and returns its storage key.
+    pub fn validate_item_key(&self, item: &Item) -> Result<Vec<u8>, AwsError> {
+        for k in [Some(&self.meta.key.hash), self.meta.key.range.as_ref()]
+            .into_iter()
+            .flatten()
+        {
+            match item.get(&k.name) {
+                None => {
+                    return Err(invalid_param(format!(
+                        "Missing the key {} in the item",
+                        k.name
+                    )));
+                }
+                Some(v) if v.type_name() != k.ty => {
+                    return Err(invalid_param(format!(
+                        "Type mismatch for key {} expected: {} actual: {}",
+                        k.name,
+                        k.ty,
+                        v.type_name()
+                    )));
+                }
+                Some(v) => check_key_value(&k.name, v, k.name == self.meta.key.hash.name)?,
+            }
+        }
+        // Index keys must have the right type when present (sparse otherwise).
+        for idx in &self.meta.indexes {
+            for k in [Some(&idx.key.hash), idx.key.range.as_ref()]
+                .into_iter()
+                .flatten()
+            {
+                if let Some(v) = item.get(&k.name) {
+                    if v.type_name() != k.ty {
+                        return Err(invalid_param(format!(
+                            "Type mismatch for Index Key {} Expected: {} Actual: {} IndexName: {}",
+                            k.name,
+                            k.ty,
+                            v.type_name(),
+                            idx.name
+                        )));
+                    }
+                    check_empty_index_key(&k.name, v, &idx.name)?;
+                }
+            }
+        }
+        Ok(self.key_of(item))
+    }
+
+    /// Validates a `Key` parameter (exactly the key attributes) and returns its storage key.
+    pub fn validate_key(&self, key: &Item) -> Result<Vec<u8>, AwsError> {
+        let names = self.meta.key.names();
+        let schema_mismatch =
+            || AwsError::validation("The provided key element does not match the schema");
+        if key.len() != names.len() || names.iter().any(|n| !key.contains_key(*n)) {
+            return Err(schema_mismatch());
+        }
+        for k in [Some(&self.meta.key.hash), self.meta.key.range.as_ref()]
+            .into_iter()
+            .flatten()
+        {
+            let v = &key[&k.name];
+            if v.type_name() != k.ty {
+                return Err(schema_mismatch());
+            }
+            check_key_value(&k.name, v, k.name == self.meta.key.hash.name)?;
+        }
+        Ok(self.key_of(key))
+    }
+
+    /// The key attributes of an item, as returned in LastEvaluatedKey.
+    pub fn key_attrs(&self, item: &Item, index: Option<&IndexMeta>) -> Item {
+        let mut out = Item::new();
+        let mut names = self.meta.key.names();
+        if let Some(i) = index {
+            names.extend(i.key.names());
+        }
+        for n in names {
+            if let Some(v) = item.get(n) {
+                out.insert(n.to_owned(), v.clone());
+            }
+        }
+        out
+    }
+
+    /// What an index projects of an item.
+    pub fn project_for_index(&self, item: &Item, idx: &IndexMeta) -> Item {
+        if idx.projection == "ALL" {
+            return item.clone();
+        }
+        let mut out = self.key_attrs(item, Some(idx));
+        if idx.projection == "INCLUDE" {
+            for n in &idx.non_key {
+                if let Some(v) = item.get(n) {
+                    out.insert(n.clone(), v.clone());
+                }
+            }
+        }
+        out
+    }
+}
+
+fn check_key_value(name: &str, v: &Attr, is_hash: bool) -> Result<(), AwsError> {
+    let len = match v {
+        Attr::S(s) => s.len(),
+        Attr::B(b) => b.len(),
+        _ => 1,
+    };
+    if len == 0 {
+        return Err(AwsError::validation(format!(
+            "One or more parameter values are not valid. The AttributeValue for a key attribute cannot contain an empty {} value. Key: {name}",
+            if matches!(v, Attr::S(_)) {
+                "string"
+            } else {
+                "binary"
+            }
+        )));
+    }
+    if is_hash && len > 2048 {
+        return Err(invalid_param(
+            "Size of hashkey has exceeded the maximum size limit of2048 bytes",
+        ));
+    }
+    if !is_hash && len > 1024 {
+        return Err(invalid_param(
+            "Aggregated size of all range keys has exceeded the size limit of 1024 bytes",
+        ));
+    }
+    Ok(())
+}
+
+fn check_empty_index_key(name: &str, v: &Attr, index: &str) -> Result<(), AwsError> {
+    let empty = match v {
+        Attr::S(s) => s.is_empty(),
+        Attr::B(b) => b.is_empty(),
+        _ => false,
+    };
+    if empty {
+        return Err(AwsError::validation(format!(
+            "One or more parameter values are not valid. A value specified for a secondary index key is not supported. The AttributeValue for a key attribute cannot contain an empty {} value. IndexName: {index}, IndexKey: {name}",
+            if matches!(v, Attr::S(_)) {
+                "string"
+            } else {
+                "binary"
+            }
+        )));
+    }
+    Ok(())
+}
