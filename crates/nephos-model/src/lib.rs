@@ -131,6 +131,13 @@ fn restore_query_errors(name: &str, model: &mut ServiceModel) {
     if name != "sqs" {
         return;
     }
+    // SQS checks attribute names itself (`InvalidAttributeName`), and ReceiveMessage's
+    // deprecated `AttributeNames` takes message system attribute names the enum lacks.
+    for shape in ["QueueAttributeName", "MessageSystemAttributeName"] {
+        if let Some(s) = model.shapes.get_mut(shape) {
+            s.enum_values = None;
+        }
+    }
     for (shape, code, status) in SQS {
         if let Some(s) = model.shapes.get_mut(*shape)
             && s.exception

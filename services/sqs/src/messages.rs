@@ -578,11 +578,11 @@ fn change_one(q: &Queue, handle: &str, vt: Option<i64>, now: i64) -> Result<(), 
         )));
     }
     let (seq, nonce) = parse_handle(q, handle)?;
-    let outcome = q
-        .inner
-        .lock()
-        .unwrap()
-        .change_visibility(seq, nonce, vt * 1000, now);
+    let outcome = {
+        let mut inner = q.inner.lock().unwrap();
+        inner.maintain(now);
+        inner.change_visibility(seq, nonce, vt * 1000, now)
+    };
     match outcome {
         Handle::Done => Ok(()),
         Handle::NotInFlight => Err(AwsError::new(
