@@ -38,9 +38,78 @@ STS_HEADERS = {
     "SignedHeaders=host, Signature=00",
 }
 
-# name -> (method, path, body, headers, expected status)
+SQS_ACCOUNT = "123456789012"
+
+
+def sqs_headers(op):
+    return {
+        "Content-Type": "application/x-amz-json-1.0",
+        "X-Amz-Target": f"AmazonSQS.{op}",
+        "Authorization": f"AWS4-HMAC-SHA256 Credential={SQS_ACCOUNT}/20240101/us-east-1/sqs/aws4_request, "
+        "SignedHeaders=host, Signature=00",
+    }
+
+
+def sqs_body(queue, **extra):
+    import json
+    return json.dumps({"QueueUrl": f"/{SQS_ACCOUNT}/{queue}", **extra})
+
+
+def sqs_setup(queue, prefill_per_second=0):
+    """Creates `queue` and, for consumers, fills it with enough 1 KiB messages to last
+    the run (a keep-alive connection sending batches of 10)."""
+
+    def setup(port, target, duration):
+        import http.client
+        import json
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+
+        def post(op, body):
+            conn.request("POST", "/", body=body, headers=sqs_headers(op))
+            resp = conn.getresponse()
+            resp.read()
+            return resp.status
+
+        post("CreateQueue", json.dumps({"QueueName": queue}))
+        rate = prefill_per_second if target == "nephos" else prefill_per_second // 40
+        entries = [{"Id": str(i), "MessageBody": "x" * 1024} for i in range(10)]
+        batch = json.dumps({"QueueUrl": f"/{SQS_ACCOUNT}/{queue}", "Entries": entries})
+        for _ in range(rate * duration // 10):
+            post("SendMessageBatch", batch)
+        conn.close()
+
+    return setup
+
+
+# A consumer's loop: receive one message, delete it by its receipt handle, repeat.
+RECEIVE_DELETE_LUA = """
+local handles = {}
+request = function()
+  if #handles > 0 then
+    local h = table.remove(handles)
+    wrk.headers["X-Amz-Target"] = "AmazonSQS.DeleteMessage"
+    return wrk.format("POST", nil, nil, '{"QueueUrl":"/%s/bench-consume","ReceiptHandle":"' .. h .. '"}')
+  end
+  wrk.headers["X-Amz-Target"] = "AmazonSQS.ReceiveMessage"
+  return wrk.format("POST", nil, nil, '{"QueueUrl":"/%s/bench-consume","MaxNumberOfMessages":1}')
+end
+response = function(status, headers, body)
+  local h = body:match('"ReceiptHandle":"([^"]+)"')
+  if h then table.insert(handles, h) end
+end
+""" % (SQS_ACCOUNT, SQS_ACCOUNT)
+
+# name -> (method, path, body, headers, expected status[, {"setup": f, "lua": extra}])
 SCENARIOS = {
     "sts:GetCallerIdentity": ("POST", "/", STS_BODY, STS_HEADERS, 200),
+    "sqs:SendMessage": (
+        "POST", "/", sqs_body("bench-send", MessageBody="x" * 1024), sqs_headers("SendMessage"), 200,
+        {"setup": sqs_setup("bench-send")},
+    ),
+    "sqs:ReceiveMessage+DeleteMessage": (
+        "POST", "/", sqs_body("bench-consume", MaxNumberOfMessages=1), sqs_headers("ReceiveMessage"), 200,
+        {"setup": sqs_setup("bench-consume", prefill_per_second=8000), "lua": RECEIVE_DELETE_LUA},
+    ),
 }
 
 
@@ -110,13 +179,15 @@ class Target:
 
 
 def wrk(port, scenario, connections, duration):
-    method, path, body, headers, _ = scenario
+    method, path, body, headers = scenario[:4]
+    extra = scenario[5] if len(scenario) > 5 else {}
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(f"wrk.method = {method!r}\n")
         if body:
             f.write(f"wrk.body = {body!r}\n")
         for k, v in headers.items():
             f.write(f"wrk.headers[{k!r}] = {v!r}\n")
+        f.write(extra.get("lua", ""))
         script = f.name
     out = subprocess.run(
         ["wrk", "-t", str(min(connections, 2)), "-c", str(connections), "-d", f"{duration}s",
@@ -191,6 +262,8 @@ def main():
             elif status != sc[4]:
                 print(f"warning: {t.name} answered {status} to {name}", file=sys.stderr)
             for conns in (16, 1):
+                if t.name != "hello" and len(sc) > 5 and "setup" in sc[5]:
+                    sc[5]["setup"](t.port, t.name, args.duration)
                 rps, p99, bad = wrk(t.port, sc, conns, args.duration)
                 row[f"{name}@{conns}"] = (rps, p99, bad)
         t.stop()

@@ -105,9 +105,13 @@ async fn run(cli: Cli, started: Instant) -> Result<(), String> {
         clock,
     )?);
     gateway.register(sns.clone());
-    let sts = Arc::new(nephos_sts::StsProvider::new(storage, &cli.default_account)?);
+    let sts = Arc::new(nephos_sts::StsProvider::new(
+        storage.clone(),
+        &cli.default_account,
+    )?);
     gateway.add_credentials(sts.clone());
     gateway.register(sts);
+    gateway.register(Arc::new(nephos_sqs::SqsProvider::new(storage)?));
     let gateway = Arc::new(gateway);
     dispatcher.set(gateway.in_process());
 
@@ -187,5 +191,6 @@ fn providers_for_listing() -> Vec<Arc<dyn nephos_core::Provider>> {
             nephos_sts::StsProvider::new(Storage::ephemeral(), nephos_core::DEFAULT_ACCOUNT)
                 .expect("ephemeral sts"),
         ),
+        Arc::new(nephos_sqs::SqsProvider::new(Storage::ephemeral()).expect("ephemeral sqs")),
     ]
 }
