@@ -99,6 +99,50 @@ response = function(status, headers, body)
 end
 """ % (SQS_ACCOUNT, SQS_ACCOUNT)
 
+SNS_TOPIC = f"arn:aws:sns:us-east-1:{SQS_ACCOUNT}:bench-topic"
+SNS_FANOUT_TOPIC = f"arn:aws:sns:us-east-1:{SQS_ACCOUNT}:bench-fanout"
+SNS_HEADERS = {
+    "Content-Type": "application/x-www-form-urlencoded",
+    "Authorization": f"AWS4-HMAC-SHA256 Credential={SQS_ACCOUNT}/20240101/us-east-1/sns/aws4_request, "
+    "SignedHeaders=host, Signature=00",
+}
+
+
+def sns_publish_body(topic):
+    import urllib.parse
+    return urllib.parse.urlencode({"Action": "Publish", "Version": "2010-03-31", "TopicArn": topic,
+                                   "Message": "x" * 256})
+
+
+def sns_setup(topic, queues=0):
+    """Creates `topic` and, for fan-out, `queues` SQS queues subscribed to it (raw)."""
+
+    def setup(port, target, duration):
+        import http.client
+        import json
+        import urllib.parse
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+
+        def sns(**params):
+            conn.request("POST", "/", body=urllib.parse.urlencode(dict(params, Version="2010-03-31")),
+                         headers=SNS_HEADERS)
+            resp = conn.getresponse()
+            resp.read()
+            return resp.status
+
+        name = topic.rsplit(":", 1)[1]
+        sns(Action="CreateTopic", Name=name)
+        for i in range(queues):
+            conn.request("POST", "/", body=json.dumps({"QueueName": f"{name}-{i}"}), headers=sqs_headers("CreateQueue"))
+            conn.getresponse().read()
+            sns(Action="Subscribe", TopicArn=topic, Protocol="sqs",
+                Endpoint=f"arn:aws:sqs:us-east-1:{SQS_ACCOUNT}:{name}-{i}",
+                **{"Attributes.entry.1.key": "RawMessageDelivery", "Attributes.entry.1.value": "true"})
+        conn.close()
+
+    return setup
+
+
 # name -> (method, path, body, headers, expected status[, {"setup": f, "lua": extra}])
 SCENARIOS = {
     "sts:GetCallerIdentity": ("POST", "/", STS_BODY, STS_HEADERS, 200),
@@ -109,6 +153,13 @@ SCENARIOS = {
     "sqs:ReceiveMessage+DeleteMessage": (
         "POST", "/", sqs_body("bench-consume", MaxNumberOfMessages=1), sqs_headers("ReceiveMessage"), 200,
         {"setup": sqs_setup("bench-consume", prefill_per_second=8000), "lua": RECEIVE_DELETE_LUA},
+    ),
+    "sns:Publish": (
+        "POST", "/", sns_publish_body(SNS_TOPIC), SNS_HEADERS, 200, {"setup": sns_setup(SNS_TOPIC)},
+    ),
+    "sns:Publish->10xSQS": (
+        "POST", "/", sns_publish_body(SNS_FANOUT_TOPIC), SNS_HEADERS, 200,
+        {"setup": sns_setup(SNS_FANOUT_TOPIC, queues=10)},
     ),
 }
 

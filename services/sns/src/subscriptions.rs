@@ -133,12 +133,12 @@ fn check_attribute(
                 )));
             }
         }
-        "DeliveryPolicy" if !value.is_empty() => {
-            if serde_json::from_str::<serde_json::Value>(value).is_err() {
-                return Err(invalid(format!(
-                    "{prefix}DeliveryPolicy: failed to parse JSON"
-                )));
-            }
+        "DeliveryPolicy"
+            if !value.is_empty() && serde_json::from_str::<serde_json::Value>(value).is_err() =>
+        {
+            return Err(invalid(format!(
+                "{prefix}DeliveryPolicy: failed to parse JSON"
+            )));
         }
         "SubscriptionRoleArn" if parse_arn(value).is_none_or(|a| a.service != "iam") => {
             return Err(invalid(format!(
