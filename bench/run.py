@@ -50,9 +50,14 @@ def sqs_headers(op):
     }
 
 
+def sqs_url(queue):
+    # A full URL: moto reads nothing else (nephos takes any host, or none).
+    return f"http://localhost/{SQS_ACCOUNT}/{queue}"
+
+
 def sqs_body(queue, **extra):
     import json
-    return json.dumps({"QueueUrl": f"/{SQS_ACCOUNT}/{queue}", **extra})
+    return json.dumps({"QueueUrl": sqs_url(queue), **extra})
 
 
 def sqs_setup(queue, prefill_per_second=0):
@@ -73,7 +78,7 @@ def sqs_setup(queue, prefill_per_second=0):
         post("CreateQueue", json.dumps({"QueueName": queue}))
         rate = prefill_per_second if target == "nephos" else prefill_per_second // 40
         entries = [{"Id": str(i), "MessageBody": "x" * 1024} for i in range(10)]
-        batch = json.dumps({"QueueUrl": f"/{SQS_ACCOUNT}/{queue}", "Entries": entries})
+        batch = json.dumps({"QueueUrl": sqs_url(queue), "Entries": entries})
         for _ in range(rate * duration // 10):
             post("SendMessageBatch", batch)
         conn.close()
@@ -88,16 +93,16 @@ request = function()
   if #handles > 0 then
     local h = table.remove(handles)
     wrk.headers["X-Amz-Target"] = "AmazonSQS.DeleteMessage"
-    return wrk.format("POST", nil, nil, '{"QueueUrl":"/%s/bench-consume","ReceiptHandle":"' .. h .. '"}')
+    return wrk.format("POST", nil, nil, '{"QueueUrl":"%s","ReceiptHandle":"' .. h .. '"}')
   end
   wrk.headers["X-Amz-Target"] = "AmazonSQS.ReceiveMessage"
-  return wrk.format("POST", nil, nil, '{"QueueUrl":"/%s/bench-consume","MaxNumberOfMessages":1}')
+  return wrk.format("POST", nil, nil, '{"QueueUrl":"%s","MaxNumberOfMessages":1}')
 end
 response = function(status, headers, body)
   local h = body:match('"ReceiptHandle":"([^"]+)"')
   if h then table.insert(handles, h) end
 end
-""" % (SQS_ACCOUNT, SQS_ACCOUNT)
+""" % (sqs_url("bench-consume"), sqs_url("bench-consume"))
 
 SNS_TOPIC = f"arn:aws:sns:us-east-1:{SQS_ACCOUNT}:bench-topic"
 SNS_FANOUT_TOPIC = f"arn:aws:sns:us-east-1:{SQS_ACCOUNT}:bench-fanout"
@@ -152,7 +157,7 @@ SCENARIOS = {
     ),
     "sqs:ReceiveMessage+DeleteMessage": (
         "POST", "/", sqs_body("bench-consume", MaxNumberOfMessages=1), sqs_headers("ReceiveMessage"), 200,
-        {"setup": sqs_setup("bench-consume", prefill_per_second=8000), "lua": RECEIVE_DELETE_LUA},
+        {"setup": sqs_setup("bench-consume", prefill_per_second=16000), "lua": RECEIVE_DELETE_LUA},
     ),
     "sns:Publish": (
         "POST", "/", sns_publish_body(SNS_TOPIC), SNS_HEADERS, 200, {"setup": sns_setup(SNS_TOPIC)},

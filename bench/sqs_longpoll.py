@@ -28,7 +28,7 @@ def measure(port, rounds):
 
     setup = conn()
     post(setup, "CreateQueue", {"QueueName": "longpoll"})
-    url = f"/{run.SQS_ACCOUNT}/longpoll"
+    url = run.sqs_url("longpoll")
     receiver, sender = conn(), conn()
     latencies = []
     for _ in range(rounds):

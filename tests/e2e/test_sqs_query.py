@@ -21,7 +21,8 @@ def call(url, account, **params):
 
 def test_query_protocol_round_trip(nephos, account):
     r, x = call(nephos.endpoint, account, Action="CreateQueue", QueueName="old",
-                **{"Attribute.1.Name": "VisibilityTimeout", "Attribute.1.Value": "45"})
+                **{"Attribute.1.Name": "VisibilityTimeout", "Attribute.1.Value": "45",
+                   "Tag.1.Key": "created", "Tag.1.Value": "yes"})
     assert r.status_code == 200
     url = x.find(".//q:QueueUrl", NS).text
     assert url == f"{nephos.endpoint}/{account}/old"
@@ -57,7 +58,8 @@ def test_query_protocol_round_trip(nephos, account):
     assert x.find(".//q:BatchResultErrorEntry/q:Code", NS).text == "InvalidMessageContents"
     assert call(url, account, Action="TagQueue", **{"Tag.1.Key": "k", "Tag.1.Value": "v"})[0].status_code == 200
     r, x = call(url, account, Action="ListQueueTags")
-    assert x.find(".//q:Tag/q:Key", NS).text == "k"
+    tags = {t.find("q:Key", NS).text: t.find("q:Value", NS).text for t in x.findall(".//q:Tag", NS)}
+    assert tags == {"created": "yes", "k": "v"}
 
 
 @pytest.mark.parametrize("action,params,code,status", [
