@@ -48,25 +48,151 @@ def ddb_headers(op):
     }
 
 
+SQS_ACCOUNT = "123456789012"
+
+
+def sqs_headers(op):
+    return {
+        "Content-Type": "application/x-amz-json-1.0",
+        "X-Amz-Target": f"AmazonSQS.{op}",
+        "Authorization": f"AWS4-HMAC-SHA256 Credential={SQS_ACCOUNT}/20240101/us-east-1/sqs/aws4_request, "
+        "SignedHeaders=host, Signature=00",
+    }
+
+
 DDB_ITEM = ('{"pk": {"S": "user#1"}, "sk": {"N": "1"}, "name": {"S": "Jane Doe"}, '
             '"email": {"S": "jane@example.com"}, "age": {"N": "42"}, "tags": {"SS": ["a", "b"]}}')
 DDB_CREATE = ('{"TableName": "bench", "BillingMode": "PAY_PER_REQUEST", '
               '"KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}], '
               '"AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "N"}]}')
 
-# name -> (method, path, body, headers, expected status)
-SCENARIOS = {
-    "sts:GetCallerIdentity": ("POST", "/", STS_BODY, STS_HEADERS, 200),
-    "dynamodb:GetItem": ("POST", "/", '{"TableName": "bench", "Key": {"pk": {"S": "user#1"}, "sk": {"N": "1"}}}',
-                         ddb_headers("GetItem"), 200),
-    "dynamodb:PutItem": ("POST", "/", '{"TableName": "bench", "Item": ' + DDB_ITEM + '}', ddb_headers("PutItem"), 200),
-}
-
 # name -> requests sent once before a scenario is measured (the table must exist first).
 SETUP = {
     "dynamodb:GetItem": [("POST", "/", DDB_CREATE, ddb_headers("CreateTable")),
                          ("POST", "/", '{"TableName": "bench", "Item": ' + DDB_ITEM + '}', ddb_headers("PutItem"))],
     "dynamodb:PutItem": [("POST", "/", DDB_CREATE, ddb_headers("CreateTable"))],
+}
+
+
+def sqs_url(queue):
+    # A full URL: moto reads nothing else (nephos takes any host, or none).
+    return f"http://localhost/{SQS_ACCOUNT}/{queue}"
+
+
+def sqs_body(queue, **extra):
+    import json
+    return json.dumps({"QueueUrl": sqs_url(queue), **extra})
+
+
+def sqs_setup(queue, prefill_per_second=0):
+    """Creates `queue` and, for consumers, fills it with enough 1 KiB messages to last
+    the run (a keep-alive connection sending batches of 10)."""
+
+    def setup(port, target, duration):
+        import http.client
+        import json
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+
+        def post(op, body):
+            conn.request("POST", "/", body=body, headers=sqs_headers(op))
+            resp = conn.getresponse()
+            resp.read()
+            return resp.status
+
+        post("CreateQueue", json.dumps({"QueueName": queue}))
+        rate = prefill_per_second if target == "nephos" else prefill_per_second // 40
+        entries = [{"Id": str(i), "MessageBody": "x" * 1024} for i in range(10)]
+        batch = json.dumps({"QueueUrl": sqs_url(queue), "Entries": entries})
+        for _ in range(rate * duration // 10):
+            post("SendMessageBatch", batch)
+        conn.close()
+
+    return setup
+
+
+# A consumer's loop: receive one message, delete it by its receipt handle, repeat.
+RECEIVE_DELETE_LUA = """
+local handles = {}
+request = function()
+  if #handles > 0 then
+    local h = table.remove(handles)
+    wrk.headers["X-Amz-Target"] = "AmazonSQS.DeleteMessage"
+    return wrk.format("POST", nil, nil, '{"QueueUrl":"%s","ReceiptHandle":"' .. h .. '"}')
+  end
+  wrk.headers["X-Amz-Target"] = "AmazonSQS.ReceiveMessage"
+  return wrk.format("POST", nil, nil, '{"QueueUrl":"%s","MaxNumberOfMessages":1}')
+end
+response = function(status, headers, body)
+  local h = body:match('"ReceiptHandle":"([^"]+)"')
+  if h then table.insert(handles, h) end
+end
+""" % (sqs_url("bench-consume"), sqs_url("bench-consume"))
+
+SNS_TOPIC = f"arn:aws:sns:us-east-1:{SQS_ACCOUNT}:bench-topic"
+SNS_FANOUT_TOPIC = f"arn:aws:sns:us-east-1:{SQS_ACCOUNT}:bench-fanout"
+SNS_HEADERS = {
+    "Content-Type": "application/x-www-form-urlencoded",
+    "Authorization": f"AWS4-HMAC-SHA256 Credential={SQS_ACCOUNT}/20240101/us-east-1/sns/aws4_request, "
+    "SignedHeaders=host, Signature=00",
+}
+
+
+def sns_publish_body(topic):
+    import urllib.parse
+    return urllib.parse.urlencode({"Action": "Publish", "Version": "2010-03-31", "TopicArn": topic,
+                                   "Message": "x" * 256})
+
+
+def sns_setup(topic, queues=0):
+    """Creates `topic` and, for fan-out, `queues` SQS queues subscribed to it (raw)."""
+
+    def setup(port, target, duration):
+        import http.client
+        import json
+        import urllib.parse
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+
+        def sns(**params):
+            conn.request("POST", "/", body=urllib.parse.urlencode(dict(params, Version="2010-03-31")),
+                         headers=SNS_HEADERS)
+            resp = conn.getresponse()
+            resp.read()
+            return resp.status
+
+        name = topic.rsplit(":", 1)[1]
+        sns(Action="CreateTopic", Name=name)
+        for i in range(queues):
+            conn.request("POST", "/", body=json.dumps({"QueueName": f"{name}-{i}"}), headers=sqs_headers("CreateQueue"))
+            conn.getresponse().read()
+            sns(Action="Subscribe", TopicArn=topic, Protocol="sqs",
+                Endpoint=f"arn:aws:sqs:us-east-1:{SQS_ACCOUNT}:{name}-{i}",
+                **{"Attributes.entry.1.key": "RawMessageDelivery", "Attributes.entry.1.value": "true"})
+        conn.close()
+
+    return setup
+
+
+# name -> (method, path, body, headers, expected status[, {"setup": f, "lua": extra}])
+SCENARIOS = {
+    "sts:GetCallerIdentity": ("POST", "/", STS_BODY, STS_HEADERS, 200),
+    "dynamodb:GetItem": ("POST", "/", '{"TableName": "bench", "Key": {"pk": {"S": "user#1"}, "sk": {"N": "1"}}}',
+                         ddb_headers("GetItem"), 200),
+    "dynamodb:PutItem": ("POST", "/", '{"TableName": "bench", "Item": ' + DDB_ITEM + '}', ddb_headers("PutItem"), 200),
+    "sqs:SendMessage": (
+        "POST", "/", sqs_body("bench-send", MessageBody="x" * 1024), sqs_headers("SendMessage"), 200,
+        {"setup": sqs_setup("bench-send")},
+    ),
+    "sqs:ReceiveMessage+DeleteMessage": (
+        "POST", "/", sqs_body("bench-consume", MaxNumberOfMessages=1), sqs_headers("ReceiveMessage"), 200,
+        {"setup": sqs_setup("bench-consume", prefill_per_second=16000), "lua": RECEIVE_DELETE_LUA},
+    ),
+    "sns:Publish": (
+        "POST", "/", sns_publish_body(SNS_TOPIC), SNS_HEADERS, 200, {"setup": sns_setup(SNS_TOPIC)},
+    ),
+    "sns:Publish->10xSQS": (
+        "POST", "/", sns_publish_body(SNS_FANOUT_TOPIC), SNS_HEADERS, 200,
+        {"setup": sns_setup(SNS_FANOUT_TOPIC, queues=10)},
+    ),
 }
 
 
@@ -136,13 +262,15 @@ class Target:
 
 
 def wrk(port, scenario, connections, duration):
-    method, path, body, headers, _ = scenario
+    method, path, body, headers = scenario[:4]
+    extra = scenario[5] if len(scenario) > 5 else {}
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(f"wrk.method = {method!r}\n")
         if body:
             f.write(f"wrk.body = {body!r}\n")
         for k, v in headers.items():
             f.write(f"wrk.headers[{k!r}] = {v!r}\n")
+        f.write(extra.get("lua", ""))
         script = f.name
     out = subprocess.run(
         ["wrk", "-t", str(min(connections, 2)), "-c", str(connections), "-d", f"{duration}s",
@@ -221,6 +349,8 @@ def main():
             elif status != sc[4]:
                 print(f"warning: {t.name} answered {status} to {name}", file=sys.stderr)
             for conns in (16, 1):
+                if t.name != "hello" and len(sc) > 5 and "setup" in sc[5]:
+                    sc[5]["setup"](t.port, t.name, args.duration)
                 rps, p99, bad = wrk(t.port, sc, conns, args.duration)
                 row[f"{name}@{conns}"] = (rps, p99, bad)
         t.stop()

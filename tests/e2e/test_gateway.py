@@ -55,7 +55,7 @@ def test_unknown_internal_endpoint_is_404(nephos):
 @pytest.mark.parametrize(
     "service,call",
     [
-        ("sqs", lambda c: c.list_queues()),  # json (query-compatible)
+        ("kinesis", lambda c: c.list_streams()),  # json 1.1 (sqs, the query-compatible one, is implemented)
         ("dynamodb", lambda c: c.describe_limits()),  # json 1.0
         ("lambda", lambda c: c.list_functions()),  # rest-json
         ("s3", lambda c: c.list_buckets()),  # rest-xml

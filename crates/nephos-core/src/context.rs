@@ -21,6 +21,9 @@ pub struct RequestContext {
     pub caller_arn: String,
     /// Where the request came from (`aws:SourceIp`).
     pub source_ip: Option<std::net::IpAddr>,
+    /// The `Host` the client addressed (`localhost:4566`), for URLs that must route back
+    /// to nephos (SQS queue URLs); `None` for in-process calls.
+    pub host: Option<String>,
     pub clock: Arc<Clock>,
 }
 
@@ -36,6 +39,7 @@ impl RequestContext {
             access_key_id: None,
             caller_arn: format!("arn:aws:iam::{}:root", crate::DEFAULT_ACCOUNT),
             source_ip: None,
+            host: None,
             clock,
         }
     }

@@ -136,6 +136,14 @@ pub trait Provider: Send + Sync + 'static {
 
     /// Forgets all state (`POST /_nephos/reset`).
     fn reset(&self) {}
+
+    /// Answers a service's own internal endpoint `/_nephos/<service>/<path>` (an outbox,
+    /// a certificate): `Some((status, content type, body))`, or `None` when `path` is not
+    /// one of its endpoints.
+    fn internal(&self, method: &str, path: &str, body: &[u8]) -> Option<(u16, String, Vec<u8>)> {
+        let _ = (method, path, body);
+        None
+    }
 }
 
 /// In-process calls between services (CloudFormation creating a queue, SNS delivering to

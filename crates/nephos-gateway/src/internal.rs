@@ -52,11 +52,42 @@ pub async fn handle(gw: &Gateway, parts: Parts, body: Incoming) -> Response<ResB
             gw.clock.advance(Duration::from_secs_f64(secs));
             json_response(StatusCode::OK, clock_state(gw))
         }
+        (method, name) if service_endpoint(gw, name).is_some() => {
+            let (service, rest) = service_endpoint(gw, name).expect("checked");
+            let bytes = match body::collect(body).await {
+                Ok(b) => b,
+                Err(e) => {
+                    return json_response(StatusCode::BAD_REQUEST, json!({"error": e.message}));
+                }
+            };
+            match gw.providers[service].internal(method.as_str(), rest, &bytes) {
+                Some((status, content_type, out)) => {
+                    let mut resp = Response::new(body::full(out));
+                    *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+                    if let Ok(v) = http::HeaderValue::from_str(&content_type) {
+                        resp.headers_mut().insert(http::header::CONTENT_TYPE, v);
+                    }
+                    resp
+                }
+                None => json_response(
+                    StatusCode::NOT_FOUND,
+                    json!({"error": format!("no internal endpoint {path}")}),
+                ),
+            }
+        }
         _ => json_response(
             StatusCode::NOT_FOUND,
             json!({"error": format!("no internal endpoint {path}")}),
         ),
     }
+}
+
+/// `<service>/<rest>` of a registered service: its own endpoints (`sns/outbox`).
+fn service_endpoint<'a>(gw: &Gateway, name: &'a str) -> Option<(&'a str, &'a str)> {
+    let (service, rest) = name.split_once('/')?;
+    gw.providers
+        .contains_key(service)
+        .then_some((service, rest))
 }
 
 fn health(gw: &Gateway) -> Json {

@@ -186,7 +186,12 @@ impl Gateway {
                 return (service, None, into_response(service, resp));
             }
         };
-        let ctx = self.context(service, &op.name, &scope, remote, request_id);
+        let host = req
+            .headers
+            .get("host")
+            .and_then(|v| v.to_str().ok())
+            .or_else(|| req.uri.authority().map(|a| a.as_str()));
+        let ctx = self.context(service, &op.name, &scope, remote, request_id, host);
         let result = async {
             let issued = scope
                 .access_key_id
@@ -245,7 +250,10 @@ impl Gateway {
                 }
                 (None, None, _) => Body::Full(Bytes::new()),
             };
-            let input = codec.parse(model, op, &req, input_body)?;
+            let mut input = codec.parse(model, op, &req, input_body)?;
+            if service == "sqs" {
+                queue_url_from_path(&mut input.value, op, model, &req, host);
+            }
             nephos_protocol::validate::validate(model, op, &input.value)?;
             let provider = self
                 .providers
@@ -279,6 +287,7 @@ impl Gateway {
         scope: &auth::Scope,
         remote: Option<SocketAddr>,
         request_id: &str,
+        host: Option<&str>,
     ) -> RequestContext {
         let key = scope.access_key_id.clone();
         let issued = key
@@ -305,6 +314,7 @@ impl Gateway {
             access_key_id: key,
             caller_arn,
             source_ip: remote.map(|a| a.ip()),
+            host: host.map(str::to_owned),
             clock: self.clock.clone(),
         }
     }
@@ -319,6 +329,38 @@ fn query_compatible_code(model: &ServiceModel, protocol: Protocol, mut e: AwsErr
         e.code = "ValidationError".into();
     }
     e
+}
+
+/// Older SQS clients send query requests to the queue URL itself and leave `QueueUrl`
+/// out of the form: the path (`/<account>/<name>`) names the queue.
+fn queue_url_from_path(
+    value: &mut nephos_core::Value,
+    op: &nephos_model::Operation,
+    model: &ServiceModel,
+    req: &HttpRequest,
+    host: Option<&str>,
+) {
+    if value.get("QueueUrl").is_some() {
+        return;
+    }
+    let takes_url = op
+        .input
+        .as_ref()
+        .is_some_and(|i| model.shape(&i.shape).members.contains_key("QueueUrl"));
+    let segments: Vec<&str> = req
+        .uri
+        .path()
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect();
+    if takes_url && segments.len() >= 2 && nephos_core::is_account_id(segments[segments.len() - 2])
+    {
+        let url = format!("http://{}{}", host.unwrap_or("localhost"), req.uri.path());
+        if value.is_null() {
+            *value = nephos_core::Value::map();
+        }
+        value.insert("QueueUrl", url);
+    }
 }
 
 fn find_action(query: Option<&str>, form: Option<&[u8]>) -> Option<String> {

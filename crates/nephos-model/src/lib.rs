@@ -42,8 +42,114 @@ pub fn service(name: &str) -> Option<&'static ServiceModel> {
         .ok()?;
     let gz = embedded::EMBEDDED[i].1;
     Some(SLOTS[i].get_or_init(|| {
-        parse_gz(gz).unwrap_or_else(|e| panic!("vendored model {name} is corrupt: {e}"))
+        let mut model =
+            parse_gz(gz).unwrap_or_else(|e| panic!("vendored model {name} is corrupt: {e}"));
+        restore_query_errors(name, &mut model);
+        model
     }))
+}
+
+/// SQS moved from query to JSON before SDKs supported several protocols, and botocore's
+/// model lost the `awsQueryError` traits of its exceptions (Smithy's model keeps them):
+/// without them the codecs could not give old query clients (and the
+/// `x-amzn-query-error` header) the codes SDKs match on.
+fn restore_query_errors(name: &str, model: &mut ServiceModel) {
+    const SQS: &[(&str, &str, u16)] = &[
+        (
+            "BatchEntryIdsNotDistinct",
+            "AWS.SimpleQueueService.BatchEntryIdsNotDistinct",
+            400,
+        ),
+        (
+            "BatchRequestTooLong",
+            "AWS.SimpleQueueService.BatchRequestTooLong",
+            400,
+        ),
+        (
+            "EmptyBatchRequest",
+            "AWS.SimpleQueueService.EmptyBatchRequest",
+            400,
+        ),
+        ("InvalidAddress", "InvalidAddress", 404),
+        ("InvalidAttributeName", "InvalidAttributeName", 400),
+        ("InvalidAttributeValue", "InvalidAttributeValue", 400),
+        (
+            "InvalidBatchEntryId",
+            "AWS.SimpleQueueService.InvalidBatchEntryId",
+            400,
+        ),
+        ("InvalidIdFormat", "InvalidIdFormat", 400),
+        ("InvalidMessageContents", "InvalidMessageContents", 400),
+        ("InvalidSecurity", "InvalidSecurity", 403),
+        ("KmsAccessDenied", "KMS.AccessDeniedException", 400),
+        ("KmsDisabled", "KMS.DisabledException", 400),
+        ("KmsInvalidKeyUsage", "KMS.InvalidKeyUsageException", 400),
+        ("KmsInvalidState", "KMS.InvalidStateException", 400),
+        ("KmsNotFound", "KMS.NotFoundException", 400),
+        ("KmsOptInRequired", "KMS.OptInRequired", 403),
+        ("KmsThrottled", "KMS.ThrottlingException", 400),
+        (
+            "MessageNotInflight",
+            "AWS.SimpleQueueService.MessageNotInflight",
+            400,
+        ),
+        ("OverLimit", "OverLimit", 403),
+        (
+            "PurgeQueueInProgress",
+            "AWS.SimpleQueueService.PurgeQueueInProgress",
+            403,
+        ),
+        (
+            "QueueDeletedRecently",
+            "AWS.SimpleQueueService.QueueDeletedRecently",
+            400,
+        ),
+        (
+            "QueueDoesNotExist",
+            "AWS.SimpleQueueService.NonExistentQueue",
+            400,
+        ),
+        ("QueueNameExists", "QueueAlreadyExists", 400),
+        ("ReceiptHandleIsInvalid", "ReceiptHandleIsInvalid", 404),
+        ("RequestThrottled", "RequestThrottled", 403),
+        (
+            "ResourceNotFoundException",
+            "ResourceNotFoundException",
+            404,
+        ),
+        (
+            "TooManyEntriesInBatchRequest",
+            "AWS.SimpleQueueService.TooManyEntriesInBatchRequest",
+            400,
+        ),
+        (
+            "UnsupportedOperation",
+            "AWS.SimpleQueueService.UnsupportedOperation",
+            400,
+        ),
+    ];
+    if name != "sqs" {
+        return;
+    }
+    // SQS checks attribute names itself (`InvalidAttributeName`), and ReceiveMessage's
+    // deprecated `AttributeNames` takes message system attribute names the enum lacks.
+    for shape in ["QueueAttributeName", "MessageSystemAttributeName"] {
+        if let Some(s) = model.shapes.get_mut(shape) {
+            s.enum_values = None;
+        }
+    }
+    for (shape, code, status) in SQS {
+        if let Some(s) = model.shapes.get_mut(*shape)
+            && s.exception
+            && s.error.is_none()
+        {
+            s.error = Some(ErrorTrait {
+                code: Some((*code).to_owned()),
+                http_status_code: Some(*status),
+                sender_fault: true,
+            });
+        }
+    }
 }
 
 fn parse_gz(gz: &[u8]) -> Result<ServiceModel, String> {

@@ -163,6 +163,8 @@ impl FormReader<'_> {
             if flat {
                 if let Some(s) = singular(name) {
                     keys.push(s.to_owned());
+                    // SQS CreateQueue's `tags` went on the wire as `Tag.N.Key`.
+                    keys.push(capitalize(s));
                 }
                 if let Some(m) = &target.member {
                     keys.push(m.shape.clone());

@@ -105,7 +105,13 @@ async fn run(cli: Cli, started: Instant) -> Result<(), String> {
     // Providers that call other services get this handle; it is wired once the gateway
     // (which owns the providers) exists.
     let dispatcher = nephos_core::Dispatcher::new();
-    let mut gateway = Gateway::new(config, clock, storage.clone());
+    let mut gateway = Gateway::new(config, clock.clone(), storage.clone());
+    let sns = Arc::new(nephos_sns::SnsProvider::new(
+        storage.clone(),
+        dispatcher.clone(),
+        clock,
+    )?);
+    gateway.register(sns.clone());
     let sts = Arc::new(nephos_sts::StsProvider::new(
         storage.clone(),
         &cli.default_account,
@@ -113,6 +119,7 @@ async fn run(cli: Cli, started: Instant) -> Result<(), String> {
     gateway.add_credentials(sts.clone());
     gateway.register(sts);
     gateway.register(Arc::new(nephos_dynamodb::DynamoDb::open(storage.clone())?));
+    gateway.register(Arc::new(nephos_sqs::SqsProvider::new(storage.clone())?));
     let gateway = Arc::new(gateway);
     dispatcher.set(gateway.in_process());
 
@@ -129,6 +136,7 @@ async fn run(cli: Cli, started: Instant) -> Result<(), String> {
         },
         addr.port()
     );
+    sns.set_endpoint(&endpoint);
     let data = match &cli.data_dir {
         Some(d) => format!("persistent in {}", d.display()),
         None => "ephemeral (in memory; use --data-dir to keep state)".to_owned(),
@@ -180,9 +188,18 @@ fn init_logging(cli: &Cli) {
 fn providers_for_listing() -> Vec<Arc<dyn nephos_core::Provider>> {
     vec![
         Arc::new(
+            nephos_sns::SnsProvider::new(
+                Storage::ephemeral(),
+                nephos_core::Dispatcher::new(),
+                Arc::new(Clock::new()),
+            )
+            .expect("ephemeral sns"),
+        ),
+        Arc::new(
             nephos_sts::StsProvider::new(Storage::ephemeral(), nephos_core::DEFAULT_ACCOUNT)
                 .expect("ephemeral sts"),
         ),
+        Arc::new(nephos_sqs::SqsProvider::new(Storage::ephemeral()).expect("ephemeral sqs")),
         Arc::new(
             nephos_dynamodb::DynamoDb::open(Storage::ephemeral()).expect("ephemeral dynamodb"),
         ),

@@ -1,0 +1,576 @@
+//! One queue's messages and the state machine they move through: delayed, visible, in
+//! flight, deleted or expired; FIFO group locking and deduplication. Pure logic on the
+//! time it is given, so it is tested without a server.
+
+use crate::message::Attributes;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::sync::Mutex;
+use tokio::sync::Notify;
+
+/// FIFO deduplication and receive-attempt windows.
+pub const DEDUP_WINDOW_MS: i64 = 5 * 60 * 1000;
+
+/// What a queue is, as stored.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Meta {
+    pub fifo: bool,
+    /// Attributes the client set (normalized); defaults are not stored.
+    pub attrs: BTreeMap<String, String>,
+    pub tags: BTreeMap<String, String>,
+    pub created_ms: i64,
+    pub modified_ms: i64,
+}
+
+impl Meta {
+    pub fn int(&self, name: &str) -> i64 {
+        self.attrs
+            .get(name)
+            .and_then(|v| v.parse().ok())
+            .or_else(|| {
+                crate::attributes::default(name, self.fifo, &self.attrs)?
+                    .parse()
+                    .ok()
+            })
+            .unwrap_or(0)
+    }
+    pub fn flag(&self, name: &str) -> bool {
+        self.attrs.get(name).is_some_and(|v| v == "true")
+    }
+}
+
+/// A message as stored: everything that survives a restart.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Stored {
+    pub id: String,
+    pub body: String,
+    #[serde(default, skip_serializing_if = "Attributes::is_empty")]
+    pub attrs: Attributes,
+    #[serde(default, skip_serializing_if = "Attributes::is_empty")]
+    pub sys: Attributes,
+    pub sent_ms: i64,
+    pub sender: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dedup_id: Option<String>,
+    #[serde(default)]
+    pub delay_until: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dlq_source: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Delayed,
+    Visible,
+    InFlight,
+}
+
+#[derive(Debug)]
+pub struct Msg {
+    pub data: Stored,
+    state: State,
+    visible_at: i64,
+    pub receive_count: u32,
+    pub first_receive_ms: Option<i64>,
+    /// Changes on every receive; part of the receipt handle.
+    pub nonce: u64,
+}
+
+/// What happened to a receipt handle's message.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Handle {
+    /// Acted on.
+    Done,
+    /// The message is gone (deleted, expired, moved): nothing to do.
+    Gone,
+    /// The message was received again since: the handle is out of date.
+    Stale,
+    /// The message is not in flight (ChangeMessageVisibility).
+    NotInFlight,
+}
+
+struct Attempt {
+    expires_ms: i64,
+    handles: Vec<(u64, u64)>,
+}
+
+/// A message leaving for the dead-letter queue.
+pub struct Moved {
+    pub seq: u64,
+    pub data: Stored,
+}
+
+#[derive(Default)]
+pub struct Inner {
+    pub meta: Option<Meta>,
+    pub msgs: BTreeMap<u64, Msg>,
+    ready: BTreeSet<u64>,
+    timed: BTreeSet<(i64, u64)>,
+    delayed: usize,
+    in_flight: usize,
+    groups_in_flight: HashMap<String, usize>,
+    dedup: HashMap<String, (i64, String, u64)>,
+    dedup_order: VecDeque<(i64, String)>,
+    attempts: HashMap<String, Attempt>,
+    next_seq: u64,
+    /// Until when another PurgeQueue is refused.
+    pub purge_until: i64,
+    /// Set when the queue is deleted, so waiting receivers give up.
+    pub deleted: bool,
+}
+
+pub struct Queue {
+    pub name: String,
+    pub account: String,
+    pub region: String,
+    pub arn: String,
+    pub fifo: bool,
+    pub inner: Mutex<Inner>,
+    /// Woken when messages may have become receivable.
+    pub notify: Notify,
+}
+
+impl Queue {
+    pub fn new(account: &str, region: &str, name: &str, meta: Meta, now_ms: i64) -> Queue {
+        let inner = Inner {
+            next_seq: fifo_seq_floor(now_ms),
+            ..Default::default()
+        };
+        Queue {
+            name: name.to_owned(),
+            account: account.to_owned(),
+            region: region.to_owned(),
+            arn: crate::names::queue_arn(region, account, name),
+            fifo: meta.fifo,
+            inner: Mutex::new(Inner {
+                meta: Some(meta),
+                ..inner
+            }),
+            notify: Notify::new(),
+        }
+    }
+
+    /// The storage key prefix of this queue.
+    pub fn key(&self) -> String {
+        format!("{}\t{}\t{}", self.account, self.region, self.name)
+    }
+
+    pub fn msg_key(&self, seq: u64) -> Vec<u8> {
+        format!("{}\t{seq:020}", self.key()).into_bytes()
+    }
+}
+
+/// Sequence numbers start from the clock so they keep growing across restarts.
+fn fifo_seq_floor(now_ms: i64) -> u64 {
+    (now_ms.max(0) as u64) * 1000
+}
+
+impl Inner {
+    pub fn meta(&self) -> &Meta {
+        self.meta.as_ref().expect("queue meta is set at creation")
+    }
+
+    pub fn meta_mut(&mut self) -> &mut Meta {
+        self.meta.as_mut().expect("queue meta is set at creation")
+    }
+
+    /// Expires messages past retention and makes due ones visible.
+    pub fn maintain(&mut self, now: i64) {
+        let retention = self.meta().int("MessageRetentionPeriod") * 1000;
+        while let Some((&seq, m)) = self.msgs.first_key_value() {
+            if m.data.sent_ms + retention > now {
+                break;
+            }
+            self.remove(seq);
+        }
+        while let Some(&(at, seq)) = self.timed.first() {
+            if at > now {
+                break;
+            }
+            self.timed.pop_first();
+            if let Some(m) = self.msgs.get_mut(&seq) {
+                match m.state {
+                    State::Delayed => self.delayed -= 1,
+                    State::InFlight => {
+                        self.in_flight -= 1;
+                        if let Some(g) = &m.data.group {
+                            release_group(&mut self.groups_in_flight, g);
+                        }
+                    }
+                    State::Visible => {}
+                }
+                m.state = State::Visible;
+                self.ready.insert(seq);
+            }
+        }
+    }
+
+    /// When the next delayed or in-flight message becomes visible.
+    pub fn next_due(&self) -> Option<i64> {
+        self.timed.first().map(|(at, _)| *at)
+    }
+
+    /// Removes a message from every index.
+    pub fn remove(&mut self, seq: u64) -> Option<Stored> {
+        let m = self.msgs.remove(&seq)?;
+        match m.state {
+            State::Visible => {
+                self.ready.remove(&seq);
+            }
+            State::Delayed => {
+                self.delayed -= 1;
+                self.timed.remove(&(m.visible_at, seq));
+            }
+            State::InFlight => {
+                self.in_flight -= 1;
+                self.timed.remove(&(m.visible_at, seq));
+                if let Some(g) = &m.data.group {
+                    release_group(&mut self.groups_in_flight, g);
+                }
+            }
+        }
+        Some(m.data)
+    }
+
+    /// A FIFO duplicate of a message sent in the last five minutes: its id and sequence.
+    pub fn duplicate(&mut self, key: &str, now: i64) -> Option<(String, u64)> {
+        while let Some((exp, k)) = self.dedup_order.front() {
+            if *exp > now {
+                break;
+            }
+            if self.dedup.get(k).is_some_and(|(e, _, _)| e == exp) {
+                self.dedup.remove(k);
+            }
+            self.dedup_order.pop_front();
+        }
+        self.dedup.get(key).map(|(_, id, seq)| (id.clone(), *seq))
+    }
+
+    pub fn remember_dedup(&mut self, key: String, id: String, seq: u64, now: i64) {
+        let exp = now + DEDUP_WINDOW_MS;
+        self.dedup_order.push_back((exp, key.clone()));
+        self.dedup.insert(key, (exp, id, seq));
+    }
+
+    pub fn next_seq(&mut self) -> u64 {
+        self.next_seq += 1;
+        self.next_seq
+    }
+
+    /// Adds a message (new, moved in, or reloaded) under `seq`.
+    pub fn insert(&mut self, seq: u64, data: Stored, now: i64) {
+        self.next_seq = self.next_seq.max(seq);
+        let delayed = data.delay_until > now;
+        let visible_at = if delayed { data.delay_until } else { now };
+        if delayed {
+            self.delayed += 1;
+            self.timed.insert((visible_at, seq));
+        } else {
+            self.ready.insert(seq);
+        }
+        self.msgs.insert(
+            seq,
+            Msg {
+                data,
+                state: if delayed {
+                    State::Delayed
+                } else {
+                    State::Visible
+                },
+                visible_at,
+                receive_count: 0,
+                first_receive_ms: None,
+                nonce: 0,
+            },
+        );
+    }
+
+    /// Receives up to `max` messages, making them invisible for `vt_ms`. Messages that
+    /// would exceed `max_receives` are taken out for the dead-letter queue instead.
+    pub fn receive(
+        &mut self,
+        now: i64,
+        max: usize,
+        vt_ms: i64,
+        max_receives: Option<u32>,
+        moved: &mut Vec<Moved>,
+    ) -> Vec<u64> {
+        let mut out = Vec::new();
+        let mut taken_groups: Vec<String> = Vec::new();
+        let mut cursor = 0u64;
+        while out.len() < max {
+            let Some(&seq) = self.ready.range(cursor..).next() else {
+                break;
+            };
+            cursor = seq + 1;
+            let group = self.msgs.get(&seq).and_then(|m| m.data.group.clone());
+            let fifo = self.meta().fifo;
+            if fifo
+                && let Some(g) = &group
+                && self.groups_in_flight.get(g).is_some_and(|n| *n > 0)
+                && !taken_groups.contains(g)
+            {
+                continue;
+            }
+            let Some(m) = self.msgs.get(&seq) else {
+                self.ready.remove(&seq);
+                continue;
+            };
+            if let Some(limit) = max_receives
+                && m.receive_count >= limit
+            {
+                if let Some(data) = self.remove(seq) {
+                    moved.push(Moved { seq, data });
+                }
+                continue;
+            }
+            self.ready.remove(&seq);
+            let Some(m) = self.msgs.get_mut(&seq) else {
+                continue;
+            };
+            m.state = State::InFlight;
+            m.visible_at = now + vt_ms;
+            m.receive_count += 1;
+            m.first_receive_ms.get_or_insert(now);
+            m.nonce = rand::random();
+            self.timed.insert((m.visible_at, seq));
+            self.in_flight += 1;
+            if fifo && let Some(g) = group {
+                *self.groups_in_flight.entry(g.clone()).or_default() += 1;
+                if !taken_groups.contains(&g) {
+                    taken_groups.push(g);
+                }
+            }
+            out.push(seq);
+        }
+        out
+    }
+
+    /// The messages an earlier FIFO receive with the same attempt id returned, if they are
+    /// all still in flight under the same handles.
+    pub fn retry_attempt(&mut self, id: &str, now: i64) -> Option<Vec<u64>> {
+        self.attempts.retain(|_, a| a.expires_ms > now);
+        let a = self.attempts.get(id)?;
+        let intact = a.handles.iter().all(|(seq, nonce)| {
+            self.msgs
+                .get(seq)
+                .is_some_and(|m| m.state == State::InFlight && m.nonce == *nonce)
+        });
+        intact.then(|| a.handles.iter().map(|(s, _)| *s).collect())
+    }
+
+    pub fn record_attempt(&mut self, id: String, seqs: &[u64], now: i64) {
+        let handles = seqs
+            .iter()
+            .filter_map(|s| self.msgs.get(s).map(|m| (*s, m.nonce)))
+            .collect();
+        self.attempts.insert(
+            id,
+            Attempt {
+                expires_ms: now + DEDUP_WINDOW_MS,
+                handles,
+            },
+        );
+    }
+
+    /// Deletes by receipt handle.
+    pub fn delete(&mut self, seq: u64, nonce: u64) -> Handle {
+        match self.msgs.get(&seq) {
+            None => Handle::Gone,
+            Some(m) if m.nonce != nonce => Handle::Stale,
+            Some(_) => {
+                self.remove(seq);
+                Handle::Done
+            }
+        }
+    }
+
+    pub fn change_visibility(&mut self, seq: u64, nonce: u64, vt_ms: i64, now: i64) -> Handle {
+        let Some(m) = self.msgs.get_mut(&seq) else {
+            return Handle::Gone;
+        };
+        if m.nonce != nonce {
+            return Handle::Stale;
+        }
+        if m.state != State::InFlight {
+            return Handle::NotInFlight;
+        }
+        self.timed.remove(&(m.visible_at, seq));
+        m.visible_at = now + vt_ms;
+        self.timed.insert((m.visible_at, seq));
+        Handle::Done
+    }
+
+    /// Removes every message; returns their sequence numbers.
+    pub fn purge(&mut self) -> Vec<u64> {
+        let seqs: Vec<u64> = self.msgs.keys().copied().collect();
+        self.msgs.clear();
+        self.ready.clear();
+        self.timed.clear();
+        self.delayed = 0;
+        self.in_flight = 0;
+        self.groups_in_flight.clear();
+        seqs
+    }
+
+    /// (visible, in flight, delayed).
+    pub fn counts(&self) -> (usize, usize, usize) {
+        (
+            self.msgs.len() - self.in_flight - self.delayed,
+            self.in_flight,
+            self.delayed,
+        )
+    }
+
+    /// Sequence numbers of visible messages, oldest first (message move tasks).
+    pub fn visible(&self, limit: usize) -> Vec<u64> {
+        self.ready.iter().take(limit).copied().collect()
+    }
+}
+
+fn release_group(groups: &mut HashMap<String, usize>, g: &str) {
+    if let Some(n) = groups.get_mut(g) {
+        *n = n.saturating_sub(1);
+        if *n == 0 {
+            groups.remove(g);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn queue(fifo: bool) -> Inner {
+        Inner {
+            meta: Some(Meta {
+                fifo,
+                attrs: BTreeMap::new(),
+                tags: BTreeMap::new(),
+                created_ms: 0,
+                modified_ms: 0,
+            }),
+            ..Default::default()
+        }
+    }
+
+    fn msg(body: &str, group: Option<&str>, delay_until: i64) -> Stored {
+        Stored {
+            id: body.into(),
+            body: body.into(),
+            attrs: Attributes::new(),
+            sys: Attributes::new(),
+            sent_ms: 0,
+            sender: "x".into(),
+            group: group.map(str::to_owned),
+            dedup_id: None,
+            delay_until,
+            dlq_source: None,
+        }
+    }
+
+    fn send(q: &mut Inner, body: &str, group: Option<&str>, delay_until: i64, now: i64) -> u64 {
+        let seq = q.next_seq();
+        q.insert(seq, msg(body, group, delay_until), now);
+        seq
+    }
+
+    #[test]
+    fn visibility_cycle() {
+        let mut q = queue(false);
+        let a = send(&mut q, "a", None, 0, 0);
+        let mut moved = Vec::new();
+        assert_eq!(q.receive(0, 10, 30_000, None, &mut moved), vec![a]);
+        assert_eq!(q.counts(), (0, 1, 0));
+        q.maintain(29_999);
+        assert!(q.receive(29_999, 10, 30_000, None, &mut moved).is_empty());
+        q.maintain(30_000);
+        assert_eq!(q.counts(), (1, 0, 0));
+        assert_eq!(q.receive(30_000, 10, 30_000, None, &mut moved), vec![a]);
+        assert_eq!(q.msgs[&a].receive_count, 2);
+        let nonce = q.msgs[&a].nonce;
+        assert_eq!(q.delete(a, nonce.wrapping_add(1)), Handle::Stale);
+        assert_eq!(q.delete(a, nonce), Handle::Done);
+        assert_eq!(q.delete(a, nonce), Handle::Gone);
+        assert_eq!(q.counts(), (0, 0, 0));
+    }
+
+    #[test]
+    fn delays_and_retention() {
+        let mut q = queue(false);
+        send(&mut q, "a", None, 5_000, 0);
+        assert_eq!(q.counts(), (0, 0, 1));
+        assert_eq!(q.next_due(), Some(5_000));
+        q.maintain(5_000);
+        assert_eq!(q.counts(), (1, 0, 0));
+        q.maintain(345_600_000);
+        assert_eq!(q.counts(), (0, 0, 0));
+    }
+
+    #[test]
+    fn fifo_groups_block_while_in_flight() {
+        let mut q = queue(true);
+        let a1 = send(&mut q, "a1", Some("a"), 0, 0);
+        let a2 = send(&mut q, "a2", Some("a"), 0, 0);
+        let b1 = send(&mut q, "b1", Some("b"), 0, 0);
+        let mut moved = Vec::new();
+        assert_eq!(q.receive(0, 1, 30_000, None, &mut moved), vec![a1]);
+        // a2 waits for a1; b1 is free.
+        assert_eq!(q.receive(0, 10, 30_000, None, &mut moved), vec![b1]);
+        assert!(q.receive(0, 10, 30_000, None, &mut moved).is_empty());
+        let n = q.msgs[&a1].nonce;
+        q.delete(a1, n);
+        assert_eq!(q.receive(0, 10, 30_000, None, &mut moved), vec![a2]);
+    }
+
+    #[test]
+    fn fifo_batch_takes_a_group_in_order() {
+        let mut q = queue(true);
+        let a1 = send(&mut q, "a1", Some("a"), 0, 0);
+        let a2 = send(&mut q, "a2", Some("a"), 0, 0);
+        let mut moved = Vec::new();
+        assert_eq!(q.receive(0, 10, 30_000, None, &mut moved), vec![a1, a2]);
+        q.maintain(30_000);
+        assert_eq!(
+            q.receive(30_000, 10, 30_000, None, &mut moved),
+            vec![a1, a2]
+        );
+    }
+
+    #[test]
+    fn redrive_moves_on_the_receive_that_exceeds() {
+        let mut q = queue(false);
+        let a = send(&mut q, "a", None, 0, 0);
+        let mut moved = Vec::new();
+        assert_eq!(q.receive(0, 10, 0, Some(2), &mut moved), vec![a]);
+        q.maintain(0);
+        assert_eq!(q.receive(0, 10, 0, Some(2), &mut moved), vec![a]);
+        q.maintain(0);
+        assert!(q.receive(0, 10, 0, Some(2), &mut moved).is_empty());
+        assert_eq!(moved.len(), 1);
+        assert_eq!(q.counts(), (0, 0, 0));
+    }
+
+    #[test]
+    fn dedup_window() {
+        let mut q = queue(true);
+        q.remember_dedup("k".into(), "id".into(), 1, 0);
+        assert!(q.duplicate("k", DEDUP_WINDOW_MS - 1).is_some());
+        assert!(q.duplicate("k", DEDUP_WINDOW_MS).is_none());
+    }
+
+    #[test]
+    fn change_visibility_rules() {
+        let mut q = queue(false);
+        let a = send(&mut q, "a", None, 0, 0);
+        assert_eq!(q.change_visibility(a, 0, 10, 0), Handle::NotInFlight);
+        let mut moved = Vec::new();
+        q.receive(0, 1, 30_000, None, &mut moved);
+        let n = q.msgs[&a].nonce;
+        assert_eq!(q.change_visibility(a, n, 0, 1_000), Handle::Done);
+        q.maintain(1_000);
+        assert_eq!(q.counts(), (1, 0, 0));
+    }
+}

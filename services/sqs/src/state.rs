@@ -1,0 +1,158 @@
+//! Where queues live: per account and region, found by URL or ARN, persisted as records.
+
+use crate::errors;
+use crate::names::{self, QueueRef};
+use crate::policy;
+use crate::queue::{Meta, Queue, Stored};
+use nephos_core::{AwsError, RequestContext, Scoped};
+use nephos_storage::{Mutation, Storage};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, RwLock};
+
+pub const QUEUES: &str = "sqs.queues";
+pub const MESSAGES: &str = "sqs.messages";
+
+/// The queues of one account in one region.
+#[derive(Default)]
+pub struct Region {
+    pub queues: RwLock<BTreeMap<String, Arc<Queue>>>,
+    /// Names deleted, with when: reusable 60 s later.
+    pub deleted: Mutex<HashMap<String, i64>>,
+}
+
+pub struct Core {
+    pub regions: Scoped<Region>,
+    pub storage: Storage,
+    pub tasks: crate::moves::Tasks,
+}
+
+impl Core {
+    /// Rebuilds queues and messages from storage.
+    pub fn load(storage: Storage) -> Result<Core, String> {
+        let core = Core {
+            regions: Scoped::regional(),
+            storage,
+            tasks: Default::default(),
+        };
+        let now = wall_ms();
+        for (key, value) in core.storage.load(QUEUES).map_err(|e| e.to_string())? {
+            let key = String::from_utf8_lossy(&key).into_owned();
+            let mut parts = key.splitn(3, '\t');
+            let (Some(account), Some(region), Some(name)) =
+                (parts.next(), parts.next(), parts.next())
+            else {
+                continue;
+            };
+            let meta: Meta = serde_json::from_slice(&value).map_err(|e| e.to_string())?;
+            let q = Arc::new(Queue::new(account, region, name, meta, now));
+            core.regions
+                .get_for(account, region)
+                .queues
+                .write()
+                .unwrap()
+                .insert(name.to_owned(), q);
+        }
+        for (key, value) in core.storage.load(MESSAGES).map_err(|e| e.to_string())? {
+            let key = String::from_utf8_lossy(&key).into_owned();
+            let mut parts = key.splitn(4, '\t');
+            let (Some(account), Some(region), Some(name), Some(seq)) =
+                (parts.next(), parts.next(), parts.next(), parts.next())
+            else {
+                continue;
+            };
+            let Ok(seq) = seq.parse::<u64>() else {
+                continue;
+            };
+            let Some(q) = core.find(account, region, name) else {
+                continue;
+            };
+            let stored: Stored = serde_json::from_slice(&value).map_err(|e| e.to_string())?;
+            q.inner.lock().unwrap().insert(seq, stored, now);
+        }
+        Ok(core)
+    }
+
+    pub fn find(&self, account: &str, region: &str, name: &str) -> Option<Arc<Queue>> {
+        self.regions
+            .get_for(account, region)
+            .queues
+            .read()
+            .unwrap()
+            .get(name)
+            .cloned()
+    }
+
+    pub fn by_arn(&self, arn: &str) -> Option<Arc<Queue>> {
+        let r = names::parse_arn(arn)?;
+        self.find(&r.account, r.region.as_deref()?, &r.name)
+    }
+
+    /// The queue a request's `QueueUrl` names, if the caller may perform the request's
+    /// operation on it (its owner always may; others need the queue policy's grant).
+    pub fn resolve(&self, ctx: &RequestContext, url: &str) -> Result<Arc<Queue>, AwsError> {
+        let r: QueueRef = names::parse_url(url, &ctx.account_id)?;
+        let region = r.region.as_deref().unwrap_or(&ctx.region);
+        let q = self
+            .find(&r.account, region, &r.name)
+            .ok_or_else(errors::queue_does_not_exist)?;
+        self.authorize(ctx, &q, &ctx.operation, url)?;
+        Ok(q)
+    }
+
+    pub fn authorize(
+        &self,
+        ctx: &RequestContext,
+        q: &Queue,
+        action: &str,
+        url: &str,
+    ) -> Result<(), AwsError> {
+        if q.account == ctx.account_id {
+            return Ok(());
+        }
+        let policy = q
+            .inner
+            .lock()
+            .unwrap()
+            .meta()
+            .attrs
+            .get("Policy")
+            .cloned()
+            .unwrap_or_default();
+        let caller = policy::Caller {
+            account: &ctx.account_id,
+            arn: &ctx.caller_arn,
+        };
+        if policy::allows(&policy, &caller, action, &q.arn) {
+            Ok(())
+        } else {
+            Err(errors::access_denied(url))
+        }
+    }
+
+    pub async fn commit(&self, batch: Vec<Mutation>) -> Result<(), AwsError> {
+        self.storage.commit(batch).await.map_err(errors::storage)
+    }
+
+    pub fn meta_mutation(q: &Queue, meta: &Meta) -> Mutation {
+        Mutation::put(
+            QUEUES,
+            q.key().into_bytes(),
+            serde_json::to_vec(meta).unwrap_or_default(),
+        )
+    }
+
+    pub fn msg_mutation(q: &Queue, seq: u64, m: &Stored) -> Mutation {
+        Mutation::put(
+            MESSAGES,
+            q.msg_key(seq),
+            serde_json::to_vec(m).unwrap_or_default(),
+        )
+    }
+}
+
+fn wall_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
