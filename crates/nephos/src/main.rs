@@ -99,9 +99,16 @@ async fn run(cli: Cli, started: Instant) -> Result<(), String> {
     // (which owns the providers) exists.
     let dispatcher = nephos_core::Dispatcher::new();
     let mut gateway = Gateway::new(config, clock, storage.clone());
-    let sts = Arc::new(nephos_sts::StsProvider::new(storage, &cli.default_account)?);
+    let sts = Arc::new(nephos_sts::StsProvider::new(
+        storage.clone(),
+        &cli.default_account,
+    )?);
     gateway.add_credentials(sts.clone());
     gateway.register(sts);
+    gateway.register(Arc::new(nephos_s3::S3Provider::new(
+        storage,
+        cli.data_dir.as_deref(),
+    )?));
     let gateway = Arc::new(gateway);
     dispatcher.set(gateway.in_process());
 
@@ -167,8 +174,11 @@ fn init_logging(cli: &Cli) {
 
 /// Providers as the coverage table sees them: built ephemeral, never served.
 fn providers_for_listing() -> Vec<Arc<dyn nephos_core::Provider>> {
-    vec![Arc::new(
-        nephos_sts::StsProvider::new(Storage::ephemeral(), nephos_core::DEFAULT_ACCOUNT)
-            .expect("ephemeral sts"),
-    )]
+    vec![
+        Arc::new(
+            nephos_sts::StsProvider::new(Storage::ephemeral(), nephos_core::DEFAULT_ACCOUNT)
+                .expect("ephemeral sts"),
+        ),
+        Arc::new(nephos_s3::S3Provider::new(Storage::ephemeral(), None).expect("ephemeral s3")),
+    ]
 }
