@@ -63,10 +63,6 @@ pub fn meta_from_input(input: &Value) -> Result<ObjectMeta, AwsError> {
         .with_field("Size", total.to_string())
         .with_field("MaxSizeAllowed", MAX_USER_METADATA.to_string()));
     }
-    let expires_ms = match input.get("Expires") {
-        Some(Value::Timestamp(t)) => Some(t.as_millis()),
-        _ => None,
-    };
     Ok(ObjectMeta {
         content_type: s("ContentType"),
         content_encoding: s("ContentEncoding")
@@ -82,7 +78,7 @@ pub fn meta_from_input(input: &Value) -> Result<ObjectMeta, AwsError> {
         content_disposition: s("ContentDisposition"),
         content_language: s("ContentLanguage"),
         cache_control: s("CacheControl"),
-        expires_ms,
+        expires: s("Expires"),
         website_redirect: s("WebsiteRedirectLocation"),
         storage_class: s("StorageClass").filter(|c| c != "STANDARD"),
         sse: s("ServerSideEncryption"),
@@ -207,8 +203,8 @@ pub fn object_headers(b: &Bucket, v: &Version, checksum_mode: bool) -> Value {
     if m.content_type.is_none() {
         out.insert("ContentType", "binary/octet-stream");
     }
-    if let Some(e) = m.expires_ms {
-        out.insert("Expires", Timestamp::from_millis(e));
+    if let Some(e) = &m.expires {
+        out.insert("Expires", e.as_str());
     }
     if !m.user.is_empty() {
         out.insert(
@@ -467,8 +463,10 @@ impl S3Provider {
                 out.insert(member, x);
             }
         }
-        if let Some(Value::Timestamp(t)) = input.get("ResponseExpires") {
-            out.insert("Expires", *t);
+        match input.get("ResponseExpires") {
+            Some(Value::Timestamp(t)) => out.insert("Expires", t.to_http_date()),
+            Some(Value::String(t)) => out.insert("Expires", t.as_str()),
+            _ => {}
         }
         let (start, end) = match range {
             Some((a, z)) => {

@@ -137,7 +137,8 @@ pub struct ObjectMeta {
     pub content_disposition: Option<String>,
     pub content_language: Option<String>,
     pub cache_control: Option<String>,
-    pub expires_ms: Option<i64>,
+    /// The `Expires` header as sent (S3 keeps it as text).
+    pub expires: Option<String>,
     pub website_redirect: Option<String>,
     pub storage_class: Option<String>,
     pub sse: Option<String>,
