@@ -280,19 +280,23 @@ impl S3Provider {
             b.uploads.lock().unwrap().insert(up.upload_id.clone(), up);
         };
         let mut chosen: Vec<&Part> = Vec::new();
-        let mut last_number = 0i64;
         let mut failure = None;
+        let numbers: Vec<i64> = requested
+            .iter()
+            .map(|p| p.int("PartNumber").unwrap_or(0))
+            .collect();
+        if numbers.windows(2).any(|w| w[1] <= w[0]) {
+            failure = Some(AwsError::new(
+                400,
+                "InvalidPartOrder",
+                "The list of parts was not in ascending order. The parts list must be specified in order by part number.",
+            ));
+        }
         for (i, p) in requested.iter().enumerate() {
-            let n = p.int("PartNumber").unwrap_or(0);
-            if n <= last_number {
-                failure = Some(AwsError::new(
-                    400,
-                    "InvalidPartOrder",
-                    "The list of parts was not in ascending order. The parts list must be specified in order by part number.",
-                ));
+            if failure.is_some() {
                 break;
             }
-            last_number = n;
+            let n = numbers[i];
             let etag = p.str("ETag").unwrap_or_default();
             let found = u32::try_from(n).ok().and_then(|n| up.parts.get(&n));
             let Some(part) =
