@@ -38,10 +38,44 @@ STS_HEADERS = {
     "SignedHeaders=host, Signature=00",
 }
 
+S3_HEADERS = {
+    "Authorization": "AWS4-HMAC-SHA256 Credential=123456789012/20240101/us-east-1/s3/aws4_request, "
+    "SignedHeaders=host, Signature=00",
+    "x-amz-content-sha256": "UNSIGNED-PAYLOAD",
+}
+KIB_BODY = "x" * 1024
+# ListObjectsV2 reads one full page of this many keys.
+LIST_KEYS = 1000
+
 # name -> (method, path, body, headers, expected status)
 SCENARIOS = {
     "sts:GetCallerIdentity": ("POST", "/", STS_BODY, STS_HEADERS, 200),
+    "s3:PutObject-1KiB": ("PUT", "/bench-put/key", KIB_BODY, S3_HEADERS, 200),
+    "s3:GetObject-1KiB": ("GET", "/bench-get/key", None, S3_HEADERS, 200),
+    "s3:ListObjectsV2-1000": ("GET", "/bench-list?list-type=2", None, S3_HEADERS, 200),
 }
+
+# name -> requests (method, path, body, headers) that prepare a target for the scenario.
+SETUP = {
+    "s3:PutObject-1KiB": [("PUT", "/bench-put", None, S3_HEADERS)],
+    "s3:GetObject-1KiB": [("PUT", "/bench-get", None, S3_HEADERS), ("PUT", "/bench-get/key", KIB_BODY, S3_HEADERS)],
+    "s3:ListObjectsV2-1000": [("PUT", "/bench-list", None, S3_HEADERS)]
+    + [("PUT", f"/bench-list/k{i:06d}", "v", S3_HEADERS) for i in range(LIST_KEYS)],
+}
+
+
+def setup(port, requests):
+    """Runs preparation requests over one kept-alive connection."""
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    for method, path, body, headers in requests:
+        conn.request(method, path, body=body.encode() if body else b"", headers=headers)
+        resp = conn.getresponse()
+        resp.read()
+        if resp.status >= 300:
+            print(f"warning: setup {method} {path} answered {resp.status}", file=sys.stderr)
+    conn.close()
 
 
 def free_port():
@@ -188,8 +222,11 @@ def main():
         for name, sc in scenarios.items():
             if t.name == "hello":
                 sc = ("GET", "/", None, {}, 200)
-            elif status != sc[4]:
-                print(f"warning: {t.name} answered {status} to {name}", file=sys.stderr)
+            else:
+                setup(t.port, SETUP.get(name, []))
+                got = http_once(t.port, *sc[:4])
+                if got != sc[4]:
+                    print(f"warning: {t.name} answered {got} to {name}", file=sys.stderr)
             for conns in (16, 1):
                 rps, p99, bad = wrk(t.port, sc, conns, args.duration)
                 row[f"{name}@{conns}"] = (rps, p99, bad)
