@@ -338,6 +338,7 @@ impl Store {
         self.buckets.read().unwrap().get(name).cloned()
     }
 
+    /// Forgets every bucket and frees its blobs (the gateway clears the tables).
     pub fn clear(&self) {
         let all: Vec<Arc<Bucket>> = std::mem::take(&mut *self.buckets.write().unwrap())
             .into_values()
@@ -353,9 +354,6 @@ impl Store {
                     self.free_segment(&p.segment);
                 }
             }
-        }
-        if let Err(e) = self.storage.clear() {
-            tracing::error!(error = %e, "clearing s3 storage failed");
         }
     }
 
