@@ -89,8 +89,28 @@ pub fn check_tag(k: &str, v: &str) -> Result<(), AwsError> {
 }
 
 impl S3Provider {
-    /// The bucket `name`, if the caller may use it.
+    /// The bucket `name`, if the caller may run the request's operation on it.
     pub fn bucket_for(&self, ctx: &RequestContext, name: &str) -> Result<Arc<Bucket>, AwsError> {
+        self.bucket_for_key(ctx, name, None)
+    }
+
+    /// The same for an operation on object `key`.
+    pub fn bucket_for_key(
+        &self,
+        ctx: &RequestContext,
+        name: &str,
+        key: Option<&str>,
+    ) -> Result<Arc<Bucket>, AwsError> {
+        let b = self
+            .store
+            .bucket(name)
+            .ok_or_else(|| errors::no_such_bucket(name))?;
+        self.authorize(ctx, &b, key)?;
+        Ok(b)
+    }
+
+    /// The bucket `name` when the caller owns it (bucket configuration operations).
+    pub fn owned_bucket(&self, ctx: &RequestContext, name: &str) -> Result<Arc<Bucket>, AwsError> {
         let b = self
             .store
             .bucket(name)
@@ -155,6 +175,7 @@ impl S3Provider {
             created_ms: ctx.clock.now_millis(),
             versioning: None,
             tags: None,
+            policy: None,
         };
         {
             let buckets = self.store.buckets.read().unwrap();
@@ -205,7 +226,7 @@ impl S3Provider {
         input: &Value,
     ) -> Result<Value, AwsError> {
         let name = input.str("Bucket").unwrap_or_default();
-        let b = self.bucket_for(ctx, name)?;
+        let b = self.owned_bucket(ctx, name)?;
         {
             let mut buckets = self.store.buckets.write().unwrap();
             if !b.is_empty() {
@@ -315,7 +336,7 @@ impl S3Provider {
         ctx: &RequestContext,
         input: &Value,
     ) -> Result<Value, AwsError> {
-        let b = self.bucket_for(ctx, input.str("Bucket").unwrap_or_default())?;
+        let b = self.owned_bucket(ctx, input.str("Bucket").unwrap_or_default())?;
         let tags = read_tag_set(input.get("Tagging"))?;
         if tags.len() > 50 {
             return Err(AwsError::new(
@@ -335,7 +356,7 @@ impl S3Provider {
         input: &Value,
     ) -> Result<Value, AwsError> {
         let name = input.str("Bucket").unwrap_or_default();
-        let b = self.bucket_for(ctx, name)?;
+        let b = self.owned_bucket(ctx, name)?;
         let tags = b.meta.read().unwrap().tags.clone();
         match tags {
             Some(t) => Ok(Value::map().with("TagSet", tag_set(&t))),
@@ -351,7 +372,7 @@ impl S3Provider {
         ctx: &RequestContext,
         input: &Value,
     ) -> Result<Value, AwsError> {
-        let b = self.bucket_for(ctx, input.str("Bucket").unwrap_or_default())?;
+        let b = self.owned_bucket(ctx, input.str("Bucket").unwrap_or_default())?;
         b.meta.write().unwrap().tags = None;
         self.save_bucket(&b).await?;
         Ok(Value::map())
@@ -362,7 +383,7 @@ impl S3Provider {
         ctx: &RequestContext,
         input: &Value,
     ) -> Result<Value, AwsError> {
-        let b = self.bucket_for(ctx, input.str("Bucket").unwrap_or_default())?;
+        let b = self.owned_bucket(ctx, input.str("Bucket").unwrap_or_default())?;
         let status = input
             .get("VersioningConfiguration")
             .and_then(|c| c.str("Status"))
@@ -383,7 +404,7 @@ impl S3Provider {
         ctx: &RequestContext,
         input: &Value,
     ) -> Result<Value, AwsError> {
-        let b = self.bucket_for(ctx, input.str("Bucket").unwrap_or_default())?;
+        let b = self.owned_bucket(ctx, input.str("Bucket").unwrap_or_default())?;
         let mut v = Value::map();
         if let Some(s) = b.versioning() {
             v.insert("Status", s);

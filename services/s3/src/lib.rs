@@ -15,6 +15,7 @@ pub mod errors;
 pub mod listing;
 pub mod multipart;
 pub mod objects;
+pub mod policy;
 pub mod store;
 
 use nephos_core::{AwsError, BoxFuture, Input, Output, Provider, RequestContext};
@@ -47,11 +48,13 @@ const OPERATIONS: &[&str] = &[
     "CreateBucket",
     "CreateMultipartUpload",
     "DeleteBucket",
+    "DeleteBucketPolicy",
     "DeleteBucketTagging",
     "DeleteObject",
     "DeleteObjectTagging",
     "DeleteObjects",
     "GetBucketLocation",
+    "GetBucketPolicy",
     "GetBucketTagging",
     "GetBucketVersioning",
     "GetObject",
@@ -64,6 +67,7 @@ const OPERATIONS: &[&str] = &[
     "ListObjects",
     "ListObjectsV2",
     "ListParts",
+    "PutBucketPolicy",
     "PutBucketTagging",
     "PutBucketVersioning",
     "PutObject",
@@ -101,6 +105,9 @@ impl Provider for S3Provider {
                 "PutBucketTagging" => self.put_bucket_tagging(ctx, v).await?,
                 "GetBucketTagging" => self.get_bucket_tagging(ctx, v)?,
                 "DeleteBucketTagging" => self.delete_bucket_tagging(ctx, v).await?,
+                "PutBucketPolicy" => self.put_bucket_policy(ctx, v).await?,
+                "GetBucketPolicy" => self.get_bucket_policy(ctx, v)?,
+                "DeleteBucketPolicy" => self.delete_bucket_policy(ctx, v).await?,
                 "PutBucketVersioning" => self.put_bucket_versioning(ctx, v).await?,
                 "GetBucketVersioning" => self.get_bucket_versioning(ctx, v)?,
                 "DeleteObject" => self.delete_object(ctx, v).await?,

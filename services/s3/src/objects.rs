@@ -338,7 +338,7 @@ impl S3Provider {
         let v = &input.value;
         let key = v.str("Key").unwrap_or_default();
         check_key(key)?;
-        let b = self.bucket_for(ctx, v.str("Bucket").unwrap_or_default())?;
+        let b = self.bucket_for_key(ctx, v.str("Bucket").unwrap_or_default(), Some(key))?;
         Self::check_write_conditions(&b, key, v)?;
         let meta = meta_from_input(v)?;
         let tags = parse_tagging_header(v.str("Tagging"))?;
@@ -413,7 +413,7 @@ impl S3Provider {
         with_body: bool,
     ) -> Result<Output, AwsError> {
         let key = input.str("Key").unwrap_or_default();
-        let b = self.bucket_for(ctx, input.str("Bucket").unwrap_or_default())?;
+        let b = self.bucket_for_key(ctx, input.str("Bucket").unwrap_or_default(), Some(key))?;
         let v = self.find_version(&b, key, input.str("VersionId"))?;
         conditions::check_read(input, &v.etag, v.last_modified_ms)?;
         let checksum_mode = input
@@ -553,7 +553,7 @@ impl S3Provider {
         input: &Value,
     ) -> Result<Value, AwsError> {
         let key = input.str("Key").unwrap_or_default();
-        let b = self.bucket_for(ctx, input.str("Bucket").unwrap_or_default())?;
+        let b = self.bucket_for_key(ctx, input.str("Bucket").unwrap_or_default(), Some(key))?;
         if let Some(im) = input.str("IfMatch") {
             let cur = b
                 .latest(key)

@@ -40,6 +40,9 @@ pub struct BucketMeta {
     pub versioning: Option<String>,
     #[serde(default)]
     pub tags: Option<Vec<(String, String)>>,
+    /// The bucket policy document, as sent.
+    #[serde(default)]
+    pub policy: Option<String>,
 }
 
 /// One bucket: its settings and its keys, each with its versions (oldest first).
