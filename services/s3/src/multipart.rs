@@ -38,7 +38,7 @@ impl S3Provider {
     ) -> Result<Value, AwsError> {
         let key = input.str("Key").unwrap_or_default();
         check_key(key)?;
-        let b = self.bucket_for(ctx, input.str("Bucket").unwrap_or_default())?;
+        let b = self.bucket_for_key(ctx, input.str("Bucket").unwrap_or_default(), Some(key))?;
         let alg = input.str("ChecksumAlgorithm").and_then(Algorithm::parse);
         let kind = match input.str("ChecksumType") {
             Some("FULL_OBJECT") => {
@@ -153,7 +153,7 @@ impl S3Provider {
         let body = input.body.take();
         let v = &input.value;
         let key = v.str("Key").unwrap_or_default();
-        let b = self.bucket_for(ctx, v.str("Bucket").unwrap_or_default())?;
+        let b = self.bucket_for_key(ctx, v.str("Bucket").unwrap_or_default(), Some(key))?;
         let number = part_number(v)?;
         let up = Self::upload_of(&b, key, v.str("UploadId").unwrap_or_default())?;
         let wanted = crate::objects::wanted_checksum(v).or(up.checksum_algorithm);
@@ -192,7 +192,7 @@ impl S3Provider {
         input: &Value,
     ) -> Result<Value, AwsError> {
         let key = input.str("Key").unwrap_or_default();
-        let b = self.bucket_for(ctx, input.str("Bucket").unwrap_or_default())?;
+        let b = self.bucket_for_key(ctx, input.str("Bucket").unwrap_or_default(), Some(key))?;
         let number = part_number(input)?;
         let up = Self::upload_of(&b, key, input.str("UploadId").unwrap_or_default())?;
         let (sb, src) = self.copy_source(ctx, input.str("CopySource").unwrap_or_default())?;
@@ -257,7 +257,7 @@ impl S3Provider {
     ) -> Result<Value, AwsError> {
         let key = input.str("Key").unwrap_or_default();
         let bucket = input.str("Bucket").unwrap_or_default();
-        let b = self.bucket_for(ctx, bucket)?;
+        let b = self.bucket_for_key(ctx, bucket, Some(key))?;
         let id = input.str("UploadId").unwrap_or_default();
         let requested = input
             .get("MultipartUpload")
@@ -466,7 +466,7 @@ impl S3Provider {
         input: &Value,
     ) -> Result<Value, AwsError> {
         let key = input.str("Key").unwrap_or_default();
-        let b = self.bucket_for(ctx, input.str("Bucket").unwrap_or_default())?;
+        let b = self.bucket_for_key(ctx, input.str("Bucket").unwrap_or_default(), Some(key))?;
         let id = input.str("UploadId").unwrap_or_default();
         let up = {
             let mut uploads = b.uploads.lock().unwrap();
@@ -493,7 +493,7 @@ impl S3Provider {
         input: &Value,
     ) -> Result<Value, AwsError> {
         let key = input.str("Key").unwrap_or_default();
-        let b = self.bucket_for(ctx, input.str("Bucket").unwrap_or_default())?;
+        let b = self.bucket_for_key(ctx, input.str("Bucket").unwrap_or_default(), Some(key))?;
         let id = input.str("UploadId").unwrap_or_default();
         let marker = input.int("PartNumberMarker").unwrap_or(0).max(0) as u32;
         let max = input.int("MaxParts").unwrap_or(1000).clamp(0, 1000) as usize;

@@ -592,7 +592,10 @@ impl S3Provider {
         for o in objects {
             let key = o.str("Key").unwrap_or_default();
             let vid = o.str("VersionId");
-            match self.delete_one(ctx, &b, key, vid, &mut batch, &mut freed) {
+            let result = self
+                .authorize(ctx, &b, Some(key))
+                .and_then(|()| self.delete_one(ctx, &b, key, vid, &mut batch, &mut freed));
+            match result {
                 Ok(r) => {
                     if quiet {
                         continue;
@@ -657,7 +660,11 @@ impl S3Provider {
             .split('&')
             .find_map(|p| p.strip_prefix("versionId="))
             .map(|v| percent_decode_str(v).decode_utf8_lossy().into_owned());
-        let b = self.bucket_for(ctx, bucket)?;
+        let b = self
+            .store
+            .bucket(bucket)
+            .ok_or_else(|| errors::no_such_bucket(bucket))?;
+        self.authorize_action(ctx, &b, Some(key), "s3:GetObject")?;
         let v = match self.find_version(&b, key, version.as_deref()) {
             Err(e) if e.status == 405 => {
                 return Err(errors::invalid_request(
@@ -676,7 +683,7 @@ impl S3Provider {
     ) -> Result<Value, AwsError> {
         let key = input.str("Key").unwrap_or_default();
         check_key(key)?;
-        let b = self.bucket_for(ctx, input.str("Bucket").unwrap_or_default())?;
+        let b = self.bucket_for_key(ctx, input.str("Bucket").unwrap_or_default(), Some(key))?;
         let (sb, src) = self.copy_source(ctx, input.str("CopySource").unwrap_or_default())?;
         conditions::check_copy_source(input, &src.etag, src.last_modified_ms)?;
         Self::check_write_conditions(&b, key, input)?;
@@ -771,7 +778,7 @@ impl S3Provider {
         input: &Value,
     ) -> Result<Value, AwsError> {
         let key = input.str("Key").unwrap_or_default();
-        let b = self.bucket_for(ctx, input.str("Bucket").unwrap_or_default())?;
+        let b = self.bucket_for_key(ctx, input.str("Bucket").unwrap_or_default(), Some(key))?;
         let v = self.find_version(&b, key, input.str("VersionId"))?;
         let mut out = Value::map().with("TagSet", tag_set(&v.tags));
         if v.version_id != NULL_VERSION {
@@ -788,7 +795,7 @@ impl S3Provider {
         tags: Option<Vec<(String, String)>>,
     ) -> Result<Value, AwsError> {
         let key = input.str("Key").unwrap_or_default();
-        let b = self.bucket_for(ctx, input.str("Bucket").unwrap_or_default())?;
+        let b = self.bucket_for_key(ctx, input.str("Bucket").unwrap_or_default(), Some(key))?;
         let tags = match tags {
             Some(t) => t,
             None => read_tag_set(input.get("Tagging"))?,

@@ -189,6 +189,17 @@ impl S3Provider {
         b: &Bucket,
         key: Option<&str>,
     ) -> Result<(), AwsError> {
+        self.authorize_action(ctx, b, key, &action_of(&ctx.operation))
+    }
+
+    /// The same for an explicit action (a copy reads its source with `s3:GetObject`).
+    pub fn authorize_action(
+        &self,
+        ctx: &RequestContext,
+        b: &Bucket,
+        key: Option<&str>,
+        action: &str,
+    ) -> Result<(), AwsError> {
         let (owner, policy, name) = {
             let m = b.meta.read().unwrap();
             (m.owner.clone(), m.policy.clone(), m.name.clone())
@@ -208,7 +219,7 @@ impl S3Provider {
             None => format!("arn:aws:s3:::{name}"),
         };
         let policy_ops = ctx.operation.contains("BucketPolicy");
-        match evaluate(&policy, caller, &action_of(&ctx.operation), &resource) {
+        match evaluate(&policy, caller, action, &resource) {
             // The owner can always manage the policy itself, so a bad one can be undone.
             Decision::Deny if !(is_owner && policy_ops) => Err(errors::access_denied()),
             _ if is_owner => Ok(()),
