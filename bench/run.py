@@ -66,12 +66,6 @@ DDB_CREATE = ('{"TableName": "bench", "BillingMode": "PAY_PER_REQUEST", '
               '"KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}], '
               '"AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "N"}]}')
 
-# name -> requests sent once before a scenario is measured (the table must exist first).
-SETUP = {
-    "dynamodb:GetItem": [("POST", "/", DDB_CREATE, ddb_headers("CreateTable")),
-                         ("POST", "/", '{"TableName": "bench", "Item": ' + DDB_ITEM + '}', ddb_headers("PutItem"))],
-    "dynamodb:PutItem": [("POST", "/", DDB_CREATE, ddb_headers("CreateTable"))],
-}
 
 
 def sqs_url(queue):
@@ -172,9 +166,21 @@ def sns_setup(topic, queues=0):
     return setup
 
 
+S3_HEADERS = {
+    "Authorization": "AWS4-HMAC-SHA256 Credential=123456789012/20240101/us-east-1/s3/aws4_request, "
+    "SignedHeaders=host, Signature=00",
+    "x-amz-content-sha256": "UNSIGNED-PAYLOAD",
+}
+KIB_BODY = "x" * 1024
+# ListObjectsV2 reads one full page of this many keys.
+LIST_KEYS = 1000
+
 # name -> (method, path, body, headers, expected status[, {"setup": f, "lua": extra}])
 SCENARIOS = {
     "sts:GetCallerIdentity": ("POST", "/", STS_BODY, STS_HEADERS, 200),
+    "s3:PutObject-1KiB": ("PUT", "/bench-put/key", KIB_BODY, S3_HEADERS, 200),
+    "s3:GetObject-1KiB": ("GET", "/bench-get/key", None, S3_HEADERS, 200),
+    "s3:ListObjectsV2-1000": ("GET", "/bench-list?list-type=2", None, S3_HEADERS, 200),
     "dynamodb:GetItem": ("POST", "/", '{"TableName": "bench", "Key": {"pk": {"S": "user#1"}, "sk": {"N": "1"}}}',
                          ddb_headers("GetItem"), 200),
     "dynamodb:PutItem": ("POST", "/", '{"TableName": "bench", "Item": ' + DDB_ITEM + '}', ddb_headers("PutItem"), 200),
@@ -194,6 +200,31 @@ SCENARIOS = {
         {"setup": sns_setup(SNS_FANOUT_TOPIC, queues=10)},
     ),
 }
+
+# name -> requests (method, path, body, headers) that prepare a target for the scenario.
+SETUP = {
+    "dynamodb:GetItem": [("POST", "/", DDB_CREATE, ddb_headers("CreateTable")),
+                         ("POST", "/", '{"TableName": "bench", "Item": ' + DDB_ITEM + '}', ddb_headers("PutItem"))],
+    "dynamodb:PutItem": [("POST", "/", DDB_CREATE, ddb_headers("CreateTable"))],
+    "s3:PutObject-1KiB": [("PUT", "/bench-put", None, S3_HEADERS)],
+    "s3:GetObject-1KiB": [("PUT", "/bench-get", None, S3_HEADERS), ("PUT", "/bench-get/key", KIB_BODY, S3_HEADERS)],
+    "s3:ListObjectsV2-1000": [("PUT", "/bench-list", None, S3_HEADERS)]
+    + [("PUT", f"/bench-list/k{i:06d}", "v", S3_HEADERS) for i in range(LIST_KEYS)],
+}
+
+
+def setup(port, requests):
+    """Runs preparation requests over one kept-alive connection."""
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    for method, path, body, headers in requests:
+        conn.request(method, path, body=body.encode() if body else b"", headers=headers)
+        resp = conn.getresponse()
+        resp.read()
+        if resp.status >= 300:
+            print(f"warning: setup {method} {path} answered {resp.status}", file=sys.stderr)
+    conn.close()
 
 
 def free_port():
@@ -340,14 +371,13 @@ def main():
         idle = rss_kib(t.proc.pid)
         row = {"target": t.name, "start_ms": statistics.median(starts) * 1000, "rss_mib": idle / 1024}
         for name, sc in scenarios.items():
-            if t.name != "hello":
-                for req in SETUP.get(name, []):
-                    http_once(t.port, *req, timeout=5.0)
-                status = http_once(t.port, *sc[:4])
             if t.name == "hello":
                 sc = ("GET", "/", None, {}, 200)
-            elif status != sc[4]:
-                print(f"warning: {t.name} answered {status} to {name}", file=sys.stderr)
+            else:
+                setup(t.port, SETUP.get(name, []))
+                got = http_once(t.port, *sc[:4])
+                if got != sc[4]:
+                    print(f"warning: {t.name} answered {got} to {name}", file=sys.stderr)
             for conns in (16, 1):
                 if t.name != "hello" and len(sc) > 5 and "setup" in sc[5]:
                     sc[5]["setup"](t.port, t.name, args.duration)

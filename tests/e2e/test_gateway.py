@@ -58,7 +58,7 @@ def test_unknown_internal_endpoint_is_404(nephos):
         ("kinesis", lambda c: c.list_streams()),  # json 1.1 (sqs, the query-compatible one, is implemented)
         ("dynamodb", lambda c: c.describe_limits()),  # json 1.0
         ("lambda", lambda c: c.list_functions()),  # rest-json
-        ("s3", lambda c: c.list_buckets()),  # rest-xml
+        ("s3", lambda c: c.get_bucket_analytics_configuration(Bucket="b", Id="x")),  # rest-xml
         ("ec2", lambda c: c.describe_vpcs()),  # ec2
         ("iam", lambda c: c.list_users()),  # query
         ("cloudwatch", lambda c: c.list_dashboards()),  # rpc-v2-cbor
@@ -185,17 +185,16 @@ def test_quiet_mode_logs_no_requests():
 
 
 def test_virtual_host_style_reaches_s3(nephos):
-    # No signature, only the Host names the bucket: S3 (not implemented yet) answers in
-    # its own XML error format, naming the operation the path and host resolve to.
+    # No signature, only the Host names the bucket: S3 answers in its own XML error
+    # format, for the bucket the host names.
     r = requests.get(
         nephos.endpoint + "/some/key.txt",
         headers={"Host": f"my-bucket.s3.localhost:{nephos.port}"},
         timeout=5,
     )
-    assert r.status_code == 501
+    assert r.status_code == 404
     assert r.text.startswith("<?xml") or r.text.startswith("<Error>")
-    assert "<Code>NotImplemented</Code>" in r.text
-    assert "GetObject" in r.text
+    assert "<Code>NoSuchBucket</Code>" in r.text
     assert r.headers.get("x-amz-request-id")
 
 

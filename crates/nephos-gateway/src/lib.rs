@@ -15,6 +15,7 @@ mod body;
 mod dispatch;
 mod internal;
 pub mod resolve;
+mod s3host;
 
 pub use body::ResBody;
 pub use dispatch::InProcess;
@@ -179,7 +180,11 @@ impl Gateway {
         let codec = nephos_protocol::codec(protocol);
         let meta = ResponseMeta { request_id };
 
-        let op = match codec.resolve(model, &req, collected.as_deref()) {
+        // The codec routes S3 on the path: virtual-host buckets move into it.
+        let routed = s3host::route(service, &req);
+        let creq = routed.as_ref().unwrap_or(&req);
+        let shared = s3host::operation(service, creq).and_then(|name| model.operation(name));
+        let op = match shared.map_or_else(|| codec.resolve(model, creq, collected.as_deref()), Ok) {
             Ok(op) => op,
             Err(e) => {
                 let resp = codec.serialize_error(model, None, &e, meta);
@@ -250,7 +255,7 @@ impl Gateway {
                 }
                 (None, None, _) => Body::Full(Bytes::new()),
             };
-            let mut input = codec.parse(model, op, &req, input_body)?;
+            let mut input = codec.parse(model, op, creq, input_body)?;
             if service == "sqs" {
                 queue_url_from_path(&mut input.value, op, model, &req, host);
             }
@@ -263,7 +268,7 @@ impl Gateway {
             provider.handle(&ctx, input).await
         }
         .await;
-        let resp = match result {
+        let mut resp = match result {
             Ok(output) => codec.serialize(model, op, output, meta),
             Err(e) => {
                 if e.status >= 500 && e.status != 501 {
@@ -277,6 +282,7 @@ impl Gateway {
                 )
             }
         };
+        s3host::finish(service, &op.name, &mut resp);
         (service, Some(op.name.clone()), into_response(service, resp))
     }
 

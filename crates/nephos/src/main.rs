@@ -120,6 +120,10 @@ async fn run(cli: Cli, started: Instant) -> Result<(), String> {
     gateway.register(sts);
     gateway.register(Arc::new(nephos_dynamodb::DynamoDb::open(storage.clone())?));
     gateway.register(Arc::new(nephos_sqs::SqsProvider::new(storage.clone())?));
+    gateway.register(Arc::new(nephos_s3::S3Provider::new(
+        storage,
+        cli.data_dir.as_deref(),
+    )?));
     let gateway = Arc::new(gateway);
     dispatcher.set(gateway.in_process());
 
@@ -203,5 +207,6 @@ fn providers_for_listing() -> Vec<Arc<dyn nephos_core::Provider>> {
         Arc::new(
             nephos_dynamodb::DynamoDb::open(Storage::ephemeral()).expect("ephemeral dynamodb"),
         ),
+        Arc::new(nephos_s3::S3Provider::new(Storage::ephemeral(), None).expect("ephemeral s3")),
     ]
 }

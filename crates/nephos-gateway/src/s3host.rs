@@ -1,0 +1,212 @@
+//! S3 addressing the rest-xml codec cannot see, because it routes on the path alone.
+//!
+//! - Virtual-host style: `bucket.s3.localhost[.localstack.cloud]` (and `*.amazonaws.com`)
+//!   names the bucket in the host; it is moved into the path (`/bucket/key`).
+//!   `s3.localhost` and `s3.localhost.localstack.cloud` are path style already.
+//! - A key ending in `/` (`dir/`): the router drops a trailing slash, so the last one is
+//!   escaped (`dir%2F`), which the greedy key label decodes back.
+//! - Object operations that share one URI template in the model (PutObject, CopyObject,
+//!   UploadPart, UploadPartCopy; GetObject and ListParts; DeleteObject and
+//!   AbortMultipartUpload; CompleteMultipartUpload) are told apart by their query
+//!   parameters and `x-amz-copy-source`, as S3 does.
+//! - GetObject with a `Content-Range` answers 206 (the model has no status member for it).
+//! - GetBucketLocation's body is a bare `<LocationConstraint>` root, which botocore reads
+//!   by hand; the model describes it as a wrapped member.
+//!
+//! Only the codec sees the rewritten request; signatures are checked on the original.
+
+use nephos_protocol::{HttpRequest, HttpResponse};
+
+/// The request as the codec should route it, when it differs from `req`.
+pub fn route(service: &str, req: &HttpRequest) -> Option<HttpRequest> {
+    if service != "s3" {
+        return None;
+    }
+    let host = req
+        .headers
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| req.uri.host())?;
+    let path = req.uri.path();
+    let bucket = bucket_from_host(host);
+    let mut new_path = match &bucket {
+        Some(b) => format!("/{b}{}", if path.is_empty() { "/" } else { path }),
+        None => path.to_owned(),
+    };
+    // `/bucket/key/` keeps its trailing slash as part of the key.
+    let has_key = new_path
+        .trim_start_matches('/')
+        .split_once('/')
+        .is_some_and(|(_, rest)| !rest.is_empty());
+    if has_key && new_path.ends_with('/') {
+        new_path.pop();
+        new_path.push_str("%2F");
+    }
+    if bucket.is_none() && new_path == path {
+        return None;
+    }
+    let pq = match req.uri.query() {
+        Some(q) => format!("{new_path}?{q}"),
+        None => new_path,
+    };
+    let uri = http::Uri::builder().path_and_query(pq).build().ok()?;
+    Some(HttpRequest {
+        method: req.method.clone(),
+        uri,
+        headers: req.headers.clone(),
+    })
+}
+
+/// Sub-resources whose operations the URI templates already tell apart.
+const SUBRESOURCES: &[&str] = &[
+    "acl",
+    "tagging",
+    "legal-hold",
+    "retention",
+    "torrent",
+    "attributes",
+    "restore",
+    "select",
+    "uploads",
+    "renameObject",
+    "annotation",
+    "encryption",
+];
+
+/// The operation of an object request whose URI template is shared by several.
+pub fn operation(service: &str, req: &HttpRequest) -> Option<&'static str> {
+    if service != "s3" {
+        return None;
+    }
+    let has_key = req
+        .uri
+        .path()
+        .trim_start_matches('/')
+        .split_once('/')
+        .is_some_and(|(_, k)| !k.is_empty());
+    if !has_key {
+        return None;
+    }
+    let query = nephos_protocol::rest::query_pairs(req.uri.query());
+    let has = |k: &str| query.iter().any(|(q, _)| q == k);
+    if SUBRESOURCES.iter().any(|s| has(s)) {
+        return None;
+    }
+    let upload = has("uploadId");
+    let copy = req.headers.contains_key("x-amz-copy-source");
+    Some(match req.method.as_str() {
+        "GET" if upload => "ListParts",
+        "GET" => "GetObject",
+        "PUT" if upload && has("partNumber") && copy => "UploadPartCopy",
+        "PUT" if upload && has("partNumber") => "UploadPart",
+        "PUT" if copy => "CopyObject",
+        "PUT" => "PutObject",
+        "DELETE" if upload => "AbortMultipartUpload",
+        "DELETE" => "DeleteObject",
+        "POST" if upload => "CompleteMultipartUpload",
+        _ => return None,
+    })
+}
+
+/// The bucket of a virtual-host-style host name, if it names one.
+fn bucket_from_host(host: &str) -> Option<String> {
+    let host = match host.rsplit_once(':') {
+        Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => host,
+    };
+    let host = host.to_ascii_lowercase();
+    let local = host
+        .strip_suffix(".localhost.localstack.cloud")
+        .or_else(|| host.strip_suffix(".localhost"))
+        .or_else(|| host.strip_suffix(".amazonaws.com"))?;
+    let labels: Vec<&str> = local.split('.').collect();
+    let at = labels
+        .iter()
+        .position(|l| *l == "s3" || l.starts_with("s3-website"))?;
+    (at > 0).then(|| labels[..at].join("."))
+}
+
+/// Fixes what the model cannot say about a response.
+pub fn finish(service: &str, operation: &str, resp: &mut HttpResponse) {
+    if service == "s3"
+        && operation == "GetObject"
+        && resp.status == 200
+        && resp.headers.contains_key(http::header::CONTENT_RANGE)
+    {
+        resp.status = 206;
+    }
+    if service == "s3"
+        && operation == "GetBucketLocation"
+        && resp.status == 200
+        && let nephos_protocol::Body::Full(bytes) = &resp.body
+    {
+        let text = String::from_utf8_lossy(bytes);
+        let region = text
+            .split_once("<LocationConstraint>")
+            .and_then(|(_, rest)| rest.split_once("</LocationConstraint>"))
+            .map_or("", |(r, _)| r);
+        let body = format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<LocationConstraint xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">{region}</LocationConstraint>"
+        );
+        resp.body = nephos_protocol::Body::Full(body.into());
+        resp.headers.insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/xml"),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(host: &str, uri: &str) -> HttpRequest {
+        let mut headers = http::HeaderMap::new();
+        headers.insert(http::header::HOST, host.parse().unwrap());
+        HttpRequest {
+            method: http::Method::GET,
+            uri: uri.parse().unwrap(),
+            headers,
+        }
+    }
+
+    fn routed(host: &str, uri: &str) -> Option<String> {
+        route("s3", &req(host, uri)).map(|r| r.uri.to_string())
+    }
+
+    #[test]
+    fn virtual_hosts_move_the_bucket_into_the_path() {
+        assert_eq!(
+            routed("my.bucket.s3.localhost:4566", "/a/b?x=1").as_deref(),
+            Some("/my.bucket/a/b?x=1")
+        );
+        assert_eq!(
+            routed("bkt.s3.localhost.localstack.cloud:4566", "/").as_deref(),
+            Some("/bkt/")
+        );
+        assert_eq!(
+            routed("bkt.s3.us-east-1.amazonaws.com", "/k").as_deref(),
+            Some("/bkt/k")
+        );
+        assert_eq!(routed("s3.localhost.localstack.cloud:4566", "/bkt/k"), None);
+        assert_eq!(routed("s3.localhost:4566", "/bkt"), None);
+        assert_eq!(routed("127.0.0.1:4566", "/bkt/k"), None);
+        assert_eq!(
+            route("sqs", &req("bkt.s3.localhost", "/")).map(|_| ()),
+            None
+        );
+    }
+
+    #[test]
+    fn trailing_slashes_of_keys_survive() {
+        assert_eq!(
+            routed("localhost", "/bkt/dir/").as_deref(),
+            Some("/bkt/dir%2F")
+        );
+        assert_eq!(routed("localhost", "/bkt/"), None);
+        assert_eq!(
+            routed("bkt.s3.localhost", "/dir/?tagging").as_deref(),
+            Some("/bkt/dir%2F?tagging")
+        );
+    }
+}

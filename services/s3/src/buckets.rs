@@ -1,0 +1,435 @@
+//! Bucket handlers: create (with region constraints and the global namespace), head,
+//! list, delete, location, tagging and versioning settings.
+
+use crate::S3Provider;
+use crate::errors;
+use crate::store::{Bucket, BucketMeta, T_BUCKETS, owner_value};
+use nephos_core::{AwsError, RequestContext, Timestamp, Value};
+use nephos_storage::Mutation;
+use std::sync::Arc;
+
+/// S3's bucket naming rules (general purpose buckets).
+pub fn valid_bucket_name(name: &str) -> bool {
+    let b = name.as_bytes();
+    if !(3..=63).contains(&b.len()) {
+        return false;
+    }
+    let edge_ok = |c: u8| c.is_ascii_lowercase() || c.is_ascii_digit();
+    if !edge_ok(b[0]) || !edge_ok(b[b.len() - 1]) {
+        return false;
+    }
+    if !b
+        .iter()
+        .all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'.' || c == b'-')
+    {
+        return false;
+    }
+    if name.contains("..") || name.contains(".-") || name.contains("-.") {
+        return false;
+    }
+    if name.split('.').count() == 4 && name.split('.').all(|p| p.parse::<u8>().is_ok()) {
+        return false;
+    }
+    const PREFIXES: [&str; 4] = ["xn--", "sthree-", "amzn-s3-demo-", "sthree-configurator"];
+    const SUFFIXES: [&str; 5] = ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"];
+    !PREFIXES.iter().any(|p| name.starts_with(p)) && !SUFFIXES.iter().any(|s| name.ends_with(s))
+}
+
+pub fn tag_set(tags: &[(String, String)]) -> Value {
+    Value::List(
+        tags.iter()
+            .map(|(k, v)| {
+                Value::map()
+                    .with("Key", k.as_str())
+                    .with("Value", v.as_str())
+            })
+            .collect(),
+    )
+}
+
+/// Reads and checks a `Tagging` structure's TagSet.
+pub fn read_tag_set(tagging: Option<&Value>) -> Result<Vec<(String, String)>, AwsError> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    let list = tagging
+        .and_then(|t| t.get("TagSet"))
+        .and_then(Value::as_list)
+        .unwrap_or_default();
+    for t in list {
+        let k = t.str("Key").unwrap_or_default().to_owned();
+        let v = t.str("Value").unwrap_or_default().to_owned();
+        check_tag(&k, &v)?;
+        if out.iter().any(|(x, _)| *x == k) {
+            return Err(AwsError::new(
+                400,
+                "InvalidTag",
+                "Cannot provide multiple Tags with the same key",
+            ));
+        }
+        out.push((k, v));
+    }
+    Ok(out)
+}
+
+pub fn check_tag(k: &str, v: &str) -> Result<(), AwsError> {
+    if k.is_empty() || k.chars().count() > 128 {
+        return Err(AwsError::new(
+            400,
+            "InvalidTag",
+            "The TagKey you have provided is invalid",
+        ));
+    }
+    if v.chars().count() > 256 {
+        return Err(AwsError::new(
+            400,
+            "InvalidTag",
+            "The TagValue you have provided is invalid",
+        ));
+    }
+    Ok(())
+}
+
+impl S3Provider {
+    /// The bucket `name`, if the caller may run the request's operation on it.
+    pub fn bucket_for(&self, ctx: &RequestContext, name: &str) -> Result<Arc<Bucket>, AwsError> {
+        self.bucket_for_key(ctx, name, None)
+    }
+
+    /// The same for an operation on object `key`.
+    pub fn bucket_for_key(
+        &self,
+        ctx: &RequestContext,
+        name: &str,
+        key: Option<&str>,
+    ) -> Result<Arc<Bucket>, AwsError> {
+        let b = self
+            .store
+            .bucket(name)
+            .ok_or_else(|| errors::no_such_bucket(name))?;
+        self.authorize(ctx, &b, key)?;
+        Ok(b)
+    }
+
+    /// The bucket `name` when the caller owns it (bucket configuration operations).
+    pub fn owned_bucket(&self, ctx: &RequestContext, name: &str) -> Result<Arc<Bucket>, AwsError> {
+        let b = self
+            .store
+            .bucket(name)
+            .ok_or_else(|| errors::no_such_bucket(name))?;
+        if b.owner() != ctx.account_id {
+            return Err(errors::access_denied());
+        }
+        Ok(b)
+    }
+
+    pub(crate) async fn create_bucket(
+        &self,
+        ctx: &RequestContext,
+        input: &Value,
+    ) -> Result<Value, AwsError> {
+        let name = input.str("Bucket").unwrap_or_default();
+        if !valid_bucket_name(name) {
+            return Err(AwsError::new(
+                400,
+                "InvalidBucketName",
+                "The specified bucket is not valid.",
+            )
+            .with_field("BucketName", name));
+        }
+        let constraint = input
+            .get("CreateBucketConfiguration")
+            .and_then(|c| c.str("LocationConstraint"))
+            .filter(|c| !c.is_empty());
+        let region = match constraint {
+            None if ctx.region == "us-east-1" => "us-east-1".to_owned(),
+            None => {
+                return Err(AwsError::new(
+                    400,
+                    "IllegalLocationConstraintException",
+                    "The unspecified location constraint is incompatible for the region specific endpoint this request was sent to.",
+                ));
+            }
+            Some("us-east-1") if ctx.region == "us-east-1" => {
+                return Err(AwsError::new(
+                    400,
+                    "InvalidLocationConstraint",
+                    "The specified location-constraint is not valid",
+                )
+                .with_field("LocationConstraint", "us-east-1"));
+            }
+            Some("EU") if ctx.region == "eu-west-1" => "eu-west-1".to_owned(),
+            Some(c) if c == ctx.region => c.to_owned(),
+            Some(c) => {
+                return Err(AwsError::new(
+                    400,
+                    "IllegalLocationConstraintException",
+                    format!(
+                        "The {c} location constraint is incompatible for the region specific endpoint this request was sent to."
+                    ),
+                ));
+            }
+        };
+        let meta = BucketMeta {
+            name: name.to_owned(),
+            owner: ctx.account_id.clone(),
+            region,
+            created_ms: ctx.clock.now_millis(),
+            versioning: None,
+            tags: None,
+            policy: None,
+        };
+        {
+            let buckets = self.store.buckets.read().unwrap();
+            if let Some(existing) = buckets.get(name) {
+                return if existing.owner() != ctx.account_id {
+                    Err(AwsError::new(
+                        409,
+                        "BucketAlreadyExists",
+                        "The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again.",
+                    )
+                    .with_field("BucketName", name))
+                } else if ctx.region == "us-east-1" {
+                    // us-east-1 answers a repeated create by the owner with success.
+                    Ok(Value::map().with("Location", format!("/{name}")))
+                } else {
+                    Err(AwsError::new(
+                        409,
+                        "BucketAlreadyOwnedByYou",
+                        "Your previous request to create the named bucket succeeded and you already own it.",
+                    )
+                    .with_field("BucketName", name))
+                };
+            }
+        }
+        let batch = self.store.put(T_BUCKETS, name.as_bytes().to_vec(), &meta);
+        // Claim the name before committing so a racing create of the same name fails.
+        {
+            let mut buckets = self.store.buckets.write().unwrap();
+            if buckets.contains_key(name) {
+                return Err(AwsError::new(
+                    409,
+                    "OperationAborted",
+                    "A conflicting conditional operation is currently in progress against this resource. Please try again.",
+                ));
+            }
+            buckets.insert(name.to_owned(), Arc::new(Bucket::new_pub(meta)));
+        }
+        if let Err(e) = self.store.commit(batch).await {
+            self.store.buckets.write().unwrap().remove(name);
+            return Err(e);
+        }
+        Ok(Value::map().with("Location", format!("/{name}")))
+    }
+
+    pub(crate) async fn delete_bucket(
+        &self,
+        ctx: &RequestContext,
+        input: &Value,
+    ) -> Result<Value, AwsError> {
+        let name = input.str("Bucket").unwrap_or_default();
+        let b = self.owned_bucket(ctx, name)?;
+        {
+            let mut buckets = self.store.buckets.write().unwrap();
+            if !b.is_empty() {
+                return Err(AwsError::new(
+                    409,
+                    "BucketNotEmpty",
+                    "The bucket you tried to delete is not empty",
+                )
+                .with_field("BucketName", name));
+            }
+            buckets.remove(name);
+        }
+        self.store
+            .commit(vec![Mutation::delete(T_BUCKETS, name.as_bytes())])
+            .await?;
+        Ok(Value::map())
+    }
+
+    pub(crate) fn head_bucket(
+        &self,
+        ctx: &RequestContext,
+        input: &Value,
+    ) -> Result<Value, AwsError> {
+        let name = input.str("Bucket").unwrap_or_default();
+        let b = self.bucket_for(ctx, name)?;
+        let region = b.meta.read().unwrap().region.clone();
+        Ok(Value::map()
+            .with("BucketRegion", region)
+            .with("BucketLocationType", "Region")
+            .with("BucketArn", format!("arn:aws:s3:::{name}")))
+    }
+
+    pub(crate) fn list_buckets(
+        &self,
+        ctx: &RequestContext,
+        input: &Value,
+    ) -> Result<Value, AwsError> {
+        let prefix = input.str("Prefix").unwrap_or_default();
+        let region = input.str("BucketRegion");
+        let after = input
+            .str("ContinuationToken")
+            .and_then(crate::listing::decode_token);
+        let max = input.int("MaxBuckets").unwrap_or(10_000).clamp(1, 10_000) as usize;
+        let buckets = self.store.buckets.read().unwrap();
+        let mut out = Vec::new();
+        let mut next = None;
+        for (name, b) in buckets.iter() {
+            if after.as_ref().is_some_and(|a| name <= a) || !name.starts_with(prefix) {
+                continue;
+            }
+            let meta = b.meta.read().unwrap();
+            if meta.owner != ctx.account_id || region.is_some_and(|r| r != meta.region) {
+                continue;
+            }
+            if out.len() == max {
+                next = out
+                    .last()
+                    .and_then(|v: &Value| v.str("Name"))
+                    .map(crate::listing::encode_token);
+                break;
+            }
+            out.push(
+                Value::map()
+                    .with("Name", name.as_str())
+                    .with("CreationDate", Timestamp::from_millis(meta.created_ms))
+                    .with("BucketRegion", meta.region.as_str())
+                    .with("BucketArn", format!("arn:aws:s3:::{name}")),
+            );
+        }
+        let mut v = Value::map()
+            .with("Buckets", Value::List(out))
+            .with("Owner", owner_value(&ctx.account_id));
+        if input.get("MaxBuckets").is_some() || input.get("Prefix").is_some() {
+            v.insert("Prefix", prefix);
+        }
+        if let Some(n) = next {
+            v.insert("ContinuationToken", n);
+        }
+        Ok(v)
+    }
+
+    pub(crate) fn get_bucket_location(
+        &self,
+        ctx: &RequestContext,
+        input: &Value,
+    ) -> Result<Value, AwsError> {
+        let b = self.bucket_for(ctx, input.str("Bucket").unwrap_or_default())?;
+        let region = b.meta.read().unwrap().region.clone();
+        let mut v = Value::map();
+        // us-east-1 is reported as an empty constraint.
+        if region != "us-east-1" {
+            v.insert("LocationConstraint", region);
+        }
+        Ok(v)
+    }
+
+    async fn save_bucket(&self, b: &Bucket) -> Result<(), AwsError> {
+        let meta = b.meta.read().unwrap().clone();
+        let batch = self
+            .store
+            .put(T_BUCKETS, meta.name.as_bytes().to_vec(), &meta);
+        self.store.commit(batch).await
+    }
+
+    pub(crate) async fn put_bucket_tagging(
+        &self,
+        ctx: &RequestContext,
+        input: &Value,
+    ) -> Result<Value, AwsError> {
+        let b = self.owned_bucket(ctx, input.str("Bucket").unwrap_or_default())?;
+        let tags = read_tag_set(input.get("Tagging"))?;
+        if tags.len() > 50 {
+            return Err(AwsError::new(
+                400,
+                "InvalidTag",
+                "Bucket tag count cannot be greater than 50",
+            ));
+        }
+        b.meta.write().unwrap().tags = Some(tags);
+        self.save_bucket(&b).await?;
+        Ok(Value::map())
+    }
+
+    pub(crate) fn get_bucket_tagging(
+        &self,
+        ctx: &RequestContext,
+        input: &Value,
+    ) -> Result<Value, AwsError> {
+        let name = input.str("Bucket").unwrap_or_default();
+        let b = self.owned_bucket(ctx, name)?;
+        let tags = b.meta.read().unwrap().tags.clone();
+        match tags {
+            Some(t) => Ok(Value::map().with("TagSet", tag_set(&t))),
+            None => Err(
+                AwsError::new(404, "NoSuchTagSet", "The TagSet does not exist")
+                    .with_field("BucketName", name),
+            ),
+        }
+    }
+
+    pub(crate) async fn delete_bucket_tagging(
+        &self,
+        ctx: &RequestContext,
+        input: &Value,
+    ) -> Result<Value, AwsError> {
+        let b = self.owned_bucket(ctx, input.str("Bucket").unwrap_or_default())?;
+        b.meta.write().unwrap().tags = None;
+        self.save_bucket(&b).await?;
+        Ok(Value::map())
+    }
+
+    pub(crate) async fn put_bucket_versioning(
+        &self,
+        ctx: &RequestContext,
+        input: &Value,
+    ) -> Result<Value, AwsError> {
+        let b = self.owned_bucket(ctx, input.str("Bucket").unwrap_or_default())?;
+        let status = input
+            .get("VersioningConfiguration")
+            .and_then(|c| c.str("Status"))
+            .map(str::to_owned);
+        match status.as_deref() {
+            Some("Enabled" | "Suspended") => {}
+            // A configuration without a status leaves a never-versioned bucket as it is.
+            None => return Ok(Value::map()),
+            Some(_) => return Err(errors::malformed_xml()),
+        }
+        b.meta.write().unwrap().versioning = status;
+        self.save_bucket(&b).await?;
+        Ok(Value::map())
+    }
+
+    pub(crate) fn get_bucket_versioning(
+        &self,
+        ctx: &RequestContext,
+        input: &Value,
+    ) -> Result<Value, AwsError> {
+        let b = self.owned_bucket(ctx, input.str("Bucket").unwrap_or_default())?;
+        let mut v = Value::map();
+        if let Some(s) = b.versioning() {
+            v.insert("Status", s);
+        }
+        Ok(v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::valid_bucket_name as ok;
+
+    #[test]
+    fn bucket_names() {
+        assert!(ok("my-bucket.1"));
+        assert!(ok("abc"));
+        assert!(!ok("ab"));
+        assert!(!ok("My-Bucket"));
+        assert!(!ok("-abc"));
+        assert!(!ok("abc-"));
+        assert!(!ok("a..b"));
+        assert!(!ok("192.168.5.4"));
+        assert!(!ok("xn--abc"));
+        assert!(!ok("abc-s3alias"));
+        assert!(!ok("a_b"));
+        assert!(!ok(&"a".repeat(64)));
+    }
+}

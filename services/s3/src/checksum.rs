@@ -1,0 +1,379 @@
+//! Integrity: MD5 ETags and the flexible checksums (CRC32, CRC32C, CRC64NVME, SHA1,
+//! SHA256), full-object and composite, as S3 computes and reports them.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use crc_fast::CrcAlgorithm;
+use md5::Md5;
+use nephos_core::{AwsError, Value};
+use serde::{Deserialize, Serialize};
+use sha1::Sha1;
+use sha2::{Digest, Sha256};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Algorithm {
+    #[serde(rename = "CRC32")]
+    Crc32,
+    #[serde(rename = "CRC32C")]
+    Crc32c,
+    #[serde(rename = "CRC64NVME")]
+    Crc64Nvme,
+    #[serde(rename = "SHA1")]
+    Sha1,
+    #[serde(rename = "SHA256")]
+    Sha256,
+}
+
+pub const ALL: [Algorithm; 5] = [
+    Algorithm::Crc32,
+    Algorithm::Crc32c,
+    Algorithm::Crc64Nvme,
+    Algorithm::Sha1,
+    Algorithm::Sha256,
+];
+
+impl Algorithm {
+    pub fn parse(s: &str) -> Option<Algorithm> {
+        ALL.into_iter().find(|a| a.name().eq_ignore_ascii_case(s))
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Algorithm::Crc32 => "CRC32",
+            Algorithm::Crc32c => "CRC32C",
+            Algorithm::Crc64Nvme => "CRC64NVME",
+            Algorithm::Sha1 => "SHA1",
+            Algorithm::Sha256 => "SHA256",
+        }
+    }
+
+    /// The model member carrying this checksum (`ChecksumCRC32`).
+    pub fn member(self) -> &'static str {
+        match self {
+            Algorithm::Crc32 => "ChecksumCRC32",
+            Algorithm::Crc32c => "ChecksumCRC32C",
+            Algorithm::Crc64Nvme => "ChecksumCRC64NVME",
+            Algorithm::Sha1 => "ChecksumSHA1",
+            Algorithm::Sha256 => "ChecksumSHA256",
+        }
+    }
+
+    /// The header (and aws-chunked trailer) name.
+    pub fn header(self) -> &'static str {
+        match self {
+            Algorithm::Crc32 => "x-amz-checksum-crc32",
+            Algorithm::Crc32c => "x-amz-checksum-crc32c",
+            Algorithm::Crc64Nvme => "x-amz-checksum-crc64nvme",
+            Algorithm::Sha1 => "x-amz-checksum-sha1",
+            Algorithm::Sha256 => "x-amz-checksum-sha256",
+        }
+    }
+
+    fn raw_len(self) -> usize {
+        match self {
+            Algorithm::Crc32 | Algorithm::Crc32c => 4,
+            Algorithm::Crc64Nvme => 8,
+            Algorithm::Sha1 => 20,
+            Algorithm::Sha256 => 32,
+        }
+    }
+
+    fn crc(self) -> Option<CrcAlgorithm> {
+        match self {
+            Algorithm::Crc32 => Some(CrcAlgorithm::Crc32IsoHdlc),
+            Algorithm::Crc32c => Some(CrcAlgorithm::Crc32Iscsi),
+            Algorithm::Crc64Nvme => Some(CrcAlgorithm::Crc64Nvme),
+            _ => None,
+        }
+    }
+
+    pub fn is_crc(self) -> bool {
+        self.crc().is_some()
+    }
+
+    /// Hashes `data` whole (composite checksums hash the parts' checksums).
+    pub fn digest(self, data: &[u8]) -> Vec<u8> {
+        match self {
+            Algorithm::Sha1 => Sha1::digest(data).to_vec(),
+            Algorithm::Sha256 => Sha256::digest(data).to_vec(),
+            crc => {
+                let alg = crc.crc().unwrap_or(CrcAlgorithm::Crc32IsoHdlc);
+                crc_bytes(self, crc_fast::checksum(alg, data))
+            }
+        }
+    }
+}
+
+fn crc_bytes(alg: Algorithm, v: u64) -> Vec<u8> {
+    if alg == Algorithm::Crc64Nvme {
+        v.to_be_bytes().to_vec()
+    } else {
+        (v as u32).to_be_bytes().to_vec()
+    }
+}
+
+/// FULL_OBJECT or COMPOSITE.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Kind {
+    #[serde(rename = "FULL_OBJECT")]
+    FullObject,
+    #[serde(rename = "COMPOSITE")]
+    Composite,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::FullObject => "FULL_OBJECT",
+            Kind::Composite => "COMPOSITE",
+        }
+    }
+}
+
+/// The checksum an object (or part) reports.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Stored {
+    pub algorithm: Algorithm,
+    pub kind: Kind,
+    /// Base64, with `-N` for composite checksums of N parts.
+    pub value: String,
+}
+
+impl Stored {
+    /// Adds `ChecksumXXX` and `ChecksumType` members to an output.
+    pub fn add_to(&self, out: &mut Value, with_type: bool) {
+        out.insert(self.algorithm.member(), self.value.as_str());
+        if with_type {
+            out.insert("ChecksumType", self.kind.name());
+        }
+    }
+}
+
+/// Everything computed over a body as it streams.
+pub struct Hashers {
+    md5: Md5,
+    crc32: crc_fast::Digest,
+    crc32c: crc_fast::Digest,
+    crc64: crc_fast::Digest,
+    sha1: Option<Sha1>,
+    sha256: Option<Sha256>,
+}
+
+/// The finished digests of a body.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Digests {
+    pub md5: [u8; 16],
+    pub crc32: u32,
+    pub crc32c: u32,
+    pub crc64: u64,
+    pub sha1: Option<Vec<u8>>,
+    pub sha256: Option<Vec<u8>>,
+}
+
+impl Hashers {
+    /// CRCs and MD5 always (cheap); the SHAs only when the client asked for them.
+    pub fn new(wanted: Option<Algorithm>) -> Hashers {
+        Hashers {
+            md5: Md5::new(),
+            crc32: crc_fast::Digest::new(CrcAlgorithm::Crc32IsoHdlc),
+            crc32c: crc_fast::Digest::new(CrcAlgorithm::Crc32Iscsi),
+            crc64: crc_fast::Digest::new(CrcAlgorithm::Crc64Nvme),
+            sha1: (wanted == Some(Algorithm::Sha1)).then(Sha1::new),
+            sha256: (wanted == Some(Algorithm::Sha256)).then(Sha256::new),
+        }
+    }
+
+    pub fn update(&mut self, data: &[u8]) {
+        self.md5.update(data);
+        self.crc32.update(data);
+        self.crc32c.update(data);
+        self.crc64.update(data);
+        if let Some(h) = &mut self.sha1 {
+            h.update(data);
+        }
+        if let Some(h) = &mut self.sha256 {
+            h.update(data);
+        }
+    }
+
+    pub fn finish(self) -> Digests {
+        let mut md5 = [0u8; 16];
+        md5.copy_from_slice(self.md5.finalize().as_slice());
+        Digests {
+            md5,
+            crc32: self.crc32.finalize() as u32,
+            crc32c: self.crc32c.finalize() as u32,
+            crc64: self.crc64.finalize(),
+            sha1: self.sha1.map(|h| h.finalize().to_vec()),
+            sha256: self.sha256.map(|h| h.finalize().to_vec()),
+        }
+    }
+}
+
+impl Digests {
+    /// The raw checksum for `alg`, when it was computed.
+    pub fn raw(&self, alg: Algorithm) -> Option<Vec<u8>> {
+        match alg {
+            Algorithm::Crc32 => Some(self.crc32.to_be_bytes().to_vec()),
+            Algorithm::Crc32c => Some(self.crc32c.to_be_bytes().to_vec()),
+            Algorithm::Crc64Nvme => Some(self.crc64.to_be_bytes().to_vec()),
+            Algorithm::Sha1 => self.sha1.clone(),
+            Algorithm::Sha256 => self.sha256.clone(),
+        }
+    }
+
+    pub fn b64(&self, alg: Algorithm) -> Option<String> {
+        self.raw(alg).map(|r| B64.encode(r))
+    }
+
+    pub fn etag(&self) -> String {
+        format!("\"{}\"", hex::encode(self.md5))
+    }
+
+    fn crc_value(&self, alg: Algorithm) -> Option<u64> {
+        match alg {
+            Algorithm::Crc32 => Some(self.crc32.into()),
+            Algorithm::Crc32c => Some(self.crc32c.into()),
+            Algorithm::Crc64Nvme => Some(self.crc64),
+            _ => None,
+        }
+    }
+}
+
+/// The full-object CRC of parts given each part's CRC and length (CRC combination).
+pub fn combine_crc(alg: Algorithm, parts: &[(&Digests, u64)]) -> Option<String> {
+    let crc = alg.crc()?;
+    let mut acc: Option<u64> = None;
+    for (d, len) in parts {
+        let v = d.crc_value(alg)?;
+        acc = Some(match acc {
+            None => v,
+            Some(a) => crc_fast::checksum_combine(crc, a, v, *len),
+        });
+    }
+    let v = acc.unwrap_or_else(|| crc_fast::checksum(crc, b""));
+    Some(B64.encode(crc_bytes(alg, v)))
+}
+
+/// The composite checksum: the checksum of the concatenated part checksums, `-N`.
+pub fn composite(alg: Algorithm, parts: &[&Digests]) -> Option<String> {
+    let mut cat = Vec::new();
+    for p in parts {
+        cat.extend(p.raw(alg)?);
+    }
+    Some(format!("{}-{}", B64.encode(alg.digest(&cat)), parts.len()))
+}
+
+/// The multipart ETag: MD5 of the concatenated part MD5s, `-N`.
+pub fn multipart_etag(parts: &[&Digests]) -> String {
+    let mut h = Md5::new();
+    for p in parts {
+        h.update(p.md5);
+    }
+    format!(
+        "\"{}-{}\"",
+        hex::encode(h.finalize().as_slice()),
+        parts.len()
+    )
+}
+
+/// Checks that a client-sent checksum is well-formed base64 of the right length.
+pub fn parse_sent(alg: Algorithm, value: &str) -> Result<Vec<u8>, AwsError> {
+    match B64.decode(value.trim()) {
+        Ok(raw) if raw.len() == alg.raw_len() => Ok(raw),
+        _ => Err(AwsError::new(
+            400,
+            "InvalidRequest",
+            format!("Value for {} header is invalid.", alg.header()),
+        )),
+    }
+}
+
+/// The mismatch error S3 returns for a flexible checksum.
+pub fn mismatch(alg: Algorithm) -> AwsError {
+    AwsError::new(
+        400,
+        "BadDigest",
+        format!(
+            "The {} you specified did not match the calculated checksum.",
+            alg.name()
+        ),
+    )
+}
+
+/// Checks a `Content-MD5` header against the body's MD5.
+pub fn check_content_md5(sent: &str, md5: &[u8; 16]) -> Result<(), AwsError> {
+    let raw = B64.decode(sent.trim()).ok().filter(|r| r.len() == 16);
+    match raw {
+        None => Err(AwsError::new(
+            400,
+            "InvalidDigest",
+            "The Content-MD5 you specified was invalid.",
+        )),
+        Some(r) if r.as_slice() != md5 => Err(AwsError::new(
+            400,
+            "BadDigest",
+            "The Content-MD5 you specified did not match what we received.",
+        )),
+        Some(_) => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_vectors() {
+        let mut h = Hashers::new(Some(Algorithm::Sha256));
+        h.update(b"hello ");
+        h.update(b"world");
+        let d = h.finish();
+        assert_eq!(d.etag(), "\"5eb63bbbe01eeed093cb22bb8f5acdc3\"");
+        assert_eq!(d.b64(Algorithm::Crc32).unwrap(), "DUoRhQ==");
+        assert_eq!(d.b64(Algorithm::Crc32c).unwrap(), "yZRlqg==");
+        assert_eq!(
+            d.b64(Algorithm::Sha256).unwrap(),
+            "uU0nuZNNPgilLlLX2n2r+sSE7+N6U4DukIj3rOLvzek="
+        );
+        assert!(d.sha1.is_none());
+    }
+
+    #[test]
+    fn combined_crc_equals_whole() {
+        let mut a = Hashers::new(None);
+        a.update(b"hello ");
+        let a = a.finish();
+        let mut b = Hashers::new(None);
+        b.update(b"world");
+        let b = b.finish();
+        let mut w = Hashers::new(None);
+        w.update(b"hello world");
+        let w = w.finish();
+        for alg in [Algorithm::Crc32, Algorithm::Crc32c, Algorithm::Crc64Nvme] {
+            assert_eq!(combine_crc(alg, &[(&a, 6), (&b, 5)]), w.b64(alg), "{alg:?}");
+        }
+        assert!(
+            composite(Algorithm::Crc32, &[&a, &b])
+                .unwrap()
+                .ends_with("-2")
+        );
+        assert!(multipart_etag(&[&a, &b]).ends_with("-2\""));
+    }
+
+    #[test]
+    fn content_md5_checks() {
+        let md5 = [0u8; 16];
+        assert_eq!(
+            check_content_md5("nope", &md5).unwrap_err().code,
+            "InvalidDigest"
+        );
+        assert_eq!(
+            check_content_md5("AQAAAAAAAAAAAAAAAAAAAA==", &md5)
+                .unwrap_err()
+                .code,
+            "BadDigest"
+        );
+        assert!(check_content_md5("AAAAAAAAAAAAAAAAAAAAAA==", &md5).is_ok());
+    }
+}

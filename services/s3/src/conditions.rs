@@ -1,0 +1,206 @@
+//! Conditional requests (If-Match, If-None-Match, If-Modified-Since,
+//! If-Unmodified-Since) and byte ranges, as S3 evaluates them.
+
+use crate::errors;
+use nephos_core::{AwsError, Value};
+
+/// Whether an `If-Match`/`If-None-Match` list names `etag` (quotes optional, `*` any).
+pub fn etag_matches(list: &str, etag: &str) -> bool {
+    let bare = etag.trim_matches('"');
+    list.split(',').any(|e| {
+        let e = e.trim();
+        let e = e.strip_prefix("W/").unwrap_or(e);
+        e == "*" || e.trim_matches('"') == bare
+    })
+}
+
+fn secs(v: &Value, member: &str) -> Option<i64> {
+    match v.get(member) {
+        Some(Value::Timestamp(t)) => Some(t.as_secs()),
+        _ => None,
+    }
+}
+
+/// Evaluates read conditions (GetObject, HeadObject) against an object, in the order and
+/// with the precedence of RFC 7232 as S3 applies it.
+pub fn check_read(input: &Value, etag: &str, last_modified_ms: i64) -> Result<(), AwsError> {
+    check_conditions(
+        input.str("IfMatch"),
+        input.str("IfNoneMatch"),
+        secs(input, "IfModifiedSince"),
+        secs(input, "IfUnmodifiedSince"),
+        etag,
+        last_modified_ms,
+        false,
+    )
+}
+
+/// The same for the `x-amz-copy-source-if-*` headers of copies, which fail with 412 only.
+pub fn check_copy_source(input: &Value, etag: &str, last_modified_ms: i64) -> Result<(), AwsError> {
+    check_conditions(
+        input.str("CopySourceIfMatch"),
+        input.str("CopySourceIfNoneMatch"),
+        secs(input, "CopySourceIfModifiedSince"),
+        secs(input, "CopySourceIfUnmodifiedSince"),
+        etag,
+        last_modified_ms,
+        true,
+    )
+}
+
+fn check_conditions(
+    if_match: Option<&str>,
+    if_none_match: Option<&str>,
+    modified_since: Option<i64>,
+    unmodified_since: Option<i64>,
+    etag: &str,
+    last_modified_ms: i64,
+    copy: bool,
+) -> Result<(), AwsError> {
+    let modified = last_modified_ms.div_euclid(1000);
+    let (im, inm, ims, ius) = if copy {
+        (
+            "x-amz-copy-source-If-Match",
+            "x-amz-copy-source-If-None-Match",
+            "x-amz-copy-source-If-Modified-Since",
+            "x-amz-copy-source-If-Unmodified-Since",
+        )
+    } else {
+        (
+            "If-Match",
+            "If-None-Match",
+            "If-Modified-Since",
+            "If-Unmodified-Since",
+        )
+    };
+    if let Some(m) = if_match {
+        if !etag_matches(m, etag) {
+            return Err(errors::precondition_failed(im));
+        }
+    } else if let Some(t) = unmodified_since
+        && modified > t
+    {
+        return Err(errors::precondition_failed(ius));
+    }
+    let not_modified = if copy {
+        errors::precondition_failed(inm)
+    } else {
+        errors::not_modified()
+    };
+    if let Some(m) = if_none_match {
+        if etag_matches(m, etag) {
+            return Err(not_modified);
+        }
+    } else if let Some(t) = modified_since
+        && modified <= t
+    {
+        if copy {
+            return Err(errors::precondition_failed(ims));
+        }
+        return Err(not_modified);
+    }
+    Ok(())
+}
+
+/// A parsed `Range: bytes=...` against an object of `size` bytes: `Ok(None)` means the
+/// whole object (absent or unparseable ranges are ignored, as S3 does), `Ok(Some((a, b)))`
+/// the inclusive range, and an error an unsatisfiable one.
+pub fn parse_range(header: Option<&str>, size: u64) -> Result<Option<(u64, u64)>, AwsError> {
+    let Some(h) = header else { return Ok(None) };
+    let Some(spec) = h.trim().strip_prefix("bytes=") else {
+        return Ok(None);
+    };
+    // Several ranges are not supported by S3: it serves the whole object.
+    if spec.contains(',') {
+        return Ok(None);
+    }
+    let Some((a, b)) = spec.split_once('-') else {
+        return Ok(None);
+    };
+    let (a, b) = (a.trim(), b.trim());
+    let unsatisfiable = || {
+        AwsError::new(
+            416,
+            "InvalidRange",
+            "The requested range is not satisfiable",
+        )
+        .with_field("RangeRequested", h)
+        .with_field("ActualObjectSize", size.to_string())
+    };
+    if a.is_empty() {
+        let Ok(n) = b.parse::<u64>() else {
+            return Ok(None);
+        };
+        if n == 0 || size == 0 {
+            return Err(unsatisfiable());
+        }
+        return Ok(Some((size.saturating_sub(n), size - 1)));
+    }
+    let Ok(start) = a.parse::<u64>() else {
+        return Ok(None);
+    };
+    let end = if b.is_empty() {
+        u64::MAX
+    } else {
+        match b.parse::<u64>() {
+            Ok(e) if e >= start => e,
+            _ => return Ok(None),
+        }
+    };
+    if start >= size {
+        return Err(unsatisfiable());
+    }
+    Ok(Some((start, end.min(size - 1))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges() {
+        assert_eq!(parse_range(Some("bytes=0-4"), 10).unwrap(), Some((0, 4)));
+        assert_eq!(parse_range(Some("bytes=5-"), 10).unwrap(), Some((5, 9)));
+        assert_eq!(parse_range(Some("bytes=-3"), 10).unwrap(), Some((7, 9)));
+        assert_eq!(parse_range(Some("bytes=-30"), 10).unwrap(), Some((0, 9)));
+        assert_eq!(parse_range(Some("bytes=8-100"), 10).unwrap(), Some((8, 9)));
+        assert_eq!(parse_range(Some("bytes=5-2"), 10).unwrap(), None);
+        assert_eq!(parse_range(Some("items=0-1"), 10).unwrap(), None);
+        assert_eq!(parse_range(None, 10).unwrap(), None);
+        assert_eq!(parse_range(Some("bytes=10-"), 10).unwrap_err().status, 416);
+    }
+
+    #[test]
+    fn conditions() {
+        let e = "\"abc\"";
+        assert!(check_conditions(Some("\"abc\""), None, None, None, e, 5000, false).is_ok());
+        assert!(check_conditions(Some("*"), None, None, None, e, 5000, false).is_ok());
+        assert_eq!(
+            check_conditions(Some("x"), None, None, None, e, 5000, false)
+                .unwrap_err()
+                .status,
+            412
+        );
+        assert_eq!(
+            check_conditions(None, Some("abc"), None, None, e, 5000, false)
+                .unwrap_err()
+                .status,
+            304
+        );
+        assert_eq!(
+            check_conditions(None, None, Some(5), None, e, 5000, false)
+                .unwrap_err()
+                .status,
+            304
+        );
+        assert!(check_conditions(None, None, Some(4), None, e, 5000, false).is_ok());
+        assert_eq!(
+            check_conditions(None, None, None, Some(4), e, 5000, false)
+                .unwrap_err()
+                .status,
+            412
+        );
+        // If-Match wins over If-Unmodified-Since.
+        assert!(check_conditions(Some("abc"), None, None, Some(4), e, 5000, false).is_ok());
+    }
+}

@@ -1,0 +1,137 @@
+//! Amazon S3: buckets in one global namespace, objects streamed to blob files (small ones
+//! inline), listings, multipart uploads, flexible checksums, versioning and tagging.
+//!
+//! Modules: [`store`] (state, persistence, body streaming), [`buckets`], [`objects`],
+//! [`listing`], [`multipart`] (handlers), [`checksum`] (ETags and flexible checksums),
+//! [`conditions`] (conditional requests and ranges), [`errors`].
+//!
+//! Durability: a body is written and fsynced as a blob before the record naming it is
+//! committed, so after a crash an object is either whole or absent.
+
+pub mod buckets;
+pub mod checksum;
+pub mod conditions;
+pub mod errors;
+pub mod listing;
+pub mod multipart;
+pub mod objects;
+pub mod policy;
+pub mod store;
+
+use nephos_core::{AwsError, BoxFuture, Input, Output, Provider, RequestContext};
+use nephos_storage::{BlobStore, Storage};
+use std::path::Path;
+
+pub struct S3Provider {
+    store: store::Store,
+}
+
+impl S3Provider {
+    /// Opens S3's state: blobs under `data_dir` when given (durable), else in a private
+    /// temporary directory.
+    pub fn new(storage: Storage, data_dir: Option<&Path>) -> Result<S3Provider, String> {
+        let blobs = match data_dir {
+            Some(d) => BlobStore::open(&d.join("s3")),
+            None => BlobStore::temporary(),
+        }
+        .map_err(|e| format!("opening the s3 blob store: {e}"))?;
+        Ok(S3Provider {
+            store: store::Store::open(storage, blobs)?,
+        })
+    }
+}
+
+const OPERATIONS: &[&str] = &[
+    "AbortMultipartUpload",
+    "CompleteMultipartUpload",
+    "CopyObject",
+    "CreateBucket",
+    "CreateMultipartUpload",
+    "DeleteBucket",
+    "DeleteBucketPolicy",
+    "DeleteBucketTagging",
+    "DeleteObject",
+    "DeleteObjectTagging",
+    "DeleteObjects",
+    "GetBucketLocation",
+    "GetBucketPolicy",
+    "GetBucketTagging",
+    "GetBucketVersioning",
+    "GetObject",
+    "GetObjectTagging",
+    "HeadBucket",
+    "HeadObject",
+    "ListBuckets",
+    "ListMultipartUploads",
+    "ListObjectVersions",
+    "ListObjects",
+    "ListObjectsV2",
+    "ListParts",
+    "PutBucketPolicy",
+    "PutBucketTagging",
+    "PutBucketVersioning",
+    "PutObject",
+    "PutObjectTagging",
+    "UploadPart",
+    "UploadPartCopy",
+];
+
+impl Provider for S3Provider {
+    fn service(&self) -> &'static str {
+        "s3"
+    }
+
+    fn operations(&self) -> &'static [&'static str] {
+        OPERATIONS
+    }
+
+    fn handle<'a>(
+        &'a self,
+        ctx: &'a RequestContext,
+        input: Input,
+    ) -> BoxFuture<'a, Result<Output, AwsError>> {
+        Box::pin(async move {
+            let v = &input.value;
+            let value = match ctx.operation.as_str() {
+                "PutObject" => return self.put_object(ctx, input).await,
+                "UploadPart" => return self.upload_part(ctx, input).await,
+                "GetObject" => return self.get_object(ctx, v, true),
+                "HeadObject" => return self.get_object(ctx, v, false),
+                "CreateBucket" => self.create_bucket(ctx, v).await?,
+                "DeleteBucket" => self.delete_bucket(ctx, v).await?,
+                "HeadBucket" => self.head_bucket(ctx, v)?,
+                "ListBuckets" => self.list_buckets(ctx, v)?,
+                "GetBucketLocation" => self.get_bucket_location(ctx, v)?,
+                "PutBucketTagging" => self.put_bucket_tagging(ctx, v).await?,
+                "GetBucketTagging" => self.get_bucket_tagging(ctx, v)?,
+                "DeleteBucketTagging" => self.delete_bucket_tagging(ctx, v).await?,
+                "PutBucketPolicy" => self.put_bucket_policy(ctx, v).await?,
+                "GetBucketPolicy" => self.get_bucket_policy(ctx, v)?,
+                "DeleteBucketPolicy" => self.delete_bucket_policy(ctx, v).await?,
+                "PutBucketVersioning" => self.put_bucket_versioning(ctx, v).await?,
+                "GetBucketVersioning" => self.get_bucket_versioning(ctx, v)?,
+                "DeleteObject" => self.delete_object(ctx, v).await?,
+                "DeleteObjects" => self.delete_objects(ctx, v).await?,
+                "CopyObject" => self.copy_object(ctx, v).await?,
+                "GetObjectTagging" => self.get_object_tagging(ctx, v)?,
+                "PutObjectTagging" => self.set_object_tags(ctx, v, None).await?,
+                "DeleteObjectTagging" => self.set_object_tags(ctx, v, Some(Vec::new())).await?,
+                "ListObjects" => self.list_objects(ctx, v, false)?,
+                "ListObjectsV2" => self.list_objects(ctx, v, true)?,
+                "ListObjectVersions" => self.list_object_versions(ctx, v)?,
+                "CreateMultipartUpload" => self.create_multipart_upload(ctx, v).await?,
+                "UploadPartCopy" => self.upload_part_copy(ctx, v).await?,
+                "CompleteMultipartUpload" => self.complete_multipart_upload(ctx, v).await?,
+                "AbortMultipartUpload" => self.abort_multipart_upload(ctx, v).await?,
+                "ListParts" => self.list_parts(ctx, v)?,
+                "ListMultipartUploads" => self.list_multipart_uploads(ctx, v)?,
+                other => return Err(AwsError::not_implemented("s3", other)),
+            };
+            Ok(Output::new(value))
+        })
+    }
+
+    fn reset(&self) {
+        self.store.clear();
+    }
+}

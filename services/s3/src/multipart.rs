@@ -1,0 +1,655 @@
+//! Multipart uploads: create, upload part (and part copy), list parts and uploads,
+//! complete (part order, sizes, ETags and checksums as S3 checks them) and abort.
+
+use crate::S3Provider;
+use crate::checksum::{self, Algorithm, Digests, Kind, Stored};
+use crate::errors;
+use crate::objects::{check_key, meta_from_input, parse_tagging_header, verify_body};
+use crate::store::{
+    BodyRef, NULL_VERSION, Part, PartSummary, Segment, T_OBJECTS, T_PARTS, T_UPLOADS, Upload,
+    Version, owner_value, part_key, random_id,
+};
+use nephos_core::{AwsError, Input, Output, RequestContext, Timestamp, Value};
+use nephos_storage::Mutation;
+
+/// Every part but the last must be at least this large.
+const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
+const MAX_PART_NUMBER: i64 = 10_000;
+
+fn part_number(input: &Value) -> Result<u32, AwsError> {
+    match input.int("PartNumber") {
+        Some(n) if (1..=MAX_PART_NUMBER).contains(&n) => Ok(n as u32),
+        _ => Err(errors::invalid_argument(
+            "Part number must be an integer between 1 and 10000, inclusive",
+        )),
+    }
+}
+
+fn part_checksum(up: &Upload, d: &Digests) -> Option<(Algorithm, String)> {
+    let alg = up.checksum_algorithm?;
+    d.b64(alg).map(|v| (alg, v))
+}
+
+impl S3Provider {
+    pub(crate) async fn create_multipart_upload(
+        &self,
+        ctx: &RequestContext,
+        input: &Value,
+    ) -> Result<Value, AwsError> {
+        let key = input.str("Key").unwrap_or_default();
+        check_key(key)?;
+        let b = self.bucket_for_key(ctx, input.str("Bucket").unwrap_or_default(), Some(key))?;
+        let alg = input.str("ChecksumAlgorithm").and_then(Algorithm::parse);
+        let kind = match input.str("ChecksumType") {
+            Some("FULL_OBJECT") => {
+                let a = alg.unwrap_or(Algorithm::Crc64Nvme);
+                if !a.is_crc() {
+                    return Err(errors::invalid_request(format!(
+                        "The FULL_OBJECT checksum type cannot be used with the {} checksum algorithm.",
+                        a.name().to_ascii_lowercase()
+                    )));
+                }
+                Some(Kind::FullObject)
+            }
+            Some("COMPOSITE") => {
+                if alg == Some(Algorithm::Crc64Nvme) {
+                    return Err(errors::invalid_request(
+                        "The COMPOSITE checksum type cannot be used with the crc64nvme checksum algorithm.",
+                    ));
+                }
+                Some(Kind::Composite)
+            }
+            _ => alg.map(|a| {
+                if a == Algorithm::Crc64Nvme {
+                    Kind::FullObject
+                } else {
+                    Kind::Composite
+                }
+            }),
+        };
+        let up = Upload {
+            bucket: b.name(),
+            key: key.to_owned(),
+            upload_id: random_id(64),
+            initiated_ms: ctx.clock.now_millis(),
+            owner: ctx.account_id.clone(),
+            meta: meta_from_input(input)?,
+            tags: parse_tagging_header(input.str("Tagging"))?,
+            checksum_algorithm: alg
+                .or((kind == Some(Kind::FullObject)).then_some(Algorithm::Crc64Nvme)),
+            checksum_kind: kind,
+            parts: Default::default(),
+        };
+        let batch = self
+            .store
+            .put(T_UPLOADS, up.upload_id.as_bytes().to_vec(), &up);
+        self.store.commit(batch).await?;
+        let mut out = Value::map()
+            .with("Bucket", up.bucket.as_str())
+            .with("Key", key)
+            .with("UploadId", up.upload_id.as_str())
+            .with("ServerSideEncryption", "AES256");
+        if let Some(a) = up.checksum_algorithm {
+            out.insert("ChecksumAlgorithm", a.name());
+        }
+        if let Some(k) = up.checksum_kind {
+            out.insert("ChecksumType", k.name());
+        }
+        b.uploads.lock().unwrap().insert(up.upload_id.clone(), up);
+        Ok(out)
+    }
+
+    /// A snapshot of an upload of `key` (without its parts).
+    fn upload_of(b: &crate::store::Bucket, key: &str, id: &str) -> Result<Upload, AwsError> {
+        let uploads = b.uploads.lock().unwrap();
+        match uploads.get(id) {
+            Some(u) if u.key == key => Ok(Upload {
+                parts: Default::default(),
+                ..u.clone()
+            }),
+            _ => Err(errors::no_such_upload(id)),
+        }
+    }
+
+    /// Records a written part; frees the part it replaces.
+    async fn store_part(
+        &self,
+        b: &crate::store::Bucket,
+        up: &Upload,
+        part: Part,
+    ) -> Result<(), AwsError> {
+        let batch = self.store.put(T_PARTS, part.storage_key(), &part);
+        if let Err(e) = self.store.commit(batch).await {
+            self.store.free_segment(&part.segment);
+            return Err(e);
+        }
+        let replaced = {
+            let mut uploads = b.uploads.lock().unwrap();
+            match uploads.get_mut(&up.upload_id) {
+                Some(u) => Ok(u.parts.insert(part.number, part)),
+                None => Err(part),
+            }
+        };
+        match replaced {
+            Ok(Some(old)) => self.store.free_segment(&old.segment),
+            Ok(None) => {}
+            // Aborted or completed while this part was uploading.
+            Err(part) => {
+                self.store.free_segment(&part.segment);
+                self.store
+                    .commit(vec![Mutation::delete(T_PARTS, part.storage_key())])
+                    .await?;
+                return Err(errors::no_such_upload(&up.upload_id));
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn upload_part(
+        &self,
+        ctx: &RequestContext,
+        mut input: Input,
+    ) -> Result<Output, AwsError> {
+        let body = input.body.take();
+        let v = &input.value;
+        let key = v.str("Key").unwrap_or_default();
+        let b = self.bucket_for_key(ctx, v.str("Bucket").unwrap_or_default(), Some(key))?;
+        let number = part_number(v)?;
+        let up = Self::upload_of(&b, key, v.str("UploadId").unwrap_or_default())?;
+        let wanted = crate::objects::wanted_checksum(v).or(up.checksum_algorithm);
+        let written = self.store.write_body(body, wanted, true).await?;
+        if let Err(e) = verify_body(v, &written) {
+            self.store.free_body(&written.body);
+            return Err(e);
+        }
+        let BodyRef::Blobs(mut segs) = written.body else {
+            return Err(errors::storage("a part was not written as a blob"));
+        };
+        let segment = segs.pop().unwrap_or(Segment {
+            blob: String::new(),
+            len: 0,
+        });
+        let part = Part {
+            upload_id: up.upload_id.clone(),
+            number,
+            segment,
+            digests: written.digests,
+            last_modified_ms: ctx.clock.now_millis(),
+        };
+        let mut out = Value::map()
+            .with("ETag", part.etag())
+            .with("ServerSideEncryption", "AES256");
+        if let Some((alg, value)) = part_checksum(&up, &part.digests) {
+            out.insert(alg.member(), value);
+        }
+        self.store_part(&b, &up, part).await?;
+        Ok(Output::new(out))
+    }
+
+    pub(crate) async fn upload_part_copy(
+        &self,
+        ctx: &RequestContext,
+        input: &Value,
+    ) -> Result<Value, AwsError> {
+        let key = input.str("Key").unwrap_or_default();
+        let b = self.bucket_for_key(ctx, input.str("Bucket").unwrap_or_default(), Some(key))?;
+        let number = part_number(input)?;
+        let up = Self::upload_of(&b, key, input.str("UploadId").unwrap_or_default())?;
+        let (sb, src) = self.copy_source(ctx, input.str("CopySource").unwrap_or_default())?;
+        crate::conditions::check_copy_source(input, &src.etag, src.last_modified_ms)?;
+        let (start, end) = match input.str("CopySourceRange") {
+            None => (0, src.size),
+            Some(r) => {
+                let parsed = r
+                    .trim()
+                    .strip_prefix("bytes=")
+                    .and_then(|s| s.split_once('-'))
+                    .and_then(|(a, z)| Some((a.parse::<u64>().ok()?, z.parse::<u64>().ok()?)));
+                match parsed {
+                    Some((a, z)) if a <= z && z < src.size => (a, z + 1),
+                    _ => {
+                        return Err(errors::invalid_argument(format!(
+                            "Range specified is not valid for source object of size: {}",
+                            src.size
+                        )));
+                    }
+                }
+            }
+        };
+        let stream = self.store.read_range(&src.body, start, end)?;
+        let written = self
+            .store
+            .write_body(Some(stream), up.checksum_algorithm, true)
+            .await?;
+        let BodyRef::Blobs(mut segs) = written.body else {
+            return Err(errors::storage("a part was not written as a blob"));
+        };
+        let segment = segs.pop().unwrap_or(Segment {
+            blob: String::new(),
+            len: 0,
+        });
+        let now = ctx.clock.now_millis();
+        let part = Part {
+            upload_id: up.upload_id.clone(),
+            number,
+            segment,
+            digests: written.digests,
+            last_modified_ms: now,
+        };
+        let mut result = Value::map()
+            .with("ETag", part.etag())
+            .with("LastModified", Timestamp::from_millis(now));
+        if let Some((alg, value)) = part_checksum(&up, &part.digests) {
+            result.insert(alg.member(), value);
+        }
+        self.store_part(&b, &up, part).await?;
+        let mut out = Value::map().with("CopyPartResult", result);
+        if src.version_id != NULL_VERSION || sb.versioning().is_some() {
+            out.insert("CopySourceVersionId", src.version_id.as_str());
+        }
+        Ok(out)
+    }
+
+    pub(crate) async fn complete_multipart_upload(
+        &self,
+        ctx: &RequestContext,
+        input: &Value,
+    ) -> Result<Value, AwsError> {
+        let key = input.str("Key").unwrap_or_default();
+        let bucket = input.str("Bucket").unwrap_or_default();
+        let b = self.bucket_for_key(ctx, bucket, Some(key))?;
+        let id = input.str("UploadId").unwrap_or_default();
+        let requested = input
+            .get("MultipartUpload")
+            .and_then(|m| m.get("Parts"))
+            .and_then(Value::as_list)
+            .unwrap_or_default();
+        if requested.is_empty() {
+            return Err(errors::malformed_xml());
+        }
+        // Take the upload out so a concurrent complete or abort cannot use it too.
+        let up = {
+            let mut uploads = b.uploads.lock().unwrap();
+            match uploads.get(id) {
+                Some(u) if u.key == key => uploads.remove(id),
+                _ => None,
+            }
+        }
+        .ok_or_else(|| errors::no_such_upload(id))?;
+        let restore = |up: Upload| {
+            b.uploads.lock().unwrap().insert(up.upload_id.clone(), up);
+        };
+        let mut chosen: Vec<&Part> = Vec::new();
+        let mut failure = None;
+        let numbers: Vec<i64> = requested
+            .iter()
+            .map(|p| p.int("PartNumber").unwrap_or(0))
+            .collect();
+        if numbers.windows(2).any(|w| w[1] <= w[0]) {
+            failure = Some(AwsError::new(
+                400,
+                "InvalidPartOrder",
+                "The list of parts was not in ascending order. The parts list must be specified in order by part number.",
+            ));
+        }
+        for (i, p) in requested.iter().enumerate() {
+            if failure.is_some() {
+                break;
+            }
+            let n = numbers[i];
+            let etag = p.str("ETag").unwrap_or_default();
+            let found = u32::try_from(n).ok().and_then(|n| up.parts.get(&n));
+            let Some(part) =
+                found.filter(|part| crate::conditions::etag_matches(etag, &part.etag()))
+            else {
+                failure = Some(AwsError::new(
+                    400,
+                    "InvalidPart",
+                    "One or more of the specified parts could not be found.  The part may not have been uploaded, or the specified entity tag may not have matched the part's entity tag.",
+                )
+                .with_field("UploadId", id)
+                .with_field("PartNumber", n.to_string())
+                .with_field("ETag", etag));
+                break;
+            };
+            if i + 1 < requested.len() && part.segment.len < MIN_PART_SIZE {
+                failure = Some(
+                    AwsError::new(
+                        400,
+                        "EntityTooSmall",
+                        "Your proposed upload is smaller than the minimum allowed object size.",
+                    )
+                    .with_field("ProposedSize", part.segment.len.to_string())
+                    .with_field("MinSizeAllowed", MIN_PART_SIZE.to_string())
+                    .with_field("PartNumber", n.to_string())
+                    .with_field("ETag", part.etag()),
+                );
+                break;
+            }
+            if let Some(alg) = up.checksum_algorithm
+                && let Some(sent) = p.str(alg.member())
+                && part.digests.b64(alg).as_deref() != Some(sent)
+            {
+                failure = Some(AwsError::new(
+                    400,
+                    "InvalidPart",
+                    format!(
+                        "The upload was created using a {} checksum. The complete request referenced parts with invalid checksums.",
+                        alg.name().to_ascii_lowercase()
+                    ),
+                ));
+                break;
+            }
+            chosen.push(part);
+        }
+        if failure.is_none()
+            && let Err(e) = Self::check_complete_conditions(&b, key, input)
+        {
+            failure = Some(e);
+        }
+        let size: u64 = chosen.iter().map(|p| p.segment.len).sum();
+        if failure.is_none()
+            && let Some(expected) = input.int("MpuObjectSize")
+            && expected as u64 != size
+        {
+            failure = Some(errors::invalid_request(format!(
+                "The provided 'x-amz-mp-object-size' header value {expected} does not match what was computed: {size}"
+            )));
+        }
+        let digests: Vec<&Digests> = chosen.iter().map(|p| &p.digests).collect();
+        let kind = up.checksum_kind.unwrap_or(Kind::FullObject);
+        let alg = up.checksum_algorithm.unwrap_or(Algorithm::Crc64Nvme);
+        let value = match kind {
+            Kind::Composite => checksum::composite(alg, &digests),
+            Kind::FullObject => {
+                let with_len: Vec<(&Digests, u64)> =
+                    chosen.iter().map(|p| (&p.digests, p.segment.len)).collect();
+                checksum::combine_crc(alg, &with_len)
+            }
+        };
+        if failure.is_none()
+            && kind == Kind::FullObject
+            && let Some(sent) = input.str(alg.member())
+            && value.as_deref() != Some(sent.trim())
+        {
+            failure = Some(checksum::mismatch(alg));
+        }
+        if let Some(e) = failure {
+            restore(up);
+            return Err(e);
+        }
+        let version = Version {
+            bucket: b.name(),
+            key: key.to_owned(),
+            version_id: Self::new_version_id(&b),
+            seq: self.store.next_seq(),
+            delete_marker: false,
+            last_modified_ms: ctx.clock.now_millis(),
+            etag: checksum::multipart_etag(&digests),
+            size,
+            body: BodyRef::Blobs(chosen.iter().map(|p| p.segment.clone()).collect()),
+            meta: up.meta.clone(),
+            tags: up.tags.clone(),
+            checksum: value.map(|value| Stored {
+                algorithm: alg,
+                kind,
+                value,
+            }),
+            parts: chosen
+                .iter()
+                .map(|p| PartSummary {
+                    size: p.segment.len,
+                    checksum: up.checksum_algorithm.and_then(|a| p.digests.b64(a)),
+                })
+                .collect(),
+        };
+        let used: Vec<u32> = chosen.iter().map(|p| p.number).collect();
+        let mut batch = self.store.put(T_OBJECTS, version.storage_key(), &version);
+        if self.store.storage.is_durable() {
+            batch.push(Mutation::delete(T_UPLOADS, up.upload_id.as_bytes()));
+            for n in up.parts.keys() {
+                batch.push(Mutation::delete(T_PARTS, part_key(&up.upload_id, *n)));
+            }
+        }
+        if let Err(e) = self.store.commit(batch).await {
+            restore(up);
+            return Err(e);
+        }
+        for (n, p) in &up.parts {
+            if !used.contains(n) {
+                self.store.free_segment(&p.segment);
+            }
+        }
+        let v = std::sync::Arc::new(version);
+        if let Some(old) = b.insert(v.clone()) {
+            self.store.free_body(&old.body);
+        }
+        let mut out = Value::map()
+            .with("Location", format!("/{bucket}/{key}"))
+            .with("Bucket", bucket)
+            .with("Key", key)
+            .with("ETag", v.etag.as_str())
+            .with("ServerSideEncryption", "AES256");
+        if let Some(c) = &v.checksum {
+            c.add_to(&mut out, true);
+        }
+        if v.version_id != NULL_VERSION {
+            out.insert("VersionId", v.version_id.as_str());
+        }
+        Ok(out)
+    }
+
+    fn check_complete_conditions(
+        b: &crate::store::Bucket,
+        key: &str,
+        input: &Value,
+    ) -> Result<(), AwsError> {
+        let current = b.latest(key).filter(|v| !v.delete_marker);
+        if input.str("IfNoneMatch").is_some() && current.is_some() {
+            return Err(errors::precondition_failed("If-None-Match"));
+        }
+        if let Some(im) = input.str("IfMatch") {
+            match current {
+                None => return Err(errors::no_such_key(key)),
+                Some(c) if !crate::conditions::etag_matches(im, &c.etag) => {
+                    return Err(errors::precondition_failed("If-Match"));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn abort_multipart_upload(
+        &self,
+        ctx: &RequestContext,
+        input: &Value,
+    ) -> Result<Value, AwsError> {
+        let key = input.str("Key").unwrap_or_default();
+        let b = self.bucket_for_key(ctx, input.str("Bucket").unwrap_or_default(), Some(key))?;
+        let id = input.str("UploadId").unwrap_or_default();
+        let up = {
+            let mut uploads = b.uploads.lock().unwrap();
+            match uploads.get(id) {
+                Some(u) if u.key == key => uploads.remove(id),
+                _ => None,
+            }
+        }
+        .ok_or_else(|| errors::no_such_upload(id))?;
+        let mut batch = vec![Mutation::delete(T_UPLOADS, up.upload_id.as_bytes())];
+        for n in up.parts.keys() {
+            batch.push(Mutation::delete(T_PARTS, part_key(&up.upload_id, *n)));
+        }
+        self.store.commit(batch).await?;
+        for p in up.parts.values() {
+            self.store.free_segment(&p.segment);
+        }
+        Ok(Value::map())
+    }
+
+    pub(crate) fn list_parts(
+        &self,
+        ctx: &RequestContext,
+        input: &Value,
+    ) -> Result<Value, AwsError> {
+        let key = input.str("Key").unwrap_or_default();
+        let b = self.bucket_for_key(ctx, input.str("Bucket").unwrap_or_default(), Some(key))?;
+        let id = input.str("UploadId").unwrap_or_default();
+        let marker = input.int("PartNumberMarker").unwrap_or(0).max(0) as u32;
+        let max = input.int("MaxParts").unwrap_or(1000).clamp(0, 1000) as usize;
+        let uploads = b.uploads.lock().unwrap();
+        let up = uploads
+            .get(id)
+            .filter(|u| u.key == key)
+            .ok_or_else(|| errors::no_such_upload(id))?;
+        let mut parts = Vec::new();
+        let mut truncated = false;
+        let mut last = None;
+        for (n, p) in up.parts.range(marker + 1..) {
+            if parts.len() == max {
+                truncated = true;
+                break;
+            }
+            let mut e = Value::map()
+                .with("PartNumber", i64::from(*n))
+                .with("LastModified", Timestamp::from_millis(p.last_modified_ms))
+                .with("ETag", p.etag())
+                .with("Size", p.segment.len as i64);
+            if let Some((alg, value)) = part_checksum(up, &p.digests) {
+                e.insert(alg.member(), value);
+            }
+            parts.push(e);
+            last = Some(*n);
+        }
+        let mut out = Value::map()
+            .with("Bucket", up.bucket.as_str())
+            .with("Key", key)
+            .with("UploadId", id)
+            .with("PartNumberMarker", i64::from(marker))
+            .with("MaxParts", max as i64)
+            .with("IsTruncated", truncated)
+            .with("Initiator", owner_value(&up.owner))
+            .with("Owner", owner_value(&up.owner))
+            .with(
+                "StorageClass",
+                up.meta.storage_class.as_deref().unwrap_or("STANDARD"),
+            );
+        if let Some(l) = last.filter(|_| truncated) {
+            out.insert("NextPartNumberMarker", i64::from(l));
+        }
+        if let Some(a) = up.checksum_algorithm {
+            out.insert("ChecksumAlgorithm", a.name());
+        }
+        if let Some(k) = up.checksum_kind {
+            out.insert("ChecksumType", k.name());
+        }
+        if !parts.is_empty() {
+            out.insert("Parts", Value::List(parts));
+        }
+        Ok(out)
+    }
+
+    pub(crate) fn list_multipart_uploads(
+        &self,
+        ctx: &RequestContext,
+        input: &Value,
+    ) -> Result<Value, AwsError> {
+        let bucket = input.str("Bucket").unwrap_or_default();
+        let b = self.bucket_for(ctx, bucket)?;
+        let prefix = input.str("Prefix").unwrap_or_default();
+        let delimiter = input.str("Delimiter").filter(|d| !d.is_empty());
+        let key_marker = input.str("KeyMarker").unwrap_or_default();
+        let id_marker = input.str("UploadIdMarker").unwrap_or_default();
+        let max = input.int("MaxUploads").unwrap_or(1000).clamp(0, 1000) as usize;
+        let mut all: Vec<(String, i64, String, Value)> = {
+            let uploads = b.uploads.lock().unwrap();
+            uploads
+                .values()
+                .filter(|u| u.key.starts_with(prefix))
+                .map(|u| {
+                    let mut e = Value::map()
+                        .with("UploadId", u.upload_id.as_str())
+                        .with("Key", u.key.as_str())
+                        .with("Initiated", Timestamp::from_millis(u.initiated_ms))
+                        .with(
+                            "StorageClass",
+                            u.meta.storage_class.as_deref().unwrap_or("STANDARD"),
+                        )
+                        .with("Owner", owner_value(&u.owner))
+                        .with("Initiator", owner_value(&u.owner));
+                    if let Some(a) = u.checksum_algorithm {
+                        e.insert("ChecksumAlgorithm", a.name());
+                    }
+                    if let Some(k) = u.checksum_kind {
+                        e.insert("ChecksumType", k.name());
+                    }
+                    (u.key.clone(), u.initiated_ms, u.upload_id.clone(), e)
+                })
+                .collect()
+        };
+        all.sort_by(|a, b| (&a.0, a.1, &a.2).cmp(&(&b.0, b.1, &b.2)));
+        let mut uploads = Vec::new();
+        let mut prefixes: Vec<String> = Vec::new();
+        let mut truncated = false;
+        let mut next = None;
+        let mut passed_marker = key_marker.is_empty();
+        for (key, _, id, e) in all {
+            if !passed_marker {
+                if key.as_str() < key_marker
+                    || (key == key_marker && (id_marker.is_empty() || id.as_str() <= id_marker))
+                {
+                    continue;
+                }
+                passed_marker = true;
+            }
+            if let Some(d) = delimiter
+                && let Some(i) = key[prefix.len()..].find(d)
+            {
+                let cp = key[..prefix.len() + i + d.len()].to_owned();
+                if prefixes.last() != Some(&cp) {
+                    if uploads.len() + prefixes.len() == max {
+                        truncated = true;
+                        break;
+                    }
+                    prefixes.push(cp);
+                }
+                continue;
+            }
+            if uploads.len() + prefixes.len() == max {
+                truncated = true;
+                break;
+            }
+            next = Some((key.clone(), id.clone()));
+            uploads.push(e);
+        }
+        let mut out = Value::map()
+            .with("Bucket", bucket)
+            .with("KeyMarker", key_marker)
+            .with("UploadIdMarker", id_marker)
+            .with("Prefix", prefix)
+            .with("MaxUploads", max as i64)
+            .with("IsTruncated", truncated);
+        if let Some(d) = delimiter {
+            out.insert("Delimiter", d);
+        }
+        if truncated && let Some((k, id)) = next {
+            out.insert("NextKeyMarker", k);
+            out.insert("NextUploadIdMarker", id);
+        }
+        if !uploads.is_empty() {
+            out.insert("Uploads", Value::List(uploads));
+        }
+        if !prefixes.is_empty() {
+            out.insert(
+                "CommonPrefixes",
+                Value::List(
+                    prefixes
+                        .into_iter()
+                        .map(|p| Value::map().with("Prefix", p))
+                        .collect(),
+                ),
+            );
+        }
+        Ok(out)
+    }
+}

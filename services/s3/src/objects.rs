@@ -1,0 +1,824 @@
+//! Object handlers: put, get, head, delete (one and many), copy, and object tagging.
+
+use crate::S3Provider;
+use crate::buckets::{check_tag, read_tag_set, tag_set};
+use crate::checksum::{self, Algorithm, Kind, Stored};
+use crate::conditions;
+use crate::errors;
+use crate::store::{
+    BodyRef, Bucket, NULL_VERSION, ObjectMeta, T_OBJECTS, Version, Written, random_id,
+};
+use nephos_core::{AwsError, Input, Output, RequestContext, Timestamp, Value};
+use nephos_storage::Mutation;
+use percent_encoding::percent_decode_str;
+use std::sync::Arc;
+
+/// Longest key S3 accepts, in UTF-8 bytes.
+pub const MAX_KEY_BYTES: usize = 1024;
+/// Most user metadata S3 accepts (names and values, in bytes).
+const MAX_USER_METADATA: usize = 2 * 1024;
+
+pub fn check_key(key: &str) -> Result<(), AwsError> {
+    if key.len() > MAX_KEY_BYTES {
+        return Err(
+            AwsError::new(400, "KeyTooLongError", "Your key is too long")
+                .with_field("Size", key.len().to_string())
+                .with_field("MaxSizeAllowed", MAX_KEY_BYTES.to_string()),
+        );
+    }
+    Ok(())
+}
+
+/// Whether `id` looks like a version id S3 could have issued.
+pub fn valid_version_id(id: &str) -> bool {
+    id == NULL_VERSION
+        || (id.len() == 32
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_'))
+}
+
+fn invalid_version() -> AwsError {
+    errors::invalid_argument("Invalid version id specified")
+}
+
+/// System and user metadata from a Put/Copy/CreateMultipartUpload request.
+pub fn meta_from_input(input: &Value) -> Result<ObjectMeta, AwsError> {
+    let s = |k: &str| input.str(k).map(str::to_owned);
+    let mut user = std::collections::BTreeMap::new();
+    let mut total = 0;
+    if let Some(m) = input.get("Metadata").and_then(Value::as_map) {
+        for (k, v) in m {
+            let v = v.as_str().unwrap_or_default();
+            total += k.len() + v.len();
+            user.insert(k.to_ascii_lowercase(), v.to_owned());
+        }
+    }
+    if total > MAX_USER_METADATA {
+        return Err(AwsError::new(
+            400,
+            "MetadataTooLarge",
+            "Your metadata headers exceed the maximum allowed metadata size",
+        )
+        .with_field("Size", total.to_string())
+        .with_field("MaxSizeAllowed", MAX_USER_METADATA.to_string()));
+    }
+    Ok(ObjectMeta {
+        content_type: s("ContentType"),
+        content_encoding: s("ContentEncoding")
+            // aws-chunked is transfer framing, not the object's encoding.
+            .map(|e| {
+                e.split(',')
+                    .map(str::trim)
+                    .filter(|p| !p.eq_ignore_ascii_case("aws-chunked") && !p.is_empty())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+            .filter(|e| !e.is_empty()),
+        content_disposition: s("ContentDisposition"),
+        content_language: s("ContentLanguage"),
+        cache_control: s("CacheControl"),
+        expires: s("Expires"),
+        website_redirect: s("WebsiteRedirectLocation"),
+        storage_class: s("StorageClass").filter(|c| c != "STANDARD"),
+        sse: s("ServerSideEncryption"),
+        sse_kms_key: s("SSEKMSKeyId"),
+        user,
+    })
+}
+
+/// Parses the `x-amz-tagging` header (`k1=v1&k2=v2`, URL-encoded).
+pub fn parse_tagging_header(h: Option<&str>) -> Result<Vec<(String, String)>, AwsError> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    let Some(h) = h else { return Ok(out) };
+    let dec = |s: &str| {
+        percent_decode_str(&s.replace('+', " "))
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    for pair in h.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let (k, v) = (dec(k), dec(v));
+        check_tag(&k, &v)?;
+        if out.iter().any(|(x, _)| *x == k) {
+            return Err(AwsError::new(
+                400,
+                "InvalidTag",
+                "Cannot provide multiple Tags with the same key",
+            ));
+        }
+        out.push((k, v));
+    }
+    check_tag_count(&out)?;
+    Ok(out)
+}
+
+fn check_tag_count(tags: &[(String, String)]) -> Result<(), AwsError> {
+    if tags.len() > 10 {
+        return Err(AwsError::new(
+            400,
+            "BadRequest",
+            "Object tags cannot be greater than 10",
+        ));
+    }
+    Ok(())
+}
+
+/// Which flexible checksum the client asked for (algorithm header or a checksum header).
+pub fn wanted_checksum(input: &Value) -> Option<Algorithm> {
+    input
+        .str("ChecksumAlgorithm")
+        .and_then(Algorithm::parse)
+        .or_else(|| {
+            checksum::ALL
+                .into_iter()
+                .find(|a| input.get(a.member()).is_some())
+        })
+}
+
+/// Checks what the client sent (Content-MD5, checksum headers, aws-chunked trailers)
+/// against what was received; returns the checksum to store.
+pub fn verify_body(input: &Value, w: &Written) -> Result<Option<(Algorithm, String)>, AwsError> {
+    if let Some(md5) = input.str("ContentMD5") {
+        checksum::check_content_md5(md5, &w.digests.md5)?;
+    }
+    let mut chosen = None;
+    let mut sent: Vec<(Algorithm, String)> = checksum::ALL
+        .into_iter()
+        .filter_map(|a| input.str(a.member()).map(|v| (a, v.to_owned())))
+        .collect();
+    for (name, value) in &w.trailers {
+        let name = name.to_ascii_lowercase();
+        if let Some(alg) = checksum::ALL.into_iter().find(|a| a.header() == name) {
+            sent.push((alg, value.clone()));
+        }
+    }
+    if sent.len() > 1 && sent.iter().any(|(a, _)| *a != sent[0].0) {
+        return Err(errors::invalid_request(
+            "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.",
+        ));
+    }
+    for (alg, value) in sent {
+        let raw = checksum::parse_sent(alg, &value)?;
+        match w.digests.raw(alg) {
+            Some(ours) if ours != raw => return Err(checksum::mismatch(alg)),
+            Some(_) => chosen = Some((alg, value.trim().to_owned())),
+            None => {}
+        }
+    }
+    if chosen.is_none()
+        && let Some(alg) = input.str("ChecksumAlgorithm").and_then(Algorithm::parse)
+        && let Some(v) = w.digests.b64(alg)
+    {
+        chosen = Some((alg, v));
+    }
+    Ok(chosen)
+}
+
+/// Headers of GetObject/HeadObject for a version.
+pub fn object_headers(b: &Bucket, v: &Version, checksum_mode: bool) -> Value {
+    let mut out = Value::map()
+        .with("ETag", v.etag.as_str())
+        .with("LastModified", Timestamp::from_millis(v.last_modified_ms))
+        .with("AcceptRanges", "bytes")
+        .with(
+            "ServerSideEncryption",
+            v.meta.sse.clone().unwrap_or_else(|| "AES256".to_owned()),
+        );
+    let m = &v.meta;
+    for (member, val) in [
+        ("ContentType", &m.content_type),
+        ("ContentEncoding", &m.content_encoding),
+        ("ContentDisposition", &m.content_disposition),
+        ("ContentLanguage", &m.content_language),
+        ("CacheControl", &m.cache_control),
+        ("WebsiteRedirectLocation", &m.website_redirect),
+        ("StorageClass", &m.storage_class),
+        ("SSEKMSKeyId", &m.sse_kms_key),
+    ] {
+        if let Some(x) = val {
+            out.insert(member, x.as_str());
+        }
+    }
+    if m.content_type.is_none() {
+        out.insert("ContentType", "binary/octet-stream");
+    }
+    if let Some(e) = &m.expires {
+        out.insert("Expires", e.as_str());
+    }
+    if !m.user.is_empty() {
+        out.insert(
+            "Metadata",
+            Value::Map(
+                m.user
+                    .iter()
+                    .map(|(k, x)| (k.clone(), Value::from(x.as_str())))
+                    .collect(),
+            ),
+        );
+    }
+    if !v.tags.is_empty() {
+        out.insert("TagCount", v.tags.len() as i64);
+    }
+    if v.version_id != NULL_VERSION || b.versioning().is_some() {
+        out.insert("VersionId", v.version_id.as_str());
+    }
+    if checksum_mode && let Some(c) = &v.checksum {
+        c.add_to(&mut out, true);
+    }
+    out
+}
+
+/// The error for reading a key whose current version is a delete marker.
+fn delete_marker_error(v: &Version, by_version: bool) -> AwsError {
+    let e = if by_version {
+        AwsError::new(
+            405,
+            "MethodNotAllowed",
+            "The specified method is not allowed against this resource.",
+        )
+        .with_field("Method", "GET")
+        .with_field("ResourceType", "DeleteMarker")
+    } else {
+        errors::no_such_key(&v.key)
+    };
+    e.with_header("x-amz-delete-marker", "true")
+        .with_header("x-amz-version-id", v.version_id.as_str())
+}
+
+impl S3Provider {
+    /// The version a read addresses: `VersionId`, else the current one.
+    pub fn find_version(
+        &self,
+        b: &Bucket,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<Arc<Version>, AwsError> {
+        match version_id {
+            Some(id) => {
+                if !valid_version_id(id) {
+                    return Err(invalid_version());
+                }
+                let v = b
+                    .version(key, id)
+                    .ok_or_else(|| errors::no_such_version(key, id))?;
+                if v.delete_marker {
+                    return Err(delete_marker_error(&v, true));
+                }
+                Ok(v)
+            }
+            None => {
+                let v = b.latest(key).ok_or_else(|| errors::no_such_key(key))?;
+                if v.delete_marker {
+                    return Err(delete_marker_error(&v, false));
+                }
+                Ok(v)
+            }
+        }
+    }
+
+    /// The version id a new write gets in `b`.
+    pub fn new_version_id(b: &Bucket) -> String {
+        if b.versioned() {
+            random_id(32)
+        } else {
+            NULL_VERSION.to_owned()
+        }
+    }
+
+    /// Commits a new version and makes it current; frees what it replaced.
+    pub async fn store_version(&self, b: &Bucket, v: Version) -> Result<Arc<Version>, AwsError> {
+        let batch = self.store.put(T_OBJECTS, v.storage_key(), &v);
+        if let Err(e) = self.store.commit(batch).await {
+            self.store.free_body(&v.body);
+            return Err(e);
+        }
+        let v = Arc::new(v);
+        if let Some(old) = b.insert(v.clone())
+            && old.body != v.body
+        {
+            self.store.free_body(&old.body);
+        }
+        Ok(v)
+    }
+
+    /// Checks `If-None-Match: *` and `If-Match` on a write against the current version.
+    fn check_write_conditions(b: &Bucket, key: &str, input: &Value) -> Result<(), AwsError> {
+        let current = b.latest(key).filter(|v| !v.delete_marker);
+        if let Some(inm) = input.str("IfNoneMatch") {
+            if inm.trim() != "*" {
+                return Err(AwsError::new(
+                    501,
+                    "NotImplemented",
+                    "A header you provided implies functionality that is not implemented",
+                )
+                .with_field("Header", "If-None-Match"));
+            }
+            if current.is_some() {
+                return Err(errors::precondition_failed("If-None-Match"));
+            }
+        }
+        if let Some(im) = input.str("IfMatch") {
+            let Some(cur) = current else {
+                return Err(errors::no_such_key(key));
+            };
+            if !conditions::etag_matches(im, &cur.etag) {
+                return Err(errors::precondition_failed("If-Match"));
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn put_object(
+        &self,
+        ctx: &RequestContext,
+        mut input: Input,
+    ) -> Result<Output, AwsError> {
+        let body = input.body.take();
+        let v = &input.value;
+        let key = v.str("Key").unwrap_or_default();
+        check_key(key)?;
+        let b = self.bucket_for_key(ctx, v.str("Bucket").unwrap_or_default(), Some(key))?;
+        Self::check_write_conditions(&b, key, v)?;
+        let meta = meta_from_input(v)?;
+        let tags = parse_tagging_header(v.str("Tagging"))?;
+        let written = self
+            .store
+            .write_body(body, wanted_checksum(v), false)
+            .await?;
+        let checked = verify_body(v, &written).and_then(|c| {
+            // A conditional write is decided when the upload completes.
+            Self::check_write_conditions(&b, key, v)?;
+            Ok(c)
+        });
+        let chosen = match checked {
+            Ok(c) => c,
+            Err(e) => {
+                self.store.free_body(&written.body);
+                return Err(e);
+            }
+        };
+        let checksum = Some(match chosen {
+            Some((alg, value)) => Stored {
+                algorithm: alg,
+                kind: Kind::FullObject,
+                value,
+            },
+            None => Stored {
+                algorithm: Algorithm::Crc64Nvme,
+                kind: Kind::FullObject,
+                value: written
+                    .digests
+                    .b64(Algorithm::Crc64Nvme)
+                    .unwrap_or_default(),
+            },
+        });
+        let version = Version {
+            bucket: b.name(),
+            key: key.to_owned(),
+            version_id: Self::new_version_id(&b),
+            seq: self.store.next_seq(),
+            delete_marker: false,
+            last_modified_ms: ctx.clock.now_millis(),
+            etag: written.digests.etag(),
+            size: written.size,
+            body: written.body,
+            meta,
+            tags,
+            checksum,
+            parts: Vec::new(),
+        };
+        let stored = self.store_version(&b, version).await?;
+        let mut out = Value::map().with("ETag", stored.etag.as_str()).with(
+            "ServerSideEncryption",
+            stored
+                .meta
+                .sse
+                .clone()
+                .unwrap_or_else(|| "AES256".to_owned()),
+        );
+        if let Some(c) = &stored.checksum {
+            c.add_to(&mut out, true);
+        }
+        if stored.version_id != NULL_VERSION {
+            out.insert("VersionId", stored.version_id.as_str());
+        }
+        Ok(Output::new(out))
+    }
+
+    pub(crate) fn get_object(
+        &self,
+        ctx: &RequestContext,
+        input: &Value,
+        with_body: bool,
+    ) -> Result<Output, AwsError> {
+        let key = input.str("Key").unwrap_or_default();
+        let b = self.bucket_for_key(ctx, input.str("Bucket").unwrap_or_default(), Some(key))?;
+        let v = self.find_version(&b, key, input.str("VersionId"))?;
+        conditions::check_read(input, &v.etag, v.last_modified_ms)?;
+        let checksum_mode = input
+            .str("ChecksumMode")
+            .is_some_and(|m| m.eq_ignore_ascii_case("ENABLED"));
+        let mut range = conditions::parse_range(input.str("Range"), v.size)?;
+        let mut part_number = None;
+        if let Some(n) = input.int("PartNumber") {
+            if range.is_some() {
+                return Err(errors::invalid_request(
+                    "Cannot specify both Range header and partNumber query parameter",
+                ));
+            }
+            let count = v.parts.len().max(1) as i64;
+            if n < 1 || n > count {
+                return Err(AwsError::new(
+                    416,
+                    "InvalidPartNumber",
+                    "The requested partnumber is not satisfiable",
+                )
+                .with_field("PartNumberRequested", n.to_string())
+                .with_field("ActualPartCount", count.to_string()));
+            }
+            if !v.parts.is_empty() {
+                let start: u64 = v.parts[..(n - 1) as usize].iter().map(|p| p.size).sum();
+                let len = v.parts[(n - 1) as usize].size;
+                if len > 0 {
+                    range = Some((start, start + len - 1));
+                }
+            }
+            part_number = Some(count);
+        }
+        let mut out = object_headers(&b, &v, checksum_mode && range.is_none());
+        if let Some(count) = part_number
+            && !v.parts.is_empty()
+        {
+            out.insert("PartsCount", count);
+        }
+        for (param, member) in [
+            ("ResponseContentType", "ContentType"),
+            ("ResponseContentLanguage", "ContentLanguage"),
+            ("ResponseContentDisposition", "ContentDisposition"),
+            ("ResponseContentEncoding", "ContentEncoding"),
+            ("ResponseCacheControl", "CacheControl"),
+        ] {
+            if let Some(x) = input.str(param) {
+                out.insert(member, x);
+            }
+        }
+        match input.get("ResponseExpires") {
+            Some(Value::Timestamp(t)) => out.insert("Expires", t.to_http_date()),
+            Some(Value::String(t)) => out.insert("Expires", t.as_str()),
+            _ => {}
+        }
+        let (start, end) = match range {
+            Some((a, z)) => {
+                out.insert("ContentRange", format!("bytes {a}-{z}/{}", v.size));
+                (a, z + 1)
+            }
+            None => (0, v.size),
+        };
+        out.insert("ContentLength", (end - start) as i64);
+        let mut output = Output::new(out);
+        if with_body {
+            output.body = Some(self.store.read_range(&v.body, start, end)?);
+        }
+        Ok(output)
+    }
+
+    /// Deletes one key or version, changing memory and collecting what to commit and free.
+    fn delete_one(
+        &self,
+        ctx: &RequestContext,
+        b: &Bucket,
+        key: &str,
+        version_id: Option<&str>,
+        batch: &mut Vec<Mutation>,
+        freed: &mut Vec<BodyRef>,
+    ) -> Result<Value, AwsError> {
+        check_key(key)?;
+        let mut out = Value::map();
+        if let Some(id) = version_id {
+            if !valid_version_id(id) {
+                return Err(invalid_version());
+            }
+            if let Some(v) = b.remove(key, id) {
+                batch.push(Mutation::delete(T_OBJECTS, v.storage_key()));
+                if v.delete_marker {
+                    out.insert("DeleteMarker", true);
+                }
+                freed.push(v.body.clone());
+            }
+            out.insert("VersionId", id);
+            return Ok(out);
+        }
+        match b.versioning().as_deref() {
+            None => {
+                if let Some(v) = b.remove(key, NULL_VERSION) {
+                    batch.push(Mutation::delete(T_OBJECTS, v.storage_key()));
+                    freed.push(v.body.clone());
+                }
+            }
+            Some(status) => {
+                let marker = Version {
+                    bucket: b.name(),
+                    key: key.to_owned(),
+                    version_id: if status == "Enabled" {
+                        random_id(32)
+                    } else {
+                        NULL_VERSION.to_owned()
+                    },
+                    seq: self.store.next_seq(),
+                    delete_marker: true,
+                    last_modified_ms: ctx.clock.now_millis(),
+                    etag: String::new(),
+                    size: 0,
+                    body: BodyRef::Inline(Default::default()),
+                    meta: ObjectMeta::default(),
+                    tags: Vec::new(),
+                    checksum: None,
+                    parts: Vec::new(),
+                };
+                batch.extend(self.store.put(T_OBJECTS, marker.storage_key(), &marker));
+                out.insert("DeleteMarker", true);
+                out.insert("VersionId", marker.version_id.as_str());
+                if let Some(old) = b.insert(Arc::new(marker)) {
+                    freed.push(old.body.clone());
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    pub(crate) async fn delete_object(
+        &self,
+        ctx: &RequestContext,
+        input: &Value,
+    ) -> Result<Value, AwsError> {
+        let key = input.str("Key").unwrap_or_default();
+        let b = self.bucket_for_key(ctx, input.str("Bucket").unwrap_or_default(), Some(key))?;
+        if let Some(im) = input.str("IfMatch") {
+            let cur = b
+                .latest(key)
+                .filter(|v| !v.delete_marker)
+                .ok_or_else(|| errors::no_such_key(key))?;
+            if !conditions::etag_matches(im, &cur.etag) {
+                return Err(errors::precondition_failed("If-Match"));
+            }
+        }
+        let (mut batch, mut freed) = (Vec::new(), Vec::new());
+        let out = self.delete_one(ctx, &b, key, input.str("VersionId"), &mut batch, &mut freed)?;
+        self.store.commit(batch).await?;
+        for body in freed {
+            self.store.free_body(&body);
+        }
+        Ok(out)
+    }
+
+    pub(crate) async fn delete_objects(
+        &self,
+        ctx: &RequestContext,
+        input: &Value,
+    ) -> Result<Value, AwsError> {
+        let b = self.bucket_for(ctx, input.str("Bucket").unwrap_or_default())?;
+        let delete = input.get("Delete").ok_or_else(errors::malformed_xml)?;
+        let objects = delete
+            .get("Objects")
+            .and_then(Value::as_list)
+            .unwrap_or_default();
+        if objects.is_empty() || objects.len() > 1000 {
+            return Err(errors::malformed_xml());
+        }
+        let quiet = delete.bool("Quiet").unwrap_or(false);
+        let (mut batch, mut freed) = (Vec::new(), Vec::new());
+        let (mut deleted, mut failed) = (Vec::new(), Vec::new());
+        for o in objects {
+            let key = o.str("Key").unwrap_or_default();
+            let vid = o.str("VersionId");
+            let result = self
+                .authorize(ctx, &b, Some(key))
+                .and_then(|()| self.delete_one(ctx, &b, key, vid, &mut batch, &mut freed));
+            match result {
+                Ok(r) => {
+                    if quiet {
+                        continue;
+                    }
+                    let mut d = Value::map().with("Key", key);
+                    if let Some(id) = vid {
+                        d.insert("VersionId", id);
+                        if r.bool("DeleteMarker") == Some(true) {
+                            d.insert("DeleteMarker", true);
+                            d.insert("DeleteMarkerVersionId", id);
+                        }
+                    } else if r.bool("DeleteMarker") == Some(true) {
+                        d.insert("DeleteMarker", true);
+                        if let Some(mid) = r.str("VersionId") {
+                            d.insert("DeleteMarkerVersionId", mid);
+                        }
+                    }
+                    deleted.push(d);
+                }
+                Err(e) => {
+                    let mut f = Value::map()
+                        .with("Key", key)
+                        .with("Code", e.code.as_ref())
+                        .with("Message", e.message.as_str());
+                    if let Some(id) = vid {
+                        f.insert("VersionId", id);
+                    }
+                    failed.push(f);
+                }
+            }
+        }
+        self.store.commit(batch).await?;
+        for body in freed {
+            self.store.free_body(&body);
+        }
+        let mut out = Value::map();
+        if !deleted.is_empty() {
+            out.insert("Deleted", Value::List(deleted));
+        }
+        if !failed.is_empty() {
+            out.insert("Errors", Value::List(failed));
+        }
+        Ok(out)
+    }
+
+    /// Resolves `x-amz-copy-source` (`bucket/key?versionId=...`, URL-encoded).
+    pub fn copy_source(
+        &self,
+        ctx: &RequestContext,
+        source: &str,
+    ) -> Result<(Arc<Bucket>, Arc<Version>), AwsError> {
+        let (path, query) = source.split_once('?').unwrap_or((source, ""));
+        let path = percent_decode_str(path).decode_utf8_lossy().into_owned();
+        let path = path.strip_prefix('/').unwrap_or(&path);
+        let Some((bucket, key)) = path
+            .split_once('/')
+            .filter(|(b, k)| !b.is_empty() && !k.is_empty())
+        else {
+            return Err(errors::invalid_argument("Invalid copy source object key"));
+        };
+        let version = query
+            .split('&')
+            .find_map(|p| p.strip_prefix("versionId="))
+            .map(|v| percent_decode_str(v).decode_utf8_lossy().into_owned());
+        let b = self
+            .store
+            .bucket(bucket)
+            .ok_or_else(|| errors::no_such_bucket(bucket))?;
+        self.authorize_action(ctx, &b, Some(key), "s3:GetObject")?;
+        let v = match self.find_version(&b, key, version.as_deref()) {
+            Err(e) if e.status == 405 => {
+                return Err(errors::invalid_request(
+                    "The source of a copy request may not specifically refer to a delete marker by version id.",
+                ));
+            }
+            other => other?,
+        };
+        Ok((b, v))
+    }
+
+    pub(crate) async fn copy_object(
+        &self,
+        ctx: &RequestContext,
+        input: &Value,
+    ) -> Result<Value, AwsError> {
+        let key = input.str("Key").unwrap_or_default();
+        check_key(key)?;
+        let b = self.bucket_for_key(ctx, input.str("Bucket").unwrap_or_default(), Some(key))?;
+        let (sb, src) = self.copy_source(ctx, input.str("CopySource").unwrap_or_default())?;
+        conditions::check_copy_source(input, &src.etag, src.last_modified_ms)?;
+        Self::check_write_conditions(&b, key, input)?;
+        let replace_meta = input.str("MetadataDirective") == Some("REPLACE");
+        let replace_tags = input.str("TaggingDirective") == Some("REPLACE");
+        let same = sb.name() == b.name() && src.key == key;
+        let changes = replace_meta
+            || input.get("StorageClass").is_some()
+            || input.get("WebsiteRedirectLocation").is_some()
+            || input.get("ServerSideEncryption").is_some()
+            || input.get("SSECustomerAlgorithm").is_some()
+            || input.get("ChecksumAlgorithm").is_some();
+        if same && !changes {
+            return Err(errors::invalid_request(
+                "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
+            ));
+        }
+        let mut meta = if replace_meta {
+            meta_from_input(input)?
+        } else {
+            src.meta.clone()
+        };
+        if let Some(c) = input.str("StorageClass") {
+            meta.storage_class = Some(c.to_owned()).filter(|c| c != "STANDARD");
+        }
+        if let Some(r) = input.str("WebsiteRedirectLocation") {
+            meta.website_redirect = Some(r.to_owned());
+        }
+        let tags = if replace_tags {
+            parse_tagging_header(input.str("Tagging"))?
+        } else {
+            src.tags.clone()
+        };
+        let alg = input
+            .str("ChecksumAlgorithm")
+            .and_then(Algorithm::parse)
+            .or(src.checksum.as_ref().map(|c| c.algorithm))
+            .unwrap_or(Algorithm::Crc64Nvme);
+        let stream = self.store.read_range(&src.body, 0, src.size)?;
+        let written = self
+            .store
+            .write_body(Some(stream), Some(alg), false)
+            .await?;
+        let now = ctx.clock.now_millis();
+        let checksum = written.digests.b64(alg).map(|value| Stored {
+            algorithm: alg,
+            kind: Kind::FullObject,
+            value,
+        });
+        let version = Version {
+            bucket: b.name(),
+            key: key.to_owned(),
+            version_id: Self::new_version_id(&b),
+            seq: self.store.next_seq(),
+            delete_marker: false,
+            last_modified_ms: now,
+            etag: written.digests.etag(),
+            size: written.size,
+            body: written.body,
+            meta,
+            tags,
+            checksum,
+            parts: Vec::new(),
+        };
+        let stored = self.store_version(&b, version).await?;
+        let mut result = Value::map()
+            .with("ETag", stored.etag.as_str())
+            .with("LastModified", Timestamp::from_millis(now));
+        if let Some(c) = &stored.checksum {
+            c.add_to(&mut result, true);
+        }
+        let mut out = Value::map().with("CopyObjectResult", result).with(
+            "ServerSideEncryption",
+            stored
+                .meta
+                .sse
+                .clone()
+                .unwrap_or_else(|| "AES256".to_owned()),
+        );
+        if stored.version_id != NULL_VERSION {
+            out.insert("VersionId", stored.version_id.as_str());
+        }
+        if src.version_id != NULL_VERSION || sb.versioning().is_some() {
+            out.insert("CopySourceVersionId", src.version_id.as_str());
+        }
+        Ok(out)
+    }
+
+    pub(crate) fn get_object_tagging(
+        &self,
+        ctx: &RequestContext,
+        input: &Value,
+    ) -> Result<Value, AwsError> {
+        let key = input.str("Key").unwrap_or_default();
+        let b = self.bucket_for_key(ctx, input.str("Bucket").unwrap_or_default(), Some(key))?;
+        let v = self.find_version(&b, key, input.str("VersionId"))?;
+        let mut out = Value::map().with("TagSet", tag_set(&v.tags));
+        if v.version_id != NULL_VERSION {
+            out.insert("VersionId", v.version_id.as_str());
+        }
+        Ok(out)
+    }
+
+    /// Replaces the tags of one version (a metadata change: no new version).
+    pub(crate) async fn set_object_tags(
+        &self,
+        ctx: &RequestContext,
+        input: &Value,
+        tags: Option<Vec<(String, String)>>,
+    ) -> Result<Value, AwsError> {
+        let key = input.str("Key").unwrap_or_default();
+        let b = self.bucket_for_key(ctx, input.str("Bucket").unwrap_or_default(), Some(key))?;
+        let tags = match tags {
+            Some(t) => t,
+            None => read_tag_set(input.get("Tagging"))?,
+        };
+        check_tag_count(&tags)?;
+        let v = self.find_version(&b, key, input.str("VersionId"))?;
+        let mut updated = (*v).clone();
+        updated.tags = tags;
+        let batch = self.store.put(T_OBJECTS, updated.storage_key(), &updated);
+        self.store.commit(batch).await?;
+        let updated = Arc::new(updated);
+        {
+            let mut objects = b.objects.write().unwrap();
+            if let Some(list) = objects.get_mut(key)
+                && let Some(slot) = list.iter_mut().find(|x| x.version_id == v.version_id)
+            {
+                *slot = updated.clone();
+            }
+        }
+        let mut out = Value::map();
+        if v.version_id != NULL_VERSION {
+            out.insert("VersionId", v.version_id.as_str());
+        }
+        Ok(out)
+    }
+}

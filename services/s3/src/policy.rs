@@ -1,0 +1,335 @@
+//! Bucket policies: stored as sent, checked for shape, and evaluated for callers other
+//! than the bucket owner (anonymous requests and other accounts). Statements with
+//! `Condition` blocks are not evaluated yet: they never allow, and never deny.
+
+use crate::S3Provider;
+use crate::errors;
+use crate::store::{Bucket, T_BUCKETS};
+use nephos_core::{AwsError, RequestContext, Value};
+use serde_json::Value as Json;
+
+fn malformed(msg: &str) -> AwsError {
+    AwsError::new(400, "MalformedPolicy", msg)
+}
+
+/// A JSON string or list of strings as a list.
+fn strings(v: Option<&Json>) -> Vec<String> {
+    match v {
+        Some(Json::String(s)) => vec![s.clone()],
+        Some(Json::Array(a)) => a
+            .iter()
+            .filter_map(|x| x.as_str().map(str::to_owned))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Checks a policy document the way S3 does before storing it.
+pub fn validate(bucket: &str, text: &str) -> Result<(), AwsError> {
+    let doc: Json = serde_json::from_str(text)
+        .map_err(|_| malformed("Policies must be valid JSON and the first byte must be '{'"))?;
+    let statements = match doc.get("Statement") {
+        Some(Json::Array(a)) if !a.is_empty() => a.clone(),
+        Some(s @ Json::Object(_)) => vec![s.clone()],
+        _ => return Err(malformed("Missing required field Statement")),
+    };
+    for s in &statements {
+        match s.get("Effect").and_then(Json::as_str) {
+            Some("Allow" | "Deny") => {}
+            _ => return Err(malformed("Invalid effect")),
+        }
+        if s.get("Principal").is_none() && s.get("NotPrincipal").is_none() {
+            return Err(malformed("Missing required field Principal"));
+        }
+        let actions = strings(s.get("Action").or(s.get("NotAction")));
+        if actions.is_empty() {
+            return Err(malformed("Missing required field Action"));
+        }
+        if actions
+            .iter()
+            .any(|a| a != "*" && !a.to_ascii_lowercase().starts_with("s3:"))
+        {
+            return Err(malformed("Policy has invalid action"));
+        }
+        let resources = strings(s.get("Resource").or(s.get("NotResource")));
+        if resources.is_empty() {
+            return Err(malformed("Missing required field Resource"));
+        }
+        let arn = format!("arn:aws:s3:::{bucket}");
+        if resources
+            .iter()
+            .any(|r| r != "*" && r != &arn && !r.starts_with(&format!("{arn}/")))
+        {
+            return Err(malformed("Policy has invalid resource"));
+        }
+    }
+    Ok(())
+}
+
+/// `*` and `?` wildcards, case-sensitive (actions are compared lowercased).
+fn glob(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
+}
+
+/// Whether a statement's principal covers the caller (`None` = anonymous).
+fn principal_matches(p: &Json, account: Option<&str>) -> bool {
+    let aws = match p {
+        Json::String(s) => return s == "*",
+        Json::Object(o) => strings(o.get("AWS")),
+        _ => return false,
+    };
+    aws.iter().any(|a| {
+        a == "*"
+            || account.is_some_and(|acct| a == acct || a == &format!("arn:aws:iam::{acct}:root"))
+    })
+}
+
+/// The outcome of evaluating a policy for one request.
+#[derive(Debug, PartialEq)]
+pub enum Decision {
+    Allow,
+    Deny,
+    NoMatch,
+}
+
+pub fn evaluate(text: &str, account: Option<&str>, action: &str, resource: &str) -> Decision {
+    let Ok(doc) = serde_json::from_str::<Json>(text) else {
+        return Decision::NoMatch;
+    };
+    let statements = match doc.get("Statement") {
+        Some(Json::Array(a)) => a.clone(),
+        Some(s) => vec![s.clone()],
+        None => Vec::new(),
+    };
+    let action = action.to_ascii_lowercase();
+    let mut allowed = false;
+    for s in &statements {
+        if s.get("Condition").is_some() {
+            continue;
+        }
+        let principal = match (s.get("Principal"), s.get("NotPrincipal")) {
+            (Some(p), _) => principal_matches(p, account),
+            (None, Some(np)) => !principal_matches(np, account),
+            _ => false,
+        };
+        let action_ok = match (s.get("Action"), s.get("NotAction")) {
+            (Some(a), _) => strings(Some(a))
+                .iter()
+                .any(|p| glob(&p.to_ascii_lowercase(), &action)),
+            (None, Some(na)) => !strings(Some(na))
+                .iter()
+                .any(|p| glob(&p.to_ascii_lowercase(), &action)),
+            _ => false,
+        };
+        let resource_ok = match (s.get("Resource"), s.get("NotResource")) {
+            (Some(r), _) => strings(Some(r)).iter().any(|p| glob(p, resource)),
+            (None, Some(nr)) => !strings(Some(nr)).iter().any(|p| glob(p, resource)),
+            _ => false,
+        };
+        if principal && action_ok && resource_ok {
+            match s.get("Effect").and_then(Json::as_str) {
+                Some("Deny") => return Decision::Deny,
+                Some("Allow") => allowed = true,
+                _ => {}
+            }
+        }
+    }
+    if allowed {
+        Decision::Allow
+    } else {
+        Decision::NoMatch
+    }
+}
+
+/// The IAM action an operation needs.
+pub fn action_of(operation: &str) -> String {
+    let action = match operation {
+        "HeadObject" => "GetObject",
+        "HeadBucket" | "ListObjects" | "ListObjectsV2" => "ListBucket",
+        "ListObjectVersions" => "ListBucketVersions",
+        "ListMultipartUploads" => "ListBucketMultipartUploads",
+        "ListParts" => "ListMultipartUploadParts",
+        "CreateMultipartUpload"
+        | "UploadPart"
+        | "UploadPartCopy"
+        | "CompleteMultipartUpload"
+        | "CopyObject" => "PutObject",
+        "AbortMultipartUpload" => "AbortMultipartUpload",
+        "DeleteObjects" => "DeleteObject",
+        "GetBucketLocation" => "GetBucketLocation",
+        op => op,
+    };
+    format!("s3:{action}")
+}
+
+impl S3Provider {
+    /// Whether the caller may run `ctx.operation` on `b` (and `key`): owners may unless a
+    /// policy denies; others need a policy that allows.
+    pub fn authorize(
+        &self,
+        ctx: &RequestContext,
+        b: &Bucket,
+        key: Option<&str>,
+    ) -> Result<(), AwsError> {
+        self.authorize_action(ctx, b, key, &action_of(&ctx.operation))
+    }
+
+    /// The same for an explicit action (a copy reads its source with `s3:GetObject`).
+    pub fn authorize_action(
+        &self,
+        ctx: &RequestContext,
+        b: &Bucket,
+        key: Option<&str>,
+        action: &str,
+    ) -> Result<(), AwsError> {
+        let (owner, policy, name) = {
+            let m = b.meta.read().unwrap();
+            (m.owner.clone(), m.policy.clone(), m.name.clone())
+        };
+        let is_owner = owner == ctx.account_id;
+        let Some(policy) = policy else {
+            return if is_owner {
+                Ok(())
+            } else {
+                Err(errors::access_denied())
+            };
+        };
+        // Unsigned requests are anonymous unless they act in the bucket owner's account.
+        let caller = ctx.access_key_id.as_ref().map(|_| ctx.account_id.as_str());
+        let resource = match key {
+            Some(k) => format!("arn:aws:s3:::{name}/{k}"),
+            None => format!("arn:aws:s3:::{name}"),
+        };
+        let policy_ops = ctx.operation.contains("BucketPolicy");
+        match evaluate(&policy, caller, action, &resource) {
+            // The owner can always manage the policy itself, so a bad one can be undone.
+            Decision::Deny if !(is_owner && policy_ops) => Err(errors::access_denied()),
+            _ if is_owner => Ok(()),
+            Decision::Allow => Ok(()),
+            _ => Err(errors::access_denied()),
+        }
+    }
+
+    async fn save_policy(&self, b: &Bucket, policy: Option<String>) -> Result<(), AwsError> {
+        b.meta.write().unwrap().policy = policy;
+        let meta = b.meta.read().unwrap().clone();
+        let batch = self
+            .store
+            .put(T_BUCKETS, meta.name.as_bytes().to_vec(), &meta);
+        self.store.commit(batch).await
+    }
+
+    pub(crate) async fn put_bucket_policy(
+        &self,
+        ctx: &RequestContext,
+        input: &Value,
+    ) -> Result<Value, AwsError> {
+        let name = input.str("Bucket").unwrap_or_default();
+        let b = self.owned_bucket(ctx, name)?;
+        let text = input.str("Policy").unwrap_or_default();
+        validate(name, text)?;
+        self.save_policy(&b, Some(text.to_owned())).await?;
+        Ok(Value::map())
+    }
+
+    pub(crate) fn get_bucket_policy(
+        &self,
+        ctx: &RequestContext,
+        input: &Value,
+    ) -> Result<Value, AwsError> {
+        let name = input.str("Bucket").unwrap_or_default();
+        let b = self.owned_bucket(ctx, name)?;
+        let policy = b.meta.read().unwrap().policy.clone();
+        match policy {
+            Some(p) => Ok(Value::map().with("Policy", p)),
+            None => Err(AwsError::new(
+                404,
+                "NoSuchBucketPolicy",
+                "The bucket policy does not exist",
+            )
+            .with_field("BucketName", name)),
+        }
+    }
+
+    pub(crate) async fn delete_bucket_policy(
+        &self,
+        ctx: &RequestContext,
+        input: &Value,
+    ) -> Result<Value, AwsError> {
+        let b = self.owned_bucket(ctx, input.str("Bucket").unwrap_or_default())?;
+        self.save_policy(&b, None).await?;
+        Ok(Value::map())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PUBLIC_READ: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/public/*"},{"Effect":"Deny","Principal":{"AWS":"*"},"Action":"s3:*","Resource":"arn:aws:s3:::b/public/secret*"}]}"#;
+
+    #[test]
+    fn public_read_with_a_deny() {
+        assert!(validate("b", PUBLIC_READ).is_ok());
+        let eval = |acct, action, res| evaluate(PUBLIC_READ, acct, action, res);
+        assert_eq!(
+            eval(None, "s3:GetObject", "arn:aws:s3:::b/public/x"),
+            Decision::Allow
+        );
+        assert_eq!(
+            eval(
+                Some("111111111111"),
+                "s3:GetObject",
+                "arn:aws:s3:::b/public/x"
+            ),
+            Decision::Allow
+        );
+        assert_eq!(
+            eval(None, "s3:PutObject", "arn:aws:s3:::b/public/x"),
+            Decision::NoMatch
+        );
+        assert_eq!(
+            eval(None, "s3:GetObject", "arn:aws:s3:::b/private"),
+            Decision::NoMatch
+        );
+        assert_eq!(
+            eval(None, "s3:GetObject", "arn:aws:s3:::b/public/secret.txt"),
+            Decision::Deny
+        );
+    }
+
+    #[test]
+    fn account_principals_and_validation() {
+        let p = r#"{"Statement":{"Effect":"Allow","Principal":{"AWS":["arn:aws:iam::222222222222:root"]},"Action":["s3:List*"],"Resource":"arn:aws:s3:::b"}}"#;
+        assert_eq!(
+            evaluate(p, Some("222222222222"), "s3:ListBucket", "arn:aws:s3:::b"),
+            Decision::Allow
+        );
+        assert_eq!(
+            evaluate(p, None, "s3:ListBucket", "arn:aws:s3:::b"),
+            Decision::NoMatch
+        );
+        assert_eq!(validate("b", "nope").unwrap_err().code, "MalformedPolicy");
+        assert_eq!(validate("other", p).unwrap_err().code, "MalformedPolicy");
+        assert!(glob("a*b?d", "axxbcd"));
+        assert!(!glob("a*b", "ac"));
+    }
+}

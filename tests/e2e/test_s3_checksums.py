@@ -1,0 +1,186 @@
+"""S3 integrity: Content-MD5, flexible checksums in headers and aws-chunked trailers,
+full-object and composite multipart checksums, x-amz-checksum-mode."""
+
+import base64
+import hashlib
+import zlib
+
+import pytest
+from botocore.exceptions import ClientError
+
+from s3util import bucket_name, raw
+
+MIB = 1024 * 1024
+
+
+def _crc_reflected(data, poly, width):
+    mask = (1 << width) - 1
+    crc = mask
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ poly if crc & 1 else crc >> 1
+    return crc ^ mask
+
+
+def checksum(alg, data):
+    if alg == "CRC32":
+        raw_ = (zlib.crc32(data) & 0xFFFFFFFF).to_bytes(4, "big")
+    elif alg == "CRC32C":
+        raw_ = _crc_reflected(data, 0x82F63B78, 32).to_bytes(4, "big")
+    elif alg == "CRC64NVME":
+        raw_ = _crc_reflected(data, 0x9A6C9329AC4BC9B5, 64).to_bytes(8, "big")
+    elif alg == "SHA1":
+        raw_ = hashlib.sha1(data).digest()
+    else:
+        raw_ = hashlib.sha256(data).digest()
+    return base64.b64encode(raw_).decode()
+
+
+ALGS = ["CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256"]
+
+
+@pytest.fixture
+def s3b(nephos, account):
+    s3 = nephos.client("s3", account=account)
+    name = bucket_name(account)
+    s3.create_bucket(Bucket=name)
+    return s3, name
+
+
+def test_known_vectors():
+    assert checksum("CRC32C", b"123456789") == base64.b64encode((0xE3069283).to_bytes(4, "big")).decode()
+    assert checksum("CRC64NVME", b"123456789") == base64.b64encode((0xAE8B14860A799888).to_bytes(8, "big")).decode()
+
+
+@pytest.mark.parametrize("alg", ALGS)
+def test_header_checksums_stored_and_returned(nephos, account, s3b, alg):
+    s3, b = s3b
+    data = b"checksummed body " * 100
+    value = checksum(alg, data)
+    r = raw(nephos, account, "PUT", f"/{b}/k", data=data, headers={f"x-amz-checksum-{alg.lower()}": value})
+    assert r.status_code == 200, r.text
+    assert r.headers[f"x-amz-checksum-{alg.lower()}"] == value
+    got = raw(nephos, account, "GET", f"/{b}/k", headers={"x-amz-checksum-mode": "ENABLED"})
+    assert got.headers[f"x-amz-checksum-{alg.lower()}"] == value
+    assert got.headers["x-amz-checksum-type"] == "FULL_OBJECT"
+    plain = raw(nephos, account, "GET", f"/{b}/k")
+    assert f"x-amz-checksum-{alg.lower()}" not in plain.headers
+    bad = checksum(alg, b"other")
+    r = raw(nephos, account, "PUT", f"/{b}/k2", data=data, headers={f"x-amz-checksum-{alg.lower()}": bad})
+    assert r.status_code == 400 and "<Code>BadDigest</Code>" in r.text
+    assert f"The {alg} you specified did not match the calculated checksum." in r.text
+    r = raw(nephos, account, "PUT", f"/{b}/k2", data=data, headers={f"x-amz-checksum-{alg.lower()}": "!!"})
+    assert r.status_code == 400 and "<Code>InvalidRequest</Code>" in r.text
+    assert raw(nephos, account, "GET", f"/{b}/k2").status_code == 404
+
+
+@pytest.mark.parametrize("alg", ["CRC32", "SHA1", "SHA256"])
+def test_boto3_checksums_validate_on_get(s3b, alg):
+    s3, b = s3b
+    data = b"x" * 70000
+    put = s3.put_object(Bucket=b, Key="k", Body=data, ChecksumAlgorithm=alg)
+    assert put[f"Checksum{alg}"] == checksum(alg, data)
+    got = s3.get_object(Bucket=b, Key="k", ChecksumMode="ENABLED")
+    assert got[f"Checksum{alg}"] == checksum(alg, data)
+    assert got["Body"].read() == data  # botocore validates the body against it
+
+
+def test_default_checksum_is_crc64nvme(nephos, account, s3b):
+    _, b = s3b
+    data = b"no checksum sent"
+    assert raw(nephos, account, "PUT", f"/{b}/d", data=data).status_code == 200
+    got = raw(nephos, account, "HEAD", f"/{b}/d", headers={"x-amz-checksum-mode": "ENABLED"})
+    assert got.headers["x-amz-checksum-crc64nvme"] == checksum("CRC64NVME", data)
+
+
+def test_content_md5(nephos, account, s3b):
+    _, b = s3b
+    data = b"md5 me"
+    good = base64.b64encode(hashlib.md5(data).digest()).decode()
+    assert raw(nephos, account, "PUT", f"/{b}/m", data=data, headers={"Content-MD5": good}).status_code == 200
+    bad = base64.b64encode(hashlib.md5(b"x").digest()).decode()
+    r = raw(nephos, account, "PUT", f"/{b}/m", data=data, headers={"Content-MD5": bad})
+    assert r.status_code == 400 and "<Code>BadDigest</Code>" in r.text
+    r = raw(nephos, account, "PUT", f"/{b}/m", data=data, headers={"Content-MD5": "not-md5"})
+    assert r.status_code == 400 and "<Code>InvalidDigest</Code>" in r.text
+
+
+def chunked(data, trailer_name, trailer_value, size=64 * 1024):
+    out = b""
+    for i in range(0, len(data), size):
+        piece = data[i:i + size]
+        out += b"%x\r\n" % len(piece) + piece + b"\r\n"
+    out += b"0\r\n" + f"{trailer_name}:{trailer_value}\r\n\r\n".encode()
+    return out
+
+
+@pytest.mark.parametrize("alg", ["CRC32", "CRC32C", "SHA256"])
+def test_trailer_checksums(nephos, account, s3b, alg):
+    _, b = s3b
+    data = bytes(range(256)) * 1000
+    name = f"x-amz-checksum-{alg.lower()}"
+    headers = {
+        "x-amz-content-sha256": "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+        "Content-Encoding": "aws-chunked",
+        "x-amz-decoded-content-length": str(len(data)),
+        "x-amz-trailer": name,
+        "x-amz-sdk-checksum-algorithm": alg,
+    }
+    r = raw(nephos, account, "PUT", f"/{b}/t", data=chunked(data, name, checksum(alg, data)), headers=headers)
+    assert r.status_code == 200, r.text
+    got = raw(nephos, account, "GET", f"/{b}/t", headers={"x-amz-checksum-mode": "ENABLED"})
+    assert got.content == data
+    assert got.headers[name] == checksum(alg, data)
+    assert "content-encoding" not in got.headers
+    r = raw(nephos, account, "PUT", f"/{b}/t2", data=chunked(data, name, checksum(alg, b"x")), headers=headers)
+    assert r.status_code == 400 and "<Code>BadDigest</Code>" in r.text
+    assert raw(nephos, account, "GET", f"/{b}/t2").status_code == 404
+
+
+def _multipart(s3, b, key, parts, **create):
+    up = s3.create_multipart_upload(Bucket=b, Key=key, **create)
+    alg = create.get("ChecksumAlgorithm")
+    done = []
+    for i, data in enumerate(parts, 1):
+        kw = {"ChecksumAlgorithm": alg} if alg else {}
+        r = s3.upload_part(Bucket=b, Key=key, UploadId=up["UploadId"], PartNumber=i, Body=data, **kw)
+        p = {"PartNumber": i, "ETag": r["ETag"]}
+        if alg:
+            assert r[f"Checksum{alg}"] == checksum(alg, data)
+            p[f"Checksum{alg}"] = r[f"Checksum{alg}"]
+        done.append(p)
+    return s3.complete_multipart_upload(Bucket=b, Key=key, UploadId=up["UploadId"], MultipartUpload={"Parts": done})
+
+
+def test_composite_multipart_checksum(s3b):
+    s3, b = s3b
+    parts = [b"a" * 5 * MIB, b"b" * 1000]
+    r = _multipart(s3, b, "comp", parts, ChecksumAlgorithm="SHA256")
+    raw_sums = b"".join(hashlib.sha256(p).digest() for p in parts)
+    want = base64.b64encode(hashlib.sha256(raw_sums).digest()).decode() + "-2"
+    assert r["ChecksumSHA256"] == want and r["ChecksumType"] == "COMPOSITE"
+    got = s3.head_object(Bucket=b, Key="comp", ChecksumMode="ENABLED")
+    assert got["ChecksumSHA256"] == want and got["ChecksumType"] == "COMPOSITE"
+    listed = s3.list_objects_v2(Bucket=b)["Contents"][0]
+    assert listed["ChecksumAlgorithm"] == ["SHA256"] and listed["ChecksumType"] == "COMPOSITE"
+
+
+def test_full_object_multipart_checksum(s3b):
+    s3, b = s3b
+    parts = [b"a" * 5 * MIB, b"b" * 1000]
+    r = _multipart(s3, b, "full", parts, ChecksumAlgorithm="CRC32", ChecksumType="FULL_OBJECT")
+    assert r["ChecksumCRC32"] == checksum("CRC32", b"".join(parts)) and r["ChecksumType"] == "FULL_OBJECT"
+    got = s3.get_object(Bucket=b, Key="full", ChecksumMode="ENABLED")
+    assert got["Body"].read() == b"".join(parts)
+    with pytest.raises(ClientError) as e:
+        s3.create_multipart_upload(Bucket=b, Key="x", ChecksumAlgorithm="SHA1", ChecksumType="FULL_OBJECT")
+    assert e.value.response["Error"]["Code"] == "InvalidRequest"
+
+
+def test_multipart_default_is_full_object_crc64nvme(nephos, account, s3b):
+    s3, b = s3b
+    parts = [b"q" * 5 * MIB, b"r" * 10]
+    _multipart(s3, b, "dflt", parts)
+    got = raw(nephos, account, "HEAD", f"/{b}/dflt", headers={"x-amz-checksum-mode": "ENABLED"})
+    assert got.headers["x-amz-checksum-crc64nvme"] == checksum("CRC64NVME", b"".join(parts))

@@ -1,0 +1,125 @@
+"""S3 multipart uploads: ETags, part rules, listing, copy parts, abort."""
+
+import hashlib
+
+import pytest
+from botocore.exceptions import ClientError
+
+from s3util import bucket_name
+
+MIB = 1024 * 1024
+
+
+@pytest.fixture
+def s3b(nephos, account):
+    s3 = nephos.client("s3", account=account)
+    name = bucket_name(account)
+    s3.create_bucket(Bucket=name)
+    return s3, name
+
+
+def code(e):
+    return e.value.response["Error"]["Code"]
+
+
+def test_complete_etag_and_parts(s3b):
+    s3, b = s3b
+    parts = [b"a" * 5 * MIB, b"b" * 5 * MIB, b"tail"]
+    up = s3.create_multipart_upload(Bucket=b, Key="mp", ContentType="text/x", Metadata={"m": "1"})
+    done = []
+    for i, data in enumerate(parts, 1):
+        r = s3.upload_part(Bucket=b, Key="mp", UploadId=up["UploadId"], PartNumber=i, Body=data)
+        assert r["ETag"] == '"%s"' % hashlib.md5(data).hexdigest()
+        done.append({"PartNumber": i, "ETag": r["ETag"]})
+    listed = s3.list_parts(Bucket=b, Key="mp", UploadId=up["UploadId"])
+    assert [p["PartNumber"] for p in listed["Parts"]] == [1, 2, 3]
+    assert listed["Parts"][2]["Size"] == 4
+    page = s3.list_parts(Bucket=b, Key="mp", UploadId=up["UploadId"], MaxParts=2)
+    assert page["IsTruncated"] and page["NextPartNumberMarker"] == 2
+    uploads = s3.list_multipart_uploads(Bucket=b)["Uploads"]
+    assert [u["UploadId"] for u in uploads] == [up["UploadId"]]
+    r = s3.complete_multipart_upload(Bucket=b, Key="mp", UploadId=up["UploadId"], MultipartUpload={"Parts": done})
+    md5s = b"".join(hashlib.md5(p).digest() for p in parts)
+    assert r["ETag"] == '"%s-3"' % hashlib.md5(md5s).hexdigest()
+    got = s3.get_object(Bucket=b, Key="mp")
+    assert got["Body"].read() == b"".join(parts)
+    assert got["ETag"] == r["ETag"] and got["ContentType"] == "text/x" and got["Metadata"] == {"m": "1"}
+    part2 = s3.get_object(Bucket=b, Key="mp", PartNumber=2)
+    assert part2["PartsCount"] == 3 and part2["ContentLength"] == 5 * MIB
+    assert part2["Body"].read() == parts[1]
+    ranged = s3.get_object(Bucket=b, Key="mp", Range=f"bytes={5 * MIB - 2}-{5 * MIB + 1}")
+    assert ranged["Body"].read() == b"aabb"
+    assert "Uploads" not in s3.list_multipart_uploads(Bucket=b)
+    with pytest.raises(ClientError) as e:
+        s3.list_parts(Bucket=b, Key="mp", UploadId=up["UploadId"])
+    assert code(e) == "NoSuchUpload"
+
+
+def test_part_rules(s3b):
+    s3, b = s3b
+    up = s3.create_multipart_upload(Bucket=b, Key="k")["UploadId"]
+    e1 = s3.upload_part(Bucket=b, Key="k", UploadId=up, PartNumber=1, Body=b"small")["ETag"]
+    e2 = s3.upload_part(Bucket=b, Key="k", UploadId=up, PartNumber=2, Body=b"small")["ETag"]
+    complete = lambda parts: s3.complete_multipart_upload(Bucket=b, Key="k", UploadId=up, MultipartUpload={"Parts": parts})
+    with pytest.raises(ClientError) as e:
+        complete([{"PartNumber": 1, "ETag": e1}, {"PartNumber": 2, "ETag": e2}])
+    assert code(e) == "EntityTooSmall"
+    with pytest.raises(ClientError) as e:
+        complete([{"PartNumber": 2, "ETag": e2}, {"PartNumber": 1, "ETag": e1}])
+    assert code(e) == "InvalidPartOrder"
+    with pytest.raises(ClientError) as e:
+        complete([{"PartNumber": 1, "ETag": '"0000"'}])
+    assert code(e) == "InvalidPart"
+    with pytest.raises(ClientError) as e:
+        complete([{"PartNumber": 3, "ETag": e1}])
+    assert code(e) == "InvalidPart"
+    with pytest.raises(ClientError) as e:
+        s3.upload_part(Bucket=b, Key="k", UploadId=up, PartNumber=10001, Body=b"x")
+    assert code(e) == "InvalidArgument"
+    # A single small part is a valid upload; the failed attempts left the upload usable.
+    r = complete([{"PartNumber": 2, "ETag": e2}])
+    assert r["ETag"].endswith('-1"')
+    assert s3.get_object(Bucket=b, Key="k")["Body"].read() == b"small"
+
+
+def test_abort_and_unknown_upload(s3b):
+    s3, b = s3b
+    up = s3.create_multipart_upload(Bucket=b, Key="k")["UploadId"]
+    s3.upload_part(Bucket=b, Key="k", UploadId=up, PartNumber=1, Body=b"x")
+    s3.abort_multipart_upload(Bucket=b, Key="k", UploadId=up)
+    for call in (
+        lambda: s3.abort_multipart_upload(Bucket=b, Key="k", UploadId=up),
+        lambda: s3.upload_part(Bucket=b, Key="k", UploadId=up, PartNumber=1, Body=b"x"),
+        lambda: s3.complete_multipart_upload(Bucket=b, Key="k", UploadId=up, MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": "x"}]}),
+    ):
+        with pytest.raises(ClientError) as e:
+            call()
+        assert code(e) == "NoSuchUpload"
+    with pytest.raises(ClientError):
+        s3.head_object(Bucket=b, Key="k")
+
+
+def test_upload_part_copy(s3b):
+    s3, b = s3b
+    src = bytes(range(256)) * (6 * MIB // 256)
+    s3.put_object(Bucket=b, Key="src", Body=src)
+    up = s3.create_multipart_upload(Bucket=b, Key="dst")["UploadId"]
+    p1 = s3.upload_part_copy(Bucket=b, Key="dst", UploadId=up, PartNumber=1, CopySource={"Bucket": b, "Key": "src"}, CopySourceRange=f"bytes=0-{5 * MIB - 1}")
+    p2 = s3.upload_part_copy(Bucket=b, Key="dst", UploadId=up, PartNumber=2, CopySource={"Bucket": b, "Key": "src"}, CopySourceRange=f"bytes={5 * MIB}-{len(src) - 1}")
+    assert p1["CopyPartResult"]["ETag"] == '"%s"' % hashlib.md5(src[: 5 * MIB]).hexdigest()
+    s3.complete_multipart_upload(Bucket=b, Key="dst", UploadId=up, MultipartUpload={"Parts": [
+        {"PartNumber": 1, "ETag": p1["CopyPartResult"]["ETag"]}, {"PartNumber": 2, "ETag": p2["CopyPartResult"]["ETag"]}]})
+    assert s3.get_object(Bucket=b, Key="dst")["Body"].read() == src
+    with pytest.raises(ClientError) as e:
+        s3.upload_part_copy(Bucket=b, Key="dst2", UploadId=s3.create_multipart_upload(Bucket=b, Key="dst2")["UploadId"],
+                            PartNumber=1, CopySource={"Bucket": b, "Key": "src"}, CopySourceRange=f"bytes=0-{len(src)}")
+    assert code(e) == "InvalidArgument"
+
+
+def test_replacing_a_part(s3b):
+    s3, b = s3b
+    up = s3.create_multipart_upload(Bucket=b, Key="k")["UploadId"]
+    s3.upload_part(Bucket=b, Key="k", UploadId=up, PartNumber=1, Body=b"old")
+    e = s3.upload_part(Bucket=b, Key="k", UploadId=up, PartNumber=1, Body=b"new")["ETag"]
+    s3.complete_multipart_upload(Bucket=b, Key="k", UploadId=up, MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": e}]})
+    assert s3.get_object(Bucket=b, Key="k")["Body"].read() == b"new"

@@ -1,0 +1,97 @@
+"""S3 versioning: enable/suspend, version ids, delete markers, reads and deletes by
+version, null versions, ListObjectVersions."""
+
+import pytest
+from botocore.exceptions import ClientError
+
+from s3util import bucket_name, raw
+
+
+@pytest.fixture
+def s3b(nephos, account):
+    s3 = nephos.client("s3", account=account)
+    name = bucket_name(account)
+    s3.create_bucket(Bucket=name)
+    return s3, name
+
+
+def code(e):
+    return e.value.response["Error"]["Code"]
+
+
+def test_versions_and_delete_markers(nephos, account, s3b):
+    s3, b = s3b
+    assert "Status" not in s3.get_bucket_versioning(Bucket=b)
+    s3.put_object(Bucket=b, Key="k", Body=b"null-version")
+    s3.put_bucket_versioning(Bucket=b, VersioningConfiguration={"Status": "Enabled"})
+    assert s3.get_bucket_versioning(Bucket=b)["Status"] == "Enabled"
+    v1 = s3.put_object(Bucket=b, Key="k", Body=b"one")["VersionId"]
+    v2 = s3.put_object(Bucket=b, Key="k", Body=b"two")["VersionId"]
+    assert v1 != v2 and len(v1) == 32
+    assert s3.get_object(Bucket=b, Key="k")["Body"].read() == b"two"
+    assert s3.get_object(Bucket=b, Key="k", VersionId=v1)["Body"].read() == b"one"
+    assert s3.get_object(Bucket=b, Key="k", VersionId="null")["Body"].read() == b"null-version"
+    assert s3.get_object(Bucket=b, Key="k")["VersionId"] == v2
+    d = s3.delete_object(Bucket=b, Key="k")
+    assert d["DeleteMarker"] is True
+    marker = d["VersionId"]
+    with pytest.raises(ClientError) as e:
+        s3.get_object(Bucket=b, Key="k")
+    assert code(e) == "NoSuchKey"
+    assert e.value.response["ResponseMetadata"]["HTTPHeaders"]["x-amz-delete-marker"] == "true"
+    r = raw(nephos, account, "GET", f"/{b}/k?versionId={marker}")
+    assert r.status_code == 405 and r.headers["x-amz-delete-marker"] == "true"
+    assert s3.list_objects_v2(Bucket=b)["KeyCount"] == 0
+    vs = s3.list_object_versions(Bucket=b)
+    assert [v["VersionId"] for v in vs["Versions"]] == [v2, v1, "null"]
+    assert [v["IsLatest"] for v in vs["Versions"]] == [False, False, False]
+    assert [(m["VersionId"], m["IsLatest"]) for m in vs["DeleteMarkers"]] == [(marker, True)]
+    # Deleting the marker restores the previous version.
+    r = s3.delete_object(Bucket=b, Key="k", VersionId=marker)
+    assert r["DeleteMarker"] is True and r["VersionId"] == marker
+    assert s3.get_object(Bucket=b, Key="k")["Body"].read() == b"two"
+    s3.delete_object(Bucket=b, Key="k", VersionId=v2)
+    assert s3.get_object(Bucket=b, Key="k")["Body"].read() == b"one"
+    with pytest.raises(ClientError) as e:
+        s3.get_object(Bucket=b, Key="k", VersionId=v2)
+    assert code(e) == "NoSuchVersion"
+    with pytest.raises(ClientError) as e:
+        s3.get_object(Bucket=b, Key="k", VersionId="bogus")
+    assert code(e) == "InvalidArgument"
+
+
+def test_suspended_writes_null_versions(s3b):
+    s3, b = s3b
+    s3.put_bucket_versioning(Bucket=b, VersioningConfiguration={"Status": "Enabled"})
+    v1 = s3.put_object(Bucket=b, Key="k", Body=b"one")["VersionId"]
+    s3.put_bucket_versioning(Bucket=b, VersioningConfiguration={"Status": "Suspended"})
+    assert s3.get_bucket_versioning(Bucket=b)["Status"] == "Suspended"
+    s3.put_object(Bucket=b, Key="k", Body=b"n1")
+    s3.put_object(Bucket=b, Key="k", Body=b"n2")
+    ids = [v["VersionId"] for v in s3.list_object_versions(Bucket=b)["Versions"]]
+    assert ids == ["null", v1]
+    assert s3.get_object(Bucket=b, Key="k")["VersionId"] == "null"
+    d = s3.delete_object(Bucket=b, Key="k")
+    assert d["DeleteMarker"] is True and d["VersionId"] == "null"
+    vs = s3.list_object_versions(Bucket=b)
+    assert [v["VersionId"] for v in vs["Versions"]] == [v1]
+    assert [m["VersionId"] for m in vs["DeleteMarkers"]] == ["null"]
+
+
+def test_list_versions_pagination_and_delete_many(s3b):
+    s3, b = s3b
+    s3.put_bucket_versioning(Bucket=b, VersioningConfiguration={"Status": "Enabled"})
+    want = []
+    for k in ["a", "b"]:
+        for i in range(3):
+            want.append((k, s3.put_object(Bucket=b, Key=k, Body=b"%d" % i)["VersionId"]))
+    want = [x for k in ["a", "b"] for x in reversed([w for w in want if w[0] == k])]
+    seen = []
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=b, PaginationConfig={"PageSize": 2}):
+        seen += [(v["Key"], v["VersionId"]) for v in page.get("Versions", [])]
+    assert seen == want
+    r = s3.delete_objects(Bucket=b, Delete={"Objects": [{"Key": "a", "VersionId": want[0][1]}, {"Key": "b"}]})
+    by_key = {d["Key"]: d for d in r["Deleted"]}
+    assert by_key["a"]["VersionId"] == want[0][1]
+    assert by_key["b"]["DeleteMarker"] is True and "DeleteMarkerVersionId" in by_key["b"]
+    assert s3.get_object(Bucket=b, Key="a")["VersionId"] == want[1][1]
