@@ -24,7 +24,9 @@ struct Sent {
     md5_body: String,
     md5_attrs: Option<String>,
     md5_sys: Option<String>,
-    /// `None` for duplicates, which store nothing.
+    /// `false` for FIFO duplicates, which store nothing.
+    fresh: bool,
+    /// The record to persist, when storage is durable.
     stored: Option<Stored>,
 }
 
@@ -43,7 +45,13 @@ fn sender_id(ctx: &RequestContext) -> String {
 }
 
 /// Validates one message and puts it in the queue (memory only; the caller commits).
-fn accept(q: &Queue, ctx: &RequestContext, entry: &Value, now: i64) -> Result<Sent, AwsError> {
+fn accept(
+    q: &Queue,
+    ctx: &RequestContext,
+    entry: &Value,
+    now: i64,
+    durable: bool,
+) -> Result<Sent, AwsError> {
     let body = match entry.str("MessageBody") {
         Some(b) if !b.is_empty() => b,
         _ => return Err(errors::missing_parameter("MessageBody")),
@@ -87,7 +95,8 @@ fn accept(q: &Queue, ctx: &RequestContext, entry: &Value, now: i64) -> Result<Se
             )));
         }
     }
-    let md5_body = message::md5_hex(body.as_bytes());
+    let digest = message::md5(body.as_bytes());
+    let md5_body = hex::encode(digest);
     let md5_attrs = message::md5_of_attributes(&attrs);
     let md5_sys = message::md5_of_attributes(&sys);
     let mut dedup_key = None;
@@ -120,6 +129,7 @@ fn accept(q: &Queue, ctx: &RequestContext, entry: &Value, now: i64) -> Result<Se
                 md5_body,
                 md5_attrs,
                 md5_sys,
+                fresh: false,
                 stored: None,
             });
         }
@@ -138,19 +148,24 @@ fn accept(q: &Queue, ctx: &RequestContext, entry: &Value, now: i64) -> Result<Se
         dedup_id: dedup_key.as_ref().map(|(_, id)| id.clone()),
         delay_until: if delay > 0 { now + delay * 1000 } else { 0 },
         dlq_source: None,
+        md5: digest,
     };
     let seq = inner.next_seq();
     if let Some((key, _)) = dedup_key {
         inner.remember_dedup(key, stored.id.clone(), seq, now);
     }
-    inner.insert(seq, stored.clone(), now);
+    let id = stored.id.clone();
+    // Only a durable store needs its own copy of the record.
+    let record = durable.then(|| stored.clone());
+    inner.insert(seq, stored, now);
     Ok(Sent {
-        id: stored.id.clone(),
+        id,
         seq,
         md5_body,
         md5_attrs,
         md5_sys,
-        stored: Some(stored),
+        fresh: true,
+        stored: record,
     })
 }
 
@@ -175,10 +190,18 @@ pub async fn send_message(
     input: &Value,
 ) -> Result<Value, AwsError> {
     let q = core.resolve(ctx, input.str("QueueUrl").unwrap_or_default())?;
-    let sent = accept(&q, ctx, input, ctx.clock.now_millis())?;
+    let sent = accept(
+        &q,
+        ctx,
+        input,
+        ctx.clock.now_millis(),
+        core.storage.is_durable(),
+    )?;
     if let Some(stored) = &sent.stored {
         core.commit(vec![Core::msg_mutation(&q, sent.seq, stored)])
             .await?;
+    }
+    if sent.fresh {
         q.notify.notify_waiters();
     }
     Ok(sent_value(&q, &sent, Value::map()))
@@ -278,7 +301,7 @@ pub async fn send_message_batch(
     let (mut ok, mut failed, mut batch) = (Vec::new(), Vec::new(), Vec::new());
     for e in entries {
         let id = e.str("Id").unwrap_or_default();
-        match accept(&q, ctx, e, now) {
+        match accept(&q, ctx, e, now, core.storage.is_durable()) {
             Ok(sent) => {
                 if let Some(stored) = &sent.stored {
                     batch.push(Core::msg_mutation(&q, sent.seq, stored));
@@ -339,7 +362,7 @@ fn message_value(q: &Queue, seq: u64, m: &crate::queue::Msg, sel: &Selection) ->
     let mut v = Value::map()
         .with("MessageId", d.id.as_str())
         .with("ReceiptHandle", receipt_handle(q, seq, m.nonce))
-        .with("MD5OfBody", message::md5_hex(d.body.as_bytes()))
+        .with("MD5OfBody", hex::encode(d.md5))
         .with("Body", d.body.as_str());
     let all = sel.system.iter().any(|s| s == "All");
     let want = |n: &str| all || sel.system.iter().any(|s| s == n);

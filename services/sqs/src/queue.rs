@@ -58,6 +58,9 @@ pub struct Stored {
     pub delay_until: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dlq_source: Option<String>,
+    /// MD5 of the body, computed once (every receive reports it); not stored.
+    #[serde(skip)]
+    pub md5: [u8; 16],
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -260,8 +263,11 @@ impl Inner {
     }
 
     /// Adds a message (new, moved in, or reloaded) under `seq`.
-    pub fn insert(&mut self, seq: u64, data: Stored, now: i64) {
+    pub fn insert(&mut self, seq: u64, mut data: Stored, now: i64) {
         self.next_seq = self.next_seq.max(seq);
+        if data.md5 == [0; 16] {
+            data.md5 = crate::message::md5(data.body.as_bytes());
+        }
         let delayed = data.delay_until > now;
         let visible_at = if delayed { data.delay_until } else { now };
         if delayed {
@@ -468,6 +474,7 @@ mod tests {
             dedup_id: None,
             delay_until,
             dlq_source: None,
+            md5: [0; 16],
         }
     }
 
