@@ -6,6 +6,7 @@ service named in services.txt, strips the documentation (it is a third of the by
 nephos never reads it) and writes:
 
   models/<service>.json.gz   the model, otherwise unchanged (botocore's service-2 format)
+  models/patches/<svc>.json  corrections merged into a model (each says why)
   models/index.json          what routing needs without parsing any model: protocols,
                              signing names, target prefixes, query actions, rest path
                              prefixes. nephos reads only this file at start-up.
@@ -34,6 +35,20 @@ def strip(node):
     if isinstance(node, list):
         return [strip(v) for v in node]
     return node
+
+
+def apply_patch(node, patch):
+    """Deep-merges a patch from models/patches/<service>.json; a null deletes the key.
+    Patches restore facts botocore's models lost (each file says why)."""
+    for key, value in patch.items():
+        if key == "_why":
+            continue
+        if value is None:
+            node.pop(key, None)
+        elif isinstance(value, dict) and isinstance(node.get(key), dict):
+            apply_patch(node[key], value)
+        else:
+            node[key] = value
 
 
 def rest_prefixes(model):
@@ -103,6 +118,9 @@ def main():
                     sys.exit(f"botocore {args.botocore} has no model for {name}")
                 raw = gzip.decompress(zf.read(candidates[-1]))
                 model = strip(json.loads(raw))
+                patch_file = HERE / "patches" / f"{name}.json"
+                if patch_file.exists():
+                    apply_patch(model, json.loads(patch_file.read_text()))
                 data = json.dumps(model, separators=(",", ":"), sort_keys=True).encode()
                 # mtime=0 keeps the output byte-identical across refreshes.
                 buf = io.BytesIO()
