@@ -105,14 +105,18 @@ async fn run(cli: Cli, started: Instant) -> Result<(), String> {
     // Providers that call other services get this handle; it is wired once the gateway
     // (which owns the providers) exists.
     let dispatcher = nephos_core::Dispatcher::new();
-    let mut gateway = Gateway::new(config, clock, storage.clone());
+    let mut gateway = Gateway::new(config, clock.clone(), storage.clone());
     let sts = Arc::new(nephos_sts::StsProvider::new(
         storage.clone(),
         &cli.default_account,
     )?);
     gateway.add_credentials(sts.clone());
     gateway.register(sts);
-    gateway.register(Arc::new(nephos_dynamodb::DynamoDb::open(storage.clone())?));
+    let dynamodb = nephos_dynamodb::DynamoDb::open(storage.clone(), clock.clone())?;
+    gateway.register(Arc::new(nephos_dynamodb::DynamoDbStreams::new(
+        dynamodb.clone(),
+    )));
+    gateway.register(dynamodb);
     let gateway = Arc::new(gateway);
     dispatcher.set(gateway.in_process());
 
@@ -178,13 +182,14 @@ fn init_logging(cli: &Cli) {
 
 /// Providers as the coverage table sees them: built ephemeral, never served.
 fn providers_for_listing() -> Vec<Arc<dyn nephos_core::Provider>> {
+    let dynamodb = nephos_dynamodb::DynamoDb::open(Storage::ephemeral(), Arc::new(Clock::new()))
+        .expect("ephemeral dynamodb");
     vec![
         Arc::new(
             nephos_sts::StsProvider::new(Storage::ephemeral(), nephos_core::DEFAULT_ACCOUNT)
                 .expect("ephemeral sts"),
         ),
-        Arc::new(
-            nephos_dynamodb::DynamoDb::open(Storage::ephemeral()).expect("ephemeral dynamodb"),
-        ),
+        dynamodb.clone(),
+        Arc::new(nephos_dynamodb::DynamoDbStreams::new(dynamodb)),
     ]
 }

@@ -12,14 +12,19 @@ mod items;
 mod number;
 mod query;
 mod state;
+mod stream;
+mod streams_api;
 mod table;
 mod tables;
 mod transact;
+mod ttl;
 
-use nephos_core::{AwsError, BoxFuture, Input, Output, Provider, RequestContext};
+use nephos_core::{AwsError, BoxFuture, Clock, Input, Output, Provider, RequestContext};
 use nephos_storage::Storage;
+use std::sync::Arc;
 
 pub use state::DynamoDb;
+pub use streams_api::DynamoDbStreams;
 
 const OPERATIONS: &[&str] = &[
     "BatchGetItem",
@@ -45,8 +50,13 @@ const OPERATIONS: &[&str] = &[
 ];
 
 impl DynamoDb {
-    pub fn open(storage: Storage) -> Result<DynamoDb, String> {
-        DynamoDb::load(storage)
+    /// Loads the stored tables and starts the TTL expiry task (when a runtime exists).
+    pub fn open(storage: Storage, clock: Arc<Clock>) -> Result<Arc<DynamoDb>, String> {
+        let db = Arc::new(DynamoDb::load(storage, clock)?);
+        if tokio::runtime::Handle::try_current().is_ok() {
+            tokio::spawn(ttl::expiry_task(Arc::downgrade(&db)));
+        }
+        Ok(db)
     }
 }
 

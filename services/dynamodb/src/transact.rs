@@ -300,6 +300,7 @@ impl DynamoDb {
                 Some(Some(item)) => {
                     merge(c, write_capacity(t, old.as_ref(), Some(&item), factor));
                     let enc = t.put(&skey, &item);
+                    t.changed(ctx.clock.now_millis(), old.as_ref(), Some(&item), false);
                     batch_m.push(Mutation::put(
                         ITEMS,
                         item_record_key(&t.meta.id, &skey),
@@ -309,6 +310,7 @@ impl DynamoDb {
                 Some(None) => {
                     merge(c, write_capacity(t, old.as_ref(), None, factor));
                     if t.remove(&skey).is_some() {
+                        t.changed(ctx.clock.now_millis(), old.as_ref(), None, false);
                         batch_m.push(Mutation::delete(ITEMS, item_record_key(&t.meta.id, &skey)));
                     }
                 }
