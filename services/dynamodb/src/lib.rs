@@ -10,6 +10,7 @@ mod capacity;
 mod expr;
 mod items;
 mod number;
+mod partiql;
 mod query;
 mod state;
 mod stream;
@@ -27,6 +28,7 @@ pub use state::DynamoDb;
 pub use streams_api::DynamoDbStreams;
 
 const OPERATIONS: &[&str] = &[
+    "BatchExecuteStatement",
     "BatchGetItem",
     "BatchWriteItem",
     "CreateTable",
@@ -34,6 +36,8 @@ const OPERATIONS: &[&str] = &[
     "DeleteTable",
     "DescribeTable",
     "DescribeTimeToLive",
+    "ExecuteStatement",
+    "ExecuteTransaction",
     "GetItem",
     "ListTables",
     "ListTagsOfResource",
@@ -97,6 +101,9 @@ impl Provider for DynamoDb {
                 "BatchWriteItem" => self.batch_write(ctx, v).await?,
                 "TransactGetItems" => self.transact_get(ctx, v)?,
                 "TransactWriteItems" => self.transact_write(ctx, v).await?,
+                "ExecuteStatement" => self.execute_statement(ctx, v).await?,
+                "BatchExecuteStatement" => self.batch_execute_statement(ctx, v).await?,
+                "ExecuteTransaction" => self.execute_transaction(ctx, v).await?,
                 other => return Err(AwsError::not_implemented("dynamodb", other)),
             };
             Ok(Output::new(out))

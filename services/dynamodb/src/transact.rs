@@ -16,7 +16,7 @@ use std::sync::RwLockWriteGuard;
 const BATCH_GET_BYTES: usize = 16 * 1024 * 1024;
 const TOKEN_TTL_MS: i64 = 10 * 60 * 1000;
 
-enum Op {
+pub(crate) enum Op {
     Put(Item),
     Delete(Item),
     Update(Update, Item),
@@ -26,11 +26,11 @@ enum Op {
 /// Storage key, old image, and the new image (None: a check; Some(None): a delete).
 type Plan = (Vec<u8>, Option<Item>, Option<Option<Item>>);
 
-struct Write {
-    table: String,
-    op: Op,
-    cond: Option<Cond>,
-    rvoccf: Option<String>,
+pub(crate) struct Write {
+    pub table: String,
+    pub op: Op,
+    pub cond: Option<Cond>,
+    pub rvoccf: Option<String>,
 }
 
 fn consumed_list(
@@ -197,7 +197,7 @@ impl DynamoDb {
     }
 
     /// Validates, checks conditions and applies `writes` atomically; returns the commit.
-    fn apply_writes(
+    pub(crate) fn apply_writes(
         &self,
         ctx: &RequestContext,
         writes: &[Write],
