@@ -11,6 +11,8 @@ mod expr;
 mod items;
 mod number;
 mod partiql;
+#[cfg(test)]
+mod proptests;
 mod query;
 mod state;
 mod stream;
