@@ -29,6 +29,53 @@ use std::sync::Arc;
 pub use state::DynamoDb;
 pub use streams_api::DynamoDbStreams;
 
+/// Entry points for the fuzz targets in `fuzz/` (not an API).
+#[doc(hidden)]
+pub mod fuzzing {
+    use crate::attr::Attr;
+    use crate::expr::{ExprAttrs, parse_condition, parse_projection, parse_update};
+
+    fn attrs() -> ExprAttrs {
+        ExprAttrs::new(
+            [
+                ("#a".to_owned(), "a".to_owned()),
+                ("#b".to_owned(), "b".to_owned()),
+            ]
+            .into_iter()
+            .collect(),
+            [
+                (":s".to_owned(), Attr::S("x".into())),
+                (
+                    ":n".to_owned(),
+                    Attr::N(crate::number::Decimal::from_i64(1)),
+                ),
+            ]
+            .into_iter()
+            .collect(),
+        )
+    }
+
+    /// Runs every expression parser over `src`, and the evaluator over what parses.
+    pub fn expressions(src: &str) {
+        let item = crate::attr::Item::new();
+        if let Ok(c) = parse_condition(src, "ConditionExpression", &mut attrs()) {
+            let _ = crate::expr::eval(&c, &item);
+        }
+        if let Ok(u) = parse_update(src, &mut attrs()) {
+            let _ = crate::expr::apply_update(&u, &item);
+        }
+        let _ = parse_projection(src, &mut attrs());
+        let _ = crate::number::Decimal::parse(src);
+    }
+
+    /// Runs the PartiQL parser over `src` with two parameters.
+    pub fn partiql(src: &str) {
+        let params = [Attr::S("p".into()), Attr::Bool(true)];
+        let _ = crate::partiql::parser::parse(src, &params);
+        let _ = crate::partiql::parser::parse(src, &[]);
+    }
+}
+
 const OPERATIONS: &[&str] = &[
     "BatchExecuteStatement",
     "BatchGetItem",

@@ -50,19 +50,25 @@ fn reference_cmp(a: &Num, b: &Num) -> Ordering {
     let abs = ma.len().cmp(&mb.len()).then_with(|| ma.cmp(&mb));
     let za = ma.is_empty();
     let zb = mb.is_empty();
-    let sa = if za { 0 } else if a.neg { -1 } else { 1 };
-    let sb = if zb { 0 } else if b.neg { -1 } else { 1 };
+    let sa = if za {
+        0
+    } else if a.neg {
+        -1
+    } else {
+        1
+    };
+    let sb = if zb {
+        0
+    } else if b.neg {
+        -1
+    } else {
+        1
+    };
     match sa.cmp(&sb) {
         Ordering::Equal if sa < 0 => abs.reverse(),
         Ordering::Equal => abs,
         o => o,
     }
-}
-
-fn key_of(a: &Attr) -> Vec<u8> {
-    let mut out = Vec::new();
-    crate::attr::key_bytes(a, &mut out);
-    out
 }
 
 fn path(n: &str) -> Operand {

@@ -159,10 +159,10 @@ fn select(
         None => &t.items,
     };
     let mut items = Vec::new();
-    let mut evaluated = 0;
     let mut next = None;
     let mut last: Option<&[u8]> = None;
-    for (k, v) in map.range::<[u8], _>((lo.as_ref().map(Vec::as_slice), Bound::Unbounded)) {
+    let range = map.range::<[u8], _>((lo.as_ref().map(Vec::as_slice), Bound::Unbounded));
+    for (evaluated, (k, v)) in range.enumerate() {
         if !k.starts_with(&prefix) {
             break;
         }
@@ -170,7 +170,6 @@ fn select(
             next = last.map(<[u8]>::to_vec);
             break;
         }
-        evaluated += 1;
         last = Some(k);
         let item = match idx {
             Some(i) => t
