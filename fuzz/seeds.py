@@ -292,6 +292,26 @@ def chunked_seeds():
     }
 
 
+DYNAMO_EXPRESSIONS = [
+    "a = :s AND #b < :n",
+    "SET a = a + :n, #b = list_append(if_not_exists(l, :s), :s) REMOVE c[1]",
+    "attribute_exists(a.b[2]) OR NOT begins_with(#a, :s)",
+    "a BETWEEN :n AND :n",
+    "x IN (:s, :n) AND size(#a) > :n",
+    "ADD n :n DELETE s :s",
+    "a, #b.c[3], d",
+    "-1.5E+10",
+]
+
+PARTIQL = [
+    'SELECT * FROM "t"."i" WHERE pk = ? AND n BETWEEN 1 AND 2',
+    "INSERT INTO t VALUE {'a': ?, 'b': <<1, 2>>, 'c': [true, null, {'x': -1.5e3}]}",
+    "UPDATE t SET a = a + 1 REMOVE b WHERE pk = 'x' AND sk = ?",
+    "DELETE FROM t WHERE pk = 'a' OR begins_with(x, 'y')",
+    "SELECT a.b[1], c FROM t WHERE x IS NOT MISSING AND y IN ['a', 'b']",
+]
+
+
 def main():
     for name, body in QUERY.items():
         write("query_parse", name, body)
@@ -317,6 +337,10 @@ def main():
         write("sigv4_authorization", name, data)
     for name, data in chunked_seeds().items():
         write("sigv4_chunked", name, data)
+    for i, src in enumerate(DYNAMO_EXPRESSIONS):
+        write("dynamodb_expressions", str(i), src.encode())
+    for i, src in enumerate(PARTIQL):
+        write("dynamodb_partiql", str(i), src.encode())
 
 
 if __name__ == "__main__":

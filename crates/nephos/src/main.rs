@@ -109,7 +109,7 @@ async fn run(cli: Cli, started: Instant) -> Result<(), String> {
     let sns = Arc::new(nephos_sns::SnsProvider::new(
         storage.clone(),
         dispatcher.clone(),
-        clock,
+        clock.clone(),
     )?);
     gateway.register(sns.clone());
     let sts = Arc::new(nephos_sts::StsProvider::new(
@@ -118,7 +118,11 @@ async fn run(cli: Cli, started: Instant) -> Result<(), String> {
     )?);
     gateway.add_credentials(sts.clone());
     gateway.register(sts);
-    gateway.register(Arc::new(nephos_dynamodb::DynamoDb::open(storage.clone())?));
+    let dynamodb = nephos_dynamodb::DynamoDb::open(storage.clone(), clock.clone())?;
+    gateway.register(Arc::new(nephos_dynamodb::DynamoDbStreams::new(
+        dynamodb.clone(),
+    )));
+    gateway.register(dynamodb);
     gateway.register(Arc::new(nephos_sqs::SqsProvider::new(storage.clone())?));
     gateway.register(Arc::new(nephos_s3::S3Provider::new(
         storage,
@@ -145,6 +149,7 @@ async fn run(cli: Cli, started: Instant) -> Result<(), String> {
         Some(d) => format!("persistent in {}", d.display()),
         None => "ephemeral (in memory; use --data-dir to keep state)".to_owned(),
     };
+    let shutdown = shutdown_signal().map_err(|e| format!("cannot install signal handlers: {e}"))?;
     // The banner goes to stdout unconditionally: tools wait for the "ready" line.
     println!(
         "nephos {} ready on {endpoint} in {:.1} ms\n  data: {data}\n  signatures: {}\n  try:  AWS_ENDPOINT_URL={endpoint} aws sts get-caller-identity\n        (or aws --endpoint-url {endpoint} ...; boto3: endpoint_url=\"{endpoint}\")",
@@ -156,19 +161,24 @@ async fn run(cli: Cli, started: Instant) -> Result<(), String> {
             "accepted without verification"
         },
     );
-    nephos_gateway::serve(listener, gateway, shutdown_signal()).await;
+    nephos_gateway::serve(listener, gateway, shutdown).await;
     tracing::info!("nephos stopped");
     Ok(())
 }
 
-async fn shutdown_signal() {
+/// Registers SIGTERM and SIGINT handlers now, so a signal that arrives right after the
+/// "ready" banner is not lost, and resolves when one arrives.
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
-    tracing::info!("shutting down");
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
+        tracing::info!("shutting down");
+    })
 }
 
 fn init_logging(cli: &Cli) {
@@ -190,6 +200,8 @@ fn init_logging(cli: &Cli) {
 
 /// Providers as the coverage table sees them: built ephemeral, never served.
 fn providers_for_listing() -> Vec<Arc<dyn nephos_core::Provider>> {
+    let dynamodb = nephos_dynamodb::DynamoDb::open(Storage::ephemeral(), Arc::new(Clock::new()))
+        .expect("ephemeral dynamodb");
     vec![
         Arc::new(
             nephos_sns::SnsProvider::new(
@@ -204,9 +216,8 @@ fn providers_for_listing() -> Vec<Arc<dyn nephos_core::Provider>> {
                 .expect("ephemeral sts"),
         ),
         Arc::new(nephos_sqs::SqsProvider::new(Storage::ephemeral()).expect("ephemeral sqs")),
-        Arc::new(
-            nephos_dynamodb::DynamoDb::open(Storage::ephemeral()).expect("ephemeral dynamodb"),
-        ),
         Arc::new(nephos_s3::S3Provider::new(Storage::ephemeral(), None).expect("ephemeral s3")),
+        dynamodb.clone(),
+        Arc::new(nephos_dynamodb::DynamoDbStreams::new(dynamodb)),
     ]
 }

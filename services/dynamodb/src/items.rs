@@ -190,6 +190,7 @@ impl DynamoDb {
             }
             let consumed = write_capacity(&t, old.as_ref(), Some(&item), 1.0);
             let enc = t.put(&key, &item);
+            t.changed(ctx.clock.now_millis(), old.as_ref(), Some(&item), false);
             let pending = self.start_commit(vec![Mutation::put(
                 ITEMS,
                 item_record_key(&t.meta.id, &key),
@@ -265,6 +266,7 @@ impl DynamoDb {
             let consumed = write_capacity(&t, old.as_ref(), None, 1.0);
             let pending = if old.is_some() {
                 t.remove(&skey);
+                t.changed(ctx.clock.now_millis(), old.as_ref(), None, false);
                 self.start_commit(vec![Mutation::delete(
                     ITEMS,
                     item_record_key(&t.meta.id, &skey),
@@ -335,6 +337,7 @@ impl DynamoDb {
             t.validate_item_key(&new)?;
             let consumed = write_capacity(&t, old.as_ref(), Some(&new), 1.0);
             let enc = t.put(&skey, &new);
+            t.changed(ctx.clock.now_millis(), old.as_ref(), Some(&new), false);
             let pending = self.start_commit(vec![Mutation::put(
                 ITEMS,
                 item_record_key(&t.meta.id, &skey),

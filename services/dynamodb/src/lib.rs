@@ -10,18 +10,74 @@ mod capacity;
 mod expr;
 mod items;
 mod number;
+mod partiql;
+#[cfg(test)]
+mod proptests;
 mod query;
 mod state;
+mod stream;
+mod streams_api;
 mod table;
 mod tables;
 mod transact;
+mod ttl;
 
-use nephos_core::{AwsError, BoxFuture, Input, Output, Provider, RequestContext};
+use nephos_core::{AwsError, BoxFuture, Clock, Input, Output, Provider, RequestContext};
 use nephos_storage::Storage;
+use std::sync::Arc;
 
 pub use state::DynamoDb;
+pub use streams_api::DynamoDbStreams;
+
+/// Entry points for the fuzz targets in `fuzz/` (not an API).
+#[doc(hidden)]
+pub mod fuzzing {
+    use crate::attr::Attr;
+    use crate::expr::{ExprAttrs, parse_condition, parse_projection, parse_update};
+
+    fn attrs() -> ExprAttrs {
+        ExprAttrs::new(
+            [
+                ("#a".to_owned(), "a".to_owned()),
+                ("#b".to_owned(), "b".to_owned()),
+            ]
+            .into_iter()
+            .collect(),
+            [
+                (":s".to_owned(), Attr::S("x".into())),
+                (
+                    ":n".to_owned(),
+                    Attr::N(crate::number::Decimal::from_i64(1)),
+                ),
+            ]
+            .into_iter()
+            .collect(),
+        )
+    }
+
+    /// Runs every expression parser over `src`, and the evaluator over what parses.
+    pub fn expressions(src: &str) {
+        let item = crate::attr::Item::new();
+        if let Ok(c) = parse_condition(src, "ConditionExpression", &mut attrs()) {
+            let _ = crate::expr::eval(&c, &item);
+        }
+        if let Ok(u) = parse_update(src, &mut attrs()) {
+            let _ = crate::expr::apply_update(&u, &item);
+        }
+        let _ = parse_projection(src, &mut attrs());
+        let _ = crate::number::Decimal::parse(src);
+    }
+
+    /// Runs the PartiQL parser over `src` with two parameters.
+    pub fn partiql(src: &str) {
+        let params = [Attr::S("p".into()), Attr::Bool(true)];
+        let _ = crate::partiql::parser::parse(src, &params);
+        let _ = crate::partiql::parser::parse(src, &[]);
+    }
+}
 
 const OPERATIONS: &[&str] = &[
+    "BatchExecuteStatement",
     "BatchGetItem",
     "BatchWriteItem",
     "CreateTable",
@@ -29,6 +85,8 @@ const OPERATIONS: &[&str] = &[
     "DeleteTable",
     "DescribeTable",
     "DescribeTimeToLive",
+    "ExecuteStatement",
+    "ExecuteTransaction",
     "GetItem",
     "ListTables",
     "ListTagsOfResource",
@@ -45,8 +103,13 @@ const OPERATIONS: &[&str] = &[
 ];
 
 impl DynamoDb {
-    pub fn open(storage: Storage) -> Result<DynamoDb, String> {
-        DynamoDb::load(storage)
+    /// Loads the stored tables and starts the TTL expiry task (when a runtime exists).
+    pub fn open(storage: Storage, clock: Arc<Clock>) -> Result<Arc<DynamoDb>, String> {
+        let db = Arc::new(DynamoDb::load(storage, clock)?);
+        if tokio::runtime::Handle::try_current().is_ok() {
+            tokio::spawn(ttl::expiry_task(Arc::downgrade(&db)));
+        }
+        Ok(db)
     }
 }
 
@@ -87,6 +150,9 @@ impl Provider for DynamoDb {
                 "BatchWriteItem" => self.batch_write(ctx, v).await?,
                 "TransactGetItems" => self.transact_get(ctx, v)?,
                 "TransactWriteItems" => self.transact_write(ctx, v).await?,
+                "ExecuteStatement" => self.execute_statement(ctx, v).await?,
+                "BatchExecuteStatement" => self.batch_execute_statement(ctx, v).await?,
+                "ExecuteTransaction" => self.execute_transaction(ctx, v).await?,
                 other => return Err(AwsError::not_implemented("dynamodb", other)),
             };
             Ok(Output::new(out))

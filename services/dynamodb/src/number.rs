@@ -170,6 +170,21 @@ impl Decimal {
         }
     }
 
+    /// The integer part (truncated toward zero), if it fits in an i64.
+    pub fn trunc_i64(&self) -> Option<i64> {
+        let m = if self.exp >= 0 {
+            self.mant
+                .checked_mul(10u128.checked_pow(self.exp as u32)?)?
+        } else {
+            match 10u128.checked_pow(self.exp.unsigned_abs()) {
+                Some(d) => self.mant / d,
+                None => 0,
+            }
+        };
+        let v = i64::try_from(m).ok()?;
+        Some(if self.neg { -v } else { v })
+    }
+
     pub fn sub(self, other: Decimal) -> Result<Decimal, String> {
         self.add(other.neg())
     }
@@ -309,6 +324,15 @@ mod tests {
                 .contains("38 significant")
         );
         assert!(Decimal::parse("12345678901234567890123456789012345678000000").is_ok());
+    }
+
+    #[test]
+    fn truncates_to_integers() {
+        assert_eq!(d("1700000000.9").trunc_i64(), Some(1_700_000_000));
+        assert_eq!(d("-2.5").trunc_i64(), Some(-2));
+        assert_eq!(d("1E3").trunc_i64(), Some(1000));
+        assert_eq!(d("1E-100").trunc_i64(), Some(0));
+        assert_eq!(d("1E30").trunc_i64(), None);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Provider state: tables per account and region, persistence, idempotency tokens.
 
 use crate::table::{Table, TableMeta};
-use nephos_core::{AwsError, RequestContext, Scoped, Value};
+use nephos_core::{AwsError, Clock, RequestContext, Scoped, Value};
 use nephos_storage::{Mutation, Storage};
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
@@ -23,6 +23,7 @@ pub struct Region {
 pub struct DynamoDb {
     pub state: Scoped<Region>,
     pub storage: Storage,
+    pub clock: Arc<Clock>,
 }
 
 /// Storage key of a table's description.
@@ -47,7 +48,7 @@ pub fn not_found() -> AwsError {
 }
 
 impl DynamoDb {
-    pub fn load(storage: Storage) -> Result<DynamoDb, String> {
+    pub fn load(storage: Storage, clock: Arc<Clock>) -> Result<DynamoDb, String> {
         let state: Scoped<Region> = Scoped::regional();
         let mut by_id: HashMap<String, TableRef> = HashMap::new();
         for (key, value) in storage.load(TABLES).map_err(|e| e.to_string())? {
@@ -59,7 +60,20 @@ impl DynamoDb {
             };
             let id = meta.id.clone();
             let name = meta.name.clone();
-            let t = Arc::new(RwLock::new(Table::new(meta)));
+            let mut table = Table::new(meta);
+            if let (Some(view), Some(label)) = (
+                table.meta.stream_view.clone(),
+                table.meta.stream_label.clone(),
+            ) {
+                let log = crate::stream::StreamLog::new(
+                    &table.meta.arn,
+                    &view,
+                    label,
+                    clock.now_millis(),
+                );
+                table.streams.push(log);
+            }
+            let t = Arc::new(RwLock::new(table));
             by_id.insert(id, t.clone());
             state
                 .get_for(account, region)
@@ -80,7 +94,11 @@ impl DynamoDb {
                     .put_encoded(&key[36..], value.into_boxed_slice(), None);
             }
         }
-        Ok(DynamoDb { state, storage })
+        Ok(DynamoDb {
+            state,
+            storage,
+            clock,
+        })
     }
 
     pub fn clear(&self) {

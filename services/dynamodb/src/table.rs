@@ -2,9 +2,10 @@
 //! its secondary indexes as ordered maps from index keys to table keys.
 
 use crate::attr::{Attr, Item, decode_item, encode_item, invalid_param, item_size, key_bytes};
+use crate::stream::StreamLog;
 use nephos_core::AwsError;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct KeyAttr {
@@ -60,6 +61,9 @@ pub struct TableMeta {
     pub ttl_attribute: Option<String>,
     #[serde(default)]
     pub stream_view: Option<String>,
+    /// Label of the latest stream (kept after the stream is disabled, as AWS reports it).
+    #[serde(default)]
+    pub stream_label: Option<String>,
 }
 
 /// An ordered map from key bytes to key or item bytes.
@@ -71,6 +75,10 @@ pub struct Table {
     pub size_bytes: u64,
     /// Index name -> (index key -> table key).
     pub indexes: HashMap<String, ByteMap>,
+    /// (expiry in epoch seconds, table key) of items with a TTL, when TTL is enabled.
+    pub ttl: BTreeSet<(i64, Box<[u8]>)>,
+    /// Streams of this table, oldest first; the last one is live unless closed.
+    pub streams: Vec<StreamLog>,
 }
 
 /// Escapes bytes so that a terminated, escaped component still sorts like the raw bytes
@@ -151,7 +159,31 @@ impl Table {
             items: BTreeMap::new(),
             size_bytes: 0,
             indexes,
+            ttl: BTreeSet::new(),
+            streams: Vec::new(),
         }
+    }
+
+    /// An item's expiry (epoch seconds) under the table's TTL setting.
+    pub fn ttl_of(&self, item: &Item) -> Option<i64> {
+        let name = self.meta.ttl_attribute.as_ref()?;
+        match item.get(name)? {
+            Attr::N(n) => n.trunc_i64(),
+            _ => None,
+        }
+    }
+
+    /// Rebuilds the expiry index after TTL was enabled or disabled.
+    pub fn rebuild_ttl(&mut self) {
+        let mut ttl = BTreeSet::new();
+        if self.meta.ttl_attribute.is_some() {
+            for (k, v) in &self.items {
+                if let Some(e) = decode_item(v).and_then(|i| self.ttl_of(&i)) {
+                    ttl.insert((e, k.clone()));
+                }
+            }
+        }
+        self.ttl = ttl;
     }
 
     pub fn key_of(&self, item: &Item) -> Vec<u8> {
@@ -185,6 +217,9 @@ impl Table {
             }
         };
         self.size_bytes += item_size(item) as u64;
+        if let Some(e) = self.ttl_of(item) {
+            self.ttl.insert((e, key.into()));
+        }
         for idx in &self.meta.indexes {
             if let Some(ik) = index_key(&idx.key, item, key)
                 && let Some(m) = self.indexes.get_mut(&idx.name)
@@ -199,6 +234,9 @@ impl Table {
         let old = self.items.remove(key)?;
         let item = decode_item(&old).unwrap_or_default();
         self.size_bytes = self.size_bytes.saturating_sub(item_size(&item) as u64);
+        if let Some(e) = self.ttl_of(&item) {
+            self.ttl.remove(&(e, Box::<[u8]>::from(key)));
+        }
         for idx in &self.meta.indexes {
             if let Some(ik) = index_key(&idx.key, &item, key)
                 && let Some(m) = self.indexes.get_mut(&idx.name)

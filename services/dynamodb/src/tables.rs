@@ -147,7 +147,7 @@ fn index_meta(
     })
 }
 
-fn key_schema_value(k: &KeySchema) -> Value {
+pub fn key_schema_value(k: &KeySchema) -> Value {
     let mut list = vec![
         Value::map()
             .with("AttributeName", k.hash.name.as_str())
@@ -251,7 +251,37 @@ pub fn describe(t: &Table, status: &str) -> Value {
                 .with("StreamViewType", view.as_str()),
         );
     }
+    if let Some(label) = &m.stream_label {
+        out.insert("LatestStreamLabel", label.as_str());
+        out.insert("LatestStreamArn", format!("{}/stream/{label}", m.arn));
+    }
     out
+}
+
+/// StreamViewType of a StreamSpecification that enables a stream; None when it disables.
+fn stream_spec(s: &Value) -> Result<Option<String>, AwsError> {
+    if s.bool("StreamEnabled") != Some(true) {
+        return Ok(None);
+    }
+    match s.str("StreamViewType") {
+        Some(v) => Ok(Some(v.to_owned())),
+        None => Err(invalid_param(
+            "StreamViewType is required when StreamEnabled is true",
+        )),
+    }
+}
+
+/// Starts a new stream (a new label and ARN) on the table.
+pub fn open_stream(t: &mut Table, view: &str, now_ms: i64) {
+    let mut label = crate::stream::label_for(now_ms);
+    // Two streams of one table never share a label, even within a millisecond.
+    if t.streams.last().is_some_and(|s| s.label == label) {
+        label = crate::stream::label_for(now_ms + 1);
+    }
+    t.meta.stream_view = Some(view.to_owned());
+    t.meta.stream_label = Some(label.clone());
+    let log = crate::stream::StreamLog::new(&t.meta.arn, view, label, now_ms);
+    t.streams.push(log);
 }
 
 fn parse_defs(v: &Value) -> Result<Vec<KeyAttr>, AwsError> {
@@ -406,13 +436,15 @@ impl DynamoDb {
             deletion_protection: v.bool("DeletionProtectionEnabled").unwrap_or(false),
             table_class: v.str("TableClass").unwrap_or("STANDARD").to_owned(),
             ttl_attribute: None,
-            stream_view: v
-                .get("StreamSpecification")
-                .filter(|s| s.bool("StreamEnabled") == Some(true))
-                .and_then(|s| s.str("StreamViewType"))
-                .map(str::to_owned),
+            stream_view: None,
+            stream_label: None,
         };
-        let table = Table::new(meta);
+        let mut table = Table::new(meta);
+        if let Some(spec) = v.get("StreamSpecification")
+            && let Some(view) = stream_spec(spec)?
+        {
+            open_stream(&mut table, &view, ctx.clock.now_millis());
+        }
         let desc = describe(&table, "CREATING");
         let pending = {
             let mut tables = region.tables.write().unwrap();
@@ -529,13 +561,26 @@ impl DynamoDb {
             if let Some(c) = v.str("TableClass") {
                 meta.table_class = c.to_owned();
             }
-            if let Some(s) = v.get("StreamSpecification") {
-                meta.stream_view = if s.bool("StreamEnabled") == Some(true) {
-                    s.str("StreamViewType").map(str::to_owned)
-                } else {
-                    None
-                };
-            }
+            let stream_change = match v.get("StreamSpecification") {
+                Some(s) => {
+                    let view = stream_spec(s)?;
+                    match (&meta.stream_view, &view) {
+                        (Some(_), Some(_)) => {
+                            return Err(AwsError::validation(format!(
+                                "Table already has an enabled stream: TableName: {name}"
+                            )));
+                        }
+                        (None, None) => {
+                            return Err(AwsError::validation(format!(
+                                "Table does not have an enabled stream: TableName: {name}"
+                            )));
+                        }
+                        _ => {}
+                    }
+                    Some(view)
+                }
+                None => None,
+            };
             let new_defs = parse_defs(v)?;
             for d in new_defs {
                 if !meta.attr_defs.iter().any(|x| x.name == d.name) {
@@ -602,6 +647,17 @@ impl DynamoDb {
             t.meta = meta;
             for idx in backfill {
                 t.backfill(&idx);
+            }
+            let now = ctx.clock.now_millis();
+            match stream_change {
+                Some(Some(view)) => open_stream(&mut t, &view, now),
+                Some(None) => {
+                    t.meta.stream_view = None;
+                    if let Some(s) = t.live_stream() {
+                        s.closed_ms = Some(now);
+                    }
+                }
+                None => {}
             }
             let bytes =
                 serde_json::to_vec(&t.meta).map_err(|e| AwsError::internal(e.to_string()))?;
@@ -720,6 +776,7 @@ impl DynamoDb {
                 _ => {}
             }
             t.meta.ttl_attribute = enabled.then(|| attr.clone());
+            t.rebuild_ttl();
             Table::new(t.meta.clone())
         };
         self.persist_meta(ctx, &snapshot).await?;

@@ -16,7 +16,7 @@ use std::sync::RwLockWriteGuard;
 const BATCH_GET_BYTES: usize = 16 * 1024 * 1024;
 const TOKEN_TTL_MS: i64 = 10 * 60 * 1000;
 
-enum Op {
+pub(crate) enum Op {
     Put(Item),
     Delete(Item),
     Update(Update, Item),
@@ -26,11 +26,11 @@ enum Op {
 /// Storage key, old image, and the new image (None: a check; Some(None): a delete).
 type Plan = (Vec<u8>, Option<Item>, Option<Option<Item>>);
 
-struct Write {
-    table: String,
-    op: Op,
-    cond: Option<Cond>,
-    rvoccf: Option<String>,
+pub(crate) struct Write {
+    pub table: String,
+    pub op: Op,
+    pub cond: Option<Cond>,
+    pub rvoccf: Option<String>,
 }
 
 fn consumed_list(
@@ -197,7 +197,7 @@ impl DynamoDb {
     }
 
     /// Validates, checks conditions and applies `writes` atomically; returns the commit.
-    fn apply_writes(
+    pub(crate) fn apply_writes(
         &self,
         ctx: &RequestContext,
         writes: &[Write],
@@ -300,6 +300,7 @@ impl DynamoDb {
                 Some(Some(item)) => {
                     merge(c, write_capacity(t, old.as_ref(), Some(&item), factor));
                     let enc = t.put(&skey, &item);
+                    t.changed(ctx.clock.now_millis(), old.as_ref(), Some(&item), false);
                     batch_m.push(Mutation::put(
                         ITEMS,
                         item_record_key(&t.meta.id, &skey),
@@ -309,6 +310,7 @@ impl DynamoDb {
                 Some(None) => {
                     merge(c, write_capacity(t, old.as_ref(), None, factor));
                     if t.remove(&skey).is_some() {
+                        t.changed(ctx.clock.now_millis(), old.as_ref(), None, false);
                         batch_m.push(Mutation::delete(ITEMS, item_record_key(&t.meta.id, &skey)));
                     }
                 }
