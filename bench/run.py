@@ -190,7 +190,7 @@ SCENARIOS = {
     ),
     "sqs:ReceiveMessage+DeleteMessage": (
         "POST", "/", sqs_body("bench-consume", MaxNumberOfMessages=1), sqs_headers("ReceiveMessage"), 200,
-        {"setup": sqs_setup("bench-consume", prefill_per_second=16000), "lua": RECEIVE_DELETE_LUA},
+        {"setup": sqs_setup("bench-consume", prefill_per_second=50000), "lua": RECEIVE_DELETE_LUA},
     ),
     "sns:Publish": (
         "POST", "/", sns_publish_body(SNS_TOPIC), SNS_HEADERS, 200, {"setup": sns_setup(SNS_TOPIC)},
