@@ -82,18 +82,44 @@ impl DynamoDb {
                 .unwrap()
                 .insert(name, t);
         }
+        // Stored keys are the table id then the item key, so each table's items arrive
+        // contiguous and in order; tables are then filled in parallel.
+        let mut per_table: Vec<(TableRef, Vec<(Box<[u8]>, Box<[u8]>)>)> = Vec::new();
+        let mut current: Option<(String, usize)> = None;
         for (key, value) in storage.load(ITEMS).map_err(|e| e.to_string())? {
             // Table ids are 36-character UUIDs; items of deleted tables are ignored.
-            if key.len() < 36 {
-                continue;
-            }
-            let id = String::from_utf8_lossy(&key[..36]).into_owned();
-            if let Some(t) = by_id.get(&id) {
-                t.write()
-                    .unwrap()
-                    .put_encoded(&key[36..], value.into_boxed_slice(), None);
+            let Some(id) = key.get(..36) else { continue };
+            let slot = match &current {
+                Some((cur, slot)) if cur.as_bytes() == id => Some(*slot),
+                _ => {
+                    let id = String::from_utf8_lossy(id).into_owned();
+                    let slot = by_id.get(&id).map(|t| {
+                        per_table.push((t.clone(), Vec::new()));
+                        per_table.len() - 1
+                    });
+                    current = slot.map(|s| (id, s));
+                    slot
+                }
+            };
+            if let Some(slot) = slot {
+                per_table[slot]
+                    .1
+                    .push((key[36..].into(), value.into_boxed_slice()));
             }
         }
+        let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let queue = Mutex::new(per_table);
+        std::thread::scope(|s| {
+            for _ in 0..workers {
+                s.spawn(|| {
+                    loop {
+                        let next = queue.lock().unwrap().pop();
+                        let Some((t, entries)) = next else { break };
+                        t.write().unwrap().load_sorted(entries);
+                    }
+                });
+            }
+        });
         Ok(DynamoDb {
             state,
             storage,

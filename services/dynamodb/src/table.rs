@@ -247,6 +247,43 @@ impl Table {
         Some(item)
     }
 
+    /// Fills an empty table from stored `(key, encoded item)` pairs in key order (a
+    /// restart): the map is bulk-built, and items are only decoded when indexes or TTL
+    /// need their attributes; sizes come from the encoded bytes.
+    pub fn load_sorted(&mut self, entries: Vec<(Box<[u8]>, Box<[u8]>)>) {
+        self.items = entries.into_iter().collect();
+        let decode = !self.meta.indexes.is_empty() || self.meta.ttl_attribute.is_some();
+        let mut size = 0u64;
+        if !decode {
+            for v in self.items.values() {
+                size += crate::attr::encoded_item_size(v).unwrap_or(0) as u64;
+            }
+            self.size_bytes = size;
+            return;
+        }
+        let mut ttl = Vec::new();
+        let mut idx_entries: Vec<Vec<(Box<[u8]>, Box<[u8]>)>> =
+            vec![Vec::new(); self.meta.indexes.len()];
+        for (k, v) in &self.items {
+            let Some(item) = decode_item(v) else { continue };
+            size += item_size(&item) as u64;
+            if let Some(e) = self.ttl_of(&item) {
+                ttl.push((e, k.clone()));
+            }
+            for (n, idx) in self.meta.indexes.iter().enumerate() {
+                if let Some(ik) = index_key(&idx.key, &item, k) {
+                    idx_entries[n].push((ik.into_boxed_slice(), k.clone()));
+                }
+            }
+        }
+        self.size_bytes = size;
+        self.ttl = ttl.into_iter().collect();
+        for (idx, entries) in self.meta.indexes.iter().zip(idx_entries) {
+            self.indexes
+                .insert(idx.name.clone(), entries.into_iter().collect());
+        }
+    }
+
     /// Builds a new index over the existing items (UpdateTable's backfill).
     pub fn backfill(&mut self, idx: &IndexMeta) {
         let mut m = BTreeMap::new();
