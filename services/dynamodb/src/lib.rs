@@ -6,6 +6,7 @@
 //! the same bytes are what `--data-dir` persists, so restarts only copy them back.
 
 mod attr;
+mod backup;
 mod capacity;
 mod expr;
 mod items;
@@ -78,6 +79,14 @@ pub mod fuzzing {
 
 const OPERATIONS: &[&str] = &[
     "BatchExecuteStatement",
+    "CreateBackup",
+    "DeleteBackup",
+    "DescribeBackup",
+    "DescribeContinuousBackups",
+    "ListBackups",
+    "RestoreTableFromBackup",
+    "RestoreTableToPointInTime",
+    "UpdateContinuousBackups",
     "BatchGetItem",
     "BatchWriteItem",
     "CreateTable",
@@ -153,6 +162,14 @@ impl Provider for DynamoDb {
                 "ExecuteStatement" => self.execute_statement(ctx, v).await?,
                 "BatchExecuteStatement" => self.batch_execute_statement(ctx, v).await?,
                 "ExecuteTransaction" => self.execute_transaction(ctx, v).await?,
+                "CreateBackup" => self.create_backup(ctx, v).await?,
+                "DescribeBackup" => self.describe_backup(ctx, v)?,
+                "DeleteBackup" => self.delete_backup(ctx, v).await?,
+                "ListBackups" => self.list_backups(ctx, v),
+                "RestoreTableFromBackup" => self.restore_from_backup(ctx, v).await?,
+                "RestoreTableToPointInTime" => self.restore_to_point_in_time(ctx, v).await?,
+                "UpdateContinuousBackups" => self.update_continuous_backups(ctx, v).await?,
+                "DescribeContinuousBackups" => self.describe_continuous_backups(ctx, v)?,
                 other => return Err(AwsError::not_implemented("dynamodb", other)),
             };
             Ok(Output::new(out))

@@ -10,6 +10,10 @@ use std::task::{Context, Poll, Waker};
 
 pub const TABLES: &str = "dynamodb.tables";
 pub const ITEMS: &str = "dynamodb.items";
+pub const BACKUPS: &str = "dynamodb.backups";
+pub const BACKUP_ITEMS: &str = "dynamodb.backup_items";
+
+type ByteMapBuilder = Vec<(Box<[u8]>, Box<[u8]>)>;
 
 pub type TableRef = Arc<RwLock<Table>>;
 
@@ -18,6 +22,8 @@ pub struct Region {
     pub tables: RwLock<BTreeMap<String, TableRef>>,
     /// ClientRequestToken -> (expiry ms, request fingerprint, response).
     pub tokens: Mutex<HashMap<String, (i64, String, Value)>>,
+    /// Backup ARN -> backup.
+    pub backups: Mutex<BTreeMap<String, Arc<crate::backup::Backup>>>,
 }
 
 pub struct DynamoDb {
@@ -120,11 +126,59 @@ impl DynamoDb {
                 });
             }
         });
+        for t in by_id.values() {
+            let mut t = t.write().unwrap();
+            if t.meta.pitr_since_ms.is_some() {
+                // The change log lives in memory: history restarts with the process.
+                let p = crate::table::Pitr::new(clock.clone(), &t.items);
+                t.pitr = Some(p);
+            }
+        }
+        Self::load_backups(&storage, &state)?;
         Ok(DynamoDb {
             state,
             storage,
             clock,
         })
+    }
+
+    fn load_backups(storage: &Storage, state: &Scoped<Region>) -> Result<(), String> {
+        let mut by_id: HashMap<String, (String, String, crate::backup::BackupRec)> =
+            HashMap::new();
+        for (key, value) in storage.load(BACKUPS).map_err(|e| e.to_string())? {
+            let rec: crate::backup::BackupRec =
+                serde_json::from_slice(&value).map_err(|e| e.to_string())?;
+            let key = String::from_utf8_lossy(&key).into_owned();
+            let mut parts = key.splitn(3, '/');
+            let (Some(account), Some(region)) = (parts.next(), parts.next()) else {
+                continue;
+            };
+            by_id.insert(rec.id.clone(), (account.to_owned(), region.to_owned(), rec));
+        }
+        let mut items: HashMap<String, ByteMapBuilder> = HashMap::new();
+        for (key, value) in storage.load(BACKUP_ITEMS).map_err(|e| e.to_string())? {
+            let Some(id) = key.get(..36) else { continue };
+            let id = String::from_utf8_lossy(id).into_owned();
+            if by_id.contains_key(&id) {
+                items
+                    .entry(id)
+                    .or_default()
+                    .push((key[36..].into(), value.into_boxed_slice()));
+            }
+        }
+        for (id, (account, region, rec)) in by_id {
+            let items = items.remove(&id).unwrap_or_default().into_iter().collect();
+            state
+                .get_for(&account, &region)
+                .backups
+                .lock()
+                .unwrap()
+                .insert(
+                    rec.arn.clone(),
+                    Arc::new(crate::backup::Backup { rec, items }),
+                );
+        }
+        Ok(())
     }
 
     pub fn clear(&self) {

@@ -64,6 +64,72 @@ pub struct TableMeta {
     /// Label of the latest stream (kept after the stream is disabled, as AWS reports it).
     #[serde(default)]
     pub stream_label: Option<String>,
+    /// When point-in-time recovery was enabled (epoch ms), while it is.
+    #[serde(default)]
+    pub pitr_since_ms: Option<i64>,
+}
+
+/// Point-in-time recovery history: the items as of `base_ms` and every change since, so
+/// a table can be rebuilt as of any moment in between.
+pub struct Pitr {
+    pub clock: std::sync::Arc<nephos_core::Clock>,
+    pub base_ms: i64,
+    pub base: ByteMap,
+    /// (epoch ms, table key, new encoded item or None for a deletion), in order.
+    pub log: Vec<(i64, Box<[u8]>, Option<Box<[u8]>>)>,
+}
+
+/// How long AWS keeps point-in-time history.
+pub const PITR_RETENTION_MS: i64 = 35 * 24 * 3600 * 1000;
+
+impl Pitr {
+    pub fn new(clock: std::sync::Arc<nephos_core::Clock>, items: &ByteMap) -> Pitr {
+        Pitr {
+            base_ms: clock.now_millis(),
+            clock,
+            base: items.clone(),
+            log: Vec::new(),
+        }
+    }
+
+    /// Folds history older than the retention window into the base.
+    pub fn trim(&mut self) {
+        let cutoff = self.clock.now_millis() - PITR_RETENTION_MS;
+        if self.base_ms >= cutoff {
+            return;
+        }
+        let n = self.log.partition_point(|e| e.0 <= cutoff);
+        for (_, k, v) in self.log.drain(..n) {
+            match v {
+                Some(v) => {
+                    self.base.insert(k, v);
+                }
+                None => {
+                    self.base.remove(&k);
+                }
+            }
+        }
+        self.base_ms = cutoff;
+    }
+
+    /// The items as of `at_ms` (base_ms <= at_ms).
+    pub fn at(&self, at_ms: i64) -> ByteMap {
+        let mut m = self.base.clone();
+        for (t, k, v) in &self.log {
+            if *t > at_ms {
+                break;
+            }
+            match v {
+                Some(v) => {
+                    m.insert(k.clone(), v.clone());
+                }
+                None => {
+                    m.remove(k);
+                }
+            }
+        }
+        m
+    }
 }
 
 /// An ordered map from key bytes to key or item bytes.
@@ -79,6 +145,8 @@ pub struct Table {
     pub ttl: BTreeSet<(i64, Box<[u8]>)>,
     /// Streams of this table, oldest first; the last one is live unless closed.
     pub streams: Vec<StreamLog>,
+    /// History for point-in-time recovery, while it is enabled.
+    pub pitr: Option<Pitr>,
 }
 
 /// Escapes bytes so that a terminated, escaped component still sorts like the raw bytes
@@ -161,6 +229,7 @@ impl Table {
             indexes,
             ttl: BTreeSet::new(),
             streams: Vec::new(),
+            pitr: None,
         }
     }
 
@@ -227,11 +296,18 @@ impl Table {
                 m.insert(ik.into_boxed_slice(), key.into());
             }
         }
+        if let Some(p) = &mut self.pitr {
+            p.log
+                .push((p.clock.now_millis(), key.into(), Some(enc.clone())));
+        }
         self.items.insert(key.into(), enc);
     }
 
     pub fn remove(&mut self, key: &[u8]) -> Option<Item> {
         let old = self.items.remove(key)?;
+        if let Some(p) = &mut self.pitr {
+            p.log.push((p.clock.now_millis(), key.into(), None));
+        }
         let item = decode_item(&old).unwrap_or_default();
         self.size_bytes = self.size_bytes.saturating_sub(item_size(&item) as u64);
         if let Some(e) = self.ttl_of(&item) {

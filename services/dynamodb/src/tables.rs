@@ -86,7 +86,7 @@ fn key_schema(v: Option<&Value>, defs: &[KeyAttr]) -> Result<KeySchema, AwsError
     })
 }
 
-fn throughput(v: Option<&Value>) -> Option<(i64, i64)> {
+pub(crate) fn throughput(v: Option<&Value>) -> Option<(i64, i64)> {
     let v = v?;
     Some((
         v.int("ReadCapacityUnits").unwrap_or(0),
@@ -94,7 +94,7 @@ fn throughput(v: Option<&Value>) -> Option<(i64, i64)> {
     ))
 }
 
-fn index_meta(
+pub(crate) fn index_meta(
     v: &Value,
     defs: &[KeyAttr],
     global: bool,
@@ -163,7 +163,7 @@ pub fn key_schema_value(k: &KeySchema) -> Value {
     Value::List(list)
 }
 
-fn throughput_value(rcu: i64, wcu: i64) -> Value {
+pub(crate) fn throughput_value(rcu: i64, wcu: i64) -> Value {
     Value::map()
         .with("NumberOfDecreasesToday", 0)
         .with("ReadCapacityUnits", rcu)
@@ -438,6 +438,7 @@ impl DynamoDb {
             ttl_attribute: None,
             stream_view: None,
             stream_label: None,
+            pitr_since_ms: None,
         };
         let mut table = Table::new(meta);
         if let Some(spec) = v.get("StreamSpecification")
@@ -802,7 +803,7 @@ impl DynamoDb {
     }
 }
 
-fn uuid() -> String {
+pub(crate) fn uuid() -> String {
     let hex = nephos_core::random_alnum(32, b"0123456789abcdef");
     format!(
         "{}-{}-4{}-a{}-{}",
