@@ -343,6 +343,7 @@ impl DynamoDb {
         meta.stream_view = None;
         meta.stream_label = None;
         meta.pitr_since_ms = None;
+        meta.replicas.clear();
         if let Some(b) = v.str("BillingModeOverride") {
             meta.billing = b.to_owned();
             if b == "PAY_PER_REQUEST" {

@@ -15,6 +15,7 @@ mod partiql;
 #[cfg(test)]
 mod proptests;
 mod query;
+mod replicas;
 mod state;
 mod stream;
 mod streams_api;
@@ -117,6 +118,7 @@ impl DynamoDb {
         let db = Arc::new(DynamoDb::load(storage, clock)?);
         if tokio::runtime::Handle::try_current().is_ok() {
             tokio::spawn(ttl::expiry_task(Arc::downgrade(&db)));
+            tokio::spawn(replicas::replication_task(Arc::downgrade(&db)));
         }
         Ok(db)
     }

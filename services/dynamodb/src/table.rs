@@ -67,6 +67,10 @@ pub struct TableMeta {
     /// When point-in-time recovery was enabled (epoch ms), while it is.
     #[serde(default)]
     pub pitr_since_ms: Option<i64>,
+    /// Regions of every replica of this global table (this one included); empty when the
+    /// table is not global.
+    #[serde(default)]
+    pub replicas: Vec<String>,
 }
 
 /// Point-in-time recovery history: the items as of `base_ms` and every change since, so
@@ -147,6 +151,10 @@ pub struct Table {
     pub streams: Vec<StreamLog>,
     /// History for point-in-time recovery, while it is enabled.
     pub pitr: Option<Pitr>,
+    /// Changes not yet copied to the other replicas: (table key, new item or None).
+    pub outbox: Vec<(Box<[u8]>, Option<Box<[u8]>>)>,
+    /// Set while applying a replicated change, which must not be sent back.
+    pub applying_replica: bool,
 }
 
 /// Escapes bytes so that a terminated, escaped component still sorts like the raw bytes
@@ -230,6 +238,8 @@ impl Table {
             ttl: BTreeSet::new(),
             streams: Vec::new(),
             pitr: None,
+            outbox: Vec::new(),
+            applying_replica: false,
         }
     }
 
@@ -300,6 +310,10 @@ impl Table {
             p.log
                 .push((p.clock.now_millis(), key.into(), Some(enc.clone())));
         }
+        if !self.meta.replicas.is_empty() && !self.applying_replica {
+            self.outbox.push((key.into(), Some(enc.clone())));
+            crate::replicas::PENDING.store(true, std::sync::atomic::Ordering::Release);
+        }
         self.items.insert(key.into(), enc);
     }
 
@@ -307,6 +321,10 @@ impl Table {
         let old = self.items.remove(key)?;
         if let Some(p) = &mut self.pitr {
             p.log.push((p.clock.now_millis(), key.into(), None));
+        }
+        if !self.meta.replicas.is_empty() && !self.applying_replica {
+            self.outbox.push((key.into(), None));
+            crate::replicas::PENDING.store(true, std::sync::atomic::Ordering::Release);
         }
         let item = decode_item(&old).unwrap_or_default();
         self.size_bytes = self.size_bytes.saturating_sub(item_size(&item) as u64);

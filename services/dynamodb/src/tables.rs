@@ -251,6 +251,24 @@ pub fn describe(t: &Table, status: &str) -> Value {
                 .with("StreamViewType", view.as_str()),
         );
     }
+    if !m.replicas.is_empty() {
+        let own = m.arn.split(':').nth(3).unwrap_or_default();
+        out.insert("GlobalTableVersion", "2019.11.21");
+        out.insert(
+            "Replicas",
+            Value::List(
+                m.replicas
+                    .iter()
+                    .filter(|r| r.as_str() != own)
+                    .map(|r| {
+                        Value::map()
+                            .with("RegionName", r.as_str())
+                            .with("ReplicaStatus", "ACTIVE")
+                    })
+                    .collect(),
+            ),
+        );
+    }
     if let Some(label) = &m.stream_label {
         out.insert("LatestStreamLabel", label.as_str());
         out.insert("LatestStreamArn", format!("{}/stream/{label}", m.arn));
@@ -439,6 +457,7 @@ impl DynamoDb {
             stream_view: None,
             stream_label: None,
             pitr_since_ms: None,
+            replicas: Vec::new(),
         };
         let mut table = Table::new(meta);
         if let Some(spec) = v.get("StreamSpecification")
@@ -533,6 +552,9 @@ impl DynamoDb {
     pub async fn update_table(&self, ctx: &RequestContext, v: &Value) -> Result<Value, AwsError> {
         let name = table_name(v);
         let t = self.table(ctx, &name).map_err(|_| table_not_found(&name))?;
+        if v.get("ReplicaUpdates").is_some() {
+            return self.update_replicas(ctx, &name, v).await;
+        }
         let pending = {
             let mut t = t.write().unwrap();
             let mut meta = t.meta.clone();
