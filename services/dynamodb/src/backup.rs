@@ -344,6 +344,7 @@ impl DynamoDb {
         meta.stream_label = None;
         meta.pitr_since_ms = None;
         meta.replicas.clear();
+        meta.kinesis.clear();
         if let Some(b) = v.str("BillingModeOverride") {
             meta.billing = b.to_owned();
             if b == "PAY_PER_REQUEST" {

@@ -10,6 +10,7 @@ mod backup;
 mod capacity;
 mod expr;
 mod items;
+mod kinesis;
 mod number;
 mod partiql;
 #[cfg(test)]
@@ -84,6 +85,9 @@ const OPERATIONS: &[&str] = &[
     "DeleteBackup",
     "DescribeBackup",
     "DescribeContinuousBackups",
+    "DescribeKinesisStreamingDestination",
+    "DisableKinesisStreamingDestination",
+    "EnableKinesisStreamingDestination",
     "ListBackups",
     "RestoreTableFromBackup",
     "RestoreTableToPointInTime",
@@ -172,6 +176,15 @@ impl Provider for DynamoDb {
                 "RestoreTableToPointInTime" => self.restore_to_point_in_time(ctx, v).await?,
                 "UpdateContinuousBackups" => self.update_continuous_backups(ctx, v).await?,
                 "DescribeContinuousBackups" => self.describe_continuous_backups(ctx, v)?,
+                "EnableKinesisStreamingDestination" => {
+                    self.kinesis_destination(ctx, v, true).await?
+                }
+                "DisableKinesisStreamingDestination" => {
+                    self.kinesis_destination(ctx, v, false).await?
+                }
+                "DescribeKinesisStreamingDestination" => {
+                    self.describe_kinesis_destinations(ctx, v)?
+                }
                 other => return Err(AwsError::not_implemented("dynamodb", other)),
             };
             Ok(Output::new(out))

@@ -139,6 +139,7 @@ impl DynamoDb {
                 meta.stream_label = None;
                 meta.stream_view = None;
                 meta.replicas = group.clone();
+                meta.kinesis.clear();
                 let mut table = Table::new(meta);
                 if self.storage.is_durable() {
                     for (k, v) in &items {

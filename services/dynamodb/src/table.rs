@@ -71,6 +71,9 @@ pub struct TableMeta {
     /// table is not global.
     #[serde(default)]
     pub replicas: Vec<String>,
+    /// Kinesis streaming destinations: (stream ARN, status, timestamp precision).
+    #[serde(default)]
+    pub kinesis: Vec<(String, String, String)>,
 }
 
 /// Point-in-time recovery history: the items as of `base_ms` and every change since, so

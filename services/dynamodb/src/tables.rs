@@ -458,6 +458,7 @@ impl DynamoDb {
             stream_label: None,
             pitr_since_ms: None,
             replicas: Vec::new(),
+            kinesis: Vec::new(),
         };
         let mut table = Table::new(meta);
         if let Some(spec) = v.get("StreamSpecification")
