@@ -16,6 +16,7 @@ mod partiql;
 #[cfg(test)]
 mod proptests;
 mod query;
+mod s3io;
 mod replicas;
 mod state;
 mod stream;
@@ -85,6 +86,12 @@ const OPERATIONS: &[&str] = &[
     "DeleteBackup",
     "DescribeBackup",
     "DescribeContinuousBackups",
+    "DescribeExport",
+    "DescribeImport",
+    "ExportTableToPointInTime",
+    "ImportTable",
+    "ListExports",
+    "ListImports",
     "DescribeKinesisStreamingDestination",
     "DisableKinesisStreamingDestination",
     "EnableKinesisStreamingDestination",
@@ -117,6 +124,11 @@ const OPERATIONS: &[&str] = &[
 ];
 
 impl DynamoDb {
+    /// Gives the provider the in-process dispatcher (exports to and imports from S3).
+    pub fn set_dispatcher(&self, dispatcher: nephos_core::Dispatcher) {
+        let _ = self.dispatcher.set(dispatcher);
+    }
+
     /// Loads the stored tables and starts the TTL expiry task (when a runtime exists).
     pub fn open(storage: Storage, clock: Arc<Clock>) -> Result<Arc<DynamoDb>, String> {
         let db = Arc::new(DynamoDb::load(storage, clock)?);
@@ -185,6 +197,12 @@ impl Provider for DynamoDb {
                 "DescribeKinesisStreamingDestination" => {
                     self.describe_kinesis_destinations(ctx, v)?
                 }
+                "ExportTableToPointInTime" => self.export_table(ctx, v).await?,
+                "DescribeExport" => self.describe_export(ctx, v)?,
+                "ListExports" => self.list_exports(ctx, v),
+                "ImportTable" => self.import_table(ctx, v).await?,
+                "DescribeImport" => self.describe_import(ctx, v)?,
+                "ListImports" => self.list_imports(ctx, v),
                 other => return Err(AwsError::not_implemented("dynamodb", other)),
             };
             Ok(Output::new(out))

@@ -24,9 +24,13 @@ pub struct Region {
     pub tokens: Mutex<HashMap<String, (i64, String, Value)>>,
     /// Backup ARN -> backup.
     pub backups: Mutex<BTreeMap<String, Arc<crate::backup::Backup>>>,
+    /// Export ARN -> ExportDescription; import ARN -> ImportTableDescription.
+    pub exports: Mutex<BTreeMap<String, Value>>,
+    pub imports: Mutex<BTreeMap<String, Value>>,
 }
 
 pub struct DynamoDb {
+    pub dispatcher: std::sync::OnceLock<nephos_core::Dispatcher>,
     pub state: Scoped<Region>,
     pub storage: Storage,
     pub clock: Arc<Clock>,
@@ -136,6 +140,7 @@ impl DynamoDb {
         }
         Self::load_backups(&storage, &state)?;
         Ok(DynamoDb {
+            dispatcher: std::sync::OnceLock::new(),
             state,
             storage,
             clock,
