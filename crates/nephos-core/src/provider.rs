@@ -50,8 +50,7 @@ impl ByteStream {
     /// Reads the whole body into memory.
     pub async fn read_all(mut self) -> Result<Vec<u8>, std::io::Error> {
         let mut out = Vec::new();
-        while let Some(chunk) =
-            std::future::poll_fn(|cx| self.stream.as_mut().poll_next(cx)).await
+        while let Some(chunk) = std::future::poll_fn(|cx| self.stream.as_mut().poll_next(cx)).await
         {
             out.extend_from_slice(&chunk?);
         }

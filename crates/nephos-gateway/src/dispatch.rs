@@ -56,7 +56,10 @@ impl Gateway {
         operation: &str,
         input: Value,
     ) -> Result<Value, AwsError> {
-        let input = Input { value: input, body: None };
+        let input = Input {
+            value: input,
+            body: None,
+        };
         Ok(self
             .call_in_process_input(ctx, service, operation, input)
             .await?

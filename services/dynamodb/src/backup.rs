@@ -60,7 +60,10 @@ fn details(r: &BackupRec) -> Value {
         .with("BackupSizeBytes", r.size_bytes as i64)
         .with("BackupStatus", "AVAILABLE")
         .with("BackupType", "USER")
-        .with("BackupCreationDateTime", Timestamp::from_millis(r.created_ms))
+        .with(
+            "BackupCreationDateTime",
+            Timestamp::from_millis(r.created_ms),
+        )
 }
 
 fn description(r: &BackupRec) -> Value {
@@ -75,7 +78,10 @@ fn description(r: &BackupRec) -> Value {
                 .with("TableArn", t.arn.as_str())
                 .with("TableSizeBytes", r.size_bytes as i64)
                 .with("KeySchema", key_schema_value(&t.key))
-                .with("TableCreationDateTime", Timestamp::from_millis(t.created_ms))
+                .with(
+                    "TableCreationDateTime",
+                    Timestamp::from_millis(t.created_ms),
+                )
                 .with("ProvisionedThroughput", throughput_value(t.rcu, t.wcu))
                 .with("ItemCount", r.item_count as i64)
                 .with("BillingMode", t.billing.as_str()),
@@ -86,7 +92,11 @@ fn description(r: &BackupRec) -> Value {
 fn continuous(pitr: Option<&Pitr>, now: i64) -> Value {
     let mut d = Value::map().with(
         "PointInTimeRecoveryStatus",
-        if pitr.is_some() { "ENABLED" } else { "DISABLED" },
+        if pitr.is_some() {
+            "ENABLED"
+        } else {
+            "DISABLED"
+        },
     );
     if let Some(p) = pitr {
         d.insert(
@@ -188,7 +198,10 @@ impl DynamoDb {
         )];
         if self.storage.is_durable() {
             for k in b.items.keys() {
-                batch.push(Mutation::delete(BACKUP_ITEMS, item_record_key(&b.rec.id, k)));
+                batch.push(Mutation::delete(
+                    BACKUP_ITEMS,
+                    item_record_key(&b.rec.id, k),
+                ));
             }
         }
         self.start_commit(batch).wait().await?;

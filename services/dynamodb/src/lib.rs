@@ -16,8 +16,8 @@ mod partiql;
 #[cfg(test)]
 mod proptests;
 mod query;
-mod s3io;
 mod replicas;
+mod s3io;
 mod state;
 mod stream;
 mod streams_api;

@@ -178,7 +178,11 @@ impl DynamoDb {
                 continue;
             }
             // A single remaining replica is an ordinary table again.
-            let members = if group.len() > 1 { group.clone() } else { Vec::new() };
+            let members = if group.len() > 1 {
+                group.clone()
+            } else {
+                Vec::new()
+            };
             for r in &group {
                 let t = self
                     .state

@@ -141,8 +141,10 @@ impl DynamoDb {
         let mut data = Vec::new();
         for enc in items.values() {
             if let Some(item) = decode_item(enc) {
-                let o: serde_json::Map<String, serde_json::Value> =
-                    item.iter().map(|(k, v)| (k.clone(), attr_json(v))).collect();
+                let o: serde_json::Map<String, serde_json::Value> = item
+                    .iter()
+                    .map(|(k, v)| (k.clone(), attr_json(v)))
+                    .collect();
                 let line = serde_json::json!({ "Item": o });
                 data.extend_from_slice(line.to_string().as_bytes());
                 data.push(b'\n');
@@ -174,7 +176,10 @@ impl DynamoDb {
             .with("ExportArn", arn.as_str())
             .with("ExportStatus", "COMPLETED")
             .with("ExportType", "FULL_EXPORT")
-            .with("ExportFormat", v.str("ExportFormat").unwrap_or("DYNAMODB_JSON"))
+            .with(
+                "ExportFormat",
+                v.str("ExportFormat").unwrap_or("DYNAMODB_JSON"),
+            )
             .with("TableArn", table_arn.as_str())
             .with("TableId", table_id.as_str())
             .with("S3Bucket", bucket.as_str())
@@ -225,7 +230,11 @@ impl DynamoDb {
         let arn = v.str("ExportArn").unwrap_or_default();
         let d = self.region(ctx).exports.lock().unwrap().get(arn).cloned();
         let d = d.ok_or_else(|| {
-            AwsError::new(400, "ExportNotFoundException", format!("Export not found: {arn}"))
+            AwsError::new(
+                400,
+                "ExportNotFoundException",
+                format!("Export not found: {arn}"),
+            )
         })?;
         Ok(Value::map().with("ExportDescription", d))
     }
@@ -259,7 +268,10 @@ impl DynamoDb {
                 "nephos imports uncompressed DYNAMODB_JSON and CSV only",
             ));
         }
-        let params = v.get("TableCreationParameters").cloned().unwrap_or_default();
+        let params = v
+            .get("TableCreationParameters")
+            .cloned()
+            .unwrap_or_default();
         // Read every object first: a failed read creates no table.
         let listed = self
             .dispatcher()?
@@ -267,7 +279,9 @@ impl DynamoDb {
                 ctx,
                 "s3",
                 "ListObjectsV2",
-                Value::map().with("Bucket", bucket.as_str()).with("Prefix", prefix.as_str()),
+                Value::map()
+                    .with("Bucket", bucket.as_str())
+                    .with("Prefix", prefix.as_str()),
             )
             .await
             .map_err(s3_error)?;
@@ -288,14 +302,20 @@ impl DynamoDb {
                     "s3",
                     "GetObject",
                     Input {
-                        value: Value::map().with("Bucket", bucket.as_str()).with("Key", key),
+                        value: Value::map()
+                            .with("Bucket", bucket.as_str())
+                            .with("Key", key),
                         body: None,
                     },
                 )
                 .await
                 .map_err(s3_error)?;
             if let Some(b) = out.body {
-                bodies.push(b.read_all().await.map_err(|e| AwsError::internal(e.to_string()))?);
+                bodies.push(
+                    b.read_all()
+                        .await
+                        .map_err(|e| AwsError::internal(e.to_string()))?,
+                );
             }
         }
         let mut items = Vec::new();
@@ -377,7 +397,11 @@ impl DynamoDb {
         let arn = v.str("ImportArn").unwrap_or_default();
         let d = self.region(ctx).imports.lock().unwrap().get(arn).cloned();
         let d = d.ok_or_else(|| {
-            AwsError::new(400, "ImportNotFoundException", format!("Import not found: {arn}"))
+            AwsError::new(
+                400,
+                "ImportNotFoundException",
+                format!("Import not found: {arn}"),
+            )
         })?;
         Ok(Value::map().with("ImportTableDescription", d))
     }
@@ -407,20 +431,21 @@ impl DynamoDb {
 
 /// Items of a CSV file: the header (first line, or HeaderList) names the attributes; key
 /// attributes take their defined type, every other value is a String. Returns errors.
-fn csv_items(
-    text: &str,
-    params: &Value,
-    v: &Value,
-    out: &mut Vec<crate::attr::Item>,
-) -> i64 {
+fn csv_items(text: &str, params: &Value, v: &Value, out: &mut Vec<crate::attr::Item>) -> i64 {
     let csv = v.get("InputFormatOptions").and_then(|o| o.get("Csv"));
     let delim = csv
         .and_then(|c| c.str("Delimiter"))
         .and_then(|d| d.chars().next())
         .unwrap_or(',');
     let mut lines = text.lines().filter(|l| !l.is_empty());
-    let header: Vec<String> = match csv.and_then(|c| c.get("HeaderList")).and_then(Value::as_list) {
-        Some(h) => h.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect(),
+    let header: Vec<String> = match csv
+        .and_then(|c| c.get("HeaderList"))
+        .and_then(Value::as_list)
+    {
+        Some(h) => h
+            .iter()
+            .filter_map(|x| x.as_str().map(str::to_owned))
+            .collect(),
         None => match lines.next() {
             Some(h) => h.split(delim).map(|s| s.trim().to_owned()).collect(),
             None => return 0,
@@ -446,7 +471,10 @@ fn csv_items(
             if cell.is_empty() {
                 continue;
             }
-            let ty = types.iter().find(|t| &t.0 == name).map_or("S", |t| t.1.as_str());
+            let ty = types
+                .iter()
+                .find(|t| &t.0 == name)
+                .map_or("S", |t| t.1.as_str());
             let attr = match ty {
                 "N" => crate::number::Decimal::parse(cell).map(Attr::N).ok(),
                 "B" => unb64(cell).map(Attr::B),

@@ -13,8 +13,6 @@ pub const ITEMS: &str = "dynamodb.items";
 pub const BACKUPS: &str = "dynamodb.backups";
 pub const BACKUP_ITEMS: &str = "dynamodb.backup_items";
 
-type ByteMapBuilder = Vec<(Box<[u8]>, Box<[u8]>)>;
-
 pub type TableRef = Arc<RwLock<Table>>;
 
 #[derive(Default)]
@@ -94,7 +92,7 @@ impl DynamoDb {
         }
         // Stored keys are the table id then the item key, so each table's items arrive
         // contiguous and in order; tables are then filled in parallel.
-        let mut per_table: Vec<(TableRef, Vec<(Box<[u8]>, Box<[u8]>)>)> = Vec::new();
+        let mut per_table: Vec<(TableRef, crate::table::SortedPairs)> = Vec::new();
         let mut current: Option<(String, usize)> = None;
         for (key, value) in storage.load(ITEMS).map_err(|e| e.to_string())? {
             // Table ids are 36-character UUIDs; items of deleted tables are ignored.
@@ -148,8 +146,7 @@ impl DynamoDb {
     }
 
     fn load_backups(storage: &Storage, state: &Scoped<Region>) -> Result<(), String> {
-        let mut by_id: HashMap<String, (String, String, crate::backup::BackupRec)> =
-            HashMap::new();
+        let mut by_id: HashMap<String, (String, String, crate::backup::BackupRec)> = HashMap::new();
         for (key, value) in storage.load(BACKUPS).map_err(|e| e.to_string())? {
             let rec: crate::backup::BackupRec =
                 serde_json::from_slice(&value).map_err(|e| e.to_string())?;
@@ -160,7 +157,7 @@ impl DynamoDb {
             };
             by_id.insert(rec.id.clone(), (account.to_owned(), region.to_owned(), rec));
         }
-        let mut items: HashMap<String, ByteMapBuilder> = HashMap::new();
+        let mut items: HashMap<String, crate::table::SortedPairs> = HashMap::new();
         for (key, value) in storage.load(BACKUP_ITEMS).map_err(|e| e.to_string())? {
             let Some(id) = key.get(..36) else { continue };
             let id = String::from_utf8_lossy(id).into_owned();

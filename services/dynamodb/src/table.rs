@@ -83,7 +83,7 @@ pub struct Pitr {
     pub base_ms: i64,
     pub base: ByteMap,
     /// (epoch ms, table key, new encoded item or None for a deletion), in order.
-    pub log: Vec<(i64, Box<[u8]>, Option<Box<[u8]>>)>,
+    pub log: Vec<(i64, Change)>,
 }
 
 /// How long AWS keeps point-in-time history.
@@ -106,7 +106,7 @@ impl Pitr {
             return;
         }
         let n = self.log.partition_point(|e| e.0 <= cutoff);
-        for (_, k, v) in self.log.drain(..n) {
+        for (_, (k, v)) in self.log.drain(..n) {
             match v {
                 Some(v) => {
                     self.base.insert(k, v);
@@ -122,7 +122,7 @@ impl Pitr {
     /// The items as of `at_ms` (base_ms <= at_ms).
     pub fn at(&self, at_ms: i64) -> ByteMap {
         let mut m = self.base.clone();
-        for (t, k, v) in &self.log {
+        for (t, (k, v)) in &self.log {
             if *t > at_ms {
                 break;
             }
@@ -142,6 +142,12 @@ impl Pitr {
 /// An ordered map from key bytes to key or item bytes.
 pub type ByteMap = BTreeMap<Box<[u8]>, Box<[u8]>>;
 
+/// `(key, value)` pairs in key order, ready to bulk-build a [`ByteMap`].
+pub type SortedPairs = Vec<(Box<[u8]>, Box<[u8]>)>;
+
+/// One change to a table: its key and the new encoded item, or None for a deletion.
+pub type Change = (Box<[u8]>, Option<Box<[u8]>>);
+
 pub struct Table {
     pub meta: TableMeta,
     pub items: ByteMap,
@@ -155,7 +161,7 @@ pub struct Table {
     /// History for point-in-time recovery, while it is enabled.
     pub pitr: Option<Pitr>,
     /// Changes not yet copied to the other replicas: (table key, new item or None).
-    pub outbox: Vec<(Box<[u8]>, Option<Box<[u8]>>)>,
+    pub outbox: Vec<Change>,
     /// Set while applying a replicated change, which must not be sent back.
     pub applying_replica: bool,
 }
@@ -311,7 +317,7 @@ impl Table {
         }
         if let Some(p) = &mut self.pitr {
             p.log
-                .push((p.clock.now_millis(), key.into(), Some(enc.clone())));
+                .push((p.clock.now_millis(), (key.into(), Some(enc.clone()))));
         }
         if !self.meta.replicas.is_empty() && !self.applying_replica {
             self.outbox.push((key.into(), Some(enc.clone())));
@@ -323,7 +329,7 @@ impl Table {
     pub fn remove(&mut self, key: &[u8]) -> Option<Item> {
         let old = self.items.remove(key)?;
         if let Some(p) = &mut self.pitr {
-            p.log.push((p.clock.now_millis(), key.into(), None));
+            p.log.push((p.clock.now_millis(), (key.into(), None)));
         }
         if !self.meta.replicas.is_empty() && !self.applying_replica {
             self.outbox.push((key.into(), None));
@@ -347,7 +353,7 @@ impl Table {
     /// Fills an empty table from stored `(key, encoded item)` pairs in key order (a
     /// restart): the map is bulk-built, and items are only decoded when indexes or TTL
     /// need their attributes; sizes come from the encoded bytes.
-    pub fn load_sorted(&mut self, entries: Vec<(Box<[u8]>, Box<[u8]>)>) {
+    pub fn load_sorted(&mut self, entries: SortedPairs) {
         self.items = entries.into_iter().collect();
         let decode = !self.meta.indexes.is_empty() || self.meta.ttl_attribute.is_some();
         let mut size = 0u64;
@@ -359,8 +365,7 @@ impl Table {
             return;
         }
         let mut ttl = Vec::new();
-        let mut idx_entries: Vec<Vec<(Box<[u8]>, Box<[u8]>)>> =
-            vec![Vec::new(); self.meta.indexes.len()];
+        let mut idx_entries: Vec<SortedPairs> = vec![Vec::new(); self.meta.indexes.len()];
         for (k, v) in &self.items {
             let Some(item) = decode_item(v) else { continue };
             size += item_size(&item) as u64;
