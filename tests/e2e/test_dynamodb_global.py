@@ -50,3 +50,30 @@ def test_replicas_are_created_and_writes_replicate_both_ways(nephos, account):
         west.describe_table(TableName="glob")
     assert error_of(e)[0] == "ResourceNotFoundException"
     assert "Replicas" not in east.describe_table(TableName="glob")["Table"]
+
+
+def test_legacy_global_tables_link_existing_tables(nephos, account):
+    east = nephos.client("dynamodb", account=account, region="us-east-1")
+    west = nephos.client("dynamodb", account=account, region="us-west-2")
+    spec = {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+    make_table(east, "legacy", StreamSpecification=spec)
+    with pytest.raises(ClientError) as e:
+        east.create_global_table(GlobalTableName="legacy", ReplicationGroup=[
+            {"RegionName": "us-east-1"}, {"RegionName": "us-west-2"}])
+    assert error_of(e)[0] == "TableNotFoundException"
+    make_table(west, "legacy", StreamSpecification=spec)
+    d = east.create_global_table(GlobalTableName="legacy", ReplicationGroup=[
+        {"RegionName": "us-east-1"}, {"RegionName": "us-west-2"}])["GlobalTableDescription"]
+    assert d["GlobalTableStatus"] == "ACTIVE"
+    assert d["GlobalTableArn"] == f"arn:aws:dynamodb::{account}:global-table/legacy"
+    assert sorted(r["RegionName"] for r in d["ReplicationGroup"]) == ["us-east-1", "us-west-2"]
+    with pytest.raises(ClientError) as e:
+        east.create_global_table(GlobalTableName="legacy", ReplicationGroup=[{"RegionName": "us-east-1"}])
+    assert error_of(e)[0] == "GlobalTableAlreadyExistsException"
+    assert [g["GlobalTableName"] for g in east.list_global_tables()["GlobalTables"]] == ["legacy"]
+    west.put_item(TableName="legacy", Item={"pk": {"S": "w"}})
+    eventually(lambda: "Item" in east.get_item(TableName="legacy", Key={"pk": {"S": "w"}}))
+    east.update_global_table(GlobalTableName="legacy", ReplicaUpdates=[{"Delete": {"RegionName": "us-west-2"}}])
+    with pytest.raises(ClientError) as e:
+        east.describe_global_table(GlobalTableName="legacy")
+    assert error_of(e)[0] == "GlobalTableNotFoundException"

@@ -205,3 +205,238 @@ impl DynamoDb {
         Ok(Value::map().with("TableDescription", describe(&t, "UPDATING")))
     }
 }
+
+fn global_not_found(name: &str) -> AwsError {
+    AwsError::new(
+        400,
+        "GlobalTableNotFoundException",
+        format!("Global table not found: Global table with name: '{name}' does not exist."),
+    )
+}
+
+/// Legacy global tables (2017.11.29): existing same-named tables in several regions are
+/// linked into one replication group.
+impl DynamoDb {
+    fn regional_table(&self, account: &str, region: &str, name: &str) -> Option<TableRefAlias> {
+        self.state
+            .get_for(account, region)
+            .tables
+            .read()
+            .unwrap()
+            .get(name)
+            .cloned()
+    }
+
+    fn global_description(&self, ctx: &RequestContext, name: &str) -> Result<Value, AwsError> {
+        let t = self
+            .regional_table(&ctx.account_id, &ctx.region, name)
+            .ok_or_else(|| global_not_found(name))?;
+        let t = t.read().unwrap();
+        if t.meta.replicas.is_empty() {
+            return Err(global_not_found(name));
+        }
+        let group = t
+            .meta
+            .replicas
+            .iter()
+            .map(|r| {
+                Value::map()
+                    .with("RegionName", r.as_str())
+                    .with("ReplicaStatus", "ACTIVE")
+            })
+            .collect();
+        Ok(Value::map()
+            .with("GlobalTableName", name)
+            .with(
+                "GlobalTableArn",
+                format!("arn:aws:dynamodb::{}:global-table/{name}", ctx.account_id),
+            )
+            .with("GlobalTableStatus", "ACTIVE")
+            .with(
+                "CreationDateTime",
+                nephos_core::Timestamp::from_millis(t.meta.created_ms),
+            )
+            .with("ReplicationGroup", Value::List(group)))
+    }
+
+    /// Points every listed region's table at `group` and persists the descriptions.
+    async fn link(&self, account: &str, name: &str, regions: &[String], group: &[String]) {
+        let mut batch = Vec::new();
+        for r in regions {
+            if let Some(t) = self.regional_table(account, r, name) {
+                let mut t = t.write().unwrap();
+                t.meta.replicas = group.to_vec();
+                if let Ok(m) = meta_mutation(account, &t) {
+                    batch.push(m);
+                }
+            }
+        }
+        let _ = self.start_commit(batch).wait().await;
+    }
+
+    fn regions_of(list: Option<&Value>) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for r in list.and_then(Value::as_list).unwrap_or_default() {
+            if let Some(n) = r.str("RegionName")
+                && !out.iter().any(|x| x == n)
+            {
+                out.push(n.to_owned());
+            }
+        }
+        out
+    }
+
+    pub async fn create_global_table(
+        &self,
+        ctx: &RequestContext,
+        v: &Value,
+    ) -> Result<Value, AwsError> {
+        let name = v.str("GlobalTableName").unwrap_or_default().to_owned();
+        let group = Self::regions_of(v.get("ReplicationGroup"));
+        for r in &group {
+            let t = self
+                .regional_table(&ctx.account_id, r, &name)
+                .ok_or_else(|| {
+                    AwsError::new(
+                        400,
+                        "TableNotFoundException",
+                        format!("Table not found: {name} in region {r}"),
+                    )
+                })?;
+            if !t.read().unwrap().meta.replicas.is_empty() {
+                return Err(AwsError::new(
+                    400,
+                    "GlobalTableAlreadyExistsException",
+                    format!("Global table with name: '{name}' already exists."),
+                ));
+            }
+        }
+        self.link(&ctx.account_id, &name, &group, &group).await;
+        Ok(Value::map().with(
+            "GlobalTableDescription",
+            self.global_description(ctx, &name)?,
+        ))
+    }
+
+    pub fn describe_global_table(
+        &self,
+        ctx: &RequestContext,
+        v: &Value,
+    ) -> Result<Value, AwsError> {
+        let name = v.str("GlobalTableName").unwrap_or_default();
+        Ok(Value::map().with(
+            "GlobalTableDescription",
+            self.global_description(ctx, name)?,
+        ))
+    }
+
+    pub async fn update_global_table(
+        &self,
+        ctx: &RequestContext,
+        v: &Value,
+    ) -> Result<Value, AwsError> {
+        let name = v.str("GlobalTableName").unwrap_or_default().to_owned();
+        self.global_description(ctx, &name)?;
+        let mut group = self
+            .regional_table(&ctx.account_id, &ctx.region, &name)
+            .map(|t| t.read().unwrap().meta.replicas.clone())
+            .unwrap_or_default();
+        let mut removed = Vec::new();
+        for u in v
+            .get("ReplicaUpdates")
+            .and_then(Value::as_list)
+            .unwrap_or_default()
+        {
+            if let Some(r) = u.get("Create").and_then(|c| c.str("RegionName")) {
+                if group.iter().any(|g| g == r) {
+                    return Err(AwsError::new(
+                        400,
+                        "ReplicaAlreadyExistsException",
+                        format!("Replica already exists in region: {r}"),
+                    ));
+                }
+                if self.regional_table(&ctx.account_id, r, &name).is_none() {
+                    return Err(AwsError::new(
+                        400,
+                        "TableNotFoundException",
+                        format!("Table not found: {name} in region {r}"),
+                    ));
+                }
+                group.push(r.to_owned());
+            } else if let Some(r) = u.get("Delete").and_then(|c| c.str("RegionName")) {
+                if !group.iter().any(|g| g == r) {
+                    return Err(AwsError::new(
+                        400,
+                        "ReplicaNotFoundException",
+                        format!("Replica not found in region: {r}"),
+                    ));
+                }
+                group.retain(|g| g != r);
+                removed.push(r.to_owned());
+            }
+        }
+        self.link(&ctx.account_id, &name, &removed, &[]).await;
+        let members = if group.len() > 1 {
+            group.clone()
+        } else {
+            Vec::new()
+        };
+        self.link(&ctx.account_id, &name, &group, &members).await;
+        if members.is_empty() {
+            return Ok(Value::map().with(
+                "GlobalTableDescription",
+                Value::map()
+                    .with("GlobalTableName", name.as_str())
+                    .with("GlobalTableStatus", "ACTIVE")
+                    .with("ReplicationGroup", Value::List(Vec::new())),
+            ));
+        }
+        Ok(Value::map().with(
+            "GlobalTableDescription",
+            self.global_description(ctx, &name)?,
+        ))
+    }
+
+    pub fn list_global_tables(&self, ctx: &RequestContext, v: &Value) -> Value {
+        let region = v.str("RegionName").unwrap_or(&ctx.region);
+        let limit = v.int("Limit").unwrap_or(100).clamp(1, 100) as usize;
+        let start = v.str("ExclusiveStartGlobalTableName");
+        let state = self.state.get_for(&ctx.account_id, region);
+        let tables = state.tables.read().unwrap();
+        let mut out = Vec::new();
+        let mut last = None;
+        for (name, t) in tables.iter() {
+            if start.is_some_and(|s| name.as_str() <= s) {
+                continue;
+            }
+            let t = t.read().unwrap();
+            if t.meta.replicas.is_empty() {
+                continue;
+            }
+            if out.len() == limit {
+                last = out
+                    .last()
+                    .and_then(|g: &Value| g.str("GlobalTableName").map(str::to_owned));
+                break;
+            }
+            let group = t
+                .meta
+                .replicas
+                .iter()
+                .map(|r| Value::map().with("RegionName", r.as_str()))
+                .collect();
+            out.push(
+                Value::map()
+                    .with("GlobalTableName", name.as_str())
+                    .with("ReplicationGroup", Value::List(group)),
+            );
+        }
+        let mut v = Value::map().with("GlobalTables", Value::List(out));
+        if let Some(l) = last {
+            v.insert("LastEvaluatedGlobalTableName", l);
+        }
+        v
+    }
+}
+
+type TableRefAlias = crate::state::TableRef;
