@@ -94,27 +94,27 @@ impl DynamoDb {
         // contiguous and in order; tables are then filled in parallel.
         let mut per_table: Vec<(TableRef, crate::table::SortedPairs)> = Vec::new();
         let mut current: Option<(String, usize)> = None;
-        for (key, value) in storage.load(ITEMS).map_err(|e| e.to_string())? {
-            // Table ids are 36-character UUIDs; items of deleted tables are ignored.
-            let Some(id) = key.get(..36) else { continue };
-            let slot = match &current {
-                Some((cur, slot)) if cur.as_bytes() == id => Some(*slot),
-                _ => {
-                    let id = String::from_utf8_lossy(id).into_owned();
-                    let slot = by_id.get(&id).map(|t| {
-                        per_table.push((t.clone(), Vec::new()));
-                        per_table.len() - 1
-                    });
-                    current = slot.map(|s| (id, s));
-                    slot
+        storage
+            .for_each(ITEMS, |key, value| {
+                // Table ids are 36-character UUIDs; items of deleted tables are ignored.
+                let Some(id) = key.get(..36) else { return };
+                let slot = match &current {
+                    Some((cur, slot)) if cur.as_bytes() == id => Some(*slot),
+                    _ => {
+                        let id = String::from_utf8_lossy(id).into_owned();
+                        let slot = by_id.get(&id).map(|t| {
+                            per_table.push((t.clone(), Vec::new()));
+                            per_table.len() - 1
+                        });
+                        current = slot.map(|s| (id, s));
+                        slot
+                    }
+                };
+                if let Some(slot) = slot {
+                    per_table[slot].1.push((key[36..].into(), value.into()));
                 }
-            };
-            if let Some(slot) = slot {
-                per_table[slot]
-                    .1
-                    .push((key[36..].into(), value.into_boxed_slice()));
-            }
-        }
+            })
+            .map_err(|e| e.to_string())?;
         let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
         let queue = Mutex::new(per_table);
         std::thread::scope(|s| {
