@@ -77,3 +77,14 @@ def test_legacy_global_tables_link_existing_tables(nephos, account):
     with pytest.raises(ClientError) as e:
         east.describe_global_table(GlobalTableName="legacy")
     assert error_of(e)[0] == "GlobalTableNotFoundException"
+
+
+def test_deleting_a_replica_table_leaves_the_group(nephos, account):
+    east = nephos.client("dynamodb", account=account, region="us-east-1")
+    west = nephos.client("dynamodb", account=account, region="ap-south-1")
+    make_table(east, "leave")
+    east.update_table(TableName="leave", ReplicaUpdates=[{"Create": {"RegionName": "ap-south-1"}}])
+    west.delete_table(TableName="leave")
+    assert "Replicas" not in east.describe_table(TableName="leave")["Table"]
+    east.put_item(TableName="leave", Item={"pk": {"S": "x"}})
+    assert east.get_item(TableName="leave", Key={"pk": {"S": "x"}})["Item"] == {"pk": {"S": "x"}}

@@ -274,6 +274,21 @@ impl DynamoDb {
         let _ = self.start_commit(batch).wait().await;
     }
 
+    /// Removes this region's (deleted) replica from the group of the others.
+    pub async fn leave_group(&self, ctx: &RequestContext, name: &str, group: &[String]) {
+        let rest: Vec<String> = group
+            .iter()
+            .filter(|r| **r != ctx.region)
+            .cloned()
+            .collect();
+        let members = if rest.len() > 1 {
+            rest.clone()
+        } else {
+            Vec::new()
+        };
+        self.link(&ctx.account_id, name, &rest, &members).await;
+    }
+
     fn regions_of(list: Option<&Value>) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
         for r in list.and_then(Value::as_list).unwrap_or_default() {

@@ -521,9 +521,13 @@ impl DynamoDb {
                 }
             }
             let desc = describe(&t, "DELETING");
-            (self.start_commit(batch), desc)
+            (self.start_commit(batch), desc, t.meta.replicas.clone())
         };
         pending.0.wait().await?;
+        if !pending.2.is_empty() {
+            // The other replicas stop replicating to the deleted one.
+            self.leave_group(ctx, &name, &pending.2).await;
+        }
         Ok(Value::map().with("TableDescription", pending.1))
     }
 
