@@ -1,5 +1,7 @@
 //! Amazon DynamoDB: tables, items, the expression languages, queries and scans, secondary
-//! indexes, batches, transactions and consumed capacity.
+//! indexes, batches, transactions and consumed capacity; on-demand backups and
+//! point-in-time recovery, global tables, exports to and imports from S3, and Kinesis
+//! streaming destinations (stored only).
 //!
 //! Items live in memory per table in an ordered map keyed by partition then sort key
 //! (bytes that sort as DynamoDB sorts), each item compactly encoded (`attr::encode_item`);
