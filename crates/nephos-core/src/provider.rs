@@ -30,6 +30,32 @@ impl ByteStream {
             trailers: Arc::default(),
         }
     }
+
+    /// A body held in memory (in-process calls that send one, like PutObject).
+    pub fn from_bytes(data: impl Into<Bytes>) -> Self {
+        struct Once(Option<Bytes>);
+        impl Stream for Once {
+            type Item = Result<Bytes, std::io::Error>;
+            fn poll_next(
+                mut self: Pin<&mut Self>,
+                _: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<Option<Self::Item>> {
+                std::task::Poll::Ready(self.0.take().map(Ok))
+            }
+        }
+        let data = data.into();
+        ByteStream::new(Some(data.len() as u64), Once(Some(data)))
+    }
+
+    /// Reads the whole body into memory.
+    pub async fn read_all(mut self) -> Result<Vec<u8>, std::io::Error> {
+        let mut out = Vec::new();
+        while let Some(chunk) = std::future::poll_fn(|cx| self.stream.as_mut().poll_next(cx)).await
+        {
+            out.extend_from_slice(&chunk?);
+        }
+        Ok(out)
+    }
 }
 
 impl std::fmt::Debug for ByteStream {
@@ -156,6 +182,23 @@ pub trait Dispatch: Send + Sync {
         operation: &'a str,
         input: Value,
     ) -> BoxFuture<'a, Result<Value, AwsError>>;
+
+    /// Like [`Dispatch::call`] with a streaming body in and out (S3 objects).
+    fn call_input<'a>(
+        &'a self,
+        ctx: &'a RequestContext,
+        service: &'a str,
+        operation: &'a str,
+        input: Input,
+    ) -> BoxFuture<'a, Result<Output, AwsError>> {
+        Box::pin(async move {
+            if input.body.is_some() {
+                return Err(AwsError::internal("this dispatcher cannot send bodies"));
+            }
+            let value = self.call(ctx, service, operation, input.value).await?;
+            Ok(Output::new(value))
+        })
+    }
 }
 
 /// A late-bound handle to the dispatcher. Providers are built before the gateway that
@@ -185,6 +228,22 @@ impl Dispatcher {
     ) -> Result<Value, AwsError> {
         match self.0.get() {
             Some(d) => d.call(ctx, service, operation, input).await,
+            None => Err(AwsError::internal("the in-process dispatcher is not wired")),
+        }
+    }
+}
+
+impl Dispatcher {
+    /// [`Dispatcher::call`] with the request body and the whole output (its body too).
+    pub async fn call_input(
+        &self,
+        ctx: &RequestContext,
+        service: &str,
+        operation: &str,
+        input: Input,
+    ) -> Result<Output, AwsError> {
+        match self.0.get() {
+            Some(d) => d.call_input(ctx, service, operation, input).await,
             None => Err(AwsError::internal("the in-process dispatcher is not wired")),
         }
     }

@@ -2,7 +2,7 @@
 //! without HTTP or codecs.
 
 use crate::Gateway;
-use nephos_core::{AwsError, BoxFuture, Dispatch, Input, RequestContext, Value};
+use nephos_core::{AwsError, BoxFuture, Dispatch, Input, Output, RequestContext, Value};
 use std::sync::Weak;
 
 /// The gateway as a [`Dispatch`]. Holds it weakly: providers keep the dispatcher and the
@@ -27,6 +27,24 @@ impl Dispatch for InProcess {
                 .await
         })
     }
+
+    fn call_input<'a>(
+        &'a self,
+        ctx: &'a RequestContext,
+        service: &'a str,
+        operation: &'a str,
+        input: Input,
+    ) -> BoxFuture<'a, Result<Output, AwsError>> {
+        Box::pin(async move {
+            let gateway = self
+                .0
+                .upgrade()
+                .ok_or_else(|| AwsError::internal("nephos is shutting down"))?;
+            gateway
+                .call_in_process_input(ctx, service, operation, input)
+                .await
+        })
+    }
 }
 
 impl Gateway {
@@ -38,12 +56,30 @@ impl Gateway {
         operation: &str,
         input: Value,
     ) -> Result<Value, AwsError> {
+        let input = Input {
+            value: input,
+            body: None,
+        };
+        Ok(self
+            .call_in_process_input(ctx, service, operation, input)
+            .await?
+            .value)
+    }
+
+    /// [`Gateway::call_in_process`] with a request body, answering the whole output.
+    pub async fn call_in_process_input(
+        &self,
+        ctx: &RequestContext,
+        service: &str,
+        operation: &str,
+        input: Input,
+    ) -> Result<Output, AwsError> {
         let model = nephos_model::service(service)
             .ok_or_else(|| AwsError::internal(format!("no model for service {service}")))?;
         let op = model.operation(operation).ok_or_else(|| {
             AwsError::internal(format!("service {service} has no operation {operation}"))
         })?;
-        nephos_protocol::validate::validate(model, op, &input)?;
+        nephos_protocol::validate::validate(model, op, &input.value)?;
         let (name, provider) = self
             .providers
             .get_key_value(service)
@@ -53,15 +89,6 @@ impl Gateway {
         inner.service = name;
         inner.operation = operation.to_owned();
         inner.request_id = nephos_core::request_id();
-        let output = provider
-            .handle(
-                &inner,
-                Input {
-                    value: input,
-                    body: None,
-                },
-            )
-            .await?;
-        Ok(output.value)
+        provider.handle(&inner, input).await
     }
 }

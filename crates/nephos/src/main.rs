@@ -119,6 +119,7 @@ async fn run(cli: Cli, started: Instant) -> Result<(), String> {
     gateway.add_credentials(sts.clone());
     gateway.register(sts);
     let dynamodb = nephos_dynamodb::DynamoDb::open(storage.clone(), clock.clone())?;
+    dynamodb.set_dispatcher(dispatcher.clone());
     gateway.register(Arc::new(nephos_dynamodb::DynamoDbStreams::new(
         dynamodb.clone(),
     )));

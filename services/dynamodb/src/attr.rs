@@ -275,8 +275,8 @@ fn encode_attr(a: &Attr, out: &mut Vec<u8>) {
             put_bytes(out, s.as_bytes());
         }
         Attr::N(n) => {
-            out.push(1);
-            put_bytes(out, n.to_string().as_bytes());
+            out.push(11);
+            n.encode_compact(out);
         }
         Attr::B(b) => {
             out.push(2);
@@ -290,10 +290,10 @@ fn encode_attr(a: &Attr, out: &mut Vec<u8>) {
             }
         }
         Attr::NS(v) => {
-            out.push(4);
+            out.push(12);
             put_len(out, v.len());
             for n in v {
-                put_bytes(out, n.to_string().as_bytes());
+                n.encode_compact(out);
             }
         }
         Attr::BS(v) => {
@@ -401,8 +401,76 @@ impl<'a> Reader<'a> {
             8 => Attr::Null,
             9 => Attr::Bool(true),
             10 => Attr::Bool(false),
+            11 => Attr::N(Decimal::decode_compact(self.b, &mut self.i)?),
+            12 => {
+                let n = self.len()?;
+                Attr::NS(
+                    (0..n)
+                        .map(|_| Decimal::decode_compact(self.b, &mut self.i))
+                        .collect::<Option<_>>()?,
+                )
+            }
             _ => return None,
         })
+    }
+
+    fn number_size(&mut self) -> Option<usize> {
+        let d = Decimal::compact_digits(self.b, &mut self.i)?;
+        Some((d as usize).div_ceil(2) + 1)
+    }
+
+    /// [`Attr::size`] of the next encoded value, without decoding it.
+    fn attr_size(&mut self) -> Option<usize> {
+        Some(match self.byte()? {
+            0 | 2 => self.bytes()?.len(),
+            1 => number_size(&self.number()?),
+            3 | 5 => {
+                let n = self.len()?;
+                let mut t = 0;
+                for _ in 0..n {
+                    t += self.bytes()?.len();
+                }
+                t
+            }
+            4 => {
+                let n = self.len()?;
+                let mut t = 0;
+                for _ in 0..n {
+                    t += number_size(&self.number()?);
+                }
+                t
+            }
+            6 => 3 + self.map_size(1)?,
+            7 => {
+                let n = self.len()?;
+                let mut t = 3;
+                for _ in 0..n {
+                    t += 1 + self.attr_size()?;
+                }
+                t
+            }
+            8..=10 => 1,
+            11 => self.number_size()?,
+            12 => {
+                let n = self.len()?;
+                let mut t = 0;
+                for _ in 0..n {
+                    t += self.number_size()?;
+                }
+                t
+            }
+            _ => return None,
+        })
+    }
+
+    /// Sizes of a map's entries, each with `extra` bytes (1 inside a nested map).
+    fn map_size(&mut self, extra: usize) -> Option<usize> {
+        let n = self.len()?;
+        let mut t = 0;
+        for _ in 0..n {
+            t += extra + self.bytes()?.len() + self.attr_size()?;
+        }
+        Some(t)
     }
     fn map(&mut self) -> Option<BTreeMap<String, Attr>> {
         let n = self.len()?;
@@ -418,6 +486,11 @@ impl<'a> Reader<'a> {
 
 pub fn decode_item(b: &[u8]) -> Option<Item> {
     Reader { b, i: 0 }.map()
+}
+
+/// [`item_size`] of an encoded item, computed from the bytes (restarts skip decoding).
+pub fn encoded_item_size(b: &[u8]) -> Option<usize> {
+    Reader { b, i: 0 }.map_size(0)
 }
 
 /// Scalar key bytes: S as UTF-8, B raw, N order-preserving.
@@ -468,6 +541,7 @@ mod tests {
         item.insert("m".into(), Attr::M(m));
         let enc = encode_item(&item);
         assert_eq!(decode_item(&enc).unwrap(), item);
+        assert_eq!(encoded_item_size(&enc), Some(item_size(&item)));
         assert!(decode_item(&enc[..enc.len() - 1]).is_none());
     }
 

@@ -1,19 +1,25 @@
 //! Amazon DynamoDB: tables, items, the expression languages, queries and scans, secondary
-//! indexes, batches, transactions and consumed capacity.
+//! indexes, batches, transactions and consumed capacity; on-demand backups and
+//! point-in-time recovery, global tables, exports to and imports from S3, and Kinesis
+//! streaming destinations (stored only).
 //!
 //! Items live in memory per table in an ordered map keyed by partition then sort key
 //! (bytes that sort as DynamoDB sorts), each item compactly encoded (`attr::encode_item`);
 //! the same bytes are what `--data-dir` persists, so restarts only copy them back.
 
 mod attr;
+mod backup;
 mod capacity;
 mod expr;
 mod items;
+mod kinesis;
 mod number;
 mod partiql;
 #[cfg(test)]
 mod proptests;
 mod query;
+mod replicas;
+mod s3io;
 mod state;
 mod stream;
 mod streams_api;
@@ -78,6 +84,27 @@ pub mod fuzzing {
 
 const OPERATIONS: &[&str] = &[
     "BatchExecuteStatement",
+    "CreateBackup",
+    "CreateGlobalTable",
+    "DeleteBackup",
+    "DescribeBackup",
+    "DescribeContinuousBackups",
+    "DescribeExport",
+    "DescribeGlobalTable",
+    "DescribeImport",
+    "ExportTableToPointInTime",
+    "ImportTable",
+    "ListExports",
+    "ListGlobalTables",
+    "ListImports",
+    "DescribeKinesisStreamingDestination",
+    "DisableKinesisStreamingDestination",
+    "EnableKinesisStreamingDestination",
+    "ListBackups",
+    "RestoreTableFromBackup",
+    "RestoreTableToPointInTime",
+    "UpdateContinuousBackups",
+    "UpdateGlobalTable",
     "BatchGetItem",
     "BatchWriteItem",
     "CreateTable",
@@ -103,11 +130,17 @@ const OPERATIONS: &[&str] = &[
 ];
 
 impl DynamoDb {
+    /// Gives the provider the in-process dispatcher (exports to and imports from S3).
+    pub fn set_dispatcher(&self, dispatcher: nephos_core::Dispatcher) {
+        let _ = self.dispatcher.set(dispatcher);
+    }
+
     /// Loads the stored tables and starts the TTL expiry task (when a runtime exists).
     pub fn open(storage: Storage, clock: Arc<Clock>) -> Result<Arc<DynamoDb>, String> {
         let db = Arc::new(DynamoDb::load(storage, clock)?);
         if tokio::runtime::Handle::try_current().is_ok() {
             tokio::spawn(ttl::expiry_task(Arc::downgrade(&db)));
+            tokio::spawn(replicas::replication_task(Arc::downgrade(&db)));
         }
         Ok(db)
     }
@@ -153,6 +186,33 @@ impl Provider for DynamoDb {
                 "ExecuteStatement" => self.execute_statement(ctx, v).await?,
                 "BatchExecuteStatement" => self.batch_execute_statement(ctx, v).await?,
                 "ExecuteTransaction" => self.execute_transaction(ctx, v).await?,
+                "CreateBackup" => self.create_backup(ctx, v).await?,
+                "DescribeBackup" => self.describe_backup(ctx, v)?,
+                "DeleteBackup" => self.delete_backup(ctx, v).await?,
+                "ListBackups" => self.list_backups(ctx, v),
+                "RestoreTableFromBackup" => self.restore_from_backup(ctx, v).await?,
+                "RestoreTableToPointInTime" => self.restore_to_point_in_time(ctx, v).await?,
+                "UpdateContinuousBackups" => self.update_continuous_backups(ctx, v).await?,
+                "DescribeContinuousBackups" => self.describe_continuous_backups(ctx, v)?,
+                "EnableKinesisStreamingDestination" => {
+                    self.kinesis_destination(ctx, v, true).await?
+                }
+                "DisableKinesisStreamingDestination" => {
+                    self.kinesis_destination(ctx, v, false).await?
+                }
+                "DescribeKinesisStreamingDestination" => {
+                    self.describe_kinesis_destinations(ctx, v)?
+                }
+                "ExportTableToPointInTime" => self.export_table(ctx, v).await?,
+                "DescribeExport" => self.describe_export(ctx, v)?,
+                "ListExports" => self.list_exports(ctx, v),
+                "ImportTable" => self.import_table(ctx, v).await?,
+                "DescribeImport" => self.describe_import(ctx, v)?,
+                "ListImports" => self.list_imports(ctx, v),
+                "CreateGlobalTable" => self.create_global_table(ctx, v).await?,
+                "DescribeGlobalTable" => self.describe_global_table(ctx, v)?,
+                "UpdateGlobalTable" => self.update_global_table(ctx, v).await?,
+                "ListGlobalTables" => self.list_global_tables(ctx, v),
                 other => return Err(AwsError::not_implemented("dynamodb", other)),
             };
             Ok(Output::new(out))

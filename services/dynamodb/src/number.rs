@@ -189,6 +189,38 @@ impl Decimal {
         self.add(other.neg())
     }
 
+    /// A compact binary form for item storage: a sign byte, the zigzag exponent and the
+    /// mantissa as varints (`12345` takes 4 bytes instead of 6 as text).
+    pub fn encode_compact(&self, out: &mut Vec<u8>) {
+        out.push(u8::from(self.neg));
+        let z = ((self.exp << 1) ^ (self.exp >> 31)) as u32;
+        put_varint(out, u128::from(z));
+        put_varint(out, self.mant);
+    }
+
+    /// Reads [`Decimal::encode_compact`]'s form at `b[*i..]`, advancing `i`.
+    pub fn decode_compact(b: &[u8], i: &mut usize) -> Option<Decimal> {
+        let neg = *b.get(*i)? != 0;
+        *i += 1;
+        let z = u32::try_from(get_varint(b, i)?).ok()?;
+        let exp = ((z >> 1) as i32) ^ -((z & 1) as i32);
+        let mant = get_varint(b, i)?;
+        if mant == 0 {
+            return Some(Decimal::ZERO);
+        }
+        if digits(mant) > MAX_DIGITS {
+            return None;
+        }
+        Some(Decimal { neg, mant, exp })
+    }
+
+    /// Significant digits of the compact form at `b[*i..]` without building the number.
+    pub fn compact_digits(b: &[u8], i: &mut usize) -> Option<u32> {
+        *i += 1;
+        get_varint(b, i)?;
+        Some(digits(get_varint(b, i)?))
+    }
+
     /// Bytes that sort as the numbers do, for sort keys in ordered maps.
     pub fn sortable_bytes(&self, out: &mut Vec<u8>) {
         if self.is_zero() {
@@ -206,6 +238,35 @@ impl Decimal {
             out.push(0xC0);
             out.extend_from_slice(&e.to_be_bytes());
             out.extend(text.bytes().map(|b| b - b'0' + 1));
+        }
+    }
+}
+
+fn put_varint(out: &mut Vec<u8>, mut n: u128) {
+    loop {
+        let b = (n & 0x7F) as u8;
+        n >>= 7;
+        if n == 0 {
+            out.push(b);
+            return;
+        }
+        out.push(b | 0x80);
+    }
+}
+
+fn get_varint(b: &[u8], i: &mut usize) -> Option<u128> {
+    let mut n = 0u128;
+    let mut shift = 0;
+    loop {
+        let x = *b.get(*i)?;
+        *i += 1;
+        n |= u128::from(x & 0x7F) << shift;
+        if x & 0x80 == 0 {
+            return Some(n);
+        }
+        shift += 7;
+        if shift > 126 {
+            return None;
         }
     }
 }

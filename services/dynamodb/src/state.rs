@@ -10,6 +10,8 @@ use std::task::{Context, Poll, Waker};
 
 pub const TABLES: &str = "dynamodb.tables";
 pub const ITEMS: &str = "dynamodb.items";
+pub const BACKUPS: &str = "dynamodb.backups";
+pub const BACKUP_ITEMS: &str = "dynamodb.backup_items";
 
 pub type TableRef = Arc<RwLock<Table>>;
 
@@ -18,9 +20,15 @@ pub struct Region {
     pub tables: RwLock<BTreeMap<String, TableRef>>,
     /// ClientRequestToken -> (expiry ms, request fingerprint, response).
     pub tokens: Mutex<HashMap<String, (i64, String, Value)>>,
+    /// Backup ARN -> backup.
+    pub backups: Mutex<BTreeMap<String, Arc<crate::backup::Backup>>>,
+    /// Export ARN -> ExportDescription; import ARN -> ImportTableDescription.
+    pub exports: Mutex<BTreeMap<String, Value>>,
+    pub imports: Mutex<BTreeMap<String, Value>>,
 }
 
 pub struct DynamoDb {
+    pub dispatcher: std::sync::OnceLock<nephos_core::Dispatcher>,
     pub state: Scoped<Region>,
     pub storage: Storage,
     pub clock: Arc<Clock>,
@@ -82,23 +90,97 @@ impl DynamoDb {
                 .unwrap()
                 .insert(name, t);
         }
-        for (key, value) in storage.load(ITEMS).map_err(|e| e.to_string())? {
-            // Table ids are 36-character UUIDs; items of deleted tables are ignored.
-            if key.len() < 36 {
-                continue;
+        // Stored keys are the table id then the item key, so each table's items arrive
+        // contiguous and in order; tables are then filled in parallel.
+        let mut per_table: Vec<(TableRef, crate::table::SortedPairs)> = Vec::new();
+        let mut current: Option<(String, usize)> = None;
+        storage
+            .for_each(ITEMS, |key, value| {
+                // Table ids are 36-character UUIDs; items of deleted tables are ignored.
+                let Some(id) = key.get(..36) else { return };
+                let slot = match &current {
+                    Some((cur, slot)) if cur.as_bytes() == id => Some(*slot),
+                    _ => {
+                        let id = String::from_utf8_lossy(id).into_owned();
+                        let slot = by_id.get(&id).map(|t| {
+                            per_table.push((t.clone(), Vec::new()));
+                            per_table.len() - 1
+                        });
+                        current = slot.map(|s| (id, s));
+                        slot
+                    }
+                };
+                if let Some(slot) = slot {
+                    per_table[slot].1.push((key[36..].into(), value.into()));
+                }
+            })
+            .map_err(|e| e.to_string())?;
+        let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let queue = Mutex::new(per_table);
+        std::thread::scope(|s| {
+            for _ in 0..workers {
+                s.spawn(|| {
+                    loop {
+                        let next = queue.lock().unwrap().pop();
+                        let Some((t, entries)) = next else { break };
+                        t.write().unwrap().load_sorted(entries);
+                    }
+                });
             }
-            let id = String::from_utf8_lossy(&key[..36]).into_owned();
-            if let Some(t) = by_id.get(&id) {
-                t.write()
-                    .unwrap()
-                    .put_encoded(&key[36..], value.into_boxed_slice(), None);
+        });
+        for t in by_id.values() {
+            let mut t = t.write().unwrap();
+            if t.meta.pitr_since_ms.is_some() {
+                // The change log lives in memory: history restarts with the process.
+                let p = crate::table::Pitr::new(clock.clone(), &t.items);
+                t.pitr = Some(p);
             }
         }
+        Self::load_backups(&storage, &state)?;
         Ok(DynamoDb {
+            dispatcher: std::sync::OnceLock::new(),
             state,
             storage,
             clock,
         })
+    }
+
+    fn load_backups(storage: &Storage, state: &Scoped<Region>) -> Result<(), String> {
+        let mut by_id: HashMap<String, (String, String, crate::backup::BackupRec)> = HashMap::new();
+        for (key, value) in storage.load(BACKUPS).map_err(|e| e.to_string())? {
+            let rec: crate::backup::BackupRec =
+                serde_json::from_slice(&value).map_err(|e| e.to_string())?;
+            let key = String::from_utf8_lossy(&key).into_owned();
+            let mut parts = key.splitn(3, '/');
+            let (Some(account), Some(region)) = (parts.next(), parts.next()) else {
+                continue;
+            };
+            by_id.insert(rec.id.clone(), (account.to_owned(), region.to_owned(), rec));
+        }
+        let mut items: HashMap<String, crate::table::SortedPairs> = HashMap::new();
+        for (key, value) in storage.load(BACKUP_ITEMS).map_err(|e| e.to_string())? {
+            let Some(id) = key.get(..36) else { continue };
+            let id = String::from_utf8_lossy(id).into_owned();
+            if by_id.contains_key(&id) {
+                items
+                    .entry(id)
+                    .or_default()
+                    .push((key[36..].into(), value.into_boxed_slice()));
+            }
+        }
+        for (id, (account, region, rec)) in by_id {
+            let items = items.remove(&id).unwrap_or_default().into_iter().collect();
+            state
+                .get_for(&account, &region)
+                .backups
+                .lock()
+                .unwrap()
+                .insert(
+                    rec.arn.clone(),
+                    Arc::new(crate::backup::Backup { rec, items }),
+                );
+        }
+        Ok(())
     }
 
     pub fn clear(&self) {

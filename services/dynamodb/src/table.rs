@@ -64,10 +64,89 @@ pub struct TableMeta {
     /// Label of the latest stream (kept after the stream is disabled, as AWS reports it).
     #[serde(default)]
     pub stream_label: Option<String>,
+    /// When point-in-time recovery was enabled (epoch ms), while it is.
+    #[serde(default)]
+    pub pitr_since_ms: Option<i64>,
+    /// Regions of every replica of this global table (this one included); empty when the
+    /// table is not global.
+    #[serde(default)]
+    pub replicas: Vec<String>,
+    /// Kinesis streaming destinations: (stream ARN, status, timestamp precision).
+    #[serde(default)]
+    pub kinesis: Vec<(String, String, String)>,
+}
+
+/// Point-in-time recovery history: the items as of `base_ms` and every change since, so
+/// a table can be rebuilt as of any moment in between.
+pub struct Pitr {
+    pub clock: std::sync::Arc<nephos_core::Clock>,
+    pub base_ms: i64,
+    pub base: ByteMap,
+    /// (epoch ms, table key, new encoded item or None for a deletion), in order.
+    pub log: Vec<(i64, Change)>,
+}
+
+/// How long AWS keeps point-in-time history.
+pub const PITR_RETENTION_MS: i64 = 35 * 24 * 3600 * 1000;
+
+impl Pitr {
+    pub fn new(clock: std::sync::Arc<nephos_core::Clock>, items: &ByteMap) -> Pitr {
+        Pitr {
+            base_ms: clock.now_millis(),
+            clock,
+            base: items.clone(),
+            log: Vec::new(),
+        }
+    }
+
+    /// Folds history older than the retention window into the base.
+    pub fn trim(&mut self) {
+        let cutoff = self.clock.now_millis() - PITR_RETENTION_MS;
+        if self.base_ms >= cutoff {
+            return;
+        }
+        let n = self.log.partition_point(|e| e.0 <= cutoff);
+        for (_, (k, v)) in self.log.drain(..n) {
+            match v {
+                Some(v) => {
+                    self.base.insert(k, v);
+                }
+                None => {
+                    self.base.remove(&k);
+                }
+            }
+        }
+        self.base_ms = cutoff;
+    }
+
+    /// The items as of `at_ms` (base_ms <= at_ms).
+    pub fn at(&self, at_ms: i64) -> ByteMap {
+        let mut m = self.base.clone();
+        for (t, (k, v)) in &self.log {
+            if *t > at_ms {
+                break;
+            }
+            match v {
+                Some(v) => {
+                    m.insert(k.clone(), v.clone());
+                }
+                None => {
+                    m.remove(k);
+                }
+            }
+        }
+        m
+    }
 }
 
 /// An ordered map from key bytes to key or item bytes.
 pub type ByteMap = BTreeMap<Box<[u8]>, Box<[u8]>>;
+
+/// `(key, value)` pairs in key order, ready to bulk-build a [`ByteMap`].
+pub type SortedPairs = Vec<(Box<[u8]>, Box<[u8]>)>;
+
+/// One change to a table: its key and the new encoded item, or None for a deletion.
+pub type Change = (Box<[u8]>, Option<Box<[u8]>>);
 
 pub struct Table {
     pub meta: TableMeta,
@@ -79,6 +158,12 @@ pub struct Table {
     pub ttl: BTreeSet<(i64, Box<[u8]>)>,
     /// Streams of this table, oldest first; the last one is live unless closed.
     pub streams: Vec<StreamLog>,
+    /// History for point-in-time recovery, while it is enabled.
+    pub pitr: Option<Pitr>,
+    /// Changes not yet copied to the other replicas: (table key, new item or None).
+    pub outbox: Vec<Change>,
+    /// Set while applying a replicated change, which must not be sent back.
+    pub applying_replica: bool,
 }
 
 /// Escapes bytes so that a terminated, escaped component still sorts like the raw bytes
@@ -161,6 +246,9 @@ impl Table {
             indexes,
             ttl: BTreeSet::new(),
             streams: Vec::new(),
+            pitr: None,
+            outbox: Vec::new(),
+            applying_replica: false,
         }
     }
 
@@ -227,11 +315,26 @@ impl Table {
                 m.insert(ik.into_boxed_slice(), key.into());
             }
         }
+        if let Some(p) = &mut self.pitr {
+            p.log
+                .push((p.clock.now_millis(), (key.into(), Some(enc.clone()))));
+        }
+        if !self.meta.replicas.is_empty() && !self.applying_replica {
+            self.outbox.push((key.into(), Some(enc.clone())));
+            crate::replicas::PENDING.store(true, std::sync::atomic::Ordering::Release);
+        }
         self.items.insert(key.into(), enc);
     }
 
     pub fn remove(&mut self, key: &[u8]) -> Option<Item> {
         let old = self.items.remove(key)?;
+        if let Some(p) = &mut self.pitr {
+            p.log.push((p.clock.now_millis(), (key.into(), None)));
+        }
+        if !self.meta.replicas.is_empty() && !self.applying_replica {
+            self.outbox.push((key.into(), None));
+            crate::replicas::PENDING.store(true, std::sync::atomic::Ordering::Release);
+        }
         let item = decode_item(&old).unwrap_or_default();
         self.size_bytes = self.size_bytes.saturating_sub(item_size(&item) as u64);
         if let Some(e) = self.ttl_of(&item) {
@@ -245,6 +348,42 @@ impl Table {
             }
         }
         Some(item)
+    }
+
+    /// Fills an empty table from stored `(key, encoded item)` pairs in key order (a
+    /// restart): the map is bulk-built, and items are only decoded when indexes or TTL
+    /// need their attributes; sizes come from the encoded bytes.
+    pub fn load_sorted(&mut self, entries: SortedPairs) {
+        self.items = entries.into_iter().collect();
+        let decode = !self.meta.indexes.is_empty() || self.meta.ttl_attribute.is_some();
+        let mut size = 0u64;
+        if !decode {
+            for v in self.items.values() {
+                size += crate::attr::encoded_item_size(v).unwrap_or(0) as u64;
+            }
+            self.size_bytes = size;
+            return;
+        }
+        let mut ttl = Vec::new();
+        let mut idx_entries: Vec<SortedPairs> = vec![Vec::new(); self.meta.indexes.len()];
+        for (k, v) in &self.items {
+            let Some(item) = decode_item(v) else { continue };
+            size += item_size(&item) as u64;
+            if let Some(e) = self.ttl_of(&item) {
+                ttl.push((e, k.clone()));
+            }
+            for (n, idx) in self.meta.indexes.iter().enumerate() {
+                if let Some(ik) = index_key(&idx.key, &item, k) {
+                    idx_entries[n].push((ik.into_boxed_slice(), k.clone()));
+                }
+            }
+        }
+        self.size_bytes = size;
+        self.ttl = ttl.into_iter().collect();
+        for (idx, entries) in self.meta.indexes.iter().zip(idx_entries) {
+            self.indexes
+                .insert(idx.name.clone(), entries.into_iter().collect());
+        }
     }
 
     /// Builds a new index over the existing items (UpdateTable's backfill).

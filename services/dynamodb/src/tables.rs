@@ -86,7 +86,7 @@ fn key_schema(v: Option<&Value>, defs: &[KeyAttr]) -> Result<KeySchema, AwsError
     })
 }
 
-fn throughput(v: Option<&Value>) -> Option<(i64, i64)> {
+pub(crate) fn throughput(v: Option<&Value>) -> Option<(i64, i64)> {
     let v = v?;
     Some((
         v.int("ReadCapacityUnits").unwrap_or(0),
@@ -94,7 +94,7 @@ fn throughput(v: Option<&Value>) -> Option<(i64, i64)> {
     ))
 }
 
-fn index_meta(
+pub(crate) fn index_meta(
     v: &Value,
     defs: &[KeyAttr],
     global: bool,
@@ -163,7 +163,7 @@ pub fn key_schema_value(k: &KeySchema) -> Value {
     Value::List(list)
 }
 
-fn throughput_value(rcu: i64, wcu: i64) -> Value {
+pub(crate) fn throughput_value(rcu: i64, wcu: i64) -> Value {
     Value::map()
         .with("NumberOfDecreasesToday", 0)
         .with("ReadCapacityUnits", rcu)
@@ -249,6 +249,24 @@ pub fn describe(t: &Table, status: &str) -> Value {
             Value::map()
                 .with("StreamEnabled", true)
                 .with("StreamViewType", view.as_str()),
+        );
+    }
+    if !m.replicas.is_empty() {
+        let own = m.arn.split(':').nth(3).unwrap_or_default();
+        out.insert("GlobalTableVersion", "2019.11.21");
+        out.insert(
+            "Replicas",
+            Value::List(
+                m.replicas
+                    .iter()
+                    .filter(|r| r.as_str() != own)
+                    .map(|r| {
+                        Value::map()
+                            .with("RegionName", r.as_str())
+                            .with("ReplicaStatus", "ACTIVE")
+                    })
+                    .collect(),
+            ),
         );
     }
     if let Some(label) = &m.stream_label {
@@ -438,6 +456,9 @@ impl DynamoDb {
             ttl_attribute: None,
             stream_view: None,
             stream_label: None,
+            pitr_since_ms: None,
+            replicas: Vec::new(),
+            kinesis: Vec::new(),
         };
         let mut table = Table::new(meta);
         if let Some(spec) = v.get("StreamSpecification")
@@ -500,9 +521,13 @@ impl DynamoDb {
                 }
             }
             let desc = describe(&t, "DELETING");
-            (self.start_commit(batch), desc)
+            (self.start_commit(batch), desc, t.meta.replicas.clone())
         };
         pending.0.wait().await?;
+        if !pending.2.is_empty() {
+            // The other replicas stop replicating to the deleted one.
+            self.leave_group(ctx, &name, &pending.2).await;
+        }
         Ok(Value::map().with("TableDescription", pending.1))
     }
 
@@ -532,6 +557,9 @@ impl DynamoDb {
     pub async fn update_table(&self, ctx: &RequestContext, v: &Value) -> Result<Value, AwsError> {
         let name = table_name(v);
         let t = self.table(ctx, &name).map_err(|_| table_not_found(&name))?;
+        if v.get("ReplicaUpdates").is_some() {
+            return self.update_replicas(ctx, &name, v).await;
+        }
         let pending = {
             let mut t = t.write().unwrap();
             let mut meta = t.meta.clone();
@@ -802,7 +830,7 @@ impl DynamoDb {
     }
 }
 
-fn uuid() -> String {
+pub(crate) fn uuid() -> String {
     let hex = nephos_core::random_alnum(32, b"0123456789abcdef");
     format!(
         "{}-{}-4{}-a{}-{}",
