@@ -176,6 +176,7 @@ impl S3Provider {
             versioning: None,
             tags: None,
             policy: None,
+            cors: None,
         };
         {
             let buckets = self.store.buckets.read().unwrap();
@@ -323,7 +324,7 @@ impl S3Provider {
         Ok(v)
     }
 
-    async fn save_bucket(&self, b: &Bucket) -> Result<(), AwsError> {
+    pub(crate) async fn save_bucket(&self, b: &Bucket) -> Result<(), AwsError> {
         let meta = b.meta.read().unwrap().clone();
         let batch = self
             .store

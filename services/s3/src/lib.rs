@@ -11,6 +11,7 @@
 pub mod buckets;
 pub mod checksum;
 pub mod conditions;
+pub mod cors;
 pub mod errors;
 pub mod listing;
 pub mod multipart;
@@ -48,11 +49,13 @@ const OPERATIONS: &[&str] = &[
     "CreateBucket",
     "CreateMultipartUpload",
     "DeleteBucket",
+    "DeleteBucketCors",
     "DeleteBucketPolicy",
     "DeleteBucketTagging",
     "DeleteObject",
     "DeleteObjectTagging",
     "DeleteObjects",
+    "GetBucketCors",
     "GetBucketLocation",
     "GetBucketPolicy",
     "GetBucketTagging",
@@ -67,6 +70,7 @@ const OPERATIONS: &[&str] = &[
     "ListObjects",
     "ListObjectsV2",
     "ListParts",
+    "PutBucketCors",
     "PutBucketPolicy",
     "PutBucketTagging",
     "PutBucketVersioning",
@@ -105,6 +109,9 @@ impl Provider for S3Provider {
                 "PutBucketTagging" => self.put_bucket_tagging(ctx, v).await?,
                 "GetBucketTagging" => self.get_bucket_tagging(ctx, v)?,
                 "DeleteBucketTagging" => self.delete_bucket_tagging(ctx, v).await?,
+                "PutBucketCors" => self.put_bucket_cors(ctx, v).await?,
+                "GetBucketCors" => self.get_bucket_cors(ctx, v)?,
+                "DeleteBucketCors" => self.delete_bucket_cors(ctx, v).await?,
                 "PutBucketPolicy" => self.put_bucket_policy(ctx, v).await?,
                 "GetBucketPolicy" => self.get_bucket_policy(ctx, v)?,
                 "DeleteBucketPolicy" => self.delete_bucket_policy(ctx, v).await?,
@@ -129,6 +136,13 @@ impl Provider for S3Provider {
             };
             Ok(Output::new(value))
         })
+    }
+
+    fn cors(
+        &self,
+        request: &nephos_core::CorsRequest<'_>,
+    ) -> Option<Result<Vec<(String, String)>, AwsError>> {
+        Some(self.cors_answer(request))
     }
 
     fn reset(&self) {

@@ -43,6 +43,8 @@ pub struct BucketMeta {
     /// The bucket policy document, as sent.
     #[serde(default)]
     pub policy: Option<String>,
+    #[serde(default)]
+    pub cors: Option<Vec<crate::cors::CorsRule>>,
 }
 
 /// One bucket: its settings and its keys, each with its versions (oldest first).
