@@ -177,6 +177,9 @@ impl S3Provider {
             tags: None,
             policy: None,
             cors: None,
+            acl: crate::acl::from_input(input)?,
+            public_access_block: None,
+            ownership: input.str("ObjectOwnership").map(str::to_owned),
         };
         {
             let buckets = self.store.buckets.read().unwrap();

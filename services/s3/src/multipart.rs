@@ -39,6 +39,8 @@ impl S3Provider {
         let key = input.str("Key").unwrap_or_default();
         check_key(key)?;
         let b = self.bucket_for_key(ctx, input.str("Bucket").unwrap_or_default(), Some(key))?;
+        let meta = meta_from_input(input)?;
+        self.check_acl(&b, meta.acl.as_deref())?;
         let alg = input.str("ChecksumAlgorithm").and_then(Algorithm::parse);
         let kind = match input.str("ChecksumType") {
             Some("FULL_OBJECT") => {
@@ -73,7 +75,7 @@ impl S3Provider {
             upload_id: random_id(64),
             initiated_ms: ctx.clock.now_millis(),
             owner: ctx.account_id.clone(),
-            meta: meta_from_input(input)?,
+            meta,
             tags: parse_tagging_header(input.str("Tagging"))?,
             checksum_algorithm: alg
                 .or((kind == Some(Kind::FullObject)).then_some(Algorithm::Crc64Nvme)),

@@ -84,6 +84,7 @@ pub fn meta_from_input(input: &Value) -> Result<ObjectMeta, AwsError> {
         sse: s("ServerSideEncryption"),
         sse_kms_key: s("SSEKMSKeyId"),
         user,
+        acl: crate::acl::from_input(input)?,
     })
 }
 
@@ -341,6 +342,7 @@ impl S3Provider {
         let b = self.bucket_for_key(ctx, v.str("Bucket").unwrap_or_default(), Some(key))?;
         Self::check_write_conditions(&b, key, v)?;
         let meta = meta_from_input(v)?;
+        self.check_acl(&b, meta.acl.as_deref())?;
         let tags = parse_tagging_header(v.str("Tagging"))?;
         let written = self
             .store
@@ -706,6 +708,9 @@ impl S3Provider {
         } else {
             src.meta.clone()
         };
+        // A copy gets the ACL its request names, never the source's.
+        meta.acl = crate::acl::from_input(input)?;
+        self.check_acl(&b, meta.acl.as_deref())?;
         if let Some(c) = input.str("StorageClass") {
             meta.storage_class = Some(c.to_owned()).filter(|c| c != "STANDARD");
         }

@@ -45,6 +45,13 @@ pub struct BucketMeta {
     pub policy: Option<String>,
     #[serde(default)]
     pub cors: Option<Vec<crate::cors::CorsRule>>,
+    #[serde(default)]
+    pub acl: Option<Vec<crate::acl::Grant>>,
+    #[serde(default)]
+    pub public_access_block: Option<crate::acl::PublicAccessBlock>,
+    /// ObjectOwnership: BucketOwnerEnforced, BucketOwnerPreferred or ObjectWriter.
+    #[serde(default)]
+    pub ownership: Option<String>,
 }
 
 /// One bucket: its settings and its keys, each with its versions (oldest first).
@@ -149,6 +156,8 @@ pub struct ObjectMeta {
     pub sse: Option<String>,
     pub sse_kms_key: Option<String>,
     pub user: BTreeMap<String, String>,
+    #[serde(default)]
+    pub acl: Option<Vec<crate::acl::Grant>>,
 }
 
 /// A piece of a body stored as a blob.
