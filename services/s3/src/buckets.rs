@@ -180,6 +180,7 @@ impl S3Provider {
             acl: crate::acl::from_input(input)?,
             public_access_block: None,
             ownership: input.str("ObjectOwnership").map(str::to_owned),
+            encryption: None,
         };
         {
             let buckets = self.store.buckets.read().unwrap();

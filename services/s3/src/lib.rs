@@ -18,6 +18,7 @@ pub mod listing;
 pub mod multipart;
 pub mod objects;
 pub mod policy;
+pub mod sse;
 pub mod store;
 
 use nephos_core::{AwsError, BoxFuture, Input, Output, Provider, RequestContext};
@@ -51,6 +52,7 @@ const OPERATIONS: &[&str] = &[
     "CreateMultipartUpload",
     "DeleteBucket",
     "DeleteBucketCors",
+    "DeleteBucketEncryption",
     "DeleteBucketOwnershipControls",
     "DeleteBucketPolicy",
     "DeleteBucketTagging",
@@ -60,6 +62,7 @@ const OPERATIONS: &[&str] = &[
     "DeletePublicAccessBlock",
     "GetBucketAcl",
     "GetBucketCors",
+    "GetBucketEncryption",
     "GetBucketLocation",
     "GetBucketOwnershipControls",
     "GetBucketPolicy",
@@ -79,6 +82,7 @@ const OPERATIONS: &[&str] = &[
     "ListParts",
     "PutBucketAcl",
     "PutBucketCors",
+    "PutBucketEncryption",
     "PutBucketOwnershipControls",
     "PutBucketPolicy",
     "PutBucketTagging",
@@ -130,6 +134,9 @@ impl Provider for S3Provider {
                 "PutBucketOwnershipControls" => self.put_ownership_controls(ctx, v).await?,
                 "GetBucketOwnershipControls" => self.get_ownership_controls(ctx, v)?,
                 "DeleteBucketOwnershipControls" => self.delete_ownership_controls(ctx, v).await?,
+                "PutBucketEncryption" => self.put_bucket_encryption(ctx, v).await?,
+                "GetBucketEncryption" => self.get_bucket_encryption(ctx, v)?,
+                "DeleteBucketEncryption" => self.delete_bucket_encryption(ctx, v).await?,
                 "PutBucketCors" => self.put_bucket_cors(ctx, v).await?,
                 "GetBucketCors" => self.get_bucket_cors(ctx, v)?,
                 "DeleteBucketCors" => self.delete_bucket_cors(ctx, v).await?,

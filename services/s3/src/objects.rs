@@ -85,6 +85,8 @@ pub fn meta_from_input(input: &Value) -> Result<ObjectMeta, AwsError> {
         sse_kms_key: s("SSEKMSKeyId"),
         user,
         acl: crate::acl::from_input(input)?,
+        sse_c_md5: None,
+        bucket_key: false,
     })
 }
 
@@ -181,11 +183,8 @@ pub fn object_headers(b: &Bucket, v: &Version, checksum_mode: bool) -> Value {
     let mut out = Value::map()
         .with("ETag", v.etag.as_str())
         .with("LastModified", Timestamp::from_millis(v.last_modified_ms))
-        .with("AcceptRanges", "bytes")
-        .with(
-            "ServerSideEncryption",
-            v.meta.sse.clone().unwrap_or_else(|| "AES256".to_owned()),
-        );
+        .with("AcceptRanges", "bytes");
+    crate::sse::add_headers(&v.meta, &mut out);
     let m = &v.meta;
     for (member, val) in [
         ("ContentType", &m.content_type),
@@ -195,7 +194,6 @@ pub fn object_headers(b: &Bucket, v: &Version, checksum_mode: bool) -> Value {
         ("CacheControl", &m.cache_control),
         ("WebsiteRedirectLocation", &m.website_redirect),
         ("StorageClass", &m.storage_class),
-        ("SSEKMSKeyId", &m.sse_kms_key),
     ] {
         if let Some(x) = val {
             out.insert(member, x.as_str());
@@ -341,8 +339,9 @@ impl S3Provider {
         check_key(key)?;
         let b = self.bucket_for_key(ctx, v.str("Bucket").unwrap_or_default(), Some(key))?;
         Self::check_write_conditions(&b, key, v)?;
-        let meta = meta_from_input(v)?;
+        let mut meta = meta_from_input(v)?;
         self.check_acl(&b, meta.acl.as_deref())?;
+        crate::sse::resolve(&mut meta, v, &b, ctx)?;
         let tags = parse_tagging_header(v.str("Tagging"))?;
         let written = self
             .store
@@ -391,14 +390,8 @@ impl S3Provider {
             parts: Vec::new(),
         };
         let stored = self.store_version(&b, version).await?;
-        let mut out = Value::map().with("ETag", stored.etag.as_str()).with(
-            "ServerSideEncryption",
-            stored
-                .meta
-                .sse
-                .clone()
-                .unwrap_or_else(|| "AES256".to_owned()),
-        );
+        let mut out = Value::map().with("ETag", stored.etag.as_str());
+        crate::sse::add_headers(&stored.meta, &mut out);
         if let Some(c) = &stored.checksum {
             c.add_to(&mut out, true);
         }
@@ -417,6 +410,7 @@ impl S3Provider {
         let key = input.str("Key").unwrap_or_default();
         let b = self.bucket_for_key(ctx, input.str("Bucket").unwrap_or_default(), Some(key))?;
         let v = self.find_version(&b, key, input.str("VersionId"))?;
+        crate::sse::check_read(&v.meta, input, "")?;
         conditions::check_read(input, &v.etag, v.last_modified_ms)?;
         let checksum_mode = input
             .str("ChecksumMode")
@@ -708,9 +702,13 @@ impl S3Provider {
         } else {
             src.meta.clone()
         };
-        // A copy gets the ACL its request names, never the source's.
+        // A copy gets the ACL and encryption its request names, never the source's.
         meta.acl = crate::acl::from_input(input)?;
         self.check_acl(&b, meta.acl.as_deref())?;
+        crate::sse::check_read(&src.meta, input, "CopySource")?;
+        meta.sse = input.str("ServerSideEncryption").map(str::to_owned);
+        meta.sse_kms_key = input.str("SSEKMSKeyId").map(str::to_owned);
+        crate::sse::resolve(&mut meta, input, &b, ctx)?;
         if let Some(c) = input.str("StorageClass") {
             meta.storage_class = Some(c.to_owned()).filter(|c| c != "STANDARD");
         }
@@ -760,14 +758,8 @@ impl S3Provider {
         if let Some(c) = &stored.checksum {
             c.add_to(&mut result, true);
         }
-        let mut out = Value::map().with("CopyObjectResult", result).with(
-            "ServerSideEncryption",
-            stored
-                .meta
-                .sse
-                .clone()
-                .unwrap_or_else(|| "AES256".to_owned()),
-        );
+        let mut out = Value::map().with("CopyObjectResult", result);
+        crate::sse::add_headers(&stored.meta, &mut out);
         if stored.version_id != NULL_VERSION {
             out.insert("VersionId", stored.version_id.as_str());
         }

@@ -52,6 +52,8 @@ pub struct BucketMeta {
     /// ObjectOwnership: BucketOwnerEnforced, BucketOwnerPreferred or ObjectWriter.
     #[serde(default)]
     pub ownership: Option<String>,
+    #[serde(default)]
+    pub encryption: Option<crate::sse::Encryption>,
 }
 
 /// One bucket: its settings and its keys, each with its versions (oldest first).
@@ -158,6 +160,11 @@ pub struct ObjectMeta {
     pub user: BTreeMap<String, String>,
     #[serde(default)]
     pub acl: Option<Vec<crate::acl::Grant>>,
+    /// The MD5 of an SSE-C key (never the key).
+    #[serde(default)]
+    pub sse_c_md5: Option<String>,
+    #[serde(default)]
+    pub bucket_key: bool,
 }
 
 /// A piece of a body stored as a blob.
