@@ -8,7 +8,8 @@
 //! - Object operations that share one URI template in the model (PutObject, CopyObject,
 //!   UploadPart, UploadPartCopy; GetObject and ListParts; DeleteObject and
 //!   AbortMultipartUpload; CompleteMultipartUpload) are told apart by their query
-//!   parameters and `x-amz-copy-source`, as S3 does.
+//!   parameters and `x-amz-copy-source`, as S3 does; bucket `?lifecycle` and
+//!   `?notification` requests go to the current operations, not the deprecated ones.
 //! - GetObject with a `Content-Range` answers 206 (the model has no status member for it).
 //! - GetBucketLocation's body is a bare `<LocationConstraint>` root, which botocore reads
 //!   by hand; the model describes it as a wrapped member.
@@ -89,11 +90,18 @@ pub fn operation(service: &str, req: &HttpRequest) -> Option<&'static str> {
         .trim_start_matches('/')
         .split_once('/')
         .is_some_and(|(_, k)| !k.is_empty());
-    if !has_key {
-        return None;
-    }
     let query = nephos_protocol::rest::query_pairs(req.uri.query());
     let has = |k: &str| query.iter().any(|(q, _)| q == k);
+    if !has_key {
+        // Deprecated operations share these templates with their replacements.
+        return match (req.method.as_str(), has("lifecycle"), has("notification")) {
+            ("GET", true, _) => Some("GetBucketLifecycleConfiguration"),
+            ("PUT", true, _) => Some("PutBucketLifecycleConfiguration"),
+            ("GET", _, true) => Some("GetBucketNotificationConfiguration"),
+            ("PUT", _, true) => Some("PutBucketNotificationConfiguration"),
+            _ => None,
+        };
+    }
     if SUBRESOURCES.iter().any(|s| has(s)) {
         return None;
     }

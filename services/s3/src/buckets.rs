@@ -181,6 +181,7 @@ impl S3Provider {
             public_access_block: None,
             ownership: input.str("ObjectOwnership").map(str::to_owned),
             encryption: None,
+            lifecycle: None,
         };
         {
             let buckets = self.store.buckets.read().unwrap();

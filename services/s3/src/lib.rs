@@ -14,6 +14,7 @@ pub mod checksum;
 pub mod conditions;
 pub mod cors;
 pub mod errors;
+pub mod lifecycle;
 pub mod listing;
 pub mod multipart;
 pub mod objects;
@@ -21,26 +22,40 @@ pub mod policy;
 pub mod sse;
 pub mod store;
 
-use nephos_core::{AwsError, BoxFuture, Input, Output, Provider, RequestContext};
+use nephos_core::{
+    AwsError, BoxFuture, Clock, Dispatcher, Input, Output, Provider, RequestContext,
+};
 use nephos_storage::{BlobStore, Storage};
 use std::path::Path;
+use std::sync::Arc;
 
 pub struct S3Provider {
     store: store::Store,
+    #[allow(dead_code)] // event notifications call SQS through it
+    pub(crate) dispatcher: Dispatcher,
 }
 
 impl S3Provider {
     /// Opens S3's state: blobs under `data_dir` when given (durable), else in a private
     /// temporary directory.
-    pub fn new(storage: Storage, data_dir: Option<&Path>) -> Result<S3Provider, String> {
+    /// The lifecycle task starts here when a tokio runtime is running.
+    pub fn new(
+        storage: Storage,
+        data_dir: Option<&Path>,
+        clock: Arc<Clock>,
+        dispatcher: Dispatcher,
+    ) -> Result<Arc<S3Provider>, String> {
         let blobs = match data_dir {
             Some(d) => BlobStore::open(&d.join("s3")),
             None => BlobStore::temporary(),
         }
         .map_err(|e| format!("opening the s3 blob store: {e}"))?;
-        Ok(S3Provider {
+        let provider = Arc::new(S3Provider {
             store: store::Store::open(storage, blobs)?,
-        })
+            dispatcher,
+        });
+        provider.start_lifecycle(clock);
+        Ok(provider)
     }
 }
 
@@ -53,6 +68,7 @@ const OPERATIONS: &[&str] = &[
     "DeleteBucket",
     "DeleteBucketCors",
     "DeleteBucketEncryption",
+    "DeleteBucketLifecycle",
     "DeleteBucketOwnershipControls",
     "DeleteBucketPolicy",
     "DeleteBucketTagging",
@@ -63,6 +79,7 @@ const OPERATIONS: &[&str] = &[
     "GetBucketAcl",
     "GetBucketCors",
     "GetBucketEncryption",
+    "GetBucketLifecycleConfiguration",
     "GetBucketLocation",
     "GetBucketOwnershipControls",
     "GetBucketPolicy",
@@ -83,6 +100,7 @@ const OPERATIONS: &[&str] = &[
     "PutBucketAcl",
     "PutBucketCors",
     "PutBucketEncryption",
+    "PutBucketLifecycleConfiguration",
     "PutBucketOwnershipControls",
     "PutBucketPolicy",
     "PutBucketTagging",
@@ -137,6 +155,9 @@ impl Provider for S3Provider {
                 "PutBucketEncryption" => self.put_bucket_encryption(ctx, v).await?,
                 "GetBucketEncryption" => self.get_bucket_encryption(ctx, v)?,
                 "DeleteBucketEncryption" => self.delete_bucket_encryption(ctx, v).await?,
+                "PutBucketLifecycleConfiguration" => self.put_bucket_lifecycle(ctx, v).await?,
+                "GetBucketLifecycleConfiguration" => self.get_bucket_lifecycle(ctx, v)?,
+                "DeleteBucketLifecycle" => self.delete_bucket_lifecycle(ctx, v).await?,
                 "PutBucketCors" => self.put_bucket_cors(ctx, v).await?,
                 "GetBucketCors" => self.get_bucket_cors(ctx, v)?,
                 "DeleteBucketCors" => self.delete_bucket_cors(ctx, v).await?,

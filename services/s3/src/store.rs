@@ -54,6 +54,8 @@ pub struct BucketMeta {
     pub ownership: Option<String>,
     #[serde(default)]
     pub encryption: Option<crate::sse::Encryption>,
+    #[serde(default)]
+    pub lifecycle: Option<Vec<crate::lifecycle::Rule>>,
 }
 
 /// One bucket: its settings and its keys, each with its versions (oldest first).
