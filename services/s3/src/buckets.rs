@@ -182,7 +182,14 @@ impl S3Provider {
             ownership: input.str("ObjectOwnership").map(str::to_owned),
             encryption: None,
             lifecycle: None,
+            object_lock: None,
         };
+        let mut meta = meta;
+        if input.bool("ObjectLockEnabledForBucket") == Some(true) {
+            // Object Lock needs versioning, so it comes with it.
+            meta.object_lock = Some(crate::lock::LockConfig::default());
+            meta.versioning = Some("Enabled".to_owned());
+        }
         {
             let buckets = self.store.buckets.read().unwrap();
             if let Some(existing) = buckets.get(name) {

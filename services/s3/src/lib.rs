@@ -16,6 +16,7 @@ pub mod cors;
 pub mod errors;
 pub mod lifecycle;
 pub mod listing;
+pub mod lock;
 pub mod multipart;
 pub mod objects;
 pub mod policy;
@@ -87,6 +88,9 @@ const OPERATIONS: &[&str] = &[
     "GetBucketVersioning",
     "GetObject",
     "GetObjectAcl",
+    "GetObjectLegalHold",
+    "GetObjectLockConfiguration",
+    "GetObjectRetention",
     "GetObjectTagging",
     "GetPublicAccessBlock",
     "HeadBucket",
@@ -107,6 +111,9 @@ const OPERATIONS: &[&str] = &[
     "PutBucketVersioning",
     "PutObject",
     "PutObjectAcl",
+    "PutObjectLegalHold",
+    "PutObjectLockConfiguration",
+    "PutObjectRetention",
     "PutObjectTagging",
     "PutPublicAccessBlock",
     "UploadPart",
@@ -158,6 +165,12 @@ impl Provider for S3Provider {
                 "PutBucketLifecycleConfiguration" => self.put_bucket_lifecycle(ctx, v).await?,
                 "GetBucketLifecycleConfiguration" => self.get_bucket_lifecycle(ctx, v)?,
                 "DeleteBucketLifecycle" => self.delete_bucket_lifecycle(ctx, v).await?,
+                "PutObjectLockConfiguration" => self.put_object_lock_configuration(ctx, v).await?,
+                "GetObjectLockConfiguration" => self.get_object_lock_configuration(ctx, v)?,
+                "PutObjectRetention" => self.put_object_retention(ctx, v).await?,
+                "GetObjectRetention" => self.get_object_retention(ctx, v)?,
+                "PutObjectLegalHold" => self.put_object_legal_hold(ctx, v).await?,
+                "GetObjectLegalHold" => self.get_object_legal_hold(ctx, v)?,
                 "PutBucketCors" => self.put_bucket_cors(ctx, v).await?,
                 "GetBucketCors" => self.get_bucket_cors(ctx, v)?,
                 "DeleteBucketCors" => self.delete_bucket_cors(ctx, v).await?,

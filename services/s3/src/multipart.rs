@@ -42,6 +42,7 @@ impl S3Provider {
         let mut meta = meta_from_input(input)?;
         self.check_acl(&b, meta.acl.as_deref())?;
         crate::sse::resolve(&mut meta, input, &b, ctx)?;
+        crate::lock::resolve(&mut meta, input, &b, ctx.clock.now_millis())?;
         let alg = input.str("ChecksumAlgorithm").and_then(Algorithm::parse);
         let kind = match input.str("ChecksumType") {
             Some("FULL_OBJECT") => {

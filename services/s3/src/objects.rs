@@ -87,6 +87,9 @@ pub fn meta_from_input(input: &Value) -> Result<ObjectMeta, AwsError> {
         acl: crate::acl::from_input(input)?,
         sse_c_md5: None,
         bucket_key: false,
+        lock_mode: None,
+        lock_until_ms: None,
+        legal_hold: false,
     })
 }
 
@@ -185,6 +188,7 @@ pub fn object_headers(b: &Bucket, v: &Version, checksum_mode: bool) -> Value {
         .with("LastModified", Timestamp::from_millis(v.last_modified_ms))
         .with("AcceptRanges", "bytes");
     crate::sse::add_headers(&v.meta, &mut out);
+    crate::lock::add_headers(&v.meta, &mut out);
     let m = &v.meta;
     for (member, val) in [
         ("ContentType", &m.content_type),
@@ -342,6 +346,7 @@ impl S3Provider {
         let mut meta = meta_from_input(v)?;
         self.check_acl(&b, meta.acl.as_deref())?;
         crate::sse::resolve(&mut meta, v, &b, ctx)?;
+        crate::lock::resolve(&mut meta, v, &b, ctx.clock.now_millis())?;
         let tags = parse_tagging_header(v.str("Tagging"))?;
         let written = self
             .store
@@ -486,6 +491,7 @@ impl S3Provider {
         b: &Bucket,
         key: &str,
         version_id: Option<&str>,
+        bypass: bool,
         batch: &mut Vec<Mutation>,
         freed: &mut Vec<BodyRef>,
     ) -> Result<Value, AwsError> {
@@ -494,6 +500,9 @@ impl S3Provider {
         if let Some(id) = version_id {
             if !valid_version_id(id) {
                 return Err(invalid_version());
+            }
+            if let Some(v) = b.version(key, id) {
+                crate::lock::check_delete(&v, bypass, ctx.clock.now_millis())?;
             }
             if let Some(v) = b.remove(key, id) {
                 batch.push(Mutation::delete(T_OBJECTS, v.storage_key()));
@@ -560,7 +569,15 @@ impl S3Provider {
             }
         }
         let (mut batch, mut freed) = (Vec::new(), Vec::new());
-        let out = self.delete_one(ctx, &b, key, input.str("VersionId"), &mut batch, &mut freed)?;
+        let out = self.delete_one(
+            ctx,
+            &b,
+            key,
+            input.str("VersionId"),
+            input.bool("BypassGovernanceRetention").unwrap_or(false),
+            &mut batch,
+            &mut freed,
+        )?;
         self.store.commit(batch).await?;
         for body in freed {
             self.store.free_body(&body);
@@ -574,6 +591,7 @@ impl S3Provider {
         input: &Value,
     ) -> Result<Value, AwsError> {
         let b = self.bucket_for(ctx, input.str("Bucket").unwrap_or_default())?;
+        let bypass = input.bool("BypassGovernanceRetention").unwrap_or(false);
         let delete = input.get("Delete").ok_or_else(errors::malformed_xml)?;
         let objects = delete
             .get("Objects")
@@ -590,7 +608,7 @@ impl S3Provider {
             let vid = o.str("VersionId");
             let result = self
                 .authorize(ctx, &b, Some(key))
-                .and_then(|()| self.delete_one(ctx, &b, key, vid, &mut batch, &mut freed));
+                .and_then(|()| self.delete_one(ctx, &b, key, vid, bypass, &mut batch, &mut freed));
             match result {
                 Ok(r) => {
                     if quiet {
@@ -708,7 +726,9 @@ impl S3Provider {
         crate::sse::check_read(&src.meta, input, "CopySource")?;
         meta.sse = input.str("ServerSideEncryption").map(str::to_owned);
         meta.sse_kms_key = input.str("SSEKMSKeyId").map(str::to_owned);
+        (meta.lock_mode, meta.lock_until_ms, meta.legal_hold) = (None, None, false);
         crate::sse::resolve(&mut meta, input, &b, ctx)?;
+        crate::lock::resolve(&mut meta, input, &b, ctx.clock.now_millis())?;
         if let Some(c) = input.str("StorageClass") {
             meta.storage_class = Some(c.to_owned()).filter(|c| c != "STANDARD");
         }

@@ -56,6 +56,8 @@ pub struct BucketMeta {
     pub encryption: Option<crate::sse::Encryption>,
     #[serde(default)]
     pub lifecycle: Option<Vec<crate::lifecycle::Rule>>,
+    #[serde(default)]
+    pub object_lock: Option<crate::lock::LockConfig>,
 }
 
 /// One bucket: its settings and its keys, each with its versions (oldest first).
@@ -167,6 +169,12 @@ pub struct ObjectMeta {
     pub sse_c_md5: Option<String>,
     #[serde(default)]
     pub bucket_key: bool,
+    #[serde(default)]
+    pub lock_mode: Option<String>,
+    #[serde(default)]
+    pub lock_until_ms: Option<i64>,
+    #[serde(default)]
+    pub legal_hold: bool,
 }
 
 /// A piece of a body stored as a blob.
