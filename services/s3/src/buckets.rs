@@ -183,6 +183,7 @@ impl S3Provider {
             encryption: None,
             lifecycle: None,
             object_lock: None,
+            notifications: None,
         };
         let mut meta = meta;
         if input.bool("ObjectLockEnabledForBucket") == Some(true) {

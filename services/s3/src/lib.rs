@@ -18,13 +18,14 @@ pub mod lifecycle;
 pub mod listing;
 pub mod lock;
 pub mod multipart;
+pub mod notify;
 pub mod objects;
 pub mod policy;
 pub mod sse;
 pub mod store;
 
 use nephos_core::{
-    AwsError, BoxFuture, Clock, Dispatcher, Input, Output, Provider, RequestContext,
+    AwsError, BoxFuture, Clock, Dispatcher, Input, Output, Provider, RequestContext, Value,
 };
 use nephos_storage::{BlobStore, Storage};
 use std::path::Path;
@@ -32,7 +33,6 @@ use std::sync::Arc;
 
 pub struct S3Provider {
     store: store::Store,
-    #[allow(dead_code)] // event notifications call SQS through it
     pub(crate) dispatcher: Dispatcher,
 }
 
@@ -82,6 +82,7 @@ const OPERATIONS: &[&str] = &[
     "GetBucketEncryption",
     "GetBucketLifecycleConfiguration",
     "GetBucketLocation",
+    "GetBucketNotificationConfiguration",
     "GetBucketOwnershipControls",
     "GetBucketPolicy",
     "GetBucketTagging",
@@ -105,6 +106,7 @@ const OPERATIONS: &[&str] = &[
     "PutBucketCors",
     "PutBucketEncryption",
     "PutBucketLifecycleConfiguration",
+    "PutBucketNotificationConfiguration",
     "PutBucketOwnershipControls",
     "PutBucketPolicy",
     "PutBucketTagging",
@@ -135,6 +137,43 @@ impl Provider for S3Provider {
         input: Input,
     ) -> BoxFuture<'a, Result<Output, AwsError>> {
         Box::pin(async move {
+            let notifies = matches!(
+                ctx.operation.as_str(),
+                "PutObject"
+                    | "CopyObject"
+                    | "CompleteMultipartUpload"
+                    | "DeleteObject"
+                    | "DeleteObjects"
+            );
+            if !notifies {
+                return self.run(ctx, input).await;
+            }
+            let head = Value::map()
+                .with("Bucket", input.value.str("Bucket").unwrap_or_default())
+                .with("Key", input.value.str("Key").unwrap_or_default());
+            let result = self.run(ctx, input).await;
+            if let Ok(out) = &result {
+                self.after(ctx, &head, &out.value).await;
+            }
+            result
+        })
+    }
+
+    fn cors(
+        &self,
+        request: &nephos_core::CorsRequest<'_>,
+    ) -> Option<Result<Vec<(String, String)>, AwsError>> {
+        Some(self.cors_answer(request))
+    }
+
+    fn reset(&self) {
+        self.store.clear();
+    }
+}
+
+impl S3Provider {
+    async fn run(&self, ctx: &RequestContext, input: Input) -> Result<Output, AwsError> {
+        {
             let v = &input.value;
             let value = match ctx.operation.as_str() {
                 "PutObject" => return self.put_object(ctx, input).await,
@@ -171,6 +210,10 @@ impl Provider for S3Provider {
                 "GetObjectRetention" => self.get_object_retention(ctx, v)?,
                 "PutObjectLegalHold" => self.put_object_legal_hold(ctx, v).await?,
                 "GetObjectLegalHold" => self.get_object_legal_hold(ctx, v)?,
+                "PutBucketNotificationConfiguration" => {
+                    self.put_bucket_notification(ctx, v).await?
+                }
+                "GetBucketNotificationConfiguration" => self.get_bucket_notification(ctx, v)?,
                 "PutBucketCors" => self.put_bucket_cors(ctx, v).await?,
                 "GetBucketCors" => self.get_bucket_cors(ctx, v)?,
                 "DeleteBucketCors" => self.delete_bucket_cors(ctx, v).await?,
@@ -197,17 +240,6 @@ impl Provider for S3Provider {
                 other => return Err(AwsError::not_implemented("s3", other)),
             };
             Ok(Output::new(value))
-        })
-    }
-
-    fn cors(
-        &self,
-        request: &nephos_core::CorsRequest<'_>,
-    ) -> Option<Result<Vec<(String, String)>, AwsError>> {
-        Some(self.cors_answer(request))
-    }
-
-    fn reset(&self) {
-        self.store.clear();
+        }
     }
 }

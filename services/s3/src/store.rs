@@ -58,6 +58,8 @@ pub struct BucketMeta {
     pub lifecycle: Option<Vec<crate::lifecycle::Rule>>,
     #[serde(default)]
     pub object_lock: Option<crate::lock::LockConfig>,
+    #[serde(default)]
+    pub notifications: Option<crate::notify::Notifications>,
 }
 
 /// One bucket: its settings and its keys, each with its versions (oldest first).
