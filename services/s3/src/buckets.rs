@@ -184,6 +184,7 @@ impl S3Provider {
             lifecycle: None,
             object_lock: None,
             notifications: None,
+            configs: Default::default(),
         };
         let mut meta = meta;
         if input.bool("ObjectLockEnabledForBucket") == Some(true) {

@@ -12,6 +12,7 @@ pub mod acl;
 pub mod buckets;
 pub mod checksum;
 pub mod conditions;
+pub mod configs;
 pub mod cors;
 pub mod errors;
 pub mod lifecycle;
@@ -69,10 +70,13 @@ const OPERATIONS: &[&str] = &[
     "DeleteBucket",
     "DeleteBucketCors",
     "DeleteBucketEncryption",
+    "DeleteBucketInventoryConfiguration",
     "DeleteBucketLifecycle",
     "DeleteBucketOwnershipControls",
     "DeleteBucketPolicy",
+    "DeleteBucketReplication",
     "DeleteBucketTagging",
+    "DeleteBucketWebsite",
     "DeleteObject",
     "DeleteObjectTagging",
     "DeleteObjects",
@@ -80,13 +84,18 @@ const OPERATIONS: &[&str] = &[
     "GetBucketAcl",
     "GetBucketCors",
     "GetBucketEncryption",
+    "GetBucketInventoryConfiguration",
     "GetBucketLifecycleConfiguration",
     "GetBucketLocation",
+    "GetBucketLogging",
     "GetBucketNotificationConfiguration",
     "GetBucketOwnershipControls",
     "GetBucketPolicy",
+    "GetBucketReplication",
+    "GetBucketRequestPayment",
     "GetBucketTagging",
     "GetBucketVersioning",
+    "GetBucketWebsite",
     "GetObject",
     "GetObjectAcl",
     "GetObjectLegalHold",
@@ -96,6 +105,7 @@ const OPERATIONS: &[&str] = &[
     "GetPublicAccessBlock",
     "HeadBucket",
     "HeadObject",
+    "ListBucketInventoryConfigurations",
     "ListBuckets",
     "ListMultipartUploads",
     "ListObjectVersions",
@@ -105,12 +115,17 @@ const OPERATIONS: &[&str] = &[
     "PutBucketAcl",
     "PutBucketCors",
     "PutBucketEncryption",
+    "PutBucketInventoryConfiguration",
     "PutBucketLifecycleConfiguration",
+    "PutBucketLogging",
     "PutBucketNotificationConfiguration",
     "PutBucketOwnershipControls",
     "PutBucketPolicy",
+    "PutBucketReplication",
+    "PutBucketRequestPayment",
     "PutBucketTagging",
     "PutBucketVersioning",
+    "PutBucketWebsite",
     "PutObject",
     "PutObjectAcl",
     "PutObjectLegalHold",
@@ -214,6 +229,20 @@ impl S3Provider {
                     self.put_bucket_notification(ctx, v).await?
                 }
                 "GetBucketNotificationConfiguration" => self.get_bucket_notification(ctx, v)?,
+                "PutBucketLogging"
+                | "GetBucketLogging"
+                | "PutBucketRequestPayment"
+                | "GetBucketRequestPayment"
+                | "PutBucketReplication"
+                | "GetBucketReplication"
+                | "DeleteBucketReplication"
+                | "PutBucketInventoryConfiguration"
+                | "GetBucketInventoryConfiguration"
+                | "DeleteBucketInventoryConfiguration"
+                | "ListBucketInventoryConfigurations"
+                | "PutBucketWebsite"
+                | "GetBucketWebsite"
+                | "DeleteBucketWebsite" => self.stored_config(ctx, v).await?,
                 "PutBucketCors" => self.put_bucket_cors(ctx, v).await?,
                 "GetBucketCors" => self.get_bucket_cors(ctx, v)?,
                 "DeleteBucketCors" => self.delete_bucket_cors(ctx, v).await?,

@@ -60,6 +60,9 @@ pub struct BucketMeta {
     pub object_lock: Option<crate::lock::LockConfig>,
     #[serde(default)]
     pub notifications: Option<crate::notify::Notifications>,
+    /// Configurations kept as sent (logging, website, replication, inventory:<id>, ...).
+    #[serde(default)]
+    pub configs: BTreeMap<String, serde_json::Value>,
 }
 
 /// One bucket: its settings and its keys, each with its versions (oldest first).
