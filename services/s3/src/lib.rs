@@ -1,9 +1,13 @@
 //! Amazon S3: buckets in one global namespace, objects streamed to blob files (small ones
-//! inline), listings, multipart uploads, flexible checksums, versioning and tagging.
+//! inline), listings, multipart uploads, flexible checksums, versioning and tagging,
+//! access control, encryption, lifecycle, Object Lock, CORS and event notifications.
 //!
 //! Modules: [`store`] (state, persistence, body streaming), [`buckets`], [`objects`],
 //! [`listing`], [`multipart`] (handlers), [`checksum`] (ETags and flexible checksums),
-//! [`conditions`] (conditional requests and ranges), [`errors`].
+//! [`conditions`] (conditional requests and ranges), [`policy`] and [`acl`] (access
+//! control, Block Public Access, ownership), [`sse`] (encryption), [`lifecycle`] (rules
+//! and the background task), [`lock`] (Object Lock), [`cors`], [`notify`] (events to
+//! SQS), [`configs`] (configurations stored as sent), [`errors`].
 //!
 //! Durability: a body is written and fsynced as a blob before the record naming it is
 //! committed, so after a crash an object is either whole or absent.
