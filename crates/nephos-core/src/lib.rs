@@ -24,7 +24,7 @@ pub use error::AwsError;
 pub use identity::{Credential, CredentialStore};
 pub use ids::{is_account_id, random_alnum, request_id};
 pub use provider::{
-    BoxFuture, ByteStream, Dispatch, Dispatcher, EventStream, Input, Output, Provider,
+    BoxFuture, ByteStream, CorsRequest, Dispatch, Dispatcher, EventStream, Input, Output, Provider,
 };
 pub use scoped::Scoped;
 pub use value::{Timestamp, Value};

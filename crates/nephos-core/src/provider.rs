@@ -170,6 +170,29 @@ pub trait Provider: Send + Sync + 'static {
         let _ = (method, path, body);
         None
     }
+
+    /// Answers a cross-origin request to a resource with its own CORS rules (an S3
+    /// bucket): `None` leaves it to the gateway's permissive answer; `Some(Ok(headers))`
+    /// allows it with those headers; `Some(Err(e))` refuses a preflight with `e` (and adds
+    /// no CORS headers to an actual request).
+    fn cors(&self, request: &CorsRequest<'_>) -> Option<Result<Vec<(String, String)>, AwsError>> {
+        let _ = request;
+        None
+    }
+}
+
+/// A cross-origin request as [`Provider::cors`] sees it.
+#[derive(Debug)]
+pub struct CorsRequest<'a> {
+    /// The resource the rules belong to (the bucket).
+    pub resource: &'a str,
+    /// The `Origin` header, when sent.
+    pub origin: Option<&'a str>,
+    /// `Access-Control-Request-Method` of a preflight, else the request's own method.
+    pub method: &'a str,
+    /// `Access-Control-Request-Headers` of a preflight (lower case).
+    pub headers: Vec<String>,
+    pub preflight: bool,
 }
 
 /// In-process calls between services (CloudFormation creating a queue, SNS delivering to

@@ -92,6 +92,10 @@ impl Gateway {
         Arc::new(InProcess(Arc::downgrade(self)))
     }
 
+    pub(crate) fn provider(&self, service: &str) -> Option<&Arc<dyn Provider>> {
+        self.providers.get(service)
+    }
+
     pub fn clock(&self) -> &Arc<Clock> {
         &self.clock
     }
@@ -111,14 +115,38 @@ impl Gateway {
         if parts.method == Method::OPTIONS
             && parts.headers.contains_key("access-control-request-method")
         {
+            if let Some(resp) = s3host::preflight(self, &parts) {
+                return resp;
+            }
             return preflight(&parts.headers);
         }
         let origin = parts.headers.get(http::header::ORIGIN).cloned();
+        // Only cross-origin requests pay for remembering where they went.
+        let target = origin.as_ref().map(|_| {
+            (
+                parts.method.clone(),
+                parts.uri.clone(),
+                parts.headers.get(http::header::HOST).cloned(),
+            )
+        });
         let request_id = nephos_core::request_id();
         let (service, operation, mut response) =
             self.dispatch(parts, body, remote, &request_id).await;
         if let Some(origin) = origin {
-            allow_origin(response.headers_mut(), origin);
+            let answered = match &target {
+                Some((method, uri, host)) if service == "s3" => s3host::cors_headers(
+                    self,
+                    method,
+                    uri,
+                    host.as_ref(),
+                    &origin,
+                    response.headers_mut(),
+                ),
+                _ => false,
+            };
+            if !answered {
+                allow_origin(response.headers_mut(), origin);
+            }
         }
         tracing::info!(
             target: "nephos::request",

@@ -8,13 +8,20 @@
 //! - Object operations that share one URI template in the model (PutObject, CopyObject,
 //!   UploadPart, UploadPartCopy; GetObject and ListParts; DeleteObject and
 //!   AbortMultipartUpload; CompleteMultipartUpload) are told apart by their query
-//!   parameters and `x-amz-copy-source`, as S3 does.
+//!   parameters and `x-amz-copy-source`, as S3 does; bucket `?lifecycle` and
+//!   `?notification` requests go to the current operations, not the deprecated ones, and
+//!   `GET ?inventory` without an `id` lists.
 //! - GetObject with a `Content-Range` answers 206 (the model has no status member for it).
 //! - GetBucketLocation's body is a bare `<LocationConstraint>` root, which botocore reads
 //!   by hand; the model describes it as a wrapped member.
 //!
+//! - CORS: preflights and cross-origin requests to a bucket are answered from the
+//!   bucket's rules ([`nephos_core::Provider::cors`]), not the gateway's permissive default.
+//!
 //! Only the codec sees the rewritten request; signatures are checked on the original.
 
+use crate::ResBody;
+use http::Response;
 use nephos_protocol::{HttpRequest, HttpResponse};
 
 /// The request as the codec should route it, when it differs from `req`.
@@ -84,11 +91,21 @@ pub fn operation(service: &str, req: &HttpRequest) -> Option<&'static str> {
         .trim_start_matches('/')
         .split_once('/')
         .is_some_and(|(_, k)| !k.is_empty());
-    if !has_key {
-        return None;
-    }
     let query = nephos_protocol::rest::query_pairs(req.uri.query());
     let has = |k: &str| query.iter().any(|(q, _)| q == k);
+    if !has_key {
+        // Deprecated operations share these templates with their replacements.
+        return match (req.method.as_str(), has("lifecycle"), has("notification")) {
+            ("GET", true, _) => Some("GetBucketLifecycleConfiguration"),
+            ("PUT", true, _) => Some("PutBucketLifecycleConfiguration"),
+            ("GET", _, true) => Some("GetBucketNotificationConfiguration"),
+            ("PUT", _, true) => Some("PutBucketNotificationConfiguration"),
+            ("GET", ..) if has("inventory") && !has("id") => {
+                Some("ListBucketInventoryConfigurations")
+            }
+            _ => None,
+        };
+    }
     if SUBRESOURCES.iter().any(|s| has(s)) {
         return None;
     }
@@ -106,6 +123,113 @@ pub fn operation(service: &str, req: &HttpRequest) -> Option<&'static str> {
         "POST" if upload => "CompleteMultipartUpload",
         _ => return None,
     })
+}
+
+/// The bucket a request addresses, by host or first path segment.
+fn bucket_of(host: Option<&str>, path: &str) -> Option<String> {
+    if let Some(b) = host.and_then(bucket_from_host) {
+        return Some(b);
+    }
+    let first = path.trim_start_matches('/').split('/').next()?;
+    (!first.is_empty()).then(|| first.to_owned())
+}
+
+/// Answers a preflight to an S3 bucket from its rules; `None` when the request is not
+/// S3's or names no bucket.
+pub fn preflight(gw: &crate::Gateway, parts: &http::request::Parts) -> Option<Response<ResBody>> {
+    let header = |n: &str| parts.headers.get(n).and_then(|v| v.to_str().ok());
+    let host = header("host").or_else(|| parts.uri.host());
+    let action = crate::find_action(parts.uri.query(), None);
+    let clues = crate::resolve::Clues {
+        target: None,
+        signing_name: None,
+        host,
+        action: action.as_deref(),
+        path: parts.uri.path(),
+    };
+    if crate::resolve::resolve(&clues) != crate::resolve::Resolved::Service("s3") {
+        return None;
+    }
+    let bucket = bucket_of(host, parts.uri.path())?;
+    let provider = gw.provider("s3")?;
+    let request = nephos_core::CorsRequest {
+        resource: &bucket,
+        origin: header("origin"),
+        method: header("access-control-request-method").unwrap_or_default(),
+        headers: header("access-control-request-headers")
+            .unwrap_or_default()
+            .split(',')
+            .map(|h| h.trim().to_ascii_lowercase())
+            .filter(|h| !h.is_empty())
+            .collect(),
+        preflight: true,
+    };
+    let request_id = nephos_core::request_id();
+    let resp = match provider.cors(&request)? {
+        Ok(headers) => {
+            let mut out = HttpResponse {
+                status: 200,
+                headers: http::HeaderMap::new(),
+                body: nephos_protocol::Body::Full(bytes::Bytes::new()),
+            };
+            put_headers(&mut out.headers, headers);
+            out
+        }
+        Err(e) => {
+            let model = nephos_model::service("s3")?;
+            let codec = nephos_protocol::codec(nephos_model::Protocol::RestXml);
+            let meta = nephos_protocol::ResponseMeta {
+                request_id: &request_id,
+            };
+            codec.serialize_error(model, None, &e, meta)
+        }
+    };
+    Some(crate::into_response("s3", resp))
+}
+
+/// Adds the CORS headers of the bucket's matching rule to an S3 response; `false` when
+/// the request names no bucket (the gateway's default applies).
+pub fn cors_headers(
+    gw: &crate::Gateway,
+    method: &http::Method,
+    uri: &http::Uri,
+    host: Option<&http::HeaderValue>,
+    origin: &http::HeaderValue,
+    out: &mut http::HeaderMap,
+) -> bool {
+    let host = host.and_then(|h| h.to_str().ok()).or_else(|| uri.host());
+    let Some(bucket) = bucket_of(host, uri.path()) else {
+        return false;
+    };
+    let Some(provider) = gw.provider("s3") else {
+        return false;
+    };
+    let request = nephos_core::CorsRequest {
+        resource: &bucket,
+        origin: origin.to_str().ok(),
+        method: method.as_str(),
+        headers: Vec::new(),
+        preflight: false,
+    };
+    match provider.cors(&request) {
+        None => false,
+        Some(Ok(headers)) => {
+            put_headers(out, headers);
+            true
+        }
+        Some(Err(_)) => true,
+    }
+}
+
+fn put_headers(out: &mut http::HeaderMap, headers: Vec<(String, String)>) {
+    for (k, v) in headers {
+        if let (Ok(k), Ok(v)) = (
+            http::HeaderName::from_bytes(k.as_bytes()),
+            http::HeaderValue::from_str(&v),
+        ) {
+            out.insert(k, v);
+        }
+    }
 }
 
 /// The bucket of a virtual-host-style host name, if it names one.

@@ -125,10 +125,12 @@ async fn run(cli: Cli, started: Instant) -> Result<(), String> {
     )));
     gateway.register(dynamodb);
     gateway.register(Arc::new(nephos_sqs::SqsProvider::new(storage.clone())?));
-    gateway.register(Arc::new(nephos_s3::S3Provider::new(
+    gateway.register(nephos_s3::S3Provider::new(
         storage,
         cli.data_dir.as_deref(),
-    )?));
+        clock.clone(),
+        dispatcher.clone(),
+    )?);
     let gateway = Arc::new(gateway);
     dispatcher.set(gateway.in_process());
 
@@ -217,7 +219,13 @@ fn providers_for_listing() -> Vec<Arc<dyn nephos_core::Provider>> {
                 .expect("ephemeral sts"),
         ),
         Arc::new(nephos_sqs::SqsProvider::new(Storage::ephemeral()).expect("ephemeral sqs")),
-        Arc::new(nephos_s3::S3Provider::new(Storage::ephemeral(), None).expect("ephemeral s3")),
+        nephos_s3::S3Provider::new(
+            Storage::ephemeral(),
+            None,
+            Arc::new(Clock::new()),
+            nephos_core::Dispatcher::new(),
+        )
+        .expect("ephemeral s3"),
         dynamodb.clone(),
         Arc::new(nephos_dynamodb::DynamoDbStreams::new(dynamodb)),
     ]

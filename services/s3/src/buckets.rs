@@ -176,7 +176,22 @@ impl S3Provider {
             versioning: None,
             tags: None,
             policy: None,
+            cors: None,
+            acl: crate::acl::from_input(input)?,
+            public_access_block: None,
+            ownership: input.str("ObjectOwnership").map(str::to_owned),
+            encryption: None,
+            lifecycle: None,
+            object_lock: None,
+            notifications: None,
+            configs: Default::default(),
         };
+        let mut meta = meta;
+        if input.bool("ObjectLockEnabledForBucket") == Some(true) {
+            // Object Lock needs versioning, so it comes with it.
+            meta.object_lock = Some(crate::lock::LockConfig::default());
+            meta.versioning = Some("Enabled".to_owned());
+        }
         {
             let buckets = self.store.buckets.read().unwrap();
             if let Some(existing) = buckets.get(name) {
@@ -323,7 +338,7 @@ impl S3Provider {
         Ok(v)
     }
 
-    async fn save_bucket(&self, b: &Bucket) -> Result<(), AwsError> {
+    pub(crate) async fn save_bucket(&self, b: &Bucket) -> Result<(), AwsError> {
         let meta = b.meta.read().unwrap().clone();
         let batch = self
             .store

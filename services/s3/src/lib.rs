@@ -1,43 +1,67 @@
 //! Amazon S3: buckets in one global namespace, objects streamed to blob files (small ones
-//! inline), listings, multipart uploads, flexible checksums, versioning and tagging.
+//! inline), listings, multipart uploads, flexible checksums, versioning and tagging,
+//! access control, encryption, lifecycle, Object Lock, CORS and event notifications.
 //!
 //! Modules: [`store`] (state, persistence, body streaming), [`buckets`], [`objects`],
 //! [`listing`], [`multipart`] (handlers), [`checksum`] (ETags and flexible checksums),
-//! [`conditions`] (conditional requests and ranges), [`errors`].
+//! [`conditions`] (conditional requests and ranges), [`policy`] and [`acl`] (access
+//! control, Block Public Access, ownership), [`sse`] (encryption), [`lifecycle`] (rules
+//! and the background task), [`lock`] (Object Lock), [`cors`], [`notify`] (events to
+//! SQS), [`configs`] (configurations stored as sent), [`errors`].
 //!
 //! Durability: a body is written and fsynced as a blob before the record naming it is
 //! committed, so after a crash an object is either whole or absent.
 
+pub mod acl;
 pub mod buckets;
 pub mod checksum;
 pub mod conditions;
+pub mod configs;
+pub mod cors;
 pub mod errors;
+pub mod lifecycle;
 pub mod listing;
+pub mod lock;
 pub mod multipart;
+pub mod notify;
 pub mod objects;
 pub mod policy;
+pub mod sse;
 pub mod store;
 
-use nephos_core::{AwsError, BoxFuture, Input, Output, Provider, RequestContext};
+use nephos_core::{
+    AwsError, BoxFuture, Clock, Dispatcher, Input, Output, Provider, RequestContext, Value,
+};
 use nephos_storage::{BlobStore, Storage};
 use std::path::Path;
+use std::sync::Arc;
 
 pub struct S3Provider {
     store: store::Store,
+    pub(crate) dispatcher: Dispatcher,
 }
 
 impl S3Provider {
     /// Opens S3's state: blobs under `data_dir` when given (durable), else in a private
     /// temporary directory.
-    pub fn new(storage: Storage, data_dir: Option<&Path>) -> Result<S3Provider, String> {
+    /// The lifecycle task starts here when a tokio runtime is running.
+    pub fn new(
+        storage: Storage,
+        data_dir: Option<&Path>,
+        clock: Arc<Clock>,
+        dispatcher: Dispatcher,
+    ) -> Result<Arc<S3Provider>, String> {
         let blobs = match data_dir {
             Some(d) => BlobStore::open(&d.join("s3")),
             None => BlobStore::temporary(),
         }
         .map_err(|e| format!("opening the s3 blob store: {e}"))?;
-        Ok(S3Provider {
+        let provider = Arc::new(S3Provider {
             store: store::Store::open(storage, blobs)?,
-        })
+            dispatcher,
+        });
+        provider.start_lifecycle(clock);
+        Ok(provider)
     }
 }
 
@@ -48,30 +72,71 @@ const OPERATIONS: &[&str] = &[
     "CreateBucket",
     "CreateMultipartUpload",
     "DeleteBucket",
+    "DeleteBucketCors",
+    "DeleteBucketEncryption",
+    "DeleteBucketInventoryConfiguration",
+    "DeleteBucketLifecycle",
+    "DeleteBucketOwnershipControls",
     "DeleteBucketPolicy",
+    "DeleteBucketReplication",
     "DeleteBucketTagging",
+    "DeleteBucketWebsite",
     "DeleteObject",
     "DeleteObjectTagging",
     "DeleteObjects",
+    "DeletePublicAccessBlock",
+    "GetBucketAcl",
+    "GetBucketCors",
+    "GetBucketEncryption",
+    "GetBucketInventoryConfiguration",
+    "GetBucketLifecycleConfiguration",
     "GetBucketLocation",
+    "GetBucketLogging",
+    "GetBucketNotificationConfiguration",
+    "GetBucketOwnershipControls",
     "GetBucketPolicy",
+    "GetBucketReplication",
+    "GetBucketRequestPayment",
     "GetBucketTagging",
     "GetBucketVersioning",
+    "GetBucketWebsite",
     "GetObject",
+    "GetObjectAcl",
+    "GetObjectLegalHold",
+    "GetObjectLockConfiguration",
+    "GetObjectRetention",
     "GetObjectTagging",
+    "GetPublicAccessBlock",
     "HeadBucket",
     "HeadObject",
+    "ListBucketInventoryConfigurations",
     "ListBuckets",
     "ListMultipartUploads",
     "ListObjectVersions",
     "ListObjects",
     "ListObjectsV2",
     "ListParts",
+    "PutBucketAcl",
+    "PutBucketCors",
+    "PutBucketEncryption",
+    "PutBucketInventoryConfiguration",
+    "PutBucketLifecycleConfiguration",
+    "PutBucketLogging",
+    "PutBucketNotificationConfiguration",
+    "PutBucketOwnershipControls",
     "PutBucketPolicy",
+    "PutBucketReplication",
+    "PutBucketRequestPayment",
     "PutBucketTagging",
     "PutBucketVersioning",
+    "PutBucketWebsite",
     "PutObject",
+    "PutObjectAcl",
+    "PutObjectLegalHold",
+    "PutObjectLockConfiguration",
+    "PutObjectRetention",
     "PutObjectTagging",
+    "PutPublicAccessBlock",
     "UploadPart",
     "UploadPartCopy",
 ];
@@ -91,6 +156,43 @@ impl Provider for S3Provider {
         input: Input,
     ) -> BoxFuture<'a, Result<Output, AwsError>> {
         Box::pin(async move {
+            let notifies = matches!(
+                ctx.operation.as_str(),
+                "PutObject"
+                    | "CopyObject"
+                    | "CompleteMultipartUpload"
+                    | "DeleteObject"
+                    | "DeleteObjects"
+            );
+            if !notifies {
+                return self.run(ctx, input).await;
+            }
+            let head = Value::map()
+                .with("Bucket", input.value.str("Bucket").unwrap_or_default())
+                .with("Key", input.value.str("Key").unwrap_or_default());
+            let result = self.run(ctx, input).await;
+            if let Ok(out) = &result {
+                self.after(ctx, &head, &out.value).await;
+            }
+            result
+        })
+    }
+
+    fn cors(
+        &self,
+        request: &nephos_core::CorsRequest<'_>,
+    ) -> Option<Result<Vec<(String, String)>, AwsError>> {
+        Some(self.cors_answer(request))
+    }
+
+    fn reset(&self) {
+        self.store.clear();
+    }
+}
+
+impl S3Provider {
+    async fn run(&self, ctx: &RequestContext, input: Input) -> Result<Output, AwsError> {
+        {
             let v = &input.value;
             let value = match ctx.operation.as_str() {
                 "PutObject" => return self.put_object(ctx, input).await,
@@ -105,6 +207,49 @@ impl Provider for S3Provider {
                 "PutBucketTagging" => self.put_bucket_tagging(ctx, v).await?,
                 "GetBucketTagging" => self.get_bucket_tagging(ctx, v)?,
                 "DeleteBucketTagging" => self.delete_bucket_tagging(ctx, v).await?,
+                "PutBucketAcl" => self.put_bucket_acl(ctx, v).await?,
+                "GetBucketAcl" => self.get_bucket_acl(ctx, v)?,
+                "PutObjectAcl" => self.put_object_acl(ctx, v).await?,
+                "GetObjectAcl" => self.get_object_acl(ctx, v)?,
+                "PutPublicAccessBlock" => self.put_public_access_block(ctx, v).await?,
+                "GetPublicAccessBlock" => self.get_public_access_block(ctx, v)?,
+                "DeletePublicAccessBlock" => self.delete_public_access_block(ctx, v).await?,
+                "PutBucketOwnershipControls" => self.put_ownership_controls(ctx, v).await?,
+                "GetBucketOwnershipControls" => self.get_ownership_controls(ctx, v)?,
+                "DeleteBucketOwnershipControls" => self.delete_ownership_controls(ctx, v).await?,
+                "PutBucketEncryption" => self.put_bucket_encryption(ctx, v).await?,
+                "GetBucketEncryption" => self.get_bucket_encryption(ctx, v)?,
+                "DeleteBucketEncryption" => self.delete_bucket_encryption(ctx, v).await?,
+                "PutBucketLifecycleConfiguration" => self.put_bucket_lifecycle(ctx, v).await?,
+                "GetBucketLifecycleConfiguration" => self.get_bucket_lifecycle(ctx, v)?,
+                "DeleteBucketLifecycle" => self.delete_bucket_lifecycle(ctx, v).await?,
+                "PutObjectLockConfiguration" => self.put_object_lock_configuration(ctx, v).await?,
+                "GetObjectLockConfiguration" => self.get_object_lock_configuration(ctx, v)?,
+                "PutObjectRetention" => self.put_object_retention(ctx, v).await?,
+                "GetObjectRetention" => self.get_object_retention(ctx, v)?,
+                "PutObjectLegalHold" => self.put_object_legal_hold(ctx, v).await?,
+                "GetObjectLegalHold" => self.get_object_legal_hold(ctx, v)?,
+                "PutBucketNotificationConfiguration" => {
+                    self.put_bucket_notification(ctx, v).await?
+                }
+                "GetBucketNotificationConfiguration" => self.get_bucket_notification(ctx, v)?,
+                "PutBucketLogging"
+                | "GetBucketLogging"
+                | "PutBucketRequestPayment"
+                | "GetBucketRequestPayment"
+                | "PutBucketReplication"
+                | "GetBucketReplication"
+                | "DeleteBucketReplication"
+                | "PutBucketInventoryConfiguration"
+                | "GetBucketInventoryConfiguration"
+                | "DeleteBucketInventoryConfiguration"
+                | "ListBucketInventoryConfigurations"
+                | "PutBucketWebsite"
+                | "GetBucketWebsite"
+                | "DeleteBucketWebsite" => self.stored_config(ctx, v).await?,
+                "PutBucketCors" => self.put_bucket_cors(ctx, v).await?,
+                "GetBucketCors" => self.get_bucket_cors(ctx, v)?,
+                "DeleteBucketCors" => self.delete_bucket_cors(ctx, v).await?,
                 "PutBucketPolicy" => self.put_bucket_policy(ctx, v).await?,
                 "GetBucketPolicy" => self.get_bucket_policy(ctx, v)?,
                 "DeleteBucketPolicy" => self.delete_bucket_policy(ctx, v).await?,
@@ -128,10 +273,6 @@ impl Provider for S3Provider {
                 other => return Err(AwsError::not_implemented("s3", other)),
             };
             Ok(Output::new(value))
-        })
-    }
-
-    fn reset(&self) {
-        self.store.clear();
+        }
     }
 }

@@ -39,6 +39,10 @@ impl S3Provider {
         let key = input.str("Key").unwrap_or_default();
         check_key(key)?;
         let b = self.bucket_for_key(ctx, input.str("Bucket").unwrap_or_default(), Some(key))?;
+        let mut meta = meta_from_input(input)?;
+        self.check_acl(&b, meta.acl.as_deref())?;
+        crate::sse::resolve(&mut meta, input, &b, ctx)?;
+        crate::lock::resolve(&mut meta, input, &b, ctx.clock.now_millis())?;
         let alg = input.str("ChecksumAlgorithm").and_then(Algorithm::parse);
         let kind = match input.str("ChecksumType") {
             Some("FULL_OBJECT") => {
@@ -73,7 +77,7 @@ impl S3Provider {
             upload_id: random_id(64),
             initiated_ms: ctx.clock.now_millis(),
             owner: ctx.account_id.clone(),
-            meta: meta_from_input(input)?,
+            meta,
             tags: parse_tagging_header(input.str("Tagging"))?,
             checksum_algorithm: alg
                 .or((kind == Some(Kind::FullObject)).then_some(Algorithm::Crc64Nvme)),
@@ -87,8 +91,8 @@ impl S3Provider {
         let mut out = Value::map()
             .with("Bucket", up.bucket.as_str())
             .with("Key", key)
-            .with("UploadId", up.upload_id.as_str())
-            .with("ServerSideEncryption", "AES256");
+            .with("UploadId", up.upload_id.as_str());
+        crate::sse::add_headers(&up.meta, &mut out);
         if let Some(a) = up.checksum_algorithm {
             out.insert("ChecksumAlgorithm", a.name());
         }
@@ -428,8 +432,8 @@ impl S3Provider {
             .with("Location", format!("/{bucket}/{key}"))
             .with("Bucket", bucket)
             .with("Key", key)
-            .with("ETag", v.etag.as_str())
-            .with("ServerSideEncryption", "AES256");
+            .with("ETag", v.etag.as_str());
+        crate::sse::add_headers(&v.meta, &mut out);
         if let Some(c) = &v.checksum {
             c.add_to(&mut out, true);
         }

@@ -84,6 +84,12 @@ pub fn meta_from_input(input: &Value) -> Result<ObjectMeta, AwsError> {
         sse: s("ServerSideEncryption"),
         sse_kms_key: s("SSEKMSKeyId"),
         user,
+        acl: crate::acl::from_input(input)?,
+        sse_c_md5: None,
+        bucket_key: false,
+        lock_mode: None,
+        lock_until_ms: None,
+        legal_hold: false,
     })
 }
 
@@ -180,11 +186,9 @@ pub fn object_headers(b: &Bucket, v: &Version, checksum_mode: bool) -> Value {
     let mut out = Value::map()
         .with("ETag", v.etag.as_str())
         .with("LastModified", Timestamp::from_millis(v.last_modified_ms))
-        .with("AcceptRanges", "bytes")
-        .with(
-            "ServerSideEncryption",
-            v.meta.sse.clone().unwrap_or_else(|| "AES256".to_owned()),
-        );
+        .with("AcceptRanges", "bytes");
+    crate::sse::add_headers(&v.meta, &mut out);
+    crate::lock::add_headers(&v.meta, &mut out);
     let m = &v.meta;
     for (member, val) in [
         ("ContentType", &m.content_type),
@@ -194,7 +198,6 @@ pub fn object_headers(b: &Bucket, v: &Version, checksum_mode: bool) -> Value {
         ("CacheControl", &m.cache_control),
         ("WebsiteRedirectLocation", &m.website_redirect),
         ("StorageClass", &m.storage_class),
-        ("SSEKMSKeyId", &m.sse_kms_key),
     ] {
         if let Some(x) = val {
             out.insert(member, x.as_str());
@@ -340,7 +343,10 @@ impl S3Provider {
         check_key(key)?;
         let b = self.bucket_for_key(ctx, v.str("Bucket").unwrap_or_default(), Some(key))?;
         Self::check_write_conditions(&b, key, v)?;
-        let meta = meta_from_input(v)?;
+        let mut meta = meta_from_input(v)?;
+        self.check_acl(&b, meta.acl.as_deref())?;
+        crate::sse::resolve(&mut meta, v, &b, ctx)?;
+        crate::lock::resolve(&mut meta, v, &b, ctx.clock.now_millis())?;
         let tags = parse_tagging_header(v.str("Tagging"))?;
         let written = self
             .store
@@ -389,14 +395,8 @@ impl S3Provider {
             parts: Vec::new(),
         };
         let stored = self.store_version(&b, version).await?;
-        let mut out = Value::map().with("ETag", stored.etag.as_str()).with(
-            "ServerSideEncryption",
-            stored
-                .meta
-                .sse
-                .clone()
-                .unwrap_or_else(|| "AES256".to_owned()),
-        );
+        let mut out = Value::map().with("ETag", stored.etag.as_str());
+        crate::sse::add_headers(&stored.meta, &mut out);
         if let Some(c) = &stored.checksum {
             c.add_to(&mut out, true);
         }
@@ -415,6 +415,7 @@ impl S3Provider {
         let key = input.str("Key").unwrap_or_default();
         let b = self.bucket_for_key(ctx, input.str("Bucket").unwrap_or_default(), Some(key))?;
         let v = self.find_version(&b, key, input.str("VersionId"))?;
+        crate::sse::check_read(&v.meta, input, "")?;
         conditions::check_read(input, &v.etag, v.last_modified_ms)?;
         let checksum_mode = input
             .str("ChecksumMode")
@@ -484,12 +485,14 @@ impl S3Provider {
     }
 
     /// Deletes one key or version, changing memory and collecting what to commit and free.
+    #[allow(clippy::too_many_arguments)] // one call site per delete operation
     fn delete_one(
         &self,
         ctx: &RequestContext,
         b: &Bucket,
         key: &str,
         version_id: Option<&str>,
+        bypass: bool,
         batch: &mut Vec<Mutation>,
         freed: &mut Vec<BodyRef>,
     ) -> Result<Value, AwsError> {
@@ -498,6 +501,9 @@ impl S3Provider {
         if let Some(id) = version_id {
             if !valid_version_id(id) {
                 return Err(invalid_version());
+            }
+            if let Some(v) = b.version(key, id) {
+                crate::lock::check_delete(&v, bypass, ctx.clock.now_millis())?;
             }
             if let Some(v) = b.remove(key, id) {
                 batch.push(Mutation::delete(T_OBJECTS, v.storage_key()));
@@ -564,7 +570,15 @@ impl S3Provider {
             }
         }
         let (mut batch, mut freed) = (Vec::new(), Vec::new());
-        let out = self.delete_one(ctx, &b, key, input.str("VersionId"), &mut batch, &mut freed)?;
+        let out = self.delete_one(
+            ctx,
+            &b,
+            key,
+            input.str("VersionId"),
+            input.bool("BypassGovernanceRetention").unwrap_or(false),
+            &mut batch,
+            &mut freed,
+        )?;
         self.store.commit(batch).await?;
         for body in freed {
             self.store.free_body(&body);
@@ -578,6 +592,7 @@ impl S3Provider {
         input: &Value,
     ) -> Result<Value, AwsError> {
         let b = self.bucket_for(ctx, input.str("Bucket").unwrap_or_default())?;
+        let bypass = input.bool("BypassGovernanceRetention").unwrap_or(false);
         let delete = input.get("Delete").ok_or_else(errors::malformed_xml)?;
         let objects = delete
             .get("Objects")
@@ -594,7 +609,7 @@ impl S3Provider {
             let vid = o.str("VersionId");
             let result = self
                 .authorize(ctx, &b, Some(key))
-                .and_then(|()| self.delete_one(ctx, &b, key, vid, &mut batch, &mut freed));
+                .and_then(|()| self.delete_one(ctx, &b, key, vid, bypass, &mut batch, &mut freed));
             match result {
                 Ok(r) => {
                     if quiet {
@@ -706,6 +721,15 @@ impl S3Provider {
         } else {
             src.meta.clone()
         };
+        // A copy gets the ACL and encryption its request names, never the source's.
+        meta.acl = crate::acl::from_input(input)?;
+        self.check_acl(&b, meta.acl.as_deref())?;
+        crate::sse::check_read(&src.meta, input, "CopySource")?;
+        meta.sse = input.str("ServerSideEncryption").map(str::to_owned);
+        meta.sse_kms_key = input.str("SSEKMSKeyId").map(str::to_owned);
+        (meta.lock_mode, meta.lock_until_ms, meta.legal_hold) = (None, None, false);
+        crate::sse::resolve(&mut meta, input, &b, ctx)?;
+        crate::lock::resolve(&mut meta, input, &b, ctx.clock.now_millis())?;
         if let Some(c) = input.str("StorageClass") {
             meta.storage_class = Some(c.to_owned()).filter(|c| c != "STANDARD");
         }
@@ -755,14 +779,8 @@ impl S3Provider {
         if let Some(c) = &stored.checksum {
             c.add_to(&mut result, true);
         }
-        let mut out = Value::map().with("CopyObjectResult", result).with(
-            "ServerSideEncryption",
-            stored
-                .meta
-                .sse
-                .clone()
-                .unwrap_or_else(|| "AES256".to_owned()),
-        );
+        let mut out = Value::map().with("CopyObjectResult", result);
+        crate::sse::add_headers(&stored.meta, &mut out);
         if stored.version_id != NULL_VERSION {
             out.insert("VersionId", stored.version_id.as_str());
         }

@@ -102,6 +102,24 @@ fn principal_matches(p: &Json, account: Option<&str>) -> bool {
     })
 }
 
+/// Whether a policy allows everyone something without conditions (Block Public Access).
+pub fn is_public_policy(text: &str) -> bool {
+    let Ok(doc) = serde_json::from_str::<Json>(text) else {
+        return false;
+    };
+    let statements = match doc.get("Statement") {
+        Some(Json::Array(a)) => a.clone(),
+        Some(s) => vec![s.clone()],
+        None => Vec::new(),
+    };
+    statements.iter().any(|s| {
+        s.get("Effect").and_then(Json::as_str) == Some("Allow")
+            && s.get("Condition").is_none()
+            && s.get("Principal")
+                .is_some_and(|p| principal_matches(p, None))
+    })
+}
+
 /// The outcome of evaluating a policy for one request.
 #[derive(Debug, PartialEq)]
 pub enum Decision {
@@ -200,18 +218,17 @@ impl S3Provider {
         key: Option<&str>,
         action: &str,
     ) -> Result<(), AwsError> {
-        let (owner, policy, name) = {
+        let (owner, policy, name, pab, acls_off) = {
             let m = b.meta.read().unwrap();
-            (m.owner.clone(), m.policy.clone(), m.name.clone())
+            (
+                m.owner.clone(),
+                m.policy.clone(),
+                m.name.clone(),
+                m.public_access_block.unwrap_or_default(),
+                m.ownership.as_deref() == Some("BucketOwnerEnforced"),
+            )
         };
         let is_owner = owner == ctx.account_id;
-        let Some(policy) = policy else {
-            return if is_owner {
-                Ok(())
-            } else {
-                Err(errors::access_denied())
-            };
-        };
         // Unsigned requests are anonymous unless they act in the bucket owner's account.
         let caller = ctx.access_key_id.as_ref().map(|_| ctx.account_id.as_str());
         let resource = match key {
@@ -219,13 +236,36 @@ impl S3Provider {
             None => format!("arn:aws:s3:::{name}"),
         };
         let policy_ops = ctx.operation.contains("BucketPolicy");
-        match evaluate(&policy, caller, action, &resource) {
+        let decision = match &policy {
+            Some(p) => evaluate(p, caller, action, &resource),
+            None => Decision::NoMatch,
+        };
+        match decision {
             // The owner can always manage the policy itself, so a bad one can be undone.
-            Decision::Deny if !(is_owner && policy_ops) => Err(errors::access_denied()),
-            _ if is_owner => Ok(()),
-            Decision::Allow => Ok(()),
-            _ => Err(errors::access_denied()),
+            Decision::Deny if !(is_owner && policy_ops) => return Err(errors::access_denied()),
+            _ if is_owner => return Ok(()),
+            // RestrictPublicBuckets: a public policy grants nothing to outsiders.
+            Decision::Allow
+                if !(pab.restrict_buckets && policy.as_deref().is_some_and(is_public_policy)) =>
+            {
+                return Ok(());
+            }
+            _ => {}
         }
+        if !acls_off && let Some((permission, on_object)) = crate::acl::permission_of(action) {
+            let grants = if on_object {
+                key.and_then(|k| b.latest(k))
+                    .and_then(|v| v.meta.acl.clone())
+            } else {
+                b.meta.read().unwrap().acl.clone()
+            };
+            if let Some(g) = grants
+                && crate::acl::allows(&g, caller, &owner, permission, pab.ignore_acls)
+            {
+                return Ok(());
+            }
+        }
+        Err(errors::access_denied())
     }
 
     async fn save_policy(&self, b: &Bucket, policy: Option<String>) -> Result<(), AwsError> {
@@ -246,6 +286,15 @@ impl S3Provider {
         let b = self.owned_bucket(ctx, name)?;
         let text = input.str("Policy").unwrap_or_default();
         validate(name, text)?;
+        let block = b
+            .meta
+            .read()
+            .unwrap()
+            .public_access_block
+            .is_some_and(|p| p.block_policy);
+        if block && is_public_policy(text) {
+            return Err(errors::access_denied());
+        }
         self.save_policy(&b, Some(text.to_owned())).await?;
         Ok(Value::map())
     }

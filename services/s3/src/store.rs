@@ -43,6 +43,26 @@ pub struct BucketMeta {
     /// The bucket policy document, as sent.
     #[serde(default)]
     pub policy: Option<String>,
+    #[serde(default)]
+    pub cors: Option<Vec<crate::cors::CorsRule>>,
+    #[serde(default)]
+    pub acl: Option<Vec<crate::acl::Grant>>,
+    #[serde(default)]
+    pub public_access_block: Option<crate::acl::PublicAccessBlock>,
+    /// ObjectOwnership: BucketOwnerEnforced, BucketOwnerPreferred or ObjectWriter.
+    #[serde(default)]
+    pub ownership: Option<String>,
+    #[serde(default)]
+    pub encryption: Option<crate::sse::Encryption>,
+    #[serde(default)]
+    pub lifecycle: Option<Vec<crate::lifecycle::Rule>>,
+    #[serde(default)]
+    pub object_lock: Option<crate::lock::LockConfig>,
+    #[serde(default)]
+    pub notifications: Option<crate::notify::Notifications>,
+    /// Configurations kept as sent (logging, website, replication, inventory:<id>, ...).
+    #[serde(default)]
+    pub configs: BTreeMap<String, serde_json::Value>,
 }
 
 /// One bucket: its settings and its keys, each with its versions (oldest first).
@@ -147,6 +167,19 @@ pub struct ObjectMeta {
     pub sse: Option<String>,
     pub sse_kms_key: Option<String>,
     pub user: BTreeMap<String, String>,
+    #[serde(default)]
+    pub acl: Option<Vec<crate::acl::Grant>>,
+    /// The MD5 of an SSE-C key (never the key).
+    #[serde(default)]
+    pub sse_c_md5: Option<String>,
+    #[serde(default)]
+    pub bucket_key: bool,
+    #[serde(default)]
+    pub lock_mode: Option<String>,
+    #[serde(default)]
+    pub lock_until_ms: Option<i64>,
+    #[serde(default)]
+    pub legal_hold: bool,
 }
 
 /// A piece of a body stored as a blob.

@@ -1,0 +1,279 @@
+//! Bucket configurations S3 stores and returns without acting on them here: logging,
+//! requester pays, replication, inventory and website (documents and routing rules).
+//! They are kept as the request's value tree, converted to JSON for storage.
+
+use crate::S3Provider;
+use crate::errors;
+use nephos_core::{AwsError, RequestContext, Timestamp, Value};
+use serde_json::{Value as Json, json};
+
+/// A value tree as JSON; timestamps and blobs are tagged so they come back typed.
+pub fn to_json(v: &Value) -> Json {
+    match v {
+        Value::Null => Json::Null,
+        Value::Bool(b) => json!(b),
+        Value::Integer(i) => json!(i),
+        Value::Float(f) => json!({"$f": f}),
+        Value::String(s) => json!(s),
+        Value::Blob(b) => json!({"$b": crate::store::b64_encode(b)}),
+        Value::Timestamp(t) => json!({"$t": t.as_millis()}),
+        Value::List(l) => Json::Array(l.iter().map(to_json).collect()),
+        Value::Map(m) => Json::Object(m.iter().map(|(k, v)| (k.clone(), to_json(v))).collect()),
+    }
+}
+
+pub fn from_json(j: &Json) -> Value {
+    match j {
+        Json::Null => Value::Null,
+        Json::Bool(b) => Value::Bool(*b),
+        Json::Number(n) => Value::Integer(n.as_i64().unwrap_or_default()),
+        Json::String(s) => Value::from(s.as_str()),
+        Json::Array(a) => Value::List(a.iter().map(from_json).collect()),
+        Json::Object(o) => {
+            if let (1, Some(f)) = (o.len(), o.get("$f").and_then(Json::as_f64)) {
+                return Value::Float(f);
+            }
+            if let (1, Some(t)) = (o.len(), o.get("$t").and_then(Json::as_i64)) {
+                return Value::Timestamp(Timestamp::from_millis(t));
+            }
+            if let (1, Some(b)) = (o.len(), o.get("$b").and_then(Json::as_str)) {
+                return Value::Blob(crate::store::b64_decode(b).unwrap_or_default().into());
+            }
+            let mut m = Value::map();
+            for (k, v) in o {
+                m.insert(k, from_json(v));
+            }
+            m
+        }
+    }
+}
+
+impl S3Provider {
+    async fn set_config(
+        &self,
+        ctx: &RequestContext,
+        input: &Value,
+        name: &str,
+        value: Option<&Value>,
+    ) -> Result<(), AwsError> {
+        let b = self.owned_bucket(ctx, input.str("Bucket").unwrap_or_default())?;
+        {
+            let mut m = b.meta.write().unwrap();
+            match value {
+                Some(v) => {
+                    m.configs.insert(name.to_owned(), to_json(v));
+                }
+                None => {
+                    m.configs.remove(name);
+                }
+            }
+        }
+        self.save_bucket(&b).await
+    }
+
+    fn config(
+        &self,
+        ctx: &RequestContext,
+        input: &Value,
+        name: &str,
+    ) -> Result<Option<Value>, AwsError> {
+        let b = self.owned_bucket(ctx, input.str("Bucket").unwrap_or_default())?;
+        let m = b.meta.read().unwrap();
+        Ok(m.configs.get(name).map(from_json))
+    }
+
+    /// Bucket configuration operations kept as sent.
+    pub(crate) async fn stored_config(
+        &self,
+        ctx: &RequestContext,
+        input: &Value,
+    ) -> Result<Value, AwsError> {
+        let bucket = input.str("Bucket").unwrap_or_default();
+        let none = |code: &'static str, msg: &'static str| {
+            AwsError::new(404, code, msg).with_field("BucketName", bucket)
+        };
+        Ok(match ctx.operation.as_str() {
+            "PutBucketLogging" => {
+                let status = input.get("BucketLoggingStatus");
+                let enabled = status.and_then(|s| s.get("LoggingEnabled"));
+                if let Some(target) = enabled.and_then(|e| e.str("TargetBucket")) {
+                    let t = self.store.bucket(target).ok_or_else(|| {
+                        AwsError::new(
+                            400,
+                            "InvalidTargetBucketForLogging",
+                            "The target bucket for logging does not exist",
+                        )
+                        .with_field("TargetBucket", target)
+                    })?;
+                    if t.owner() != ctx.account_id {
+                        return Err(AwsError::new(
+                            400,
+                            "InvalidTargetBucketForLogging",
+                            "The owner for the bucket to be logged and the target bucket must be the same.",
+                        ));
+                    }
+                }
+                self.set_config(ctx, input, "logging", enabled).await?;
+                Value::map()
+            }
+            "GetBucketLogging" => match self.config(ctx, input, "logging")? {
+                Some(v) => Value::map().with("LoggingEnabled", v),
+                None => Value::map(),
+            },
+            "PutBucketRequestPayment" => {
+                let payer = input
+                    .get("RequestPaymentConfiguration")
+                    .and_then(|c| c.get("Payer"))
+                    .cloned();
+                self.set_config(ctx, input, "requestPayment", payer.as_ref())
+                    .await?;
+                Value::map()
+            }
+            "GetBucketRequestPayment" => Value::map().with(
+                "Payer",
+                self.config(ctx, input, "requestPayment")?
+                    .unwrap_or_else(|| Value::from("BucketOwner")),
+            ),
+            "PutBucketReplication" => {
+                let b = self.owned_bucket(ctx, bucket)?;
+                if !b.versioned() {
+                    return Err(errors::invalid_request(
+                        "Versioning must be 'Enabled' on the bucket to apply a replication configuration",
+                    ));
+                }
+                let c = input.get("ReplicationConfiguration");
+                let rules = c
+                    .and_then(|c| c.get("Rules"))
+                    .and_then(Value::as_list)
+                    .unwrap_or_default();
+                if rules.is_empty() || c.and_then(|c| c.str("Role")).is_none() {
+                    return Err(errors::malformed_xml());
+                }
+                self.set_config(ctx, input, "replication", c).await?;
+                Value::map()
+            }
+            "GetBucketReplication" => match self.config(ctx, input, "replication")? {
+                Some(v) => Value::map().with("ReplicationConfiguration", v),
+                None => {
+                    return Err(none(
+                        "ReplicationConfigurationNotFoundError",
+                        "The replication configuration was not found",
+                    ));
+                }
+            },
+            "DeleteBucketReplication" => {
+                self.set_config(ctx, input, "replication", None).await?;
+                Value::map()
+            }
+            "PutBucketInventoryConfiguration" => {
+                let id = input.str("Id").unwrap_or_default();
+                let c = input.get("InventoryConfiguration");
+                if c.and_then(|c| c.str("Id")) != Some(id) {
+                    return Err(errors::invalid_argument(
+                        "Configuration id in the request body must match the id in the query parameter",
+                    ));
+                }
+                self.set_config(ctx, input, &format!("inventory:{id}"), c)
+                    .await?;
+                Value::map()
+            }
+            "GetBucketInventoryConfiguration" => {
+                let id = input.str("Id").unwrap_or_default();
+                match self.config(ctx, input, &format!("inventory:{id}"))? {
+                    Some(v) => Value::map().with("InventoryConfiguration", v),
+                    None => {
+                        return Err(none(
+                            "NoSuchConfiguration",
+                            "The specified configuration does not exist.",
+                        ));
+                    }
+                }
+            }
+            "DeleteBucketInventoryConfiguration" => {
+                let id = input.str("Id").unwrap_or_default();
+                if self
+                    .config(ctx, input, &format!("inventory:{id}"))?
+                    .is_none()
+                {
+                    return Err(none(
+                        "NoSuchConfiguration",
+                        "The specified configuration does not exist.",
+                    ));
+                }
+                self.set_config(ctx, input, &format!("inventory:{id}"), None)
+                    .await?;
+                Value::map()
+            }
+            "ListBucketInventoryConfigurations" => {
+                let b = self.owned_bucket(ctx, bucket)?;
+                let list: Vec<Value> = b
+                    .meta
+                    .read()
+                    .unwrap()
+                    .configs
+                    .iter()
+                    .filter(|(k, _)| k.starts_with("inventory:"))
+                    .map(|(_, v)| from_json(v))
+                    .collect();
+                Value::map()
+                    .with("InventoryConfigurationList", Value::List(list))
+                    .with("IsTruncated", false)
+            }
+            "PutBucketWebsite" => {
+                let c = input.get("WebsiteConfiguration");
+                let has = |k: &str| c.and_then(|c| c.get(k)).is_some();
+                if has("RedirectAllRequestsTo")
+                    && (has("IndexDocument") || has("ErrorDocument") || has("RoutingRules"))
+                {
+                    return Err(errors::invalid_argument(
+                        "RedirectAllRequestsTo cannot be provided in conjunction with other Routing Rules.",
+                    ));
+                }
+                if !has("RedirectAllRequestsTo") && !has("IndexDocument") {
+                    return Err(errors::invalid_argument(
+                        "A value for IndexDocument Suffix must be provided if RedirectAllRequestsTo is empty",
+                    ));
+                }
+                if c.and_then(|c| c.get("IndexDocument"))
+                    .and_then(|i| i.str("Suffix"))
+                    .is_some_and(|s| s.is_empty() || s.contains('/'))
+                {
+                    return Err(errors::invalid_argument(
+                        "The IndexDocument Suffix is not well formed",
+                    ));
+                }
+                self.set_config(ctx, input, "website", c).await?;
+                Value::map()
+            }
+            "GetBucketWebsite" => match self.config(ctx, input, "website")? {
+                Some(v) => v,
+                None => {
+                    return Err(none(
+                        "NoSuchWebsiteConfiguration",
+                        "The specified bucket does not have a website configuration",
+                    ));
+                }
+            },
+            "DeleteBucketWebsite" => {
+                self.set_config(ctx, input, "website", None).await?;
+                Value::map()
+            }
+            other => return Err(AwsError::not_implemented("s3", other)),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn value_trees_survive_json() {
+        let v = Value::map()
+            .with("A", "x")
+            .with("N", 3)
+            .with("T", Timestamp::from_millis(86_400_000))
+            .with("L", Value::List(vec![Value::from(true)]));
+        assert_eq!(from_json(&to_json(&v)), v);
+    }
+}

@@ -1,0 +1,470 @@
+//! Event notifications: the bucket's configuration (queues, topics, Lambda functions,
+//! EventBridge), validated as S3 does, and delivery of S3 event records to SQS queues
+//! through the in-process dispatcher. Topic and Lambda destinations are stored and
+//! returned; they deliver once those services exist.
+
+use crate::S3Provider;
+use crate::errors;
+use crate::store::Bucket;
+use nephos_core::{AwsError, RequestContext, Timestamp, Value};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Destination {
+    /// `Queue`, `Topic` or `LambdaFunction`.
+    pub kind: String,
+    pub id: String,
+    pub arn: String,
+    pub events: Vec<String>,
+    pub rules: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Notifications {
+    pub destinations: Vec<Destination>,
+    pub eventbridge: bool,
+}
+
+const EVENTS: &[&str] = &[
+    "s3:TestEvent",
+    "s3:ObjectCreated:*",
+    "s3:ObjectCreated:Put",
+    "s3:ObjectCreated:Post",
+    "s3:ObjectCreated:Copy",
+    "s3:ObjectCreated:CompleteMultipartUpload",
+    "s3:ObjectRemoved:*",
+    "s3:ObjectRemoved:Delete",
+    "s3:ObjectRemoved:DeleteMarkerCreated",
+    "s3:ObjectRestore:*",
+    "s3:ObjectRestore:Post",
+    "s3:ObjectRestore:Completed",
+    "s3:ObjectRestore:Delete",
+    "s3:ReducedRedundancyLostObject",
+    "s3:Replication:*",
+    "s3:Replication:OperationFailedReplication",
+    "s3:Replication:OperationNotTracked",
+    "s3:Replication:OperationMissedThreshold",
+    "s3:Replication:OperationReplicatedAfterThreshold",
+    "s3:LifecycleExpiration:*",
+    "s3:LifecycleExpiration:Delete",
+    "s3:LifecycleExpiration:DeleteMarkerCreated",
+    "s3:LifecycleTransition",
+    "s3:IntelligentTiering",
+    "s3:ObjectTagging:*",
+    "s3:ObjectTagging:Put",
+    "s3:ObjectTagging:Delete",
+    "s3:ObjectAcl:Put",
+];
+
+/// (member of NotificationConfiguration, ARN member, kind, ARN service).
+const KINDS: [(&str, &str, &str, &str); 3] = [
+    ("QueueConfigurations", "QueueArn", "Queue", "sqs"),
+    ("TopicConfigurations", "TopicArn", "Topic", "sns"),
+    (
+        "LambdaFunctionConfigurations",
+        "LambdaFunctionArn",
+        "LambdaFunction",
+        "lambda",
+    ),
+];
+
+fn arn_parts(arn: &str) -> Option<(&str, &str, &str, &str)> {
+    let mut p = arn.splitn(6, ':');
+    if p.next()? != "arn" {
+        return None;
+    }
+    let _partition = p.next()?;
+    let service = p.next()?;
+    let region = p.next()?;
+    let account = p.next()?;
+    let resource = p.next()?;
+    Some((service, region, account, resource))
+}
+
+pub fn parse(config: Option<&Value>) -> Result<Notifications, AwsError> {
+    let mut out = Notifications::default();
+    let Some(config) = config else {
+        return Ok(out);
+    };
+    for (member, arn_member, kind, service) in KINDS {
+        for c in config
+            .get(member)
+            .and_then(Value::as_list)
+            .unwrap_or_default()
+        {
+            let arn = c.str(arn_member).unwrap_or_default();
+            if arn_parts(arn).is_none_or(|(s, ..)| s != service) {
+                return Err(errors::invalid_argument("The ARN is not well formed"));
+            }
+            let events: Vec<String> = c
+                .get("Events")
+                .and_then(Value::as_list)
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|e| e.as_str().map(str::to_owned))
+                .collect();
+            if events.is_empty() || events.iter().any(|e| !EVENTS.contains(&e.as_str())) {
+                return Err(errors::invalid_argument(
+                    "The event is not supported for notifications",
+                ));
+            }
+            let mut rules = Vec::new();
+            let list = c
+                .get("Filter")
+                .and_then(|f| f.get("Key"))
+                .and_then(|k| k.get("FilterRules"))
+                .and_then(Value::as_list)
+                .unwrap_or_default();
+            for r in list {
+                let name = r.str("Name").unwrap_or_default().to_ascii_lowercase();
+                if name != "prefix" && name != "suffix" {
+                    return Err(errors::invalid_argument(
+                        "filter rule name must be either prefix or suffix",
+                    ));
+                }
+                if rules.iter().any(|(n, _)| *n == name) {
+                    return Err(errors::invalid_argument(
+                        "Cannot specify more than one prefix rule in a filter.",
+                    ));
+                }
+                rules.push((name, r.str("Value").unwrap_or_default().to_owned()));
+            }
+            let id = c
+                .str("Id")
+                .map(str::to_owned)
+                .unwrap_or_else(|| crate::store::random_id(40));
+            out.destinations.push(Destination {
+                kind: kind.to_owned(),
+                id,
+                arn: arn.to_owned(),
+                events,
+                rules,
+            });
+        }
+    }
+    out.eventbridge = config.get("EventBridgeConfiguration").is_some();
+    Ok(out)
+}
+
+pub fn to_value(n: &Notifications) -> Value {
+    let mut v = Value::map();
+    for (member, arn_member, kind, _) in KINDS {
+        let list: Vec<Value> = n
+            .destinations
+            .iter()
+            .filter(|d| d.kind == kind)
+            .map(|d| {
+                let mut c = Value::map()
+                    .with("Id", d.id.as_str())
+                    .with(arn_member, d.arn.as_str())
+                    .with(
+                        "Events",
+                        Value::List(d.events.iter().map(|e| Value::from(e.as_str())).collect()),
+                    );
+                if !d.rules.is_empty() {
+                    let rules = d
+                        .rules
+                        .iter()
+                        .map(|(n, x)| {
+                            Value::map()
+                                .with("Name", n.as_str())
+                                .with("Value", x.as_str())
+                        })
+                        .collect();
+                    c.insert(
+                        "Filter",
+                        Value::map()
+                            .with("Key", Value::map().with("FilterRules", Value::List(rules))),
+                    );
+                }
+                c
+            })
+            .collect();
+        if !list.is_empty() {
+            v.insert(member, Value::List(list));
+        }
+    }
+    if n.eventbridge {
+        v.insert("EventBridgeConfiguration", Value::map());
+    }
+    v
+}
+
+/// Keys in event records are URL-encoded, spaces as `+`.
+pub fn encode_key(key: &str) -> String {
+    let mut out = String::new();
+    for b in key.bytes() {
+        match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' | b'*' => {
+                out.push(b as char)
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+fn matches(d: &Destination, event: &str, key: &str) -> bool {
+    let full = format!("s3:{event}");
+    let event_ok = d.events.iter().any(|e| match e.strip_suffix('*') {
+        Some(prefix) => full.starts_with(prefix),
+        None => *e == full,
+    });
+    event_ok
+        && d.rules.iter().all(|(n, v)| match n.as_str() {
+            "prefix" => key.starts_with(v.as_str()),
+            _ => key.ends_with(v.as_str()),
+        })
+}
+
+/// What an event says about its object.
+pub struct ObjectEvent<'a> {
+    pub name: &'a str,
+    pub key: &'a str,
+    pub size: Option<u64>,
+    pub etag: Option<&'a str>,
+    pub version_id: Option<&'a str>,
+    pub seq: u64,
+}
+
+impl S3Provider {
+    async fn queue_url(&self, ctx: &RequestContext, arn: &str) -> Result<String, AwsError> {
+        let (_, region, account, name) =
+            arn_parts(arn).ok_or_else(|| errors::invalid_argument("The ARN is not well formed"))?;
+        let mut qctx = ctx.clone();
+        qctx.region = region.to_owned();
+        let out = self
+            .dispatcher
+            .call(
+                &qctx,
+                "sqs",
+                "GetQueueUrl",
+                Value::map()
+                    .with("QueueName", name)
+                    .with("QueueOwnerAWSAccountId", account),
+            )
+            .await?;
+        Ok(out.str("QueueUrl").unwrap_or_default().to_owned())
+    }
+
+    async fn send(&self, ctx: &RequestContext, arn: &str, body: String) -> Result<(), AwsError> {
+        let url = self.queue_url(ctx, arn).await?;
+        let mut qctx = ctx.clone();
+        if let Some((_, region, ..)) = arn_parts(arn) {
+            qctx.region = region.to_owned();
+        }
+        self.dispatcher
+            .call(
+                &qctx,
+                "sqs",
+                "SendMessage",
+                Value::map().with("QueueUrl", url).with("MessageBody", body),
+            )
+            .await
+            .map(|_| ())
+    }
+
+    pub(crate) async fn put_bucket_notification(
+        &self,
+        ctx: &RequestContext,
+        input: &Value,
+    ) -> Result<Value, AwsError> {
+        let name = input.str("Bucket").unwrap_or_default();
+        let b = self.owned_bucket(ctx, name)?;
+        let config = parse(input.get("NotificationConfiguration"))?;
+        let skip = input.bool("SkipDestinationValidation").unwrap_or(false);
+        let queues: Vec<String> = config
+            .destinations
+            .iter()
+            .filter(|d| d.kind == "Queue")
+            .map(|d| d.arn.clone())
+            .collect();
+        if !skip {
+            for arn in &queues {
+                if self.queue_url(ctx, arn).await.is_err() {
+                    return Err(AwsError::new(
+                        400,
+                        "InvalidArgument",
+                        "Unable to validate the following destination configurations",
+                    )
+                    .with_field("ArgumentName", arn.as_str())
+                    .with_field("ArgumentValue", "The destination queue does not exist"));
+                }
+            }
+        }
+        b.meta.write().unwrap().notifications = Some(config);
+        self.save_bucket(&b).await?;
+        let test = serde_json::json!({
+            "Service": "Amazon S3",
+            "Event": "s3:TestEvent",
+            "Time": ctx.clock.now().to_iso8601(),
+            "Bucket": name,
+            "RequestId": ctx.request_id,
+            "HostId": crate::store::random_id(56),
+        })
+        .to_string();
+        for arn in &queues {
+            if let Err(e) = self.send(ctx, arn, test.clone()).await {
+                tracing::warn!(error = %e.message, "s3 test event not delivered");
+            }
+        }
+        Ok(Value::map())
+    }
+
+    pub(crate) fn get_bucket_notification(
+        &self,
+        ctx: &RequestContext,
+        input: &Value,
+    ) -> Result<Value, AwsError> {
+        let b = self.owned_bucket(ctx, input.str("Bucket").unwrap_or_default())?;
+        let n = b
+            .meta
+            .read()
+            .unwrap()
+            .notifications
+            .clone()
+            .unwrap_or_default();
+        Ok(to_value(&n))
+    }
+
+    /// Sends `event` to the bucket's matching queues (nothing when it has none).
+    pub(crate) async fn notify(&self, ctx: &RequestContext, b: &Bucket, event: ObjectEvent<'_>) {
+        let (config, name, owner, region) = {
+            let m = b.meta.read().unwrap();
+            let Some(n) = m.notifications.clone() else {
+                return;
+            };
+            (n, m.name.clone(), m.owner.clone(), m.region.clone())
+        };
+        for d in config
+            .destinations
+            .iter()
+            .filter(|d| d.kind == "Queue" && matches(d, event.name, event.key))
+        {
+            let mut object = serde_json::json!({
+                "key": encode_key(event.key),
+                "sequencer": format!("{:016X}", event.seq),
+            });
+            if let Some(s) = event.size {
+                object["size"] = s.into();
+            }
+            if let Some(e) = event.etag {
+                object["eTag"] = e.trim_matches('"').into();
+            }
+            if let Some(v) = event
+                .version_id
+                .filter(|v| *v != crate::store::NULL_VERSION)
+            {
+                object["versionId"] = v.into();
+            }
+            let record = serde_json::json!({"Records": [{
+                "eventVersion": "2.1",
+                "eventSource": "aws:s3",
+                "awsRegion": region,
+                "eventTime": Timestamp::from_millis(ctx.clock.now_millis()).to_iso8601(),
+                "eventName": event.name,
+                "userIdentity": {"principalId": format!("AWS:{}", ctx.account_id)},
+                "requestParameters": {"sourceIPAddress": ctx.source_ip.map(|i| i.to_string()).unwrap_or_else(|| "127.0.0.1".into())},
+                "responseElements": {"x-amz-request-id": ctx.request_id, "x-amz-id-2": crate::store::random_id(56)},
+                "s3": {
+                    "s3SchemaVersion": "1.0",
+                    "configurationId": d.id,
+                    "bucket": {"name": name, "ownerIdentity": {"principalId": crate::store::canonical_id(&owner)}, "arn": format!("arn:aws:s3:::{name}")},
+                    "object": object,
+                },
+            }]});
+            if let Err(e) = self.send(ctx, &d.arn, record.to_string()).await {
+                tracing::warn!(error = %e.message, queue = %d.arn, "s3 event not delivered");
+            }
+        }
+    }
+
+    /// The events of a finished request, from its input and output.
+    pub(crate) async fn after(&self, ctx: &RequestContext, input: &Value, output: &Value) {
+        let Some(b) = input.str("Bucket").and_then(|n| self.store.bucket(n)) else {
+            return;
+        };
+        if b.meta.read().unwrap().notifications.is_none() {
+            return;
+        }
+        let created = |name: &'static str, key: &str| {
+            let version = output
+                .str("VersionId")
+                .unwrap_or(crate::store::NULL_VERSION);
+            b.version(key, version).map(|v| (name, v))
+        };
+        match ctx.operation.as_str() {
+            "PutObject" | "CopyObject" | "CompleteMultipartUpload" => {
+                let name = match ctx.operation.as_str() {
+                    "PutObject" => "ObjectCreated:Put",
+                    "CopyObject" => "ObjectCreated:Copy",
+                    _ => "ObjectCreated:CompleteMultipartUpload",
+                };
+                let key = input.str("Key").unwrap_or_default();
+                if let Some((name, v)) = created(name, key) {
+                    let ev = ObjectEvent {
+                        name,
+                        key,
+                        size: Some(v.size),
+                        etag: Some(&v.etag),
+                        version_id: Some(&v.version_id),
+                        seq: v.seq,
+                    };
+                    self.notify(ctx, &b, ev).await;
+                }
+            }
+            "DeleteObject" => {
+                let key = input.str("Key").unwrap_or_default();
+                self.removed(ctx, &b, key, output).await;
+            }
+            "DeleteObjects" => {
+                for d in output
+                    .get("Deleted")
+                    .and_then(Value::as_list)
+                    .unwrap_or_default()
+                {
+                    self.removed(ctx, &b, d.str("Key").unwrap_or_default(), d)
+                        .await;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    async fn removed(&self, ctx: &RequestContext, b: &Bucket, key: &str, out: &Value) {
+        // A delete that created a marker leaves it behind; one that removed a marker does not.
+        let marker = out.bool("DeleteMarker") == Some(true);
+        let name = if marker
+            && out
+                .str("VersionId")
+                .is_some_and(|v| b.version(key, v).is_some())
+        {
+            "ObjectRemoved:DeleteMarkerCreated"
+        } else {
+            "ObjectRemoved:Delete"
+        };
+        let version = out
+            .str("VersionId")
+            .or_else(|| out.str("DeleteMarkerVersionId"));
+        let ev = ObjectEvent {
+            name,
+            key,
+            size: None,
+            etag: None,
+            version_id: version,
+            seq: self.store.next_seq(),
+        };
+        self.notify(ctx, b, ev).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_url_encoded() {
+        assert_eq!(encode_key("a b/c+d.txt"), "a+b/c%2Bd.txt");
+    }
+}

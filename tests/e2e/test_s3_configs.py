@@ -1,0 +1,91 @@
+"""S3 bucket configurations stored and returned: logging, requester pays, replication,
+inventory and website."""
+
+import pytest
+from botocore.exceptions import ClientError
+
+from s3util import bucket_name
+
+
+def code(e):
+    return e.value.response["Error"]["Code"]
+
+
+def strip(r):
+    r.pop("ResponseMetadata", None)
+    return r
+
+
+def test_logging_and_request_payment(nephos, account):
+    s3 = nephos.client("s3", account=account)
+    b, logs = bucket_name(account, "logged"), bucket_name(account, "logs")
+    s3.create_bucket(Bucket=b)
+    s3.create_bucket(Bucket=logs)
+    assert strip(s3.get_bucket_logging(Bucket=b)) == {}
+    with pytest.raises(ClientError) as e:
+        s3.put_bucket_logging(Bucket=b, BucketLoggingStatus={
+            "LoggingEnabled": {"TargetBucket": "no-such-bucket-anywhere", "TargetPrefix": "x/"}})
+    assert code(e) == "InvalidTargetBucketForLogging"
+    enabled = {"TargetBucket": logs, "TargetPrefix": "access/"}
+    s3.put_bucket_logging(Bucket=b, BucketLoggingStatus={"LoggingEnabled": enabled})
+    assert s3.get_bucket_logging(Bucket=b)["LoggingEnabled"] == enabled
+    s3.put_bucket_logging(Bucket=b, BucketLoggingStatus={})
+    assert strip(s3.get_bucket_logging(Bucket=b)) == {}
+    assert s3.get_bucket_request_payment(Bucket=b)["Payer"] == "BucketOwner"
+    s3.put_bucket_request_payment(Bucket=b, RequestPaymentConfiguration={"Payer": "Requester"})
+    assert s3.get_bucket_request_payment(Bucket=b)["Payer"] == "Requester"
+
+
+def test_replication_and_inventory(nephos, account):
+    s3 = nephos.client("s3", account=account)
+    b = bucket_name(account, "repl")
+    s3.create_bucket(Bucket=b)
+    cfg = {"Role": f"arn:aws:iam::{account}:role/r", "Rules": [{
+        "ID": "all", "Priority": 1, "Status": "Enabled", "Filter": {"Prefix": ""},
+        "DeleteMarkerReplication": {"Status": "Disabled"},
+        "Destination": {"Bucket": "arn:aws:s3:::elsewhere", "StorageClass": "STANDARD_IA"}}]}
+    with pytest.raises(ClientError) as e:
+        s3.put_bucket_replication(Bucket=b, ReplicationConfiguration=cfg)
+    assert code(e) == "InvalidRequest"
+    s3.put_bucket_versioning(Bucket=b, VersioningConfiguration={"Status": "Enabled"})
+    with pytest.raises(ClientError) as e:
+        s3.get_bucket_replication(Bucket=b)
+    assert code(e) == "ReplicationConfigurationNotFoundError"
+    s3.put_bucket_replication(Bucket=b, ReplicationConfiguration=cfg)
+    assert s3.get_bucket_replication(Bucket=b)["ReplicationConfiguration"] == cfg
+    s3.delete_bucket_replication(Bucket=b)
+    with pytest.raises(ClientError) as e:
+        s3.get_bucket_replication(Bucket=b)
+    assert code(e) == "ReplicationConfigurationNotFoundError"
+
+    inv = {"Id": "weekly", "IsEnabled": True, "IncludedObjectVersions": "Current",
+           "Destination": {"S3BucketDestination": {"Bucket": "arn:aws:s3:::dest", "Format": "CSV"}},
+           "Schedule": {"Frequency": "Weekly"}, "OptionalFields": ["Size", "ETag"]}
+    s3.put_bucket_inventory_configuration(Bucket=b, Id="weekly", InventoryConfiguration=inv)
+    assert s3.get_bucket_inventory_configuration(Bucket=b, Id="weekly")["InventoryConfiguration"] == inv
+    assert s3.list_bucket_inventory_configurations(Bucket=b)["InventoryConfigurationList"] == [inv]
+    s3.delete_bucket_inventory_configuration(Bucket=b, Id="weekly")
+    with pytest.raises(ClientError) as e:
+        s3.get_bucket_inventory_configuration(Bucket=b, Id="weekly")
+    assert code(e) == "NoSuchConfiguration"
+
+
+def test_website_configuration(nephos, account):
+    s3 = nephos.client("s3", account=account)
+    b = bucket_name(account, "site")
+    s3.create_bucket(Bucket=b)
+    with pytest.raises(ClientError) as e:
+        s3.get_bucket_website(Bucket=b)
+    assert code(e) == "NoSuchWebsiteConfiguration"
+    cfg = {"IndexDocument": {"Suffix": "index.html"}, "ErrorDocument": {"Key": "error.html"},
+           "RoutingRules": [{"Condition": {"KeyPrefixEquals": "docs/"},
+                             "Redirect": {"ReplaceKeyPrefixWith": "documents/"}}]}
+    s3.put_bucket_website(Bucket=b, WebsiteConfiguration=cfg)
+    assert strip(s3.get_bucket_website(Bucket=b)) == cfg
+    with pytest.raises(ClientError) as e:
+        s3.put_bucket_website(Bucket=b, WebsiteConfiguration={"ErrorDocument": {"Key": "e.html"}})
+    assert code(e) == "InvalidArgument"
+    s3.delete_bucket_website(Bucket=b)
+    with pytest.raises(ClientError) as e:
+        s3.get_bucket_website(Bucket=b)
+    assert code(e) == "NoSuchWebsiteConfiguration"

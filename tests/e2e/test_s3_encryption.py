@@ -1,0 +1,109 @@
+"""S3 server-side encryption: SSE-S3, SSE-C key checks, SSE-KMS settings and default
+bucket encryption."""
+
+import base64
+import hashlib
+import os
+
+import pytest
+import requests
+from botocore.exceptions import ClientError
+
+from s3util import bucket_name
+
+
+def code(e):
+    return e.value.response["Error"]["Code"]
+
+
+def test_sse_s3_and_kms_headers(nephos, account):
+    s3 = nephos.client("s3", account=account)
+    b = bucket_name(account, "sse")
+    s3.create_bucket(Bucket=b)
+    r = s3.put_object(Bucket=b, Key="a", Body=b"x", ServerSideEncryption="AES256")
+    assert r["ServerSideEncryption"] == "AES256"
+    assert s3.head_object(Bucket=b, Key="a")["ServerSideEncryption"] == "AES256"
+    assert s3.get_object(Bucket=b, Key="a")["ServerSideEncryption"] == "AES256"
+    r = s3.put_object(Bucket=b, Key="k", Body=b"x", ServerSideEncryption="aws:kms",
+                      SSEKMSKeyId="my-key", BucketKeyEnabled=True)
+    assert r["ServerSideEncryption"] == "aws:kms" and r["SSEKMSKeyId"] == "my-key"
+    h = s3.head_object(Bucket=b, Key="k")
+    assert h["ServerSideEncryption"] == "aws:kms"
+    assert h["SSEKMSKeyId"] == "my-key"
+    assert h["BucketKeyEnabled"] is True
+    r = s3.put_object(Bucket=b, Key="k2", Body=b"x", ServerSideEncryption="aws:kms")
+    assert r["SSEKMSKeyId"].startswith("arn:aws:kms:")
+    with pytest.raises(ClientError) as e:
+        s3.put_object(Bucket=b, Key="k3", Body=b"x", ServerSideEncryption="AES256", SSEKMSKeyId="x")
+    assert code(e) == "InvalidArgument"
+
+
+def test_default_bucket_encryption(nephos, account):
+    s3 = nephos.client("s3", account=account)
+    b = bucket_name(account, "dflt")
+    s3.create_bucket(Bucket=b)
+    rule = s3.get_bucket_encryption(Bucket=b)["ServerSideEncryptionConfiguration"]["Rules"][0]
+    assert rule["ApplyServerSideEncryptionByDefault"] == {"SSEAlgorithm": "AES256"}
+    s3.put_bucket_encryption(
+        Bucket=b,
+        ServerSideEncryptionConfiguration={"Rules": [{
+            "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": "alias/mine"},
+            "BucketKeyEnabled": True,
+        }]},
+    )
+    rule = s3.get_bucket_encryption(Bucket=b)["ServerSideEncryptionConfiguration"]["Rules"][0]
+    assert rule["ApplyServerSideEncryptionByDefault"] == {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": "alias/mine"}
+    assert rule["BucketKeyEnabled"] is True
+    r = s3.put_object(Bucket=b, Key="k", Body=b"x")
+    assert r["ServerSideEncryption"] == "aws:kms" and r["SSEKMSKeyId"] == "alias/mine"
+    assert r["BucketKeyEnabled"] is True
+    # An explicit header wins over the default.
+    assert s3.put_object(Bucket=b, Key="k2", Body=b"x", ServerSideEncryption="AES256")["ServerSideEncryption"] == "AES256"
+    s3.delete_bucket_encryption(Bucket=b)
+    assert s3.put_object(Bucket=b, Key="k3", Body=b"x")["ServerSideEncryption"] == "AES256"
+
+
+def test_sse_c(nephos, account):
+    s3 = nephos.client("s3", account=account)
+    b = bucket_name(account, "ssec")
+    s3.create_bucket(Bucket=b)
+    key = os.urandom(32)
+    md5 = base64.b64encode(hashlib.md5(key).digest()).decode()
+    r = s3.put_object(Bucket=b, Key="k", Body=b"secret", SSECustomerAlgorithm="AES256", SSECustomerKey=key)
+    assert r["SSECustomerAlgorithm"] == "AES256" and r["SSECustomerKeyMD5"] == md5
+    assert "ServerSideEncryption" not in r
+    g = s3.get_object(Bucket=b, Key="k", SSECustomerAlgorithm="AES256", SSECustomerKey=key)
+    assert g["Body"].read() == b"secret" and g["SSECustomerKeyMD5"] == md5
+    with pytest.raises(ClientError) as e:
+        s3.get_object(Bucket=b, Key="k")
+    assert code(e) == "InvalidRequest"
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    with pytest.raises(ClientError) as e:
+        s3.get_object(Bucket=b, Key="k", SSECustomerAlgorithm="AES256", SSECustomerKey=os.urandom(32))
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    with pytest.raises(ClientError) as e:
+        s3.put_object(Bucket=b, Key="k2", Body=b"x", SSECustomerAlgorithm="AES256", SSECustomerKey=b"short")
+    assert code(e) == "InvalidArgument"
+    assert "secret key was invalid" in e.value.response["Error"]["Message"]
+    # A wrong key MD5, on the wire.
+    url = f"{nephos.endpoint}/{b}/k3"
+    r = requests.put(url, data=b"x", headers={
+        "Authorization": f"AWS4-HMAC-SHA256 Credential={account}/20240101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=00",
+        "x-amz-content-sha256": "UNSIGNED-PAYLOAD",
+        "x-amz-server-side-encryption-customer-algorithm": "AES256",
+        "x-amz-server-side-encryption-customer-key": base64.b64encode(key).decode(),
+        "x-amz-server-side-encryption-customer-key-MD5": base64.b64encode(b"0" * 16).decode(),
+    }, timeout=5)
+    assert r.status_code == 400
+    assert "<Code>InvalidArgument</Code>" in r.text
+    assert "did not match the hash" in r.text
+    with pytest.raises(ClientError) as e:
+        s3.put_object(Bucket=b, Key="k4", Body=b"x", SSECustomerAlgorithm="AES128", SSECustomerKey=key)
+    assert code(e) in ("InvalidEncryptionAlgorithmError", "InvalidArgument")
+    # Copying an SSE-C object needs the source key.
+    with pytest.raises(ClientError) as e:
+        s3.copy_object(Bucket=b, Key="c", CopySource={"Bucket": b, "Key": "k"})
+    assert code(e) == "InvalidRequest"
+    s3.copy_object(Bucket=b, Key="c", CopySource={"Bucket": b, "Key": "k"},
+                   CopySourceSSECustomerAlgorithm="AES256", CopySourceSSECustomerKey=key)
+    assert s3.get_object(Bucket=b, Key="c")["Body"].read() == b"secret"

@@ -1,0 +1,98 @@
+"""S3 event notifications: configuration, validation, the test event, and S3 event
+records delivered to SQS with prefix/suffix filters."""
+
+import json
+
+import pytest
+from botocore.exceptions import ClientError
+
+from s3util import bucket_name
+
+
+def code(e):
+    return e.value.response["Error"]["Code"]
+
+
+def drain(sqs, url, want, tries=20):
+    got = []
+    for _ in range(tries):
+        r = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
+        for m in r.get("Messages", []):
+            got.append(json.loads(m["Body"]))
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+        if len(got) >= want:
+            break
+    return got
+
+
+def test_notifications_to_sqs(nephos, account):
+    s3 = nephos.client("s3", account=account)
+    sqs = nephos.client("sqs", account=account)
+    url = sqs.create_queue(QueueName="s3-events")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    b = bucket_name(account, "events")
+    s3.create_bucket(Bucket=b)
+    assert {k: v for k, v in s3.get_bucket_notification_configuration(Bucket=b).items()
+            if k != "ResponseMetadata"} == {}
+    config = {
+        "QueueConfigurations": [{
+            "Id": "uploads",
+            "QueueArn": arn,
+            "Events": ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"],
+            "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "in/"},
+                                               {"Name": "suffix", "Value": ".txt"}]}},
+        }],
+    }
+    s3.put_bucket_notification_configuration(Bucket=b, NotificationConfiguration=config)
+    got = s3.get_bucket_notification_configuration(Bucket=b)
+    assert got["QueueConfigurations"] == config["QueueConfigurations"]
+    test_event = drain(sqs, url, 1)
+    assert test_event[0]["Event"] == "s3:TestEvent" and test_event[0]["Bucket"] == b
+
+    s3.put_object(Bucket=b, Key="in/a file.txt", Body=b"hello")
+    s3.put_object(Bucket=b, Key="in/skip.bin", Body=b"x")
+    s3.put_object(Bucket=b, Key="out/b.txt", Body=b"x")
+    s3.copy_object(Bucket=b, Key="in/copy.txt", CopySource={"Bucket": b, "Key": "in/a file.txt"})
+    s3.delete_object(Bucket=b, Key="in/copy.txt")
+    msgs = drain(sqs, url, 3)
+    records = [m["Records"][0] for m in msgs]
+    assert [r["eventName"] for r in records] == ["ObjectCreated:Put", "ObjectCreated:Copy", "ObjectRemoved:Delete"]
+    put = records[0]
+    assert put["eventVersion"] == "2.1" and put["eventSource"] == "aws:s3"
+    assert put["s3"]["bucket"]["name"] == b
+    assert put["s3"]["bucket"]["arn"] == f"arn:aws:s3:::{b}"
+    assert put["s3"]["configurationId"] == "uploads"
+    obj = put["s3"]["object"]
+    assert obj["key"] == "in/a+file.txt"
+    assert obj["size"] == 5
+    assert obj["eTag"] == "5d41402abc4b2a76b9719d911017c592"
+    assert obj["sequencer"]
+    assert "size" not in records[2]["s3"]["object"]
+
+
+def test_notification_validation(nephos, account):
+    s3 = nephos.client("s3", account=account)
+    b = bucket_name(account, "evval")
+    s3.create_bucket(Bucket=b)
+    missing = f"arn:aws:sqs:us-east-1:{account}:no-such-queue"
+    with pytest.raises(ClientError) as e:
+        s3.put_bucket_notification_configuration(Bucket=b, NotificationConfiguration={
+            "QueueConfigurations": [{"QueueArn": missing, "Events": ["s3:ObjectCreated:*"]}]})
+    assert code(e) == "InvalidArgument"
+    assert "Unable to validate" in e.value.response["Error"]["Message"]
+    with pytest.raises(ClientError) as e:
+        s3.put_bucket_notification_configuration(Bucket=b, NotificationConfiguration={
+            "QueueConfigurations": [{"QueueArn": "not-an-arn", "Events": ["s3:ObjectCreated:*"]}]})
+    assert code(e) == "InvalidArgument"
+    # Topic, Lambda and EventBridge destinations are stored and returned.
+    cfg = {
+        "TopicConfigurations": [{"Id": "t", "TopicArn": f"arn:aws:sns:us-east-1:{account}:topic",
+                                 "Events": ["s3:ObjectRemoved:*"]}],
+        "LambdaFunctionConfigurations": [{"Id": "l", "LambdaFunctionArn": f"arn:aws:lambda:us-east-1:{account}:function:f",
+                                          "Events": ["s3:ObjectCreated:Put"]}],
+        "EventBridgeConfiguration": {},
+    }
+    s3.put_bucket_notification_configuration(Bucket=b, NotificationConfiguration=cfg)
+    got = s3.get_bucket_notification_configuration(Bucket=b)
+    for k in cfg:
+        assert got[k] == cfg[k]
