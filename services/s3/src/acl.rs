@@ -371,10 +371,8 @@ impl S3Provider {
         ctx: &RequestContext,
         input: &Value,
     ) -> Result<Value, AwsError> {
-        let b = self.owned_bucket(ctx, input.str("Bucket").unwrap_or_default())?;
-        b.meta.write().unwrap().public_access_block = None;
-        self.save_bucket(&b).await?;
-        Ok(Value::map())
+        self.clear_bucket_setting(ctx, input, |m| m.public_access_block = None)
+            .await
     }
 
     pub(crate) async fn put_ownership_controls(
@@ -429,10 +427,8 @@ impl S3Provider {
         ctx: &RequestContext,
         input: &Value,
     ) -> Result<Value, AwsError> {
-        let b = self.owned_bucket(ctx, input.str("Bucket").unwrap_or_default())?;
-        b.meta.write().unwrap().ownership = None;
-        self.save_bucket(&b).await?;
-        Ok(Value::map())
+        self.clear_bucket_setting(ctx, input, |m| m.ownership = None)
+            .await
     }
 }
 

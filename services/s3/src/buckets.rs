@@ -338,6 +338,20 @@ impl S3Provider {
         Ok(v)
     }
 
+    /// The Delete* operations of a bucket's sub-resources (tagging, CORS, encryption,
+    /// lifecycle, ...): the owner clears one setting, durably.
+    pub(crate) async fn clear_bucket_setting(
+        &self,
+        ctx: &RequestContext,
+        input: &Value,
+        clear: impl FnOnce(&mut crate::store::BucketMeta),
+    ) -> Result<Value, AwsError> {
+        let b = self.owned_bucket(ctx, input.str("Bucket").unwrap_or_default())?;
+        clear(&mut b.meta.write().unwrap());
+        self.save_bucket(&b).await?;
+        Ok(Value::map())
+    }
+
     pub(crate) async fn save_bucket(&self, b: &Bucket) -> Result<(), AwsError> {
         let meta = b.meta.read().unwrap().clone();
         let batch = self
@@ -387,10 +401,8 @@ impl S3Provider {
         ctx: &RequestContext,
         input: &Value,
     ) -> Result<Value, AwsError> {
-        let b = self.owned_bucket(ctx, input.str("Bucket").unwrap_or_default())?;
-        b.meta.write().unwrap().tags = None;
-        self.save_bucket(&b).await?;
-        Ok(Value::map())
+        self.clear_bucket_setting(ctx, input, |m| m.tags = None)
+            .await
     }
 
     pub(crate) async fn put_bucket_versioning(

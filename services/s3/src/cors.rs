@@ -234,10 +234,8 @@ impl S3Provider {
         ctx: &RequestContext,
         input: &Value,
     ) -> Result<Value, AwsError> {
-        let b = self.owned_bucket(ctx, input.str("Bucket").unwrap_or_default())?;
-        b.meta.write().unwrap().cors = None;
-        self.save_bucket(&b).await?;
-        Ok(Value::map())
+        self.clear_bucket_setting(ctx, input, |m| m.cors = None)
+            .await
     }
 }
 

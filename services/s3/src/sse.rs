@@ -220,9 +220,7 @@ impl S3Provider {
         ctx: &RequestContext,
         input: &Value,
     ) -> Result<Value, AwsError> {
-        let b = self.owned_bucket(ctx, input.str("Bucket").unwrap_or_default())?;
-        b.meta.write().unwrap().encryption = None;
-        self.save_bucket(&b).await?;
-        Ok(Value::map())
+        self.clear_bucket_setting(ctx, input, |m| m.encryption = None)
+            .await
     }
 }
