@@ -269,3 +269,22 @@ def test_consumed_capacity(table):
     r = table.transact_write_items(TransactItems=[
         {"Put": {"TableName": "items", "Item": {"pk": {"S": "c"}, "sk": {"N": "2"}}}}], ReturnConsumedCapacity="TOTAL")
     assert r["ConsumedCapacity"][0]["CapacityUnits"] == 2.0
+
+
+def test_expression_attribute_maps_need_an_expression_and_entries(table):
+    key = {"pk": {"S": "a"}, "sk": {"N": "1"}}
+    with pytest.raises(ClientError) as e:
+        table.get_item(TableName="items", Key=key, ExpressionAttributeNames={"#n": "name"})
+    assert error_of(e) == (
+        "ValidationException",
+        "ExpressionAttributeNames can only be specified when using expressions",
+    )
+    with pytest.raises(ClientError) as e:
+        table.delete_item(TableName="items", Key=key, ExpressionAttributeValues={":v": {"S": "x"}})
+    assert error_of(e) == (
+        "ValidationException",
+        "ExpressionAttributeValues can only be specified when using expressions",
+    )
+    with pytest.raises(ClientError) as e:
+        table.get_item(TableName="items", Key=key, ProjectionExpression="pk", ExpressionAttributeNames={})
+    assert error_of(e) == ("ValidationException", "ExpressionAttributeNames must not be empty")

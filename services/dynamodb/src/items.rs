@@ -15,36 +15,37 @@ use nephos_core::{AwsError, RequestContext, Value};
 use nephos_storage::Mutation;
 use std::collections::HashMap;
 
+/// `ExpressionAttributeNames` or `ExpressionAttributeValues`, when given: never empty,
+/// and only next to an expression.
+fn expr_map<'a>(
+    v: &'a Value,
+    key: &str,
+    has_expressions: bool,
+) -> Result<Option<&'a indexmap::IndexMap<String, Value>>, AwsError> {
+    let Some(m) = v.get(key).and_then(Value::as_map) else {
+        return Ok(None);
+    };
+    if m.is_empty() {
+        return Err(AwsError::validation(format!("{key} must not be empty")));
+    }
+    if !has_expressions {
+        return Err(AwsError::validation(format!(
+            "{key} can only be specified when using expressions"
+        )));
+    }
+    Ok(Some(m))
+}
+
 /// ExpressionAttributeNames/Values of a request, parsed.
 pub fn expr_attrs(v: &Value, has_expressions: bool) -> Result<ExprAttrs, AwsError> {
     let mut names = HashMap::new();
-    if let Some(m) = v.get("ExpressionAttributeNames").and_then(Value::as_map) {
-        if m.is_empty() {
-            return Err(AwsError::validation(
-                "ExpressionAttributeNames must not be empty",
-            ));
-        }
-        if !has_expressions {
-            return Err(AwsError::validation(
-                "ExpressionAttributeNames can only be specified when using expressions",
-            ));
-        }
+    if let Some(m) = expr_map(v, "ExpressionAttributeNames", has_expressions)? {
         for (k, n) in m {
             names.insert(k.clone(), n.as_str().unwrap_or_default().to_owned());
         }
     }
     let mut values = HashMap::new();
-    if let Some(m) = v.get("ExpressionAttributeValues").and_then(Value::as_map) {
-        if m.is_empty() {
-            return Err(AwsError::validation(
-                "ExpressionAttributeValues must not be empty",
-            ));
-        }
-        if !has_expressions {
-            return Err(AwsError::validation(
-                "ExpressionAttributeValues can only be specified when using expressions",
-            ));
-        }
+    if let Some(m) = expr_map(v, "ExpressionAttributeValues", has_expressions)? {
         for (k, x) in m {
             let a = Attr::from_value(x).map_err(|e| {
                 AwsError::validation(format!(
