@@ -1,7 +1,6 @@
 //! Errors as AWS reports them to clients.
 
 use crate::Value;
-use indexmap::IndexMap;
 use std::borrow::Cow;
 use std::fmt;
 
@@ -17,7 +16,7 @@ pub struct AwsError {
     pub status: u16,
     pub sender_fault: bool,
     /// Members of the modelled error shape besides the message (`CancellationReasons`, ...).
-    pub fields: IndexMap<String, Value>,
+    pub fields: crate::value::Map,
     /// Extra response headers the error carries (`Retry-After`, S3's `x-amz-*`).
     pub headers: Vec<(String, String)>,
 }
@@ -34,7 +33,7 @@ impl AwsError {
             message: message.into(),
             status,
             sender_fault: status < 500,
-            fields: IndexMap::new(),
+            fields: Default::default(),
             headers: Vec::new(),
         }
     }

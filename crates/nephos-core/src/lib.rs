@@ -27,7 +27,7 @@ pub use provider::{
     BoxFuture, ByteStream, CorsRequest, Dispatch, Dispatcher, EventStream, Input, Output, Provider,
 };
 pub use scoped::Scoped;
-pub use value::{Timestamp, Value};
+pub use value::{Map, Timestamp, Value};
 
 /// The account of requests whose access key id is not a 12-digit account number.
 pub const DEFAULT_ACCOUNT: &str = "000000000000";

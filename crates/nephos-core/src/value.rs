@@ -3,6 +3,10 @@
 use bytes::Bytes;
 use indexmap::IndexMap;
 
+/// The members of a structure or the entries of a map, in insertion order. Keys are short
+/// and come from requests; foldhash hashes them several times faster than SipHash.
+pub type Map = IndexMap<String, Value, foldhash::fast::RandomState>;
+
 /// Seconds since the Unix epoch, with sub-second precision.
 #[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
 pub struct Timestamp(pub f64);
@@ -75,12 +79,12 @@ pub enum Value {
     Blob(Bytes),
     Timestamp(Timestamp),
     List(Vec<Value>),
-    Map(IndexMap<String, Value>),
+    Map(Map),
 }
 
 impl Value {
     pub fn map() -> Value {
-        Value::Map(IndexMap::new())
+        Value::Map(Map::default())
     }
 
     /// Member `key` of a map or structure.
@@ -117,7 +121,7 @@ impl Value {
         }
     }
 
-    pub fn as_map(&self) -> Option<&IndexMap<String, Value>> {
+    pub fn as_map(&self) -> Option<&Map> {
         match self {
             Value::Map(m) => Some(m),
             _ => None,

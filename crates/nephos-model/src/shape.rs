@@ -7,6 +7,10 @@ use indexmap::IndexMap;
 use serde::Deserialize;
 use std::collections::HashMap;
 
+/// Shape and member names are looked up several times per request; foldhash is several
+/// times faster than the default SipHash on such short keys.
+pub type Hasher = foldhash::fast::RandomState;
+
 /// The wire protocols of AWS services.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Protocol {
@@ -55,9 +59,9 @@ impl Protocol {
 pub struct ServiceModel {
     pub metadata: Metadata,
     #[serde(default)]
-    pub operations: IndexMap<String, Operation>,
+    pub operations: IndexMap<String, Operation, Hasher>,
     #[serde(default)]
-    pub shapes: HashMap<String, Shape>,
+    pub shapes: HashMap<String, Shape, Hasher>,
 }
 
 impl ServiceModel {
@@ -286,7 +290,7 @@ pub struct Shape {
     pub kind: ShapeType,
     /// Structure members, in model order (serializers keep that order).
     #[serde(default)]
-    pub members: IndexMap<String, ShapeRef>,
+    pub members: IndexMap<String, ShapeRef, Hasher>,
     #[serde(default)]
     pub required: Vec<String>,
     /// The member bound to the whole HTTP body (rest protocols).

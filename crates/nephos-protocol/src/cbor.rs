@@ -17,11 +17,10 @@
 use crate::eventstream::{self, PayloadFormat};
 use crate::{Body, Codec, HttpRequest, HttpResponse, ResponseMeta};
 use bytes::Bytes;
-use indexmap::IndexMap;
 use minicbor::data::{Tag, Type};
 use minicbor::decode::Decoder;
 use minicbor::encode::{Encoder, Error as EncError};
-use nephos_core::{AwsError, Input, Output, Timestamp, Value};
+use nephos_core::{AwsError, Input, Map, Output, Timestamp, Value};
 use nephos_model::{Operation, Protocol, ServiceModel, Shape, ShapeRef, ShapeType};
 use std::borrow::Cow;
 use std::convert::Infallible;
@@ -308,7 +307,7 @@ fn to_value(
             let Item::Map(entries) = item else {
                 return Err(mismatch("a map", shape_name));
             };
-            let mut out = IndexMap::new();
+            let mut out = Map::default();
             for (k, v) in entries {
                 let Item::Text(key) = k else {
                     return Err(mismatch("text keys", shape_name));
@@ -352,7 +351,7 @@ fn to_value(
             let Some(value_ref) = shape.value.as_ref() else {
                 return shapeless(item);
             };
-            let mut out = IndexMap::with_capacity(entries.len());
+            let mut out = Map::with_capacity_and_hasher(entries.len(), Default::default());
             for (k, v) in entries {
                 let Item::Text(key) = k else {
                     return Err(mismatch("text keys", shape_name));
@@ -720,7 +719,7 @@ fn write_structure(
     e: &mut Enc,
     model: &ServiceModel,
     shape: &Shape,
-    m: &IndexMap<String, Value>,
+    m: &Map,
     extra: Option<(&str, &str)>,
 ) -> EncResult {
     let present: Vec<(&String, &ShapeRef, &Value)> = shape
@@ -974,7 +973,7 @@ impl Codec for CborCodec {
         {
             let mut members = match output.value {
                 Value::Map(m) => m,
-                _ => IndexMap::new(),
+                _ => Map::default(),
             };
             members.shift_remove(name);
             let initial = eventstream::event_message(
@@ -1099,7 +1098,7 @@ fn write_error_body(
     let message_key = shape
         .and_then(|s| s.members.keys().find(|k| k.eq_ignore_ascii_case("message")))
         .map_or("message", String::as_str);
-    let mut fields: IndexMap<String, Value> = IndexMap::new();
+    let mut fields: Map = Map::default();
     if !err.message.is_empty() {
         fields.insert(message_key.to_owned(), Value::String(err.message.clone()));
     }

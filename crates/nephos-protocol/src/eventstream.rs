@@ -20,7 +20,7 @@
 
 use bytes::{Buf, Bytes, BytesMut};
 use futures_util::StreamExt;
-use nephos_core::{AwsError, ByteStream, EventStream, Value};
+use nephos_core::{AwsError, ByteStream, EventStream, Map, Value};
 use nephos_model::{ServiceModel, Shape, ShapeRef, ShapeType};
 use std::collections::HashMap;
 use std::fmt;
@@ -448,11 +448,11 @@ pub fn event_from_value(
             serialize_body(event_shape, value),
         );
     };
-    let empty = indexmap::IndexMap::new();
+    let empty = Map::default();
     let fields = value.as_map().unwrap_or(&empty);
     let mut headers = Vec::new();
     let mut payload_member = None;
-    let mut rest = indexmap::IndexMap::new();
+    let mut rest = Map::default();
     for (name, r) in &shape.members {
         let Some(v) = fields.get(name) else { continue };
         if r.event_header {
@@ -556,7 +556,7 @@ pub fn stream_member<'s>(
 /// The shapes reachable from `root`, with the model's metadata: what the encoder of a
 /// response body keeps, since the body outlives the borrowed model.
 fn sub_model(model: &ServiceModel, root: &str) -> ServiceModel {
-    let mut shapes = HashMap::new();
+    let mut shapes = HashMap::default();
     let mut todo = vec![root.to_owned()];
     while let Some(name) = todo.pop() {
         if shapes.contains_key(&name) {

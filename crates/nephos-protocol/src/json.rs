@@ -15,8 +15,7 @@ use crate::rest::{document_from_json, document_to_json, format_float};
 use crate::{Body, Codec, HttpRequest, HttpResponse, ResponseMeta};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use indexmap::IndexMap;
-use nephos_core::{AwsError, Input, Output, Timestamp, Value};
+use nephos_core::{AwsError, Input, Map, Output, Timestamp, Value};
 use nephos_model::{
     Operation, Protocol, ServiceModel, Shape, ShapeRef, ShapeType, TimestampFormat,
 };
@@ -63,7 +62,7 @@ pub fn read(model: &ServiceModel, r: &ShapeRef, j: &serde_json::Value) -> Result
         ShapeType::Map => {
             let o = j.as_object().ok_or_else(wrong)?;
             let vr = shape.value.as_ref().ok_or_else(wrong)?;
-            let mut out = IndexMap::new();
+            let mut out = Map::default();
             for (k, v) in o {
                 if v.is_null() && !shape.sparse {
                     continue;
@@ -123,8 +122,8 @@ pub fn read_struct(
     model: &ServiceModel,
     shape: &Shape,
     o: &serde_json::Map<String, serde_json::Value>,
-) -> Result<IndexMap<String, Value>, AwsError> {
-    let mut out = IndexMap::new();
+) -> Result<Map, AwsError> {
+    let mut out = Map::default();
     for (name, r) in &shape.members {
         if r.location.is_some() {
             continue;
@@ -196,7 +195,7 @@ fn epoch_json(t: Timestamp) -> serde_json::Value {
 pub fn write_struct(
     model: &ServiceModel,
     shape: &Shape,
-    m: &IndexMap<String, Value>,
+    m: &Map,
 ) -> serde_json::Map<String, serde_json::Value> {
     let mut out = serde_json::Map::new();
     for (name, r) in &shape.members {
@@ -214,21 +213,16 @@ pub fn write_struct(
 }
 
 /// Parses a JSON request body into the members of `shape` (empty body = no members).
-pub fn parse_body(
-    model: &ServiceModel,
-    shape: &Shape,
-    body: &[u8],
-) -> Result<IndexMap<String, Value>, AwsError> {
+pub fn parse_body(model: &ServiceModel, shape: &Shape, body: &[u8]) -> Result<Map, AwsError> {
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(IndexMap::new());
+        return Ok(Map::default());
     }
-    let j: serde_json::Value = serde_json::from_slice(body)
-        .map_err(|e| serialization(format!("Malformed JSON request body: {e}")))?;
-    match j {
-        serde_json::Value::Object(o) => read_struct(model, shape, &o),
-        serde_json::Value::Null => Ok(IndexMap::new()),
-        _ => Err(serialization("Request body must be a JSON object")),
-    }
+    crate::jsonshape::parse_struct(model, shape, body).map_err(|e| {
+        serialization(match e.classify() {
+            serde_json::error::Category::Data => e.to_string(),
+            _ => format!("Malformed JSON request body: {e}"),
+        })
+    })
 }
 
 /// The error shape for `code`, with its name.
@@ -399,7 +393,7 @@ impl Codec for JsonCodec {
         {
             let mut members = match output.value {
                 Value::Map(m) => m,
-                _ => IndexMap::new(),
+                _ => Map::default(),
             };
             members.shift_remove(name);
             let initial = serde_json::to_vec(&serde_json::Value::Object(write_struct(
@@ -425,14 +419,14 @@ impl Codec for JsonCodec {
         }
         let body = match (&op.output, &output.value) {
             (Some(r), Value::Map(m)) => {
-                serde_json::Value::Object(write_struct(model, model.shape(&r.shape), m))
+                crate::jsonshape::struct_to_vec(model, model.shape(&r.shape), m)
             }
-            _ => serde_json::Value::Object(Default::default()),
+            _ => b"{}".to_vec(),
         };
         HttpResponse {
             status: 200,
             headers: base_headers(&content_type(model), meta),
-            body: Body::Full(serde_json::to_vec(&body).unwrap_or_default().into()),
+            body: Body::Full(body.into()),
         }
     }
 

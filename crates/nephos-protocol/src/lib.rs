@@ -23,6 +23,7 @@ pub mod cbor;
 pub mod ec2;
 pub mod eventstream;
 pub mod json;
+pub mod jsonshape;
 pub mod query;
 pub mod rest;
 pub mod restjson;

@@ -16,7 +16,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use bytes::Bytes;
 use indexmap::IndexMap;
-use nephos_core::{AwsError, Input, Output, Value};
+use nephos_core::{AwsError, Input, Map, Output, Value};
 use nephos_model::{
     Operation, Protocol, ServiceModel, Shape, ShapeRef, ShapeType, TimestampFormat,
 };
@@ -196,12 +196,8 @@ impl FormReader<'_> {
     }
 
     /// Reads the members of a structure whose keys start with `prefix`.
-    pub fn read_struct(
-        &self,
-        shape: &Shape,
-        prefix: &str,
-    ) -> Result<IndexMap<String, Value>, AwsError> {
-        let mut out = IndexMap::new();
+    pub fn read_struct(&self, shape: &Shape, prefix: &str) -> Result<Map, AwsError> {
+        let mut out = Map::default();
         for (name, r) in &shape.members {
             for key in self.member_keys(name, r) {
                 if let Some(v) = self.read(r, &join(prefix, &key))? {
@@ -312,7 +308,7 @@ impl FormReader<'_> {
         if idx.is_empty() {
             return Ok(None);
         }
-        let mut map = IndexMap::new();
+        let mut map = Map::default();
         for i in idx {
             let entry = format!("{prefix}.{i}");
             let mut k = None;

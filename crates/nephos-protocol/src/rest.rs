@@ -19,8 +19,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use indexmap::IndexMap;
-use nephos_core::{AwsError, Timestamp, Value};
+use nephos_core::{AwsError, Map, Timestamp, Value};
 use nephos_model::{Operation, ServiceModel, Shape, ShapeRef, ShapeType, TimestampFormat};
 use percent_encoding::percent_decode_str;
 use std::collections::HashMap;
@@ -345,8 +344,8 @@ pub fn bind_request(
     shape: &Shape,
     labels: &Labels,
     req: &HttpRequest,
-) -> Result<IndexMap<String, Value>, AwsError> {
-    let mut out = IndexMap::new();
+) -> Result<Map, AwsError> {
+    let mut out = Map::default();
     let query = query_pairs(req.uri.query());
     let mut bound_query: Vec<&str> = Vec::new();
     for (name, r) in &shape.members {
@@ -429,7 +428,7 @@ pub fn bind_request(
                 let value_ref = target.value.as_ref().ok_or_else(|| {
                     AwsError::internal(format!("map shape {} has no value", r.shape))
                 })?;
-                let mut map = IndexMap::new();
+                let mut map = Map::default();
                 for (k, v) in &req.headers {
                     if let Some(rest) = k.as_str().strip_prefix(prefix.as_str()) {
                         let text = String::from_utf8_lossy(v.as_bytes());
@@ -465,7 +464,7 @@ fn query_map(
         .as_ref()
         .ok_or_else(|| AwsError::internal("map shape without value"))?;
     let value_shape = model.shape(&value_ref.shape);
-    let mut out: IndexMap<String, Value> = IndexMap::new();
+    let mut out: Map = Map::default();
     // Smithy's httpQueryParams map sees every parameter, including those also bound to
     // named members (which take precedence only for their own member).
     let _ = bound;
@@ -730,7 +729,7 @@ pub fn bind_response(
     model: &ServiceModel,
     op: Option<&Operation>,
     shape: &Shape,
-    value: &mut IndexMap<String, Value>,
+    value: &mut Map,
     headers: &mut http::HeaderMap,
 ) -> u16 {
     let mut status = op.and_then(|o| o.http.response_code).unwrap_or(200);

@@ -8,7 +8,7 @@
 #![allow(clippy::result_large_err)]
 
 use crate::json::EVENT_PAYLOADS;
-use crate::json::{error_body, extra_headers, parse_body, read, write, write_struct};
+use crate::json::{error_body, extra_headers, parse_body, read, write};
 use crate::rest::{self, BodyTarget};
 use crate::{Body, Codec, HttpRequest, HttpResponse, ResponseMeta};
 use nephos_core::{AwsError, ByteStream, Input, Output, Value};
@@ -204,9 +204,7 @@ impl Codec for RestJsonCodec {
             }
             BodyTarget::Members(_) => {
                 set(&mut headers, "content-type", "application/json");
-                Body::Full(json_bytes(&serde_json::Value::Object(write_struct(
-                    model, shape, &members,
-                ))))
+                Body::Full(crate::jsonshape::struct_to_vec(model, shape, &members).into())
             }
         };
         HttpResponse {

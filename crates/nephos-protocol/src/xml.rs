@@ -14,8 +14,7 @@ use crate::timestamp;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use bytes::Bytes;
-use indexmap::IndexMap;
-use nephos_core::Value;
+use nephos_core::{Map, Value};
 use nephos_model::{ServiceModel, Shape, ShapeRef, ShapeType, TimestampFormat, XmlNamespace};
 use quick_xml::events::Event;
 use std::fmt;
@@ -465,7 +464,7 @@ pub fn write_shape(
             };
             let key_name = ref_name(model, key).unwrap_or("key");
             let value_name = ref_name(model, value).unwrap_or("value");
-            let empty = IndexMap::new();
+            let empty = Map::default();
             let entries = v.as_map().unwrap_or(&empty);
             let flattened = is_flattened(r, shape);
             if !flattened {
@@ -525,7 +524,7 @@ pub fn read_shape(
             Ok(Value::List(items))
         }
         ShapeType::Map => {
-            let mut map = IndexMap::new();
+            let mut map = Map::default();
             for entry in &el.children {
                 read_entry(model, shape, entry, &mut map)?;
             }
@@ -558,7 +557,7 @@ fn read_entry(
     model: &ServiceModel,
     shape: &Shape,
     entry: &Element,
-    map: &mut IndexMap<String, Value>,
+    map: &mut Map,
 ) -> Result<(), XmlError> {
     let (Some(key), Some(value)) = (&shape.key, &shape.value) else {
         return Err(err("map shape without key or value"));
@@ -585,12 +584,8 @@ fn read_entry(
 /// Reads the members of structure `shape` from element `el`: attributes, child elements,
 /// and repeated children for flattened lists and maps. Unknown elements are ignored, as
 /// are members bound to other parts of the HTTP message.
-pub fn read_members(
-    model: &ServiceModel,
-    shape: &Shape,
-    el: &Element,
-) -> Result<IndexMap<String, Value>, XmlError> {
-    let mut out = IndexMap::new();
+pub fn read_members(model: &ServiceModel, shape: &Shape, el: &Element) -> Result<Map, XmlError> {
+    let mut out = Map::default();
     for (name, r) in &shape.members {
         if r.location.is_some() {
             continue;
@@ -623,7 +618,7 @@ pub fn read_members(
                 }
             }
             ShapeType::Map if flattened => {
-                let mut map = IndexMap::new();
+                let mut map = Map::default();
                 for entry in el.children_named(wire) {
                     read_entry(model, target, entry, &mut map)?;
                 }

@@ -21,7 +21,7 @@ fn expr_map<'a>(
     v: &'a Value,
     key: &str,
     has_expressions: bool,
-) -> Result<Option<&'a indexmap::IndexMap<String, Value>>, AwsError> {
+) -> Result<Option<&'a nephos_core::Map>, AwsError> {
     let Some(m) = v.get(key).and_then(Value::as_map) else {
         return Ok(None);
     };

@@ -5,7 +5,7 @@
 #![allow(dead_code)]
 
 use base64::Engine;
-use nephos_core::{Timestamp, Value};
+use nephos_core::{Map, Timestamp, Value};
 use nephos_model::{ServiceModel, ShapeRef, ShapeType};
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -114,7 +114,7 @@ pub fn to_value(model: &ServiceModel, r: &ShapeRef, j: &serde_json::Value) -> Va
     }
     match shape.kind {
         ShapeType::Structure => {
-            let mut m = indexmap::IndexMap::new();
+            let mut m = Map::default();
             if let Some(o) = j.as_object() {
                 for (k, v) in o {
                     if v.is_null() {
