@@ -4,15 +4,21 @@ use rand::Rng;
 
 /// A request id in the UUID format most services use.
 pub fn request_id() -> String {
-    let b: [u8; 16] = rand::rng().random();
-    format!(
-        "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
-        u32::from_be_bytes([b[0], b[1], b[2], b[3]]),
-        u16::from_be_bytes([b[4], b[5]]),
-        u16::from_be_bytes([b[6], b[7]]) & 0x0fff,
-        (u16::from_be_bytes([b[8], b[9]]) & 0x3fff) | 0x8000,
-        u64::from_be_bytes([0, 0, b[10], b[11], b[12], b[13], b[14], b[15]])
-    )
+    let mut b: [u8; 16] = rand::rng().random();
+    // Version 4, variant 1.
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    // Every request gets one, so this avoids the formatting machinery.
+    let mut out = Vec::with_capacity(36);
+    for (i, byte) in b.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            out.push(b'-');
+        }
+        out.push(HEX[usize::from(byte >> 4)]);
+        out.push(HEX[usize::from(byte & 0x0f)]);
+    }
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// `len` random characters from `alphabet`.
@@ -35,5 +41,8 @@ mod tests {
         let id = super::request_id();
         assert_eq!(id.len(), 36);
         assert_eq!(id.as_bytes()[14], b'4');
+        assert!(matches!(id.as_bytes()[19], b'8' | b'9' | b'a' | b'b'));
+        assert_eq!(id.matches('-').count(), 4);
+        assert_eq!(&id[8..9], "-");
     }
 }

@@ -324,7 +324,7 @@ pub struct Shaped<'a> {
     pub v: &'a Value,
 }
 
-/// A structure's body members (those without an HTTP location) in model order.
+/// A structure's body members (those without an HTTP location).
 pub struct Members<'a> {
     pub model: &'a ServiceModel,
     pub shape: &'a Shape,
@@ -337,11 +337,15 @@ struct Document<'a>(&'a Value);
 impl Serialize for Members<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut map = s.serialize_map(None)?;
-        for (name, r) in &self.shape.members {
+        // Walks the value's members rather than the model's: a union such as DynamoDB's
+        // AttributeValue has one of ten. (Key order means nothing to JSON readers.)
+        for (name, v) in self.m {
+            let Some(r) = self.shape.members.get(name.as_str()) else {
+                continue;
+            };
             if r.location.is_some() {
                 continue;
             }
-            let Some(v) = self.m.get(name) else { continue };
             if v.is_null() && !self.model.shape(&r.shape).document {
                 continue;
             }

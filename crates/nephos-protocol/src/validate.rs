@@ -151,7 +151,23 @@ impl<'m> Validator<'m> {
 
     fn structure(&mut self, shape: &'m Shape, value: &Value, path: &Path<'_>) {
         let Value::Map(fields) = value else { return };
-        for (name, r) in &shape.members {
+        // Only members that are present or required can break a constraint. Visiting just
+        // those (in model order, which AWS's messages follow) spares a union such as
+        // DynamoDB's AttributeValue a lookup per absent member.
+        let mut visit: Vec<usize> = fields
+            .keys()
+            .filter_map(|k| shape.members.get_index_of(k.as_str()))
+            .chain(
+                shape
+                    .required
+                    .iter()
+                    .filter(|k| !fields.contains_key(k.as_str()))
+                    .filter_map(|k| shape.members.get_index_of(k.as_str())),
+            )
+            .collect();
+        visit.sort_unstable();
+        visit.dedup();
+        for (name, r) in visit.into_iter().filter_map(|i| shape.members.get_index(i)) {
             if self.full() {
                 return;
             }
