@@ -13,8 +13,8 @@ mod shape;
 
 pub use index::{Index, ServiceEntry, index};
 pub use shape::{
-    ErrorTrait, Http, Metadata, Operation, Protocol, ServiceModel, Shape, ShapeRef, ShapeType,
-    TimestampFormat, XmlNamespace,
+    Derived, ErrorTrait, Http, Metadata, Operation, Protocol, ServiceModel, Shape, ShapeRef,
+    ShapeType, TimestampFormat, XmlNamespace,
 };
 
 use std::io::Read;

@@ -5,7 +5,9 @@
 
 use indexmap::IndexMap;
 use serde::Deserialize;
+use std::any::Any;
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 /// Shape and member names are looked up several times per request; foldhash is several
 /// times faster than the default SipHash on such short keys.
@@ -62,6 +64,29 @@ pub struct ServiceModel {
     pub operations: IndexMap<String, Operation, Hasher>,
     #[serde(default)]
     pub shapes: HashMap<String, Shape, Hasher>,
+    /// What the protocol engine derives from the model once (its REST router), kept here
+    /// so that it lives and dies with the model.
+    #[serde(skip)]
+    pub derived: Derived,
+}
+
+/// A slot for data derived from a model on first use.
+#[derive(Default)]
+pub struct Derived(OnceLock<Box<dyn Any + Send + Sync>>);
+
+impl Derived {
+    pub fn get_or_init(
+        &self,
+        init: impl FnOnce() -> Box<dyn Any + Send + Sync>,
+    ) -> &(dyn Any + Send + Sync) {
+        self.0.get_or_init(init).as_ref()
+    }
+}
+
+impl std::fmt::Debug for Derived {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Derived")
+    }
 }
 
 impl ServiceModel {

@@ -578,6 +578,7 @@ fn sub_model(model: &ServiceModel, root: &str) -> ServiceModel {
         metadata: model.metadata.clone(),
         operations: Default::default(),
         shapes,
+        derived: Default::default(),
     }
 }
 

@@ -22,8 +22,6 @@ use base64::engine::general_purpose::STANDARD as B64;
 use nephos_core::{AwsError, Map, Timestamp, Value};
 use nephos_model::{Operation, ServiceModel, Shape, ShapeRef, ShapeType, TimestampFormat};
 use percent_encoding::percent_decode_str;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::HttpRequest;
 
@@ -42,20 +40,18 @@ enum Segment {
 struct Route {
     op: String,
     method: String,
-    template: String,
     segments: Vec<Segment>,
+    /// Whether a segment is a greedy label (`{Key+}`).
+    greedy: bool,
     /// Literal query requirements: key, and the value when the template fixes one.
     query: Vec<(String, Option<String>)>,
 }
 
 impl Route {
     fn parse(op: &Operation) -> Route {
-        let template = op.http.request_uri.clone();
-        let (path, query) = match template.split_once('?') {
-            Some((p, q)) => (p, q),
-            None => (template.as_str(), ""),
-        };
-        let segments = split_path(path)
+        let template = op.http.request_uri.as_str();
+        let (path, query) = template.split_once('?').unwrap_or((template, ""));
+        let segments: Vec<Segment> = split_path(path)
             .into_iter()
             .map(|s| {
                 if let Some(inner) = s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
@@ -79,7 +75,7 @@ impl Route {
         Route {
             op: op.name.clone(),
             method: op.http.method.to_ascii_uppercase(),
-            template,
+            greedy: segments.iter().any(|s| matches!(s, Segment::Greedy(_))),
             segments,
             query,
         }
@@ -109,9 +105,21 @@ impl Route {
         (lits, query_matched, chars, usize::MAX - greedy)
     }
 
-    /// Matches decoded path segments (raw segments kept for greedy labels).
-    /// Returns the labels and how many query literals the request actually carries.
-    fn matches(&self, raw: &[&str], query: &[(String, String)]) -> Option<(Labels, usize)> {
+    /// Whether a path of `n` segments can match at all (most routes fail here, cheaply).
+    fn fits(&self, n: usize) -> bool {
+        if self.greedy {
+            n >= self.segments.len()
+        } else {
+            n == self.segments.len()
+        }
+    }
+
+    /// Whether the route matches decoded path segments (raw segments kept for greedy
+    /// labels); returns how many query literals the request actually carries.
+    fn matches(&self, raw: &[&str], query: &[(String, String)]) -> Option<usize> {
+        if !self.fits(raw.len()) {
+            return None;
+        }
         let mut matched = 0;
         for (k, v) in &self.query {
             let found = query
@@ -124,15 +132,23 @@ impl Route {
                 return None;
             }
         }
-        let mut labels = Vec::new();
-        if !match_segments(&self.segments, raw, &mut labels) {
+        if !match_segments(&self.segments, raw, &mut None) {
             return None;
         }
-        Some((labels, matched))
+        Some(matched)
+    }
+
+    /// The labels of a path this route matches.
+    fn labels(&self, raw: &[&str]) -> Labels {
+        let mut labels = Some(Vec::new());
+        match_segments(&self.segments, raw, &mut labels);
+        labels.unwrap_or_default()
     }
 }
 
-fn match_segments(tpl: &[Segment], raw: &[&str], labels: &mut Labels) -> bool {
+/// Matches a template against path segments, collecting labels when asked to (routing
+/// tries many routes and needs the labels of one).
+fn match_segments(tpl: &[Segment], raw: &[&str], labels: &mut Option<Labels>) -> bool {
     let Some((first, rest)) = tpl.split_first() else {
         return raw.is_empty();
     };
@@ -141,7 +157,8 @@ fn match_segments(tpl: &[Segment], raw: &[&str], labels: &mut Labels) -> bool {
             let Some((seg, raw_rest)) = raw.split_first() else {
                 return false;
             };
-            (decode(seg) == *l || seg == l) && match_segments(rest, raw_rest, labels)
+            (seg == l || (seg.contains('%') && decode(seg) == *l))
+                && match_segments(rest, raw_rest, labels)
         }
         Segment::Label(name) => {
             let Some((seg, raw_rest)) = raw.split_first() else {
@@ -150,11 +167,15 @@ fn match_segments(tpl: &[Segment], raw: &[&str], labels: &mut Labels) -> bool {
             if seg.is_empty() {
                 return false;
             }
-            labels.push((name.clone(), decode(seg)));
+            if let Some(l) = labels {
+                l.push((name.clone(), decode(seg)));
+            }
             if match_segments(rest, raw_rest, labels) {
                 return true;
             }
-            labels.pop();
+            if let Some(l) = labels {
+                l.pop();
+            }
             false
         }
         Segment::Greedy(name) => {
@@ -164,15 +185,19 @@ fn match_segments(tpl: &[Segment], raw: &[&str], labels: &mut Labels) -> bool {
                 return false;
             }
             for take in (1..=raw.len() - min_rest).rev() {
-                let joined = raw[..take].join("/");
-                if joined.is_empty() {
+                // The joined label is empty only when it is one empty segment.
+                if take == 1 && raw[0].is_empty() {
                     continue;
                 }
-                labels.push((name.clone(), decode(&joined)));
+                if let Some(l) = labels {
+                    l.push((name.clone(), decode(&raw[..take].join("/"))));
+                }
                 if match_segments(rest, &raw[take..], labels) {
                     return true;
                 }
-                labels.pop();
+                if let Some(l) = labels {
+                    l.pop();
+                }
             }
             false
         }
@@ -214,24 +239,21 @@ pub fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
 #[derive(Debug)]
 pub struct Router {
     routes: Vec<Route>,
+    /// Indexes into `routes` by HTTP method.
+    by_method: Vec<(String, Vec<usize>)>,
 }
 
 impl Router {
     pub fn new(model: &ServiceModel) -> Router {
-        let routes = model.operations.values().map(Route::parse).collect();
-        Router { routes }
-    }
-
-    /// Whether this router was built from `model` (guards the address-keyed cache against
-    /// a freed model whose address is reused).
-    fn built_from(&self, model: &ServiceModel) -> bool {
-        self.routes.len() == model.operations.len()
-            && self.routes.iter().all(|r| {
-                model.operations.get(&r.op).is_some_and(|op| {
-                    op.http.request_uri == r.template
-                        && op.http.method.eq_ignore_ascii_case(&r.method)
-                })
-            })
+        let routes: Vec<Route> = model.operations.values().map(Route::parse).collect();
+        let mut by_method: Vec<(String, Vec<usize>)> = Vec::new();
+        for (i, r) in routes.iter().enumerate() {
+            match by_method.iter_mut().find(|(m, _)| *m == r.method) {
+                Some((_, list)) => list.push(i),
+                None => by_method.push((r.method.clone(), vec![i])),
+            }
+        }
+        Router { routes, by_method }
     }
 
     /// The operation a request calls, with its decoded labels.
@@ -243,18 +265,23 @@ impl Router {
         let raw = split_path(req.uri.path());
         let query = query_pairs(req.uri.query());
         let method = req.method.as_str();
-        let mut best: Option<(_, &Route, Labels)> = None;
-        for r in self.routes.iter().filter(|r| r.method == method) {
-            let Some((labels, matched)) = r.matches(&raw, &query) else {
+        let mut best: Option<(_, &Route)> = None;
+        let candidates = self
+            .by_method
+            .iter()
+            .find(|(m, _)| m == method)
+            .map_or(&[][..], |(_, list)| list.as_slice());
+        for r in candidates.iter().map(|&i| &self.routes[i]) {
+            let Some(matched) = r.matches(&raw, &query) else {
                 continue;
             };
             let score = r.score(matched);
-            if best.as_ref().is_none_or(|(s, _, _)| score > *s) {
-                best = Some((score, r, labels));
+            if best.as_ref().is_none_or(|(s, _)| score > *s) {
+                best = Some((score, r));
             }
         }
-        let (_, r, labels) = best?;
-        Some((model.operations.get(&r.op)?, labels))
+        let (_, r) = best?;
+        Some((model.operations.get(&r.op)?, r.labels(&raw)))
     }
 
     /// Whether any operation's path matches, whatever the method (405 versus 404).
@@ -267,21 +294,13 @@ impl Router {
     }
 }
 
-/// The cached router of a model.
-pub fn router(model: &ServiceModel) -> Arc<Router> {
-    static CACHE: OnceLock<Mutex<HashMap<usize, Arc<Router>>>> = OnceLock::new();
-    let key = model as *const ServiceModel as usize;
-    let cache = CACHE.get_or_init(Default::default);
-    if let Some(r) = cache.lock().ok().and_then(|c| c.get(&key).cloned())
-        && r.built_from(model)
-    {
-        return r;
+/// The router of a model, built on first use and kept with the model.
+pub fn router(model: &ServiceModel) -> &Router {
+    let derived = model.derived.get_or_init(|| Box::new(Router::new(model)));
+    match derived.downcast_ref::<Router>() {
+        Some(r) => r,
+        None => unreachable!("the protocol engine is the only user of ServiceModel::derived"),
     }
-    let r = Arc::new(Router::new(model));
-    if let Ok(mut c) = cache.lock() {
-        c.insert(key, r.clone());
-    }
-    r
 }
 
 /// The operation a request calls by method and URI template, with its labels.
@@ -347,18 +366,22 @@ pub fn bind_request(
 ) -> Result<Map, AwsError> {
     let mut out = Map::default();
     let query = query_pairs(req.uri.query());
-    let mut bound_query: Vec<&str> = Vec::new();
-    for (name, r) in &shape.members {
-        if r.location.as_deref() == Some("querystring")
-            && model.shape(&r.shape).kind != ShapeType::Map
-        {
-            bound_query.push(r.location_name.as_deref().unwrap_or(name));
-        }
-    }
+    // Most header-bound members are absent: checking the request's few (lowercase) header
+    // names first spares parsing each member's name for a lookup.
+    let header_names: Vec<&str> = req.headers.keys().map(|k| k.as_str()).collect();
     for (name, r) in &shape.members {
         let wire = r.location_name.as_deref().unwrap_or(name);
+        let location = r.location.as_deref();
+        match location {
+            None => continue,
+            Some("header") if !header_names.iter().any(|h| h.eq_ignore_ascii_case(wire)) => {
+                continue;
+            }
+            Some("querystring") if query.is_empty() => continue,
+            _ => {}
+        }
         let target = model.shape(&r.shape);
-        match r.location.as_deref() {
+        match location {
             Some("uri") => {
                 if let Some((_, v)) = labels.iter().find(|(l, _)| l == wire) {
                     let ts = timestamp_format(model, r, TimestampFormat::Iso8601);
@@ -367,7 +390,7 @@ pub fn bind_request(
             }
             Some("querystring") => {
                 if target.kind == ShapeType::Map {
-                    if let Some(v) = query_map(model, target, &query, &bound_query)? {
+                    if let Some(v) = query_map(model, target, &query)? {
                         out.insert(name.clone(), v);
                     }
                     continue;
@@ -457,7 +480,6 @@ fn query_map(
     model: &ServiceModel,
     map: &Shape,
     query: &[(String, String)],
-    bound: &[&str],
 ) -> Result<Option<Value>, AwsError> {
     let value_ref = map
         .value
@@ -467,7 +489,6 @@ fn query_map(
     let mut out: Map = Map::default();
     // Smithy's httpQueryParams map sees every parameter, including those also bound to
     // named members (which take precedence only for their own member).
-    let _ = bound;
     for (k, v) in query {
         if value_shape.kind == ShapeType::List {
             let m = member_ref(value_shape)?;
@@ -678,10 +699,9 @@ pub fn format_scalar(model: &ServiceModel, r: &ShapeRef, v: &Value, ts: Timestam
     }
 }
 
-fn header_value(text: &str) -> Option<http::HeaderValue> {
-    http::HeaderValue::from_str(text)
-        .ok()
-        .or_else(|| http::HeaderValue::from_bytes(text.as_bytes()).ok())
+fn header_value(text: String) -> Option<http::HeaderValue> {
+    // Takes the text's buffer rather than copying it.
+    http::HeaderValue::from_maybe_shared(bytes::Bytes::from(text)).ok()
 }
 
 /// Formats a header member (`jsonvalue` strings as base64 JSON, lists comma-joined with
@@ -733,14 +753,33 @@ pub fn bind_response(
     headers: &mut http::HeaderMap,
 ) -> u16 {
     let mut status = op.and_then(|o| o.http.response_code).unwrap_or(200);
-    for (name, r) in &shape.members {
-        let loc = r.location.as_deref();
-        if !matches!(loc, Some("header" | "headers" | "statusCode")) {
-            continue;
+    // The value holds a few of the shape's many members (S3's GetObject output has 40):
+    // visit those.
+    let bound: Vec<(&String, &ShapeRef)> = value
+        .keys()
+        .filter_map(|k| shape.members.get_key_value(k.as_str()))
+        .filter(|(_, r)| {
+            matches!(
+                r.location.as_deref(),
+                Some("header" | "headers" | "statusCode")
+            )
+        })
+        .collect();
+    if bound.is_empty() {
+        return status;
+    }
+    let mut taken: Vec<(&String, &ShapeRef, Value)> = Vec::with_capacity(bound.len());
+    value.retain(|k, v| match bound.iter().find(|(n, _)| *n == k) {
+        Some((n, r)) => {
+            taken.push((n, r, std::mem::take(v)));
+            false
         }
-        let Some(v) = value.shift_remove(name) else {
-            continue;
-        };
+        None => true,
+    });
+    // Model order, so that overlapping prefix maps resolve as they always have.
+    taken.sort_by_cached_key(|(n, _, _)| shape.members.get_index_of(n.as_str()));
+    for (name, r, v) in taken {
+        let loc = r.location.as_deref();
         match loc {
             Some("statusCode") => {
                 if let Value::Integer(i) = v
@@ -753,7 +792,7 @@ pub fn bind_response(
                 let wire = r.location_name.as_deref().unwrap_or(name);
                 if let (Ok(hn), Some(hv)) = (
                     http::HeaderName::from_bytes(wire.as_bytes()),
-                    header_value(&header_text(model, r, &v)),
+                    header_value(header_text(model, r, &v)),
                 ) {
                     headers.insert(hn, hv);
                 }
@@ -768,7 +807,7 @@ pub fn bind_response(
                     let wire = format!("{prefix}{k}");
                     if let (Ok(hn), Some(hv)) = (
                         http::HeaderName::from_bytes(wire.as_bytes()),
-                        header_value(&header_text(model, value_ref, item)),
+                        header_value(header_text(model, value_ref, item)),
                     ) {
                         // Overlapping prefix maps (`""` and `x-`) name the same header once.
                         headers.insert(hn, hv);
@@ -801,6 +840,8 @@ pub fn event_stream_response(
     events: &mut Option<nephos_core::EventStream>,
     format: crate::eventstream::PayloadFormat,
 ) -> Option<crate::HttpResponse> {
+    // Only event-stream operations supply events; the others skip the member search.
+    events.as_ref()?;
     let (_, stream_ref) = crate::eventstream::stream_member(model, output_shape)?;
     let events = events.take()?;
     let mut headers = std::mem::take(headers);
