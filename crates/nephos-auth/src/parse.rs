@@ -65,7 +65,15 @@ impl SignedRequestInfo {
     }
 }
 
-fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+// Parsed at compile time: a lookup by `&str` parses the name on every request.
+const X_AMZ_DATE: http::HeaderName = http::HeaderName::from_static("x-amz-date");
+const X_AMZ_SECURITY_TOKEN: http::HeaderName =
+    http::HeaderName::from_static("x-amz-security-token");
+
+fn header_str<'a>(
+    headers: &'a HeaderMap,
+    name: impl http::header::AsHeaderName,
+) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
@@ -292,8 +300,8 @@ fn parse_authorization_header(
     }
     info.signed_headers = split_signed_headers(signed.unwrap_or(""));
     info.signature = sig.unwrap_or("").to_string();
-    info.amz_date = header_str(headers, "x-amz-date").map(str::to_string);
-    info.security_token = header_str(headers, "x-amz-security-token").map(str::to_string);
+    info.amz_date = header_str(headers, X_AMZ_DATE).map(str::to_string);
+    info.security_token = header_str(headers, X_AMZ_SECURITY_TOKEN).map(str::to_string);
     Ok(info)
 }
 

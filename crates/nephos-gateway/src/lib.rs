@@ -166,9 +166,9 @@ impl Gateway {
         request_id: &str,
     ) -> (&'static str, Option<String>, Response<ResBody>) {
         let scope = auth::scope(&parts);
-        let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+        let header = |name: http::HeaderName| parts.headers.get(name).and_then(|v| v.to_str().ok());
         let is_form = parts.method == Method::POST
-            && header("content-type")
+            && header(http::header::CONTENT_TYPE)
                 .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
         // Query-protocol requests name their service only through `Action` in the body.
         let mut collected: Option<Bytes> = None;
@@ -181,9 +181,9 @@ impl Gateway {
         }
         let action = find_action(parts.uri.query(), collected.as_deref());
         let clues = resolve::Clues {
-            target: header("x-amz-target"),
+            target: header(nephos_protocol::names::X_AMZ_TARGET),
             signing_name: scope.service.as_deref(),
-            host: header("host").or_else(|| parts.uri.host()),
+            host: header(http::header::HOST).or_else(|| parts.uri.host()),
             action: action.as_deref(),
             path: parts.uri.path(),
         };
@@ -221,7 +221,7 @@ impl Gateway {
         };
         let host = req
             .headers
-            .get("host")
+            .get(http::header::HOST)
             .and_then(|v| v.to_str().ok())
             .or_else(|| req.uri.authority().map(|a| a.as_str()));
         let ctx = self.context(service, &op.name, &scope, remote, request_id, host);
@@ -414,7 +414,7 @@ fn into_response(service: &str, resp: HttpResponse) -> Response<ResBody> {
             // DynamoDB clients check this CRC32 of the body and retry on a mismatch.
             if service == "dynamodb" || service == "dynamodbstreams" {
                 let crc = crc32fast::hash(&bytes);
-                headers.insert("x-amz-crc32", HeaderValue::from(crc));
+                headers.insert(nephos_protocol::names::X_AMZ_CRC32, HeaderValue::from(crc));
             }
             body::full(bytes)
         }

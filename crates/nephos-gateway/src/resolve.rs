@@ -5,8 +5,10 @@
 //! and rest path prefixes. The order follows how specific each clue is.
 
 use nephos_model::{ServiceEntry, index};
-use std::collections::HashMap;
 use std::sync::OnceLock;
+
+/// Every request consults these maps; foldhash beats SipHash on such short keys.
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 /// The routing tables, built once from the index.
 struct Tables {
@@ -22,10 +24,10 @@ fn tables() -> &'static Tables {
     static TABLES: OnceLock<Tables> = OnceLock::new();
     TABLES.get_or_init(|| {
         let mut t = Tables {
-            by_target: HashMap::new(),
-            by_signing: HashMap::new(),
-            by_endpoint: HashMap::new(),
-            by_action: HashMap::new(),
+            by_target: HashMap::default(),
+            by_signing: HashMap::default(),
+            by_endpoint: HashMap::default(),
+            by_action: HashMap::default(),
             rest_prefixes: Vec::new(),
         };
         for s in &index().services {

@@ -294,7 +294,7 @@ fn base_headers(content_type: &str, meta: ResponseMeta<'_>) -> http::HeaderMap {
         h.insert(http::header::CONTENT_TYPE, v);
     }
     if let Ok(v) = http::HeaderValue::from_str(meta.request_id) {
-        h.insert("x-amzn-requestid", v);
+        h.insert(crate::names::X_AMZN_REQUESTID, v);
     }
     h
 }
@@ -336,7 +336,7 @@ impl Codec for JsonCodec {
     ) -> Result<&'m Operation, AwsError> {
         let target = req
             .headers
-            .get("x-amz-target")
+            .get(crate::names::X_AMZ_TARGET)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .trim();

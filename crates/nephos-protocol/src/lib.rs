@@ -24,6 +24,7 @@ pub mod ec2;
 pub mod eventstream;
 pub mod json;
 pub mod jsonshape;
+pub mod names;
 pub mod query;
 pub mod rest;
 pub mod restjson;
@@ -130,20 +131,20 @@ pub fn codec(protocol: Protocol) -> &'static dyn Codec {
 /// the query requests of older SDKs.
 pub fn detect(model: &ServiceModel, req: &HttpRequest) -> Protocol {
     let protocols = model.protocols();
-    let header = |name: &str| {
+    let header = |name: http::HeaderName| {
         req.headers
             .get(name)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
     };
-    let content_type = header("content-type");
+    let content_type = header(http::header::CONTENT_TYPE);
     let has = |p: Protocol| protocols.contains(&p);
     if has(Protocol::RpcV2Cbor)
-        && (!header("smithy-protocol").is_empty() || content_type == "application/cbor")
+        && (!header(crate::names::SMITHY_PROTOCOL).is_empty() || content_type == "application/cbor")
     {
         return Protocol::RpcV2Cbor;
     }
-    if has(Protocol::Json) && !header("x-amz-target").is_empty() {
+    if has(Protocol::Json) && !header(crate::names::X_AMZ_TARGET).is_empty() {
         return Protocol::Json;
     }
     let query_allowed = has(Protocol::Query) || model.metadata.aws_query_compatible.is_some();

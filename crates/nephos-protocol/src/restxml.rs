@@ -353,12 +353,12 @@ fn host_id(request_id: &str) -> String {
 fn request_id_headers(model: &ServiceModel, headers: &mut http::HeaderMap, request_id: &str) {
     if let Ok(v) = http::HeaderValue::from_str(request_id) {
         if is_s3(model) {
-            headers.insert("x-amz-request-id", v);
+            headers.insert(crate::names::X_AMZ_REQUEST_ID, v);
             if let Ok(h) = http::HeaderValue::from_str(&host_id(request_id)) {
                 headers.insert("x-amz-id-2", h);
             }
         } else {
-            headers.insert("x-amzn-requestid", v);
+            headers.insert(crate::names::X_AMZN_REQUESTID, v);
         }
     }
 }
