@@ -414,6 +414,77 @@ impl<'a> Reader<'a> {
         })
     }
 
+    /// The next encoded value as a wire `AttributeValue`, with no [`Attr`] in between
+    /// (reads answer straight from the stored bytes).
+    fn value(&mut self) -> Option<Value> {
+        let str_value = |s: &[u8]| Some(Value::String(std::str::from_utf8(s).ok()?.to_owned()));
+        let (name, inner) = match self.byte()? {
+            0 => ("S", str_value(self.bytes()?)?),
+            1 => ("N", Value::String(self.number()?.to_string())),
+            2 => ("B", Value::Blob(self.bytes()?.to_vec().into())),
+            3 => {
+                let n = self.len()?;
+                let items = (0..n)
+                    .map(|_| str_value(self.bytes()?))
+                    .collect::<Option<_>>()?;
+                ("SS", Value::List(items))
+            }
+            4 => {
+                let n = self.len()?;
+                let items = (0..n)
+                    .map(|_| Some(Value::String(self.number()?.to_string())))
+                    .collect::<Option<_>>()?;
+                ("NS", Value::List(items))
+            }
+            5 => {
+                let n = self.len()?;
+                let items = (0..n)
+                    .map(|_| Some(Value::Blob(self.bytes()?.to_vec().into())))
+                    .collect::<Option<_>>()?;
+                ("BS", Value::List(items))
+            }
+            6 => ("M", self.map_value()?),
+            7 => {
+                let n = self.len()?;
+                let items = (0..n).map(|_| self.value()).collect::<Option<_>>()?;
+                ("L", Value::List(items))
+            }
+            8 => ("NULL", Value::Bool(true)),
+            9 => ("BOOL", Value::Bool(true)),
+            10 => ("BOOL", Value::Bool(false)),
+            11 => (
+                "N",
+                Value::String(Decimal::decode_compact(self.b, &mut self.i)?.to_string()),
+            ),
+            12 => {
+                let n = self.len()?;
+                let items = (0..n)
+                    .map(|_| {
+                        Some(Value::String(
+                            Decimal::decode_compact(self.b, &mut self.i)?.to_string(),
+                        ))
+                    })
+                    .collect::<Option<_>>()?;
+                ("NS", Value::List(items))
+            }
+            _ => return None,
+        };
+        let mut m = nephos_core::Map::with_capacity_and_hasher(1, Default::default());
+        m.insert(name.to_owned(), inner);
+        Some(Value::Map(m))
+    }
+
+    fn map_value(&mut self) -> Option<Value> {
+        let n = self.len()?;
+        let mut m = nephos_core::Map::with_capacity_and_hasher(n, Default::default());
+        for _ in 0..n {
+            let k = std::str::from_utf8(self.bytes()?).ok()?.to_owned();
+            let v = self.value()?;
+            m.insert(k, v);
+        }
+        Some(Value::Map(m))
+    }
+
     fn number_size(&mut self) -> Option<usize> {
         let d = Decimal::compact_digits(self.b, &mut self.i)?;
         Some((d as usize).div_ceil(2) + 1)
@@ -488,6 +559,12 @@ pub fn decode_item(b: &[u8]) -> Option<Item> {
     Reader { b, i: 0 }.map()
 }
 
+/// An encoded item as the wire's attribute map: what [`item_to_value`] of the decoded
+/// item gives, without decoding it first.
+pub fn encoded_item_to_value(b: &[u8]) -> Option<Value> {
+    Reader { b, i: 0 }.map_value()
+}
+
 /// [`item_size`] of an encoded item, computed from the bytes (restarts skip decoding).
 pub fn encoded_item_size(b: &[u8]) -> Option<usize> {
     Reader { b, i: 0 }.map_size(0)
@@ -543,6 +620,9 @@ mod tests {
         assert_eq!(decode_item(&enc).unwrap(), item);
         assert_eq!(encoded_item_size(&enc), Some(item_size(&item)));
         assert!(decode_item(&enc[..enc.len() - 1]).is_none());
+        // Reads answer from the bytes directly: the same wire value, truncation refused.
+        assert_eq!(encoded_item_to_value(&enc), Some(item_to_value(&item)));
+        assert!(encoded_item_to_value(&enc[..enc.len() - 1]).is_none());
     }
 
     #[test]

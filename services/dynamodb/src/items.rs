@@ -1,7 +1,10 @@
 //! Single-item operations: PutItem, GetItem, UpdateItem, DeleteItem, and the parameter
 //! handling they share with batches, transactions, queries and scans.
 
-use crate::attr::{Attr, Item, MAX_ITEM_SIZE, item_from_value, item_size, item_to_value};
+use crate::attr::{
+    Attr, Item, MAX_ITEM_SIZE, decode_item, encoded_item_size, item_from_value, item_size,
+    item_to_value,
+};
 use crate::capacity::{Consumed, Kind, read_units, write_units};
 use crate::expr::parser::{PathPart, Update};
 use crate::expr::{
@@ -222,16 +225,22 @@ impl DynamoDb {
         let t = self.table(ctx, &name)?;
         let t = t.read().unwrap();
         let skey = t.validate_key(&key)?;
-        let item = t.get(&skey);
         let consistent = v.bool("ConsistentRead").unwrap_or(false);
         let mut out = Value::map();
-        let size = item.as_ref().map_or(0, item_size);
-        if let Some(i) = item {
-            let i = match &proj {
-                Some(p) => crate::expr::project(&i, p),
-                None => i,
+        let mut size = 0;
+        if let Some(enc) = t.get_encoded(&skey) {
+            let item = match &proj {
+                // Without a projection the answer comes straight from the stored bytes.
+                None => crate::attr::encoded_item_to_value(enc).zip(encoded_item_size(enc)),
+                Some(p) => decode_item(enc).map(|i| {
+                    let size = item_size(&i);
+                    (item_to_value(&crate::expr::project(&i, p)), size)
+                }),
             };
-            out.insert("Item", item_to_value(&i));
+            let (value, bytes) =
+                item.ok_or_else(|| AwsError::internal("a stored item does not decode"))?;
+            size = bytes;
+            out.insert("Item", value);
         }
         let c = Consumed {
             table: read_units(size, consistent),

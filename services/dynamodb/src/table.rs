@@ -287,6 +287,11 @@ impl Table {
         self.items.get(key).and_then(|b| decode_item(b))
     }
 
+    /// The stored bytes of an item (see [`crate::attr::encoded_item_to_value`]).
+    pub fn get_encoded(&self, key: &[u8]) -> Option<&[u8]> {
+        self.items.get(key).map(|b| &b[..])
+    }
+
     /// Stores `item` under `key` (replacing any old one) and maintains the indexes.
     pub fn put(&mut self, key: &[u8], item: &Item) -> Vec<u8> {
         let enc = encode_item(item);
