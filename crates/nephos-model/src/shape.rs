@@ -6,7 +6,6 @@
 use indexmap::IndexMap;
 use serde::Deserialize;
 use std::any::Any;
-use std::collections::HashMap;
 use std::sync::OnceLock;
 
 /// Shape and member names are looked up several times per request; foldhash is several
@@ -63,7 +62,7 @@ pub struct ServiceModel {
     #[serde(default)]
     pub operations: IndexMap<String, Operation, Hasher>,
     #[serde(default)]
-    pub shapes: HashMap<String, Shape, Hasher>,
+    pub shapes: IndexMap<String, Shape, Hasher>,
     /// What the protocol engine derives from the model once (its REST router), kept here
     /// so that it lives and dies with the model.
     #[serde(skip)]
@@ -98,6 +97,31 @@ impl ServiceModel {
     /// `{metadata, shapes, operations}` from a suite's parts).
     pub fn from_value(value: serde_json::Value) -> Result<ServiceModel, String> {
         serde_json::from_value(value).map_err(|e| e.to_string())
+    }
+
+    /// The shape `r` points at. The reference remembers where its shape sits in the model,
+    /// so a shape graph walked per request is not hashed name by name.
+    ///
+    /// # Panics
+    /// When the model has no such shape (models are checked when vendored).
+    pub fn target(&self, r: &ShapeRef) -> &Shape {
+        self.try_target(r)
+            .unwrap_or_else(|| panic!("model has no shape {}", r.shape))
+    }
+
+    /// [`ServiceModel::target`] for references that may dangle.
+    pub fn try_target(&self, r: &ShapeRef) -> Option<&Shape> {
+        if let Some(&i) = r.resolved.0.get()
+            && let Some((name, shape)) = self.shapes.get_index(i as usize)
+            && *name == r.shape
+        {
+            return Some(shape);
+        }
+        let (i, _, shape) = self.shapes.get_full(r.shape.as_str())?;
+        if let Ok(i) = u32::try_from(i) {
+            let _ = r.resolved.0.set(i);
+        }
+        Some(shape)
     }
 
     /// The shape a reference points at.
@@ -249,6 +273,27 @@ pub struct ShapeRef {
     pub host_label: bool,
     /// On an operation's output (query protocol): the element that wraps the result.
     pub result_wrapper: Option<String>,
+    /// Where `shape` sits in the model's shapes, once looked up.
+    #[serde(skip)]
+    pub resolved: Resolved,
+}
+
+/// A cached position in [`ServiceModel::shapes`]. A clone starts empty, since it may be
+/// put into another model; a stale position is detected by the name check in
+/// [`ServiceModel::try_target`].
+#[derive(Default)]
+pub struct Resolved(OnceLock<u32>);
+
+impl Clone for Resolved {
+    fn clone(&self) -> Self {
+        Resolved::default()
+    }
+}
+
+impl std::fmt::Debug for Resolved {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Resolved")
+    }
 }
 
 /// An XML namespace trait: either a bare URI or `{prefix, uri}`.

@@ -22,7 +22,6 @@ use bytes::{Buf, Bytes, BytesMut};
 use futures_util::StreamExt;
 use nephos_core::{AwsError, ByteStream, EventStream, Map, Value};
 use nephos_model::{ServiceModel, Shape, ShapeRef, ShapeType};
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -467,7 +466,7 @@ pub fn event_from_value(
     }
     let mut msg = match payload_member {
         Some((r, v)) => {
-            let kind = model.shapes.get(&r.shape).map(|s| s.kind);
+            let kind = model.try_target(&r).map(|s| s.kind);
             match (kind, v) {
                 (Some(ShapeType::Blob), Value::Blob(b)) => {
                     event_message(event_type, Some("application/octet-stream"), b.clone())
@@ -530,7 +529,7 @@ pub struct PayloadFormat {
 }
 
 fn is_event_stream(model: &ServiceModel, r: &ShapeRef) -> bool {
-    model.shapes.get(&r.shape).is_some_and(|s| s.eventstream)
+    model.try_target(&r).is_some_and(|s| s.eventstream)
 }
 
 /// The member of an output `shape` that carries an event stream: the payload member of the
@@ -556,7 +555,7 @@ pub fn stream_member<'s>(
 /// The shapes reachable from `root`, with the model's metadata: what the encoder of a
 /// response body keeps, since the body outlives the borrowed model.
 fn sub_model(model: &ServiceModel, root: &str) -> ServiceModel {
-    let mut shapes = HashMap::default();
+    let mut shapes = indexmap::IndexMap::default();
     let mut todo = vec![root.to_owned()];
     while let Some(name) = todo.pop() {
         if shapes.contains_key(&name) {
@@ -600,7 +599,7 @@ fn event_item(
         return Err(format!("{name} is not an event of this stream"));
     };
     let serialize = |shape: &str, v: &Value| (format.serialize)(model, shape, v);
-    if model.shapes.get(&r.shape).is_some_and(|s| s.exception) {
+    if model.try_target(&r).is_some_and(|s| s.exception) {
         return Ok(exception_message(
             name,
             format.content_type,
@@ -627,7 +626,7 @@ pub fn error_event(
 ) -> Message {
     let code: &str = &err.code;
     let found = union.members.iter().find_map(|(name, r)| {
-        let shape = model.shapes.get(&r.shape).filter(|s| s.exception)?;
+        let shape = model.try_target(&r).filter(|s| s.exception)?;
         let matches = name == code
             || r.shape == code
             || shape.error.as_ref().and_then(|e| e.code.as_deref()) == Some(code);

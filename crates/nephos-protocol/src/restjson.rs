@@ -63,7 +63,7 @@ impl Codec for RestJsonCodec {
                 body: None,
             });
         };
-        let shape = model.shape(&input.shape);
+        let shape = model.target(&input);
         let labels = match rest::resolve(model, req) {
             Some((o, l)) if o.name == op.name => l,
             _ => Vec::new(),
@@ -72,7 +72,7 @@ impl Codec for RestJsonCodec {
         let mut stream = None;
         match rest::body_target(shape) {
             BodyTarget::Payload(name, r) => {
-                let target = model.shape(&r.shape);
+                let target = model.target(&r);
                 let streaming = r.streaming || target.streaming;
                 match body {
                     Body::Stream(s) if streaming => stream = Some(s),
@@ -149,7 +149,7 @@ impl Codec for RestJsonCodec {
                 body: Body::Full(bytes::Bytes::from_static(b"{}")),
             };
         };
-        let shape = model.shape(&out_ref.shape);
+        let shape = model.target(&out_ref);
         let mut members = match output.value {
             Value::Map(m) => m,
             _ => Default::default(),
@@ -167,7 +167,7 @@ impl Codec for RestJsonCodec {
         }
         let body = match rest::body_target(shape) {
             BodyTarget::Payload(name, r) => {
-                let target = model.shape(&r.shape);
+                let target = model.target(&r);
                 let streaming = r.streaming || target.streaming;
                 if streaming {
                     if !headers.contains_key("content-type") {

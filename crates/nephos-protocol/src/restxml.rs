@@ -122,7 +122,7 @@ impl Codec for RestXmlCodec {
                 body: None,
             });
         };
-        let shape = model.shape(&input.shape);
+        let shape = model.target(&input);
         let labels = rest::resolve(model, req)
             .map(|(_, l)| l)
             .unwrap_or_default();
@@ -130,7 +130,7 @@ impl Codec for RestXmlCodec {
         let mut stream = None;
         match rest::body_target(shape) {
             BodyTarget::Payload(name, r) => {
-                let target = model.shape(&r.shape);
+                let target = model.target(&r);
                 let streaming = r.streaming || target.streaming;
                 match body {
                     Body::Stream(s) if streaming => stream = Some(s),
@@ -203,7 +203,7 @@ impl Codec for RestXmlCodec {
                 body: Body::Full(Bytes::new()),
             };
         };
-        let shape = model.shape(&out.shape);
+        let shape = model.target(&out);
         let mut value = match output.value {
             Value::Map(m) => m,
             _ => Default::default(),
@@ -221,7 +221,7 @@ impl Codec for RestXmlCodec {
         }
         let body = match rest::body_target(shape) {
             BodyTarget::Payload(name, r) => {
-                let target = model.shape(&r.shape);
+                let target = model.target(&r);
                 match (output.body, value.get(name)) {
                     (Some(stream), _) => Body::Stream(stream),
                     (None, None | Some(Value::Null)) => Body::Full(Bytes::new()),
