@@ -451,7 +451,12 @@ impl Serialize for Document<'_> {
 
 /// The body members of `m` as JSON text.
 pub fn struct_to_vec(model: &ServiceModel, shape: &Shape, m: &Map) -> Vec<u8> {
-    serde_json::to_vec(&Members { model, shape, m }).unwrap_or_default()
+    // Most answers fit; growing from serde_json's 128 bytes costs copies.
+    let mut out = Vec::with_capacity(1024);
+    match serde_json::to_writer(&mut out, &Members { model, shape, m }) {
+        Ok(()) => out,
+        Err(_) => Vec::new(),
+    }
 }
 
 #[cfg(test)]
