@@ -8,3 +8,4 @@ pub const X_AMZN_REQUESTID: HeaderName = HeaderName::from_static("x-amzn-request
 pub const X_AMZ_REQUEST_ID: HeaderName = HeaderName::from_static("x-amz-request-id");
 pub const SMITHY_PROTOCOL: HeaderName = HeaderName::from_static("smithy-protocol");
 pub const X_AMZ_CRC32: HeaderName = HeaderName::from_static("x-amz-crc32");
+pub const X_AMZ_ID_2: HeaderName = HeaderName::from_static("x-amz-id-2");

@@ -355,7 +355,7 @@ fn request_id_headers(model: &ServiceModel, headers: &mut http::HeaderMap, reque
         if is_s3(model) {
             headers.insert(crate::names::X_AMZ_REQUEST_ID, v);
             if let Ok(h) = http::HeaderValue::from_str(&host_id(request_id)) {
-                headers.insert("x-amz-id-2", h);
+                headers.insert(crate::names::X_AMZ_ID_2, h);
             }
         } else {
             headers.insert(crate::names::X_AMZN_REQUESTID, v);
