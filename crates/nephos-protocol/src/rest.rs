@@ -241,6 +241,8 @@ pub struct Router {
     routes: Vec<Route>,
     /// Indexes into `routes` by HTTP method.
     by_method: Vec<(String, Vec<usize>)>,
+    /// Index into `routes` by operation name.
+    by_name: std::collections::HashMap<String, usize, foldhash::fast::RandomState>,
 }
 
 impl Router {
@@ -253,7 +255,26 @@ impl Router {
                 None => by_method.push((r.method.clone(), vec![i])),
             }
         }
-        Router { routes, by_method }
+        let by_name = routes
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.op.clone(), i))
+            .collect();
+        Router {
+            routes,
+            by_method,
+            by_name,
+        }
+    }
+
+    /// The path labels of a request to `op`, already resolved (the codec parsing a request
+    /// need not route it again). Empty when the operation's template does not match.
+    pub fn labels_for(&self, op: &Operation, req: &HttpRequest) -> Labels {
+        let raw = split_path(req.uri.path());
+        match self.by_name.get(op.name.as_str()).map(|&i| &self.routes[i]) {
+            Some(route) if route.fits(raw.len()) => route.labels(&raw),
+            _ => Vec::new(),
+        }
     }
 
     /// The operation a request calls, with its decoded labels.

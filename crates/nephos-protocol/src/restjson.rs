@@ -64,10 +64,7 @@ impl Codec for RestJsonCodec {
             });
         };
         let shape = model.target(&input);
-        let labels = match rest::resolve(model, req) {
-            Some((o, l)) if o.name == op.name => l,
-            _ => Vec::new(),
-        };
+        let labels = rest::router(model).labels_for(op, req);
         let mut value = rest::bind_request(model, shape, &labels, req)?;
         let mut stream = None;
         match rest::body_target(shape) {

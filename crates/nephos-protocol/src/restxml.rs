@@ -123,9 +123,7 @@ impl Codec for RestXmlCodec {
             });
         };
         let shape = model.target(&input);
-        let labels = rest::resolve(model, req)
-            .map(|(_, l)| l)
-            .unwrap_or_default();
+        let labels = rest::router(model).labels_for(op, req);
         let mut value = rest::bind_request(model, shape, &labels, req)?;
         let mut stream = None;
         match rest::body_target(shape) {
