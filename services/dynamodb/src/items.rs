@@ -192,11 +192,9 @@ impl DynamoDb {
             let consumed = write_capacity(&t, old.as_ref(), Some(&item), 1.0);
             let enc = t.put(&key, &item);
             t.changed(ctx.clock.now_millis(), old.as_ref(), Some(&item), false);
-            let pending = self.start_commit(vec![Mutation::put(
-                ITEMS,
-                item_record_key(&t.meta.id, &key),
-                enc,
-            )]);
+            let mut batch = vec![Mutation::put(ITEMS, item_record_key(&t.meta.id, &key), enc)];
+            batch.extend(t.take_journal());
+            let pending = self.start_commit(batch);
             (pending, old, consumed)
         };
         pending.wait().await?;
@@ -268,10 +266,9 @@ impl DynamoDb {
             let pending = if old.is_some() {
                 t.remove(&skey);
                 t.changed(ctx.clock.now_millis(), old.as_ref(), None, false);
-                self.start_commit(vec![Mutation::delete(
-                    ITEMS,
-                    item_record_key(&t.meta.id, &skey),
-                )])
+                let mut batch = vec![Mutation::delete(ITEMS, item_record_key(&t.meta.id, &skey))];
+                batch.extend(t.take_journal());
+                self.start_commit(batch)
             } else {
                 self.start_commit(Vec::new())
             };
@@ -339,11 +336,13 @@ impl DynamoDb {
             let consumed = write_capacity(&t, old.as_ref(), Some(&new), 1.0);
             let enc = t.put(&skey, &new);
             t.changed(ctx.clock.now_millis(), old.as_ref(), Some(&new), false);
-            let pending = self.start_commit(vec![Mutation::put(
+            let mut batch = vec![Mutation::put(
                 ITEMS,
                 item_record_key(&t.meta.id, &skey),
                 enc,
-            )]);
+            )];
+            batch.extend(t.take_journal());
+            let pending = self.start_commit(batch);
             (pending, old, new, consumed)
         };
         pending.wait().await?;

@@ -15,6 +15,7 @@ mod items;
 mod kinesis;
 mod number;
 mod partiql;
+mod pitr;
 #[cfg(test)]
 mod proptests;
 mod query;

@@ -87,6 +87,7 @@ impl DynamoDb {
                             }
                         }
                         tt.applying_replica = false;
+                        batch.extend(tt.take_journal());
                         self.start_commit(batch)
                     };
                     let _ = pending.wait().await;

@@ -127,7 +127,11 @@ impl DynamoDb {
                     format!("Point in time recovery is not enabled for table '{name}'"),
                 ));
             };
-            let items = if at >= now { t.items.clone() } else { p.at(at) };
+            let items = if at >= now {
+                t.items.clone()
+            } else {
+                p.at(&t.items, at)
+            };
             (items, t.meta.id.clone())
         };
         let bucket = v.str("S3Bucket").unwrap_or_default().to_owned();
@@ -358,6 +362,7 @@ impl DynamoDb {
                     Err(_) => errors += 1,
                 }
             }
+            batch.extend(t.take_journal());
             self.start_commit(batch)
         };
         pending.wait().await?;

@@ -2,8 +2,11 @@
 //! its secondary indexes as ordered maps from index keys to table keys.
 
 use crate::attr::{Attr, Item, decode_item, encode_item, invalid_param, item_size, key_bytes};
+use crate::pitr::Pitr;
+use crate::state::{PITR, journaling};
 use crate::stream::StreamLog;
 use nephos_core::AwsError;
+use nephos_storage::Mutation;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -76,69 +79,6 @@ pub struct TableMeta {
     pub kinesis: Vec<(String, String, String)>,
 }
 
-/// Point-in-time recovery history: the items as of `base_ms` and every change since, so
-/// a table can be rebuilt as of any moment in between.
-pub struct Pitr {
-    pub clock: std::sync::Arc<nephos_core::Clock>,
-    pub base_ms: i64,
-    pub base: ByteMap,
-    /// (epoch ms, table key, new encoded item or None for a deletion), in order.
-    pub log: Vec<(i64, Change)>,
-}
-
-/// How long AWS keeps point-in-time history.
-pub const PITR_RETENTION_MS: i64 = 35 * 24 * 3600 * 1000;
-
-impl Pitr {
-    pub fn new(clock: std::sync::Arc<nephos_core::Clock>, items: &ByteMap) -> Pitr {
-        Pitr {
-            base_ms: clock.now_millis(),
-            clock,
-            base: items.clone(),
-            log: Vec::new(),
-        }
-    }
-
-    /// Folds history older than the retention window into the base.
-    pub fn trim(&mut self) {
-        let cutoff = self.clock.now_millis() - PITR_RETENTION_MS;
-        if self.base_ms >= cutoff {
-            return;
-        }
-        let n = self.log.partition_point(|e| e.0 <= cutoff);
-        for (_, (k, v)) in self.log.drain(..n) {
-            match v {
-                Some(v) => {
-                    self.base.insert(k, v);
-                }
-                None => {
-                    self.base.remove(&k);
-                }
-            }
-        }
-        self.base_ms = cutoff;
-    }
-
-    /// The items as of `at_ms` (base_ms <= at_ms).
-    pub fn at(&self, at_ms: i64) -> ByteMap {
-        let mut m = self.base.clone();
-        for (t, (k, v)) in &self.log {
-            if *t > at_ms {
-                break;
-            }
-            match v {
-                Some(v) => {
-                    m.insert(k.clone(), v.clone());
-                }
-                None => {
-                    m.remove(k);
-                }
-            }
-        }
-        m
-    }
-}
-
 /// An ordered map from key bytes to key or item bytes.
 pub type ByteMap = BTreeMap<Box<[u8]>, Box<[u8]>>;
 
@@ -160,6 +100,10 @@ pub struct Table {
     pub streams: Vec<StreamLog>,
     /// History for point-in-time recovery, while it is enabled.
     pub pitr: Option<Pitr>,
+    /// Storage writes that belong to the next commit of this table's changes (stream
+    /// records, point-in-time history): callers take them with [`Table::take_journal`]
+    /// into the same batch as the item writes, so both persist atomically.
+    pub journal: Vec<Mutation>,
     /// Changes not yet copied to the other replicas: (table key, new item or None).
     pub outbox: Vec<Change>,
     /// Set while applying a replicated change, which must not be sent back.
@@ -247,6 +191,7 @@ impl Table {
             ttl: BTreeSet::new(),
             streams: Vec::new(),
             pitr: None,
+            journal: Vec::new(),
             outbox: Vec::new(),
             applying_replica: false,
         }
@@ -295,7 +240,7 @@ impl Table {
     }
 
     pub fn put_encoded(&mut self, key: &[u8], enc: Box<[u8]>, item: Option<&Item>) {
-        self.remove(key);
+        let old = self.detach(key).map(|(b, _)| b);
         let decoded;
         let item = match item {
             Some(i) => i,
@@ -315,26 +260,19 @@ impl Table {
                 m.insert(ik.into_boxed_slice(), key.into());
             }
         }
-        if let Some(p) = &mut self.pitr {
-            p.log
-                .push((p.clock.now_millis(), (key.into(), Some(enc.clone()))));
-        }
-        if !self.meta.replicas.is_empty() && !self.applying_replica {
-            self.outbox.push((key.into(), Some(enc.clone())));
-            crate::replicas::PENDING.store(true, std::sync::atomic::Ordering::Release);
-        }
+        self.log_change(key, old, Some(&enc));
         self.items.insert(key.into(), enc);
     }
 
     pub fn remove(&mut self, key: &[u8]) -> Option<Item> {
+        let (old, item) = self.detach(key)?;
+        self.log_change(key, Some(old), None);
+        Some(item)
+    }
+
+    /// Takes an item out of the map and every index, without recording a change.
+    fn detach(&mut self, key: &[u8]) -> Option<(Box<[u8]>, Item)> {
         let old = self.items.remove(key)?;
-        if let Some(p) = &mut self.pitr {
-            p.log.push((p.clock.now_millis(), (key.into(), None)));
-        }
-        if !self.meta.replicas.is_empty() && !self.applying_replica {
-            self.outbox.push((key.into(), None));
-            crate::replicas::PENDING.store(true, std::sync::atomic::Ordering::Release);
-        }
         let item = decode_item(&old).unwrap_or_default();
         self.size_bytes = self.size_bytes.saturating_sub(item_size(&item) as u64);
         if let Some(e) = self.ttl_of(&item) {
@@ -347,7 +285,39 @@ impl Table {
                 m.remove(ik.as_slice());
             }
         }
-        Some(item)
+        Some((old, item))
+    }
+
+    /// Feeds a change to point-in-time history and to the other replicas.
+    fn log_change(&mut self, key: &[u8], old: Option<Box<[u8]>>, new: Option<&Box<[u8]>>) {
+        if let Some(p) = &mut self.pitr {
+            let now = p.clock.now_millis();
+            let durable = journaling();
+            let id = &self.meta.id;
+            for gone in p.trim(now) {
+                if durable {
+                    self.journal
+                        .push(Mutation::delete(PITR, crate::pitr::record_key(id, gone)));
+                }
+            }
+            let u = p.record(now, key, old);
+            if durable {
+                self.journal.push(Mutation::put(
+                    PITR,
+                    crate::pitr::record_key(id, u.id),
+                    crate::pitr::encode(u),
+                ));
+            }
+        }
+        if !self.meta.replicas.is_empty() && !self.applying_replica {
+            self.outbox.push((key.into(), new.cloned()));
+            crate::replicas::PENDING.store(true, std::sync::atomic::Ordering::Release);
+        }
+    }
+
+    /// The storage writes this table's last changes need (see [`Table::journal`]).
+    pub fn take_journal(&mut self) -> Vec<Mutation> {
+        std::mem::take(&mut self.journal)
     }
 
     /// Fills an empty table from stored `(key, encoded item)` pairs in key order (a

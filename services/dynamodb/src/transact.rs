@@ -316,6 +316,9 @@ impl DynamoDb {
                 }
             }
         }
+        for t in guards.values_mut() {
+            batch_m.extend(t.take_journal());
+        }
         let pending = self.start_commit(batch_m);
         drop(guards);
         Ok((pending, consumed))
