@@ -289,7 +289,7 @@ impl Table {
     }
 
     /// Feeds a change to point-in-time history and to the other replicas.
-    fn log_change(&mut self, key: &[u8], old: Option<Box<[u8]>>, new: Option<&Box<[u8]>>) {
+    fn log_change(&mut self, key: &[u8], old: Option<Box<[u8]>>, new: Option<&[u8]>) {
         if let Some(p) = &mut self.pitr {
             let now = p.clock.now_millis();
             let durable = journaling();
@@ -310,7 +310,7 @@ impl Table {
             }
         }
         if !self.meta.replicas.is_empty() && !self.applying_replica {
-            self.outbox.push((key.into(), new.cloned()));
+            self.outbox.push((key.into(), new.map(Box::from)));
             crate::replicas::PENDING.store(true, std::sync::atomic::Ordering::Release);
         }
     }
