@@ -3,6 +3,7 @@
 //! are queued in its outbox and copied to the others by a background task, shortly after
 //! (asynchronously, last writer wins, as AWS replicates).
 
+use crate::attr::decode_item;
 use crate::state::{DynamoDb, ITEMS, TABLES, item_record_key, table_record_key};
 use crate::table::Table;
 use crate::tables::{describe, uuid};
@@ -67,10 +68,16 @@ impl DynamoDb {
                         let mut tt = target.write().unwrap();
                         tt.applying_replica = true;
                         let mut batch = Vec::new();
+                        let now = self.clock.now_millis();
                         for (k, v) in &changes {
+                            // The replica's own stream records the replicated change, with
+                            // the replica's table as its source.
+                            let old = tt.get(k);
+                            let new = v.as_deref().and_then(decode_item);
+                            tt.changed(now, old.as_ref(), new.as_ref(), false);
                             match v {
                                 Some(v) => {
-                                    tt.put_encoded(k, v.clone(), None);
+                                    tt.put_encoded(k, v.clone(), new.as_ref());
                                     batch.push(Mutation::put(
                                         ITEMS,
                                         item_record_key(&tt.meta.id, k),
@@ -94,6 +101,38 @@ impl DynamoDb {
                 }
             }
         }
+    }
+
+    /// Enables (`Some(view)`) or disables the stream of every other replica of `name`.
+    pub async fn align_replica_streams(
+        &self,
+        ctx: &RequestContext,
+        name: &str,
+        replicas: &[String],
+        view: Option<&str>,
+    ) -> Result<(), AwsError> {
+        let account = ctx.account_id.as_str();
+        let mut batch = Vec::new();
+        let now = ctx.clock.now_millis();
+        for r in replicas.iter().filter(|r| **r != ctx.region) {
+            let Some(t) = self.regional_table(account, r, name) else {
+                continue;
+            };
+            let mut t = t.write().unwrap();
+            match view {
+                Some(v) if t.meta.stream_view.is_none() => {
+                    crate::tables::open_stream(&mut t, v, now)
+                }
+                None if t.meta.stream_view.is_some() => {
+                    t.meta.stream_view = None;
+                    t.close_stream(now);
+                }
+                _ => continue,
+            }
+            batch.push(meta_mutation(account, &t)?);
+            batch.extend(t.take_journal());
+        }
+        self.start_commit(batch).wait().await
     }
 
     pub async fn update_replicas(
@@ -138,10 +177,15 @@ impl DynamoDb {
                 meta.created_ms = ctx.clock.now_millis();
                 meta.pitr_since_ms = None;
                 meta.stream_label = None;
-                meta.stream_view = None;
                 meta.replicas = group.clone();
                 meta.kinesis.clear();
+                let view = meta.stream_view.take();
                 let mut table = Table::new(meta);
+                if let Some(view) = view {
+                    // Replicas share the stream settings of the table, each with its own
+                    // stream.
+                    crate::tables::open_stream(&mut table, &view, ctx.clock.now_millis());
+                }
                 if self.storage.is_durable() {
                     for (k, v) in &items {
                         batch.push(Mutation::put(
@@ -153,6 +197,7 @@ impl DynamoDb {
                 }
                 table.load_sorted(items.into_iter().collect());
                 batch.push(meta_mutation(account, &table)?);
+                batch.extend(table.take_journal());
                 tables.insert(name.to_owned(), Arc::new(RwLock::new(table)));
             } else if let Some(d) = u.get("Delete") {
                 let target = d.str("RegionName").unwrap_or_default().to_owned();

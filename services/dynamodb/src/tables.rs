@@ -681,7 +681,7 @@ impl DynamoDb {
                 t.backfill(&idx);
             }
             let now = ctx.clock.now_millis();
-            match stream_change {
+            match stream_change.clone() {
                 Some(Some(view)) => open_stream(&mut t, &view, now),
                 Some(None) => {
                     t.meta.stream_view = None;
@@ -698,9 +698,18 @@ impl DynamoDb {
                 bytes,
             )];
             batch.extend(t.take_journal());
-            (self.start_commit(batch), desc)
+            (
+                self.start_commit(batch),
+                desc,
+                stream_change.map(|c| (c, t.meta.replicas.clone())),
+            )
         };
         pending.0.wait().await?;
+        if let Some((change, replicas)) = pending.2 {
+            // Global tables keep the stream settings of their replicas aligned.
+            self.align_replica_streams(ctx, &name, &replicas, change.as_deref())
+                .await?;
+        }
         Ok(Value::map().with("TableDescription", pending.1))
     }
 
