@@ -11,6 +11,7 @@ mod attr;
 mod backup;
 mod capacity;
 mod expr;
+mod ion;
 mod items;
 mod kinesis;
 mod number;

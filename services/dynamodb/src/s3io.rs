@@ -26,7 +26,7 @@ fn b64(data: &[u8]) -> String {
     out
 }
 
-fn unb64(s: &str) -> Option<Vec<u8>> {
+pub(crate) fn unb64(s: &str) -> Option<Vec<u8>> {
     let mut out = Vec::new();
     let mut acc = 0u32;
     let mut bits = 0;
@@ -267,11 +267,7 @@ impl DynamoDb {
         let bucket = src.str("S3Bucket").unwrap_or_default().to_owned();
         let prefix = src.str("S3KeyPrefix").unwrap_or_default().to_owned();
         let format = v.str("InputFormat").unwrap_or_default().to_owned();
-        if format == "ION" || v.str("InputCompressionType").is_some_and(|c| c != "NONE") {
-            return Err(AwsError::validation(
-                "nephos imports uncompressed DYNAMODB_JSON and CSV only",
-            ));
-        }
+        let compression = v.str("InputCompressionType").unwrap_or("NONE").to_owned();
         let params = v
             .get("TableCreationParameters")
             .cloned()
@@ -325,7 +321,18 @@ impl DynamoDb {
         let mut items = Vec::new();
         let mut errors = 0i64;
         for body in &bodies {
-            let text = String::from_utf8_lossy(body);
+            // An object that does not decompress is malformed: one error, nothing read.
+            let Some(body) = decompress(body, &compression) else {
+                errors += 1;
+                continue;
+            };
+            if format == "ION" {
+                let (found, bad) = crate::ion::items(&body);
+                items.extend(found);
+                errors += bad;
+                continue;
+            }
+            let text = String::from_utf8_lossy(&body);
             if format == "CSV" {
                 errors += csv_items(&text, &params, v, &mut items);
                 continue;
@@ -379,7 +386,7 @@ impl DynamoDb {
             .with("TableArn", table_arn.as_str())
             .with("S3BucketSource", src)
             .with("InputFormat", format.as_str())
-            .with("InputCompressionType", "NONE")
+            .with("InputCompressionType", compression.as_str())
             .with("TableCreationParameters", params)
             .with("StartTime", Timestamp::from_millis(now))
             .with("EndTime", Timestamp::from_millis(now))
@@ -432,6 +439,30 @@ impl DynamoDb {
             .collect();
         Value::map().with("ImportSummaryList", Value::List(list))
     }
+}
+
+/// The bytes of an import object under `InputCompressionType`; None when they do not
+/// decompress.
+fn decompress(body: &[u8], compression: &str) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    match compression {
+        "GZIP" => {
+            flate2::read::MultiGzDecoder::new(body)
+                .read_to_end(&mut out)
+                .ok()?;
+        }
+        "ZSTD" => {
+            // A file may hold several frames, one after another.
+            let mut rest = body;
+            while !rest.is_empty() {
+                let mut d = ruzstd::decoding::StreamingDecoder::new(&mut rest).ok()?;
+                d.read_to_end(&mut out).ok()?;
+            }
+        }
+        _ => return Some(body.to_vec()),
+    }
+    Some(out)
 }
 
 /// Items of a CSV file: the header (first line, or HeaderList) names the attributes; key
