@@ -190,6 +190,7 @@ impl DynamoDb {
                 ));
             }
             let consumed = write_capacity(&t, old.as_ref(), Some(&item), 1.0);
+            self.charge(&t, &consumed, Kind::Write)?;
             let enc = t.put(&key, &item);
             t.changed(ctx.clock.now_millis(), old.as_ref(), Some(&item), false);
             let mut batch = vec![Mutation::put(ITEMS, item_record_key(&t.meta.id, &key), enc)];
@@ -224,6 +225,11 @@ impl DynamoDb {
         let consistent = v.bool("ConsistentRead").unwrap_or(false);
         let mut out = Value::map();
         let size = item.as_ref().map_or(0, item_size);
+        let c = Consumed {
+            table: read_units(size, consistent),
+            ..Default::default()
+        };
+        self.charge(&t, &c, Kind::Read)?;
         if let Some(i) = item {
             let i = match &proj {
                 Some(p) => crate::expr::project(&i, p),
@@ -231,10 +237,6 @@ impl DynamoDb {
             };
             out.insert("Item", item_to_value(&i));
         }
-        let c = Consumed {
-            table: read_units(size, consistent),
-            ..Default::default()
-        };
         if let Some(c) = c.to_value(v.str("ReturnConsumedCapacity"), &name, Kind::Read) {
             out.insert("ConsumedCapacity", c);
         }
@@ -263,6 +265,7 @@ impl DynamoDb {
                 ));
             }
             let consumed = write_capacity(&t, old.as_ref(), None, 1.0);
+            self.charge(&t, &consumed, Kind::Write)?;
             let pending = if old.is_some() {
                 t.remove(&skey);
                 t.changed(ctx.clock.now_millis(), old.as_ref(), None, false);
@@ -334,6 +337,7 @@ impl DynamoDb {
             check_item_size(&new, true)?;
             t.validate_item_key(&new)?;
             let consumed = write_capacity(&t, old.as_ref(), Some(&new), 1.0);
+            self.charge(&t, &consumed, Kind::Write)?;
             let enc = t.put(&skey, &new);
             t.changed(ctx.clock.now_millis(), old.as_ref(), Some(&new), false);
             let mut batch = vec![Mutation::put(

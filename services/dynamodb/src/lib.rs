@@ -27,6 +27,7 @@ mod stream;
 mod streams_api;
 mod table;
 mod tables;
+mod throttle;
 mod transact;
 mod ttl;
 

@@ -547,8 +547,17 @@ fn respond(
     if let Some(k) = &page.last_key {
         out.insert("LastEvaluatedKey", item_to_value(k));
     }
+    let c = page_consumed(page.bytes, idx, v);
+    if let Some(c) = c.to_value(v.str("ReturnConsumedCapacity"), &t.meta.name, Kind::Read) {
+        out.insert("ConsumedCapacity", c);
+    }
+    out
+}
+
+/// The read capacity a page of a query or scan consumed.
+fn page_consumed(bytes: usize, idx: Option<&IndexMeta>, v: &Value) -> Consumed {
     let consistent = v.bool("ConsistentRead").unwrap_or(false);
-    let units = read_units(page.bytes, consistent);
+    let units = read_units(bytes, consistent);
     let mut c = Consumed {
         table: if idx.is_none() { units } else { 0.0 },
         ..Default::default()
@@ -556,10 +565,7 @@ fn respond(
     if let Some(i) = idx {
         c.add_index(&i.name, i.global, units);
     }
-    if let Some(c) = c.to_value(v.str("ReturnConsumedCapacity"), &t.meta.name, Kind::Read) {
-        out.insert("ConsumedCapacity", c);
-    }
-    out
+    c
 }
 
 fn limit(v: &Value) -> Option<usize> {
@@ -652,6 +658,7 @@ impl DynamoDb {
             segment: None,
         }
         .run(range, forward)?;
+        self.charge(&t, &page_consumed(page.bytes, idx, v), Kind::Read)?;
         Ok(respond(page, &t, idx, &select, proj.as_deref(), v))
     }
 
@@ -707,6 +714,7 @@ impl DynamoDb {
             segment,
         }
         .run(range, true)?;
+        self.charge(&t, &page_consumed(page.bytes, idx, v), Kind::Read)?;
         Ok(respond(page, &t, idx, &select, proj.as_deref(), v))
     }
 }

@@ -39,6 +39,8 @@ pub struct Region {
 }
 
 pub struct DynamoDb {
+    /// Provisioned-throughput throttling (`--dynamodb-throttling`).
+    pub throttling: std::sync::atomic::AtomicBool,
     pub dispatcher: std::sync::OnceLock<nephos_core::Dispatcher>,
     pub state: Scoped<Region>,
     pub storage: Storage,
@@ -160,6 +162,7 @@ impl DynamoDb {
         }
         Self::load_backups(&storage, &state)?;
         Ok(DynamoDb {
+            throttling: std::sync::atomic::AtomicBool::new(false),
             dispatcher: std::sync::OnceLock::new(),
             state,
             storage,

@@ -104,6 +104,8 @@ pub struct Table {
     /// records, point-in-time history): callers take them with [`Table::take_journal`]
     /// into the same batch as the item writes, so both persist atomically.
     pub journal: Vec<Mutation>,
+    /// Provisioned-capacity buckets (used only with throttling on).
+    pub throttle: std::sync::Mutex<crate::throttle::Throttle>,
     /// Changes not yet copied to the other replicas: (table key, new item or None).
     pub outbox: Vec<Change>,
     /// Set while applying a replicated change, which must not be sent back.
@@ -192,6 +194,7 @@ impl Table {
             streams: Vec::new(),
             pitr: None,
             journal: Vec::new(),
+            throttle: Default::default(),
             outbox: Vec::new(),
             applying_replica: false,
         }

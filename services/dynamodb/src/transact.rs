@@ -97,6 +97,7 @@ impl DynamoDb {
         let mut unprocessed = Value::map();
         let mut consumed: BTreeMap<String, Consumed> = BTreeMap::new();
         let mut bytes = 0usize;
+        let mut throttled = None;
         for (name, r) in &reqs {
             let has_expr = r.get("ProjectionExpression").is_some();
             let mut attrs = expr_attrs(r, has_expr)?;
@@ -104,6 +105,15 @@ impl DynamoDb {
             attrs.check_unused()?;
             let t = self.table(ctx, name)?;
             let t = t.read().unwrap();
+            if let Err(e) = self.probe(&t, Kind::Read, false) {
+                // A table out of capacity leaves all its keys unprocessed.
+                for k in r.get("Keys").and_then(Value::as_list).unwrap_or_default() {
+                    t.validate_key(&item_from_value(Some(k))?)?;
+                }
+                unprocessed.insert(name, r.clone());
+                throttled.get_or_insert(e);
+                continue;
+            }
             let consistent = r.bool("ConsistentRead").unwrap_or(false);
             let mut seen = HashSet::new();
             let mut found = Vec::new();
@@ -134,12 +144,19 @@ impl DynamoDb {
                     c.table += read_units(0, consistent);
                 }
             }
+            self.charge_after(&t, c, Kind::Read);
             responses.insert(name, Value::List(found));
             if !left.is_empty() {
                 let mut u = r.clone();
                 u.insert("Keys", Value::List(left));
                 unprocessed.insert(name, u);
             }
+        }
+        // Nothing processed because every table was out of capacity: the request fails.
+        if let Some(e) = throttled
+            && responses.as_map().is_some_and(|m| m.is_empty())
+        {
+            return Err(e);
         }
         let mut out = Value::map()
             .with("Responses", responses)
@@ -187,9 +204,31 @@ impl DynamoDb {
                 });
             }
         }
+        // Tables out of capacity (theirs or a GSI's) keep their writes unprocessed.
+        let mut unprocessed = Value::map();
+        let mut throttled = None;
+        for (name, list) in &reqs {
+            let t = self.table(ctx, name)?;
+            let t = t.read().unwrap();
+            if let Err(e) = self.probe(&t, Kind::Write, true) {
+                unprocessed.insert(name, list.clone());
+                throttled.get_or_insert(e);
+            }
+        }
+        if let Some(e) = throttled {
+            writes.retain(|w| unprocessed.get(&w.table).is_none());
+            if writes.is_empty() {
+                return Err(e);
+            }
+        }
         let (pending, consumed) = self.apply_writes(ctx, &writes, false, 1.0, true)?;
+        for (name, c) in &consumed {
+            if let Ok(t) = self.table(ctx, name) {
+                self.charge_after(&t.read().unwrap(), c, Kind::Write);
+            }
+        }
         pending.wait().await?;
-        let mut out = Value::map().with("UnprocessedItems", Value::map());
+        let mut out = Value::map().with("UnprocessedItems", unprocessed);
         if let Some(c) = consumed_list(&consumed, v.str("ReturnConsumedCapacity"), Kind::Write) {
             out.insert("ConsumedCapacity", c);
         }
