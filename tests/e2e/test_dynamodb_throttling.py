@@ -33,6 +33,7 @@ def throttled(fn, msg=TABLE_MSG):
         fn()
     assert error_of(e) == ("ProvisionedThroughputExceededException", msg)
     assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    return e.value.response["ThrottlingReasons"]
 
 
 @pytest.fixture
@@ -48,9 +49,10 @@ def test_writes_and_reads_beyond_capacity_are_throttled(server):
     # Eventually consistent reads cost half a unit: two fit in one second, not three.
     get()
     get()
-    throttled(get)
+    arn = c.describe_table(TableName="t")["Table"]["TableArn"]
+    assert throttled(get) == [{"reason": "TableReadProvisionedThroughputExceeded", "resource": arn}]
     put("a")
-    throttled(lambda: put("b"))
+    assert throttled(lambda: put("b")) == [{"reason": "TableWriteProvisionedThroughputExceeded", "resource": arn}]
     server.internal("/_nephos/clock", {"advance_seconds": 1})
     put("b")
     throttled(lambda: put("c"))
@@ -80,7 +82,9 @@ def test_gsi_capacity_throttles_base_table_writes(server):
     c = server.client("dynamodb", account=new_account())
     provisioned(c, "g", 100, 100, gsi_wcu=1)
     c.put_item(TableName="g", Item={"pk": {"S": "1"}, "g": {"S": "x"}})
-    throttled(lambda: c.put_item(TableName="g", Item={"pk": {"S": "2"}, "g": {"S": "y"}}), GSI_MSG)
+    reasons = throttled(lambda: c.put_item(TableName="g", Item={"pk": {"S": "2"}, "g": {"S": "y"}}), GSI_MSG)
+    arn = c.describe_table(TableName="g")["Table"]["TableArn"]
+    assert reasons == [{"reason": "IndexWriteProvisionedThroughputExceeded", "resource": f"{arn}/index/byg"}]
     assert "Item" not in c.get_item(TableName="g", Key={"pk": {"S": "2"}})
     # Items outside the index do not touch its capacity.
     c.put_item(TableName="g", Item={"pk": {"S": "3"}})

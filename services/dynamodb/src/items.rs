@@ -177,7 +177,7 @@ impl DynamoDb {
         attrs.check_unused()?;
         check_item_size(&item, false)?;
         let t = self.table(ctx, &name)?;
-        let (pending, old, consumed) = {
+        let (pending, old, consumed, metrics) = {
             let mut t = t.write().unwrap();
             let key = t.validate_item_key(&item)?;
             let old = t.get(&key);
@@ -189,14 +189,18 @@ impl DynamoDb {
                     v.str("ReturnValuesOnConditionCheckFailure"),
                 ));
             }
+            t.check_collection(old.as_ref(), &item)?;
             let consumed = write_capacity(&t, old.as_ref(), Some(&item), 1.0);
             self.charge(&t, &consumed, Kind::Write)?;
             let enc = t.put(&key, &item);
             t.changed(ctx.clock.now_millis(), old.as_ref(), Some(&item), false);
+            let metrics = want_metrics(v)
+                .then(|| t.collection_metrics(&item))
+                .flatten();
             let mut batch = vec![Mutation::put(ITEMS, item_record_key(&t.meta.id, &key), enc)];
             batch.extend(t.take_journal());
             let pending = self.start_commit(batch);
-            (pending, old, consumed)
+            (pending, old, consumed, metrics)
         };
         pending.wait().await?;
         let mut out = Value::map();
@@ -207,6 +211,9 @@ impl DynamoDb {
         }
         if let Some(c) = consumed.to_value(v.str("ReturnConsumedCapacity"), &name, Kind::Write) {
             out.insert("ConsumedCapacity", c);
+        }
+        if let Some(m) = metrics {
+            out.insert("ItemCollectionMetrics", m);
         }
         Ok(out)
     }
@@ -252,7 +259,7 @@ impl DynamoDb {
         let cond = condition(v, "ConditionExpression", "ConditionExpression", &mut attrs)?;
         attrs.check_unused()?;
         let t = self.table(ctx, &name)?;
-        let (pending, old, consumed) = {
+        let (pending, old, consumed, metrics) = {
             let mut t = t.write().unwrap();
             let skey = t.validate_key(&key)?;
             let old = t.get(&skey);
@@ -275,7 +282,10 @@ impl DynamoDb {
             } else {
                 self.start_commit(Vec::new())
             };
-            (pending, old, consumed)
+            let metrics = want_metrics(v)
+                .then(|| t.collection_metrics(&key))
+                .flatten();
+            (pending, old, consumed, metrics)
         };
         pending.wait().await?;
         let mut out = Value::map();
@@ -286,6 +296,9 @@ impl DynamoDb {
         }
         if let Some(c) = consumed.to_value(v.str("ReturnConsumedCapacity"), &name, Kind::Write) {
             out.insert("ConsumedCapacity", c);
+        }
+        if let Some(m) = metrics {
+            out.insert("ItemCollectionMetrics", m);
         }
         Ok(out)
     }
@@ -311,7 +324,7 @@ impl DynamoDb {
             None => legacy_updates(v)?,
         };
         let t = self.table(ctx, &name)?;
-        let (pending, old, new, consumed) = {
+        let (pending, old, new, consumed, metrics) = {
             let mut t = t.write().unwrap();
             let skey = t.validate_key(&key)?;
             for p in updated_paths(&update) {
@@ -336,10 +349,14 @@ impl DynamoDb {
             let new = apply_update(&update, &base)?;
             check_item_size(&new, true)?;
             t.validate_item_key(&new)?;
+            t.check_collection(old.as_ref(), &new)?;
             let consumed = write_capacity(&t, old.as_ref(), Some(&new), 1.0);
             self.charge(&t, &consumed, Kind::Write)?;
             let enc = t.put(&skey, &new);
             t.changed(ctx.clock.now_millis(), old.as_ref(), Some(&new), false);
+            let metrics = want_metrics(v)
+                .then(|| t.collection_metrics(&new))
+                .flatten();
             let mut batch = vec![Mutation::put(
                 ITEMS,
                 item_record_key(&t.meta.id, &skey),
@@ -347,7 +364,7 @@ impl DynamoDb {
             )];
             batch.extend(t.take_journal());
             let pending = self.start_commit(batch);
-            (pending, old, new, consumed)
+            (pending, old, new, consumed, metrics)
         };
         pending.wait().await?;
         let mut out = Value::map();
@@ -365,8 +382,16 @@ impl DynamoDb {
         if let Some(c) = consumed.to_value(v.str("ReturnConsumedCapacity"), &name, Kind::Write) {
             out.insert("ConsumedCapacity", c);
         }
+        if let Some(m) = metrics {
+            out.insert("ItemCollectionMetrics", m);
+        }
         Ok(out)
     }
+}
+
+/// Whether the request asks for `ItemCollectionMetrics`.
+pub fn want_metrics(v: &Value) -> bool {
+    v.str("ReturnItemCollectionMetrics") == Some("SIZE")
 }
 
 /// The legacy AttributeUpdates parameter as an update expression.

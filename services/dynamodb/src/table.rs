@@ -79,6 +79,12 @@ pub struct TableMeta {
     pub kinesis: Vec<(String, String, String)>,
 }
 
+/// Bytes per local secondary index entry beyond its attributes.
+const LSI_OVERHEAD: u64 = 100;
+const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
+/// The item collection size limit of tables with local secondary indexes.
+pub const COLLECTION_LIMIT: u64 = 10 * 1024 * 1024 * 1024;
+
 /// An ordered map from key bytes to key or item bytes.
 pub type ByteMap = BTreeMap<Box<[u8]>, Box<[u8]>>;
 
@@ -104,6 +110,9 @@ pub struct Table {
     /// records, point-in-time history): callers take them with [`Table::take_journal`]
     /// into the same batch as the item writes, so both persist atomically.
     pub journal: Vec<Mutation>,
+    /// Item collection sizes (bytes) per partition, kept for tables with local secondary
+    /// indexes: the items plus their LSI entries, as AWS counts against the 10 GB limit.
+    pub collections: HashMap<Box<[u8]>, u64>,
     /// Provisioned-capacity buckets (used only with throttling on).
     pub throttle: std::sync::Mutex<crate::throttle::Throttle>,
     /// Changes not yet copied to the other replicas: (table key, new item or None).
@@ -195,6 +204,7 @@ impl Table {
             pitr: None,
             journal: Vec::new(),
             throttle: Default::default(),
+            collections: HashMap::new(),
             outbox: Vec::new(),
             applying_replica: false,
         }
@@ -253,6 +263,7 @@ impl Table {
             }
         };
         self.size_bytes += item_size(item) as u64;
+        self.grow_collection(item);
         if let Some(e) = self.ttl_of(item) {
             self.ttl.insert((e, key.into()));
         }
@@ -278,6 +289,7 @@ impl Table {
         let old = self.items.remove(key)?;
         let item = decode_item(&old).unwrap_or_default();
         self.size_bytes = self.size_bytes.saturating_sub(item_size(&item) as u64);
+        self.shrink_collection(&item);
         if let Some(e) = self.ttl_of(&item) {
             self.ttl.remove(&(e, Box::<[u8]>::from(key)));
         }
@@ -339,9 +351,13 @@ impl Table {
         }
         let mut ttl = Vec::new();
         let mut idx_entries: Vec<SortedPairs> = vec![Vec::new(); self.meta.indexes.len()];
+        let mut collections = HashMap::new();
         for (k, v) in &self.items {
             let Some(item) = decode_item(v) else { continue };
             size += item_size(&item) as u64;
+            if let Some((ck, share)) = self.collection_share(&item) {
+                *collections.entry(ck).or_insert(0u64) += share;
+            }
             if let Some(e) = self.ttl_of(&item) {
                 ttl.push((e, k.clone()));
             }
@@ -352,6 +368,7 @@ impl Table {
             }
         }
         self.size_bytes = size;
+        self.collections = collections;
         self.ttl = ttl.into_iter().collect();
         for (idx, entries) in self.meta.indexes.iter().zip(idx_entries) {
             self.indexes
@@ -370,6 +387,91 @@ impl Table {
             }
         }
         self.indexes.insert(idx.name.clone(), m);
+    }
+
+    pub fn has_lsi(&self) -> bool {
+        self.meta.indexes.iter().any(|i| !i.global)
+    }
+
+    /// The item collection an item belongs to, and the bytes it adds to it: its size plus,
+    /// per local index it appears in, the projected attributes and 100 bytes of overhead.
+    pub fn collection_share(&self, item: &Item) -> Option<(Box<[u8]>, u64)> {
+        if !self.has_lsi() {
+            return None;
+        }
+        let pk = item.get(&self.meta.key.hash.name)?;
+        let mut share = item_size(item) as u64;
+        for idx in self.meta.indexes.iter().filter(|i| !i.global) {
+            if idx.key.names().iter().all(|n| item.contains_key(*n)) {
+                share += item_size(&self.project_for_index(item, idx)) as u64 + LSI_OVERHEAD;
+            }
+        }
+        Some((index_prefix(pk).into_boxed_slice(), share))
+    }
+
+    fn grow_collection(&mut self, item: &Item) {
+        if let Some((k, share)) = self.collection_share(item) {
+            *self.collections.entry(k).or_insert(0) += share;
+        }
+    }
+
+    fn shrink_collection(&mut self, item: &Item) {
+        if let Some((k, share)) = self.collection_share(item)
+            && let Some(size) = self.collections.get_mut(&k)
+        {
+            *size = size.saturating_sub(share);
+            if *size == 0 {
+                self.collections.remove(&k);
+            }
+        }
+    }
+
+    /// Refuses a write that would take its item collection past 10 GB (writes that shrink
+    /// a collection are always allowed).
+    pub fn check_collection(&self, old: Option<&Item>, new: &Item) -> Result<(), AwsError> {
+        let Some((k, add)) = self.collection_share(new) else {
+            return Ok(());
+        };
+        let current = self.collections.get(&k).copied().unwrap_or(0);
+        let remove = old
+            .and_then(|o| self.collection_share(o))
+            .map_or(0, |(_, s)| s);
+        let after = current.saturating_sub(remove) + add;
+        if after > COLLECTION_LIMIT && after > current {
+            return Err(AwsError::new(
+                400,
+                "ItemCollectionSizeLimitExceededException",
+                "Collection size exceeded.",
+            ));
+        }
+        Ok(())
+    }
+
+    /// `ItemCollectionMetrics` for the collection of `item` (an item or a key), for
+    /// tables with local secondary indexes: the key, and the size as AWS estimates it, a
+    /// range of whole gigabytes around it.
+    pub fn collection_metrics(&self, item: &Item) -> Option<nephos_core::Value> {
+        if !self.has_lsi() {
+            return None;
+        }
+        let name = &self.meta.key.hash.name;
+        let pk = item.get(name)?;
+        let size = self
+            .collections
+            .get(index_prefix(pk).as_slice())
+            .copied()
+            .unwrap_or(0);
+        let low = (size as f64 / GIB).floor();
+        let mut key = Item::new();
+        key.insert(name.clone(), pk.clone());
+        Some(
+            nephos_core::Value::map()
+                .with("ItemCollectionKey", crate::attr::item_to_value(&key))
+                .with(
+                    "SizeEstimateRangeGB",
+                    nephos_core::Value::List(vec![low.into(), (low + 1.0).into()]),
+                ),
+        )
     }
 
     pub fn index(&self, name: &str) -> Option<&IndexMeta> {
@@ -522,4 +624,138 @@ fn check_empty_index_key(name: &str, v: &Attr, index: &str) -> Result<(), AwsErr
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::number::Decimal;
+
+    fn key(name: &str, ty: &str) -> KeyAttr {
+        KeyAttr {
+            name: name.into(),
+            ty: ty.into(),
+        }
+    }
+
+    fn table(projection: &str) -> Table {
+        Table::new(TableMeta {
+            name: "t".into(),
+            id: "00000000-0000-0000-0000-000000000000".into(),
+            arn: "arn:aws:dynamodb:us-east-1:000000000000:table/t".into(),
+            created_ms: 0,
+            attr_defs: vec![key("pk", "S"), key("sk", "S"), key("l", "N")],
+            key: KeySchema {
+                hash: key("pk", "S"),
+                range: Some(key("sk", "S")),
+            },
+            billing: "PAY_PER_REQUEST".into(),
+            rcu: 0,
+            wcu: 0,
+            indexes: vec![IndexMeta {
+                name: "byl".into(),
+                global: false,
+                key: KeySchema {
+                    hash: key("pk", "S"),
+                    range: Some(key("l", "N")),
+                },
+                projection: projection.into(),
+                non_key: Vec::new(),
+                rcu: 0,
+                wcu: 0,
+            }],
+            tags: Vec::new(),
+            deletion_protection: false,
+            table_class: "STANDARD".into(),
+            ttl_attribute: None,
+            stream_view: None,
+            stream_label: None,
+            pitr_since_ms: None,
+            replicas: Vec::new(),
+            kinesis: Vec::new(),
+        })
+    }
+
+    fn item(pk: &str, sk: &str, l: Option<i64>, pad: usize) -> Item {
+        let mut i = Item::new();
+        i.insert("pk".into(), Attr::S(pk.into()));
+        i.insert("sk".into(), Attr::S(sk.into()));
+        if let Some(l) = l {
+            i.insert("l".into(), Attr::N(Decimal::from_i64(l)));
+        }
+        i.insert("pad".into(), Attr::S("x".repeat(pad)));
+        i
+    }
+
+    fn size_of(t: &Table, pk: &str) -> u64 {
+        t.collections
+            .get(index_prefix(&Attr::S(pk.into())).as_slice())
+            .copied()
+            .unwrap_or(0)
+    }
+
+    #[test]
+    fn collections_count_items_and_lsi_entries() {
+        let mut t = table("KEYS_ONLY");
+        let a = item("p", "a", Some(1), 100);
+        let b = item("p", "b", None, 50);
+        let ka = t.key_of(&a);
+        t.put(&ka, &a);
+        // pk(2+1) sk(2+1) l(1+2) pad(3+100) = 112; the KEYS_ONLY entry is pk, sk, l (9) + 100.
+        assert_eq!(size_of(&t, "p"), 112 + 9 + 100);
+        let kb = t.key_of(&b);
+        t.put(&kb, &b);
+        // Not in the index (no l): only the item counts.
+        assert_eq!(size_of(&t, "p"), 221 + 3 + 3 + 53);
+        assert_eq!(size_of(&t, "other"), 0);
+        // Replacing and removing keep the sum exact.
+        let a2 = item("p", "a", Some(1), 10);
+        t.put(&ka, &a2);
+        assert_eq!(size_of(&t, "p"), 22 + 109 + 59);
+        t.remove(&ka);
+        t.remove(&kb);
+        assert!(t.collections.is_empty());
+        // A reload computes the same sums.
+        t.put(&ka, &a);
+        let pairs: SortedPairs = t.items.clone().into_iter().collect();
+        let mut u = table("KEYS_ONLY");
+        u.load_sorted(pairs);
+        assert_eq!(u.collections, t.collections);
+    }
+
+    #[test]
+    fn all_projection_counts_the_whole_item_twice() {
+        let mut t = table("ALL");
+        let a = item("p", "a", Some(1), 100);
+        t.put(&t.key_of(&a), &a);
+        assert_eq!(size_of(&t, "p"), 112 * 2 + 100);
+    }
+
+    #[test]
+    fn writes_past_ten_gigabytes_are_refused() {
+        let mut t = table("KEYS_ONLY");
+        let a = item("p", "a", Some(1), 1000);
+        let share = t.collection_share(&a).unwrap().1;
+        let k = index_prefix(&Attr::S("p".into())).into_boxed_slice();
+        t.collections.insert(k.clone(), COLLECTION_LIMIT - share);
+        // Exactly at the limit is allowed; one byte more is not.
+        assert!(t.check_collection(None, &a).is_ok());
+        let bigger = item("p", "a", Some(1), 1001);
+        let e = t.check_collection(None, &bigger).unwrap_err();
+        assert_eq!(e.code, "ItemCollectionSizeLimitExceededException");
+        assert_eq!(e.message, "Collection size exceeded.");
+        // Replacing an item with a smaller one, or another partition, still works.
+        t.collections.insert(k, COLLECTION_LIMIT + 10);
+        assert!(t.check_collection(Some(&bigger), &a).is_ok());
+        assert!(
+            t.check_collection(None, &item("q", "a", Some(1), 1000))
+                .is_ok()
+        );
+        // Metrics: whole gigabytes around the estimate.
+        let m = t.collection_metrics(&a).unwrap();
+        assert_eq!(
+            m.get("SizeEstimateRangeGB"),
+            Some(&nephos_core::Value::List(vec![10.0.into(), 11.0.into()]))
+        );
+    }
 }

@@ -56,7 +56,32 @@ pub struct Throttle {
     gsi: HashMap<String, (Bucket, Bucket)>,
 }
 
-pub fn table_exceeded() -> AwsError {
+/// The `ThrottlingReasons` member: which resource, which operation, which limit.
+fn reasons(index: bool, kind: Kind, arn: &str) -> nephos_core::Value {
+    let reason = format!(
+        "{}{}ProvisionedThroughputExceeded",
+        if index { "Index" } else { "Table" },
+        match kind {
+            Kind::Read => "Read",
+            Kind::Write => "Write",
+        }
+    );
+    nephos_core::Value::List(vec![
+        nephos_core::Value::map()
+            .with("reason", reason)
+            .with("resource", arn),
+    ])
+}
+
+pub fn table_exceeded(kind: Kind, arn: &str) -> AwsError {
+    table_error().with_field("ThrottlingReasons", reasons(false, kind, arn))
+}
+
+fn gsi_exceeded(kind: Kind, arn: &str) -> AwsError {
+    gsi_error().with_field("ThrottlingReasons", reasons(true, kind, arn))
+}
+
+fn table_error() -> AwsError {
     AwsError::new(
         400,
         "ProvisionedThroughputExceededException",
@@ -64,7 +89,7 @@ pub fn table_exceeded() -> AwsError {
     )
 }
 
-pub fn gsi_exceeded() -> AwsError {
+fn gsi_error() -> AwsError {
     AwsError::new(
         400,
         "ProvisionedThroughputExceededException",
@@ -114,13 +139,13 @@ impl Throttle {
                 .or_insert_with(|| fresh(idx.rcu, idx.wcu));
             let need = if probe { 1.0 } else { *units };
             if !pick(b, kind).fits(rate(idx.rcu, idx.wcu), now_ms, need) {
-                return Err(gsi_exceeded());
+                return Err(gsi_exceeded(kind, &format!("{}/index/{name}", t.arn)));
             }
         }
         let tb = self.table.get_or_insert_with(|| fresh(t.rcu, t.wcu));
         let need = if probe { 1.0 } else { table_units };
         if (table_units > 0.0 || probe) && !pick(tb, kind).fits(rate(t.rcu, t.wcu), now_ms, need) {
-            return Err(table_exceeded());
+            return Err(table_exceeded(kind, &t.arn));
         }
         if probe {
             return Ok(());

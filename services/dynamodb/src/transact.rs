@@ -229,10 +229,38 @@ impl DynamoDb {
         }
         pending.wait().await?;
         let mut out = Value::map().with("UnprocessedItems", unprocessed);
+        if crate::items::want_metrics(v) {
+            self.insert_metrics(ctx, &writes, &mut out);
+        }
         if let Some(c) = consumed_list(&consumed, v.str("ReturnConsumedCapacity"), Kind::Write) {
             out.insert("ConsumedCapacity", c);
         }
         Ok(out)
+    }
+
+    /// `ItemCollectionMetrics` per table for the written items of tables with local
+    /// secondary indexes (absent when there are none).
+    fn insert_metrics(&self, ctx: &RequestContext, writes: &[Write], out: &mut Value) {
+        let mut per_table: BTreeMap<&str, Vec<Value>> = BTreeMap::new();
+        for w in writes {
+            let item = match &w.op {
+                Op::Put(i) => i,
+                Op::Delete(k) | Op::Update(_, k) => k,
+                Op::Check(_) => continue,
+            };
+            if let Ok(t) = self.table(ctx, &w.table)
+                && let Some(m) = t.read().unwrap().collection_metrics(item)
+            {
+                per_table.entry(&w.table).or_default().push(m);
+            }
+        }
+        if !per_table.is_empty() {
+            let mut m = Value::map();
+            for (t, list) in per_table {
+                m.insert(t, Value::List(list));
+            }
+            out.insert("ItemCollectionMetrics", m);
+        }
     }
 
     /// Validates, checks conditions and applies `writes` atomically; returns the commit.
@@ -274,7 +302,10 @@ impl DynamoDb {
                 None => true,
             };
             let new = match &w.op {
-                Op::Put(item) => Some(Some(item.clone())),
+                Op::Put(item) => {
+                    t.check_collection(old.as_ref(), item)?;
+                    Some(Some(item.clone()))
+                }
                 Op::Delete(_) => Some(None),
                 Op::Check(_) => None,
                 Op::Update(u, _) => {
@@ -289,6 +320,7 @@ impl DynamoDb {
                     let n = apply_update(u, &base)?;
                     check_item_size(&n, true)?;
                     t.validate_item_key(&n)?;
+                    t.check_collection(old.as_ref(), &n)?;
                     Some(Some(n))
                 }
             };
@@ -474,6 +506,9 @@ impl DynamoDb {
         let mut out = Value::map();
         if let Some(c) = consumed_list(&consumed, v.str("ReturnConsumedCapacity"), Kind::Write) {
             out.insert("ConsumedCapacity", c);
+        }
+        if crate::items::want_metrics(v) {
+            self.insert_metrics(ctx, &writes, &mut out);
         }
         if let Some(tok) = token {
             region
