@@ -36,16 +36,34 @@ fn expr_map<'a>(
     Ok(Some(m))
 }
 
+/// A placeholder is its sigil then letters, digits or underscores.
+fn check_placeholder(member: &str, k: &str, sigil: char) -> Result<(), AwsError> {
+    let ok = k.strip_prefix(sigil).is_some_and(|rest| {
+        !rest.is_empty() && rest.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(AwsError::validation(format!(
+            "{member} contains invalid key: Syntax error; key: \"{k}\""
+        )))
+    }
+}
+
 /// ExpressionAttributeNames/Values of a request, parsed.
 pub fn expr_attrs(v: &Value, has_expressions: bool) -> Result<ExprAttrs, AwsError> {
     let mut names = HashMap::new();
     if let Some(m) = expr_map(v, "ExpressionAttributeNames", has_expressions)? {
         for (k, n) in m {
+            check_placeholder("ExpressionAttributeNames", k, '#')?;
             names.insert(k.clone(), n.as_str().unwrap_or_default().to_owned());
         }
     }
     let mut values = HashMap::new();
     if let Some(m) = expr_map(v, "ExpressionAttributeValues", has_expressions)? {
+        for k in m.keys() {
+            check_placeholder("ExpressionAttributeValues", k, ':')?;
+        }
         for (k, x) in m {
             let a = Attr::from_value(x).map_err(|e| {
                 AwsError::validation(format!(
@@ -151,7 +169,12 @@ pub fn write_capacity(t: &Table, old: Option<&Item>, new: Option<&Item>, factor:
 fn return_values(v: &Value, allowed: &[&str]) -> Result<String, AwsError> {
     let rv = v.str("ReturnValues").unwrap_or("NONE").to_owned();
     if !allowed.contains(&rv.as_str()) {
-        return Err(AwsError::validation("Return values set to invalid value"));
+        // PutItem and DeleteItem name the two values they accept.
+        return Err(AwsError::validation(if allowed.len() == 2 {
+            "ReturnValues can only be ALL_OLD or NONE"
+        } else {
+            "Return values set to invalid value"
+        }));
     }
     Ok(rv)
 }

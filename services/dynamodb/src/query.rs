@@ -469,6 +469,7 @@ fn select_and_index<'a>(
     t: &'a Table,
     v: &Value,
     has_projection: bool,
+    query: bool,
 ) -> Result<(Option<&'a IndexMeta>, String), AwsError> {
     let idx = match v.str("IndexName") {
         Some(n) => Some(t.index(n).ok_or_else(|| {
@@ -488,8 +489,19 @@ fn select_and_index<'a>(
         ));
     }
     if select != "SPECIFIC_ATTRIBUTES" && has_projection {
+        let what = if select == "COUNT" {
+            "only the Count"
+        } else {
+            select.as_str()
+        };
+        // Query words this one as a constraint violation, Scan does not.
         return Err(AwsError::validation(format!(
-            "Cannot specify the ProjectionExpression when choosing to get {select}"
+            "{}Cannot specify the ProjectionExpression when choosing to get {what}",
+            if query {
+                "1 validation error detected: "
+            } else {
+                ""
+            }
         )));
     }
     if select == "ALL_PROJECTED_ATTRIBUTES" && idx.is_none() {
@@ -603,7 +615,7 @@ impl DynamoDb {
         };
         let t = self.table(ctx, &name)?;
         let t = t.read().unwrap();
-        let (idx, select) = select_and_index(&t, v, proj.is_some())?;
+        let (idx, select) = select_and_index(&t, v, proj.is_some(), true)?;
         let schema = idx.map_or(&t.meta.key, |i| &i.key);
         let (pk, sk) = key_conditions(
             &key_cond,
@@ -700,7 +712,7 @@ impl DynamoDb {
         };
         let t = self.table(ctx, &name)?;
         let t = t.read().unwrap();
-        let (idx, select) = select_and_index(&t, v, proj.is_some())?;
+        let (idx, select) = select_and_index(&t, v, proj.is_some(), false)?;
         let range = after_start(
             (Bound::Unbounded, Bound::Unbounded),
             start_key(&t, idx, v)?,
