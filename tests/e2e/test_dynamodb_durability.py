@@ -147,3 +147,57 @@ def test_stream_records_and_pitr_history_survive_kill_9(start_nephos, tmp_path):
                                      RestoreDateTime=restore_point)
     items = c.scan(TableName="sdur-past")["Items"]
     assert sorted((i["pk"]["S"], i["v"]["N"]) for i in items) == [("keep", "1"), ("later-deleted", "1")]
+
+
+def test_replication_of_acknowledged_writes_survives_kill_9(start_nephos, tmp_path):
+    data = tmp_path / "data"
+    server = start_nephos("--data-dir", str(data), "--quiet")
+    account = new_account()
+    east = server.client("dynamodb", account=account)
+    make_table(east, "gdur", "S")
+    east.update_table(TableName="gdur", ReplicaUpdates=[{"Create": {"RegionName": "eu-west-1"}}])
+    acknowledged = []
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def writer(n):
+        w = server.client("dynamodb", account=account, config_args={"connect_timeout": 2, "read_timeout": 2})
+        i = 0
+        while not stop.is_set():
+            try:
+                w.put_item(TableName="gdur", Item={"pk": {"S": f"w{n}-{i}"}})
+            except Exception:
+                return
+            with lock:
+                acknowledged.append(f"w{n}-{i}")
+            i += 1
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    time.sleep(1.5)
+    server.proc.send_signal(signal.SIGKILL)
+    server.proc.wait()
+    stop.set()
+    for t in threads:
+        t.join()
+    assert len(acknowledged) > 50
+
+    # Changes still queued for the other region at the crash are replicated after restart.
+    server = start_nephos("--data-dir", str(data), "--quiet")
+    west = server.client("dynamodb", account=account, region="eu-west-1")
+    deadline = time.time() + 10
+    while True:
+        have = set()
+        kwargs = {}
+        while True:
+            page = west.scan(TableName="gdur", **kwargs)
+            have |= {i["pk"]["S"] for i in page["Items"]}
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        missing = [k for k in acknowledged if k not in have]
+        if not missing or time.time() > deadline:
+            break
+        time.sleep(0.2)
+    assert not missing, missing[:5]

@@ -4,7 +4,7 @@
 //! (asynchronously, last writer wins, as AWS replicates).
 
 use crate::attr::decode_item;
-use crate::state::{DynamoDb, ITEMS, TABLES, item_record_key, table_record_key};
+use crate::state::{DynamoDb, ITEMS, OUTBOX, TABLES, item_record_key, table_record_key};
 use crate::table::Table;
 use crate::tables::{describe, uuid};
 use nephos_core::{AwsError, RequestContext, Value};
@@ -43,17 +43,21 @@ impl DynamoDb {
         for ((account, region), state) in self.state.all() {
             let tables: Vec<_> = state.tables.read().unwrap().values().cloned().collect();
             for t in tables {
-                let (name, group, changes) = {
+                let (name, id, group, queued) = {
                     let mut t = t.write().unwrap();
                     if t.outbox.is_empty() {
                         continue;
                     }
                     (
                         t.meta.name.clone(),
+                        t.meta.id.clone(),
                         t.meta.replicas.clone(),
                         std::mem::take(&mut t.outbox),
                     )
                 };
+                let (ids, changes): (Vec<u64>, Vec<crate::table::Change>) =
+                    queued.into_iter().unzip();
+                let mut delivered = true;
                 for other in group.iter().filter(|r| **r != region) {
                     let target = self
                         .state
@@ -97,7 +101,15 @@ impl DynamoDb {
                         batch.extend(tt.take_journal());
                         self.start_commit(batch)
                     };
-                    let _ = pending.wait().await;
+                    delivered &= pending.wait().await.is_ok();
+                }
+                // Once every replica holds the changes, they leave the stored outbox.
+                if delivered && self.storage.is_durable() {
+                    let done = ids
+                        .iter()
+                        .map(|n| Mutation::delete(OUTBOX, crate::pitr::record_key(&id, *n)))
+                        .collect();
+                    let _ = self.start_commit(done).wait().await;
                 }
             }
         }
@@ -218,6 +230,7 @@ impl DynamoDb {
                         for k in t.items.keys() {
                             batch.push(Mutation::delete(ITEMS, item_record_key(&t.meta.id, k)));
                         }
+                        batch.extend(t.side_deletions());
                     }
                 }
             } else {

@@ -15,6 +15,7 @@ pub const BACKUP_ITEMS: &str = "dynamodb.backup_items";
 pub const STREAMS: &str = "dynamodb.streams";
 pub const STREAM_RECORDS: &str = "dynamodb.stream_records";
 pub const PITR: &str = "dynamodb.pitr";
+pub const OUTBOX: &str = "dynamodb.outbox";
 
 /// Set once a provider with durable storage exists: only then do tables build the storage
 /// writes of their stream records and history (see `Table::journal`).
@@ -148,6 +149,27 @@ impl DynamoDb {
                 });
             }
         });
+        // Changes not yet replicated when the process stopped are sent again.
+        storage
+            .for_each(OUTBOX, |key, value| {
+                let (Some(id), Some(n)) = (key.get(..36), key.get(36..)) else {
+                    return;
+                };
+                let (Ok(n), Some(t)) = (
+                    <[u8; 8]>::try_from(n),
+                    std::str::from_utf8(id).ok().and_then(|id| by_id.get(id)),
+                ) else {
+                    return;
+                };
+                if let Some(change) = crate::table::decode_change(value) {
+                    let n = u64::from_be_bytes(n);
+                    let mut t = t.write().unwrap();
+                    t.outbox_next = t.outbox_next.max(n + 1);
+                    t.outbox.push((n, change));
+                    crate::replicas::PENDING.store(true, std::sync::atomic::Ordering::Release);
+                }
+            })
+            .map_err(|e| e.to_string())?;
         let mut history = Self::load_pitr(&storage)?;
         for t in by_id.values() {
             let mut t = t.write().unwrap();

@@ -411,6 +411,11 @@ impl Table {
                 }),
             );
         }
+        out.extend(
+            self.outbox.iter().map(|(n, _)| {
+                Mutation::delete(crate::state::OUTBOX, crate::pitr::record_key(id, *n))
+            }),
+        );
         out
     }
 }

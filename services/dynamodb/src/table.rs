@@ -79,6 +79,30 @@ pub struct TableMeta {
     pub kinesis: Vec<(String, String, String)>,
 }
 
+/// Stored form of a change: key length, key, then the new item if any.
+pub fn encode_change(c: &Change) -> Vec<u8> {
+    let mut out = Vec::with_capacity(5 + c.0.len() + c.1.as_ref().map_or(0, |v| v.len()));
+    out.extend_from_slice(&(c.0.len() as u32).to_be_bytes());
+    out.extend_from_slice(&c.0);
+    if let Some(v) = &c.1 {
+        out.push(1);
+        out.extend_from_slice(v);
+    } else {
+        out.push(0);
+    }
+    out
+}
+
+pub fn decode_change(b: &[u8]) -> Option<Change> {
+    let n = u32::from_be_bytes(b.get(..4)?.try_into().ok()?) as usize;
+    let key = b.get(4..4 + n)?;
+    let new = match b.get(4 + n)? {
+        0 => None,
+        _ => Some(b.get(5 + n..)?.into()),
+    };
+    Some((key.into(), new))
+}
+
 /// Bytes per local secondary index entry beyond its attributes.
 const LSI_OVERHEAD: u64 = 100;
 const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
@@ -116,7 +140,10 @@ pub struct Table {
     /// Provisioned-capacity buckets (used only with throttling on).
     pub throttle: std::sync::Mutex<crate::throttle::Throttle>,
     /// Changes not yet copied to the other replicas: (table key, new item or None).
-    pub outbox: Vec<Change>,
+    /// With `--data-dir` each entry also persists (`dynamodb.outbox`, keyed by table id
+    /// then its id) in the commit of its write, so a crash does not lose replication.
+    pub outbox: Vec<(u64, Change)>,
+    pub outbox_next: u64,
     /// Set while applying a replicated change, which must not be sent back.
     pub applying_replica: bool,
 }
@@ -206,6 +233,7 @@ impl Table {
             throttle: Default::default(),
             collections: HashMap::new(),
             outbox: Vec::new(),
+            outbox_next: 0,
             applying_replica: false,
         }
     }
@@ -325,7 +353,17 @@ impl Table {
             }
         }
         if !self.meta.replicas.is_empty() && !self.applying_replica {
-            self.outbox.push((key.into(), new.map(Box::from)));
+            let id = self.outbox_next;
+            self.outbox_next += 1;
+            let change: Change = (key.into(), new.map(Box::from));
+            if journaling() {
+                self.journal.push(Mutation::put(
+                    crate::state::OUTBOX,
+                    crate::pitr::record_key(&self.meta.id, id),
+                    encode_change(&change),
+                ));
+            }
+            self.outbox.push((id, change));
             crate::replicas::PENDING.store(true, std::sync::atomic::Ordering::Release);
         }
     }
