@@ -117,3 +117,32 @@ def test_throttling_is_off_by_default(nephos, account):
     for i in range(10):
         c.put_item(TableName="free", Item={"pk": {"S": str(i)}})
         c.get_item(TableName="free", Key={"pk": {"S": str(i)}}, ConsistentRead=True)
+
+
+def test_transactions_out_of_capacity_are_cancelled(server):
+    c = server.client("dynamodb", account=new_account())
+    provisioned(c, "tx", 1, 1)
+    c.create_table(TableName="free", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                   AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                   BillingMode="PAY_PER_REQUEST")
+    # A transactional write costs two units: more than a second of capacity, which a request
+    # may take when a full second is there (the bucket then owes the rest).
+    items = [{"Put": {"TableName": "free", "Item": {"pk": {"S": "a"}}}},
+             {"Put": {"TableName": "tx", "Item": {"pk": {"S": "a"}}}}]
+    c.transact_write_items(TransactItems=items)
+    with pytest.raises(ClientError) as e:
+        c.transact_write_items(TransactItems=items)
+    assert e.value.response["Error"]["Code"] == "TransactionCanceledException"
+    assert e.value.response["Error"]["Message"] == (
+        "Transaction cancelled, please refer cancellation reasons for specific reasons "
+        "[None, ProvisionedThroughputExceeded]")
+    assert e.value.response["CancellationReasons"] == [
+        {"Code": "None"}, {"Code": "ProvisionedThroughputExceeded", "Message": TABLE_MSG}]
+    # Transactional reads are charged the same way.
+    gets = [{"Get": {"TableName": "free", "Key": {"pk": {"S": "a"}}}},
+            {"Get": {"TableName": "tx", "Key": {"pk": {"S": "a"}}}}]
+    c.transact_get_items(TransactItems=gets)
+    with pytest.raises(ClientError) as e:
+        c.transact_get_items(TransactItems=gets)
+    assert e.value.response["CancellationReasons"] == [
+        {"Code": "None"}, {"Code": "ProvisionedThroughputExceeded", "Message": TABLE_MSG}]

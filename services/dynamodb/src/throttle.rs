@@ -50,7 +50,7 @@ impl Bucket {
 }
 
 /// The buckets of one table: (read, write) for the table and per GSI.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Throttle {
     table: Option<(Bucket, Bucket)>,
     gsi: HashMap<String, (Bucket, Bucket)>,
@@ -193,6 +193,31 @@ impl DynamoDb {
         let now = self.clock.now_millis();
         let mut th = t.throttle.lock().unwrap_or_else(|e| e.into_inner());
         th.charge(&t.meta, c, kind, now, false)
+    }
+
+    /// Charges several tables at once (a transaction): all of it fits, or nothing is
+    /// taken and the first table out of capacity is named.
+    pub fn charge_tables<'a>(
+        &self,
+        tables: &[(&'a str, &Table, &Consumed)],
+        kind: Kind,
+    ) -> Result<(), (&'a str, AwsError)> {
+        let now = self.clock.now_millis();
+        for (name, t, c) in tables {
+            if self.throttles(t) {
+                let mut trial = t.throttle.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                trial
+                    .charge(&t.meta, c, kind, now, false)
+                    .map_err(|e| (*name, e))?;
+            }
+        }
+        for (_, t, c) in tables {
+            if self.throttles(t) {
+                let mut th = t.throttle.lock().unwrap_or_else(|e| e.into_inner());
+                let _ = th.charge(&t.meta, c, kind, now, false);
+            }
+        }
+        Ok(())
     }
 
     /// Whether a batch may touch the table now (some capacity is left).

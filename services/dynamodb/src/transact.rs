@@ -302,10 +302,7 @@ impl DynamoDb {
                 None => true,
             };
             let new = match &w.op {
-                Op::Put(item) => {
-                    t.check_collection(old.as_ref(), item)?;
-                    Some(Some(item.clone()))
-                }
+                Op::Put(item) => Some(Some(item.clone())),
                 Op::Delete(_) => Some(None),
                 Op::Check(_) => None,
                 Op::Update(u, _) => {
@@ -320,11 +317,25 @@ impl DynamoDb {
                     let n = apply_update(u, &base)?;
                     check_item_size(&n, true)?;
                     t.validate_item_key(&n)?;
-                    t.check_collection(old.as_ref(), &n)?;
                     Some(Some(n))
                 }
             };
-            if ok {
+            // An item collection past its limit cancels a transaction like a condition.
+            let too_big = match &new {
+                Some(Some(n)) => t.check_collection(old.as_ref(), n).err(),
+                _ => None,
+            };
+            if let Some(e) = too_big {
+                if !transactional {
+                    return Err(e);
+                }
+                failed = true;
+                reasons.push(
+                    Value::map()
+                        .with("Code", "ItemCollectionSizeLimitExceeded")
+                        .with("Message", e.message.as_str()),
+                );
+            } else if ok {
                 reasons.push(Value::map().with("Code", "None"));
             } else {
                 failed = true;
@@ -344,19 +355,30 @@ impl DynamoDb {
             plans.push((skey, old, new));
         }
         if failed {
-            let codes: Vec<&str> = reasons
+            return Err(cancelled(reasons));
+        }
+        if transactional {
+            // A transaction runs only when every table has the capacity for it.
+            let mut per_table: BTreeMap<&str, Consumed> = BTreeMap::new();
+            for (w, (_, old, new)) in writes.iter().zip(&plans) {
+                let t = guards.get(&w.table).ok_or_else(not_found)?;
+                let c = per_table.entry(w.table.as_str()).or_default();
+                match new {
+                    None => c.table += read_units(old.as_ref().map_or(0, item_size), true) * factor,
+                    Some(n) => merge(c, write_capacity(t, old.as_ref(), n.as_ref(), factor)),
+                }
+            }
+            let list: Vec<(&str, &Table, &Consumed)> = per_table
                 .iter()
-                .map(|r| r.str("Code").unwrap_or("None"))
+                .filter_map(|(n, c)| guards.get(*n).map(|t| (*n, &**t, c)))
                 .collect();
-            return Err(AwsError::new(
-                400,
-                "TransactionCanceledException",
-                format!(
-                    "Transaction cancelled, please refer cancellation reasons for specific reasons [{}]",
-                    codes.join(", ")
-                ),
-            )
-            .with_field("CancellationReasons", Value::List(reasons)));
+            if let Err((table, e)) = self.charge_tables(&list, Kind::Write) {
+                return Err(throttled_transaction(
+                    writes.iter().map(|w| w.table.as_str()),
+                    table,
+                    &e,
+                ));
+            }
         }
         // Pass 2: apply.
         let mut batch_m = Vec::new();
@@ -401,6 +423,7 @@ impl DynamoDb {
             .and_then(Value::as_list)
             .unwrap_or_default();
         let mut out = Vec::new();
+        let mut names = Vec::new();
         let mut consumed: BTreeMap<String, Consumed> = BTreeMap::new();
         for g in list {
             let Some(g) = g.get("Get") else { continue };
@@ -425,6 +448,23 @@ impl DynamoDb {
                 r.insert("Item", item_to_value(&i));
             }
             out.push(r);
+            names.push(name);
+        }
+        let tables: Vec<(String, TableRef)> = consumed
+            .keys()
+            .filter_map(|n| self.table(ctx, n).ok().map(|t| (n.clone(), t)))
+            .collect();
+        let guards: Vec<_> = tables.iter().map(|(n, t)| (n, t.read().unwrap())).collect();
+        let list: Vec<(&str, &Table, &Consumed)> = guards
+            .iter()
+            .filter_map(|(n, t)| consumed.get(*n).map(|c| (n.as_str(), &**t, c)))
+            .collect();
+        if let Err((table, e)) = self.charge_tables(&list, Kind::Read) {
+            return Err(throttled_transaction(
+                names.iter().map(String::as_str),
+                table,
+                &e,
+            ));
         }
         let mut resp = Value::map().with("Responses", Value::List(out));
         if let Some(c) = consumed_list(&consumed, v.str("ReturnConsumedCapacity"), Kind::Read) {
@@ -533,4 +573,43 @@ fn updated_top(u: &Update) -> Vec<String> {
             _ => None,
         })
         .collect()
+}
+
+/// TransactionCanceledException with its reasons, one per action in request order.
+fn cancelled(reasons: Vec<Value>) -> AwsError {
+    let codes: Vec<&str> = reasons
+        .iter()
+        .map(|r| r.str("Code").unwrap_or("None"))
+        .collect();
+    AwsError::new(
+        400,
+        "TransactionCanceledException",
+        format!(
+            "Transaction cancelled, please refer cancellation reasons for specific reasons [{}]",
+            codes.join(", ")
+        ),
+    )
+    .with_field("CancellationReasons", Value::List(reasons))
+}
+
+/// A transaction refused for capacity: the actions on the table out of capacity carry
+/// ProvisionedThroughputExceeded and its message.
+fn throttled_transaction<'a>(
+    actions: impl Iterator<Item = &'a str>,
+    table: &str,
+    e: &AwsError,
+) -> AwsError {
+    cancelled(
+        actions
+            .map(|t| {
+                if t == table {
+                    Value::map()
+                        .with("Code", "ProvisionedThroughputExceeded")
+                        .with("Message", e.message.as_str())
+                } else {
+                    Value::map().with("Code", "None")
+                }
+            })
+            .collect(),
+    )
 }
