@@ -1,5 +1,6 @@
 """DynamoDB export to S3 and import from S3, through nephos's S3."""
 
+import gzip
 import json
 
 import pytest
@@ -29,12 +30,15 @@ def test_export_then_import_round_trips(nephos, account):
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="dumps/AWSDynamoDB/")["Contents"]]
     assert any(k.endswith("manifest-summary.json") for k in keys)
     data_key = next(k for k in keys if "/data/" in k)
-    lines = s3.get_object(Bucket=bucket, Key=data_key)["Body"].read().decode().splitlines()
+    # Data files are gzip-compressed JSON lines, as AWS writes them.
+    assert data_key.endswith(".json.gz")
+    lines = gzip.decompress(s3.get_object(Bucket=bucket, Key=data_key)["Body"].read()).decode().splitlines()
     assert len(lines) == 4 and json.loads(lines[0])["Item"]["pk"] == {"S": "p0"}
     # Import the data file into a new table.
     prefix = data_key.rsplit("/", 1)[0] + "/"
     imp = c.import_table(
         S3BucketSource={"S3Bucket": bucket, "S3KeyPrefix": prefix}, InputFormat="DYNAMODB_JSON",
+        InputCompressionType="GZIP",
         TableCreationParameters={
             "TableName": "imported", "BillingMode": "PAY_PER_REQUEST",
             "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
@@ -153,3 +157,37 @@ def test_import_ion(nephos, account):
                   Body=b'$ion_1_0 {Item:{Id:1.}}\n$ion_1_0 {Item:{Id:2., x:(oops)}}\n$ion_1_0 {Item:{Id:3.}}\n')
     imp = _import(c, bucket, "badion/", "ION", "bad-ion", key_type="N", key="Id")
     assert (imp["ImportedItemCount"], imp["ErrorCount"]) == (1, 1)
+
+
+def test_ion_export_imports_back(nephos, account):
+    c = ddb(nephos, account)
+    s3 = nephos.client("s3", account=account)
+    bucket = f"ionx-{account}"
+    s3.create_bucket(Bucket=bucket)
+    arn = make_table(c, "ionsrc", "S")["TableArn"]
+    items = [{"pk": {"S": "a\"b"}, "n": {"N": "600"}, "f": {"N": "-0.25"}, "bin": {"B": b"\x00\xff"},
+              "ss": {"SS": ["x", "y"]}, "ns": {"NS": ["1", "2.5"]}, "bs": {"BS": [b"\x01"]},
+              "l": {"L": [{"NULL": True}, {"BOOL": True}]}, "m": {"M": {"k k": {"S": "v"}}}},
+             {"pk": {"S": "plain"}}]
+    for it in items:
+        c.put_item(TableName="ionsrc", Item=it)
+    c.update_continuous_backups(TableName="ionsrc", PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
+    d = c.export_table_to_point_in_time(TableArn=arn, S3Bucket=bucket, ExportFormat="ION")["ExportDescription"]
+    assert d["ExportFormat"] == "ION"
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]]
+    data_key = next(k for k in keys if "/data/" in k)
+    assert data_key.endswith(".ion.gz")
+    text = gzip.decompress(s3.get_object(Bucket=bucket, Key=data_key)["Body"].read()).decode()
+    assert all(line.startswith("$ion_1_0 {Item:{") for line in text.splitlines())
+    summary = json.loads(s3.get_object(Bucket=bucket, Key=d["ExportManifest"])["Body"].read())
+    assert summary["outputFormat"] == "ION"
+    imp = c.import_table(
+        S3BucketSource={"S3Bucket": bucket, "S3KeyPrefix": data_key.rsplit("/", 1)[0] + "/"},
+        InputFormat="ION", InputCompressionType="GZIP",
+        TableCreationParameters={
+            "TableName": "iondst", "BillingMode": "PAY_PER_REQUEST",
+            "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+            "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}]})["ImportTableDescription"]
+    assert (imp["ImportedItemCount"], imp["ErrorCount"]) == (2, 0)
+    for it in items:
+        assert c.get_item(TableName="iondst", Key={"pk": it["pk"]})["Item"] == it

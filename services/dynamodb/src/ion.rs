@@ -396,6 +396,73 @@ fn to_attr(ann: &[String], v: Ion) -> Res<Attr> {
     })
 }
 
+/// One export line: the version marker and the item, as DynamoDB writes Ion exports.
+pub fn item_line(item: &Item, out: &mut String) {
+    out.push_str("$ion_1_0 {Item:");
+    write_struct(item, out);
+    out.push_str("}\n");
+}
+
+fn write_string(s: &str, out: &mut String) {
+    // JSON's string escapes are valid Ion.
+    out.push_str(&serde_json::Value::from(s).to_string());
+}
+
+fn write_number(n: &Decimal, out: &mut String) {
+    // A decimal point keeps the value an Ion decimal (a bare `103` would be an int).
+    let text = n.to_string();
+    out.push_str(&text);
+    if !text.contains('.') {
+        out.push('.');
+    }
+}
+
+fn write_blob(b: &[u8], out: &mut String) {
+    out.push_str("{{");
+    out.push_str(&crate::s3io::b64(b));
+    out.push_str("}}");
+}
+
+fn write_struct(m: &Item, out: &mut String) {
+    out.push('{');
+    for (i, (k, v)) in m.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_string(k, out);
+        out.push(':');
+        write_value(v, out);
+    }
+    out.push('}');
+}
+
+fn write_list<T>(annotation: &str, items: &[T], out: &mut String, f: impl Fn(&T, &mut String)) {
+    out.push_str(annotation);
+    out.push('[');
+    for (i, x) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        f(x, out);
+    }
+    out.push(']');
+}
+
+fn write_value(a: &Attr, out: &mut String) {
+    match a {
+        Attr::S(s) => write_string(s, out),
+        Attr::N(n) => write_number(n, out),
+        Attr::B(b) => write_blob(b, out),
+        Attr::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Attr::Null => out.push_str("null"),
+        Attr::SS(v) => write_list("$dynamodb_SS::", v, out, |s, o| write_string(s, o)),
+        Attr::NS(v) => write_list("$dynamodb_NS::", v, out, write_number),
+        Attr::BS(v) => write_list("$dynamodb_BS::", v, out, |b, o| write_blob(b, o)),
+        Attr::L(v) => write_list("", v, out, write_value),
+        Attr::M(m) => write_struct(m, out),
+    }
+}
+
 /// The items of an Ion import file. Returns (items, errors): a value that is not an item
 /// is one error; a syntax error is one error and ends the file (AWS skips the rest of a
 /// malformed object).
@@ -486,6 +553,19 @@ mod tests {
         assert_eq!(i["Neg"], n("-12.5"));
         assert!(matches!(&i["L"], Attr::L(l) if l.len() == 3));
         assert_eq!(items[1]["Id"], n("104"));
+    }
+
+    #[test]
+    fn export_lines_read_back() {
+        let (src, _) = items(
+            br#"$ion_1_0 {Item:{a:"x\"y",n:6d2,f:-0.5,b:{{AQI=}},ss:$dynamodb_SS::["p"],ns:$dynamodb_NS::[1.],bs:$dynamodb_BS::[{{AA==}}],l:[null,true],m:{'k k':"v"}}}"#,
+        );
+        let mut text = String::new();
+        item_line(&src[0], &mut text);
+        assert!(text.starts_with("$ion_1_0 {Item:{"), "{text}");
+        assert!(text.contains("\"n\":600."), "{text}");
+        let (back, errors) = items(text.as_bytes());
+        assert_eq!((back, errors), (src, 0));
     }
 
     #[test]

@@ -9,7 +9,7 @@ use nephos_core::{AwsError, ByteStream, Input, RequestContext, Timestamp, Value}
 
 const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-fn b64(data: &[u8]) -> String {
+pub(crate) fn b64(data: &[u8]) -> String {
     let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
     for c in data.chunks(3) {
         let n = (u32::from(c[0]) << 16)
@@ -142,29 +142,48 @@ impl DynamoDb {
         } else {
             format!("{prefix}/AWSDynamoDB/{export_id}")
         };
-        let mut data = Vec::new();
+        let ion = v.str("ExportFormat") == Some("ION");
+        let mut text = String::new();
         for enc in items.values() {
             if let Some(item) = decode_item(enc) {
+                if ion {
+                    crate::ion::item_line(&item, &mut text);
+                    continue;
+                }
                 let o: serde_json::Map<String, serde_json::Value> = item
                     .iter()
                     .map(|(k, v)| (k.clone(), attr_json(v)))
                     .collect();
                 let line = serde_json::json!({ "Item": o });
-                data.extend_from_slice(line.to_string().as_bytes());
-                data.push(b'\n');
+                text.push_str(&line.to_string());
+                text.push('\n');
             }
         }
-        let data_key = format!("{base}/data/{}.json", uuid());
+        // Export data files are gzip-compressed, as AWS writes them.
+        let billed = text.len();
+        let data = {
+            use std::io::Write;
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            gz.write_all(text.as_bytes())
+                .and_then(|_| gz.finish())
+                .map_err(|e| AwsError::internal(e.to_string()))?
+        };
+        let data_key = format!(
+            "{base}/data/{}.{}.gz",
+            uuid(),
+            if ion { "ion" } else { "json" }
+        );
         let arn = job_arn(&table_arn, "export", now);
         let files = serde_json::json!({"itemCount": items.len(), "dataFileS3Key": data_key});
         let summary = serde_json::json!({
             "version": "2020-06-30", "exportArn": arn, "tableArn": table_arn, "tableId": table_id,
-            "s3Bucket": bucket, "s3Prefix": prefix, "outputFormat": "DYNAMODB_JSON",
-            "itemCount": items.len(), "billedSizeBytes": data.len(),
+            "s3Bucket": bucket, "s3Prefix": prefix,
+            "outputFormat": if ion { "ION" } else { "DYNAMODB_JSON" },
+            "itemCount": items.len(), "billedSizeBytes": billed,
             "manifestFilesS3Key": format!("{base}/manifest-files.json"),
         });
         for (key, body) in [
-            (data_key.clone(), data.clone()),
+            (data_key.clone(), data),
             (
                 format!("{base}/manifest-files.json"),
                 files.to_string().into_bytes(),
@@ -193,7 +212,7 @@ impl DynamoDb {
             .with("StartTime", Timestamp::from_millis(now))
             .with("EndTime", Timestamp::from_millis(ctx.clock.now_millis()))
             .with("ItemCount", items.len() as i64)
-            .with("BilledSizeBytes", data.len() as i64);
+            .with("BilledSizeBytes", billed as i64);
         self.region(ctx)
             .exports
             .lock()
