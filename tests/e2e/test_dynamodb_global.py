@@ -88,3 +88,50 @@ def test_deleting_a_replica_table_leaves_the_group(nephos, account):
     assert "Replicas" not in east.describe_table(TableName="leave")["Table"]
     east.put_item(TableName="leave", Item={"pk": {"S": "x"}})
     assert east.get_item(TableName="leave", Key={"pk": {"S": "x"}})["Item"] == {"pk": {"S": "x"}}
+
+
+def _records(nephos, account, region, arn):
+    s = nephos.client("dynamodbstreams", account=account, region=region)
+    shard = s.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    it = s.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    return s.get_records(ShardIterator=it)["Records"]
+
+
+def test_replicated_writes_appear_in_the_replica_stream(nephos, account):
+    east = nephos.client("dynamodb", account=account, region="us-east-1")
+    west = nephos.client("dynamodb", account=account, region="eu-west-1")
+    spec = {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+    make_table(east, "gstream", "S", StreamSpecification=spec)
+    east.update_table(TableName="gstream", ReplicaUpdates=[{"Create": {"RegionName": "eu-west-1"}}])
+    w = west.describe_table(TableName="gstream")["Table"]
+    assert w["StreamSpecification"] == spec
+    west_arn = w["LatestStreamArn"]
+    assert west_arn.startswith(f"arn:aws:dynamodb:eu-west-1:{account}:table/gstream/stream/")
+    east_arn = east.describe_table(TableName="gstream")["Table"]["LatestStreamArn"]
+
+    east.put_item(TableName="gstream", Item={"pk": {"S": "a"}, "v": {"N": "1"}})
+    eventually(lambda: "Item" in west.get_item(TableName="gstream", Key={"pk": {"S": "a"}}))
+    # 2019.11.21 adds no aws:rep:* attributes to items, in either region.
+    assert west.get_item(TableName="gstream", Key={"pk": {"S": "a"}})["Item"] == {"pk": {"S": "a"}, "v": {"N": "1"}}
+    assert east.get_item(TableName="gstream", Key={"pk": {"S": "a"}})["Item"] == {"pk": {"S": "a"}, "v": {"N": "1"}}
+
+    west.update_item(TableName="gstream", Key={"pk": {"S": "a"}}, UpdateExpression="SET v = :v",
+                     ExpressionAttributeValues={":v": {"N": "2"}})
+    eventually(lambda: east.get_item(TableName="gstream", Key={"pk": {"S": "a"}})["Item"]["v"] == {"N": "2"})
+    west.delete_item(TableName="gstream", Key={"pk": {"S": "a"}})
+    eventually(lambda: "Item" not in east.get_item(TableName="gstream", Key={"pk": {"S": "a"}}))
+
+    # One record per write in each region's stream (2019.11.21 publishes one, not two).
+    for region, arn in (("us-east-1", east_arn), ("eu-west-1", west_arn)):
+        recs = _records(nephos, account, region, arn)
+        assert [r["eventName"] for r in recs] == ["INSERT", "MODIFY", "REMOVE"], region
+        assert all(r["awsRegion"] == region for r in recs)
+        assert recs[0]["dynamodb"]["NewImage"] == {"pk": {"S": "a"}, "v": {"N": "1"}}
+        assert recs[1]["dynamodb"]["OldImage"]["v"] == {"N": "1"}
+        assert recs[1]["dynamodb"]["NewImage"]["v"] == {"N": "2"}
+        assert recs[2]["dynamodb"]["Keys"] == {"pk": {"S": "a"}}
+        assert not any(k.startswith("aws:rep:") for r in recs for k in r["dynamodb"].get("NewImage", {}))
+
+    # Stream settings stay aligned across replicas.
+    east.update_table(TableName="gstream", StreamSpecification={"StreamEnabled": False})
+    assert "StreamSpecification" not in west.describe_table(TableName="gstream")["Table"]

@@ -40,6 +40,10 @@ struct Cli {
     /// With --verify-signatures: the secret key of every access key nephos did not issue.
     #[arg(long, env = "NEPHOS_SECRET_ACCESS_KEY", default_value = "test")]
     secret_access_key: String,
+    /// DynamoDB tables in PROVISIONED mode enforce their read and write capacity
+    /// (ProvisionedThroughputExceededException beyond it, with AWS's burst capacity).
+    #[arg(long, env = "NEPHOS_DYNAMODB_THROTTLING")]
+    dynamodb_throttling: bool,
     /// Worker threads serving requests (default: one per core).
     #[arg(long, env = "NEPHOS_WORKER_THREADS")]
     worker_threads: Option<usize>,
@@ -120,6 +124,7 @@ async fn run(cli: Cli, started: Instant) -> Result<(), String> {
     gateway.register(sts);
     let dynamodb = nephos_dynamodb::DynamoDb::open(storage.clone(), clock.clone())?;
     dynamodb.set_dispatcher(dispatcher.clone());
+    dynamodb.set_throttling(cli.dynamodb_throttling);
     gateway.register(Arc::new(nephos_dynamodb::DynamoDbStreams::new(
         dynamodb.clone(),
     )));

@@ -1,8 +1,9 @@
 //! On-demand backups (a copy of a table's description and items, restorable into a new
 //! table) and point-in-time recovery (a base copy plus a change log per table).
 
+use crate::pitr::Pitr;
 use crate::state::{BACKUP_ITEMS, BACKUPS, DynamoDb, item_record_key, table_record_key};
-use crate::table::{ByteMap, PITR_RETENTION_MS, Pitr, Table, TableMeta};
+use crate::table::{ByteMap, Table, TableMeta};
 use crate::tables::{describe, index_meta, key_schema_value, throughput, throughput_value, uuid};
 use nephos_core::{AwsError, RequestContext, Timestamp, Value};
 use nephos_storage::Mutation;
@@ -101,7 +102,7 @@ fn continuous(pitr: Option<&Pitr>, now: i64) -> Value {
     if let Some(p) = pitr {
         d.insert(
             "EarliestRestorableDateTime",
-            Timestamp::from_millis(p.base_ms.max(now - PITR_RETENTION_MS)),
+            Timestamp::from_millis(p.earliest(now)),
         );
         d.insert("LatestRestorableDateTime", Timestamp::from_millis(now));
         d.insert("RecoveryPeriodInDays", 35);
@@ -292,15 +293,14 @@ impl DynamoDb {
         })?;
         let now = ctx.clock.now_millis();
         let (meta, items, at) = {
-            let mut t = t.write().unwrap();
-            let Some(p) = &mut t.pitr else {
+            let t = t.write().unwrap();
+            let Some(p) = &t.pitr else {
                 return Err(AwsError::new(
                     400,
                     "PointInTimeRecoveryUnavailableException",
                     format!("Point in time recovery is not enabled for table '{src}'"),
                 ));
             };
-            p.trim();
             let at = if v.bool("UseLatestRestorableTime") == Some(true) {
                 now
             } else {
@@ -309,7 +309,7 @@ impl DynamoDb {
                         "RestoreDateTime must be specified when UseLatestRestorableTime is false",
                     ));
                 };
-                let earliest = p.base_ms.max(now - PITR_RETENTION_MS);
+                let earliest = p.earliest(now);
                 if at < earliest || at > now {
                     return Err(AwsError::new(
                         400,
@@ -323,7 +323,7 @@ impl DynamoDb {
                 }
                 at
             };
-            let items = p.at(at);
+            let items = p.at(&t.items, at);
             (t.meta.clone(), items, at)
         };
         let summary = Value::map()
@@ -438,20 +438,32 @@ impl DynamoDb {
         let now = ctx.clock.now_millis();
         let (out, pending) = {
             let mut t = t.write().unwrap();
+            let mut batch = Vec::new();
             if enable && t.pitr.is_none() {
-                t.pitr = Some(Pitr::new(self.clock.clone(), &t.items));
+                t.pitr = Some(Pitr::new(self.clock.clone(), now));
                 t.meta.pitr_since_ms = Some(now);
             } else if !enable {
-                t.pitr = None;
+                // Disabling forgets the history, as AWS does.
+                if let Some(p) = t.pitr.take()
+                    && self.storage.is_durable()
+                {
+                    batch.extend(p.log.iter().map(|u| {
+                        Mutation::delete(
+                            crate::state::PITR,
+                            crate::pitr::record_key(&t.meta.id, u.id),
+                        )
+                    }));
+                }
                 t.meta.pitr_since_ms = None;
             }
             let bytes =
                 serde_json::to_vec(&t.meta).map_err(|e| AwsError::internal(e.to_string()))?;
-            let pending = self.start_commit(vec![Mutation::put(
+            batch.push(Mutation::put(
                 crate::state::TABLES,
                 table_record_key(&ctx.account_id, &ctx.region, &name),
                 bytes,
-            )]);
+            ));
+            let pending = self.start_commit(batch);
             (continuous(t.pitr.as_ref(), now), pending)
         };
         pending.wait().await?;

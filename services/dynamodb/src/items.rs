@@ -39,16 +39,34 @@ fn expr_map<'a>(
     Ok(Some(m))
 }
 
+/// A placeholder is its sigil then letters, digits or underscores.
+fn check_placeholder(member: &str, k: &str, sigil: char) -> Result<(), AwsError> {
+    let ok = k.strip_prefix(sigil).is_some_and(|rest| {
+        !rest.is_empty() && rest.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(AwsError::validation(format!(
+            "{member} contains invalid key: Syntax error; key: \"{k}\""
+        )))
+    }
+}
+
 /// ExpressionAttributeNames/Values of a request, parsed.
 pub fn expr_attrs(v: &Value, has_expressions: bool) -> Result<ExprAttrs, AwsError> {
     let mut names = HashMap::new();
     if let Some(m) = expr_map(v, "ExpressionAttributeNames", has_expressions)? {
         for (k, n) in m {
+            check_placeholder("ExpressionAttributeNames", k, '#')?;
             names.insert(k.clone(), n.as_str().unwrap_or_default().to_owned());
         }
     }
     let mut values = HashMap::new();
     if let Some(m) = expr_map(v, "ExpressionAttributeValues", has_expressions)? {
+        for k in m.keys() {
+            check_placeholder("ExpressionAttributeValues", k, ':')?;
+        }
         for (k, x) in m {
             let a = Attr::from_value(x).map_err(|e| {
                 AwsError::validation(format!(
@@ -154,7 +172,12 @@ pub fn write_capacity(t: &Table, old: Option<&Item>, new: Option<&Item>, factor:
 fn return_values(v: &Value, allowed: &[&str]) -> Result<String, AwsError> {
     let rv = v.str("ReturnValues").unwrap_or("NONE").to_owned();
     if !allowed.contains(&rv.as_str()) {
-        return Err(AwsError::validation("Return values set to invalid value"));
+        // PutItem and DeleteItem name the two values they accept.
+        return Err(AwsError::validation(if allowed.len() == 2 {
+            "ReturnValues can only be ALL_OLD or NONE"
+        } else {
+            "Return values set to invalid value"
+        }));
     }
     Ok(rv)
 }
@@ -180,7 +203,7 @@ impl DynamoDb {
         attrs.check_unused()?;
         check_item_size(&item, false)?;
         let t = self.table(ctx, &name)?;
-        let (pending, old, consumed) = {
+        let (pending, old, consumed, metrics) = {
             let mut t = t.write().unwrap();
             let key = t.validate_item_key(&item)?;
             let old = t.get(&key);
@@ -192,15 +215,18 @@ impl DynamoDb {
                     v.str("ReturnValuesOnConditionCheckFailure"),
                 ));
             }
+            t.check_collection(old.as_ref(), &item)?;
             let consumed = write_capacity(&t, old.as_ref(), Some(&item), 1.0);
+            self.charge(&t, &consumed, Kind::Write)?;
             let enc = t.put(&key, &item);
             t.changed(ctx.clock.now_millis(), old.as_ref(), Some(&item), false);
-            let pending = self.start_commit(vec![Mutation::put(
-                ITEMS,
-                item_record_key(&t.meta.id, &key),
-                enc,
-            )]);
-            (pending, old, consumed)
+            let metrics = want_metrics(v)
+                .then(|| t.collection_metrics(&item))
+                .flatten();
+            let mut batch = vec![Mutation::put(ITEMS, item_record_key(&t.meta.id, &key), enc)];
+            batch.extend(t.take_journal());
+            let pending = self.start_commit(batch);
+            (pending, old, consumed, metrics)
         };
         pending.wait().await?;
         let mut out = Value::map();
@@ -211,6 +237,9 @@ impl DynamoDb {
         }
         if let Some(c) = consumed.to_value(v.str("ReturnConsumedCapacity"), &name, Kind::Write) {
             out.insert("ConsumedCapacity", c);
+        }
+        if let Some(m) = metrics {
+            out.insert("ItemCollectionMetrics", m);
         }
         Ok(out)
     }
@@ -227,25 +256,29 @@ impl DynamoDb {
         let skey = t.validate_key(&key)?;
         let consistent = v.bool("ConsistentRead").unwrap_or(false);
         let mut out = Value::map();
-        let mut size = 0;
-        if let Some(enc) = t.get_encoded(&skey) {
-            let item = match &proj {
-                // Without a projection the answer comes straight from the stored bytes.
-                None => crate::attr::encoded_item_to_value(enc).zip(encoded_item_size(enc)),
-                Some(p) => decode_item(enc).map(|i| {
-                    let size = item_size(&i);
-                    (item_to_value(&crate::expr::project(&i, p)), size)
-                }),
-            };
-            let (value, bytes) =
-                item.ok_or_else(|| AwsError::internal("a stored item does not decode"))?;
-            size = bytes;
-            out.insert("Item", value);
-        }
+        // Without a projection the answer comes straight from the stored bytes.
+        let found = match t.get_encoded(&skey) {
+            None => None,
+            Some(enc) => Some(
+                match &proj {
+                    None => crate::attr::encoded_item_to_value(enc).zip(encoded_item_size(enc)),
+                    Some(p) => decode_item(enc).map(|i| {
+                        let size = item_size(&i);
+                        (item_to_value(&crate::expr::project(&i, p)), size)
+                    }),
+                }
+                .ok_or_else(|| AwsError::internal("a stored item does not decode"))?,
+            ),
+        };
+        let size = found.as_ref().map_or(0, |(_, size)| *size);
         let c = Consumed {
             table: read_units(size, consistent),
             ..Default::default()
         };
+        self.charge(&t, &c, Kind::Read)?;
+        if let Some((value, _)) = found {
+            out.insert("Item", value);
+        }
         if let Some(c) = c.to_value(v.str("ReturnConsumedCapacity"), &name, Kind::Read) {
             out.insert("ConsumedCapacity", c);
         }
@@ -261,7 +294,7 @@ impl DynamoDb {
         let cond = condition(v, "ConditionExpression", "ConditionExpression", &mut attrs)?;
         attrs.check_unused()?;
         let t = self.table(ctx, &name)?;
-        let (pending, old, consumed) = {
+        let (pending, old, consumed, metrics) = {
             let mut t = t.write().unwrap();
             let skey = t.validate_key(&key)?;
             let old = t.get(&skey);
@@ -274,17 +307,20 @@ impl DynamoDb {
                 ));
             }
             let consumed = write_capacity(&t, old.as_ref(), None, 1.0);
+            self.charge(&t, &consumed, Kind::Write)?;
             let pending = if old.is_some() {
                 t.remove(&skey);
                 t.changed(ctx.clock.now_millis(), old.as_ref(), None, false);
-                self.start_commit(vec![Mutation::delete(
-                    ITEMS,
-                    item_record_key(&t.meta.id, &skey),
-                )])
+                let mut batch = vec![Mutation::delete(ITEMS, item_record_key(&t.meta.id, &skey))];
+                batch.extend(t.take_journal());
+                self.start_commit(batch)
             } else {
                 self.start_commit(Vec::new())
             };
-            (pending, old, consumed)
+            let metrics = want_metrics(v)
+                .then(|| t.collection_metrics(&key))
+                .flatten();
+            (pending, old, consumed, metrics)
         };
         pending.wait().await?;
         let mut out = Value::map();
@@ -295,6 +331,9 @@ impl DynamoDb {
         }
         if let Some(c) = consumed.to_value(v.str("ReturnConsumedCapacity"), &name, Kind::Write) {
             out.insert("ConsumedCapacity", c);
+        }
+        if let Some(m) = metrics {
+            out.insert("ItemCollectionMetrics", m);
         }
         Ok(out)
     }
@@ -320,7 +359,7 @@ impl DynamoDb {
             None => legacy_updates(v)?,
         };
         let t = self.table(ctx, &name)?;
-        let (pending, old, new, consumed) = {
+        let (pending, old, new, consumed, metrics) = {
             let mut t = t.write().unwrap();
             let skey = t.validate_key(&key)?;
             for p in updated_paths(&update) {
@@ -345,15 +384,22 @@ impl DynamoDb {
             let new = apply_update(&update, &base)?;
             check_item_size(&new, true)?;
             t.validate_item_key(&new)?;
+            t.check_collection(old.as_ref(), &new)?;
             let consumed = write_capacity(&t, old.as_ref(), Some(&new), 1.0);
+            self.charge(&t, &consumed, Kind::Write)?;
             let enc = t.put(&skey, &new);
             t.changed(ctx.clock.now_millis(), old.as_ref(), Some(&new), false);
-            let pending = self.start_commit(vec![Mutation::put(
+            let metrics = want_metrics(v)
+                .then(|| t.collection_metrics(&new))
+                .flatten();
+            let mut batch = vec![Mutation::put(
                 ITEMS,
                 item_record_key(&t.meta.id, &skey),
                 enc,
-            )]);
-            (pending, old, new, consumed)
+            )];
+            batch.extend(t.take_journal());
+            let pending = self.start_commit(batch);
+            (pending, old, new, consumed, metrics)
         };
         pending.wait().await?;
         let mut out = Value::map();
@@ -371,8 +417,16 @@ impl DynamoDb {
         if let Some(c) = consumed.to_value(v.str("ReturnConsumedCapacity"), &name, Kind::Write) {
             out.insert("ConsumedCapacity", c);
         }
+        if let Some(m) = metrics {
+            out.insert("ItemCollectionMetrics", m);
+        }
         Ok(out)
     }
+}
+
+/// Whether the request asks for `ItemCollectionMetrics`.
+pub fn want_metrics(v: &Value) -> bool {
+    v.str("ReturnItemCollectionMetrics") == Some("SIZE")
 }
 
 /// The legacy AttributeUpdates parameter as an update expression.

@@ -1,20 +1,25 @@
 //! Amazon DynamoDB: tables, items, the expression languages, queries and scans, secondary
 //! indexes, batches, transactions and consumed capacity; on-demand backups and
-//! point-in-time recovery, global tables, exports to and imports from S3, and Kinesis
-//! streaming destinations (stored only).
+//! point-in-time recovery, global tables, exports to and imports from S3 (GZIP, ZSTD; CSV,
+//! DynamoDB JSON, Ion), Kinesis streaming destinations (stored only), item collection
+//! limits of tables with local indexes, and opt-in provisioned-throughput throttling.
 //!
 //! Items live in memory per table in an ordered map keyed by partition then sort key
 //! (bytes that sort as DynamoDB sorts), each item compactly encoded (`attr::encode_item`);
-//! the same bytes are what `--data-dir` persists, so restarts only copy them back.
+//! the same bytes are what `--data-dir` persists, so restarts only copy them back. What a
+//! write adds beside the item (its stream record, point-in-time history, replication
+//! queue) is committed in the same storage transaction (`Table::journal`).
 
 mod attr;
 mod backup;
 mod capacity;
 mod expr;
+mod ion;
 mod items;
 mod kinesis;
 mod number;
 mod partiql;
+mod pitr;
 #[cfg(test)]
 mod proptests;
 mod query;
@@ -25,6 +30,7 @@ mod stream;
 mod streams_api;
 mod table;
 mod tables;
+mod throttle;
 mod transact;
 mod ttl;
 

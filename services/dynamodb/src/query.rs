@@ -469,6 +469,7 @@ fn select_and_index<'a>(
     t: &'a Table,
     v: &Value,
     has_projection: bool,
+    query: bool,
 ) -> Result<(Option<&'a IndexMeta>, String), AwsError> {
     let idx = match v.str("IndexName") {
         Some(n) => Some(t.index(n).ok_or_else(|| {
@@ -488,8 +489,19 @@ fn select_and_index<'a>(
         ));
     }
     if select != "SPECIFIC_ATTRIBUTES" && has_projection {
+        let what = if select == "COUNT" {
+            "only the Count"
+        } else {
+            select.as_str()
+        };
+        // Query words this one as a constraint violation, Scan does not.
         return Err(AwsError::validation(format!(
-            "Cannot specify the ProjectionExpression when choosing to get {select}"
+            "{}Cannot specify the ProjectionExpression when choosing to get {what}",
+            if query {
+                "1 validation error detected: "
+            } else {
+                ""
+            }
         )));
     }
     if select == "ALL_PROJECTED_ATTRIBUTES" && idx.is_none() {
@@ -547,8 +559,17 @@ fn respond(
     if let Some(k) = &page.last_key {
         out.insert("LastEvaluatedKey", item_to_value(k));
     }
+    let c = page_consumed(page.bytes, idx, v);
+    if let Some(c) = c.to_value(v.str("ReturnConsumedCapacity"), &t.meta.name, Kind::Read) {
+        out.insert("ConsumedCapacity", c);
+    }
+    out
+}
+
+/// The read capacity a page of a query or scan consumed.
+fn page_consumed(bytes: usize, idx: Option<&IndexMeta>, v: &Value) -> Consumed {
     let consistent = v.bool("ConsistentRead").unwrap_or(false);
-    let units = read_units(page.bytes, consistent);
+    let units = read_units(bytes, consistent);
     let mut c = Consumed {
         table: if idx.is_none() { units } else { 0.0 },
         ..Default::default()
@@ -556,10 +577,7 @@ fn respond(
     if let Some(i) = idx {
         c.add_index(&i.name, i.global, units);
     }
-    if let Some(c) = c.to_value(v.str("ReturnConsumedCapacity"), &t.meta.name, Kind::Read) {
-        out.insert("ConsumedCapacity", c);
-    }
-    out
+    c
 }
 
 fn limit(v: &Value) -> Option<usize> {
@@ -597,7 +615,7 @@ impl DynamoDb {
         };
         let t = self.table(ctx, &name)?;
         let t = t.read().unwrap();
-        let (idx, select) = select_and_index(&t, v, proj.is_some())?;
+        let (idx, select) = select_and_index(&t, v, proj.is_some(), true)?;
         let schema = idx.map_or(&t.meta.key, |i| &i.key);
         let (pk, sk) = key_conditions(
             &key_cond,
@@ -652,6 +670,7 @@ impl DynamoDb {
             segment: None,
         }
         .run(range, forward)?;
+        self.charge(&t, &page_consumed(page.bytes, idx, v), Kind::Read)?;
         Ok(respond(page, &t, idx, &select, proj.as_deref(), v))
     }
 
@@ -693,7 +712,7 @@ impl DynamoDb {
         };
         let t = self.table(ctx, &name)?;
         let t = t.read().unwrap();
-        let (idx, select) = select_and_index(&t, v, proj.is_some())?;
+        let (idx, select) = select_and_index(&t, v, proj.is_some(), false)?;
         let range = after_start(
             (Bound::Unbounded, Bound::Unbounded),
             start_key(&t, idx, v)?,
@@ -707,6 +726,7 @@ impl DynamoDb {
             segment,
         }
         .run(range, true)?;
+        self.charge(&t, &page_consumed(page.bytes, idx, v), Kind::Read)?;
         Ok(respond(page, &t, idx, &select, proj.as_deref(), v))
     }
 }

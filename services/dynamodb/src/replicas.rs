@@ -3,7 +3,8 @@
 //! are queued in its outbox and copied to the others by a background task, shortly after
 //! (asynchronously, last writer wins, as AWS replicates).
 
-use crate::state::{DynamoDb, ITEMS, TABLES, item_record_key, table_record_key};
+use crate::attr::decode_item;
+use crate::state::{DynamoDb, ITEMS, OUTBOX, TABLES, item_record_key, table_record_key};
 use crate::table::Table;
 use crate::tables::{describe, uuid};
 use nephos_core::{AwsError, RequestContext, Value};
@@ -42,17 +43,21 @@ impl DynamoDb {
         for ((account, region), state) in self.state.all() {
             let tables: Vec<_> = state.tables.read().unwrap().values().cloned().collect();
             for t in tables {
-                let (name, group, changes) = {
+                let (name, id, group, queued) = {
                     let mut t = t.write().unwrap();
                     if t.outbox.is_empty() {
                         continue;
                     }
                     (
                         t.meta.name.clone(),
+                        t.meta.id.clone(),
                         t.meta.replicas.clone(),
                         std::mem::take(&mut t.outbox),
                     )
                 };
+                let (ids, changes): (Vec<u64>, Vec<crate::table::Change>) =
+                    queued.into_iter().unzip();
+                let mut delivered = true;
                 for other in group.iter().filter(|r| **r != region) {
                     let target = self
                         .state
@@ -67,10 +72,16 @@ impl DynamoDb {
                         let mut tt = target.write().unwrap();
                         tt.applying_replica = true;
                         let mut batch = Vec::new();
+                        let now = self.clock.now_millis();
                         for (k, v) in &changes {
+                            // The replica's own stream records the replicated change, with
+                            // the replica's table as its source.
+                            let old = tt.get(k);
+                            let new = v.as_deref().and_then(decode_item);
+                            tt.changed(now, old.as_ref(), new.as_ref(), false);
                             match v {
                                 Some(v) => {
-                                    tt.put_encoded(k, v.clone(), None);
+                                    tt.put_encoded(k, v.clone(), new.as_ref());
                                     batch.push(Mutation::put(
                                         ITEMS,
                                         item_record_key(&tt.meta.id, k),
@@ -87,12 +98,53 @@ impl DynamoDb {
                             }
                         }
                         tt.applying_replica = false;
+                        batch.extend(tt.take_journal());
                         self.start_commit(batch)
                     };
-                    let _ = pending.wait().await;
+                    delivered &= pending.wait().await.is_ok();
+                }
+                // Once every replica holds the changes, they leave the stored outbox.
+                if delivered && self.storage.is_durable() {
+                    let done = ids
+                        .iter()
+                        .map(|n| Mutation::delete(OUTBOX, crate::pitr::record_key(&id, *n)))
+                        .collect();
+                    let _ = self.start_commit(done).wait().await;
                 }
             }
         }
+    }
+
+    /// Enables (`Some(view)`) or disables the stream of every other replica of `name`.
+    pub async fn align_replica_streams(
+        &self,
+        ctx: &RequestContext,
+        name: &str,
+        replicas: &[String],
+        view: Option<&str>,
+    ) -> Result<(), AwsError> {
+        let account = ctx.account_id.as_str();
+        let mut batch = Vec::new();
+        let now = ctx.clock.now_millis();
+        for r in replicas.iter().filter(|r| **r != ctx.region) {
+            let Some(t) = self.regional_table(account, r, name) else {
+                continue;
+            };
+            let mut t = t.write().unwrap();
+            match view {
+                Some(v) if t.meta.stream_view.is_none() => {
+                    crate::tables::open_stream(&mut t, v, now)
+                }
+                None if t.meta.stream_view.is_some() => {
+                    t.meta.stream_view = None;
+                    t.close_stream(now);
+                }
+                _ => continue,
+            }
+            batch.push(meta_mutation(account, &t)?);
+            batch.extend(t.take_journal());
+        }
+        self.start_commit(batch).wait().await
     }
 
     pub async fn update_replicas(
@@ -137,10 +189,15 @@ impl DynamoDb {
                 meta.created_ms = ctx.clock.now_millis();
                 meta.pitr_since_ms = None;
                 meta.stream_label = None;
-                meta.stream_view = None;
                 meta.replicas = group.clone();
                 meta.kinesis.clear();
+                let view = meta.stream_view.take();
                 let mut table = Table::new(meta);
+                if let Some(view) = view {
+                    // Replicas share the stream settings of the table, each with its own
+                    // stream.
+                    crate::tables::open_stream(&mut table, &view, ctx.clock.now_millis());
+                }
                 if self.storage.is_durable() {
                     for (k, v) in &items {
                         batch.push(Mutation::put(
@@ -152,6 +209,7 @@ impl DynamoDb {
                 }
                 table.load_sorted(items.into_iter().collect());
                 batch.push(meta_mutation(account, &table)?);
+                batch.extend(table.take_journal());
                 tables.insert(name.to_owned(), Arc::new(RwLock::new(table)));
             } else if let Some(d) = u.get("Delete") {
                 let target = d.str("RegionName").unwrap_or_default().to_owned();
@@ -172,6 +230,7 @@ impl DynamoDb {
                         for k in t.items.keys() {
                             batch.push(Mutation::delete(ITEMS, item_record_key(&t.meta.id, k)));
                         }
+                        batch.extend(t.side_deletions());
                     }
                 }
             } else {

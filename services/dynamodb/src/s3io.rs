@@ -9,7 +9,7 @@ use nephos_core::{AwsError, ByteStream, Input, RequestContext, Timestamp, Value}
 
 const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-fn b64(data: &[u8]) -> String {
+pub(crate) fn b64(data: &[u8]) -> String {
     let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
     for c in data.chunks(3) {
         let n = (u32::from(c[0]) << 16)
@@ -26,7 +26,7 @@ fn b64(data: &[u8]) -> String {
     out
 }
 
-fn unb64(s: &str) -> Option<Vec<u8>> {
+pub(crate) fn unb64(s: &str) -> Option<Vec<u8>> {
     let mut out = Vec::new();
     let mut acc = 0u32;
     let mut bits = 0;
@@ -127,7 +127,11 @@ impl DynamoDb {
                     format!("Point in time recovery is not enabled for table '{name}'"),
                 ));
             };
-            let items = if at >= now { t.items.clone() } else { p.at(at) };
+            let items = if at >= now {
+                t.items.clone()
+            } else {
+                p.at(&t.items, at)
+            };
             (items, t.meta.id.clone())
         };
         let bucket = v.str("S3Bucket").unwrap_or_default().to_owned();
@@ -138,29 +142,48 @@ impl DynamoDb {
         } else {
             format!("{prefix}/AWSDynamoDB/{export_id}")
         };
-        let mut data = Vec::new();
+        let ion = v.str("ExportFormat") == Some("ION");
+        let mut text = String::new();
         for enc in items.values() {
             if let Some(item) = decode_item(enc) {
+                if ion {
+                    crate::ion::item_line(&item, &mut text);
+                    continue;
+                }
                 let o: serde_json::Map<String, serde_json::Value> = item
                     .iter()
                     .map(|(k, v)| (k.clone(), attr_json(v)))
                     .collect();
                 let line = serde_json::json!({ "Item": o });
-                data.extend_from_slice(line.to_string().as_bytes());
-                data.push(b'\n');
+                text.push_str(&line.to_string());
+                text.push('\n');
             }
         }
-        let data_key = format!("{base}/data/{}.json", uuid());
+        // Export data files are gzip-compressed, as AWS writes them.
+        let billed = text.len();
+        let data = {
+            use std::io::Write;
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            gz.write_all(text.as_bytes())
+                .and_then(|_| gz.finish())
+                .map_err(|e| AwsError::internal(e.to_string()))?
+        };
+        let data_key = format!(
+            "{base}/data/{}.{}.gz",
+            uuid(),
+            if ion { "ion" } else { "json" }
+        );
         let arn = job_arn(&table_arn, "export", now);
         let files = serde_json::json!({"itemCount": items.len(), "dataFileS3Key": data_key});
         let summary = serde_json::json!({
             "version": "2020-06-30", "exportArn": arn, "tableArn": table_arn, "tableId": table_id,
-            "s3Bucket": bucket, "s3Prefix": prefix, "outputFormat": "DYNAMODB_JSON",
-            "itemCount": items.len(), "billedSizeBytes": data.len(),
+            "s3Bucket": bucket, "s3Prefix": prefix,
+            "outputFormat": if ion { "ION" } else { "DYNAMODB_JSON" },
+            "itemCount": items.len(), "billedSizeBytes": billed,
             "manifestFilesS3Key": format!("{base}/manifest-files.json"),
         });
         for (key, body) in [
-            (data_key.clone(), data.clone()),
+            (data_key.clone(), data),
             (
                 format!("{base}/manifest-files.json"),
                 files.to_string().into_bytes(),
@@ -189,7 +212,7 @@ impl DynamoDb {
             .with("StartTime", Timestamp::from_millis(now))
             .with("EndTime", Timestamp::from_millis(ctx.clock.now_millis()))
             .with("ItemCount", items.len() as i64)
-            .with("BilledSizeBytes", data.len() as i64);
+            .with("BilledSizeBytes", billed as i64);
         self.region(ctx)
             .exports
             .lock()
@@ -263,11 +286,7 @@ impl DynamoDb {
         let bucket = src.str("S3Bucket").unwrap_or_default().to_owned();
         let prefix = src.str("S3KeyPrefix").unwrap_or_default().to_owned();
         let format = v.str("InputFormat").unwrap_or_default().to_owned();
-        if format == "ION" || v.str("InputCompressionType").is_some_and(|c| c != "NONE") {
-            return Err(AwsError::validation(
-                "nephos imports uncompressed DYNAMODB_JSON and CSV only",
-            ));
-        }
+        let compression = v.str("InputCompressionType").unwrap_or("NONE").to_owned();
         let params = v
             .get("TableCreationParameters")
             .cloned()
@@ -321,7 +340,18 @@ impl DynamoDb {
         let mut items = Vec::new();
         let mut errors = 0i64;
         for body in &bodies {
-            let text = String::from_utf8_lossy(body);
+            // An object that does not decompress is malformed: one error, nothing read.
+            let Some(body) = decompress(body, &compression) else {
+                errors += 1;
+                continue;
+            };
+            if format == "ION" {
+                let (found, bad) = crate::ion::items(&body);
+                items.extend(found);
+                errors += bad;
+                continue;
+            }
+            let text = String::from_utf8_lossy(&body);
             if format == "CSV" {
                 errors += csv_items(&text, &params, v, &mut items);
                 continue;
@@ -358,6 +388,7 @@ impl DynamoDb {
                     Err(_) => errors += 1,
                 }
             }
+            batch.extend(t.take_journal());
             self.start_commit(batch)
         };
         pending.wait().await?;
@@ -374,7 +405,7 @@ impl DynamoDb {
             .with("TableArn", table_arn.as_str())
             .with("S3BucketSource", src)
             .with("InputFormat", format.as_str())
-            .with("InputCompressionType", "NONE")
+            .with("InputCompressionType", compression.as_str())
             .with("TableCreationParameters", params)
             .with("StartTime", Timestamp::from_millis(now))
             .with("EndTime", Timestamp::from_millis(now))
@@ -427,6 +458,30 @@ impl DynamoDb {
             .collect();
         Value::map().with("ImportSummaryList", Value::List(list))
     }
+}
+
+/// The bytes of an import object under `InputCompressionType`; None when they do not
+/// decompress.
+fn decompress(body: &[u8], compression: &str) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    match compression {
+        "GZIP" => {
+            flate2::read::MultiGzDecoder::new(body)
+                .read_to_end(&mut out)
+                .ok()?;
+        }
+        "ZSTD" => {
+            // A file may hold several frames, one after another.
+            let mut rest = body;
+            while !rest.is_empty() {
+                let mut d = ruzstd::decoding::StreamingDecoder::new(&mut rest).ok()?;
+                d.read_to_end(&mut out).ok()?;
+            }
+        }
+        _ => return Some(body.to_vec()),
+    }
+    Some(out)
 }
 
 /// Items of a CSV file: the header (first line, or HeaderList) names the attributes; key

@@ -12,6 +12,18 @@ pub const TABLES: &str = "dynamodb.tables";
 pub const ITEMS: &str = "dynamodb.items";
 pub const BACKUPS: &str = "dynamodb.backups";
 pub const BACKUP_ITEMS: &str = "dynamodb.backup_items";
+pub const STREAMS: &str = "dynamodb.streams";
+pub const STREAM_RECORDS: &str = "dynamodb.stream_records";
+pub const PITR: &str = "dynamodb.pitr";
+pub const OUTBOX: &str = "dynamodb.outbox";
+
+/// Set once a provider with durable storage exists: only then do tables build the storage
+/// writes of their stream records and history (see `Table::journal`).
+static JOURNALING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+pub fn journaling() -> bool {
+    JOURNALING.load(std::sync::atomic::Ordering::Relaxed)
+}
 
 pub type TableRef = Arc<RwLock<Table>>;
 
@@ -28,6 +40,8 @@ pub struct Region {
 }
 
 pub struct DynamoDb {
+    /// Provisioned-throughput throttling (`--dynamodb-throttling`).
+    pub throttling: std::sync::atomic::AtomicBool,
     pub dispatcher: std::sync::OnceLock<nephos_core::Dispatcher>,
     pub state: Scoped<Region>,
     pub storage: Storage,
@@ -57,7 +71,11 @@ pub fn not_found() -> AwsError {
 
 impl DynamoDb {
     pub fn load(storage: Storage, clock: Arc<Clock>) -> Result<DynamoDb, String> {
+        if storage.is_durable() {
+            JOURNALING.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
         let state: Scoped<Region> = Scoped::regional();
+        let mut streams = Self::load_streams(&storage, clock.now_millis())?;
         let mut by_id: HashMap<String, TableRef> = HashMap::new();
         for (key, value) in storage.load(TABLES).map_err(|e| e.to_string())? {
             let meta: TableMeta = serde_json::from_slice(&value).map_err(|e| e.to_string())?;
@@ -69,17 +87,20 @@ impl DynamoDb {
             let id = meta.id.clone();
             let name = meta.name.clone();
             let mut table = Table::new(meta);
-            if let (Some(view), Some(label)) = (
+            if let Some(logs) = streams.remove(&id) {
+                table.streams = logs;
+            } else if let (Some(view), Some(label)) = (
                 table.meta.stream_view.clone(),
                 table.meta.stream_label.clone(),
             ) {
+                // A data directory from before streams persisted: a fresh shard.
                 let log = crate::stream::StreamLog::new(
                     &table.meta.arn,
                     &view,
                     label,
                     clock.now_millis(),
                 );
-                table.streams.push(log);
+                table.push_stream(log);
             }
             let t = Arc::new(RwLock::new(table));
             by_id.insert(id, t.clone());
@@ -128,21 +149,117 @@ impl DynamoDb {
                 });
             }
         });
+        // Changes not yet replicated when the process stopped are sent again.
+        storage
+            .for_each(OUTBOX, |key, value| {
+                let (Some(id), Some(n)) = (key.get(..36), key.get(36..)) else {
+                    return;
+                };
+                let (Ok(n), Some(t)) = (
+                    <[u8; 8]>::try_from(n),
+                    std::str::from_utf8(id).ok().and_then(|id| by_id.get(id)),
+                ) else {
+                    return;
+                };
+                if let Some(change) = crate::table::decode_change(value) {
+                    let n = u64::from_be_bytes(n);
+                    let mut t = t.write().unwrap();
+                    t.outbox_next = t.outbox_next.max(n + 1);
+                    t.outbox.push((n, change));
+                    crate::replicas::PENDING.store(true, std::sync::atomic::Ordering::Release);
+                }
+            })
+            .map_err(|e| e.to_string())?;
+        let mut history = Self::load_pitr(&storage)?;
         for t in by_id.values() {
             let mut t = t.write().unwrap();
-            if t.meta.pitr_since_ms.is_some() {
-                // The change log lives in memory: history restarts with the process.
-                let p = crate::table::Pitr::new(clock.clone(), &t.items);
+            if let Some(since) = t.meta.pitr_since_ms {
+                let mut p = crate::pitr::Pitr::new(clock.clone(), since);
+                if let Some(log) = history.remove(&t.meta.id) {
+                    p.next_id = log.back().map_or(0, |u| u.id + 1);
+                    p.log = log;
+                }
                 t.pitr = Some(p);
             }
         }
         Self::load_backups(&storage, &state)?;
         Ok(DynamoDb {
+            throttling: std::sync::atomic::AtomicBool::new(false),
             dispatcher: std::sync::OnceLock::new(),
             state,
             storage,
             clock,
         })
+    }
+
+    /// Stored streams and their records, per table id, oldest stream first.
+    fn load_streams(
+        storage: &Storage,
+        now_ms: i64,
+    ) -> Result<HashMap<String, Vec<crate::stream::StreamLog>>, String> {
+        use crate::stream::{StreamLog, StreamMeta, StreamRecord};
+        let mut out: HashMap<String, Vec<StreamLog>> = HashMap::new();
+        for (key, value) in storage.load(STREAMS).map_err(|e| e.to_string())? {
+            let Some(id) = key.get(..36) else { continue };
+            let meta: StreamMeta = serde_json::from_slice(&value).map_err(|e| e.to_string())?;
+            if let Some(log) = StreamLog::from_meta(meta) {
+                out.entry(String::from_utf8_lossy(id).into_owned())
+                    .or_default()
+                    .push(log);
+            }
+        }
+        for logs in out.values_mut() {
+            logs.sort_by(|a, b| (a.created_ms, &a.label).cmp(&(b.created_ms, &b.label)));
+        }
+        storage
+            .for_each(STREAM_RECORDS, |key, value| {
+                if key.len() < 36 + 16 {
+                    return;
+                }
+                let (head, seq) = key.split_at(key.len() - 16);
+                let Ok(seq) = <[u8; 16]>::try_from(seq) else {
+                    return;
+                };
+                let (id, shard) = head.split_at(36);
+                let Some(logs) = std::str::from_utf8(id).ok().and_then(|id| out.get_mut(id)) else {
+                    return;
+                };
+                let Some(log) = logs.iter_mut().find(|l| l.shard_id.as_bytes() == shard) else {
+                    return;
+                };
+                if let Some(r) = StreamRecord::decode(u128::from_be_bytes(seq), value) {
+                    log.restore_record(r);
+                }
+            })
+            .map_err(|e| e.to_string())?;
+        for log in out.values_mut().flatten() {
+            log.finish_restore(now_ms);
+        }
+        Ok(out)
+    }
+
+    /// Stored point-in-time history per table id, in log order.
+    fn load_pitr(
+        storage: &Storage,
+    ) -> Result<HashMap<String, std::collections::VecDeque<crate::pitr::Undo>>, String> {
+        let mut out: HashMap<String, std::collections::VecDeque<crate::pitr::Undo>> =
+            HashMap::new();
+        storage
+            .for_each(PITR, |key, value| {
+                let (Some(id), Some(n)) = (key.get(..36), key.get(36..)) else {
+                    return;
+                };
+                let Ok(n) = <[u8; 8]>::try_from(n) else {
+                    return;
+                };
+                if let Some(u) = crate::pitr::decode(u64::from_be_bytes(n), value) {
+                    out.entry(String::from_utf8_lossy(id).into_owned())
+                        .or_default()
+                        .push_back(u);
+                }
+            })
+            .map_err(|e| e.to_string())?;
+        Ok(out)
     }
 
     fn load_backups(storage: &Storage, state: &Scoped<Region>) -> Result<(), String> {

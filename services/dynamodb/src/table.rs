@@ -2,8 +2,11 @@
 //! its secondary indexes as ordered maps from index keys to table keys.
 
 use crate::attr::{Attr, Item, decode_item, encode_item, invalid_param, item_size, key_bytes};
+use crate::pitr::Pitr;
+use crate::state::{PITR, journaling};
 use crate::stream::StreamLog;
 use nephos_core::AwsError;
+use nephos_storage::Mutation;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -76,68 +79,35 @@ pub struct TableMeta {
     pub kinesis: Vec<(String, String, String)>,
 }
 
-/// Point-in-time recovery history: the items as of `base_ms` and every change since, so
-/// a table can be rebuilt as of any moment in between.
-pub struct Pitr {
-    pub clock: std::sync::Arc<nephos_core::Clock>,
-    pub base_ms: i64,
-    pub base: ByteMap,
-    /// (epoch ms, table key, new encoded item or None for a deletion), in order.
-    pub log: Vec<(i64, Change)>,
+/// Stored form of a change: key length, key, then the new item if any.
+pub fn encode_change(c: &Change) -> Vec<u8> {
+    let mut out = Vec::with_capacity(5 + c.0.len() + c.1.as_ref().map_or(0, |v| v.len()));
+    out.extend_from_slice(&(c.0.len() as u32).to_be_bytes());
+    out.extend_from_slice(&c.0);
+    if let Some(v) = &c.1 {
+        out.push(1);
+        out.extend_from_slice(v);
+    } else {
+        out.push(0);
+    }
+    out
 }
 
-/// How long AWS keeps point-in-time history.
-pub const PITR_RETENTION_MS: i64 = 35 * 24 * 3600 * 1000;
-
-impl Pitr {
-    pub fn new(clock: std::sync::Arc<nephos_core::Clock>, items: &ByteMap) -> Pitr {
-        Pitr {
-            base_ms: clock.now_millis(),
-            clock,
-            base: items.clone(),
-            log: Vec::new(),
-        }
-    }
-
-    /// Folds history older than the retention window into the base.
-    pub fn trim(&mut self) {
-        let cutoff = self.clock.now_millis() - PITR_RETENTION_MS;
-        if self.base_ms >= cutoff {
-            return;
-        }
-        let n = self.log.partition_point(|e| e.0 <= cutoff);
-        for (_, (k, v)) in self.log.drain(..n) {
-            match v {
-                Some(v) => {
-                    self.base.insert(k, v);
-                }
-                None => {
-                    self.base.remove(&k);
-                }
-            }
-        }
-        self.base_ms = cutoff;
-    }
-
-    /// The items as of `at_ms` (base_ms <= at_ms).
-    pub fn at(&self, at_ms: i64) -> ByteMap {
-        let mut m = self.base.clone();
-        for (t, (k, v)) in &self.log {
-            if *t > at_ms {
-                break;
-            }
-            match v {
-                Some(v) => {
-                    m.insert(k.clone(), v.clone());
-                }
-                None => {
-                    m.remove(k);
-                }
-            }
-        }
-        m
-    }
+pub fn decode_change(b: &[u8]) -> Option<Change> {
+    let n = u32::from_be_bytes(b.get(..4)?.try_into().ok()?) as usize;
+    let key = b.get(4..4 + n)?;
+    let new = match b.get(4 + n)? {
+        0 => None,
+        _ => Some(b.get(5 + n..)?.into()),
+    };
+    Some((key.into(), new))
 }
+
+/// Bytes per local secondary index entry beyond its attributes.
+const LSI_OVERHEAD: u64 = 100;
+const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
+/// The item collection size limit of tables with local secondary indexes.
+pub const COLLECTION_LIMIT: u64 = 10 * 1024 * 1024 * 1024;
 
 /// An ordered map from key bytes to key or item bytes.
 pub type ByteMap = BTreeMap<Box<[u8]>, Box<[u8]>>;
@@ -160,8 +130,20 @@ pub struct Table {
     pub streams: Vec<StreamLog>,
     /// History for point-in-time recovery, while it is enabled.
     pub pitr: Option<Pitr>,
+    /// Storage writes that belong to the next commit of this table's changes (stream
+    /// records, point-in-time history): callers take them with [`Table::take_journal`]
+    /// into the same batch as the item writes, so both persist atomically.
+    pub journal: Vec<Mutation>,
+    /// Item collection sizes (bytes) per partition, kept for tables with local secondary
+    /// indexes: the items plus their LSI entries, as AWS counts against the 10 GB limit.
+    pub collections: HashMap<Box<[u8]>, u64>,
+    /// Provisioned-capacity buckets (used only with throttling on).
+    pub throttle: std::sync::Mutex<crate::throttle::Throttle>,
     /// Changes not yet copied to the other replicas: (table key, new item or None).
-    pub outbox: Vec<Change>,
+    /// With `--data-dir` each entry also persists (`dynamodb.outbox`, keyed by table id
+    /// then its id) in the commit of its write, so a crash does not lose replication.
+    pub outbox: Vec<(u64, Change)>,
+    pub outbox_next: u64,
     /// Set while applying a replicated change, which must not be sent back.
     pub applying_replica: bool,
 }
@@ -247,7 +229,11 @@ impl Table {
             ttl: BTreeSet::new(),
             streams: Vec::new(),
             pitr: None,
+            journal: Vec::new(),
+            throttle: Default::default(),
+            collections: HashMap::new(),
             outbox: Vec::new(),
+            outbox_next: 0,
             applying_replica: false,
         }
     }
@@ -300,7 +286,7 @@ impl Table {
     }
 
     pub fn put_encoded(&mut self, key: &[u8], enc: Box<[u8]>, item: Option<&Item>) {
-        self.remove(key);
+        let old = self.detach(key).map(|(b, _)| b);
         let decoded;
         let item = match item {
             Some(i) => i,
@@ -310,6 +296,7 @@ impl Table {
             }
         };
         self.size_bytes += item_size(item) as u64;
+        self.grow_collection(item);
         if let Some(e) = self.ttl_of(item) {
             self.ttl.insert((e, key.into()));
         }
@@ -320,28 +307,22 @@ impl Table {
                 m.insert(ik.into_boxed_slice(), key.into());
             }
         }
-        if let Some(p) = &mut self.pitr {
-            p.log
-                .push((p.clock.now_millis(), (key.into(), Some(enc.clone()))));
-        }
-        if !self.meta.replicas.is_empty() && !self.applying_replica {
-            self.outbox.push((key.into(), Some(enc.clone())));
-            crate::replicas::PENDING.store(true, std::sync::atomic::Ordering::Release);
-        }
+        self.log_change(key, old, Some(&enc));
         self.items.insert(key.into(), enc);
     }
 
     pub fn remove(&mut self, key: &[u8]) -> Option<Item> {
+        let (old, item) = self.detach(key)?;
+        self.log_change(key, Some(old), None);
+        Some(item)
+    }
+
+    /// Takes an item out of the map and every index, without recording a change.
+    fn detach(&mut self, key: &[u8]) -> Option<(Box<[u8]>, Item)> {
         let old = self.items.remove(key)?;
-        if let Some(p) = &mut self.pitr {
-            p.log.push((p.clock.now_millis(), (key.into(), None)));
-        }
-        if !self.meta.replicas.is_empty() && !self.applying_replica {
-            self.outbox.push((key.into(), None));
-            crate::replicas::PENDING.store(true, std::sync::atomic::Ordering::Release);
-        }
         let item = decode_item(&old).unwrap_or_default();
         self.size_bytes = self.size_bytes.saturating_sub(item_size(&item) as u64);
+        self.shrink_collection(&item);
         if let Some(e) = self.ttl_of(&item) {
             self.ttl.remove(&(e, Box::<[u8]>::from(key)));
         }
@@ -352,7 +333,49 @@ impl Table {
                 m.remove(ik.as_slice());
             }
         }
-        Some(item)
+        Some((old, item))
+    }
+
+    /// Feeds a change to point-in-time history and to the other replicas.
+    fn log_change(&mut self, key: &[u8], old: Option<Box<[u8]>>, new: Option<&[u8]>) {
+        if let Some(p) = &mut self.pitr {
+            let now = p.clock.now_millis();
+            let durable = journaling();
+            let id = &self.meta.id;
+            for gone in p.trim(now) {
+                if durable {
+                    self.journal
+                        .push(Mutation::delete(PITR, crate::pitr::record_key(id, gone)));
+                }
+            }
+            let u = p.record(now, key, old);
+            if durable {
+                self.journal.push(Mutation::put(
+                    PITR,
+                    crate::pitr::record_key(id, u.id),
+                    crate::pitr::encode(u),
+                ));
+            }
+        }
+        if !self.meta.replicas.is_empty() && !self.applying_replica {
+            let id = self.outbox_next;
+            self.outbox_next += 1;
+            let change: Change = (key.into(), new.map(Box::from));
+            if journaling() {
+                self.journal.push(Mutation::put(
+                    crate::state::OUTBOX,
+                    crate::pitr::record_key(&self.meta.id, id),
+                    encode_change(&change),
+                ));
+            }
+            self.outbox.push((id, change));
+            crate::replicas::PENDING.store(true, std::sync::atomic::Ordering::Release);
+        }
+    }
+
+    /// The storage writes this table's last changes need (see [`Table::journal`]).
+    pub fn take_journal(&mut self) -> Vec<Mutation> {
+        std::mem::take(&mut self.journal)
     }
 
     /// Fills an empty table from stored `(key, encoded item)` pairs in key order (a
@@ -371,9 +394,13 @@ impl Table {
         }
         let mut ttl = Vec::new();
         let mut idx_entries: Vec<SortedPairs> = vec![Vec::new(); self.meta.indexes.len()];
+        let mut collections = HashMap::new();
         for (k, v) in &self.items {
             let Some(item) = decode_item(v) else { continue };
             size += item_size(&item) as u64;
+            if let Some((ck, share)) = self.collection_share(&item) {
+                *collections.entry(ck).or_insert(0u64) += share;
+            }
             if let Some(e) = self.ttl_of(&item) {
                 ttl.push((e, k.clone()));
             }
@@ -384,6 +411,7 @@ impl Table {
             }
         }
         self.size_bytes = size;
+        self.collections = collections;
         self.ttl = ttl.into_iter().collect();
         for (idx, entries) in self.meta.indexes.iter().zip(idx_entries) {
             self.indexes
@@ -402,6 +430,91 @@ impl Table {
             }
         }
         self.indexes.insert(idx.name.clone(), m);
+    }
+
+    pub fn has_lsi(&self) -> bool {
+        self.meta.indexes.iter().any(|i| !i.global)
+    }
+
+    /// The item collection an item belongs to, and the bytes it adds to it: its size plus,
+    /// per local index it appears in, the projected attributes and 100 bytes of overhead.
+    pub fn collection_share(&self, item: &Item) -> Option<(Box<[u8]>, u64)> {
+        if !self.has_lsi() {
+            return None;
+        }
+        let pk = item.get(&self.meta.key.hash.name)?;
+        let mut share = item_size(item) as u64;
+        for idx in self.meta.indexes.iter().filter(|i| !i.global) {
+            if idx.key.names().iter().all(|n| item.contains_key(*n)) {
+                share += item_size(&self.project_for_index(item, idx)) as u64 + LSI_OVERHEAD;
+            }
+        }
+        Some((index_prefix(pk).into_boxed_slice(), share))
+    }
+
+    fn grow_collection(&mut self, item: &Item) {
+        if let Some((k, share)) = self.collection_share(item) {
+            *self.collections.entry(k).or_insert(0) += share;
+        }
+    }
+
+    fn shrink_collection(&mut self, item: &Item) {
+        if let Some((k, share)) = self.collection_share(item)
+            && let Some(size) = self.collections.get_mut(&k)
+        {
+            *size = size.saturating_sub(share);
+            if *size == 0 {
+                self.collections.remove(&k);
+            }
+        }
+    }
+
+    /// Refuses a write that would take its item collection past 10 GB (writes that shrink
+    /// a collection are always allowed).
+    pub fn check_collection(&self, old: Option<&Item>, new: &Item) -> Result<(), AwsError> {
+        let Some((k, add)) = self.collection_share(new) else {
+            return Ok(());
+        };
+        let current = self.collections.get(&k).copied().unwrap_or(0);
+        let remove = old
+            .and_then(|o| self.collection_share(o))
+            .map_or(0, |(_, s)| s);
+        let after = current.saturating_sub(remove) + add;
+        if after > COLLECTION_LIMIT && after > current {
+            return Err(AwsError::new(
+                400,
+                "ItemCollectionSizeLimitExceededException",
+                "Collection size exceeded.",
+            ));
+        }
+        Ok(())
+    }
+
+    /// `ItemCollectionMetrics` for the collection of `item` (an item or a key), for
+    /// tables with local secondary indexes: the key, and the size as AWS estimates it, a
+    /// range of whole gigabytes around it.
+    pub fn collection_metrics(&self, item: &Item) -> Option<nephos_core::Value> {
+        if !self.has_lsi() {
+            return None;
+        }
+        let name = &self.meta.key.hash.name;
+        let pk = item.get(name)?;
+        let size = self
+            .collections
+            .get(index_prefix(pk).as_slice())
+            .copied()
+            .unwrap_or(0);
+        let low = (size as f64 / GIB).floor();
+        let mut key = Item::new();
+        key.insert(name.clone(), pk.clone());
+        Some(
+            nephos_core::Value::map()
+                .with("ItemCollectionKey", crate::attr::item_to_value(&key))
+                .with(
+                    "SizeEstimateRangeGB",
+                    nephos_core::Value::List(vec![low.into(), (low + 1.0).into()]),
+                ),
+        )
     }
 
     pub fn index(&self, name: &str) -> Option<&IndexMeta> {
@@ -554,4 +667,138 @@ fn check_empty_index_key(name: &str, v: &Attr, index: &str) -> Result<(), AwsErr
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::number::Decimal;
+
+    fn key(name: &str, ty: &str) -> KeyAttr {
+        KeyAttr {
+            name: name.into(),
+            ty: ty.into(),
+        }
+    }
+
+    fn table(projection: &str) -> Table {
+        Table::new(TableMeta {
+            name: "t".into(),
+            id: "00000000-0000-0000-0000-000000000000".into(),
+            arn: "arn:aws:dynamodb:us-east-1:000000000000:table/t".into(),
+            created_ms: 0,
+            attr_defs: vec![key("pk", "S"), key("sk", "S"), key("l", "N")],
+            key: KeySchema {
+                hash: key("pk", "S"),
+                range: Some(key("sk", "S")),
+            },
+            billing: "PAY_PER_REQUEST".into(),
+            rcu: 0,
+            wcu: 0,
+            indexes: vec![IndexMeta {
+                name: "byl".into(),
+                global: false,
+                key: KeySchema {
+                    hash: key("pk", "S"),
+                    range: Some(key("l", "N")),
+                },
+                projection: projection.into(),
+                non_key: Vec::new(),
+                rcu: 0,
+                wcu: 0,
+            }],
+            tags: Vec::new(),
+            deletion_protection: false,
+            table_class: "STANDARD".into(),
+            ttl_attribute: None,
+            stream_view: None,
+            stream_label: None,
+            pitr_since_ms: None,
+            replicas: Vec::new(),
+            kinesis: Vec::new(),
+        })
+    }
+
+    fn item(pk: &str, sk: &str, l: Option<i64>, pad: usize) -> Item {
+        let mut i = Item::new();
+        i.insert("pk".into(), Attr::S(pk.into()));
+        i.insert("sk".into(), Attr::S(sk.into()));
+        if let Some(l) = l {
+            i.insert("l".into(), Attr::N(Decimal::from_i64(l)));
+        }
+        i.insert("pad".into(), Attr::S("x".repeat(pad)));
+        i
+    }
+
+    fn size_of(t: &Table, pk: &str) -> u64 {
+        t.collections
+            .get(index_prefix(&Attr::S(pk.into())).as_slice())
+            .copied()
+            .unwrap_or(0)
+    }
+
+    #[test]
+    fn collections_count_items_and_lsi_entries() {
+        let mut t = table("KEYS_ONLY");
+        let a = item("p", "a", Some(1), 100);
+        let b = item("p", "b", None, 50);
+        let ka = t.key_of(&a);
+        t.put(&ka, &a);
+        // pk(2+1) sk(2+1) l(1+2) pad(3+100) = 112; the KEYS_ONLY entry is pk, sk, l (9) + 100.
+        assert_eq!(size_of(&t, "p"), 112 + 9 + 100);
+        let kb = t.key_of(&b);
+        t.put(&kb, &b);
+        // Not in the index (no l): only the item counts.
+        assert_eq!(size_of(&t, "p"), 221 + 3 + 3 + 53);
+        assert_eq!(size_of(&t, "other"), 0);
+        // Replacing and removing keep the sum exact.
+        let a2 = item("p", "a", Some(1), 10);
+        t.put(&ka, &a2);
+        assert_eq!(size_of(&t, "p"), 22 + 109 + 59);
+        t.remove(&ka);
+        t.remove(&kb);
+        assert!(t.collections.is_empty());
+        // A reload computes the same sums.
+        t.put(&ka, &a);
+        let pairs: SortedPairs = t.items.clone().into_iter().collect();
+        let mut u = table("KEYS_ONLY");
+        u.load_sorted(pairs);
+        assert_eq!(u.collections, t.collections);
+    }
+
+    #[test]
+    fn all_projection_counts_the_whole_item_twice() {
+        let mut t = table("ALL");
+        let a = item("p", "a", Some(1), 100);
+        t.put(&t.key_of(&a), &a);
+        assert_eq!(size_of(&t, "p"), 112 * 2 + 100);
+    }
+
+    #[test]
+    fn writes_past_ten_gigabytes_are_refused() {
+        let mut t = table("KEYS_ONLY");
+        let a = item("p", "a", Some(1), 1000);
+        let share = t.collection_share(&a).unwrap().1;
+        let k = index_prefix(&Attr::S("p".into())).into_boxed_slice();
+        t.collections.insert(k.clone(), COLLECTION_LIMIT - share);
+        // Exactly at the limit is allowed; one byte more is not.
+        assert!(t.check_collection(None, &a).is_ok());
+        let bigger = item("p", "a", Some(1), 1001);
+        let e = t.check_collection(None, &bigger).unwrap_err();
+        assert_eq!(e.code, "ItemCollectionSizeLimitExceededException");
+        assert_eq!(e.message, "Collection size exceeded.");
+        // Replacing an item with a smaller one, or another partition, still works.
+        t.collections.insert(k, COLLECTION_LIMIT + 10);
+        assert!(t.check_collection(Some(&bigger), &a).is_ok());
+        assert!(
+            t.check_collection(None, &item("q", "a", Some(1), 1000))
+                .is_ok()
+        );
+        // Metrics: whole gigabytes around the estimate.
+        let m = t.collection_metrics(&a).unwrap();
+        assert_eq!(
+            m.get("SizeEstimateRangeGB"),
+            Some(&nephos_core::Value::List(vec![10.0.into(), 11.0.into()]))
+        );
+    }
 }

@@ -299,7 +299,7 @@ pub fn open_stream(t: &mut Table, view: &str, now_ms: i64) {
     t.meta.stream_view = Some(view.to_owned());
     t.meta.stream_label = Some(label.clone());
     let log = crate::stream::StreamLog::new(&t.meta.arn, view, label, now_ms);
-    t.streams.push(log);
+    t.push_stream(log);
 }
 
 fn parse_defs(v: &Value) -> Result<Vec<KeyAttr>, AwsError> {
@@ -466,6 +466,7 @@ impl DynamoDb {
         {
             open_stream(&mut table, &view, ctx.clock.now_millis());
         }
+        let journal = table.take_journal();
         let desc = describe(&table, "CREATING");
         let pending = {
             let mut tables = region.tables.write().unwrap();
@@ -479,11 +480,13 @@ impl DynamoDb {
             let bytes =
                 serde_json::to_vec(&table.meta).map_err(|e| AwsError::internal(e.to_string()))?;
             tables.insert(name.clone(), Arc::new(RwLock::new(table)));
-            self.start_commit(vec![Mutation::put(
+            let mut batch = vec![Mutation::put(
                 TABLES,
                 table_record_key(&ctx.account_id, &ctx.region, &name),
                 bytes,
-            )])
+            )];
+            batch.extend(journal);
+            self.start_commit(batch)
         };
         pending.wait().await?;
         Ok(Value::map().with("TableDescription", desc))
@@ -519,6 +522,7 @@ impl DynamoDb {
                 for k in t.items.keys() {
                     batch.push(Mutation::delete(ITEMS, item_record_key(&t.meta.id, k)));
                 }
+                batch.extend(t.side_deletions());
             }
             let desc = describe(&t, "DELETING");
             (self.start_commit(batch), desc, t.meta.replicas.clone())
@@ -677,29 +681,35 @@ impl DynamoDb {
                 t.backfill(&idx);
             }
             let now = ctx.clock.now_millis();
-            match stream_change {
+            match stream_change.clone() {
                 Some(Some(view)) => open_stream(&mut t, &view, now),
                 Some(None) => {
                     t.meta.stream_view = None;
-                    if let Some(s) = t.live_stream() {
-                        s.closed_ms = Some(now);
-                    }
+                    t.close_stream(now);
                 }
                 None => {}
             }
             let bytes =
                 serde_json::to_vec(&t.meta).map_err(|e| AwsError::internal(e.to_string()))?;
             let desc = describe(&t, "UPDATING");
+            let mut batch = vec![Mutation::put(
+                TABLES,
+                table_record_key(&ctx.account_id, &ctx.region, &name),
+                bytes,
+            )];
+            batch.extend(t.take_journal());
             (
-                self.start_commit(vec![Mutation::put(
-                    TABLES,
-                    table_record_key(&ctx.account_id, &ctx.region, &name),
-                    bytes,
-                )]),
+                self.start_commit(batch),
                 desc,
+                stream_change.map(|c| (c, t.meta.replicas.clone())),
             )
         };
         pending.0.wait().await?;
+        if let Some((change, replicas)) = pending.2 {
+            // Global tables keep the stream settings of their replicas aligned.
+            self.align_replica_streams(ctx, &name, &replicas, change.as_deref())
+                .await?;
+        }
         Ok(Value::map().with("TableDescription", pending.1))
     }
 

@@ -97,6 +97,7 @@ impl DynamoDb {
         let mut unprocessed = Value::map();
         let mut consumed: BTreeMap<String, Consumed> = BTreeMap::new();
         let mut bytes = 0usize;
+        let mut throttled = None;
         for (name, r) in &reqs {
             let has_expr = r.get("ProjectionExpression").is_some();
             let mut attrs = expr_attrs(r, has_expr)?;
@@ -104,6 +105,15 @@ impl DynamoDb {
             attrs.check_unused()?;
             let t = self.table(ctx, name)?;
             let t = t.read().unwrap();
+            if let Err(e) = self.probe(&t, Kind::Read, false) {
+                // A table out of capacity leaves all its keys unprocessed.
+                for k in r.get("Keys").and_then(Value::as_list).unwrap_or_default() {
+                    t.validate_key(&item_from_value(Some(k))?)?;
+                }
+                unprocessed.insert(name, r.clone());
+                throttled.get_or_insert(e);
+                continue;
+            }
             let consistent = r.bool("ConsistentRead").unwrap_or(false);
             let mut seen = HashSet::new();
             let mut found = Vec::new();
@@ -134,12 +144,19 @@ impl DynamoDb {
                     c.table += read_units(0, consistent);
                 }
             }
+            self.charge_after(&t, c, Kind::Read);
             responses.insert(name, Value::List(found));
             if !left.is_empty() {
                 let mut u = r.clone();
                 u.insert("Keys", Value::List(left));
                 unprocessed.insert(name, u);
             }
+        }
+        // Nothing processed because every table was out of capacity: the request fails.
+        if let Some(e) = throttled
+            && responses.as_map().is_some_and(|m| m.is_empty())
+        {
+            return Err(e);
         }
         let mut out = Value::map()
             .with("Responses", responses)
@@ -187,13 +204,63 @@ impl DynamoDb {
                 });
             }
         }
+        // Tables out of capacity (theirs or a GSI's) keep their writes unprocessed.
+        let mut unprocessed = Value::map();
+        let mut throttled = None;
+        for (name, list) in &reqs {
+            let t = self.table(ctx, name)?;
+            let t = t.read().unwrap();
+            if let Err(e) = self.probe(&t, Kind::Write, true) {
+                unprocessed.insert(name, list.clone());
+                throttled.get_or_insert(e);
+            }
+        }
+        if let Some(e) = throttled {
+            writes.retain(|w| unprocessed.get(&w.table).is_none());
+            if writes.is_empty() {
+                return Err(e);
+            }
+        }
         let (pending, consumed) = self.apply_writes(ctx, &writes, false, 1.0, true)?;
+        for (name, c) in &consumed {
+            if let Ok(t) = self.table(ctx, name) {
+                self.charge_after(&t.read().unwrap(), c, Kind::Write);
+            }
+        }
         pending.wait().await?;
-        let mut out = Value::map().with("UnprocessedItems", Value::map());
+        let mut out = Value::map().with("UnprocessedItems", unprocessed);
+        if crate::items::want_metrics(v) {
+            self.insert_metrics(ctx, &writes, &mut out);
+        }
         if let Some(c) = consumed_list(&consumed, v.str("ReturnConsumedCapacity"), Kind::Write) {
             out.insert("ConsumedCapacity", c);
         }
         Ok(out)
+    }
+
+    /// `ItemCollectionMetrics` per table for the written items of tables with local
+    /// secondary indexes (absent when there are none).
+    fn insert_metrics(&self, ctx: &RequestContext, writes: &[Write], out: &mut Value) {
+        let mut per_table: BTreeMap<&str, Vec<Value>> = BTreeMap::new();
+        for w in writes {
+            let item = match &w.op {
+                Op::Put(i) => i,
+                Op::Delete(k) | Op::Update(_, k) => k,
+                Op::Check(_) => continue,
+            };
+            if let Ok(t) = self.table(ctx, &w.table)
+                && let Some(m) = t.read().unwrap().collection_metrics(item)
+            {
+                per_table.entry(&w.table).or_default().push(m);
+            }
+        }
+        if !per_table.is_empty() {
+            let mut m = Value::map();
+            for (t, list) in per_table {
+                m.insert(t, Value::List(list));
+            }
+            out.insert("ItemCollectionMetrics", m);
+        }
     }
 
     /// Validates, checks conditions and applies `writes` atomically; returns the commit.
@@ -253,7 +320,22 @@ impl DynamoDb {
                     Some(Some(n))
                 }
             };
-            if ok {
+            // An item collection past its limit cancels a transaction like a condition.
+            let too_big = match &new {
+                Some(Some(n)) => t.check_collection(old.as_ref(), n).err(),
+                _ => None,
+            };
+            if let Some(e) = too_big {
+                if !transactional {
+                    return Err(e);
+                }
+                failed = true;
+                reasons.push(
+                    Value::map()
+                        .with("Code", "ItemCollectionSizeLimitExceeded")
+                        .with("Message", e.message.as_str()),
+                );
+            } else if ok {
                 reasons.push(Value::map().with("Code", "None"));
             } else {
                 failed = true;
@@ -273,19 +355,30 @@ impl DynamoDb {
             plans.push((skey, old, new));
         }
         if failed {
-            let codes: Vec<&str> = reasons
+            return Err(cancelled(reasons));
+        }
+        if transactional {
+            // A transaction runs only when every table has the capacity for it.
+            let mut per_table: BTreeMap<&str, Consumed> = BTreeMap::new();
+            for (w, (_, old, new)) in writes.iter().zip(&plans) {
+                let t = guards.get(&w.table).ok_or_else(not_found)?;
+                let c = per_table.entry(w.table.as_str()).or_default();
+                match new {
+                    None => c.table += read_units(old.as_ref().map_or(0, item_size), true) * factor,
+                    Some(n) => merge(c, write_capacity(t, old.as_ref(), n.as_ref(), factor)),
+                }
+            }
+            let list: Vec<(&str, &Table, &Consumed)> = per_table
                 .iter()
-                .map(|r| r.str("Code").unwrap_or("None"))
+                .filter_map(|(n, c)| guards.get(*n).map(|t| (*n, &**t, c)))
                 .collect();
-            return Err(AwsError::new(
-                400,
-                "TransactionCanceledException",
-                format!(
-                    "Transaction cancelled, please refer cancellation reasons for specific reasons [{}]",
-                    codes.join(", ")
-                ),
-            )
-            .with_field("CancellationReasons", Value::List(reasons)));
+            if let Err((table, e)) = self.charge_tables(&list, Kind::Write) {
+                return Err(throttled_transaction(
+                    writes.iter().map(|w| w.table.as_str()),
+                    table,
+                    &e,
+                ));
+            }
         }
         // Pass 2: apply.
         let mut batch_m = Vec::new();
@@ -316,6 +409,9 @@ impl DynamoDb {
                 }
             }
         }
+        for t in guards.values_mut() {
+            batch_m.extend(t.take_journal());
+        }
         let pending = self.start_commit(batch_m);
         drop(guards);
         Ok((pending, consumed))
@@ -327,6 +423,7 @@ impl DynamoDb {
             .and_then(Value::as_list)
             .unwrap_or_default();
         let mut out = Vec::new();
+        let mut names = Vec::new();
         let mut consumed: BTreeMap<String, Consumed> = BTreeMap::new();
         for g in list {
             let Some(g) = g.get("Get") else { continue };
@@ -351,6 +448,23 @@ impl DynamoDb {
                 r.insert("Item", item_to_value(&i));
             }
             out.push(r);
+            names.push(name);
+        }
+        let tables: Vec<(String, TableRef)> = consumed
+            .keys()
+            .filter_map(|n| self.table(ctx, n).ok().map(|t| (n.clone(), t)))
+            .collect();
+        let guards: Vec<_> = tables.iter().map(|(n, t)| (n, t.read().unwrap())).collect();
+        let list: Vec<(&str, &Table, &Consumed)> = guards
+            .iter()
+            .filter_map(|(n, t)| consumed.get(*n).map(|c| (n.as_str(), &**t, c)))
+            .collect();
+        if let Err((table, e)) = self.charge_tables(&list, Kind::Read) {
+            return Err(throttled_transaction(
+                names.iter().map(String::as_str),
+                table,
+                &e,
+            ));
         }
         let mut resp = Value::map().with("Responses", Value::List(out));
         if let Some(c) = consumed_list(&consumed, v.str("ReturnConsumedCapacity"), Kind::Read) {
@@ -433,6 +547,9 @@ impl DynamoDb {
         if let Some(c) = consumed_list(&consumed, v.str("ReturnConsumedCapacity"), Kind::Write) {
             out.insert("ConsumedCapacity", c);
         }
+        if crate::items::want_metrics(v) {
+            self.insert_metrics(ctx, &writes, &mut out);
+        }
         if let Some(tok) = token {
             region
                 .tokens
@@ -456,4 +573,43 @@ fn updated_top(u: &Update) -> Vec<String> {
             _ => None,
         })
         .collect()
+}
+
+/// TransactionCanceledException with its reasons, one per action in request order.
+fn cancelled(reasons: Vec<Value>) -> AwsError {
+    let codes: Vec<&str> = reasons
+        .iter()
+        .map(|r| r.str("Code").unwrap_or("None"))
+        .collect();
+    AwsError::new(
+        400,
+        "TransactionCanceledException",
+        format!(
+            "Transaction cancelled, please refer cancellation reasons for specific reasons [{}]",
+            codes.join(", ")
+        ),
+    )
+    .with_field("CancellationReasons", Value::List(reasons))
+}
+
+/// A transaction refused for capacity: the actions on the table out of capacity carry
+/// ProvisionedThroughputExceeded and its message.
+fn throttled_transaction<'a>(
+    actions: impl Iterator<Item = &'a str>,
+    table: &str,
+    e: &AwsError,
+) -> AwsError {
+    cancelled(
+        actions
+            .map(|t| {
+                if t == table {
+                    Value::map()
+                        .with("Code", "ProvisionedThroughputExceeded")
+                        .with("Message", e.message.as_str())
+                } else {
+                    Value::map().with("Code", "None")
+                }
+            })
+            .collect(),
+    )
 }

@@ -56,6 +56,7 @@ impl DynamoDb {
                             deleted += 1;
                         }
                     }
+                    batch.extend(t.take_journal());
                     self.start_commit(batch)
                 };
                 if let Err(e) = pending.wait().await {

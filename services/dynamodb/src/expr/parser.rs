@@ -354,7 +354,9 @@ impl<'a> Parser<'a> {
         }
         if let Tok::Ident(name) = self.peek().clone()
             && *self.peek_at(1) == Tok::LParen
-            && !ci(&name, "size")
+            && !["size", "if_not_exists", "list_append"]
+                .iter()
+                .any(|f| ci(&name, f))
         {
             return self.function_cond(&name);
         }
@@ -445,7 +447,7 @@ impl<'a> Parser<'a> {
             self.advance();
             if matches!(lname.as_str(), "if_not_exists" | "list_append") {
                 self.defer(format!(
-                    "The function is not allowed to be used this way in an expression; function: {name}"
+                    "The function is not allowed in a condition expression; function: {name}"
                 ));
             } else {
                 self.defer(format!("Invalid function name; function: {name}"));
@@ -522,6 +524,29 @@ impl<'a> Parser<'a> {
             Tok::Ident(name) if *self.peek_at(1) == Tok::LParen => {
                 let lname = name.to_ascii_lowercase();
                 match lname.as_str() {
+                    "size"
+                    | "attribute_exists"
+                    | "attribute_not_exists"
+                    | "attribute_type"
+                    | "begins_with"
+                    | "contains"
+                        if self.allow_update_ops =>
+                    {
+                        self.advance();
+                        self.defer(format!(
+                            "The function is not allowed in an update expression; function: {name}"
+                        ));
+                        let _ = self.args()?;
+                        Ok(Operand::Value(Attr::Null))
+                    }
+                    "if_not_exists" | "list_append" if !self.allow_update_ops => {
+                        self.advance();
+                        self.defer(format!(
+                            "The function is not allowed in a condition expression; function: {name}"
+                        ));
+                        let _ = self.args()?;
+                        Ok(Operand::Value(Attr::Null))
+                    }
                     "size" => {
                         self.advance();
                         let args = self.args()?;
@@ -546,6 +571,7 @@ impl<'a> Parser<'a> {
                             let p = self.path_arg(&lname, &a);
                             Ok(Operand::IfNotExists(p, Box::new(b)))
                         } else {
+                            self.literal_type("list_append", &[&a, &b], "L");
                             Ok(Operand::ListAppend(Box::new(a), Box::new(b)))
                         }
                     }
@@ -578,17 +604,35 @@ impl<'a> Parser<'a> {
 
     // ---- updates ----
 
+    /// Literal operands of arithmetic and list_append have their type checked before any
+    /// item is read, as AWS does.
+    fn literal_type(&mut self, op: &str, operands: &[&Operand], want: &str) {
+        for o in operands {
+            if let Operand::Value(v) = o
+                && v.type_name() != want
+            {
+                self.defer(format!(
+                    "Incorrect operand type for operator or function; operator or function: {op}, operand type: {}",
+                    v.type_name()
+                ));
+                return;
+            }
+        }
+    }
+
     fn set_value(&mut self) -> PResult<Operand> {
         let left = self.operand()?;
         match self.peek() {
             Tok::Plus => {
                 self.advance();
                 let right = self.operand()?;
+                self.literal_type("+", &[&left, &right], "N");
                 Ok(Operand::Plus(Box::new(left), Box::new(right)))
             }
             Tok::Minus => {
                 self.advance();
                 let right = self.operand()?;
+                self.literal_type("-", &[&left, &right], "N");
                 Ok(Operand::Minus(Box::new(left), Box::new(right)))
             }
             _ => Ok(left),
@@ -818,7 +862,7 @@ mod tests {
     #[test]
     fn updates_and_projections() {
         let u = parse_update(
-            "SET a = a + :n, b = if_not_exists(b, :v), c = list_append(c, :v) REMOVE d[1] ADD e :n DELETE f :v",
+            "SET a = a + :n, b = if_not_exists(b, :v), c = list_append(c, c) REMOVE d[1] ADD e :n DELETE f :v",
             &mut attrs(),
         )
         .unwrap();
