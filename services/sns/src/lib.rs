@@ -4,7 +4,7 @@
 //! - [`subscriptions`]: subscribe/confirm/unsubscribe, subscription attributes.
 //! - [`publish`]: Publish and PublishBatch (validation, FIFO sequencing and deduplication),
 //!   handing messages to [`delivery`], which delivers asynchronously: to SQS through the
-//!   in-process dispatcher, to HTTP endpoints with real POSTs (retries on the nephos clock,
+//!   in-process dispatcher, to HTTP and HTTPS ([`tls`]) endpoints with real POSTs (retries on the nephos clock,
 //!   dead-letter queues), and to an inspectable [`outbox`] for email, SMS and mobile push.
 //! - [`filter`]: filter policies; [`signing`]: message signatures and the signing
 //!   certificate; [`platform`]: platform applications, endpoints, SMS settings.
@@ -20,6 +20,7 @@ mod publish;
 mod signing;
 mod state;
 mod subscriptions;
+mod tls;
 mod topics;
 
 use nephos_core::{
