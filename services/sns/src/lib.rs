@@ -10,7 +10,10 @@
 //!   certificate; [`platform`]: platform applications, endpoints, SMS settings.
 //!
 //! State lives per account and region ([`state`]) and is persisted through `Storage`.
+//! Requests from other accounts and from service principals act on a topic only as its
+//! policy grants ([`access`], evaluated by `nephos-policy`).
 
+mod access;
 mod delivery;
 mod filter;
 mod http;
@@ -223,6 +226,7 @@ impl Provider for SnsProvider {
         Box::pin(async move {
             let sns = &self.inner;
             let i = &input.value;
+            access::check(sns, ctx, i)?;
             let value: Value = match ctx.operation.as_str() {
                 "CreateTopic" => topics::create(sns, ctx, i).await?,
                 "DeleteTopic" => topics::delete(sns, i).await?,
