@@ -13,7 +13,8 @@
 //! - [`queues`]: create, find, list, attributes, tags, permissions, purge, delete;
 //! - [`messages`]: send, receive, delete, visibility, batches, dead-lettering;
 //! - [`moves`]: message move tasks out of dead-letter queues;
-//! - [`attributes`], [`message`], [`names`], [`policy`]: validation, digests, URLs, policies.
+//! - [`attributes`], [`message`], [`names`]: validation, digests, URLs; queue policies are
+//!   evaluated by `nephos-policy` (principals, actions, resources, conditions).
 
 pub mod attributes;
 mod errors;
@@ -21,7 +22,6 @@ pub mod message;
 mod messages;
 mod moves;
 pub mod names;
-pub mod policy;
 pub mod queue;
 mod queues;
 mod state;

@@ -2,7 +2,6 @@
 
 use crate::errors;
 use crate::names::{self, QueueRef};
-use crate::policy;
 use crate::queue::{DEDUP, DedupRecord, Meta, Queue, RECEIPTS, Receipt, SEQS, Stored};
 use nephos_core::{AwsError, RequestContext, Scoped};
 use nephos_storage::{Mutation, Storage};
@@ -187,11 +186,8 @@ impl Core {
             .get("Policy")
             .cloned()
             .unwrap_or_default();
-        let caller = policy::Caller {
-            account: &ctx.account_id,
-            arn: &ctx.caller_arn,
-        };
-        if policy::allows(&policy, &caller, action, &q.arn) {
+        let caller = nephos_policy::Caller::from_context(&ctx.account_id, &ctx.caller_arn);
+        if nephos_policy::allows(&policy, &caller, &format!("sqs:{action}"), &q.arn) {
             Ok(())
         } else {
             Err(errors::access_denied(url))
