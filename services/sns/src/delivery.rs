@@ -81,12 +81,13 @@ async fn deliver_all(sns: &Arc<Sns>, m: Arc<Message>, ordered: bool) {
             delivery_policy: t.attr("DeliveryPolicy").map(str::to_owned),
         })
     };
+    let mut contexts = QueueContexts::default();
     for sub in region.subscriptions_of(&m.topic_arn) {
         if !sub.confirmed || !passes(&sub, &m) {
             continue;
         }
         match sub.protocol.as_str() {
-            "sqs" => deliver_sqs(sns, &sub, &m, &topic).await,
+            "sqs" => deliver_sqs(sns, &mut contexts, &sub, &m, &topic).await,
             "http" | "https" => {
                 let (sns, m, topic) = (sns.clone(), m.clone(), topic.clone());
                 let task = async move { deliver_http(&sns, &sub, &m, &topic).await };
@@ -230,9 +231,32 @@ fn queue_context(sns: &Sns, account: &str, region: &str) -> RequestContext {
     ctx
 }
 
+/// The contexts of the queue owners a message goes to, made once per message rather
+/// than once per subscription (a context costs a fresh request id).
+#[derive(Default)]
+struct QueueContexts(Vec<RequestContext>);
+
+impl QueueContexts {
+    fn get(&mut self, sns: &Sns, account: &str, region: &str) -> &RequestContext {
+        let i = match self
+            .0
+            .iter()
+            .position(|c| c.account_id == account && c.region == region)
+        {
+            Some(i) => i,
+            None => {
+                self.0.push(queue_context(sns, account, region));
+                self.0.len() - 1
+            }
+        };
+        &self.0[i]
+    }
+}
+
 /// Sends one message to the queue `queue_arn` (URL looked up once, then cached).
 async fn send_to_queue(
     sns: &Sns,
+    contexts: &mut QueueContexts,
     queue_arn: &str,
     body: String,
     attributes: Option<Value>,
@@ -241,7 +265,7 @@ async fn send_to_queue(
     let a = parse_arn(queue_arn)
         .filter(|a| a.service == "sqs")
         .ok_or_else(|| AwsError::new(400, "InvalidParameter", "not an SQS queue ARN"))?;
-    let ctx = queue_context(sns, a.account, a.region);
+    let ctx = contexts.get(sns, a.account, a.region);
     let cached = sns.queue_urls.urls.read().unwrap().get(queue_arn).cloned();
     let url = match cached {
         Some(u) => u,
@@ -249,7 +273,7 @@ async fn send_to_queue(
             let out = sns
                 .dispatcher
                 .call(
-                    &ctx,
+                    ctx,
                     "sqs",
                     "GetQueueUrl",
                     Value::map()
@@ -276,7 +300,7 @@ async fn send_to_queue(
         input.insert("MessageGroupId", group);
         input.insert("MessageDeduplicationId", dedup);
     }
-    let result = sns.dispatcher.call(&ctx, "sqs", "SendMessage", input).await;
+    let result = sns.dispatcher.call(ctx, "sqs", "SendMessage", input).await;
     if let Err(e) = &result
         && (e.code.contains("NonExistentQueue") || e.code.contains("QueueDoesNotExist"))
     {
@@ -324,9 +348,15 @@ fn fifo_ids(m: &Message) -> Option<(&str, &str)> {
     Some((m.group_id.as_deref()?, m.dedup_id.as_deref()?))
 }
 
-async fn deliver_sqs(sns: &Sns, sub: &Subscription, m: &Message, topic: &TopicView) {
+async fn deliver_sqs(
+    sns: &Sns,
+    contexts: &mut QueueContexts,
+    sub: &Subscription,
+    m: &Message,
+    topic: &TopicView,
+) {
     let (body, attrs) = payload(sns, sub, m, topic);
-    if let Err(e) = send_to_queue(sns, &sub.endpoint, body, attrs, fifo_ids(m)).await {
+    if let Err(e) = send_to_queue(sns, contexts, &sub.endpoint, body, attrs, fifo_ids(m)).await {
         tracing::warn!(subscription = %sub.arn, code = %e.code, message = %e.message, "SNS delivery to SQS failed");
         dead_letter(sns, sub, m, topic).await;
     }
@@ -428,7 +458,8 @@ async fn dead_letter(sns: &Sns, sub: &Subscription, m: &Message, topic: &TopicVi
         return;
     };
     let (body, attrs) = payload(sns, sub, m, topic);
-    if let Err(e) = send_to_queue(sns, &target, body, attrs, fifo_ids(m)).await {
+    let mut contexts = QueueContexts::default();
+    if let Err(e) = send_to_queue(sns, &mut contexts, &target, body, attrs, fifo_ids(m)).await {
         tracing::warn!(subscription = %sub.arn, dlq = %target, code = %e.code, "SNS dead-letter delivery failed");
     }
 }

@@ -162,7 +162,7 @@ impl Sns {
         for mut s in records::<state::Subscription>(&self.storage, state::SUBSCRIPTIONS)? {
             s.refresh_filter();
             if let Some(r) = scope(&s.arn) {
-                r.subs.write().unwrap().insert(s.arn.clone(), s);
+                r.subs.write().unwrap().insert(s.arn.clone(), Arc::new(s));
             }
         }
         for a in records::<state::PlatformApp>(&self.storage, state::APPS)? {
