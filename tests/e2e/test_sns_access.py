@@ -116,3 +116,24 @@ def test_conditions_wildcards_and_explicit_deny(nephos, two):
         mine.delete_topic(TopicArn=topic)
     refused(e)
     mine.publish(TopicArn=topic, Message="owner")
+
+
+def test_subscriptions_belong_to_their_owner_and_the_topic_owner(nephos, two):
+    owner, other, mine, theirs = two
+    topic = mine.create_topic(Name="subs")["TopicArn"]
+    mine.add_permission(TopicArn=topic, Label="sub", AWSAccountId=[other], ActionName=["Subscribe"])
+    sub = theirs.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=f"arn:aws:sqs:us-east-1:{other}:q",
+                           ReturnSubscriptionArn=True)["SubscriptionArn"]
+    third = nephos.client("sns", account=new_account())
+    for call in (lambda: third.get_subscription_attributes(SubscriptionArn=sub),
+                 lambda: third.set_subscription_attributes(SubscriptionArn=sub, AttributeName="RawMessageDelivery",
+                                                           AttributeValue="true"),
+                 lambda: third.unsubscribe(SubscriptionArn=sub)):
+        with pytest.raises(ClientError) as e:
+            call()
+        refused(e)
+    # The subscriber and the topic owner both may.
+    assert theirs.get_subscription_attributes(SubscriptionArn=sub)["Attributes"]["Owner"] == other
+    mine.set_subscription_attributes(SubscriptionArn=sub, AttributeName="RawMessageDelivery", AttributeValue="true")
+    theirs.unsubscribe(SubscriptionArn=sub)
+    assert mine.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"] == []

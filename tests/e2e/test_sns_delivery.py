@@ -330,6 +330,19 @@ class Receiver:
         self.server.shutdown()
 
 
+def advance_until_request(nephos, recv, seconds, tries=20):
+    """Advances the clock until the next retry reaches `recv`. The endpoint records a
+    request before answering it, so nephos may not be waiting for its next retry yet when
+    the test sees the request: an advance made before it waits is not the one it waits for."""
+    for _ in range(tries):
+        nephos.internal("/_nephos/clock", {"advance_seconds": seconds})
+        try:
+            return recv.next(timeout=0.5)
+        except queue.Empty:
+            continue
+    raise AssertionError("no retry arrived")
+
+
 @pytest.fixture
 def receiver():
     r = Receiver()
@@ -416,8 +429,7 @@ def test_http_retries_on_the_clock_then_dead_letter(nephos, clients):
             recv.next(timeout=1)
         assert sqs.receive_message(QueueUrl=dlq_url).get("Messages") is None
         for _ in range(2):
-            nephos.internal("/_nephos/clock", {"advance_seconds": 31})
-            recv.next()
+            advance_until_request(nephos, recv, 31)
         [dead] = receive(sqs, dlq_url)
         assert json.loads(dead["Body"])["Message"] == "will fail"
     finally:

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from conftest import new_account
-from test_sns_delivery import make_queue, receive, verify
+from test_sns_delivery import advance_until_request, make_queue, receive, verify
 
 
 def self_signed(tmp_path):
@@ -139,8 +139,7 @@ def test_https_retries_on_the_clock_then_dead_letter(nephos, account, cert):
         with pytest.raises(queue.Empty):
             recv.next(timeout=1)
         for _ in range(2):
-            nephos.internal("/_nephos/clock", {"advance_seconds": 41})
-            recv.next()
+            advance_until_request(nephos, recv, 41)
         [dead] = receive(sqs, dlq_url)
         assert json.loads(dead["Body"])["Message"] == "tls will fail"
     finally:

@@ -10,6 +10,11 @@
 //! explicit `Deny` applies to the owner too, as in IAM. The owner's own requests are not
 //! checked otherwise: nephos has no identity policies, so an account may do everything
 //! with what it owns.
+//!
+//! A subscription (Unsubscribe, Get/SetSubscriptionAttributes) belongs to the account
+//! that subscribed and to the topic's owner; other signed callers are refused. An
+//! unsigned Unsubscribe (the `UnsubscribeURL` of a message, opened by the subscriber)
+//! passes, as it did before policies were enforced.
 
 use crate::Sns;
 use crate::state::parse_arn;
@@ -47,6 +52,12 @@ fn target<'a>(operation: &str, i: &'a Value) -> Option<(&'a str, &'static str)> 
 /// Refuses the request unless the caller owns the topic or its policy grants the action.
 /// Unknown topics pass: the handler answers NotFound as it would to the owner.
 pub fn check(sns: &Sns, ctx: &RequestContext, i: &Value) -> Result<(), AwsError> {
+    if matches!(
+        ctx.operation.as_str(),
+        "Unsubscribe" | "GetSubscriptionAttributes" | "SetSubscriptionAttributes"
+    ) {
+        return check_subscription(sns, ctx, i.str("SubscriptionArn").unwrap_or_default());
+    }
     let Some((arn, action)) = target(&ctx.operation, i) else {
         return Ok(());
     };
@@ -76,6 +87,26 @@ pub fn check(sns: &Sns, ctx: &RequestContext, i: &Value) -> Result<(), AwsError>
         Decision::NoMatch | Decision::Allow if owner => Ok(()),
         decision => Err(denied(&caller, action, arn, decision == Decision::Deny)),
     }
+}
+
+fn check_subscription(sns: &Sns, ctx: &RequestContext, arn: &str) -> Result<(), AwsError> {
+    let Some(a) = parse_arn(arn) else {
+        return Ok(());
+    };
+    let owner = {
+        let region = sns.region(a.account, a.region);
+        let subs = region.subs.read().unwrap();
+        let Some(s) = subs.get(arn) else {
+            return Ok(());
+        };
+        s.owner.clone()
+    };
+    let unsigned = ctx.access_key_id.is_none() && ctx.operation == "Unsubscribe";
+    if ctx.account_id == owner || ctx.account_id == a.account || unsigned {
+        return Ok(());
+    }
+    let caller = Caller::from_context(&ctx.account_id, &ctx.caller_arn);
+    Err(denied(&caller, &ctx.operation, arn, false))
 }
 
 fn denied(caller: &Caller, action: &str, arn: &str, explicit: bool) -> AwsError {
