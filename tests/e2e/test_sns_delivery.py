@@ -330,6 +330,19 @@ class Receiver:
         self.server.shutdown()
 
 
+def advance_until_request(nephos, recv, seconds, tries=20):
+    """Advances the clock until the next retry reaches `recv`. The endpoint records a
+    request before answering it, so nephos may not be waiting for its next retry yet when
+    the test sees the request: an advance made before it waits is not the one it waits for."""
+    for _ in range(tries):
+        nephos.internal("/_nephos/clock", {"advance_seconds": seconds})
+        try:
+            return recv.next(timeout=0.5)
+        except queue.Empty:
+            continue
+    raise AssertionError("no retry arrived")
+
+
 @pytest.fixture
 def receiver():
     r = Receiver()
@@ -416,8 +429,7 @@ def test_http_retries_on_the_clock_then_dead_letter(nephos, clients):
             recv.next(timeout=1)
         assert sqs.receive_message(QueueUrl=dlq_url).get("Messages") is None
         for _ in range(2):
-            nephos.internal("/_nephos/clock", {"advance_seconds": 31})
-            recv.next()
+            advance_until_request(nephos, recv, 31)
         [dead] = receive(sqs, dlq_url)
         assert json.loads(dead["Body"])["Message"] == "will fail"
     finally:
@@ -440,3 +452,39 @@ def test_certificate_is_served(nephos):
         pem = resp.read()
     cert = x509.load_pem_x509_certificate(pem)
     assert cert.public_key().key_size == 2048
+
+
+def test_lambda_and_firehose_deliveries_fail_to_the_dead_letter_queue(nephos, clients, account):
+    """Lambda and Firehose are not emulated: their subscriptions are accepted and confirmed,
+    and a delivery fails as to a deleted endpoint (a client-side error AWS does not retry):
+    to the dead-letter queue, with an outbox note, never a pretended success."""
+    sns, sqs = clients
+    topic = sns.create_topic(Name="managed")["TopicArn"]
+    dlq_url, dlq = make_queue(sqs, "managed-dlq")
+    redrive = json.dumps({"deadLetterTargetArn": dlq})
+    fn = f"arn:aws:lambda:us-east-1:{account}:function:handler"
+    stream = f"arn:aws:firehose:us-east-1:{account}:deliverystream/archive"
+    lam = sns.subscribe(TopicArn=topic, Protocol="lambda", Endpoint=fn, ReturnSubscriptionArn=True,
+                        Attributes={"RedrivePolicy": redrive})["SubscriptionArn"]
+    fh = sns.subscribe(TopicArn=topic, Protocol="firehose", Endpoint=stream, ReturnSubscriptionArn=True,
+                       Attributes={"RedrivePolicy": redrive, "RawMessageDelivery": "true",
+                                   "SubscriptionRoleArn": f"arn:aws:iam::{account}:role/sns-firehose"})["SubscriptionArn"]
+    nodlq = sns.subscribe(TopicArn=topic, Protocol="lambda", Endpoint=fn + "-2", ReturnSubscriptionArn=True)["SubscriptionArn"]
+    for arn in (lam, fh, nodlq):
+        attrs = sns.get_subscription_attributes(SubscriptionArn=arn)["Attributes"]
+        assert attrs["PendingConfirmation"] == "false"
+    mid = sns.publish(TopicArn=topic, Message="to managed endpoints")["MessageId"]
+    dead = receive(sqs, dlq_url, n=2)
+    assert len(dead) == 2
+    bodies = sorted(m["Body"] for m in dead)
+    raw = [b for b in bodies if b == "to managed endpoints"]
+    wrapped = [json.loads(b) for b in bodies if b != "to managed endpoints"]
+    assert len(raw) == 1 and len(wrapped) == 1
+    assert wrapped[0]["MessageId"] == mid and wrapped[0]["Type"] == "Notification"
+    time.sleep(0.2)
+    notes = {m["subscriptionArn"]: m["note"] for m in nephos.internal("/_nephos/sns/outbox") if m["messageId"] == mid}
+    assert set(notes) == {lam, fh, nodlq}
+    assert all(n.startswith("not delivered: ") for n in notes.values())
+    assert "Lambda is not emulated" in notes[lam] and "Firehose is not emulated" in notes[fh]
+    # Nothing else reaches the dead-letter queue (the subscription without one discards).
+    assert receive(sqs, dlq_url, n=1, wait=1) == []

@@ -61,3 +61,23 @@ def test_add_and_remove_permission(nephos):
     assert e.value.response["Error"]["Code"] == "AccessDenied"
     with pytest.raises(ClientError):
         mine.remove_permission(QueueUrl=url, Label="send")
+
+
+def test_policy_conditions_are_evaluated(nephos):
+    owner, other, third = new_account(), new_account(), new_account()
+    mine = nephos.client("sqs", account=owner)
+    url = mine.create_queue(QueueName="conditional")["QueueUrl"]
+    arn = f"arn:aws:sqs:us-east-1:{owner}:conditional"
+    mine.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": "*", "Action": "sqs:SendMessage", "Resource": arn,
+         "Condition": {"StringEquals": {"aws:PrincipalAccount": other}}},
+        # aws:SourceArn is set only for service principals: this never grants a direct call.
+        {"Effect": "Allow", "Principal": "*", "Action": "sqs:*", "Resource": arn,
+         "Condition": {"ArnLike": {"aws:SourceArn": "arn:aws:sns:*:*:*"}}},
+    ]})})
+    nephos.client("sqs", account=other).send_message(QueueUrl=url, MessageBody="granted")
+    with pytest.raises(ClientError) as e:
+        nephos.client("sqs", account=third).send_message(QueueUrl=url, MessageBody="x")
+    assert e.value.response["Error"]["Code"] == "AccessDenied"
+    with pytest.raises(ClientError):
+        nephos.client("sqs", account=other).receive_message(QueueUrl=url)

@@ -2,8 +2,10 @@
 //! - SQS through the in-process dispatcher (GetQueueUrl once per queue, SendMessage), as
 //!   the JSON envelope AWS sends or raw; FIFO topics keep order through one worker per topic;
 //! - HTTP: POSTs with AWS's headers, retried per the delivery policy on the nephos clock;
-//! - email, SMS, mobile push: the outbox; Lambda and Firehose: an outbox record saying
-//!   the service is not emulated yet (never a pretended delivery);
+//! - email, SMS, mobile push: the outbox;
+//! - Lambda and Firehose: Invoke / PutRecord through the dispatcher; while those services
+//!   are not emulated the delivery fails as to a deleted endpoint (not retried, to the
+//!   dead-letter queue) with an outbox record saying so, never a pretended delivery;
 //! - dead-letter queue (RedrivePolicy) when delivery finally fails.
 
 use crate::outbox::Entry;
@@ -79,12 +81,13 @@ async fn deliver_all(sns: &Arc<Sns>, m: Arc<Message>, ordered: bool) {
             delivery_policy: t.attr("DeliveryPolicy").map(str::to_owned),
         })
     };
+    let mut contexts = QueueContexts::default();
     for sub in region.subscriptions_of(&m.topic_arn) {
         if !sub.confirmed || !passes(&sub, &m) {
             continue;
         }
         match sub.protocol.as_str() {
-            "sqs" => deliver_sqs(sns, &sub, &m, &topic).await,
+            "sqs" => deliver_sqs(sns, &mut contexts, &sub, &m, &topic).await,
             "http" | "https" => {
                 let (sns, m, topic) = (sns.clone(), m.clone(), topic.clone());
                 let task = async move { deliver_http(&sns, &sub, &m, &topic).await };
@@ -101,22 +104,7 @@ async fn deliver_all(sns: &Arc<Sns>, m: Arc<Message>, ordered: bool) {
             "email" | "sms" | "application" => {
                 to_outbox(sns, &sub, &m, m.body_for(&sub.protocol), None);
             }
-            "lambda" | "firehose" => {
-                let body = if sub.raw() {
-                    m.body_for(&sub.protocol).to_owned()
-                } else {
-                    envelope(sns, &sub, &m, &topic)
-                };
-                let note = format!(
-                    "not delivered: {} is not emulated by nephos yet",
-                    if sub.protocol == "lambda" {
-                        "Lambda"
-                    } else {
-                        "Firehose"
-                    }
-                );
-                to_outbox(sns, &sub, &m, &body, Some(&note));
-            }
+            "lambda" | "firehose" => deliver_managed(sns, &sub, &m, &topic).await,
             _ => {}
         }
     }
@@ -243,9 +231,32 @@ fn queue_context(sns: &Sns, account: &str, region: &str) -> RequestContext {
     ctx
 }
 
+/// The contexts of the queue owners a message goes to, made once per message rather
+/// than once per subscription (a context costs a fresh request id).
+#[derive(Default)]
+struct QueueContexts(Vec<RequestContext>);
+
+impl QueueContexts {
+    fn get(&mut self, sns: &Sns, account: &str, region: &str) -> &RequestContext {
+        let i = match self
+            .0
+            .iter()
+            .position(|c| c.account_id == account && c.region == region)
+        {
+            Some(i) => i,
+            None => {
+                self.0.push(queue_context(sns, account, region));
+                self.0.len() - 1
+            }
+        };
+        &self.0[i]
+    }
+}
+
 /// Sends one message to the queue `queue_arn` (URL looked up once, then cached).
 async fn send_to_queue(
     sns: &Sns,
+    contexts: &mut QueueContexts,
     queue_arn: &str,
     body: String,
     attributes: Option<Value>,
@@ -254,7 +265,7 @@ async fn send_to_queue(
     let a = parse_arn(queue_arn)
         .filter(|a| a.service == "sqs")
         .ok_or_else(|| AwsError::new(400, "InvalidParameter", "not an SQS queue ARN"))?;
-    let ctx = queue_context(sns, a.account, a.region);
+    let ctx = contexts.get(sns, a.account, a.region);
     let cached = sns.queue_urls.urls.read().unwrap().get(queue_arn).cloned();
     let url = match cached {
         Some(u) => u,
@@ -262,7 +273,7 @@ async fn send_to_queue(
             let out = sns
                 .dispatcher
                 .call(
-                    &ctx,
+                    ctx,
                     "sqs",
                     "GetQueueUrl",
                     Value::map()
@@ -289,7 +300,7 @@ async fn send_to_queue(
         input.insert("MessageGroupId", group);
         input.insert("MessageDeduplicationId", dedup);
     }
-    let result = sns.dispatcher.call(&ctx, "sqs", "SendMessage", input).await;
+    let result = sns.dispatcher.call(ctx, "sqs", "SendMessage", input).await;
     if let Err(e) = &result
         && (e.code.contains("NonExistentQueue") || e.code.contains("QueueDoesNotExist"))
     {
@@ -337,12 +348,105 @@ fn fifo_ids(m: &Message) -> Option<(&str, &str)> {
     Some((m.group_id.as_deref()?, m.dedup_id.as_deref()?))
 }
 
-async fn deliver_sqs(sns: &Sns, sub: &Subscription, m: &Message, topic: &TopicView) {
+async fn deliver_sqs(
+    sns: &Sns,
+    contexts: &mut QueueContexts,
+    sub: &Subscription,
+    m: &Message,
+    topic: &TopicView,
+) {
     let (body, attrs) = payload(sns, sub, m, topic);
-    if let Err(e) = send_to_queue(sns, &sub.endpoint, body, attrs, fifo_ids(m)).await {
+    if let Err(e) = send_to_queue(sns, contexts, &sub.endpoint, body, attrs, fifo_ids(m)).await {
         tracing::warn!(subscription = %sub.arn, code = %e.code, message = %e.message, "SNS delivery to SQS failed");
         dead_letter(sns, sub, m, topic).await;
     }
+}
+
+/// The Lambda event of a notification: the envelope's fields in a `Records` list, with
+/// the `SigningCertUrl`/`UnsubscribeUrl` spelling Lambda uses.
+fn lambda_event(sns: &Sns, sub: &Subscription, m: &Message, topic: &TopicView) -> String {
+    let mut record: serde_json::Map<String, Json> =
+        serde_json::from_str(&envelope(sns, sub, m, topic)).unwrap_or_default();
+    for (from, to) in [
+        ("SigningCertURL", "SigningCertUrl"),
+        ("UnsubscribeURL", "UnsubscribeUrl"),
+    ] {
+        if let Some(v) = record.remove(from) {
+            record.insert(to.to_owned(), v);
+        }
+    }
+    record
+        .entry("MessageAttributes")
+        .or_insert_with(|| json!({}));
+    json!({"Records": [{
+        "EventSource": "aws:sns",
+        "EventVersion": "1.0",
+        "EventSubscriptionArn": sub.arn,
+        "Sns": record,
+    }]})
+    .to_string()
+}
+
+/// Lambda and Firehose subscriptions: the function is invoked (asynchronously) or the
+/// record put through the dispatcher, as SNS calls those services, with SNS's service
+/// principal and the topic as source. While nephos does not emulate the target service
+/// the call fails like a call to a deleted endpoint: a client-side error, which AWS does
+/// not retry, so the message goes to the subscription's dead-letter queue if it has one
+/// (and is discarded otherwise). An outbox record with a `note` says why, so the failure
+/// is visible; nothing pretends the message arrived.
+async fn deliver_managed(sns: &Sns, sub: &Subscription, m: &Message, topic: &TopicView) {
+    let Some(a) = parse_arn(&sub.endpoint) else {
+        return;
+    };
+    let mut ctx = RequestContext::internal("sns", "Publish", sns.clock.clone());
+    ctx.account_id = a.account.to_owned();
+    ctx.region = a.region.to_owned();
+    ctx.caller_arn = nephos_policy::service_caller("sns.amazonaws.com", &m.topic_arn);
+    let raw = sub.raw();
+    let (service, operation, body, input) = if sub.protocol == "lambda" {
+        let event = lambda_event(sns, sub, m, topic);
+        let input = Value::map()
+            .with("FunctionName", sub.endpoint.as_str())
+            .with("InvocationType", "Event")
+            .with("Payload", bytes::Bytes::from(event.clone()));
+        ("lambda", "Invoke", event, input)
+    } else {
+        let body = if raw {
+            m.body_for(&sub.protocol).to_owned()
+        } else {
+            envelope(sns, sub, m, topic)
+        };
+        let stream = a
+            .resource
+            .strip_prefix("deliverystream/")
+            .unwrap_or(a.resource);
+        let input = Value::map().with("DeliveryStreamName", stream).with(
+            "Record",
+            Value::map().with("Data", bytes::Bytes::from(body.clone())),
+        );
+        ("firehose", "PutRecord", body, input)
+    };
+    let Err(e) = sns.dispatcher.call(&ctx, service, operation, input).await else {
+        return;
+    };
+    let name = if service == "lambda" {
+        "Lambda"
+    } else {
+        "Firehose"
+    };
+    let note = if e.status == 501 || e.code.contains("NotImplemented") {
+        format!(
+            "not delivered: {name} is not emulated by nephos yet; sent to the dead-letter queue if the subscription has one"
+        )
+    } else {
+        format!(
+            "not delivered: {name} answered {}: {}; sent to the dead-letter queue if the subscription has one",
+            e.code, e.message
+        )
+    };
+    tracing::info!(subscription = %sub.arn, code = %e.code, "SNS delivery to {name} failed");
+    to_outbox(sns, sub, m, &body, Some(&note));
+    dead_letter(sns, sub, m, topic).await;
 }
 
 async fn dead_letter(sns: &Sns, sub: &Subscription, m: &Message, topic: &TopicView) {
@@ -354,7 +458,8 @@ async fn dead_letter(sns: &Sns, sub: &Subscription, m: &Message, topic: &TopicVi
         return;
     };
     let (body, attrs) = payload(sns, sub, m, topic);
-    if let Err(e) = send_to_queue(sns, &target, body, attrs, fifo_ids(m)).await {
+    let mut contexts = QueueContexts::default();
+    if let Err(e) = send_to_queue(sns, &mut contexts, &target, body, attrs, fifo_ids(m)).await {
         tracing::warn!(subscription = %sub.arn, dlq = %target, code = %e.code, "SNS dead-letter delivery failed");
     }
 }

@@ -4,13 +4,16 @@
 //! - [`subscriptions`]: subscribe/confirm/unsubscribe, subscription attributes.
 //! - [`publish`]: Publish and PublishBatch (validation, FIFO sequencing and deduplication),
 //!   handing messages to [`delivery`], which delivers asynchronously: to SQS through the
-//!   in-process dispatcher, to HTTP endpoints with real POSTs (retries on the nephos clock,
+//!   in-process dispatcher, to HTTP and HTTPS ([`tls`]) endpoints with real POSTs (retries on the nephos clock,
 //!   dead-letter queues), and to an inspectable [`outbox`] for email, SMS and mobile push.
 //! - [`filter`]: filter policies; [`signing`]: message signatures and the signing
 //!   certificate; [`platform`]: platform applications, endpoints, SMS settings.
 //!
 //! State lives per account and region ([`state`]) and is persisted through `Storage`.
+//! Requests from other accounts and from service principals act on a topic only as its
+//! policy grants ([`access`], evaluated by `nephos-policy`).
 
+mod access;
 mod delivery;
 mod filter;
 mod http;
@@ -20,6 +23,7 @@ mod publish;
 mod signing;
 mod state;
 mod subscriptions;
+mod tls;
 mod topics;
 
 use nephos_core::{
@@ -158,7 +162,7 @@ impl Sns {
         for mut s in records::<state::Subscription>(&self.storage, state::SUBSCRIPTIONS)? {
             s.refresh_filter();
             if let Some(r) = scope(&s.arn) {
-                r.subs.write().unwrap().insert(s.arn.clone(), s);
+                r.subs.write().unwrap().insert(s.arn.clone(), Arc::new(s));
             }
         }
         for a in records::<state::PlatformApp>(&self.storage, state::APPS)? {
@@ -222,6 +226,7 @@ impl Provider for SnsProvider {
         Box::pin(async move {
             let sns = &self.inner;
             let i = &input.value;
+            access::check(sns, ctx, i)?;
             let value: Value = match ctx.operation.as_str() {
                 "CreateTopic" => topics::create(sns, ctx, i).await?,
                 "DeleteTopic" => topics::delete(sns, i).await?,

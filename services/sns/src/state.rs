@@ -102,15 +102,16 @@ pub struct Sms {
 #[derive(Debug, Default)]
 pub struct Region {
     pub topics: RwLock<BTreeMap<String, Topic>>,
-    pub subs: RwLock<BTreeMap<String, Subscription>>,
+    /// Shared so a publish takes a snapshot of a topic's subscriptions without copying them.
+    pub subs: RwLock<BTreeMap<String, Arc<Subscription>>>,
     pub apps: RwLock<BTreeMap<String, PlatformApp>>,
     pub endpoints: RwLock<BTreeMap<String, PlatformEndpoint>>,
     pub sms: RwLock<Sms>,
 }
 
 impl Region {
-    /// The subscriptions of `topic_arn`, cloned out of the lock.
-    pub fn subscriptions_of(&self, topic_arn: &str) -> Vec<Subscription> {
+    /// The subscriptions of `topic_arn`, taken out of the lock.
+    pub fn subscriptions_of(&self, topic_arn: &str) -> Vec<Arc<Subscription>> {
         let prefix = format!("{topic_arn}:");
         self.subs
             .read()

@@ -203,7 +203,7 @@ pub async fn subscribe(sns: &Arc<Sns>, ctx: &RequestContext, i: &Value) -> Resul
             ));
         }
         let arn = if existing.confirmed || return_arn {
-            existing.arn
+            existing.arn.clone()
         } else {
             "pending confirmation".to_owned()
         };
@@ -227,7 +227,7 @@ pub async fn subscribe(sns: &Arc<Sns>, ctx: &RequestContext, i: &Value) -> Resul
         .subs
         .write()
         .unwrap()
-        .insert(sub.arn.clone(), sub.clone());
+        .insert(sub.arn.clone(), Arc::new(sub.clone()));
     sns.persist(state::SUBSCRIPTIONS, vec![(sub.arn.clone(), Some(&sub))])
         .await?;
     if confirm {
@@ -264,6 +264,7 @@ pub async fn confirm(sns: &Sns, i: &Value) -> Result<Value, AwsError> {
             .map(|(_, s)| s)
             .find(|s| s.token.as_deref() == Some(token))
             .ok_or_else(|| invalid("Invalid parameter: Token"))?;
+        let sub = Arc::make_mut(sub);
         sub.confirmed = true;
         sub.authenticated = authenticated;
         sub.clone()
@@ -337,7 +338,7 @@ pub fn list(
     topic: Option<&str>,
 ) -> Result<Value, AwsError> {
     let start = topics::page_start(i.str("NextToken"))?;
-    let subs: Vec<Subscription> = match topic {
+    let subs: Vec<Arc<Subscription>> = match topic {
         Some(t) => {
             let a = topic_arn(t, "TopicArn")?;
             let region = sns.region(a.account, a.region);
@@ -355,7 +356,12 @@ pub fn list(
             .cloned()
             .collect(),
     };
-    let page: Vec<Value> = subs.iter().skip(start).take(PAGE).map(summary).collect();
+    let page: Vec<Value> = subs
+        .iter()
+        .skip(start)
+        .take(PAGE)
+        .map(|s| summary(s))
+        .collect();
     let mut out = Value::map();
     if start + page.len() < subs.len() {
         out.insert("NextToken", (start + PAGE).to_string());
@@ -420,7 +426,7 @@ pub async fn set_attribute(sns: &Sns, i: &Value) -> Result<Value, AwsError> {
     let region = sns.region(a.account, a.region);
     let sub = {
         let mut subs = region.subs.write().unwrap();
-        let s = subs.get_mut(arn).ok_or_else(subscription_not_found)?;
+        let s = Arc::make_mut(subs.get_mut(arn).ok_or_else(subscription_not_found)?);
         if !SETTABLE.contains(&name.as_str()) {
             return Err(invalid("Invalid parameter: AttributeName"));
         }

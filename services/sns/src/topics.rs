@@ -284,7 +284,7 @@ pub async fn delete(sns: &Sns, i: &Value) -> Result<Value, AwsError> {
     let subs: Vec<String> = region
         .subscriptions_of(arn)
         .into_iter()
-        .map(|s| s.arn)
+        .map(|s| s.arn.clone())
         .collect();
     {
         let mut all = region.subs.write().unwrap();

@@ -4,13 +4,17 @@
 //! state machine in [`queue`] (delayed, visible, in flight; FIFO group locks and
 //! deduplication) on the shared clock. Receivers long-poll on a per-queue `Notify` and on
 //! the clock, so an idle poller costs nothing and advancing the clock wakes it. Messages
-//! and queue records are committed before a request is acknowledged; receive state (in
-//! flight, receive counts) is memory only and resets to visible on restart.
+//! and queue records are committed before a request is acknowledged, and so is what
+//! receives change (in flight until, receive count, receipt handle), FIFO deduplication
+//! entries and a reservation of sequence numbers: after a restart an unacknowledged
+//! message stays invisible until its visibility timeout, a deleted one never reappears,
+//! duplicates within five minutes are still recognized and sequence numbers keep growing.
 //!
 //! - [`queues`]: create, find, list, attributes, tags, permissions, purge, delete;
 //! - [`messages`]: send, receive, delete, visibility, batches, dead-lettering;
 //! - [`moves`]: message move tasks out of dead-letter queues;
-//! - [`attributes`], [`message`], [`names`], [`policy`]: validation, digests, URLs, policies.
+//! - [`attributes`], [`message`], [`names`]: validation, digests, URLs; queue policies are
+//!   evaluated by `nephos-policy` (principals, actions, resources, conditions).
 
 pub mod attributes;
 mod errors;
@@ -18,7 +22,6 @@ pub mod message;
 mod messages;
 mod moves;
 pub mod names;
-pub mod policy;
 pub mod queue;
 mod queues;
 mod state;
@@ -101,9 +104,9 @@ impl Provider for SqsProvider {
                 "ReceiveMessage" => messages::receive_message(c, ctx, i).await?,
                 "DeleteMessage" => messages::delete_message(c, ctx, i).await?,
                 "DeleteMessageBatch" => messages::delete_message_batch(c, ctx, i).await?,
-                "ChangeMessageVisibility" => messages::change_message_visibility(c, ctx, i)?,
+                "ChangeMessageVisibility" => messages::change_message_visibility(c, ctx, i).await?,
                 "ChangeMessageVisibilityBatch" => {
-                    messages::change_message_visibility_batch(c, ctx, i)?
+                    messages::change_message_visibility_batch(c, ctx, i).await?
                 }
                 "StartMessageMoveTask" => moves::start(&self.core, ctx, i)?,
                 "ListMessageMoveTasks" => moves::list(c, ctx, i)?,

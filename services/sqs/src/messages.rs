@@ -4,7 +4,7 @@
 use crate::attributes;
 use crate::errors;
 use crate::message::{self, Attributes};
-use crate::queue::{Handle, Moved, Queue, Stored};
+use crate::queue::{DEDUP, DedupRecord, Handle, Moved, Queue, RECEIPTS, Stored};
 use crate::state::{Core, MESSAGES};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -28,6 +28,9 @@ struct Sent {
     fresh: bool,
     /// The record to persist, when storage is durable.
     stored: Option<Stored>,
+    /// Other mutations to commit with it (deduplication entry, sequence reservation,
+    /// pending clean-up of the queue).
+    extra: Vec<Mutation>,
 }
 
 fn valid_fifo_token(s: &str) -> bool {
@@ -131,6 +134,7 @@ fn accept(
                 md5_sys,
                 fresh: false,
                 stored: None,
+                extra: Vec::new(),
             });
         }
         dedup_key = Some((key, id));
@@ -151,8 +155,24 @@ fn accept(
         md5: digest,
     };
     let seq = inner.next_seq();
+    let mut extra = Vec::new();
+    if durable {
+        extra.append(&mut inner.pending);
+        extra.extend(inner.reserve_seq());
+    }
     if let Some((key, _)) = dedup_key {
-        inner.remember_dedup(key, stored.id.clone(), seq, now);
+        let exp = inner.remember_dedup(key.clone(), stored.id.clone(), seq, now);
+        if durable {
+            let record = DedupRecord {
+                id: stored.id.clone(),
+                seq,
+            };
+            extra.push(Mutation::put(
+                DEDUP,
+                q.dedup_key(exp, &key),
+                serde_json::to_vec(&record).unwrap_or_default(),
+            ));
+        }
     }
     let id = stored.id.clone();
     // Only a durable store needs its own copy of the record.
@@ -166,6 +186,7 @@ fn accept(
         md5_sys,
         fresh: true,
         stored: record,
+        extra,
     })
 }
 
@@ -190,7 +211,7 @@ pub async fn send_message(
     input: &Value,
 ) -> Result<Value, AwsError> {
     let q = core.resolve(ctx, input.str("QueueUrl").unwrap_or_default())?;
-    let sent = accept(
+    let mut sent = accept(
         &q,
         ctx,
         input,
@@ -198,8 +219,9 @@ pub async fn send_message(
         core.storage.is_durable(),
     )?;
     if let Some(stored) = &sent.stored {
-        core.commit(vec![Core::msg_mutation(&q, sent.seq, stored)])
-            .await?;
+        let mut batch = vec![Core::msg_mutation(&q, sent.seq, stored)];
+        batch.append(&mut sent.extra);
+        core.commit(batch).await?;
     }
     if sent.fresh {
         q.notify.notify_waiters();
@@ -302,10 +324,11 @@ pub async fn send_message_batch(
     for e in entries {
         let id = e.str("Id").unwrap_or_default();
         match accept(&q, ctx, e, now, core.storage.is_durable()) {
-            Ok(sent) => {
+            Ok(mut sent) => {
                 if let Some(stored) = &sent.stored {
                     batch.push(Core::msg_mutation(&q, sent.seq, stored));
                 }
+                batch.append(&mut sent.extra);
                 ok.push(sent_value(&q, &sent, Value::map().with("Id", id)));
             }
             Err(err) => failed.push(failure(id, &err)),
@@ -470,13 +493,14 @@ pub async fn receive_message(
         .and(redrive.as_ref())
         .map(|r| r.max_receive_count as u32);
     let deadline = ctx.clock.now_millis() + wait * 1000;
+    let durable = core.storage.is_durable();
     loop {
         let notified = q.notify.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
         let now = ctx.clock.now_millis();
         let mut moved = Vec::new();
-        let (messages, next_due) = {
+        let (messages, next_due, batch) = {
             let mut inner = q.inner.lock().unwrap();
             if inner.deleted {
                 return Err(errors::queue_does_not_exist());
@@ -497,13 +521,20 @@ pub async fn receive_message(
                 .iter()
                 .filter_map(|s| inner.msgs.get(s).map(|m| message_value(&q, *s, m, &sel)))
                 .collect();
-            (messages, inner.next_due())
+            // A received message must stay in flight across a restart, with its count.
+            let mut batch = Vec::new();
+            if durable && !seqs.is_empty() {
+                batch.append(&mut inner.pending);
+                batch.extend(seqs.iter().filter_map(|s| inner.receipt_mutation(*s)));
+            }
+            (messages, inner.next_due(), batch)
         };
         if !moved.is_empty()
             && let Some(dlq) = &dlq
         {
             move_to(core, &q, dlq, moved, now, true).await?;
         }
+        core.commit(batch).await?;
         if !messages.is_empty() || now >= deadline {
             let mut out = Value::map();
             if !messages.is_empty() {
@@ -534,6 +565,7 @@ pub async fn move_to(
         let mut inner = to.inner.lock().unwrap();
         for Moved { seq, mut data } in moved {
             batch.push(Mutation::delete(MESSAGES, from.msg_key(seq)));
+            batch.push(Mutation::delete(RECEIPTS, from.msg_key(seq)));
             data.delay_until = 0;
             data.dlq_source = dead_letter.then(|| from.arn.clone());
             let new_seq = inner.next_seq();
@@ -546,10 +578,17 @@ pub async fn move_to(
     Ok(())
 }
 
-fn delete_one(q: &Queue, handle: &str) -> Result<Option<u64>, AwsError> {
+/// Deletes a message by its handle; the mutations that forget it, if it was there.
+fn delete_one(q: &Queue, handle: &str, durable: bool) -> Result<Vec<Mutation>, AwsError> {
     let (seq, nonce) = parse_handle(q, handle)?;
-    let outcome = q.inner.lock().unwrap().delete(seq, nonce);
-    Ok((outcome == Handle::Done).then_some(seq))
+    let mut inner = q.inner.lock().unwrap();
+    if inner.delete(seq, nonce) != Handle::Done || !durable {
+        return Ok(Vec::new());
+    }
+    let mut batch = std::mem::take(&mut inner.pending);
+    batch.push(Mutation::delete(MESSAGES, q.msg_key(seq)));
+    batch.push(Mutation::delete(RECEIPTS, q.msg_key(seq)));
+    Ok(batch)
 }
 
 pub async fn delete_message(
@@ -558,12 +597,14 @@ pub async fn delete_message(
     input: &Value,
 ) -> Result<Value, AwsError> {
     let q = core.resolve(ctx, input.str("QueueUrl").unwrap_or_default())?;
-    if let Some(seq) = delete_one(&q, input.str("ReceiptHandle").unwrap_or_default())? {
-        core.commit(vec![Mutation::delete(MESSAGES, q.msg_key(seq))])
-            .await?;
-        // A FIFO group may be free again.
-        q.notify.notify_waiters();
-    }
+    let batch = delete_one(
+        &q,
+        input.str("ReceiptHandle").unwrap_or_default(),
+        core.storage.is_durable(),
+    )?;
+    core.commit(batch).await?;
+    // A FIFO group may be free again.
+    q.notify.notify_waiters();
     Ok(Value::map())
 }
 
@@ -578,11 +619,10 @@ pub async fn delete_message_batch(
     let (mut ok, mut failed, mut batch) = (Vec::new(), Vec::new(), Vec::new());
     for e in entries {
         let id = e.str("Id").unwrap_or_default();
-        match delete_one(&q, e.str("ReceiptHandle").unwrap_or_default()) {
-            Ok(seq) => {
-                if let Some(seq) = seq {
-                    batch.push(Mutation::delete(MESSAGES, q.msg_key(seq)));
-                }
+        let handle = e.str("ReceiptHandle").unwrap_or_default();
+        match delete_one(&q, handle, core.storage.is_durable()) {
+            Ok(mutations) => {
+                batch.extend(mutations);
                 ok.push(Value::map().with("Id", id));
             }
             Err(err) => failed.push(failure(id, &err)),
@@ -593,7 +633,15 @@ pub async fn delete_message_batch(
     Ok(batch_result(ok, failed))
 }
 
-fn change_one(q: &Queue, handle: &str, vt: Option<i64>, now: i64) -> Result<(), AwsError> {
+/// Changes one message's visibility; the mutation storing its new receive state when
+/// storage is durable.
+fn change_one(
+    q: &Queue,
+    handle: &str,
+    vt: Option<i64>,
+    now: i64,
+    durable: bool,
+) -> Result<Option<Mutation>, AwsError> {
     let vt = vt.unwrap_or(0);
     if !(0..=MAX_VISIBILITY).contains(&vt) {
         return Err(errors::invalid_parameter(format!(
@@ -601,13 +649,17 @@ fn change_one(q: &Queue, handle: &str, vt: Option<i64>, now: i64) -> Result<(), 
         )));
     }
     let (seq, nonce) = parse_handle(q, handle)?;
-    let outcome = {
+    let (outcome, mutation) = {
         let mut inner = q.inner.lock().unwrap();
         inner.maintain(now);
-        inner.change_visibility(seq, nonce, vt * 1000, now)
+        let outcome = inner.change_visibility(seq, nonce, vt * 1000, now);
+        let mutation = (durable && outcome == Handle::Done)
+            .then(|| inner.receipt_mutation(seq))
+            .flatten();
+        (outcome, mutation)
     };
     match outcome {
-        Handle::Done => Ok(()),
+        Handle::Done => Ok(mutation),
         Handle::NotInFlight => Err(AwsError::new(
             400,
             "MessageNotInflight",
@@ -619,23 +671,25 @@ fn change_one(q: &Queue, handle: &str, vt: Option<i64>, now: i64) -> Result<(), 
     }
 }
 
-pub fn change_message_visibility(
+pub async fn change_message_visibility(
     core: &Core,
     ctx: &RequestContext,
     input: &Value,
 ) -> Result<Value, AwsError> {
     let q = core.resolve(ctx, input.str("QueueUrl").unwrap_or_default())?;
-    change_one(
+    let mutation = change_one(
         &q,
         input.str("ReceiptHandle").unwrap_or_default(),
         input.int("VisibilityTimeout"),
         ctx.clock.now_millis(),
+        core.storage.is_durable(),
     )?;
+    core.commit(mutation.into_iter().collect()).await?;
     q.notify.notify_waiters();
     Ok(Value::map())
 }
 
-pub fn change_message_visibility_batch(
+pub async fn change_message_visibility_batch(
     core: &Core,
     ctx: &RequestContext,
     input: &Value,
@@ -644,7 +698,7 @@ pub fn change_message_visibility_batch(
     let entries = entries(input);
     check_batch(entries, "ChangeMessageVisibilityBatchRequestEntry")?;
     let now = ctx.clock.now_millis();
-    let (mut ok, mut failed) = (Vec::new(), Vec::new());
+    let (mut ok, mut failed, mut batch) = (Vec::new(), Vec::new(), Vec::new());
     for e in entries {
         let id = e.str("Id").unwrap_or_default();
         match change_one(
@@ -652,11 +706,16 @@ pub fn change_message_visibility_batch(
             e.str("ReceiptHandle").unwrap_or_default(),
             e.int("VisibilityTimeout"),
             now,
+            core.storage.is_durable(),
         ) {
-            Ok(()) => ok.push(Value::map().with("Id", id)),
+            Ok(mutation) => {
+                batch.extend(mutation);
+                ok.push(Value::map().with("Id", id));
+            }
             Err(err) => failed.push(failure(id, &err)),
         }
     }
+    core.commit(batch).await?;
     q.notify.notify_waiters();
     Ok(batch_result(ok, failed))
 }

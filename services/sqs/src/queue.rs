@@ -1,12 +1,24 @@
 //! One queue's messages and the state machine they move through: delayed, visible, in
 //! flight, deleted or expired; FIFO group locking and deduplication. Pure logic on the
 //! time it is given, so it is tested without a server.
+//!
+//! What must survive a restart besides the messages themselves is exposed as small records
+//! ([`Receipt`], [`DedupRecord`], the sequence reservation) that the handlers commit with
+//! the request that changed them; storage clean-up that no request asks for (expired
+//! messages and deduplication entries) waits in [`Inner::pending`] for the next commit.
 
 use crate::message::Attributes;
+use nephos_storage::Mutation;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Mutex;
 use tokio::sync::Notify;
+
+/// Tables of the receive state, FIFO deduplication entries and sequence reservations
+/// (messages and queue records live in `state`).
+pub const RECEIPTS: &str = "sqs.receipts";
+pub const DEDUP: &str = "sqs.dedup";
+pub const SEQS: &str = "sqs.seqs";
 
 /// FIFO deduplication and receive-attempt windows.
 pub const DEDUP_WINDOW_MS: i64 = 5 * 60 * 1000;
@@ -63,6 +75,30 @@ pub struct Stored {
     pub md5: [u8; 16],
 }
 
+/// The receive state of a message that has been received: stored apart from the message
+/// so a receive rewrites a few bytes, not the body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Receipt {
+    pub count: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first: Option<i64>,
+    /// In flight until then (clock milliseconds).
+    pub until: i64,
+    /// Keeps receipt handles issued before a restart valid.
+    pub nonce: u64,
+}
+
+/// A FIFO deduplication entry as stored: the message a duplicate is answered with.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DedupRecord {
+    pub id: String,
+    pub seq: u64,
+}
+
+/// Sequence numbers are reserved in blocks: a restart continues above the reservation, so
+/// FIFO sequence numbers keep growing without a write per message.
+pub const SEQ_BLOCK: u64 = 1 << 20;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     Delayed,
@@ -118,6 +154,14 @@ pub struct Inner {
     dedup_order: VecDeque<(i64, String)>,
     attempts: HashMap<String, Attempt>,
     next_seq: u64,
+    /// Sequence numbers below this one are reserved in storage.
+    reserved_seq: u64,
+    /// Whether storage is durable: only then are clean-up mutations collected.
+    durable: bool,
+    /// Storage clean-up to fold into the next commit of this queue.
+    pub pending: Vec<Mutation>,
+    /// [`Queue::key`], for the clean-up mutations.
+    queue_key: String,
     /// Until when another PurgeQueue is refused.
     pub purge_until: i64,
     /// Set when the queue is deleted, so waiting receivers give up.
@@ -136,9 +180,19 @@ pub struct Queue {
 }
 
 impl Queue {
-    pub fn new(account: &str, region: &str, name: &str, meta: Meta, now_ms: i64) -> Queue {
+    pub fn new(
+        account: &str,
+        region: &str,
+        name: &str,
+        meta: Meta,
+        now_ms: i64,
+        durable: bool,
+    ) -> Queue {
+        let floor = fifo_seq_floor(now_ms);
         let inner = Inner {
-            next_seq: fifo_seq_floor(now_ms),
+            next_seq: floor,
+            reserved_seq: floor,
+            durable,
             ..Default::default()
         };
         Queue {
@@ -149,6 +203,7 @@ impl Queue {
             fifo: meta.fifo,
             inner: Mutex::new(Inner {
                 meta: Some(meta),
+                queue_key: format!("{account}\t{region}\t{name}"),
                 ..inner
             }),
             notify: Notify::new(),
@@ -161,8 +216,22 @@ impl Queue {
     }
 
     pub fn msg_key(&self, seq: u64) -> Vec<u8> {
-        format!("{}\t{seq:020}", self.key()).into_bytes()
+        msg_key(&self.key(), seq)
     }
+
+    /// The storage key of a deduplication entry: its expiry is part of the key, so the
+    /// clean-up of an expired entry can never delete a newer entry for the same id.
+    pub fn dedup_key(&self, expires_ms: i64, dedup: &str) -> Vec<u8> {
+        dedup_storage_key(&self.key(), expires_ms, dedup)
+    }
+}
+
+fn msg_key(queue_key: &str, seq: u64) -> Vec<u8> {
+    format!("{queue_key}\t{seq:020}").into_bytes()
+}
+
+fn dedup_storage_key(queue_key: &str, expires_ms: i64, dedup: &str) -> Vec<u8> {
+    format!("{queue_key}\t{expires_ms:020}\t{dedup}").into_bytes()
 }
 
 /// Sequence numbers start from the clock so they keep growing across restarts.
@@ -186,7 +255,16 @@ impl Inner {
             if m.data.sent_ms + retention > now {
                 break;
             }
+            let received = m.receive_count > 0;
             self.remove(seq);
+            if self.durable {
+                let key = msg_key(&self.queue_key, seq);
+                if received {
+                    self.pending.push(Mutation::delete(RECEIPTS, key.clone()));
+                }
+                self.pending
+                    .push(Mutation::delete(crate::state::MESSAGES, key));
+            }
         }
         while let Some(&(at, seq)) = self.timed.first() {
             if at > now {
@@ -246,20 +324,107 @@ impl Inner {
             if self.dedup.get(k).is_some_and(|(e, _, _)| e == exp) {
                 self.dedup.remove(k);
             }
+            if self.durable {
+                let key = dedup_storage_key(&self.queue_key, *exp, k);
+                self.pending.push(Mutation::delete(DEDUP, key));
+            }
             self.dedup_order.pop_front();
         }
         self.dedup.get(key).map(|(_, id, seq)| (id.clone(), *seq))
     }
 
-    pub fn remember_dedup(&mut self, key: String, id: String, seq: u64, now: i64) {
+    /// Remembers a deduplication id for five minutes; returns when it expires.
+    pub fn remember_dedup(&mut self, key: String, id: String, seq: u64, now: i64) -> i64 {
         let exp = now + DEDUP_WINDOW_MS;
+        self.restore_dedup(key, id, seq, exp);
+        exp
+    }
+
+    /// Reloads a stored deduplication entry (entries arrive in expiry order per queue).
+    pub fn restore_dedup(&mut self, key: String, id: String, seq: u64, exp: i64) {
         self.dedup_order.push_back((exp, key.clone()));
         self.dedup.insert(key, (exp, id, seq));
+    }
+
+    /// Every stored deduplication entry's key (queue deletion).
+    pub fn dedup_keys(&self) -> Vec<Vec<u8>> {
+        self.dedup_order
+            .iter()
+            .map(|(exp, k)| dedup_storage_key(&self.queue_key, *exp, k))
+            .collect()
     }
 
     pub fn next_seq(&mut self) -> u64 {
         self.next_seq += 1;
         self.next_seq
+    }
+
+    /// A new sequence reservation to store when the current one runs low. Reserving half a
+    /// block ahead keeps concurrent senders, whose commits may land in any order, inside
+    /// a reservation that is already stored.
+    pub fn reserve_seq(&mut self) -> Option<Mutation> {
+        if !self.durable || self.next_seq + SEQ_BLOCK / 2 < self.reserved_seq {
+            return None;
+        }
+        self.reserved_seq = self.next_seq + SEQ_BLOCK;
+        Some(Mutation::put(
+            SEQS,
+            self.queue_key.clone().into_bytes(),
+            self.reserved_seq.to_string().into_bytes(),
+        ))
+    }
+
+    /// Continues above a reservation stored before a restart.
+    pub fn restore_reservation(&mut self, reserved: u64) {
+        self.next_seq = self.next_seq.max(reserved);
+        self.reserved_seq = self.next_seq;
+    }
+
+    /// The receive state of a received message, to store.
+    pub fn receipt(&self, seq: u64) -> Option<Receipt> {
+        let m = self.msgs.get(&seq)?;
+        Some(Receipt {
+            count: m.receive_count,
+            first: m.first_receive_ms,
+            until: if m.state == State::InFlight {
+                m.visible_at
+            } else {
+                0
+            },
+            nonce: m.nonce,
+        })
+    }
+
+    /// The mutation storing a received message's receive state.
+    pub fn receipt_mutation(&self, seq: u64) -> Option<Mutation> {
+        let r = self.receipt(seq)?;
+        Some(Mutation::put(
+            RECEIPTS,
+            msg_key(&self.queue_key, seq),
+            serde_json::to_vec(&r).unwrap_or_default(),
+        ))
+    }
+
+    /// Reapplies a stored receive state after a restart: a message still in flight stays
+    /// invisible (its FIFO group locked) until its visibility timeout.
+    pub fn restore_receipt(&mut self, seq: u64, r: Receipt, now: i64) {
+        let Some(m) = self.msgs.get_mut(&seq) else {
+            return;
+        };
+        m.receive_count = r.count;
+        m.first_receive_ms = r.first;
+        m.nonce = r.nonce;
+        if r.until <= now || m.state != State::Visible {
+            return;
+        }
+        self.ready.remove(&seq);
+        m.state = State::InFlight;
+        m.visible_at = r.until;
+        self.timed.insert((r.until, seq));
+        self.in_flight += 1;
+        if let Some(g) = &m.data.group {
+            *self.groups_in_flight.entry(g.clone()).or_default() += 1;
+        }
     }
 
     /// Adds a message (new, moved in, or reloaded) under `seq`.
@@ -579,5 +744,61 @@ mod tests {
         assert_eq!(q.change_visibility(a, n, 0, 1_000), Handle::Done);
         q.maintain(1_000);
         assert_eq!(q.counts(), (1, 0, 0));
+    }
+
+    #[test]
+    fn receipts_restore_in_flight_state() {
+        let mut q = queue(true);
+        let a = send(&mut q, "a", Some("g"), 0, 0);
+        let b = send(&mut q, "b", Some("g"), 0, 0);
+        let mut moved = Vec::new();
+        q.receive(0, 1, 30_000, None, &mut moved);
+        let r = q.receipt(a).unwrap();
+        assert_eq!((r.count, r.until), (1, 30_000));
+        // A fresh queue with the same messages, as after a restart.
+        let mut fresh = queue(true);
+        fresh.insert(a, q.msgs[&a].data.clone(), 10_000);
+        fresh.insert(b, q.msgs[&b].data.clone(), 10_000);
+        fresh.restore_receipt(a, r, 10_000);
+        assert_eq!(fresh.counts(), (1, 1, 0));
+        // The group stays locked while `a` is in flight.
+        assert!(
+            fresh
+                .receive(10_000, 10, 30_000, None, &mut moved)
+                .is_empty()
+        );
+        fresh.maintain(30_000);
+        assert_eq!(fresh.receive(30_000, 1, 30_000, None, &mut moved), vec![a]);
+        assert_eq!(fresh.msgs[&a].receive_count, 2);
+        // An old handle stays valid until the next receive.
+        assert_eq!(fresh.delete(a, r.nonce), Handle::Stale);
+    }
+
+    #[test]
+    fn sequence_reservations_cover_restarts() {
+        let mut q = queue(false);
+        q.durable = true;
+        q.next_seq = 100;
+        let m = q.reserve_seq().expect("first send reserves");
+        assert_eq!(
+            m.value.as_deref(),
+            Some(format!("{}", 100 + SEQ_BLOCK).as_bytes())
+        );
+        assert!(q.reserve_seq().is_none());
+        let mut fresh = queue(false);
+        fresh.next_seq = 50;
+        fresh.restore_reservation(100 + SEQ_BLOCK);
+        assert!(fresh.next_seq() > 100 + SEQ_BLOCK);
+    }
+
+    #[test]
+    fn expired_dedup_entries_are_cleaned_up_in_storage() {
+        let mut q = queue(true);
+        q.durable = true;
+        let exp = q.remember_dedup("k".into(), "id".into(), 1, 0);
+        assert_eq!(q.dedup_keys().len(), 1);
+        assert!(q.duplicate("k", exp).is_none());
+        assert_eq!(q.pending.len(), 1);
+        assert!(q.pending[0].value.is_none());
     }
 }

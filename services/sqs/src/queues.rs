@@ -3,8 +3,8 @@
 use crate::attributes::{self, READ_ONLY};
 use crate::errors;
 use crate::names;
-use crate::queue::{Meta, Queue};
-use crate::state::{Core, MESSAGES, QUEUES};
+use crate::queue::{DEDUP, Meta, Queue, SEQS};
+use crate::state::{self, Core, QUEUES};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use nephos_core::{AwsError, RequestContext, Value};
@@ -150,6 +150,7 @@ pub async fn create_queue(
         name,
         meta.clone(),
         now,
+        core.storage.is_durable(),
     ));
     {
         let mut queues = region.queues.write().unwrap();
@@ -553,7 +554,7 @@ pub async fn purge_queue(
 ) -> Result<Value, AwsError> {
     let q = core.resolve(ctx, input.str("QueueUrl").unwrap_or_default())?;
     let now = ctx.clock.now_millis();
-    let seqs = {
+    let batch = {
         let mut inner = q.inner.lock().unwrap();
         if now < inner.purge_until {
             return Err(AwsError::new(
@@ -566,14 +567,12 @@ pub async fn purge_queue(
             ));
         }
         inner.purge_until = now + PURGE_COOLDOWN_MS;
-        inner.purge()
+        let seqs = inner.purge();
+        let mut batch = std::mem::take(&mut inner.pending);
+        batch.extend(state::forget_messages(&q, &seqs));
+        batch
     };
-    core.commit(
-        seqs.into_iter()
-            .map(|s| Mutation::delete(MESSAGES, q.msg_key(s)))
-            .collect(),
-    )
-    .await?;
+    core.commit(batch).await?;
     Ok(Value::map())
 }
 
@@ -593,16 +592,23 @@ pub async fn delete_queue(
         .lock()
         .unwrap()
         .insert(q.name.clone(), ctx.clock.now_millis());
-    let seqs = {
+    let mut batch = {
         let mut inner = q.inner.lock().unwrap();
         inner.deleted = true;
-        inner.purge()
+        let seqs = inner.purge();
+        let mut batch = std::mem::take(&mut inner.pending);
+        batch.extend(state::forget_messages(&q, &seqs));
+        // A queue created later under the same name must not inherit deduplication ids.
+        batch.extend(
+            inner
+                .dedup_keys()
+                .into_iter()
+                .map(|k| Mutation::delete(DEDUP, k)),
+        );
+        batch
     };
     q.notify.notify_waiters();
-    let mut batch: Vec<Mutation> = seqs
-        .into_iter()
-        .map(|s| Mutation::delete(MESSAGES, q.msg_key(s)))
-        .collect();
+    batch.push(Mutation::delete(SEQS, q.key().into_bytes()));
     batch.push(Mutation::delete(QUEUES, q.key().into_bytes()));
     core.commit(batch).await?;
     Ok(Value::map())

@@ -2,8 +2,7 @@
 
 use crate::errors;
 use crate::names::{self, QueueRef};
-use crate::policy;
-use crate::queue::{Meta, Queue, Stored};
+use crate::queue::{DEDUP, DedupRecord, Meta, Queue, RECEIPTS, Receipt, SEQS, Stored};
 use nephos_core::{AwsError, RequestContext, Scoped};
 use nephos_storage::{Mutation, Storage};
 use std::collections::{BTreeMap, HashMap};
@@ -11,6 +10,17 @@ use std::sync::{Arc, Mutex, RwLock};
 
 pub const QUEUES: &str = "sqs.queues";
 pub const MESSAGES: &str = "sqs.messages";
+
+/// The deletions that forget a queue's messages, their receive state, its deduplication
+/// entries and its sequence reservation (purge keeps the last two).
+pub fn forget_messages(q: &Queue, seqs: &[u64]) -> Vec<Mutation> {
+    let mut batch = Vec::with_capacity(seqs.len() * 2);
+    for &s in seqs {
+        batch.push(Mutation::delete(MESSAGES, q.msg_key(s)));
+        batch.push(Mutation::delete(RECEIPTS, q.msg_key(s)));
+    }
+    batch
+}
 
 /// The queues of one account in one region.
 #[derive(Default)]
@@ -44,7 +54,8 @@ impl Core {
                 continue;
             };
             let meta: Meta = serde_json::from_slice(&value).map_err(|e| e.to_string())?;
-            let q = Arc::new(Queue::new(account, region, name, meta, now));
+            let durable = core.storage.is_durable();
+            let q = Arc::new(Queue::new(account, region, name, meta, now, durable));
             core.regions
                 .get_for(account, region)
                 .queues
@@ -69,7 +80,64 @@ impl Core {
             let stored: Stored = serde_json::from_slice(&value).map_err(|e| e.to_string())?;
             q.inner.lock().unwrap().insert(seq, stored, now);
         }
+        core.load_receive_state(now)?;
         Ok(core)
+    }
+
+    /// Reapplies what receives, FIFO deduplication and sequence numbering left in storage.
+    fn load_receive_state(&self, now: i64) -> Result<(), String> {
+        for (key, value) in self.storage.load(RECEIPTS).map_err(|e| e.to_string())? {
+            let Some((q, seq)) = self.keyed(&key) else {
+                continue;
+            };
+            let Ok(seq) = seq.parse::<u64>() else {
+                continue;
+            };
+            let r: Receipt = serde_json::from_slice(&value).map_err(|e| e.to_string())?;
+            q.inner.lock().unwrap().restore_receipt(seq, r, now);
+        }
+        // Keys sort by expiry within a queue, the order the in-memory window expects.
+        for (key, value) in self.storage.load(DEDUP).map_err(|e| e.to_string())? {
+            let Some((q, rest)) = self.keyed(&key) else {
+                continue;
+            };
+            let Some((exp, dedup)) = rest.split_once('\t') else {
+                continue;
+            };
+            let Ok(exp) = exp.parse::<i64>() else {
+                continue;
+            };
+            let r: DedupRecord = serde_json::from_slice(&value).map_err(|e| e.to_string())?;
+            let mut inner = q.inner.lock().unwrap();
+            inner.restore_dedup(dedup.to_owned(), r.id, r.seq, exp);
+            // Drops what expired while the server was down (and queues its clean-up).
+            inner.duplicate("", now);
+        }
+        for (key, value) in self.storage.load(SEQS).map_err(|e| e.to_string())? {
+            let key = String::from_utf8_lossy(&key).into_owned();
+            let mut parts = key.splitn(3, '\t');
+            let (Some(account), Some(region), Some(name)) =
+                (parts.next(), parts.next(), parts.next())
+            else {
+                continue;
+            };
+            let Some(q) = self.find(account, region, name) else {
+                continue;
+            };
+            if let Ok(reserved) = String::from_utf8_lossy(&value).parse::<u64>() {
+                q.inner.lock().unwrap().restore_reservation(reserved);
+            }
+        }
+        Ok(())
+    }
+
+    /// The queue a `account\tregion\tname\trest` key belongs to, and the rest.
+    fn keyed(&self, key: &[u8]) -> Option<(Arc<Queue>, String)> {
+        let key = std::str::from_utf8(key).ok()?;
+        let mut parts = key.splitn(4, '\t');
+        let (account, region, name, rest) =
+            (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+        Some((self.find(account, region, name)?, rest.to_owned()))
     }
 
     pub fn find(&self, account: &str, region: &str, name: &str) -> Option<Arc<Queue>> {
@@ -118,11 +186,8 @@ impl Core {
             .get("Policy")
             .cloned()
             .unwrap_or_default();
-        let caller = policy::Caller {
-            account: &ctx.account_id,
-            arn: &ctx.caller_arn,
-        };
-        if policy::allows(&policy, &caller, action, &q.arn) {
+        let caller = nephos_policy::Caller::from_context(&ctx.account_id, &ctx.caller_arn);
+        if nephos_policy::allows(&policy, &caller, &format!("sqs:{action}"), &q.arn) {
             Ok(())
         } else {
             Err(errors::access_denied(url))
