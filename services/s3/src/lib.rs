@@ -17,6 +17,7 @@ pub mod buckets;
 pub mod checksum;
 pub mod conditions;
 pub mod configs;
+pub mod control;
 pub mod cors;
 pub mod errors;
 pub mod lifecycle;
@@ -35,6 +36,8 @@ use nephos_core::{
 use nephos_storage::{BlobStore, Storage};
 use std::path::Path;
 use std::sync::Arc;
+
+pub use control::S3ControlProvider;
 
 pub struct S3Provider {
     store: store::Store,

@@ -19,8 +19,10 @@ const MAX_PART_NUMBER: i64 = 10_000;
 fn part_number(input: &Value) -> Result<u32, AwsError> {
     match input.int("PartNumber") {
         Some(n) if (1..=MAX_PART_NUMBER).contains(&n) => Ok(n as u32),
-        _ => Err(errors::invalid_argument(
+        other => Err(errors::invalid_arg(
             "Part number must be an integer between 1 and 10000, inclusive",
+            "partNumber",
+            Some(&other.map(|n| n.to_string()).unwrap_or_default()),
         )),
     }
 }
@@ -154,14 +156,27 @@ impl S3Provider {
         ctx: &RequestContext,
         mut input: Input,
     ) -> Result<Output, AwsError> {
-        let body = input.body.take();
-        let v = &input.value;
+        let mut body = input.body.take();
+        let result = self.upload_part_with(ctx, &input.value, &mut body).await;
+        if result.is_err() {
+            crate::store::drain(body.take()).await;
+        }
+        result
+    }
+
+    /// UploadPart; takes `body` only after the checks that need none (see PutObject).
+    async fn upload_part_with(
+        &self,
+        ctx: &RequestContext,
+        v: &Value,
+        body: &mut Option<nephos_core::ByteStream>,
+    ) -> Result<Output, AwsError> {
         let key = v.str("Key").unwrap_or_default();
         let b = self.bucket_for_key(ctx, v.str("Bucket").unwrap_or_default(), Some(key))?;
         let number = part_number(v)?;
         let up = Self::upload_of(&b, key, v.str("UploadId").unwrap_or_default())?;
         let wanted = crate::objects::wanted_checksum(v).or(up.checksum_algorithm);
-        let written = self.store.write_body(body, wanted, true).await?;
+        let written = self.store.write_body(body.take(), wanted, true).await?;
         if let Err(e) = verify_body(v, &written) {
             self.store.free_body(&written.body);
             return Err(e);
@@ -212,10 +227,14 @@ impl S3Provider {
                 match parsed {
                     Some((a, z)) if a <= z && z < src.size => (a, z + 1),
                     _ => {
-                        return Err(errors::invalid_argument(format!(
-                            "Range specified is not valid for source object of size: {}",
-                            src.size
-                        )));
+                        return Err(errors::invalid_arg(
+                            format!(
+                                "Range specified is not valid for source object of size: {}",
+                                src.size
+                            ),
+                            "x-amz-copy-source-range",
+                            Some(r),
+                        ));
                     }
                 }
             }

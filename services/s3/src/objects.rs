@@ -38,8 +38,8 @@ pub fn valid_version_id(id: &str) -> bool {
                 .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_'))
 }
 
-fn invalid_version() -> AwsError {
-    errors::invalid_argument("Invalid version id specified")
+fn invalid_version(id: &str) -> AwsError {
+    errors::invalid_arg("Invalid version id specified", "versionId", Some(id))
 }
 
 /// System and user metadata from a Put/Copy/CreateMultipartUpload request.
@@ -260,7 +260,7 @@ impl S3Provider {
         match version_id {
             Some(id) => {
                 if !valid_version_id(id) {
-                    return Err(invalid_version());
+                    return Err(invalid_version(id));
                 }
                 let v = b
                     .version(key, id)
@@ -337,8 +337,22 @@ impl S3Provider {
         ctx: &RequestContext,
         mut input: Input,
     ) -> Result<Output, AwsError> {
-        let body = input.body.take();
-        let v = &input.value;
+        let mut body = input.body.take();
+        let result = self.put_object_with(ctx, &input.value, &mut body).await;
+        if result.is_err() {
+            crate::store::drain(body.take()).await;
+        }
+        result
+    }
+
+    /// PutObject; takes `body` only once every check that needs no body has passed, so
+    /// a refused request can still be drained.
+    async fn put_object_with(
+        &self,
+        ctx: &RequestContext,
+        v: &Value,
+        body: &mut Option<nephos_core::ByteStream>,
+    ) -> Result<Output, AwsError> {
         let key = v.str("Key").unwrap_or_default();
         check_key(key)?;
         let b = self.bucket_for_key(ctx, v.str("Bucket").unwrap_or_default(), Some(key))?;
@@ -350,7 +364,7 @@ impl S3Provider {
         let tags = parse_tagging_header(v.str("Tagging"))?;
         let written = self
             .store
-            .write_body(body, wanted_checksum(v), false)
+            .write_body(body.take(), wanted_checksum(v), false)
             .await?;
         let checked = verify_body(v, &written).and_then(|c| {
             // A conditional write is decided when the upload completes.
@@ -500,7 +514,7 @@ impl S3Provider {
         let mut out = Value::map();
         if let Some(id) = version_id {
             if !valid_version_id(id) {
-                return Err(invalid_version());
+                return Err(invalid_version(id));
             }
             if let Some(v) = b.version(key, id) {
                 crate::lock::check_delete(&v, bypass, ctx.clock.now_millis())?;
@@ -669,7 +683,11 @@ impl S3Provider {
             .split_once('/')
             .filter(|(b, k)| !b.is_empty() && !k.is_empty())
         else {
-            return Err(errors::invalid_argument("Invalid copy source object key"));
+            return Err(errors::invalid_arg(
+                "Invalid copy source object key",
+                "x-amz-copy-source",
+                Some(source),
+            ));
         };
         let version = query
             .split('&')
