@@ -58,6 +58,12 @@ def test_preconditions_and_arguments(nephos, account):
                  "InvalidArgument", ArgumentName="continuation-token", ArgumentValue="zz")
     assert_error(raw(nephos, account, "GET", f"/{b}/k", headers={"Range": "bytes=5-9"}), 416,
                  "InvalidRange", RangeRequested="bytes=5-9", ActualObjectSize="1")
+    assert_error(raw(nephos, account, "PUT", f"/{b}/k4", data=b"x",
+                     headers={"x-amz-storage-class": "FANCY"}),
+                 400, "InvalidStorageClass", StorageClassRequested="FANCY")
+    assert_error(raw(nephos, account, "PUT", f"/{b}/k5", headers={
+        "x-amz-copy-source": f"/{b}/k", "x-amz-metadata-directive": "MERGE"}), 400,
+        "InvalidArgument", ArgumentName="x-amz-metadata-directive", ArgumentValue="MERGE")
     assert_error(raw(nephos, account, "PUT", f"/{b}/k3", data=b"x", headers={
         "x-amz-server-side-encryption-customer-algorithm": "AES256",
         "x-amz-server-side-encryption-customer-key": "c2hvcnQ=",

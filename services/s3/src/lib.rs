@@ -1,13 +1,15 @@
 //! Amazon S3: buckets in one global namespace, objects streamed to blob files (small ones
 //! inline), listings, multipart uploads, flexible checksums, versioning and tagging,
-//! access control, encryption, lifecycle, Object Lock, CORS and event notifications.
+//! access control, encryption, lifecycle, Object Lock, CORS, event notifications and
+//! static websites.
 //!
 //! Modules: [`store`] (state, persistence, body streaming), [`buckets`], [`objects`],
 //! [`listing`], [`multipart`] (handlers), [`checksum`] (ETags and flexible checksums),
 //! [`conditions`] (conditional requests and ranges), [`policy`] and [`acl`] (access
 //! control, Block Public Access, ownership), [`sse`] (encryption), [`lifecycle`] (rules
 //! and the background task), [`lock`] (Object Lock), [`cors`], [`notify`] (events to
-//! SQS), [`configs`] (configurations stored as sent), [`errors`].
+//! SQS), [`configs`] (configurations stored as sent), [`website`] (static website
+//! hosting), [`control`] (S3 Control: account-level Block Public Access), [`errors`].
 //!
 //! Durability: a body is written and fsynced as a blob before the record naming it is
 //! committed, so after a crash an object is either whole or absent.
@@ -29,6 +31,7 @@ pub mod objects;
 pub mod policy;
 pub mod sse;
 pub mod store;
+pub mod website;
 
 use nephos_core::{
     AwsError, BoxFuture, Clock, Dispatcher, Input, Output, Provider, RequestContext, Value,

@@ -42,13 +42,64 @@ fn invalid_version(id: &str) -> AwsError {
     errors::invalid_arg("Invalid version id specified", "versionId", Some(id))
 }
 
+/// The storage classes S3 accepts on writes.
+const STORAGE_CLASSES: [&str; 9] = [
+    "STANDARD",
+    "REDUCED_REDUNDANCY",
+    "STANDARD_IA",
+    "ONEZONE_IA",
+    "INTELLIGENT_TIERING",
+    "GLACIER",
+    "DEEP_ARCHIVE",
+    "GLACIER_IR",
+    "EXPRESS_ONEZONE",
+];
+
+/// S3 answers an unknown storage class with its own error, not a validation error.
+pub fn check_storage_class(input: &Value) -> Result<(), AwsError> {
+    match input.str("StorageClass") {
+        Some(c) if !STORAGE_CLASSES.contains(&c) => Err(AwsError::new(
+            400,
+            "InvalidStorageClass",
+            "The storage class you specified is not valid",
+        )
+        .with_field("StorageClassRequested", c)),
+        _ => Ok(()),
+    }
+}
+
+/// `MetadataDirective`/`TaggingDirective` of a copy: `COPY` (the default) or `REPLACE`.
+fn directive(input: &Value, member: &str, header: &str) -> Result<bool, AwsError> {
+    match input.str(member) {
+        None | Some("COPY") => Ok(false),
+        Some("REPLACE") => Ok(true),
+        Some(other) => Err(errors::invalid_arg(
+            format!(
+                "Unknown {} directive.",
+                if member == "MetadataDirective" {
+                    "metadata"
+                } else {
+                    "tagging"
+                }
+            ),
+            header,
+            Some(other),
+        )),
+    }
+}
+
 /// System and user metadata from a Put/Copy/CreateMultipartUpload request.
 pub fn meta_from_input(input: &Value) -> Result<ObjectMeta, AwsError> {
+    check_storage_class(input)?;
     let s = |k: &str| input.str(k).map(str::to_owned);
     let mut user = std::collections::BTreeMap::new();
     let mut total = 0;
     if let Some(m) = input.get("Metadata").and_then(Value::as_map) {
         for (k, v) in m {
+            // The name the website answers are tagged with is never stored.
+            if k.eq_ignore_ascii_case(crate::website::MARKER) {
+                continue;
+            }
             let v = v.as_str().unwrap_or_default();
             total += k.len() + v.len();
             user.insert(k.to_ascii_lowercase(), v.to_owned());
@@ -426,6 +477,19 @@ impl S3Provider {
         input: &Value,
         with_body: bool,
     ) -> Result<Output, AwsError> {
+        if let Some(answer) = self.website(ctx, input, with_body) {
+            return answer;
+        }
+        self.read_object(ctx, input, with_body)
+    }
+
+    /// GetObject/HeadObject on the REST endpoint.
+    pub(crate) fn read_object(
+        &self,
+        ctx: &RequestContext,
+        input: &Value,
+        with_body: bool,
+    ) -> Result<Output, AwsError> {
         let key = input.str("Key").unwrap_or_default();
         let b = self.bucket_for_key(ctx, input.str("Bucket").unwrap_or_default(), Some(key))?;
         let v = self.find_version(&b, key, input.str("VersionId"))?;
@@ -720,8 +784,9 @@ impl S3Provider {
         let (sb, src) = self.copy_source(ctx, input.str("CopySource").unwrap_or_default())?;
         conditions::check_copy_source(input, &src.etag, src.last_modified_ms)?;
         Self::check_write_conditions(&b, key, input)?;
-        let replace_meta = input.str("MetadataDirective") == Some("REPLACE");
-        let replace_tags = input.str("TaggingDirective") == Some("REPLACE");
+        let replace_meta = directive(input, "MetadataDirective", "x-amz-metadata-directive")?;
+        let replace_tags = directive(input, "TaggingDirective", "x-amz-tagging-directive")?;
+        check_storage_class(input)?;
         let same = sb.name() == b.name() && src.key == key;
         let changes = replace_meta
             || input.get("StorageClass").is_some()
