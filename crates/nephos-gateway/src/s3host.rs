@@ -448,10 +448,10 @@ mod tests {
     fn website_hosts_serve_paths_as_keys() {
         let r = route(
             "s3",
-            &req("site.s3-website.localhost:4566", "/docs/a b?x=1"),
+            &req("site.s3-website.localhost:4566", "/docs/a%20b?x=1"),
         )
         .unwrap();
-        assert_eq!(r.uri.to_string(), "/site/GET%20%2Fdocs%2Fa%20b");
+        assert_eq!(r.uri.to_string(), "/site/GET%20%2Fdocs%2Fa%2520b");
         assert_eq!(r.method, http::Method::GET);
         assert_eq!(operation("s3", &r), Some("GetObject"));
         let mut post = req("site.s3-website-us-east-1.amazonaws.com", "/");
