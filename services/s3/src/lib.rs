@@ -25,6 +25,7 @@ pub mod errors;
 pub mod lifecycle;
 pub mod listing;
 pub mod lock;
+pub mod logging;
 pub mod multipart;
 pub mod notify;
 pub mod objects;
@@ -45,6 +46,8 @@ pub use control::S3ControlProvider;
 pub struct S3Provider {
     store: store::Store,
     pub(crate) dispatcher: Dispatcher,
+    /// Server access log records waiting for delivery.
+    access_logs: logging::Pending,
 }
 
 impl S3Provider {
@@ -65,8 +68,10 @@ impl S3Provider {
         let provider = Arc::new(S3Provider {
             store: store::Store::open(storage, blobs)?,
             dispatcher,
+            access_logs: logging::Pending::default(),
         });
-        provider.start_lifecycle(clock);
+        provider.start_lifecycle(clock.clone());
+        provider.start_access_logs(clock);
         Ok(provider)
     }
 }
@@ -162,6 +167,49 @@ impl Provider for S3Provider {
         input: Input,
     ) -> BoxFuture<'a, Result<Output, AwsError>> {
         Box::pin(async move {
+            let logged = self.access_log_input(&input.value);
+            let started = std::time::Instant::now();
+            let result = self.run_notifying(ctx, input).await;
+            if let Some(v) = logged {
+                let ms = started.elapsed().as_millis() as u64;
+                self.log_access(ctx, &v, &result, ms);
+            }
+            result
+        })
+    }
+
+    fn cors(
+        &self,
+        request: &nephos_core::CorsRequest<'_>,
+    ) -> Option<Result<Vec<(String, String)>, AwsError>> {
+        Some(self.cors_answer(request))
+    }
+
+    fn reset(&self) {
+        self.store.clear();
+        self.access_logs.clear();
+    }
+}
+
+impl S3Provider {
+    /// What the access log needs of a request's input, when its bucket logs requests.
+    fn access_log_input(&self, input: &Value) -> Option<Value> {
+        let b = self.store.bucket(input.str("Bucket")?)?;
+        if !b.meta.read().unwrap().configs.contains_key("logging") {
+            return None;
+        }
+        let mut v = Value::map();
+        for k in ["Bucket", "Key", "ContentLength"] {
+            if let Some(x) = input.get(k) {
+                v.insert(k, x.clone());
+            }
+        }
+        Some(v)
+    }
+
+    /// Runs the operation, then sends the event notifications it causes.
+    async fn run_notifying(&self, ctx: &RequestContext, input: Input) -> Result<Output, AwsError> {
+        {
             let notifies = matches!(
                 ctx.operation.as_str(),
                 "PutObject"
@@ -181,18 +229,7 @@ impl Provider for S3Provider {
                 self.after(ctx, &head, &out.value).await;
             }
             result
-        })
-    }
-
-    fn cors(
-        &self,
-        request: &nephos_core::CorsRequest<'_>,
-    ) -> Option<Result<Vec<(String, String)>, AwsError>> {
-        Some(self.cors_answer(request))
-    }
-
-    fn reset(&self) {
-        self.store.clear();
+        }
     }
 }
 

@@ -67,7 +67,7 @@ pub fn validate(bucket: &str, text: &str) -> Result<(), AwsError> {
 }
 
 /// `*` and `?` wildcards, case-sensitive (actions are compared lowercased).
-fn glob(pattern: &str, text: &str) -> bool {
+pub(crate) fn glob(pattern: &str, text: &str) -> bool {
     let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
     let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
     while ti < t.len() {
