@@ -127,7 +127,10 @@ def test_targets_must_allow_delivery(nephos, account):
         s3.put_bucket_logging(Bucket=src, BucketLoggingStatus={
             "LoggingEnabled": {"TargetBucket": acl_target, "TargetPrefix": "y/"}})
     assert e.value.response["Error"]["Code"] == "InvalidTargetBucketForLogging"
-    s3.put_bucket_acl(Bucket=acl_target, ACL="log-delivery-write")
+    log_delivery = 'uri="http://acs.amazonaws.com/groups/s3/LogDelivery"'
+    owner = f'id="{s3.list_buckets()["Owner"]["ID"]}"'
+    s3.put_bucket_acl(Bucket=acl_target, GrantFullControl=owner, GrantWrite=log_delivery,
+                      GrantReadACP=log_delivery)
     s3.put_bucket_logging(Bucket=src, BucketLoggingStatus={
         "LoggingEnabled": {"TargetBucket": acl_target, "TargetPrefix": "y/"}})
     s3.head_bucket(Bucket=src)

@@ -162,3 +162,30 @@ def test_account_settings_are_the_callers_own(nephos, account, s3control):
             AccountId="999999999990",
             PublicAccessBlockConfiguration={"BlockPublicAcls": True})
     assert code(e) == "AccessDenied"
+
+
+def test_account_settings_survive_a_restart(start_nephos, tmp_path, account, monkeypatch):
+    real = socket.getaddrinfo
+    monkeypatch.setattr(socket, "getaddrinfo", lambda host, *a, **k: real(
+        "127.0.0.1" if isinstance(host, str) and host.endswith(".localhost") else host, *a, **k))
+
+    def control(server):
+        return boto3.client("s3control", endpoint_url=f"http://localhost:{server.port}",
+                            region_name="us-east-1", aws_access_key_id=account,
+                            aws_secret_access_key="test",
+                            config=Config(retries={"max_attempts": 0}))
+
+    server = start_nephos("--data-dir", str(tmp_path))
+    control(server).put_public_access_block(
+        AccountId=account, PublicAccessBlockConfiguration={"BlockPublicPolicy": True})
+    server.stop()
+    server = start_nephos("--data-dir", str(tmp_path))
+    got = control(server).get_public_access_block(AccountId=account)
+    assert got["PublicAccessBlockConfiguration"]["BlockPublicPolicy"] is True
+    s3 = server.client("s3", account=account)
+    b = bucket_name(account, "restart")
+    s3.create_bucket(Bucket=b)
+    s3.delete_public_access_block(Bucket=b)
+    with pytest.raises(ClientError) as e:
+        s3.put_bucket_policy(Bucket=b, Policy=public_policy(b))
+    assert code(e) == "AccessDenied"
