@@ -19,7 +19,9 @@ def code(e):
 def test_canned_acls_and_anonymous_reads(nephos, account):
     s3 = nephos.client("s3", account=account)
     b = bucket_name(account, "acl")
-    s3.create_bucket(Bucket=b)
+    # ACLs and public access are off for new buckets: turn them on, as AWS users must.
+    s3.create_bucket(Bucket=b, ObjectOwnership="ObjectWriter")
+    s3.delete_public_access_block(Bucket=b)
     acl = s3.get_bucket_acl(Bucket=b)
     owner = acl["Owner"]["ID"]
     assert len(owner) == 64
@@ -49,7 +51,7 @@ def test_canned_acls_and_anonymous_reads(nephos, account):
 def test_explicit_grants(nephos, account):
     s3 = nephos.client("s3", account=account)
     b = bucket_name(account, "grants")
-    s3.create_bucket(Bucket=b)
+    s3.create_bucket(Bucket=b, ObjectOwnership="ObjectWriter")
     s3.put_object(Bucket=b, Key="k", Body=b"x")
     friend = new_account()
     friend_s3 = nephos.client("s3", account=friend)
@@ -81,7 +83,11 @@ def test_explicit_grants(nephos, account):
 def test_block_public_access(nephos, account):
     s3 = nephos.client("s3", account=account)
     b = bucket_name(account, "bpa")
-    s3.create_bucket(Bucket=b)
+    s3.create_bucket(Bucket=b, ObjectOwnership="ObjectWriter")
+    everything = {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
+                  "RestrictPublicBuckets": True}
+    assert s3.get_public_access_block(Bucket=b)["PublicAccessBlockConfiguration"] == everything
+    s3.delete_public_access_block(Bucket=b)
     with pytest.raises(ClientError) as e:
         s3.get_public_access_block(Bucket=b)
     assert code(e) == "NoSuchPublicAccessBlockConfiguration"
@@ -114,10 +120,14 @@ def test_ownership_controls(nephos, account):
     s3 = nephos.client("s3", account=account)
     b = bucket_name(account, "own")
     s3.create_bucket(Bucket=b)
+    s3.delete_public_access_block(Bucket=b)
+    rules = {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+    # New buckets have ACLs disabled.
+    assert s3.get_bucket_ownership_controls(Bucket=b)["OwnershipControls"] == rules
+    s3.delete_bucket_ownership_controls(Bucket=b)
     with pytest.raises(ClientError) as e:
         s3.get_bucket_ownership_controls(Bucket=b)
     assert code(e) == "OwnershipControlsNotFoundError"
-    rules = {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
     s3.put_bucket_ownership_controls(Bucket=b, OwnershipControls=rules)
     assert s3.get_bucket_ownership_controls(Bucket=b)["OwnershipControls"] == rules
     with pytest.raises(ClientError) as e:

@@ -107,6 +107,7 @@ def test_actual_requests_get_rule_headers(nephos, account):
     s3 = nephos.client("s3", account=account)
     b = bucket_name(account, "act")
     s3.create_bucket(Bucket=b)
+    s3.delete_public_access_block(Bucket=b)
     s3.put_bucket_policy(
         Bucket=b,
         Policy='{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*",'

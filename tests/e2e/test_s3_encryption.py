@@ -107,3 +107,64 @@ def test_sse_c(nephos, account):
     s3.copy_object(Bucket=b, Key="c", CopySource={"Bucket": b, "Key": "k"},
                    CopySourceSSECustomerAlgorithm="AES256", CopySourceSSECustomerKey=key)
     assert s3.get_object(Bucket=b, Key="c")["Body"].read() == b"secret"
+
+
+def test_sse_c_multipart(nephos, account):
+    s3 = nephos.client("s3", account=account)
+    b = bucket_name(account, "ssecmp")
+    s3.create_bucket(Bucket=b)
+    key, other = os.urandom(32), os.urandom(32)
+    md5 = base64.b64encode(hashlib.md5(key).digest()).decode()
+    ssec = {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": key}
+    up = s3.create_multipart_upload(Bucket=b, Key="big", **ssec)
+    assert up["SSECustomerAlgorithm"] == "AES256" and up["SSECustomerKeyMD5"] == md5
+    uid = up["UploadId"]
+    part1 = b"a" * (5 * 1024 * 1024)
+    # Parts must carry the upload's key: not none, not another one.
+    with pytest.raises(ClientError) as e:
+        s3.upload_part(Bucket=b, Key="big", UploadId=uid, PartNumber=1, Body=part1)
+    assert code(e) == "InvalidRequest"
+    assert "Subsequent part requests must include the appropriate encryption parameters" in \
+        e.value.response["Error"]["Message"]
+    with pytest.raises(ClientError) as e:
+        s3.upload_part(Bucket=b, Key="big", UploadId=uid, PartNumber=1, Body=part1,
+                       SSECustomerAlgorithm="AES256", SSECustomerKey=other)
+    assert code(e) == "InvalidRequest"
+    assert e.value.response["Error"]["Message"] == (
+        "The provided encryption parameters did not match the ones used originally.")
+    p1 = s3.upload_part(Bucket=b, Key="big", UploadId=uid, PartNumber=1, Body=part1, **ssec)
+    assert p1["SSECustomerAlgorithm"] == "AES256" and p1["SSECustomerKeyMD5"] == md5
+    assert "ServerSideEncryption" not in p1
+    # A part copied from an SSE-C object needs the source's key too.
+    s3.put_object(Bucket=b, Key="src", Body=b"tail", **ssec)
+    with pytest.raises(ClientError) as e:
+        s3.upload_part_copy(Bucket=b, Key="big", UploadId=uid, PartNumber=2,
+                            CopySource={"Bucket": b, "Key": "src"}, **ssec)
+    assert code(e) == "InvalidRequest"
+    p2 = s3.upload_part_copy(Bucket=b, Key="big", UploadId=uid, PartNumber=2,
+                             CopySource={"Bucket": b, "Key": "src"},
+                             CopySourceSSECustomerAlgorithm="AES256",
+                             CopySourceSSECustomerKey=key, **ssec)
+    assert p2["SSECustomerKeyMD5"] == md5
+    parts = [{"PartNumber": 1, "ETag": p1["ETag"]},
+             {"PartNumber": 2, "ETag": p2["CopyPartResult"]["ETag"]}]
+    with pytest.raises(ClientError) as e:
+        s3.complete_multipart_upload(Bucket=b, Key="big", UploadId=uid,
+                                     MultipartUpload={"Parts": parts},
+                                     SSECustomerAlgorithm="AES256", SSECustomerKey=other)
+    assert code(e) == "InvalidRequest"
+    s3.complete_multipart_upload(Bucket=b, Key="big", UploadId=uid,
+                                 MultipartUpload={"Parts": parts}, **ssec)
+    with pytest.raises(ClientError) as e:
+        s3.get_object(Bucket=b, Key="big")
+    assert code(e) == "InvalidRequest"
+    g = s3.get_object(Bucket=b, Key="big", **ssec)
+    assert g["SSECustomerKeyMD5"] == md5
+    assert g["Body"].read() == part1 + b"tail"
+    # An upload without SSE-C refuses parts that send a key.
+    plain = s3.create_multipart_upload(Bucket=b, Key="plain")["UploadId"]
+    with pytest.raises(ClientError) as e:
+        s3.upload_part(Bucket=b, Key="plain", UploadId=plain, PartNumber=1, Body=b"x", **ssec)
+    assert code(e) == "InvalidRequest"
+    r = s3.upload_part(Bucket=b, Key="plain", UploadId=plain, PartNumber=1, Body=b"x")
+    assert r["ServerSideEncryption"] == "AES256"

@@ -19,6 +19,8 @@ def test_public_read_policy(nephos, account):
     s3 = nephos.client("s3", account=account)
     b = bucket_name(account, "pol")
     s3.create_bucket(Bucket=b)
+    # New buckets refuse public policies until Block Public Access is relaxed.
+    s3.delete_public_access_block(Bucket=b)
     s3.put_object(Bucket=b, Key="public/x.txt", Body=b"for everyone")
     s3.put_object(Bucket=b, Key="private/y.txt", Body=b"secret")
     url = f"{nephos.endpoint}/{b}"

@@ -55,6 +55,9 @@ fn tables() -> &'static Tables {
     })
 }
 
+/// The path every S3 Control operation starts with.
+const S3CONTROL_PATH: &str = "/v20180820/";
+
 /// What the gateway knows about a request before choosing its service.
 #[derive(Debug, Default)]
 pub struct Clues<'a> {
@@ -95,6 +98,11 @@ pub fn resolve(c: &Clues<'_>) -> Resolved {
     if let Some(host) = c.host
         && let Some(name) = from_host(host, t)
     {
+        // S3 Control shares S3's hosts (`<account>.s3.localhost.localstack.cloud`, as the
+        // SDKs prefix the account id); its API lives under the version path.
+        if name == "s3" && c.path.starts_with(S3CONTROL_PATH) {
+            return Resolved::Service("s3control");
+        }
         return Resolved::Service(name);
     }
     if let Some(cands) = signing {
@@ -238,6 +246,20 @@ mod tests {
             }),
             Service("s3")
         );
+        for host in [
+            "123456789012.localhost:4566",
+            "123456789012.s3.localhost.localstack.cloud:4566",
+        ] {
+            assert_eq!(
+                svc(Clues {
+                    signing_name: Some("s3"),
+                    host: Some(host),
+                    path: "/v20180820/configuration/publicAccessBlock",
+                    ..Default::default()
+                }),
+                Service("s3control")
+            );
+        }
         assert_eq!(
             svc(Clues {
                 signing_name: Some("ses"),

@@ -15,6 +15,11 @@
 //! - GetBucketLocation's body is a bare `<LocationConstraint>` root, which botocore reads
 //!   by hand; the model describes it as a wrapped member.
 //!
+//! - Website endpoints (`<bucket>.s3-website[-.]<region>.<anything>`): every request
+//!   becomes GetObject (HeadObject for HEAD) of the key `"<METHOD> <raw path>"`, which the
+//!   S3 provider serves as a website; [`finish`] turns its tagged error answers into
+//!   AWS's HTML pages (redirects get no body) and applies an error document's status.
+//!
 //! - CORS: preflights and cross-origin requests to a bucket are answered from the
 //!   bucket's rules ([`nephos_core::Provider::cors`]), not the gateway's permissive default.
 //!
@@ -35,6 +40,9 @@ pub fn route(service: &str, req: &HttpRequest) -> Option<HttpRequest> {
         .and_then(|h| h.to_str().ok())
         .or_else(|| req.uri.host())?;
     let path = req.uri.path();
+    if let Some(bucket) = website_bucket(host) {
+        return website_route(&bucket, req);
+    }
     let bucket = bucket_from_host(host);
     let mut new_path = match &bucket {
         Some(b) => format!("/{b}{}", if path.is_empty() { "/" } else { path }),
@@ -62,6 +70,118 @@ pub fn route(service: &str, req: &HttpRequest) -> Option<HttpRequest> {
         uri,
         headers: req.headers.clone(),
     })
+}
+
+/// The bucket of a website endpoint host: `<bucket>.s3-website.<anything>` or
+/// `<bucket>.s3-website-<region>.<anything>` (the provider reads the host the same way).
+fn website_bucket(host: &str) -> Option<String> {
+    let host = match host.rsplit_once(':') {
+        Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => host,
+    };
+    let host = host.to_ascii_lowercase();
+    let labels: Vec<&str> = host.split('.').collect();
+    let at = labels
+        .iter()
+        .position(|l| *l == "s3-website" || l.starts_with("s3-website-"))?;
+    (at > 0).then(|| labels[..at].join("."))
+}
+
+/// A website request as a GetObject (HeadObject) of `"<METHOD> <raw path>"`; the query is
+/// dropped (website endpoints serve paths only).
+fn website_route(bucket: &str, req: &HttpRequest) -> Option<HttpRequest> {
+    let key = format!("{} {}", req.method, req.uri.path());
+    // Every byte escaped: the key label decodes it back, slashes and all.
+    let mut path = format!("/{bucket}/");
+    for b in key.bytes() {
+        if b.is_ascii_alphanumeric() {
+            path.push(b as char);
+        } else {
+            path.push_str(&format!("%{b:02X}"));
+        }
+    }
+    let uri = http::Uri::builder().path_and_query(path).build().ok()?;
+    let method = if req.method == http::Method::HEAD {
+        http::Method::HEAD
+    } else {
+        http::Method::GET
+    };
+    let mut headers = req.headers.clone();
+    // A copy source would make the object router pick CopyObject.
+    headers.remove("x-amz-copy-source");
+    Some(HttpRequest {
+        method,
+        uri,
+        headers,
+    })
+}
+
+/// The status line text of the statuses a website answers with.
+fn reason(status: u16) -> &'static str {
+    http::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("Error")
+}
+
+/// AWS's HTML error page for an S3 XML error body: the status, then one item per
+/// element of the error (code, message, what failed, request ids).
+fn website_error_page(status: u16, xml: &str) -> String {
+    let inner = xml
+        .split_once("<Error>")
+        .and_then(|(_, rest)| rest.rsplit_once("</Error>"))
+        .map_or("", |(inner, _)| inner);
+    let mut items = String::new();
+    let mut rest = inner;
+    while let Some(open) = rest.find('<') {
+        let after = &rest[open + 1..];
+        let Some(close) = after.find('>') else { break };
+        let name = &after[..close];
+        let body = &after[close + 1..];
+        let end_tag = format!("</{name}>");
+        let Some(end) = body.find(&end_tag) else {
+            break;
+        };
+        items.push_str(&format!("<li>{name}: {}</li>\n", &body[..end]));
+        rest = &body[end + end_tag.len()..];
+    }
+    let title = format!("{status} {}", reason(status));
+    format!(
+        "<html>\n<head><title>{title}</title></head>\n<body>\n<h1>{title}</h1>\n<ul>\n{items}</ul>\n<hr/>\n</body>\n</html>\n"
+    )
+}
+
+/// Finishes a website answer the provider tagged (see the module doc).
+fn finish_website(resp: &mut HttpResponse) {
+    const MARKER: &str = "x-amz-meta-nephos-website";
+    let Some(tag) = resp.headers.remove(MARKER) else {
+        return;
+    };
+    let tag = tag.to_str().unwrap_or_default();
+    if let Ok(status) = tag.parse::<u16>() {
+        // An error document: served as an object, with the error's status.
+        resp.status = status;
+        return;
+    }
+    let body = if (300..400).contains(&resp.status) {
+        String::new()
+    } else {
+        match &resp.body {
+            nephos_protocol::Body::Full(bytes) => {
+                website_error_page(resp.status, &String::from_utf8_lossy(bytes))
+            }
+            nephos_protocol::Body::Stream(_) => String::new(),
+        }
+    };
+    resp.headers.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    resp.headers.insert(
+        http::header::CONTENT_LENGTH,
+        http::HeaderValue::from(body.len()),
+    );
+    resp.body = nephos_protocol::Body::Full(body.into());
 }
 
 /// Sub-resources whose operations the URI templates already tell apart.
@@ -252,6 +372,9 @@ fn bucket_from_host(host: &str) -> Option<String> {
 
 /// Fixes what the model cannot say about a response.
 pub fn finish(service: &str, operation: &str, resp: &mut HttpResponse) {
+    if service == "s3" && matches!(operation, "GetObject" | "HeadObject") {
+        finish_website(resp);
+    }
     if service == "s3"
         && operation == "GetObject"
         && resp.status == 200
@@ -319,6 +442,29 @@ mod tests {
             route("sqs", &req("bkt.s3.localhost", "/")).map(|_| ()),
             None
         );
+    }
+
+    #[test]
+    fn website_hosts_serve_paths_as_keys() {
+        let r = route(
+            "s3",
+            &req("site.s3-website.localhost:4566", "/docs/a%20b?x=1"),
+        )
+        .unwrap();
+        assert_eq!(r.uri.to_string(), "/site/GET%20%2Fdocs%2Fa%2520b");
+        assert_eq!(r.method, http::Method::GET);
+        assert_eq!(operation("s3", &r), Some("GetObject"));
+        let mut post = req("site.s3-website-us-east-1.amazonaws.com", "/");
+        post.method = http::Method::POST;
+        let r = route("s3", &post).unwrap();
+        assert_eq!(r.uri.to_string(), "/site/POST%20%2F");
+        assert_eq!(r.method, http::Method::GET);
+        let page = website_error_page(
+            404,
+            "<?xml version=\"1.0\"?>\n<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message><Key>a&amp;b</Key><RequestId>r</RequestId></Error>",
+        );
+        assert!(page.contains("<title>404 Not Found</title>"));
+        assert!(page.contains("<li>Code: NoSuchKey</li>\n<li>Message: The specified key does not exist.</li>\n<li>Key: a&amp;b</li>"));
     }
 
     #[test]

@@ -130,12 +130,14 @@ async fn run(cli: Cli, started: Instant) -> Result<(), String> {
     )));
     gateway.register(dynamodb);
     gateway.register(Arc::new(nephos_sqs::SqsProvider::new(storage.clone())?));
-    gateway.register(nephos_s3::S3Provider::new(
+    let s3 = nephos_s3::S3Provider::new(
         storage,
         cli.data_dir.as_deref(),
         clock.clone(),
         dispatcher.clone(),
-    )?);
+    )?;
+    gateway.register(nephos_s3::S3ControlProvider::new(s3.clone()));
+    gateway.register(s3);
     let gateway = Arc::new(gateway);
     dispatcher.set(gateway.in_process());
 
@@ -210,6 +212,13 @@ fn init_logging(cli: &Cli) {
 fn providers_for_listing() -> Vec<Arc<dyn nephos_core::Provider>> {
     let dynamodb = nephos_dynamodb::DynamoDb::open(Storage::ephemeral(), Arc::new(Clock::new()))
         .expect("ephemeral dynamodb");
+    let s3 = nephos_s3::S3Provider::new(
+        Storage::ephemeral(),
+        None,
+        Arc::new(Clock::new()),
+        nephos_core::Dispatcher::new(),
+    )
+    .expect("ephemeral s3");
     vec![
         Arc::new(
             nephos_sns::SnsProvider::new(
@@ -224,13 +233,8 @@ fn providers_for_listing() -> Vec<Arc<dyn nephos_core::Provider>> {
                 .expect("ephemeral sts"),
         ),
         Arc::new(nephos_sqs::SqsProvider::new(Storage::ephemeral()).expect("ephemeral sqs")),
-        nephos_s3::S3Provider::new(
-            Storage::ephemeral(),
-            None,
-            Arc::new(Clock::new()),
-            nephos_core::Dispatcher::new(),
-        )
-        .expect("ephemeral s3"),
+        s3.clone(),
+        nephos_s3::S3ControlProvider::new(s3),
         dynamodb.clone(),
         Arc::new(nephos_dynamodb::DynamoDbStreams::new(dynamodb)),
     ]

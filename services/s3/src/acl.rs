@@ -54,7 +54,7 @@ pub fn canned(name: &str) -> Result<Vec<Grant>, AwsError> {
             g.push(grant(Grantee::Group(LOG_DELIVERY.into()), "READ_ACP"));
         }
         "aws-exec-read" => {}
-        _ => return Err(errors::invalid_argument("")),
+        _ => return Err(errors::invalid_arg("", "x-amz-acl", Some(name))),
     }
     Ok(g)
 }
@@ -218,6 +218,64 @@ pub struct PublicAccessBlock {
     pub restrict_buckets: bool,
 }
 
+impl PublicAccessBlock {
+    /// What new buckets get since April 2023: everything blocked.
+    pub const ALL: PublicAccessBlock = PublicAccessBlock {
+        block_acls: true,
+        ignore_acls: true,
+        block_policy: true,
+        restrict_buckets: true,
+    };
+
+    /// Reads a `PublicAccessBlockConfiguration` (absent flags are false).
+    pub fn from_value(c: Option<&Value>) -> PublicAccessBlock {
+        let flag = |k: &str| c.and_then(|c| c.bool(k)).unwrap_or(false);
+        PublicAccessBlock {
+            block_acls: flag("BlockPublicAcls"),
+            ignore_acls: flag("IgnorePublicAcls"),
+            block_policy: flag("BlockPublicPolicy"),
+            restrict_buckets: flag("RestrictPublicBuckets"),
+        }
+    }
+
+    pub fn to_value(self) -> Value {
+        Value::map()
+            .with("BlockPublicAcls", self.block_acls)
+            .with("IgnorePublicAcls", self.ignore_acls)
+            .with("BlockPublicPolicy", self.block_policy)
+            .with("RestrictPublicBuckets", self.restrict_buckets)
+    }
+
+    /// The stricter of two settings, flag by flag (bucket and account settings combine).
+    pub fn or(self, o: PublicAccessBlock) -> PublicAccessBlock {
+        PublicAccessBlock {
+            block_acls: self.block_acls || o.block_acls,
+            ignore_acls: self.ignore_acls || o.ignore_acls,
+            block_policy: self.block_policy || o.block_policy,
+            restrict_buckets: self.restrict_buckets || o.restrict_buckets,
+        }
+    }
+}
+
+pub const OWNERSHIPS: [&str; 3] = [
+    "BucketOwnerEnforced",
+    "BucketOwnerPreferred",
+    "ObjectWriter",
+];
+
+/// Whether `grants` give anything to anyone but the owner (not allowed with ACLs off).
+pub fn grants_others(grants: &[Grant]) -> bool {
+    grants.iter().any(|g| g.grantee != Grantee::Owner)
+}
+
+pub fn invalid_acl_with_ownership() -> AwsError {
+    AwsError::new(
+        400,
+        "InvalidBucketAclWithObjectOwnership",
+        "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting",
+    )
+}
+
 fn not_supported() -> AwsError {
     AwsError::new(
         400,
@@ -227,18 +285,30 @@ fn not_supported() -> AwsError {
 }
 
 impl S3Provider {
+    /// The Block Public Access settings in force for `b`: its own, combined with its
+    /// owner's account-level ones.
+    pub fn effective_pab(&self, b: &Bucket) -> PublicAccessBlock {
+        let (own, owner) = {
+            let m = b.meta.read().unwrap();
+            (m.public_access_block.unwrap_or_default(), m.owner.clone())
+        };
+        own.or(self.account_pab(&owner).unwrap_or_default())
+    }
+
+    pub fn account_pab(&self, account: &str) -> Option<PublicAccessBlock> {
+        self.store.account_pab.read().unwrap().get(account).copied()
+    }
+
     /// Refuses an ACL the bucket's settings do not allow to be set.
     pub fn check_acl(&self, b: &Bucket, grants: Option<&[Grant]>) -> Result<(), AwsError> {
         let Some(grants) = grants else {
             return Ok(());
         };
-        let m = b.meta.read().unwrap();
-        if m.ownership.as_deref() == Some("BucketOwnerEnforced")
-            && grants.iter().any(|g| g.grantee != Grantee::Owner)
-        {
+        let enforced = b.meta.read().unwrap().ownership.as_deref() == Some("BucketOwnerEnforced");
+        if enforced && grants_others(grants) {
             return Err(not_supported());
         }
-        if m.public_access_block.is_some_and(|p| p.block_acls) && is_public(grants) {
+        if self.effective_pab(b).block_acls && is_public(grants) {
             return Err(errors::access_denied());
         }
         Ok(())
@@ -327,14 +397,7 @@ impl S3Provider {
         input: &Value,
     ) -> Result<Value, AwsError> {
         let b = self.owned_bucket(ctx, input.str("Bucket").unwrap_or_default())?;
-        let c = input.get("PublicAccessBlockConfiguration");
-        let flag = |k: &str| c.and_then(|c| c.bool(k)).unwrap_or(false);
-        let pab = PublicAccessBlock {
-            block_acls: flag("BlockPublicAcls"),
-            ignore_acls: flag("IgnorePublicAcls"),
-            block_policy: flag("BlockPublicPolicy"),
-            restrict_buckets: flag("RestrictPublicBuckets"),
-        };
+        let pab = PublicAccessBlock::from_value(input.get("PublicAccessBlockConfiguration"));
         b.meta.write().unwrap().public_access_block = Some(pab);
         self.save_bucket(&b).await?;
         Ok(Value::map())
@@ -356,14 +419,7 @@ impl S3Provider {
             )
             .with_field("BucketName", name));
         };
-        Ok(Value::map().with(
-            "PublicAccessBlockConfiguration",
-            Value::map()
-                .with("BlockPublicAcls", p.block_acls)
-                .with("IgnorePublicAcls", p.ignore_acls)
-                .with("BlockPublicPolicy", p.block_policy)
-                .with("RestrictPublicBuckets", p.restrict_buckets),
-        ))
+        Ok(Value::map().with("PublicAccessBlockConfiguration", p.to_value()))
     }
 
     pub(crate) async fn delete_public_access_block(
@@ -391,8 +447,16 @@ impl S3Provider {
         };
         let setting = rule
             .str("ObjectOwnership")
+            .filter(|o| OWNERSHIPS.contains(o))
             .ok_or_else(errors::malformed_xml)?;
-        b.meta.write().unwrap().ownership = Some(setting.to_owned());
+        {
+            let mut m = b.meta.write().unwrap();
+            // Disabling ACLs needs a bucket ACL that gives only the owner access.
+            if setting == "BucketOwnerEnforced" && m.acl.as_deref().is_some_and(grants_others) {
+                return Err(invalid_acl_with_ownership());
+            }
+            m.ownership = Some(setting.to_owned());
+        }
         self.save_bucket(&b).await?;
         Ok(Value::map())
     }

@@ -35,6 +35,52 @@ pub fn valid_bucket_name(name: &str) -> bool {
     !PREFIXES.iter().any(|p| name.starts_with(p)) && !SUFFIXES.iter().any(|s| name.ends_with(s))
 }
 
+/// Whether S3 knows `c` as a LocationConstraint (the model's list, which leaves out
+/// us-east-1).
+fn known_constraint(c: &str) -> bool {
+    const REGIONS: &[&str] = &[
+        "af-south-1",
+        "ap-east-1",
+        "ap-east-2",
+        "ap-northeast-1",
+        "ap-northeast-2",
+        "ap-northeast-3",
+        "ap-south-1",
+        "ap-south-2",
+        "ap-southeast-1",
+        "ap-southeast-2",
+        "ap-southeast-3",
+        "ap-southeast-4",
+        "ap-southeast-5",
+        "ap-southeast-6",
+        "ap-southeast-7",
+        "ca-central-1",
+        "ca-west-1",
+        "cn-north-1",
+        "cn-northwest-1",
+        "EU",
+        "eu-central-1",
+        "eu-central-2",
+        "eu-north-1",
+        "eu-south-1",
+        "eu-south-2",
+        "eu-west-1",
+        "eu-west-2",
+        "eu-west-3",
+        "il-central-1",
+        "me-central-1",
+        "me-south-1",
+        "mx-central-1",
+        "sa-east-1",
+        "us-east-2",
+        "us-gov-east-1",
+        "us-gov-west-1",
+        "us-west-1",
+        "us-west-2",
+    ];
+    REGIONS.contains(&c)
+}
+
 pub fn tag_set(tags: &[(String, String)]) -> Value {
     Value::List(
         tags.iter()
@@ -139,6 +185,14 @@ impl S3Provider {
             .get("CreateBucketConfiguration")
             .and_then(|c| c.str("LocationConstraint"))
             .filter(|c| !c.is_empty());
+        let invalid_constraint = |c: &str| {
+            AwsError::new(
+                400,
+                "InvalidLocationConstraint",
+                "The specified location-constraint is not valid",
+            )
+            .with_field("LocationConstraint", c)
+        };
         let region = match constraint {
             None if ctx.region == "us-east-1" => "us-east-1".to_owned(),
             None => {
@@ -148,13 +202,10 @@ impl S3Provider {
                     "The unspecified location constraint is incompatible for the region specific endpoint this request was sent to.",
                 ));
             }
-            Some("us-east-1") if ctx.region == "us-east-1" => {
-                return Err(AwsError::new(
-                    400,
-                    "InvalidLocationConstraint",
-                    "The specified location-constraint is not valid",
-                )
-                .with_field("LocationConstraint", "us-east-1"));
+            // us-east-1 is named by sending no constraint at all; naming it is an error
+            // wherever the request goes, as is a region S3 does not know.
+            Some(c) if c == "us-east-1" || !known_constraint(c) => {
+                return Err(invalid_constraint(c));
             }
             Some("EU") if ctx.region == "eu-west-1" => "eu-west-1".to_owned(),
             Some(c) if c == ctx.region => c.to_owned(),
@@ -168,6 +219,33 @@ impl S3Provider {
                 ));
             }
         };
+        // Since April 2023 new buckets block public access and have ACLs disabled unless
+        // the request chooses another ownership.
+        let ownership = match input.str("ObjectOwnership") {
+            None => "BucketOwnerEnforced",
+            Some(o) if crate::acl::OWNERSHIPS.contains(&o) => o,
+            Some(o) => {
+                return Err(errors::invalid_arg(
+                    "Invalid x-amz-object-ownership header",
+                    "x-amz-object-ownership",
+                    Some(o),
+                ));
+            }
+        };
+        let acl = crate::acl::from_input(input)?;
+        if let Some(g) = &acl {
+            if ownership == "BucketOwnerEnforced" && crate::acl::grants_others(g) {
+                return Err(crate::acl::invalid_acl_with_ownership());
+            }
+            // The new bucket's own settings block public ACLs from the start.
+            if crate::acl::is_public(g) {
+                return Err(AwsError::new(
+                    400,
+                    "InvalidBucketAclWithBlockPublicAccessError",
+                    "Bucket cannot have public ACLs set with BlockPublicAccess enabled",
+                ));
+            }
+        }
         let meta = BucketMeta {
             name: name.to_owned(),
             owner: ctx.account_id.clone(),
@@ -177,9 +255,9 @@ impl S3Provider {
             tags: None,
             policy: None,
             cors: None,
-            acl: crate::acl::from_input(input)?,
-            public_access_block: None,
-            ownership: input.str("ObjectOwnership").map(str::to_owned),
+            acl,
+            public_access_block: Some(crate::acl::PublicAccessBlock::ALL),
+            ownership: Some(ownership.to_owned()),
             encryption: None,
             lifecycle: None,
             object_lock: None,

@@ -1,6 +1,7 @@
-//! Bucket configurations S3 stores and returns without acting on them here: logging,
-//! requester pays, replication, inventory and website (documents and routing rules).
-//! They are kept as the request's value tree, converted to JSON for storage.
+//! Bucket configurations kept as the request's value tree (converted to JSON for
+//! storage): logging (acted on by [`crate::logging`]), website (served by
+//! [`crate::website`]), and requester pays, replication and inventory, which are stored
+//! and returned only.
 
 use crate::S3Provider;
 use crate::errors;
@@ -111,6 +112,31 @@ impl S3Provider {
                             "InvalidTargetBucketForLogging",
                             "The owner for the bucket to be logged and the target bucket must be the same.",
                         ));
+                    }
+                    // With ACLs enabled on the target, S3 checks the Log Delivery grants
+                    // up front (a bucket policy for the logging service does as well);
+                    // with ACLs disabled only the policy can allow delivery, checked then.
+                    let source = self.owned_bucket(ctx, bucket)?;
+                    let acls_on =
+                        t.meta.read().unwrap().ownership.as_deref() != Some("BucketOwnerEnforced");
+                    let check = crate::logging::Target {
+                        bucket: target.to_owned(),
+                        prefix: enabled
+                            .and_then(|e| e.str("TargetPrefix"))
+                            .unwrap_or_default()
+                            .to_owned(),
+                        partitioned: false,
+                        source: bucket.to_owned(),
+                        source_account: ctx.account_id.clone(),
+                        source_region: source.meta.read().unwrap().region.clone(),
+                    };
+                    if acls_on && !crate::logging::may_deliver(&t, &check) {
+                        return Err(AwsError::new(
+                            400,
+                            "InvalidTargetBucketForLogging",
+                            "You must give the log-delivery group WRITE and READ_ACP permissions to the target bucket",
+                        )
+                        .with_field("TargetBucket", target));
                     }
                 }
                 self.set_config(ctx, input, "logging", enabled).await?;

@@ -38,6 +38,16 @@ pub fn invalid_argument(message: impl Into<String>) -> AwsError {
     AwsError::new(400, "InvalidArgument", message)
 }
 
+/// `InvalidArgument` naming the argument (a header or query parameter) and, when AWS
+/// echoes it, its value.
+pub fn invalid_arg(message: impl Into<String>, name: &str, value: Option<&str>) -> AwsError {
+    let e = invalid_argument(message).with_field("ArgumentName", name);
+    match value {
+        Some(v) => e.with_field("ArgumentValue", v),
+        None => e,
+    }
+}
+
 pub fn invalid_request(message: impl Into<String>) -> AwsError {
     AwsError::new(400, "InvalidRequest", message)
 }

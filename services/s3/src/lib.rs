@@ -1,13 +1,15 @@
 //! Amazon S3: buckets in one global namespace, objects streamed to blob files (small ones
 //! inline), listings, multipart uploads, flexible checksums, versioning and tagging,
-//! access control, encryption, lifecycle, Object Lock, CORS and event notifications.
+//! access control, encryption, lifecycle, Object Lock, CORS, event notifications and
+//! static websites.
 //!
 //! Modules: [`store`] (state, persistence, body streaming), [`buckets`], [`objects`],
 //! [`listing`], [`multipart`] (handlers), [`checksum`] (ETags and flexible checksums),
 //! [`conditions`] (conditional requests and ranges), [`policy`] and [`acl`] (access
 //! control, Block Public Access, ownership), [`sse`] (encryption), [`lifecycle`] (rules
 //! and the background task), [`lock`] (Object Lock), [`cors`], [`notify`] (events to
-//! SQS), [`configs`] (configurations stored as sent), [`errors`].
+//! SQS), [`configs`] (configurations stored as sent), [`website`] (static website
+//! hosting), [`control`] (S3 Control: account-level Block Public Access), [`errors`].
 //!
 //! Durability: a body is written and fsynced as a blob before the record naming it is
 //! committed, so after a crash an object is either whole or absent.
@@ -17,17 +19,20 @@ pub mod buckets;
 pub mod checksum;
 pub mod conditions;
 pub mod configs;
+pub mod control;
 pub mod cors;
 pub mod errors;
 pub mod lifecycle;
 pub mod listing;
 pub mod lock;
+pub mod logging;
 pub mod multipart;
 pub mod notify;
 pub mod objects;
 pub mod policy;
 pub mod sse;
 pub mod store;
+pub mod website;
 
 use nephos_core::{
     AwsError, BoxFuture, Clock, Dispatcher, Input, Output, Provider, RequestContext, Value,
@@ -36,9 +41,13 @@ use nephos_storage::{BlobStore, Storage};
 use std::path::Path;
 use std::sync::Arc;
 
+pub use control::S3ControlProvider;
+
 pub struct S3Provider {
     store: store::Store,
     pub(crate) dispatcher: Dispatcher,
+    /// Server access log records waiting for delivery.
+    access_logs: logging::Pending,
 }
 
 impl S3Provider {
@@ -59,8 +68,10 @@ impl S3Provider {
         let provider = Arc::new(S3Provider {
             store: store::Store::open(storage, blobs)?,
             dispatcher,
+            access_logs: logging::Pending::default(),
         });
-        provider.start_lifecycle(clock);
+        provider.start_lifecycle(clock.clone());
+        provider.start_access_logs(clock);
         Ok(provider)
     }
 }
@@ -156,6 +167,49 @@ impl Provider for S3Provider {
         input: Input,
     ) -> BoxFuture<'a, Result<Output, AwsError>> {
         Box::pin(async move {
+            let logged = self.access_log_input(&input.value);
+            let started = std::time::Instant::now();
+            let result = self.run_notifying(ctx, input).await;
+            if let Some(v) = logged {
+                let ms = started.elapsed().as_millis() as u64;
+                self.log_access(ctx, &v, &result, ms);
+            }
+            result
+        })
+    }
+
+    fn cors(
+        &self,
+        request: &nephos_core::CorsRequest<'_>,
+    ) -> Option<Result<Vec<(String, String)>, AwsError>> {
+        Some(self.cors_answer(request))
+    }
+
+    fn reset(&self) {
+        self.store.clear();
+        self.access_logs.clear();
+    }
+}
+
+impl S3Provider {
+    /// What the access log needs of a request's input, when its bucket logs requests.
+    fn access_log_input(&self, input: &Value) -> Option<Value> {
+        let b = self.store.bucket(input.str("Bucket")?)?;
+        if !b.meta.read().unwrap().configs.contains_key("logging") {
+            return None;
+        }
+        let mut v = Value::map();
+        for k in ["Bucket", "Key", "ContentLength"] {
+            if let Some(x) = input.get(k) {
+                v.insert(k, x.clone());
+            }
+        }
+        Some(v)
+    }
+
+    /// Runs the operation, then sends the event notifications it causes.
+    async fn run_notifying(&self, ctx: &RequestContext, input: Input) -> Result<Output, AwsError> {
+        {
             let notifies = matches!(
                 ctx.operation.as_str(),
                 "PutObject"
@@ -175,18 +229,7 @@ impl Provider for S3Provider {
                 self.after(ctx, &head, &out.value).await;
             }
             result
-        })
-    }
-
-    fn cors(
-        &self,
-        request: &nephos_core::CorsRequest<'_>,
-    ) -> Option<Result<Vec<(String, String)>, AwsError>> {
-        Some(self.cors_answer(request))
-    }
-
-    fn reset(&self) {
-        self.store.clear();
+        }
     }
 }
 

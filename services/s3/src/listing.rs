@@ -132,8 +132,10 @@ fn url_encoding(input: &Value) -> Result<bool, AwsError> {
     match input.str("EncodingType") {
         None => Ok(false),
         Some(e) if e.eq_ignore_ascii_case("url") => Ok(true),
-        Some(_) => Err(errors::invalid_argument(
+        Some(e) => Err(errors::invalid_arg(
             "Invalid Encoding Method specified in Request",
+            "encoding-type",
+            Some(e),
         )),
     }
 }
@@ -153,7 +155,11 @@ impl S3Provider {
         let max = max_keys(input, "MaxKeys");
         let token = match input.str("ContinuationToken").filter(|_| v2) {
             Some(t) => Some(decode_token(t).ok_or_else(|| {
-                errors::invalid_argument("The continuation token provided is incorrect")
+                errors::invalid_arg(
+                    "The continuation token provided is incorrect",
+                    "continuation-token",
+                    Some(t),
+                )
             })?),
             None => None,
         };

@@ -19,8 +19,26 @@ const MAX_PART_NUMBER: i64 = 10_000;
 fn part_number(input: &Value) -> Result<u32, AwsError> {
     match input.int("PartNumber") {
         Some(n) if (1..=MAX_PART_NUMBER).contains(&n) => Ok(n as u32),
-        _ => Err(errors::invalid_argument(
+        other => Err(errors::invalid_arg(
             "Part number must be an integer between 1 and 10000, inclusive",
+            "partNumber",
+            Some(&other.map(|n| n.to_string()).unwrap_or_default()),
+        )),
+    }
+}
+
+/// Parts (and a complete request that sends a key) must use the SSE-C key the upload
+/// was created with, or none when it was created without one.
+fn check_part_key(up: &Upload, input: &Value) -> Result<(), AwsError> {
+    let sent = crate::sse::customer_key(input, "")?;
+    match (&up.meta.sse_c_md5, sent) {
+        (None, None) => Ok(()),
+        (Some(stored), Some(sent)) if *stored == sent => Ok(()),
+        (Some(_), Some(_)) => Err(errors::invalid_request(
+            "The provided encryption parameters did not match the ones used originally.",
+        )),
+        _ => Err(errors::invalid_request(
+            "The multipart upload initiate requested encryption. Subsequent part requests must include the appropriate encryption parameters.",
         )),
     }
 }
@@ -154,14 +172,28 @@ impl S3Provider {
         ctx: &RequestContext,
         mut input: Input,
     ) -> Result<Output, AwsError> {
-        let body = input.body.take();
-        let v = &input.value;
+        let mut body = input.body.take();
+        let result = self.upload_part_with(ctx, &input.value, &mut body).await;
+        if result.is_err() {
+            crate::store::drain(body.take()).await;
+        }
+        result
+    }
+
+    /// UploadPart; takes `body` only after the checks that need none (see PutObject).
+    async fn upload_part_with(
+        &self,
+        ctx: &RequestContext,
+        v: &Value,
+        body: &mut Option<nephos_core::ByteStream>,
+    ) -> Result<Output, AwsError> {
         let key = v.str("Key").unwrap_or_default();
         let b = self.bucket_for_key(ctx, v.str("Bucket").unwrap_or_default(), Some(key))?;
         let number = part_number(v)?;
         let up = Self::upload_of(&b, key, v.str("UploadId").unwrap_or_default())?;
+        check_part_key(&up, v)?;
         let wanted = crate::objects::wanted_checksum(v).or(up.checksum_algorithm);
-        let written = self.store.write_body(body, wanted, true).await?;
+        let written = self.store.write_body(body.take(), wanted, true).await?;
         if let Err(e) = verify_body(v, &written) {
             self.store.free_body(&written.body);
             return Err(e);
@@ -180,9 +212,8 @@ impl S3Provider {
             digests: written.digests,
             last_modified_ms: ctx.clock.now_millis(),
         };
-        let mut out = Value::map()
-            .with("ETag", part.etag())
-            .with("ServerSideEncryption", "AES256");
+        let mut out = Value::map().with("ETag", part.etag());
+        crate::sse::add_headers(&up.meta, &mut out);
         if let Some((alg, value)) = part_checksum(&up, &part.digests) {
             out.insert(alg.member(), value);
         }
@@ -201,6 +232,8 @@ impl S3Provider {
         let up = Self::upload_of(&b, key, input.str("UploadId").unwrap_or_default())?;
         let (sb, src) = self.copy_source(ctx, input.str("CopySource").unwrap_or_default())?;
         crate::conditions::check_copy_source(input, &src.etag, src.last_modified_ms)?;
+        crate::sse::check_read(&src.meta, input, "CopySource")?;
+        check_part_key(&up, input)?;
         let (start, end) = match input.str("CopySourceRange") {
             None => (0, src.size),
             Some(r) => {
@@ -212,10 +245,14 @@ impl S3Provider {
                 match parsed {
                     Some((a, z)) if a <= z && z < src.size => (a, z + 1),
                     _ => {
-                        return Err(errors::invalid_argument(format!(
-                            "Range specified is not valid for source object of size: {}",
-                            src.size
-                        )));
+                        return Err(errors::invalid_arg(
+                            format!(
+                                "Range specified is not valid for source object of size: {}",
+                                src.size
+                            ),
+                            "x-amz-copy-source-range",
+                            Some(r),
+                        ));
                     }
                 }
             }
@@ -248,6 +285,7 @@ impl S3Provider {
         }
         self.store_part(&b, &up, part).await?;
         let mut out = Value::map().with("CopyPartResult", result);
+        crate::sse::add_headers(&up.meta, &mut out);
         if src.version_id != NULL_VERSION || sb.versioning().is_some() {
             out.insert("CopySourceVersionId", src.version_id.as_str());
         }
@@ -280,6 +318,12 @@ impl S3Provider {
             }
         }
         .ok_or_else(|| errors::no_such_upload(id))?;
+        if input.get("SSECustomerAlgorithm").is_some()
+            && let Err(e) = check_part_key(&up, input)
+        {
+            b.uploads.lock().unwrap().insert(id.to_owned(), up);
+            return Err(e);
+        }
         let restore = |up: Upload| {
             b.uploads.lock().unwrap().insert(up.upload_id.clone(), up);
         };

@@ -38,17 +38,68 @@ pub fn valid_version_id(id: &str) -> bool {
                 .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_'))
 }
 
-fn invalid_version() -> AwsError {
-    errors::invalid_argument("Invalid version id specified")
+fn invalid_version(id: &str) -> AwsError {
+    errors::invalid_arg("Invalid version id specified", "versionId", Some(id))
+}
+
+/// The storage classes S3 accepts on writes.
+const STORAGE_CLASSES: [&str; 9] = [
+    "STANDARD",
+    "REDUCED_REDUNDANCY",
+    "STANDARD_IA",
+    "ONEZONE_IA",
+    "INTELLIGENT_TIERING",
+    "GLACIER",
+    "DEEP_ARCHIVE",
+    "GLACIER_IR",
+    "EXPRESS_ONEZONE",
+];
+
+/// S3 answers an unknown storage class with its own error, not a validation error.
+pub fn check_storage_class(input: &Value) -> Result<(), AwsError> {
+    match input.str("StorageClass") {
+        Some(c) if !STORAGE_CLASSES.contains(&c) => Err(AwsError::new(
+            400,
+            "InvalidStorageClass",
+            "The storage class you specified is not valid",
+        )
+        .with_field("StorageClassRequested", c)),
+        _ => Ok(()),
+    }
+}
+
+/// `MetadataDirective`/`TaggingDirective` of a copy: `COPY` (the default) or `REPLACE`.
+fn directive(input: &Value, member: &str, header: &str) -> Result<bool, AwsError> {
+    match input.str(member) {
+        None | Some("COPY") => Ok(false),
+        Some("REPLACE") => Ok(true),
+        Some(other) => Err(errors::invalid_arg(
+            format!(
+                "Unknown {} directive.",
+                if member == "MetadataDirective" {
+                    "metadata"
+                } else {
+                    "tagging"
+                }
+            ),
+            header,
+            Some(other),
+        )),
+    }
 }
 
 /// System and user metadata from a Put/Copy/CreateMultipartUpload request.
 pub fn meta_from_input(input: &Value) -> Result<ObjectMeta, AwsError> {
+    check_storage_class(input)?;
     let s = |k: &str| input.str(k).map(str::to_owned);
     let mut user = std::collections::BTreeMap::new();
     let mut total = 0;
     if let Some(m) = input.get("Metadata").and_then(Value::as_map) {
         for (k, v) in m {
+            // The name the website answers are tagged with is never stored.
+            if k.eq_ignore_ascii_case(crate::website::MARKER) {
+                continue;
+            }
             let v = v.as_str().unwrap_or_default();
             total += k.len() + v.len();
             user.insert(k.to_ascii_lowercase(), v.to_owned());
@@ -260,7 +311,7 @@ impl S3Provider {
         match version_id {
             Some(id) => {
                 if !valid_version_id(id) {
-                    return Err(invalid_version());
+                    return Err(invalid_version(id));
                 }
                 let v = b
                     .version(key, id)
@@ -337,8 +388,22 @@ impl S3Provider {
         ctx: &RequestContext,
         mut input: Input,
     ) -> Result<Output, AwsError> {
-        let body = input.body.take();
-        let v = &input.value;
+        let mut body = input.body.take();
+        let result = self.put_object_with(ctx, &input.value, &mut body).await;
+        if result.is_err() {
+            crate::store::drain(body.take()).await;
+        }
+        result
+    }
+
+    /// PutObject; takes `body` only once every check that needs no body has passed, so
+    /// a refused request can still be drained.
+    async fn put_object_with(
+        &self,
+        ctx: &RequestContext,
+        v: &Value,
+        body: &mut Option<nephos_core::ByteStream>,
+    ) -> Result<Output, AwsError> {
         let key = v.str("Key").unwrap_or_default();
         check_key(key)?;
         let b = self.bucket_for_key(ctx, v.str("Bucket").unwrap_or_default(), Some(key))?;
@@ -350,7 +415,7 @@ impl S3Provider {
         let tags = parse_tagging_header(v.str("Tagging"))?;
         let written = self
             .store
-            .write_body(body, wanted_checksum(v), false)
+            .write_body(body.take(), wanted_checksum(v), false)
             .await?;
         let checked = verify_body(v, &written).and_then(|c| {
             // A conditional write is decided when the upload completes.
@@ -407,6 +472,19 @@ impl S3Provider {
     }
 
     pub(crate) fn get_object(
+        &self,
+        ctx: &RequestContext,
+        input: &Value,
+        with_body: bool,
+    ) -> Result<Output, AwsError> {
+        if let Some(answer) = self.website(ctx, input, with_body) {
+            return answer;
+        }
+        self.read_object(ctx, input, with_body)
+    }
+
+    /// GetObject/HeadObject on the REST endpoint.
+    pub(crate) fn read_object(
         &self,
         ctx: &RequestContext,
         input: &Value,
@@ -500,7 +578,7 @@ impl S3Provider {
         let mut out = Value::map();
         if let Some(id) = version_id {
             if !valid_version_id(id) {
-                return Err(invalid_version());
+                return Err(invalid_version(id));
             }
             if let Some(v) = b.version(key, id) {
                 crate::lock::check_delete(&v, bypass, ctx.clock.now_millis())?;
@@ -669,7 +747,11 @@ impl S3Provider {
             .split_once('/')
             .filter(|(b, k)| !b.is_empty() && !k.is_empty())
         else {
-            return Err(errors::invalid_argument("Invalid copy source object key"));
+            return Err(errors::invalid_arg(
+                "Invalid copy source object key",
+                "x-amz-copy-source",
+                Some(source),
+            ));
         };
         let version = query
             .split('&')
@@ -702,8 +784,9 @@ impl S3Provider {
         let (sb, src) = self.copy_source(ctx, input.str("CopySource").unwrap_or_default())?;
         conditions::check_copy_source(input, &src.etag, src.last_modified_ms)?;
         Self::check_write_conditions(&b, key, input)?;
-        let replace_meta = input.str("MetadataDirective") == Some("REPLACE");
-        let replace_tags = input.str("TaggingDirective") == Some("REPLACE");
+        let replace_meta = directive(input, "MetadataDirective", "x-amz-metadata-directive")?;
+        let replace_tags = directive(input, "TaggingDirective", "x-amz-tagging-directive")?;
+        check_storage_class(input)?;
         let same = sb.name() == b.name() && src.key == key;
         let changes = replace_meta
             || input.get("StorageClass").is_some()

@@ -67,7 +67,7 @@ pub fn validate(bucket: &str, text: &str) -> Result<(), AwsError> {
 }
 
 /// `*` and `?` wildcards, case-sensitive (actions are compared lowercased).
-fn glob(pattern: &str, text: &str) -> bool {
+pub(crate) fn glob(pattern: &str, text: &str) -> bool {
     let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
     let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
     while ti < t.len() {
@@ -218,16 +218,16 @@ impl S3Provider {
         key: Option<&str>,
         action: &str,
     ) -> Result<(), AwsError> {
-        let (owner, policy, name, pab, acls_off) = {
+        let (owner, policy, name, acls_off) = {
             let m = b.meta.read().unwrap();
             (
                 m.owner.clone(),
                 m.policy.clone(),
                 m.name.clone(),
-                m.public_access_block.unwrap_or_default(),
                 m.ownership.as_deref() == Some("BucketOwnerEnforced"),
             )
         };
+        let pab = self.effective_pab(b);
         let is_owner = owner == ctx.account_id;
         // Unsigned requests are anonymous unless they act in the bucket owner's account.
         let caller = ctx.access_key_id.as_ref().map(|_| ctx.account_id.as_str());
@@ -286,13 +286,7 @@ impl S3Provider {
         let b = self.owned_bucket(ctx, name)?;
         let text = input.str("Policy").unwrap_or_default();
         validate(name, text)?;
-        let block = b
-            .meta
-            .read()
-            .unwrap()
-            .public_access_block
-            .is_some_and(|p| p.block_policy);
-        if block && is_public_policy(text) {
+        if self.effective_pab(&b).block_policy && is_public_policy(text) {
             return Err(errors::access_denied());
         }
         self.save_policy(&b, Some(text.to_owned())).await?;

@@ -26,6 +26,9 @@ impl Default for Encryption {
     }
 }
 
+/// The header AWS names in SSE-C argument errors.
+const SSE_HEADER: &str = "x-amz-server-side-encryption";
+
 /// The MD5 (base64) of a valid SSE-C key sent with `prefix` (`""` or `CopySource`).
 pub fn customer_key(input: &Value, prefix: &str) -> Result<Option<String>, AwsError> {
     let alg = input.str(&format!("{prefix}SSECustomerAlgorithm"));
@@ -33,8 +36,10 @@ pub fn customer_key(input: &Value, prefix: &str) -> Result<Option<String>, AwsEr
     let md5 = input.str(&format!("{prefix}SSECustomerKeyMD5"));
     let Some(alg) = alg else {
         if key.is_some() || md5.is_some() {
-            return Err(errors::invalid_argument(
+            return Err(errors::invalid_arg(
                 "Requests specifying Server Side Encryption with Customer provided keys must provide a valid encryption algorithm.",
+                SSE_HEADER,
+                None,
             ));
         }
         return Ok(None);
@@ -44,25 +49,36 @@ pub fn customer_key(input: &Value, prefix: &str) -> Result<Option<String>, AwsEr
             400,
             "InvalidEncryptionAlgorithmError",
             "The Encryption request you specified is not valid. Supported value: AES256.",
-        ));
+        )
+        .with_field("ArgumentName", SSE_HEADER)
+        .with_field("ArgumentValue", alg));
     }
     let Some(key) = key else {
-        return Err(errors::invalid_argument(
+        return Err(errors::invalid_arg(
             "Requests specifying Server Side Encryption with Customer provided keys must provide an appropriate secret key.",
+            SSE_HEADER,
+            None,
         ));
     };
     let raw = crate::store::b64_decode(key)
         .filter(|k| k.len() == 32)
         .ok_or_else(|| {
-            errors::invalid_argument("The secret key was invalid for the specified algorithm.")
+            errors::invalid_arg(
+                "The secret key was invalid for the specified algorithm.",
+                SSE_HEADER,
+                None,
+            )
         })?;
     let actual = {
         use md5::Digest;
         crate::store::b64_encode(&md5::Md5::digest(&raw))
     };
     match md5 {
-        Some(m) if m != actual => Err(errors::invalid_argument(
+        // AWS names the algorithm header here too, not the MD5 one.
+        Some(m) if m != actual => Err(errors::invalid_arg(
             "The calculated MD5 hash of the key did not match the hash that was provided.",
+            SSE_HEADER,
+            None,
         )),
         _ => Ok(Some(actual)),
     }
@@ -77,8 +93,10 @@ pub fn resolve(
 ) -> Result<(), AwsError> {
     if let Some(md5) = customer_key(input, "")? {
         if meta.sse.is_some() {
-            return Err(errors::invalid_argument(
+            return Err(errors::invalid_arg(
                 "Server Side Encryption with Customer provided key is incompatible with the encryption method specified",
+                "x-amz-server-side-encryption",
+                meta.sse.as_deref(),
             ));
         }
         meta.sse_c_md5 = Some(md5);

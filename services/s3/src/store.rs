@@ -22,6 +22,8 @@ pub const T_BUCKETS: &str = "s3.buckets";
 pub const T_OBJECTS: &str = "s3.objects";
 pub const T_UPLOADS: &str = "s3.uploads";
 pub const T_PARTS: &str = "s3.parts";
+/// Account-wide settings (Block Public Access from s3control), keyed by account id.
+pub const T_ACCOUNTS: &str = "s3.accounts";
 
 /// Bodies up to this size live in the record instead of a file: a 1 KiB PutObject then
 /// costs no file creation, and GetObject no open.
@@ -316,6 +318,8 @@ pub struct Store {
     pub blobs: BlobStore,
     pub storage: Storage,
     seq: AtomicU64,
+    /// Account-level Block Public Access, by account id.
+    pub account_pab: RwLock<HashMap<String, crate::acl::PublicAccessBlock>>,
 }
 
 impl Store {
@@ -326,6 +330,7 @@ impl Store {
             blobs,
             storage,
             seq: AtomicU64::new(1),
+            account_pab: RwLock::default(),
         };
         store.load().map_err(|e| format!("loading s3 state: {e}"))?;
         Ok(store)
@@ -338,6 +343,12 @@ impl Store {
             let meta: BucketMeta = serde_json::from_slice(&v).map_err(|e| e.to_string())?;
             buckets.insert(meta.name.clone(), Arc::new(Bucket::new_pub(meta)));
         }
+        let mut pabs = self.account_pab.write().unwrap();
+        for (k, v) in s.load(T_ACCOUNTS).map_err(|e| e.to_string())? {
+            let pab = serde_json::from_slice(&v).map_err(|e| e.to_string())?;
+            pabs.insert(String::from_utf8_lossy(&k).into_owned(), pab);
+        }
+        drop(pabs);
         let mut max_seq = 0;
         for (_, v) in s.load(T_OBJECTS).map_err(|e| e.to_string())? {
             let ver: Version = serde_json::from_slice(&v).map_err(|e| e.to_string())?;
@@ -376,6 +387,7 @@ impl Store {
 
     /// Forgets every bucket and frees its blobs (the gateway clears the tables).
     pub fn clear(&self) {
+        self.account_pab.write().unwrap().clear();
         let all: Vec<Arc<Bucket>> = std::mem::take(&mut *self.buckets.write().unwrap())
             .into_values()
             .collect();
@@ -576,6 +588,24 @@ impl Store {
             },
         );
         Ok(ByteStream::new(Some(len), stream))
+    }
+}
+
+/// Reads and drops what is left of a refused request's body (up to 8 MiB), so the client
+/// finishes sending and the connection stays usable, as it does with S3.
+pub async fn drain(body: Option<ByteStream>) {
+    const LIMIT: u64 = 8 * 1024 * 1024;
+    let Some(body) = body else { return };
+    if body.length.is_some_and(|l| l > LIMIT) {
+        return;
+    }
+    let mut stream = body.stream;
+    let mut seen = 0u64;
+    while let Some(Ok(chunk)) = stream.next().await {
+        seen += chunk.len() as u64;
+        if seen > LIMIT {
+            return;
+        }
     }
 }
 

@@ -1,0 +1,153 @@
+"""Static website hosting on the website endpoint (`<bucket>.s3-website...` hosts):
+index and error documents, redirects (all requests, routing rules, per object), HTML
+error pages, anonymous access through the bucket policy, GET and HEAD only. Requests
+are plain HTTP, as a browser sends them."""
+
+import json
+
+import pytest
+import requests
+
+from s3util import bucket_name
+
+
+def public_site(s3, b, **website):
+    s3.create_bucket(Bucket=b)
+    s3.delete_public_access_block(Bucket=b)
+    s3.put_bucket_policy(Bucket=b, Policy=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+                       "Resource": f"arn:aws:s3:::{b}/*"}]}))
+    s3.put_bucket_website(Bucket=b, WebsiteConfiguration=website)
+
+
+def get(nephos, host, path, method="GET", **kw):
+    return requests.request(method, f"{nephos.endpoint}{path}", headers={"Host": host},
+                            allow_redirects=False, timeout=5, **kw)
+
+
+@pytest.fixture
+def site(nephos, account):
+    s3 = nephos.client("s3", account=account)
+    b = bucket_name(account, "site")
+    public_site(s3, b, IndexDocument={"Suffix": "index.html"},
+                ErrorDocument={"Key": "error.html"})
+    for key, body in [("index.html", b"<h1>home</h1>"), ("docs/index.html", b"docs home"),
+                      ("docs/a b.html", b"spaced"), ("error.html", b"<h1>oops</h1>")]:
+        s3.put_object(Bucket=b, Key=key, Body=body, ContentType="text/html")
+    return s3, b
+
+
+@pytest.mark.parametrize("host", [
+    "{b}.s3-website.localhost:{port}",
+    "{b}.s3-website-us-east-1.amazonaws.com",
+    "{b}.s3-website.eu-west-1.amazonaws.com",
+    "{b}.s3-website.localhost.localstack.cloud:{port}",
+])
+def test_index_and_error_documents(nephos, site, host):
+    s3, b = site
+    host = host.format(b=b, port=nephos.port)
+    r = get(nephos, host, "/")
+    assert (r.status_code, r.content) == (200, b"<h1>home</h1>")
+    assert r.headers["content-type"] == "text/html"
+    r = get(nephos, host, "/docs/")
+    assert (r.status_code, r.content) == (200, b"docs home")
+    assert get(nephos, host, "/docs/a%20b.html").content == b"spaced"
+    # A folder without its slash is redirected to it.
+    r = get(nephos, host, "/docs")
+    assert r.status_code == 302 and r.headers["location"] == "/docs/"
+    # The error document answers with the error's status: 403, since the policy does not
+    # let everyone list (AWS hides which keys exist), 404 once it does.
+    r = get(nephos, host, "/missing.html")
+    assert (r.status_code, r.content) == (403, b"<h1>oops</h1>")
+    s3.put_bucket_policy(Bucket=b, Policy=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": "*",
+                       "Action": ["s3:GetObject", "s3:ListBucket"],
+                       "Resource": [f"arn:aws:s3:::{b}/*", f"arn:aws:s3:::{b}"]}]}))
+    r = get(nephos, host, "/missing.html")
+    assert (r.status_code, r.content) == (404, b"<h1>oops</h1>")
+    r = get(nephos, host, "/index.html", method="HEAD")
+    assert r.status_code == 200 and r.headers["content-length"] == "13"
+
+
+def test_html_error_pages_and_methods(nephos, account):
+    s3 = nephos.client("s3", account=account)
+    b = bucket_name(account, "bare")
+    public_site(s3, b, IndexDocument={"Suffix": "index.html"})
+    host = f"{b}.s3-website.localhost:{nephos.port}"
+    r = get(nephos, host, "/nothing/here.html")
+    # Without s3:ListBucket for everyone a missing key is forbidden, as on AWS.
+    assert r.status_code == 403
+    assert r.headers["content-type"].startswith("text/html")
+    assert "<title>403 Forbidden</title>" in r.text and "<li>Code: AccessDenied</li>" in r.text
+    policy = json.loads(s3.get_bucket_policy(Bucket=b)["Policy"])
+    policy["Statement"].append({"Effect": "Allow", "Principal": "*", "Action": "s3:ListBucket",
+                                "Resource": f"arn:aws:s3:::{b}"})
+    s3.put_bucket_policy(Bucket=b, Policy=json.dumps(policy))
+    r = get(nephos, host, "/nothing/here.html")
+    assert r.status_code == 404
+    assert "<h1>404 Not Found</h1>" in r.text
+    assert "<li>Code: NoSuchKey</li>" in r.text and "<li>Key: nothing/here.html</li>" in r.text
+    assert "<li>RequestId: " in r.text
+    r = get(nephos, host, "/x", method="POST", data=b"x")
+    assert r.status_code == 405 and "<li>Code: MethodNotAllowed</li>" in r.text
+    assert get(nephos, host, "/x", method="PUT", data=b"x").status_code == 405
+    # Buckets without a website configuration, and missing buckets.
+    plain = bucket_name(account, "plain")
+    s3.create_bucket(Bucket=plain)
+    r = get(nephos, f"{plain}.s3-website.localhost:{nephos.port}", "/")
+    assert r.status_code == 404 and "<li>Code: NoSuchWebsiteConfiguration</li>" in r.text
+    r = get(nephos, f"nosuch-{plain}.s3-website.localhost:{nephos.port}", "/")
+    assert r.status_code == 404 and "<li>BucketName: nosuch-" in r.text
+
+
+def test_private_sites_are_forbidden(nephos, account):
+    s3 = nephos.client("s3", account=account)
+    b = bucket_name(account, "priv")
+    s3.create_bucket(Bucket=b)
+    s3.put_bucket_website(Bucket=b, WebsiteConfiguration={"IndexDocument": {"Suffix": "i.html"}})
+    s3.put_object(Bucket=b, Key="i.html", Body=b"hi")
+    r = get(nephos, f"{b}.s3-website.localhost:{nephos.port}", "/")
+    assert r.status_code == 403 and "AccessDenied" in r.text
+
+
+def test_redirects(nephos, account):
+    s3 = nephos.client("s3", account=account)
+    b = bucket_name(account, "rr")
+    public_site(s3, b, IndexDocument={"Suffix": "index.html"}, RoutingRules=[
+        {"Condition": {"KeyPrefixEquals": "docs/"},
+         "Redirect": {"ReplaceKeyPrefixWith": "documents/"}},
+        {"Condition": {"KeyPrefixEquals": "old.html"},
+         "Redirect": {"ReplaceKeyWith": "new.html", "HttpRedirectCode": "302"}},
+        {"Condition": {"KeyPrefixEquals": "ext/"},
+         "Redirect": {"HostName": "example.com", "Protocol": "https"}},
+        {"Condition": {"HttpErrorCodeReturnedEquals": "404"},
+         "Redirect": {"HostName": "fallback.example.com", "ReplaceKeyPrefixWith": "report-404/"}},
+    ])
+    host = f"{b}.s3-website.localhost:{nephos.port}"
+    r = get(nephos, host, "/docs/a.html")
+    assert r.status_code == 301 and r.headers["location"] == f"http://{host}/documents/a.html"
+    assert r.content == b""
+    r = get(nephos, host, "/old.html")
+    assert r.status_code == 302 and r.headers["location"] == f"http://{host}/new.html"
+    r = get(nephos, host, "/ext/p")
+    assert r.headers["location"] == "https://example.com/ext/p"
+    # Error-code rules apply once the lookup fails (the policy lets everyone list).
+    policy = json.loads(s3.get_bucket_policy(Bucket=b)["Policy"])
+    policy["Statement"].append({"Effect": "Allow", "Principal": "*", "Action": "s3:ListBucket",
+                                "Resource": f"arn:aws:s3:::{b}"})
+    s3.put_bucket_policy(Bucket=b, Policy=json.dumps(policy))
+    r = get(nephos, host, "/gone.html")
+    assert r.status_code == 301
+    assert r.headers["location"] == "http://fallback.example.com/report-404/gone.html"
+    # Objects redirect themselves with x-amz-website-redirect-location.
+    s3.put_object(Bucket=b, Key="moved.html", Body=b"", WebsiteRedirectLocation="/index.html")
+    r = get(nephos, host, "/moved.html")
+    assert r.status_code == 301 and r.headers["location"] == "/index.html"
+
+    all_b = bucket_name(account, "all")
+    public_site(s3, all_b, RedirectAllRequestsTo={"HostName": "www.example.com",
+                                                  "Protocol": "https"})
+    r = get(nephos, f"{all_b}.s3-website.localhost:{nephos.port}", "/a/b.html")
+    assert r.status_code == 301 and r.headers["location"] == "https://www.example.com/a/b.html"
