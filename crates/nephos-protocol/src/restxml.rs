@@ -302,6 +302,7 @@ impl Codec for RestXmlCodec {
             w.leaf("Code", &[], &code);
             w.leaf("Message", &[], &err.message);
             write_error_fields(&mut w, model, shape, &body_err);
+            write_undeclared_fields(&mut w, shape, &body_err);
             w.leaf("RequestId", &[], meta.request_id);
             w.leaf("HostId", &[], &host_id(meta.request_id));
             w.close("Error");
@@ -330,6 +331,27 @@ impl Codec for RestXmlCodec {
         };
         add_headers(&mut resp, err);
         resp
+    }
+}
+
+/// S3 errors carry context the model does not declare (`<BucketName>`, `<Key>`,
+/// `<Condition>`, `<ArgumentName>`, ...): scalar fields outside the error's shape are
+/// written as plain elements, in the order the handler added them.
+fn write_undeclared_fields(w: &mut XmlWriter, shape: Option<&Shape>, err: &AwsError) {
+    for (name, value) in &err.fields {
+        if name.eq_ignore_ascii_case("message")
+            || shape.is_some_and(|s| s.members.contains_key(name))
+        {
+            continue;
+        }
+        let text = match value {
+            Value::String(s) => s.clone(),
+            Value::Integer(i) => i.to_string(),
+            Value::Bool(b) => b.to_string(),
+            Value::Float(f) => f.to_string(),
+            _ => continue,
+        };
+        w.leaf(name, &[], &text);
     }
 }
 
