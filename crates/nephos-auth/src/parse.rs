@@ -70,10 +70,7 @@ const X_AMZ_DATE: http::HeaderName = http::HeaderName::from_static("x-amz-date")
 const X_AMZ_SECURITY_TOKEN: http::HeaderName =
     http::HeaderName::from_static("x-amz-security-token");
 
-fn header_str<'a>(
-    headers: &'a HeaderMap,
-    name: impl http::header::AsHeaderName,
-) -> Option<&'a str> {
+fn header_str(headers: &HeaderMap, name: impl http::header::AsHeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 

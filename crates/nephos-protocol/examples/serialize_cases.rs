@@ -85,8 +85,8 @@ fn output_of(case: &Case, model: &nephos_model::ServiceModel) -> Output {
         let out_shape = model.shape(s);
         if let Some(payload) = &out_shape.payload
             && let Some(m) = out_shape.members.get(payload)
-            && (m.streaming || model.target(&m).streaming)
-            && model.target(&m).kind == nephos_model::ShapeType::Blob
+            && (m.streaming || model.target(m).streaming)
+            && model.target(m).kind == nephos_model::ShapeType::Blob
         {
             let bytes = match &mut value {
                 Value::Map(map) => match map.shift_remove(payload) {

@@ -967,7 +967,7 @@ impl Codec for CborCodec {
         // An event stream answers with the other output members in an `initial-response`
         // event, then the events, all CBOR.
         if let Some(r) = &op.output
-            && let Some(shape) = model.try_target(&r)
+            && let Some(shape) = model.try_target(r)
             && let Some((name, stream_ref)) = eventstream::stream_member(model, shape)
             && let Some(events) = output.events
         {

@@ -45,7 +45,7 @@ impl Codec for Ec2Codec {
         let mut w = XmlWriter::new();
         let root = format!("{}Response", op.name);
         let mut attrs = vec![("xmlns".to_owned(), query::xml_namespace(model))];
-        let shape = op.output.as_ref().map(|o| model.target(&o));
+        let shape = op.output.as_ref().map(|o| model.target(o));
         if let Some(shape) = shape {
             attrs.extend(xml::struct_attributes(model, shape, &output.value));
         }

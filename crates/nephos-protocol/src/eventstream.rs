@@ -466,7 +466,7 @@ pub fn event_from_value(
     }
     let mut msg = match payload_member {
         Some((r, v)) => {
-            let kind = model.try_target(&r).map(|s| s.kind);
+            let kind = model.try_target(r).map(|s| s.kind);
             match (kind, v) {
                 (Some(ShapeType::Blob), Value::Blob(b)) => {
                     event_message(event_type, Some("application/octet-stream"), b.clone())
@@ -529,7 +529,7 @@ pub struct PayloadFormat {
 }
 
 fn is_event_stream(model: &ServiceModel, r: &ShapeRef) -> bool {
-    model.try_target(&r).is_some_and(|s| s.eventstream)
+    model.try_target(r).is_some_and(|s| s.eventstream)
 }
 
 /// The member of an output `shape` that carries an event stream: the payload member of the
@@ -599,7 +599,7 @@ fn event_item(
         return Err(format!("{name} is not an event of this stream"));
     };
     let serialize = |shape: &str, v: &Value| (format.serialize)(model, shape, v);
-    if model.try_target(&r).is_some_and(|s| s.exception) {
+    if model.try_target(r).is_some_and(|s| s.exception) {
         return Ok(exception_message(
             name,
             format.content_type,
@@ -626,7 +626,7 @@ pub fn error_event(
 ) -> Message {
     let code: &str = &err.code;
     let found = union.members.iter().find_map(|(name, r)| {
-        let shape = model.try_target(&r).filter(|s| s.exception)?;
+        let shape = model.try_target(r).filter(|s| s.exception)?;
         let matches = name == code
             || r.shape == code
             || shape.error.as_ref().and_then(|e| e.code.as_deref()) == Some(code);

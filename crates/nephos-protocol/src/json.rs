@@ -29,7 +29,7 @@ fn serialization(msg: impl Into<String>) -> AwsError {
 /// Reads a JSON value of the shape `r` points at. Nulls in structures are absent members;
 /// in sparse lists and maps they are kept.
 pub fn read(model: &ServiceModel, r: &ShapeRef, j: &serde_json::Value) -> Result<Value, AwsError> {
-    let shape = model.target(&r);
+    let shape = model.target(r);
     if shape.document {
         return Ok(document_from_json(j.clone()));
     }
@@ -131,7 +131,7 @@ pub fn read_struct(
         let wire = r.location_name.as_deref().unwrap_or(name);
         if let Some(j) = o.get(wire) {
             let v = read(model, r, j)?;
-            if !v.is_null() || model.target(&r).document {
+            if !v.is_null() || model.target(r).document {
                 out.insert(name.clone(), v);
             }
         }
@@ -141,7 +141,7 @@ pub fn read_struct(
 
 /// Writes a value of the shape `r` points at as JSON.
 pub fn write(model: &ServiceModel, r: &ShapeRef, v: &Value) -> serde_json::Value {
-    let shape = model.target(&r);
+    let shape = model.target(r);
     if shape.document {
         return document_to_json(v);
     }
@@ -203,7 +203,7 @@ pub fn write_struct(
             continue;
         }
         let Some(v) = m.get(name) else { continue };
-        if v.is_null() && !model.target(&r).document {
+        if v.is_null() && !model.target(r).document {
             continue;
         }
         let wire = r.location_name.as_deref().unwrap_or(name);
@@ -370,7 +370,7 @@ impl Codec for JsonCodec {
                 body: None,
             });
         };
-        let members = parse_body(model, model.target(&input), &bytes)?;
+        let members = parse_body(model, model.target(input), &bytes)?;
         Ok(Input {
             value: Value::Map(members),
             body: None,
@@ -387,7 +387,7 @@ impl Codec for JsonCodec {
         // An event stream answers with the other output members in an `initial-response`
         // event, then the events (botocore's JSONParser insists on that first event).
         if let Some(r) = &op.output
-            && let shape = model.target(&r)
+            && let shape = model.target(r)
             && let Some((name, stream_ref)) = eventstream::stream_member(model, shape)
             && let Some(events) = output.events
         {
@@ -418,7 +418,7 @@ impl Codec for JsonCodec {
             };
         }
         let body = match (&op.output, &output.value) {
-            (Some(r), Value::Map(m)) => crate::jsonshape::struct_to_vec(model, model.target(&r), m),
+            (Some(r), Value::Map(m)) => crate::jsonshape::struct_to_vec(model, model.target(r), m),
             _ => b"{}".to_vec(),
         };
         HttpResponse {

@@ -36,7 +36,7 @@ impl<'de> DeserializeSeed<'de> for Seed<'_> {
     type Value = Value;
 
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        let shape = self.model.target(&self.r);
+        let shape = self.model.target(self.r);
         if shape.document {
             let j = serde_json::Value::deserialize(d)?;
             return Ok(document_from_json(j));
@@ -110,7 +110,7 @@ impl<'de> Visitor<'de> for StructVisitor<'_> {
             match member {
                 Some((name, r)) => {
                     let v = access.next_value_seed(Seed { model, r })?;
-                    if !v.is_null() || model.target(&r).document {
+                    if !v.is_null() || model.target(r).document {
                         out.insert(name.clone(), v);
                     } else {
                         // A later null for a member cancels an earlier value, as a
@@ -346,7 +346,7 @@ impl Serialize for Members<'_> {
             if r.location.is_some() {
                 continue;
             }
-            if v.is_null() && !self.model.target(&r).document {
+            if v.is_null() && !self.model.target(r).document {
                 continue;
             }
             let wire = r.location_name.as_deref().unwrap_or(name);
@@ -366,7 +366,7 @@ impl Serialize for Members<'_> {
 impl Serialize for Shaped<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let model = self.model;
-        let shape = model.target(&self.r);
+        let shape = model.target(self.r);
         if shape.document {
             return Document(self.v).serialize(s);
         }

@@ -161,12 +161,12 @@ pub fn detect(model: &ServiceModel, req: &HttpRequest) -> Protocol {
 /// collect the body first.
 pub fn streams_input(model: &ServiceModel, op: &Operation) -> bool {
     let Some(input) = &op.input else { return false };
-    let shape = model.target(&input);
+    let shape = model.target(input);
     let Some(payload) = &shape.payload else {
         return false;
     };
     let Some(member) = shape.members.get(payload) else {
         return false;
     };
-    member.streaming || model.target(&member).streaming
+    member.streaming || model.target(member).streaming
 }

@@ -138,7 +138,7 @@ fn join(prefix: &str, name: &str) -> String {
 impl FormReader<'_> {
     /// Candidate wire names of a structure member, preferred first.
     fn member_keys(&self, name: &str, r: &ShapeRef) -> Vec<String> {
-        let target = self.model.target(&r);
+        let target = self.model.target(r);
         let located = r
             .location_name
             .as_deref()
@@ -211,7 +211,7 @@ impl FormReader<'_> {
 
     /// Reads the value of shape `r` at `key`, or `None` when the request has none.
     pub fn read(&self, r: &ShapeRef, key: &str) -> Result<Option<Value>, AwsError> {
-        let shape = self.model.target(&r);
+        let shape = self.model.target(r);
         match shape.kind {
             ShapeType::Structure => {
                 if !self.has_under(key) {
@@ -234,7 +234,7 @@ impl FormReader<'_> {
         };
         let member_name = member.location_name.as_deref().or(self
             .model
-            .target(&member)
+            .target(member)
             .location_name
             .as_deref());
         let mut prefixes = Vec::new();
@@ -286,7 +286,7 @@ impl FormReader<'_> {
             let explicit =
                 x.location_name
                     .as_deref()
-                    .or(self.model.target(&x).location_name.as_deref());
+                    .or(self.model.target(x).location_name.as_deref());
             let mut v = vec![explicit.unwrap_or(default).to_owned()];
             if self.compat && explicit.is_none() {
                 // The old SQS/SNS models named map entries Name/Value or Key/Value.
@@ -413,7 +413,7 @@ pub(crate) fn parse_form(
                 compat: model.metadata.aws_query_compatible.is_some()
                     && !model.protocols().contains(&Protocol::Query),
             };
-            Value::Map(reader.read_struct(model.target(&input), "")?)
+            Value::Map(reader.read_struct(model.target(input), "")?)
         }
         None => Value::map(),
     };
@@ -472,7 +472,7 @@ fn write_compat_members(w: &mut XmlWriter, model: &ServiceModel, shape: &Shape, 
         let Some(val) = v.get(name).filter(|x| !x.is_null()) else {
             continue;
         };
-        let target = model.target(&r);
+        let target = model.target(r);
         let named = r.location_name.is_some();
         let flat = target.flattened || r.flattened;
         match target.kind {
@@ -519,7 +519,7 @@ fn write_compat_value(
     name: &str,
     v: &Value,
 ) {
-    let shape = model.target(&r);
+    let shape = model.target(r);
     if shape.kind == ShapeType::Structure {
         w.open(name, &[]);
         write_compat_members(w, model, shape, v);
@@ -618,7 +618,7 @@ impl Codec for QueryCodec {
         let root = format!("{}Response", op.name);
         w.open(&root, &[("xmlns".to_owned(), xml_namespace(model))]);
         if let Some(out) = &op.output {
-            let shape = model.target(&out);
+            let shape = model.target(out);
             // Every query operation with an output wraps it; AWS names the wrapper
             // `<Op>Result` when the model does not say.
             let wrapper = out
@@ -699,7 +699,7 @@ pub(crate) mod tests {
                     .flatten()
                     .filter_map(|(k, v)| {
                         let m = shape.members.get(k)?;
-                        Some((k.clone(), json_to_value(model, model.target(&m), v)))
+                        Some((k.clone(), json_to_value(model, model.target(m), v)))
                     })
                     .collect(),
             ),
@@ -810,7 +810,7 @@ pub(crate) mod tests {
                 match result {
                     Ok((op, input)) => {
                         let expected = match &op.input {
-                            Some(r) => json_to_value(&model, model.target(&r), &case["params"]),
+                            Some(r) => json_to_value(&model, model.target(r), &case["params"]),
                             None => Value::map(),
                         };
                         if !same(&input.value, &expected) {
@@ -858,7 +858,7 @@ pub(crate) mod tests {
                     codec.serialize_error(&model, Some(op), &err, meta)
                 } else {
                     let value = match &op.output {
-                        Some(r) => json_to_value(&model, model.target(&r), &case["result"]),
+                        Some(r) => json_to_value(&model, model.target(r), &case["result"]),
                         None => Value::map(),
                     };
                     codec.serialize(&model, op, Output::new(value), meta)

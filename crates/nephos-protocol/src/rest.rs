@@ -361,7 +361,7 @@ pub fn body_target(shape: &Shape) -> BodyTarget<'_> {
 
 /// Whether a payload member is written raw (blob or string) rather than as a document.
 pub fn is_raw_payload(model: &ServiceModel, r: &ShapeRef) -> bool {
-    matches!(model.target(&r).kind, ShapeType::Blob | ShapeType::String)
+    matches!(model.target(r).kind, ShapeType::Blob | ShapeType::String)
 }
 
 /// The timestamp format of a member: the member's, else its shape's, else `default`.
@@ -371,7 +371,7 @@ pub fn timestamp_format(
     default: TimestampFormat,
 ) -> TimestampFormat {
     r.timestamp_format
-        .or(model.target(&r).timestamp_format)
+        .or(model.target(r).timestamp_format)
         .unwrap_or(default)
 }
 
@@ -398,7 +398,7 @@ pub fn bind_request(
             Some("querystring") if query.is_empty() => continue,
             _ => {}
         }
-        let target = model.target(&r);
+        let target = model.target(r);
         match location {
             Some("uri") => {
                 if let Some((_, v)) = labels.iter().find(|(l, _)| l == wire) {
@@ -448,7 +448,7 @@ pub fn bind_request(
                 } else if target.kind == ShapeType::List {
                     let m = member_ref(target)?;
                     let ts = timestamp_format(model, m, TimestampFormat::Rfc822);
-                    let is_date = model.target(&m).kind == ShapeType::Timestamp
+                    let is_date = model.target(m).kind == ShapeType::Timestamp
                         && ts == TimestampFormat::Rfc822;
                     let items = split_header_list(&joined, is_date)
                         .iter()
@@ -503,7 +503,7 @@ fn query_map(
         .value
         .as_ref()
         .ok_or_else(|| AwsError::internal("map shape without value"))?;
-    let value_shape = model.target(&value_ref);
+    let value_shape = model.target(value_ref);
     let mut out: Map = Map::default();
     // Smithy's httpQueryParams map sees every parameter, including those also bound to
     // named members (which take precedence only for their own member).
@@ -589,7 +589,7 @@ pub fn scalar(
     text: &str,
     ts: TimestampFormat,
 ) -> Result<Value, AwsError> {
-    let shape = model.target(&r);
+    let shape = model.target(r);
     let bad = |what: &str| malformed(format!("Value '{text}' is not a valid {what}"));
     Ok(match shape.kind {
         ShapeType::String | ShapeType::Character => {
@@ -710,7 +710,7 @@ pub fn format_scalar(model: &ServiceModel, r: &ShapeRef, v: &Value, ts: Timestam
         Value::Bool(b) => b.to_string(),
         Value::Blob(b) => B64.encode(b),
         Value::Timestamp(t) => crate::timestamp::format(*t, ts),
-        other if r.json_value || model.target(&r).document => {
+        other if r.json_value || model.target(r).document => {
             serde_json::to_string(&document_to_json(other)).unwrap_or_default()
         }
         Value::Null | Value::List(_) | Value::Map(_) => String::new(),
@@ -725,7 +725,7 @@ fn header_value(text: String) -> Option<http::HeaderValue> {
 /// Formats a header member (`jsonvalue` strings as base64 JSON, lists comma-joined with
 /// quoting where an item holds a comma or quote).
 fn header_text(model: &ServiceModel, r: &ShapeRef, v: &Value) -> String {
-    let shape = model.target(&r);
+    let shape = model.target(r);
     match (shape.kind, v) {
         (ShapeType::List, Value::List(items)) => {
             let Some(m) = shape.member.as_ref() else {
@@ -817,7 +817,7 @@ pub fn bind_response(
             }
             Some("headers") => {
                 let prefix = r.location_name.as_deref().unwrap_or("");
-                let target = model.target(&r);
+                let target = model.target(r);
                 let (Value::Map(m), Some(value_ref)) = (&v, target.value.as_ref()) else {
                     continue;
                 };

@@ -63,13 +63,13 @@ impl Codec for RestJsonCodec {
                 body: None,
             });
         };
-        let shape = model.target(&input);
+        let shape = model.target(input);
         let labels = rest::router(model).labels_for(op, req);
         let mut value = rest::bind_request(model, shape, &labels, req)?;
         let mut stream = None;
         match rest::body_target(shape) {
             BodyTarget::Payload(name, r) => {
-                let target = model.target(&r);
+                let target = model.target(r);
                 let streaming = r.streaming || target.streaming;
                 match body {
                     Body::Stream(s) if streaming => stream = Some(s),
@@ -146,7 +146,7 @@ impl Codec for RestJsonCodec {
                 body: Body::Full(bytes::Bytes::from_static(b"{}")),
             };
         };
-        let shape = model.target(&out_ref);
+        let shape = model.target(out_ref);
         let mut members = match output.value {
             Value::Map(m) => m,
             _ => Default::default(),
@@ -164,7 +164,7 @@ impl Codec for RestJsonCodec {
         }
         let body = match rest::body_target(shape) {
             BodyTarget::Payload(name, r) => {
-                let target = model.target(&r);
+                let target = model.target(r);
                 let streaming = r.streaming || target.streaming;
                 if streaming {
                     if !headers.contains_key("content-type") {

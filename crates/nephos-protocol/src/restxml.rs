@@ -122,13 +122,13 @@ impl Codec for RestXmlCodec {
                 body: None,
             });
         };
-        let shape = model.target(&input);
+        let shape = model.target(input);
         let labels = rest::router(model).labels_for(op, req);
         let mut value = rest::bind_request(model, shape, &labels, req)?;
         let mut stream = None;
         match rest::body_target(shape) {
             BodyTarget::Payload(name, r) => {
-                let target = model.target(&r);
+                let target = model.target(r);
                 let streaming = r.streaming || target.streaming;
                 match body {
                     Body::Stream(s) if streaming => stream = Some(s),
@@ -201,7 +201,7 @@ impl Codec for RestXmlCodec {
                 body: Body::Full(Bytes::new()),
             };
         };
-        let shape = model.target(&out);
+        let shape = model.target(out);
         let mut value = match output.value {
             Value::Map(m) => m,
             _ => Default::default(),
@@ -219,7 +219,7 @@ impl Codec for RestXmlCodec {
         }
         let body = match rest::body_target(shape) {
             BodyTarget::Payload(name, r) => {
-                let target = model.target(&r);
+                let target = model.target(r);
                 match (output.body, value.get(name)) {
                     (Some(stream), _) => Body::Stream(stream),
                     (None, None | Some(Value::Null)) => Body::Full(Bytes::new()),

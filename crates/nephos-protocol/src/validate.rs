@@ -36,7 +36,7 @@ pub fn validate(model: &ServiceModel, op: &Operation, input: &Value) -> Result<(
     let Some(input_ref) = &op.input else {
         return Ok(());
     };
-    let Some(shape) = model.try_target(&input_ref) else {
+    let Some(shape) = model.try_target(input_ref) else {
         return Ok(());
     };
     let mut v = Validator {
@@ -152,7 +152,7 @@ impl<'m> Validator<'m> {
     }
 
     fn shape(&self, r: &ShapeRef) -> Option<&'m Shape> {
-        self.model.try_target(&r)
+        self.model.try_target(r)
     }
 
     fn structure(&mut self, shape: &'m Shape, value: &Value, path: &Path<'_>) {

@@ -376,7 +376,7 @@ pub fn struct_attributes(model: &ServiceModel, shape: &Shape, v: &Value) -> Vec<
             continue;
         }
         if let Some(val) = v.get(name).filter(|x| !x.is_null()) {
-            let text = scalar_text(Some(r), model.target(&r), val, TimestampFormat::Iso8601);
+            let text = scalar_text(Some(r), model.target(r), val, TimestampFormat::Iso8601);
             attrs.push((member_name(model, name, r).to_owned(), text));
         }
     }
@@ -404,7 +404,7 @@ pub fn write_members(w: &mut XmlWriter, model: &ServiceModel, shape: &Shape, v: 
 /// Writes `v` of the shape `r` points at as element(s) named `name` (a flattened list or
 /// map writes one element per item).
 pub fn write_value(w: &mut XmlWriter, model: &ServiceModel, r: &ShapeRef, name: &str, v: &Value) {
-    write_shape(w, model, Some(r), model.target(&r), name, v);
+    write_shape(w, model, Some(r), model.target(r), name, v);
 }
 
 /// Like [`write_value`], for a shape reached without a reference (an operation's root).
@@ -494,7 +494,7 @@ pub fn write_shape(
 
 /// Reads element `el` as a value of the shape `r` points at.
 pub fn read_value(model: &ServiceModel, r: &ShapeRef, el: &Element) -> Result<Value, XmlError> {
-    read_shape(model, Some(r), model.target(&r), el)
+    read_shape(model, Some(r), model.target(r), el)
 }
 
 /// Like [`read_value`], for a shape reached without a reference.
@@ -537,7 +537,7 @@ fn read_item(
 ) -> Result<Value, XmlError> {
     // A sparse collection marks null items with an empty element of a scalar type.
     if sparse && el.children.is_empty() && el.text.is_empty() {
-        let kind = model.target(&member).kind;
+        let kind = model.target(member).kind;
         if !matches!(
             kind,
             ShapeType::String | ShapeType::Structure | ShapeType::List | ShapeType::Map
@@ -585,7 +585,7 @@ pub fn read_members(model: &ServiceModel, shape: &Shape, el: &Element) -> Result
         if r.location.is_some() {
             continue;
         }
-        let target = model.target(&r);
+        let target = model.target(r);
         let wire = local(member_name(model, name, r));
         if r.xml_attribute {
             if let Some(text) = el.attr(member_name(model, name, r)) {

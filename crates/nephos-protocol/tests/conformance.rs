@@ -209,7 +209,7 @@ fn run_case(case: &Case) -> Result<(), String> {
         if let (Value::Map(e), Value::Map(a)) = (&expected, &mut actual) {
             for (name, r) in &shape.members {
                 let is_token = r.idempotency_token
-                    || model.target(&r).kind == ShapeType::String
+                    || model.target(r).kind == ShapeType::String
                         && shape.members.get(name).is_some_and(|m| m.idempotency_token);
                 if is_token && !e.contains_key(name) {
                     a.shift_remove(name);

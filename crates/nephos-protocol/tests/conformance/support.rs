@@ -105,7 +105,7 @@ impl Case {
 /// Converts case JSON into the [`Value`] of the shape `r` points at: blobs are given as
 /// text, timestamps as epoch seconds, non-finite floats as `"NaN"`/`"Infinity"`.
 pub fn to_value(model: &ServiceModel, r: &ShapeRef, j: &serde_json::Value) -> Value {
-    let shape = model.target(&r);
+    let shape = model.target(r);
     if j.is_null() {
         return Value::Null;
     }
