@@ -84,7 +84,13 @@ def test_notification_validation(nephos, account):
         s3.put_bucket_notification_configuration(Bucket=b, NotificationConfiguration={
             "QueueConfigurations": [{"QueueArn": "not-an-arn", "Events": ["s3:ObjectCreated:*"]}]})
     assert code(e) == "InvalidArgument"
-    # Topic, Lambda and EventBridge destinations are stored and returned.
+    # A topic that does not exist cannot be validated either.
+    with pytest.raises(ClientError) as e:
+        s3.put_bucket_notification_configuration(Bucket=b, NotificationConfiguration={
+            "TopicConfigurations": [{"TopicArn": f"arn:aws:sns:us-east-1:{account}:topic",
+                                     "Events": ["s3:ObjectCreated:*"]}]})
+    assert code(e) == "InvalidArgument"
+    # Without validation, topic, Lambda and EventBridge destinations are stored and returned.
     cfg = {
         "TopicConfigurations": [{"Id": "t", "TopicArn": f"arn:aws:sns:us-east-1:{account}:topic",
                                  "Events": ["s3:ObjectRemoved:*"]}],
@@ -92,7 +98,61 @@ def test_notification_validation(nephos, account):
                                           "Events": ["s3:ObjectCreated:Put"]}],
         "EventBridgeConfiguration": {},
     }
-    s3.put_bucket_notification_configuration(Bucket=b, NotificationConfiguration=cfg)
+    s3.put_bucket_notification_configuration(Bucket=b, NotificationConfiguration=cfg,
+                                             SkipDestinationValidation=True)
     got = s3.get_bucket_notification_configuration(Bucket=b)
     for k in cfg:
         assert got[k] == cfg[k]
+
+
+def s3_topic(sns, sqs, account, name, allow_s3=True):
+    """A topic with a raw SQS subscriber; its policy lets S3 publish when `allow_s3`."""
+    topic = sns.create_topic(Name=name)["TopicArn"]
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    qarn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=qarn, Attributes={"RawMessageDelivery": "true"})
+    principal = {"Service": "s3.amazonaws.com"} if allow_s3 else {"AWS": f"arn:aws:iam::{account}:root"}
+    policy = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": principal, "Action": "SNS:Publish", "Resource": topic,
+        **({"Condition": {"ArnLike": {"aws:SourceArn": "arn:aws:s3:::*"}}} if allow_s3 else {}),
+    }]}
+    sns.set_topic_attributes(TopicArn=topic, AttributeName="Policy", AttributeValue=json.dumps(policy))
+    return topic, url
+
+
+def test_notifications_to_sns(nephos, account):
+    s3 = nephos.client("s3", account=account)
+    sns = nephos.client("sns", account=account)
+    sqs = nephos.client("sqs", account=account)
+    topic, url = s3_topic(sns, sqs, account, "s3-topic-events")
+    b = bucket_name(account, "snsev")
+    s3.create_bucket(Bucket=b)
+    s3.put_bucket_notification_configuration(Bucket=b, NotificationConfiguration={
+        "TopicConfigurations": [{"Id": "to-topic", "TopicArn": topic, "Events": ["s3:ObjectCreated:*"],
+                                 "Filter": {"Key": {"FilterRules": [{"Name": "suffix", "Value": ".csv"}]}}}]})
+    # The test event goes to the topic, and through it to the subscriber.
+    test_event = drain(sqs, url, 1)
+    assert test_event[0]["Event"] == "s3:TestEvent" and test_event[0]["Bucket"] == b
+    s3.put_object(Bucket=b, Key="data/report.csv", Body=b"a,b")
+    s3.put_object(Bucket=b, Key="data/skip.txt", Body=b"x")
+    records = [m["Records"][0] for m in drain(sqs, url, 1)]
+    assert len(records) == 1
+    r = records[0]
+    assert r["eventName"] == "ObjectCreated:Put" and r["eventSource"] == "aws:s3"
+    assert r["s3"]["configurationId"] == "to-topic"
+    assert r["s3"]["object"]["key"] == "data/report.csv" and r["s3"]["object"]["size"] == 3
+
+
+def test_topic_policy_must_let_s3_publish(nephos, account):
+    s3 = nephos.client("s3", account=account)
+    sns = nephos.client("sns", account=account)
+    sqs = nephos.client("sqs", account=account)
+    topic, url = s3_topic(sns, sqs, account, "s3-topic-closed", allow_s3=False)
+    b = bucket_name(account, "snsdeny")
+    s3.create_bucket(Bucket=b)
+    with pytest.raises(ClientError) as e:
+        s3.put_bucket_notification_configuration(Bucket=b, NotificationConfiguration={
+            "TopicConfigurations": [{"TopicArn": topic, "Events": ["s3:ObjectCreated:*"]}]})
+    assert code(e) == "InvalidArgument"
+    assert "Unable to validate" in e.value.response["Error"]["Message"]
+    assert drain(sqs, url, 1, tries=2) == []

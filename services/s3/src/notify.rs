@@ -1,7 +1,9 @@
 //! Event notifications: the bucket's configuration (queues, topics, Lambda functions,
-//! EventBridge), validated as S3 does, and delivery of S3 event records to SQS queues
-//! through the in-process dispatcher. Topic and Lambda destinations are stored and
-//! returned; they deliver once those services exist.
+//! EventBridge), validated as S3 does, and delivery of S3 event records to SQS queues and
+//! SNS topics through the in-process dispatcher. Topics are published to as the service
+//! principal `s3.amazonaws.com` for the bucket, so the topic's policy decides, as on AWS.
+//! Lambda and EventBridge destinations are stored and returned; they deliver once those
+//! services exist.
 
 use crate::S3Provider;
 use crate::errors;
@@ -248,6 +250,49 @@ impl S3Provider {
         Ok(out.str("QueueUrl").unwrap_or_default().to_owned())
     }
 
+    /// Publishes `body` to a topic as S3 does: as the service principal, for the bucket.
+    async fn publish(
+        &self,
+        ctx: &RequestContext,
+        bucket: &str,
+        arn: &str,
+        body: String,
+    ) -> Result<(), AwsError> {
+        let mut tctx = ctx.clone();
+        if let Some((_, region, ..)) = arn_parts(arn) {
+            tctx.region = region.to_owned();
+        }
+        tctx.caller_arn =
+            nephos_policy::service_caller("s3.amazonaws.com", &format!("arn:aws:s3:::{bucket}"));
+        self.dispatcher
+            .call(
+                &tctx,
+                "sns",
+                "Publish",
+                Value::map()
+                    .with("TopicArn", arn)
+                    .with("Subject", "Amazon S3 Notification")
+                    .with("Message", body),
+            )
+            .await
+            .map(|_| ())
+    }
+
+    /// Delivers `body` to a queue or topic destination.
+    async fn deliver(
+        &self,
+        ctx: &RequestContext,
+        bucket: &str,
+        d: &Destination,
+        body: String,
+    ) -> Result<(), AwsError> {
+        match d.kind.as_str() {
+            "Queue" => self.send(ctx, &d.arn, body).await,
+            "Topic" => self.publish(ctx, bucket, &d.arn, body).await,
+            _ => Ok(()),
+        }
+    }
+
     async fn send(&self, ctx: &RequestContext, arn: &str, body: String) -> Result<(), AwsError> {
         let url = self.queue_url(ctx, arn).await?;
         let mut qctx = ctx.clone();
@@ -293,8 +338,6 @@ impl S3Provider {
                 }
             }
         }
-        b.meta.write().unwrap().notifications = Some(config);
-        self.save_bucket(&b).await?;
         let test = serde_json::json!({
             "Service": "Amazon S3",
             "Event": "s3:TestEvent",
@@ -304,6 +347,26 @@ impl S3Provider {
             "HostId": crate::store::random_id(56),
         })
         .to_string();
+        // S3 validates a topic by publishing its test event to it: a missing topic or one
+        // whose policy does not let S3 publish refuses the configuration.
+        if !skip {
+            for d in config.destinations.iter().filter(|d| d.kind == "Topic") {
+                if self.publish(ctx, name, &d.arn, test.clone()).await.is_err() {
+                    return Err(AwsError::new(
+                        400,
+                        "InvalidArgument",
+                        "Unable to validate the following destination configurations",
+                    )
+                    .with_field("ArgumentName", d.arn.as_str())
+                    .with_field(
+                        "ArgumentValue",
+                        "Permissions on the destination topic do not allow S3 to publish notifications from this bucket",
+                    ));
+                }
+            }
+        }
+        b.meta.write().unwrap().notifications = Some(config);
+        self.save_bucket(&b).await?;
         for arn in &queues {
             if let Err(e) = self.send(ctx, arn, test.clone()).await {
                 tracing::warn!(error = %e.message, "s3 test event not delivered");
@@ -340,7 +403,8 @@ impl S3Provider {
         for d in config
             .destinations
             .iter()
-            .filter(|d| d.kind == "Queue" && matches(d, event.name, event.key))
+            .filter(|d| matches!(d.kind.as_str(), "Queue" | "Topic"))
+            .filter(|d| matches(d, event.name, event.key))
         {
             let mut object = serde_json::json!({
                 "key": encode_key(event.key),
@@ -374,8 +438,8 @@ impl S3Provider {
                     "object": object,
                 },
             }]});
-            if let Err(e) = self.send(ctx, &d.arn, record.to_string()).await {
-                tracing::warn!(error = %e.message, queue = %d.arn, "s3 event not delivered");
+            if let Err(e) = self.deliver(ctx, &name, d, record.to_string()).await {
+                tracing::warn!(error = %e.message, destination = %d.arn, "s3 event not delivered");
             }
         }
     }
