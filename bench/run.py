@@ -398,10 +398,15 @@ def main():
                         if key not in row or result[0] > row[key][0]:
                             row[key] = result
             print(f"measured {name}", file=sys.stderr)
+            report(args, rows, scenarios)
     finally:
         for t in live:
             t.stop()
+    print((ROOT / "bench" / "results" / "latest.md").read_text())
 
+
+def report(args, rows, scenarios):
+    """Writes the tables of what has been measured so far."""
     lines = [f"# nephos benchmarks ({time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores, wrk {args.duration}s per run)", ""]
     lines.append("| target | start-up to first answer | idle RSS |")
     lines.append("|---|---:|---:|")
@@ -411,6 +416,8 @@ def main():
     for name in scenarios:
         for conns in (16, 1):
             key = f"{name}@{conns}"
+            if any(key not in r for r in rows):
+                continue
             lines += ["", f"## {name}, {conns} connection{'s' if conns > 1 else ''}", "",
                       "| target | requests/s | p99 | non-2xx | vs hello |", "|---|---:|---:|---:|---:|"]
             for r in rows:
@@ -422,7 +429,6 @@ def main():
             if nephos and moto:
                 lines.append(f"\nnephos/moto: {nephos[key][0] / moto[key][0]:.0f}x requests/s")
     report = "\n".join(lines) + "\n"
-    print(report)
     results = ROOT / "bench" / "results"
     results.mkdir(exist_ok=True)
     (results / "latest.md").write_text(report)
