@@ -1,7 +1,9 @@
 //! A table in memory: its description, its items in key order (compactly encoded), and
 //! its secondary indexes as ordered maps from index keys to table keys.
 
-use crate::attr::{Attr, Item, decode_item, encode_item, invalid_param, item_size, key_bytes};
+use crate::attr::{
+    Attr, Item, decode_item, encode_item, encoded_item_size, invalid_param, item_size, key_bytes,
+};
 use crate::pitr::Pitr;
 use crate::state::{PITR, journaling};
 use crate::stream::StreamLog;
@@ -286,7 +288,7 @@ impl Table {
     }
 
     pub fn put_encoded(&mut self, key: &[u8], enc: Box<[u8]>, item: Option<&Item>) {
-        let old = self.detach(key).map(|(b, _)| b);
+        let old = self.detach_encoded(key);
         let decoded;
         let item = match item {
             Some(i) => i,
@@ -315,6 +317,18 @@ impl Table {
         let (old, item) = self.detach(key)?;
         self.log_change(key, Some(old), None);
         Some(item)
+    }
+
+    /// [`Table::detach`] for callers that want only the old bytes: without indexes or TTL
+    /// the old item need not be decoded at all (its size is read from the bytes).
+    fn detach_encoded(&mut self, key: &[u8]) -> Option<Box<[u8]>> {
+        if !self.meta.indexes.is_empty() || self.meta.ttl_attribute.is_some() {
+            return self.detach(key).map(|(b, _)| b);
+        }
+        let old = self.items.remove(key)?;
+        let size = encoded_item_size(&old).unwrap_or(0);
+        self.size_bytes = self.size_bytes.saturating_sub(size as u64);
+        Some(old)
     }
 
     /// Takes an item out of the map and every index, without recording a change.
