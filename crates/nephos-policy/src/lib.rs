@@ -19,7 +19,8 @@
 
 mod matching;
 
-use matching::{arn_like, wildcard};
+use matching::arn_like;
+pub use matching::wildcard;
 use serde_json::Value as Json;
 
 /// Who is asking.

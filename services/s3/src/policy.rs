@@ -66,28 +66,8 @@ pub fn validate(bucket: &str, text: &str) -> Result<(), AwsError> {
     Ok(())
 }
 
-/// `*` and `?` wildcards, case-sensitive (actions are compared lowercased).
-pub(crate) fn glob(pattern: &str, text: &str) -> bool {
-    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
-    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            mark = ti;
-            pi += 1;
-        } else if let Some(s) = star {
-            pi = s + 1;
-            mark += 1;
-            ti = mark;
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|c| *c == '*')
-}
+/// `*` and `?` wildcards, case-sensitive (actions are compared lowercased): IAM's.
+pub(crate) use nephos_policy::wildcard as glob;
 
 /// Whether a statement's principal covers the caller (`None` = anonymous).
 fn principal_matches(p: &Json, account: Option<&str>) -> bool {
