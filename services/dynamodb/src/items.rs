@@ -229,19 +229,13 @@ impl DynamoDb {
             (pending, old, consumed, metrics)
         };
         pending.wait().await?;
-        let mut out = Value::map();
-        if rv == "ALL_OLD"
-            && let Some(o) = old
-        {
-            out.insert("Attributes", item_to_value(&o));
-        }
-        if let Some(c) = consumed.to_value(v.str("ReturnConsumedCapacity"), &name, Kind::Write) {
-            out.insert("ConsumedCapacity", c);
-        }
-        if let Some(m) = metrics {
-            out.insert("ItemCollectionMetrics", m);
-        }
-        Ok(out)
+        Ok(write_answer(
+            v,
+            &name,
+            (rv == "ALL_OLD").then_some(old).flatten(),
+            &consumed,
+            metrics,
+        ))
     }
 
     pub fn get_item(&self, ctx: &RequestContext, v: &Value) -> Result<Value, AwsError> {
@@ -323,19 +317,13 @@ impl DynamoDb {
             (pending, old, consumed, metrics)
         };
         pending.wait().await?;
-        let mut out = Value::map();
-        if rv == "ALL_OLD"
-            && let Some(o) = old
-        {
-            out.insert("Attributes", item_to_value(&o));
-        }
-        if let Some(c) = consumed.to_value(v.str("ReturnConsumedCapacity"), &name, Kind::Write) {
-            out.insert("ConsumedCapacity", c);
-        }
-        if let Some(m) = metrics {
-            out.insert("ItemCollectionMetrics", m);
-        }
-        Ok(out)
+        Ok(write_answer(
+            v,
+            &name,
+            (rv == "ALL_OLD").then_some(old).flatten(),
+            &consumed,
+            metrics,
+        ))
     }
 
     pub async fn update_item(&self, ctx: &RequestContext, v: &Value) -> Result<Value, AwsError> {
@@ -455,4 +443,26 @@ fn legacy_updates(v: &Value) -> Result<Update, AwsError> {
         }
     }
     Ok(u)
+}
+
+/// The answer of PutItem and DeleteItem: the old item when asked for, consumed capacity
+/// and item-collection metrics.
+fn write_answer(
+    v: &Value,
+    table: &str,
+    old: Option<Item>,
+    consumed: &Consumed,
+    metrics: Option<Value>,
+) -> Value {
+    let mut out = Value::map();
+    if let Some(o) = old {
+        out.insert("Attributes", item_to_value(&o));
+    }
+    if let Some(c) = consumed.to_value(v.str("ReturnConsumedCapacity"), table, Kind::Write) {
+        out.insert("ConsumedCapacity", c);
+    }
+    if let Some(m) = metrics {
+        out.insert("ItemCollectionMetrics", m);
+    }
+    out
 }
