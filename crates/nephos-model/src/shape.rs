@@ -422,3 +422,36 @@ pub struct ErrorTrait {
     #[serde(default)]
     pub sender_fault: bool,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model(shapes: serde_json::Value) -> ServiceModel {
+        ServiceModel::from_value(serde_json::json!({
+            "metadata": {"protocol": "json"}, "operations": {}, "shapes": shapes
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_remembered_position_never_names_the_wrong_shape() {
+        let a = model(serde_json::json!({"S": {"type": "string"}, "I": {"type": "integer"}}));
+        let b = model(serde_json::json!({"I": {"type": "integer"}, "S": {"type": "string"}}));
+        let r = ShapeRef {
+            shape: "S".into(),
+            ..Default::default()
+        };
+        // Resolved in `a` (position 0), then used with `b`, where position 0 is `I`.
+        assert_eq!(a.target(&r).kind, ShapeType::String);
+        assert_eq!(b.target(&r).kind, ShapeType::String);
+        assert_eq!(a.target(&r).kind, ShapeType::String);
+        // A clone starts without a position, and dangling references are found out.
+        assert_eq!(b.target(&r.clone()).kind, ShapeType::String);
+        let missing = ShapeRef {
+            shape: "Nope".into(),
+            ..Default::default()
+        };
+        assert!(a.try_target(&missing).is_none());
+    }
+}

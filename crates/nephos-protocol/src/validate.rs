@@ -39,17 +39,19 @@ pub fn validate(model: &ServiceModel, op: &Operation, input: &Value) -> Result<(
     let Some(shape) = model.try_target(input_ref) else {
         return Ok(());
     };
+    // S3 checks no enum with a ValidationException: it answers unknown values with its
+    // own errors (InvalidLocationConstraint, InvalidStorageClass, ...), from the handler.
+    let checks = if model.metadata.service_id.as_deref() == Some("S3") {
+        &ALL_CHECKS[..ALL_CHECKS.len() - 1]
+    } else {
+        &ALL_CHECKS[..]
+    };
     let mut v = Validator {
         model,
+        checks,
         errors: Vec::new(),
     };
     v.structure(shape, input, &Path::Root);
-    // S3 checks no enum with a ValidationException: it answers unknown values with its
-    // own errors (InvalidLocationConstraint, InvalidStorageClass, ...), from the handler.
-    if model.metadata.service_id.as_deref() == Some("S3") {
-        v.errors
-            .retain(|e| !e.contains("Member must satisfy enum value set"));
-    }
     if v.errors.is_empty() {
         return Ok(());
     }
@@ -102,6 +104,8 @@ impl Path<'_> {
 
 struct Validator<'m> {
     model: &'m ServiceModel,
+    /// The scalar constraints this service enforces, in AWS's order.
+    checks: &'static [Violation],
     // Empty vectors do not allocate: a valid input costs nothing here.
     errors: Vec<String>,
 }
@@ -217,7 +221,10 @@ impl<'m> Validator<'m> {
                             self.value(member, item, &Path::Index(path, i));
                         }
                     }
-                } else if items.iter().any(|i| first_violation(member, i).is_some()) {
+                } else if items
+                    .iter()
+                    .any(|i| first_violation(self.checks, member, i).is_some())
+                {
                     let c = aggregate("Member must satisfy constraint: ", member);
                     self.report(Some(v), shape.sensitive || member.sensitive, path, &c);
                 }
@@ -229,7 +236,7 @@ impl<'m> Validator<'m> {
                 if let Some(key) = shape.key.as_ref().and_then(|r| self.shape(r))
                     && entries
                         .keys()
-                        .any(|k| first_violation_str(key, k).is_some())
+                        .any(|k| first_violation_str(self.checks, key, k).is_some())
                 {
                     let c = aggregate("Map keys must satisfy constraint: ", key);
                     self.report(Some(v), sensitive || key.sensitive, path, &c);
@@ -246,14 +253,17 @@ impl<'m> Validator<'m> {
                             self.value(val, item, &Path::Key(path, k));
                         }
                     }
-                } else if entries.values().any(|i| first_violation(val, i).is_some()) {
+                } else if entries
+                    .values()
+                    .any(|i| first_violation(self.checks, val, i).is_some())
+                {
                     let c = aggregate("Map value must satisfy constraint: ", val);
                     self.report(Some(v), sensitive || val.sensitive, path, &c);
                 }
             }
             _ => {
                 // Every broken constraint is its own error, as AWS lists them.
-                for violation in violations(shape, v) {
+                for violation in violations(self.checks, shape, v) {
                     let c = describe(shape, violation);
                     self.report(Some(v), shape.sensitive, path, &c);
                 }
@@ -285,34 +295,33 @@ fn is_container(shape: &Shape) -> bool {
     )
 }
 
-/// The constraints of a scalar shape that `v` breaks, in AWS's order: pattern, length,
-/// range, enum. Yields nothing (and allocates nothing) for a valid value.
-fn violations<'a>(shape: &'a Shape, v: &'a Value) -> impl Iterator<Item = Violation> + 'a {
-    [
-        Violation::Pattern,
-        Violation::LengthMin,
-        Violation::LengthMax,
-        Violation::ValueMin,
-        Violation::ValueMax,
-        Violation::Enum,
-    ]
-    .into_iter()
-    .filter(move |c| breaks(shape, v, *c))
+/// Every scalar constraint, in AWS's order: pattern, length, range, enum (last, so a
+/// service that leaves enums to its handlers takes all but the last).
+const ALL_CHECKS: [Violation; 6] = [
+    Violation::Pattern,
+    Violation::LengthMin,
+    Violation::LengthMax,
+    Violation::ValueMin,
+    Violation::ValueMax,
+    Violation::Enum,
+];
+
+/// The `checks` a scalar value breaks. Yields nothing (and allocates nothing) for a
+/// valid value.
+fn violations<'a>(
+    checks: &'a [Violation],
+    shape: &'a Shape,
+    v: &'a Value,
+) -> impl Iterator<Item = Violation> + 'a {
+    checks.iter().copied().filter(move |c| breaks(shape, v, *c))
 }
 
-fn first_violation(shape: &Shape, v: &Value) -> Option<Violation> {
-    violations(shape, v).next()
+fn first_violation(checks: &[Violation], shape: &Shape, v: &Value) -> Option<Violation> {
+    violations(checks, shape, v).next()
 }
 
-fn first_violation_str(shape: &Shape, s: &str) -> Option<Violation> {
-    [
-        Violation::Pattern,
-        Violation::LengthMin,
-        Violation::LengthMax,
-        Violation::Enum,
-    ]
-    .into_iter()
-    .find(|c| breaks_str(shape, s, *c))
+fn first_violation_str(checks: &[Violation], shape: &Shape, s: &str) -> Option<Violation> {
+    checks.iter().copied().find(|c| breaks_str(shape, s, *c))
 }
 
 fn breaks(shape: &Shape, v: &Value, c: Violation) -> bool {
