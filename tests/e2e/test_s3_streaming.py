@@ -1,6 +1,7 @@
 """S3 bodies stream: a 2 GiB upload and download keep nephos's RSS growth under 64 MiB."""
 
 import hashlib
+import os
 import threading
 import time
 
@@ -81,3 +82,28 @@ def test_two_gib_up_and_down_in_bounded_memory(start_nephos):
         t.join()
     growth_mib = (peak[0] - base) / 1024
     assert growth_mib < 64, f"RSS grew by {growth_mib:.1f} MiB"
+
+
+def test_overwrites_and_deletes_release_their_files(start_nephos):
+    """Every stored body closes its file: overwritten and deleted objects hold neither
+    a descriptor nor (deleted-but-open) disk space."""
+    server = start_nephos("--quiet")
+    account = new_account()
+    b = bucket_name(account, "churn")
+    s3 = server.client("s3", account=account)
+    s3.create_bucket(Bucket=b)
+    fds = lambda: len(os.listdir(f"/proc/{server.proc.pid}/fd"))  # noqa: E731
+    body = b"z" * (64 * 1024)  # past the inline limit: kept in a file
+    s3.put_object(Bucket=b, Key="warm", Body=body)
+    before = fds()
+    for i in range(200):
+        s3.put_object(Bucket=b, Key="same", Body=body)
+        s3.put_object(Bucket=b, Key=f"k{i}", Body=body)
+        s3.delete_object(Bucket=b, Key=f"k{i}")
+    assert fds() - before < 20
+    deleted_but_open = [
+        os.readlink(f"/proc/{server.proc.pid}/fd/{fd}")
+        for fd in os.listdir(f"/proc/{server.proc.pid}/fd")
+    ]
+    assert not [p for p in deleted_but_open if p.endswith("(deleted)")]
+    assert s3.get_object(Bucket=b, Key="same")["Body"].read() == body

@@ -3,8 +3,9 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
+use bytes::Bytes;
 use crc_fast::CrcAlgorithm;
-use md5::Md5;
+use md5_simd::Md5;
 use nephos_core::{AwsError, Value};
 use serde::{Deserialize, Serialize};
 use sha1::Sha1;
@@ -149,14 +150,59 @@ impl Stored {
     }
 }
 
+/// Bodies longer than this hash MD5 (and a requested SHA) on a blocking thread while the
+/// request task goes on receiving and writing: MD5 is serial (~750 MiB/s here) and would
+/// otherwise bound a single upload. Shorter bodies are not worth a thread hop.
+const OFFLOAD_AFTER: u64 = 256 * 1024;
+
+/// Chunks in flight to an offloaded hasher; bounds memory when hashing falls behind.
+const OFFLOAD_QUEUE: usize = 16;
+
 /// Everything computed over a body as it streams.
 pub struct Hashers {
-    md5: Md5,
     crc32: crc_fast::Digest,
     crc32c: crc_fast::Digest,
     crc64: crc_fast::Digest,
+    serial: Serial,
+    seen: u64,
+}
+
+/// The digests that cannot be vectorized; they may move to another thread.
+// Boxing `Here` would cost every small upload an allocation to save a few hundred bytes
+// of stack in a value that lives for one request.
+#[allow(clippy::large_enum_variant)]
+enum Serial {
+    Here(SerialHashers),
+    Away {
+        chunks: tokio::sync::mpsc::Sender<Bytes>,
+        done: tokio::task::JoinHandle<SerialHashers>,
+    },
+}
+
+struct SerialHashers {
+    md5: Md5,
     sha1: Option<Sha1>,
     sha256: Option<Sha256>,
+}
+
+impl SerialHashers {
+    fn new(wanted: Option<Algorithm>) -> SerialHashers {
+        SerialHashers {
+            md5: Md5::new(),
+            sha1: (wanted == Some(Algorithm::Sha1)).then(Sha1::new),
+            sha256: (wanted == Some(Algorithm::Sha256)).then(Sha256::new),
+        }
+    }
+
+    fn update(&mut self, data: &[u8]) {
+        self.md5.update(data);
+        if let Some(h) = &mut self.sha1 {
+            h.update(data);
+        }
+        if let Some(h) = &mut self.sha256 {
+            h.update(data);
+        }
+    }
 }
 
 /// The finished digests of a body.
@@ -171,42 +217,68 @@ pub struct Digests {
 }
 
 impl Hashers {
-    /// CRCs and MD5 always (cheap); the SHAs only when the client asked for them.
+    /// CRCs and MD5 always (cheap, or needed for the ETag); the SHAs only when the client
+    /// asked for them.
     pub fn new(wanted: Option<Algorithm>) -> Hashers {
         Hashers {
-            md5: Md5::new(),
             crc32: crc_fast::Digest::new(CrcAlgorithm::Crc32IsoHdlc),
             crc32c: crc_fast::Digest::new(CrcAlgorithm::Crc32Iscsi),
             crc64: crc_fast::Digest::new(CrcAlgorithm::Crc64Nvme),
-            sha1: (wanted == Some(Algorithm::Sha1)).then(Sha1::new),
-            sha256: (wanted == Some(Algorithm::Sha256)).then(Sha256::new),
+            serial: Serial::Here(SerialHashers::new(wanted)),
+            seen: 0,
         }
     }
 
-    pub fn update(&mut self, data: &[u8]) {
-        self.md5.update(data);
-        self.crc32.update(data);
-        self.crc32c.update(data);
-        self.crc64.update(data);
-        if let Some(h) = &mut self.sha1 {
-            h.update(data);
+    /// Hashes the next piece of the body.
+    pub async fn update(&mut self, chunk: &Bytes) {
+        self.crc32.update(chunk);
+        self.crc32c.update(chunk);
+        self.crc64.update(chunk);
+        self.seen += chunk.len() as u64;
+        if self.seen > OFFLOAD_AFTER
+            && let Serial::Here(here) = &mut self.serial
+        {
+            let mut moving = std::mem::replace(here, SerialHashers::new(None));
+            let (chunks, mut rx) = tokio::sync::mpsc::channel::<Bytes>(OFFLOAD_QUEUE);
+            let done = tokio::task::spawn_blocking(move || {
+                while let Some(chunk) = rx.blocking_recv() {
+                    moving.update(&chunk);
+                }
+                moving
+            });
+            self.serial = Serial::Away { chunks, done };
         }
-        if let Some(h) = &mut self.sha256 {
-            h.update(data);
+        match &mut self.serial {
+            Serial::Here(h) => h.update(chunk),
+            // A send fails only if the hashing thread is gone; finish() reports that.
+            Serial::Away { chunks, .. } => {
+                let _ = chunks.send(chunk.clone()).await;
+            }
         }
     }
 
-    pub fn finish(self) -> Digests {
-        let mut md5 = [0u8; 16];
-        md5.copy_from_slice(self.md5.finalize().as_slice());
-        Digests {
-            md5,
+    pub async fn finish(self) -> Result<Digests, AwsError> {
+        let serial = match self.serial {
+            Serial::Here(h) => h,
+            Serial::Away { chunks, done } => {
+                drop(chunks);
+                done.await.map_err(|e| {
+                    AwsError::new(
+                        500,
+                        "InternalError",
+                        format!("hashing the body failed: {e}"),
+                    )
+                })?
+            }
+        };
+        Ok(Digests {
+            md5: serial.md5.finalize(),
             crc32: self.crc32.finalize() as u32,
             crc32c: self.crc32c.finalize() as u32,
             crc64: self.crc64.finalize(),
-            sha1: self.sha1.map(|h| h.finalize().to_vec()),
-            sha256: self.sha256.map(|h| h.finalize().to_vec()),
-        }
+            sha1: serial.sha1.map(|h| h.finalize().to_vec()),
+            sha256: serial.sha256.map(|h| h.finalize().to_vec()),
+        })
     }
 }
 
@@ -268,13 +340,9 @@ pub fn composite(alg: Algorithm, parts: &[&Digests]) -> Option<String> {
 pub fn multipart_etag(parts: &[&Digests]) -> String {
     let mut h = Md5::new();
     for p in parts {
-        h.update(p.md5);
+        h.update(&p.md5);
     }
-    format!(
-        "\"{}-{}\"",
-        hex::encode(h.finalize().as_slice()),
-        parts.len()
-    )
+    format!("\"{}-{}\"", hex::encode(h.finalize()), parts.len())
 }
 
 /// Checks that a client-sent checksum is well-formed base64 of the right length.
@@ -323,12 +391,17 @@ pub fn check_content_md5(sent: &str, md5: &[u8; 16]) -> Result<(), AwsError> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn known_vectors() {
-        let mut h = Hashers::new(Some(Algorithm::Sha256));
-        h.update(b"hello ");
-        h.update(b"world");
-        let d = h.finish();
+    async fn digest(pieces: &[&[u8]], wanted: Option<Algorithm>) -> Digests {
+        let mut h = Hashers::new(wanted);
+        for p in pieces {
+            h.update(&Bytes::copy_from_slice(p)).await;
+        }
+        h.finish().await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn known_vectors() {
+        let d = digest(&[b"hello ", b"world"], Some(Algorithm::Sha256)).await;
         assert_eq!(d.etag(), "\"5eb63bbbe01eeed093cb22bb8f5acdc3\"");
         assert_eq!(d.b64(Algorithm::Crc32).unwrap(), "DUoRhQ==");
         assert_eq!(d.b64(Algorithm::Crc32c).unwrap(), "yZRlqg==");
@@ -339,17 +412,34 @@ mod tests {
         assert!(d.sha1.is_none());
     }
 
-    #[test]
-    fn combined_crc_equals_whole() {
-        let mut a = Hashers::new(None);
-        a.update(b"hello ");
-        let a = a.finish();
-        let mut b = Hashers::new(None);
-        b.update(b"world");
-        let b = b.finish();
-        let mut w = Hashers::new(None);
-        w.update(b"hello world");
-        let w = w.finish();
+    #[tokio::test]
+    async fn offloaded_hashing_matches_inline() {
+        let body: Vec<u8> = (0..3 * OFFLOAD_AFTER as usize)
+            .map(|i| (i % 251) as u8)
+            .collect();
+        let pieces: Vec<&[u8]> = body.chunks(70_001).collect();
+        let streamed = digest(&pieces, Some(Algorithm::Sha1)).await;
+        let whole = {
+            let mut h = SerialHashers::new(Some(Algorithm::Sha1));
+            h.update(&body);
+            h
+        };
+        assert_eq!(streamed.md5, whole.md5.finalize());
+        assert_eq!(
+            streamed.sha1.unwrap(),
+            whole.sha1.unwrap().finalize().to_vec()
+        );
+        assert_eq!(
+            streamed.crc64,
+            crc_fast::checksum(CrcAlgorithm::Crc64Nvme, &body)
+        );
+    }
+
+    #[tokio::test]
+    async fn combined_crc_equals_whole() {
+        let a = digest(&[b"hello "], None).await;
+        let b = digest(&[b"world"], None).await;
+        let w = digest(&[b"hello world"], None).await;
         for alg in [Algorithm::Crc32, Algorithm::Crc32c, Algorithm::Crc64Nvme] {
             assert_eq!(combine_crc(alg, &[(&a, 6), (&b, 5)]), w.b64(alg), "{alg:?}");
         }

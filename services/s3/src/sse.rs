@@ -69,10 +69,7 @@ pub fn customer_key(input: &Value, prefix: &str) -> Result<Option<String>, AwsEr
                 None,
             )
         })?;
-    let actual = {
-        use md5::Digest;
-        crate::store::b64_encode(&md5::Md5::digest(&raw))
-    };
+    let actual = { crate::store::b64_encode(&md5_simd::digest(&raw)) };
     match md5 {
         // AWS names the algorithm header here too, not the MD5 one.
         Some(m) if m != actual => Err(errors::invalid_arg(

@@ -28,6 +28,8 @@ pub const T_ACCOUNTS: &str = "s3.accounts";
 /// Bodies up to this size live in the record instead of a file: a 1 KiB PutObject then
 /// costs no file creation, and GetObject no open.
 const INLINE_MAX: usize = 8 * 1024;
+/// The least a blob write carries (except the last).
+const WRITE_BATCH: usize = 512 * 1024;
 /// How much of a blob a GetObject reads at a time.
 const READ_CHUNK: usize = 256 * 1024;
 
@@ -456,15 +458,18 @@ impl Store {
             return Ok(Written {
                 body: BodyRef::Inline(Bytes::new()),
                 size: 0,
-                digests: hashers.finish(),
+                digests: hashers.finish().await?,
                 trailers: Vec::new(),
             });
         };
         let declared = body.length;
         let trailers = body.trailers.clone();
         let mut stream = body.stream;
-        let mut buffer: Vec<Bytes> = Vec::new();
-        let mut buffered = 0usize;
+        // Chunks not yet written. Small bodies stay here and become inline; larger ones
+        // go to a blob in writes of at least WRITE_BATCH, since the page cache charges
+        // per call (16 KiB writes cost about twice what 1 MiB writes do per byte).
+        let mut pending: Vec<Bytes> = Vec::new();
+        let mut pending_len = 0usize;
         let mut writer = None;
         let mut size = 0u64;
         while let Some(chunk) = stream.next().await {
@@ -475,28 +480,28 @@ impl Store {
                     format!("The request body could not be read: {e}"),
                 )
             })?;
-            hashers.update(&chunk);
+            hashers.update(&chunk).await;
             size += chunk.len() as u64;
-            if writer.is_none() && (force_blob || buffered + chunk.len() > INLINE_MAX) {
-                let mut w = self.blobs.create().map_err(errors::storage)?;
-                for b in buffer.drain(..) {
-                    w.write(&b).map_err(errors::storage)?;
-                }
-                writer = Some(w);
+            pending_len += chunk.len();
+            pending.push(chunk);
+            if writer.is_none() && (force_blob || pending_len > INLINE_MAX) {
+                writer = Some(self.blobs.create().map_err(errors::storage)?);
             }
-            match &mut writer {
-                Some(w) => w.write(&chunk).map_err(errors::storage)?,
-                None => {
-                    buffered += chunk.len();
-                    buffer.push(chunk);
-                }
+            if let Some(w) = &mut writer
+                && pending_len >= WRITE_BATCH
+            {
+                w.write_all_of(&pending).map_err(errors::storage)?;
+                pending.clear();
+                pending_len = 0;
             }
         }
         if declared.is_some_and(|d| d != size) {
             return Err(errors::incomplete_body());
         }
+        let digests = hashers.finish().await?;
         let body = match writer {
-            Some(w) => {
+            Some(mut w) => {
+                w.write_all_of(&pending).map_err(errors::storage)?;
                 let (id, len) = tokio::task::spawn_blocking(move || w.finish())
                     .await
                     .map_err(errors::storage)?
@@ -506,13 +511,13 @@ impl Store {
                     len,
                 }])
             }
-            None if buffer.len() == 1 => BodyRef::Inline(buffer.pop().unwrap_or_default()),
-            None => BodyRef::Inline(Bytes::from(buffer.concat())),
+            None if pending.len() == 1 => BodyRef::Inline(pending.pop().unwrap_or_default()),
+            None => BodyRef::Inline(Bytes::from(pending.concat())),
         };
         Ok(Written {
             body,
             size,
-            digests: hashers.finish(),
+            digests,
             trailers: trailers.get().cloned().unwrap_or_default(),
         })
     }
