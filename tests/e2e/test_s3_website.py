@@ -90,6 +90,16 @@ def test_html_error_pages_and_methods(nephos, account):
     assert "<h1>404 Not Found</h1>" in r.text
     assert "<li>Code: NoSuchKey</li>" in r.text and "<li>Key: nothing/here.html</li>" in r.text
     assert "<li>RequestId: " in r.text
+    assert "Custom Error Document" not in r.text
+    # A configured error document that is missing gets a section of its own.
+    s3.put_bucket_website(Bucket=b, WebsiteConfiguration={
+        "IndexDocument": {"Suffix": "index.html"}, "ErrorDocument": {"Key": "errors/404.html"}})
+    r = get(nephos, host, "/nothing/here.html")
+    assert r.status_code == 404 and "<li>Key: nothing/here.html</li>" in r.text
+    section = r.text.split("<h3>An Error Occurred While Attempting to Retrieve a Custom Error Document</h3>")
+    assert len(section) == 2
+    assert "<li>Code: NoSuchKey</li>" in section[1] and "<li>Key: errors/404.html</li>" in section[1]
+    assert "x-amz-meta-nephos-website-document-error" not in {k.lower() for k in r.headers}
     r = get(nephos, host, "/x", method="POST", data=b"x")
     assert r.status_code == 405 and "<li>Code: MethodNotAllowed</li>" in r.text
     assert get(nephos, host, "/x", method="PUT", data=b"x").status_code == 405

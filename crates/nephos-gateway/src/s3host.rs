@@ -125,8 +125,10 @@ fn reason(status: u16) -> &'static str {
 }
 
 /// AWS's HTML error page for an S3 XML error body: the status, then one item per
-/// element of the error (code, message, what failed, request ids).
-fn website_error_page(status: u16, xml: &str) -> String {
+/// element of the error (code, message, what failed, request ids), and, when the bucket's
+/// error document could not be served either, why (`document_error`, the provider's
+/// `Code=..&Message=..&Key=..`).
+fn website_error_page(status: u16, xml: &str, document_error: Option<&str>) -> String {
     let inner = xml
         .split_once("<Error>")
         .and_then(|(_, rest)| rest.rsplit_once("</Error>"))
@@ -145,10 +147,34 @@ fn website_error_page(status: u16, xml: &str) -> String {
         items.push_str(&format!("<li>{name}: {}</li>\n", &body[..end]));
         rest = &body[end + end_tag.len()..];
     }
+    let mut document = String::new();
+    if let Some(why) = document_error {
+        document.push_str(
+            "<h3>An Error Occurred While Attempting to Retrieve a Custom Error Document</h3>\n<ul>\n",
+        );
+        for (name, value) in form_urlencoded::parse(why.as_bytes()) {
+            document.push_str(&format!("<li>{name}: {}</li>\n", html_escape(&value)));
+        }
+        document.push_str("</ul>\n");
+    }
     let title = format!("{status} {}", reason(status));
     format!(
-        "<html>\n<head><title>{title}</title></head>\n<body>\n<h1>{title}</h1>\n<ul>\n{items}</ul>\n<hr/>\n</body>\n</html>\n"
+        "<html>\n<head><title>{title}</title></head>\n<body>\n<h1>{title}</h1>\n<ul>\n{items}</ul>\n{document}<hr/>\n</body>\n</html>\n"
     )
+}
+
+fn html_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Finishes a website answer the provider tagged (see the module doc).
@@ -157,6 +183,9 @@ fn finish_website(resp: &mut HttpResponse) {
     let Some(tag) = resp.headers.remove(MARKER) else {
         return;
     };
+    let document_error = resp
+        .headers
+        .remove("x-amz-meta-nephos-website-document-error");
     let tag = tag.to_str().unwrap_or_default();
     if let Ok(status) = tag.parse::<u16>() {
         // An error document: served as an object, with the error's status.
@@ -168,7 +197,8 @@ fn finish_website(resp: &mut HttpResponse) {
     } else {
         match &resp.body {
             nephos_protocol::Body::Full(bytes) => {
-                website_error_page(resp.status, &String::from_utf8_lossy(bytes))
+                let why = document_error.as_ref().and_then(|v| v.to_str().ok());
+                website_error_page(resp.status, &String::from_utf8_lossy(bytes), why)
             }
             nephos_protocol::Body::Stream(_) => String::new(),
         }
@@ -462,9 +492,13 @@ mod tests {
         let page = website_error_page(
             404,
             "<?xml version=\"1.0\"?>\n<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message><Key>a&amp;b</Key><RequestId>r</RequestId></Error>",
+            Some(
+                "Code=NoSuchKey&Message=The%20specified%20key%20does%20not%20exist.&Key=%3Coops%3E.html",
+            ),
         );
         assert!(page.contains("<title>404 Not Found</title>"));
         assert!(page.contains("<li>Code: NoSuchKey</li>\n<li>Message: The specified key does not exist.</li>\n<li>Key: a&amp;b</li>"));
+        assert!(page.contains("</ul>\n<h3>An Error Occurred While Attempting to Retrieve a Custom Error Document</h3>\n<ul>\n<li>Code: NoSuchKey</li>\n<li>Message: The specified key does not exist.</li>\n<li>Key: &lt;oops&gt;.html</li>\n</ul>\n<hr/>"));
     }
 
     #[test]

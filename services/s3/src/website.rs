@@ -7,19 +7,23 @@
 //! `"<METHOD> <raw path>"` (the website endpoint accepts any path, and answers other
 //! methods itself). Answers other than a served object leave as errors tagged with
 //! [`MARKER`]; the gateway turns their bodies into AWS's HTML pages (redirects have none).
-//! An error document leaves as an object whose tag carries the status to answer with.
+//! An error document leaves as an object whose tag carries the status to answer with; when
+//! it cannot be served, the error says why, for the page's second section.
 
 use crate::S3Provider;
 use crate::configs::from_json;
 use crate::errors;
 use crate::store::Bucket;
 use nephos_core::{AwsError, Output, RequestContext, Value};
-use percent_encoding::percent_decode_str;
+use percent_encoding::{NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 
 /// The user-metadata name (`x-amz-meta-nephos-website`) that tags website answers for
 /// the gateway; never stored (see [`crate::objects::meta_from_input`]).
 pub const MARKER: &str = "nephos-website";
 const MARKER_HEADER: &str = "x-amz-meta-nephos-website";
+/// On an error answer: why the error document could not be served, as
+/// `Code=..&Message=..&Key=..` (percent-encoded); the page shows it in its own section.
+const DOCUMENT_ERROR_HEADER: &str = "x-amz-meta-nephos-website-document-error";
 
 /// The bucket a website endpoint host names: `<bucket>.s3-website.<anything>` or
 /// `<bucket>.s3-website-<region>.<anything>`.
@@ -180,19 +184,32 @@ impl S3Provider {
             .get("ErrorDocument")
             .and_then(|d| d.str("Key"))
             .map(str::to_owned);
-        if let Some(doc) = error_doc
-            && let Ok(mut out) = self.website_object(ctx, &b, &doc, input, with_body)
-        {
-            let mut meta = out
-                .value
-                .get("Metadata")
-                .cloned()
-                .unwrap_or_else(Value::map);
-            meta.insert(MARKER, err.status.to_string());
-            out.value.insert("Metadata", meta);
-            return Ok(out);
+        let Some(doc) = error_doc else {
+            return Err(err);
+        };
+        match self.website_object(ctx, &b, &doc, input, with_body) {
+            Ok(mut out) => {
+                let mut meta = out
+                    .value
+                    .get("Metadata")
+                    .cloned()
+                    .unwrap_or_else(Value::map);
+                meta.insert(MARKER, err.status.to_string());
+                out.value.insert("Metadata", meta);
+                Ok(out)
+            }
+            Err(doc_err) if (300..400).contains(&doc_err.status) => Err(err),
+            Err(doc_err) => {
+                let part = |v: &str| utf8_percent_encode(v, NON_ALPHANUMERIC).to_string();
+                let why = format!(
+                    "Code={}&Message={}&Key={}",
+                    part(&doc_err.code),
+                    part(&doc_err.message),
+                    part(&doc)
+                );
+                Err(err.with_header(DOCUMENT_ERROR_HEADER, why))
+            }
         }
-        Err(err)
     }
 
     /// One object as the website serves it: readable by the caller (anonymous callers
