@@ -1,15 +1,17 @@
 //! Integrity: MD5 ETags and the flexible checksums (CRC32, CRC32C, CRC64NVME, SHA1,
 //! SHA256), full-object and composite, as S3 computes and reports them.
 
+use crate::md5hub::{Body, Hub, Side};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use bytes::Bytes;
 use crc_fast::CrcAlgorithm;
-use md5_simd::Md5;
+use md5_many::Md5State;
 use nephos_core::{AwsError, Value};
 use serde::{Deserialize, Serialize};
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
+use std::sync::OnceLock;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Algorithm {
@@ -150,13 +152,21 @@ impl Stored {
     }
 }
 
-/// Bodies longer than this hash MD5 (and a requested SHA) on a blocking thread while the
-/// request task goes on receiving and writing: MD5 is serial (~750 MiB/s here) and would
-/// otherwise bound a single upload. Shorter bodies are not worth a thread hop.
-const OFFLOAD_AFTER: u64 = 256 * 1024;
+/// Bodies longer than this hash MD5 (and a requested SHA) at the [`md5hub`] while the
+/// request task goes on receiving and writing. Shorter bodies are not worth the hop.
+const OFFLOAD_AFTER: u64 = 64 * 1024;
 
-/// Chunks in flight to an offloaded hasher; bounds memory when hashing falls behind.
-const OFFLOAD_QUEUE: usize = 16;
+/// The hub every S3 body past [`OFFLOAD_AFTER`] is hashed at; `None` if its thread could
+/// not start (bodies are then hashed on their own tasks).
+fn hub() -> Option<&'static Hub<Shas>> {
+    static HUB: OnceLock<Option<Hub<Shas>>> = OnceLock::new();
+    HUB.get_or_init(|| {
+        Hub::start()
+            .inspect_err(|e| tracing::warn!(error = %e, "the MD5 hub did not start"))
+            .ok()
+    })
+    .as_ref()
+}
 
 /// Everything computed over a body as it streams.
 pub struct Hashers {
@@ -167,35 +177,32 @@ pub struct Hashers {
     seen: u64,
 }
 
-/// The digests that cannot be vectorized; they may move to another thread.
+/// The digests that cannot be vectorized within one body; they may move to the hub.
 // Boxing `Here` would cost every small upload an allocation to save a few hundred bytes
 // of stack in a value that lives for one request.
 #[allow(clippy::large_enum_variant)]
 enum Serial {
-    Here(SerialHashers),
-    Away {
-        chunks: tokio::sync::mpsc::Sender<Bytes>,
-        done: tokio::task::JoinHandle<SerialHashers>,
-    },
+    Here(Md5State, Shas),
+    Away(Body<Shas>),
 }
 
-struct SerialHashers {
-    md5: Md5,
+/// The SHA checksums a client asked for.
+struct Shas {
     sha1: Option<Sha1>,
     sha256: Option<Sha256>,
 }
 
-impl SerialHashers {
-    fn new(wanted: Option<Algorithm>) -> SerialHashers {
-        SerialHashers {
-            md5: Md5::new(),
+impl Shas {
+    fn new(wanted: Option<Algorithm>) -> Shas {
+        Shas {
             sha1: (wanted == Some(Algorithm::Sha1)).then(Sha1::new),
             sha256: (wanted == Some(Algorithm::Sha256)).then(Sha256::new),
         }
     }
+}
 
+impl Side for Shas {
     fn update(&mut self, data: &[u8]) {
-        self.md5.update(data);
         if let Some(h) = &mut self.sha1 {
             h.update(data);
         }
@@ -224,7 +231,7 @@ impl Hashers {
             crc32: crc_fast::Digest::new(CrcAlgorithm::Crc32IsoHdlc),
             crc32c: crc_fast::Digest::new(CrcAlgorithm::Crc32Iscsi),
             crc64: crc_fast::Digest::new(CrcAlgorithm::Crc64Nvme),
-            serial: Serial::Here(SerialHashers::new(wanted)),
+            serial: Serial::Here(Md5State::new(), Shas::new(wanted)),
             seen: 0,
         }
     }
@@ -236,48 +243,36 @@ impl Hashers {
         self.crc64.update(chunk);
         self.seen += chunk.len() as u64;
         if self.seen > OFFLOAD_AFTER
-            && let Serial::Here(here) = &mut self.serial
+            && let Serial::Here(md5, shas) = &mut self.serial
+            && let Some(hub) = hub()
         {
-            let mut moving = std::mem::replace(here, SerialHashers::new(None));
-            let (chunks, mut rx) = tokio::sync::mpsc::channel::<Bytes>(OFFLOAD_QUEUE);
-            let done = tokio::task::spawn_blocking(move || {
-                while let Some(chunk) = rx.blocking_recv() {
-                    moving.update(&chunk);
-                }
-                moving
-            });
-            self.serial = Serial::Away { chunks, done };
+            let shas = std::mem::replace(shas, Shas::new(None));
+            self.serial = Serial::Away(hub.open(*md5, shas));
         }
         match &mut self.serial {
-            Serial::Here(h) => h.update(chunk),
-            // A send fails only if the hashing thread is gone; finish() reports that.
-            Serial::Away { chunks, .. } => {
-                let _ = chunks.send(chunk.clone()).await;
+            Serial::Here(md5, shas) => {
+                md5.update(chunk);
+                shas.update(chunk);
             }
+            Serial::Away(body) => body.update(chunk).await,
         }
     }
 
     pub async fn finish(self) -> Result<Digests, AwsError> {
-        let serial = match self.serial {
-            Serial::Here(h) => h,
-            Serial::Away { chunks, done } => {
-                drop(chunks);
-                done.await.map_err(|e| {
-                    AwsError::new(
-                        500,
-                        "InternalError",
-                        format!("hashing the body failed: {e}"),
-                    )
-                })?
-            }
+        let (md5, shas) = match self.serial {
+            Serial::Here(md5, shas) => (md5, shas),
+            Serial::Away(body) => body
+                .finish()
+                .await
+                .ok_or_else(|| AwsError::new(500, "InternalError", "hashing the body failed"))?,
         };
         Ok(Digests {
-            md5: serial.md5.finalize(),
+            md5: md5.finalize(),
             crc32: self.crc32.finalize() as u32,
             crc32c: self.crc32c.finalize() as u32,
             crc64: self.crc64.finalize(),
-            sha1: serial.sha1.map(|h| h.finalize().to_vec()),
-            sha256: serial.sha256.map(|h| h.finalize().to_vec()),
+            sha1: shas.sha1.map(|h| h.finalize().to_vec()),
+            sha256: shas.sha256.map(|h| h.finalize().to_vec()),
         })
     }
 }
@@ -338,7 +333,7 @@ pub fn composite(alg: Algorithm, parts: &[&Digests]) -> Option<String> {
 
 /// The multipart ETag: MD5 of the concatenated part MD5s, `-N`.
 pub fn multipart_etag(parts: &[&Digests]) -> String {
-    let mut h = Md5::new();
+    let mut h = Md5State::new();
     for p in parts {
         h.update(&p.md5);
     }
@@ -419,16 +414,9 @@ mod tests {
             .collect();
         let pieces: Vec<&[u8]> = body.chunks(70_001).collect();
         let streamed = digest(&pieces, Some(Algorithm::Sha1)).await;
-        let whole = {
-            let mut h = SerialHashers::new(Some(Algorithm::Sha1));
-            h.update(&body);
-            h
-        };
-        assert_eq!(streamed.md5, whole.md5.finalize());
-        assert_eq!(
-            streamed.sha1.unwrap(),
-            whole.sha1.unwrap().finalize().to_vec()
-        );
+        // References from other crates than the ones that hashed.
+        assert_eq!(streamed.md5.as_slice(), md5::Md5::digest(&body).as_slice());
+        assert_eq!(streamed.sha1.unwrap(), Sha1::digest(&body).to_vec());
         assert_eq!(
             streamed.crc64,
             crc_fast::checksum(CrcAlgorithm::Crc64Nvme, &body)

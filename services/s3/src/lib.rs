@@ -26,6 +26,7 @@ pub mod lifecycle;
 pub mod listing;
 pub mod lock;
 pub mod logging;
+pub mod md5hub;
 pub mod multipart;
 pub mod notify;
 pub mod objects;

@@ -69,7 +69,7 @@ pub fn customer_key(input: &Value, prefix: &str) -> Result<Option<String>, AwsEr
                 None,
             )
         })?;
-    let actual = { crate::store::b64_encode(&md5_simd::digest(&raw)) };
+    let actual = { crate::store::b64_encode(&md5_many::md5(&raw)) };
     match md5 {
         // AWS names the algorithm header here too, not the MD5 one.
         Some(m) if m != actual => Err(errors::invalid_arg(
