@@ -12,7 +12,7 @@
 //! keeping up, and it hashes the partial pieces one by one rather than wait. One body
 //! alone thus still hashes while its request task goes on receiving.
 //!
-//! Each body may have [`IN_FLIGHT`] chunks queued (a semaphore per body), so a body
+//! Each body may have [`IN_FLIGHT_KIB`] KiB queued (a semaphore per body), so a body
 //! arriving faster than it is hashed waits instead of piling up in memory.
 
 use bytes::Bytes;
@@ -26,8 +26,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 /// full, and no body waits long behind a large chunk of another.
 const SLICE: usize = 64 * 1024;
 
-/// Chunks of one body queued at the hub.
-const IN_FLIGHT: usize = 16;
+/// How much of one body may be queued at the hub, in KiB.
+const IN_FLIGHT_KIB: u32 = 2048;
 
 /// Digests computed next to MD5 over the same bytes (on the hub thread too).
 pub trait Side: Send + 'static {
@@ -77,7 +77,7 @@ impl<S: Side> Hub<S> {
         Body {
             hub: self,
             id,
-            permits: Arc::new(Semaphore::new(IN_FLIGHT)),
+            permits: Arc::new(Semaphore::new(IN_FLIGHT_KIB as usize)),
             closed: false,
         }
     }
@@ -94,7 +94,9 @@ pub struct Body<S: Side> {
 impl<S: Side> Body<S> {
     pub async fn update(&mut self, chunk: &Bytes) {
         // The semaphore is never closed, so this only waits.
-        let Ok(permit) = self.permits.clone().acquire_owned().await else {
+        // A chunk larger than the whole allowance waits for all of it.
+        let kib = (chunk.len().div_ceil(1024) as u32).clamp(1, IN_FLIGHT_KIB);
+        let Ok(permit) = self.permits.clone().acquire_many_owned(kib).await else {
             return;
         };
         let _ = self.hub.to_hub.send(Msg::Chunk {
