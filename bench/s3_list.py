@@ -19,7 +19,6 @@ Needs:  a release build of nephos (NEPHOS_BIN or $CARGO_TARGET_DIR/release/nepho
 import argparse
 import concurrent.futures
 import http.client
-import os
 import pathlib
 import shutil
 import socket
@@ -28,16 +27,11 @@ import subprocess
 import sys
 import time
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+from s3_large import free_port, nephos_bin  # same directory: the bench helpers
+
 AUTH = ("AWS4-HMAC-SHA256 Credential=123456789012/20240101/us-east-1/s3/aws4_request, "
         "SignedHeaders=host, Signature=00")
 BUCKET = "list-bench"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start(argv, port):
@@ -118,14 +112,6 @@ def run_target(name, argv_for, n, runs):
     finally:
         proc.terminate()
         proc.wait(10)
-
-
-def nephos_bin():
-    explicit = os.environ.get("NEPHOS_BIN")
-    if explicit:
-        return explicit
-    target = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
-    return str(target / "release" / "nephos")
 
 
 def main():

@@ -153,7 +153,10 @@ fn website_error_page(status: u16, xml: &str, document_error: Option<&str>) -> S
             "<h3>An Error Occurred While Attempting to Retrieve a Custom Error Document</h3>\n<ul>\n",
         );
         for (name, value) in form_urlencoded::parse(why.as_bytes()) {
-            document.push_str(&format!("<li>{name}: {}</li>\n", html_escape(&value)));
+            document.push_str(&format!(
+                "<li>{name}: {}</li>\n",
+                nephos_protocol::xml::escape_text(&value)
+            ));
         }
         document.push_str("</ul>\n");
     }
@@ -161,20 +164,6 @@ fn website_error_page(status: u16, xml: &str, document_error: Option<&str>) -> S
     format!(
         "<html>\n<head><title>{title}</title></head>\n<body>\n<h1>{title}</h1>\n<ul>\n{items}</ul>\n{document}<hr/>\n</body>\n</html>\n"
     )
-}
-
-fn html_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// Finishes a website answer the provider tagged (see the module doc).
