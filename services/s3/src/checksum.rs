@@ -1,7 +1,7 @@
 //! Integrity: MD5 ETags and the flexible checksums (CRC32, CRC32C, CRC64NVME, SHA1,
 //! SHA256), full-object and composite, as S3 computes and reports them.
 
-use crate::md5hub::{Body, Hub, Side};
+use crate::md5hub::{Body, Hub};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use bytes::Bytes;
@@ -152,14 +152,15 @@ impl Stored {
     }
 }
 
-/// Bodies longer than this hash MD5 (and a requested SHA) at the [`md5hub`] while the
-/// request task goes on receiving and writing. Shorter bodies are not worth the hop.
+/// Bodies longer than this hash MD5 at the [`md5hub`] while the request task goes on
+/// receiving and writing (and computing the CRCs and a requested SHA, which every task
+/// can do for itself). Shorter bodies are not worth the hop.
 const OFFLOAD_AFTER: u64 = 64 * 1024;
 
 /// The hub every S3 body past [`OFFLOAD_AFTER`] is hashed at; `None` if its thread could
 /// not start (bodies are then hashed on their own tasks).
-fn hub() -> Option<&'static Hub<Shas>> {
-    static HUB: OnceLock<Option<Hub<Shas>>> = OnceLock::new();
+fn hub() -> Option<&'static Hub> {
+    static HUB: OnceLock<Option<Hub>> = OnceLock::new();
     HUB.get_or_init(|| {
         Hub::start()
             .inspect_err(|e| tracing::warn!(error = %e, "the MD5 hub did not start"))
@@ -173,17 +174,15 @@ pub struct Hashers {
     crc32: crc_fast::Digest,
     crc32c: crc_fast::Digest,
     crc64: crc_fast::Digest,
-    serial: Serial,
+    md5: Md5,
+    shas: Shas,
     seen: u64,
 }
 
-/// The digests that cannot be vectorized within one body; they may move to the hub.
-// Boxing `Here` would cost every small upload an allocation to save a few hundred bytes
-// of stack in a value that lives for one request.
-#[allow(clippy::large_enum_variant)]
-enum Serial {
-    Here(Md5State, Shas),
-    Away(Body<Shas>),
+/// A body's MD5: computed by its own task, or handed over to the hub.
+enum Md5 {
+    Here(Md5State),
+    Away(Body),
 }
 
 /// The SHA checksums a client asked for.
@@ -201,7 +200,7 @@ impl Shas {
     }
 }
 
-impl Side for Shas {
+impl Shas {
     fn update(&mut self, data: &[u8]) {
         if let Some(h) = &mut self.sha1 {
             h.update(data);
@@ -231,7 +230,8 @@ impl Hashers {
             crc32: crc_fast::Digest::new(CrcAlgorithm::Crc32IsoHdlc),
             crc32c: crc_fast::Digest::new(CrcAlgorithm::Crc32Iscsi),
             crc64: crc_fast::Digest::new(CrcAlgorithm::Crc64Nvme),
-            serial: Serial::Here(Md5State::new(), Shas::new(wanted)),
+            md5: Md5::Here(Md5State::new()),
+            shas: Shas::new(wanted),
             seen: 0,
         }
     }
@@ -242,26 +242,23 @@ impl Hashers {
         self.crc32c.update(chunk);
         self.crc64.update(chunk);
         self.seen += chunk.len() as u64;
+        self.shas.update(chunk);
         if self.seen > OFFLOAD_AFTER
-            && let Serial::Here(md5, shas) = &mut self.serial
+            && let Md5::Here(md5) = &self.md5
             && let Some(hub) = hub()
         {
-            let shas = std::mem::replace(shas, Shas::new(None));
-            self.serial = Serial::Away(hub.open(*md5, shas));
+            self.md5 = Md5::Away(hub.open(*md5));
         }
-        match &mut self.serial {
-            Serial::Here(md5, shas) => {
-                md5.update(chunk);
-                shas.update(chunk);
-            }
-            Serial::Away(body) => body.update(chunk).await,
+        match &mut self.md5 {
+            Md5::Here(md5) => md5.update(chunk),
+            Md5::Away(body) => body.update(chunk).await,
         }
     }
 
     pub async fn finish(self) -> Result<Digests, AwsError> {
-        let (md5, shas) = match self.serial {
-            Serial::Here(md5, shas) => (md5, shas),
-            Serial::Away(body) => body
+        let md5 = match self.md5 {
+            Md5::Here(md5) => md5,
+            Md5::Away(body) => body
                 .finish()
                 .await
                 .ok_or_else(|| AwsError::new(500, "InternalError", "hashing the body failed"))?,
@@ -271,8 +268,8 @@ impl Hashers {
             crc32: self.crc32.finalize() as u32,
             crc32c: self.crc32c.finalize() as u32,
             crc64: self.crc64.finalize(),
-            sha1: shas.sha1.map(|h| h.finalize().to_vec()),
-            sha256: shas.sha256.map(|h| h.finalize().to_vec()),
+            sha1: self.shas.sha1.map(|h| h.finalize().to_vec()),
+            sha256: self.shas.sha256.map(|h| h.finalize().to_vec()),
         })
     }
 }

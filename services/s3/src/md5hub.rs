@@ -29,16 +29,10 @@ const SLICE: usize = 64 * 1024;
 /// How much of one body may be queued at the hub, in KiB.
 const IN_FLIGHT_KIB: u32 = 2048;
 
-/// Digests computed next to MD5 over the same bytes (on the hub thread too).
-pub trait Side: Send + 'static {
-    fn update(&mut self, data: &[u8]);
-}
-
-enum Msg<S> {
+enum Msg {
     Open {
         id: u64,
         md5: Md5State,
-        side: S,
     },
     Chunk {
         id: u64,
@@ -48,18 +42,18 @@ enum Msg<S> {
     /// The body is complete (or abandoned, when `reply`'s receiver is gone).
     Close {
         id: u64,
-        reply: oneshot::Sender<(Md5State, S)>,
+        reply: oneshot::Sender<Md5State>,
     },
 }
 
 /// The hub: a thread and the way to it.
-pub struct Hub<S> {
-    to_hub: mpsc::Sender<Msg<S>>,
+pub struct Hub {
+    to_hub: mpsc::Sender<Msg>,
     ids: AtomicU64,
 }
 
-impl<S: Side> Hub<S> {
-    pub fn start() -> std::io::Result<Hub<S>> {
+impl Hub {
+    pub fn start() -> std::io::Result<Hub> {
         let (to_hub, inbox) = mpsc::channel();
         std::thread::Builder::new()
             .name("s3-md5".into())
@@ -71,9 +65,9 @@ impl<S: Side> Hub<S> {
     }
 
     /// Hands a body over, with what has been hashed of it so far.
-    pub fn open(&'static self, md5: Md5State, side: S) -> Body<S> {
+    pub fn open(&'static self, md5: Md5State) -> Body {
         let id = self.ids.fetch_add(1, Ordering::Relaxed);
-        let _ = self.to_hub.send(Msg::Open { id, md5, side });
+        let _ = self.to_hub.send(Msg::Open { id, md5 });
         Body {
             hub: self,
             id,
@@ -84,14 +78,14 @@ impl<S: Side> Hub<S> {
 }
 
 /// A body being hashed at the hub. Dropped before [`Body::finish`], it is forgotten there.
-pub struct Body<S: Side> {
-    hub: &'static Hub<S>,
+pub struct Body {
+    hub: &'static Hub,
     id: u64,
     permits: Arc<Semaphore>,
     closed: bool,
 }
 
-impl<S: Side> Body<S> {
+impl Body {
     pub async fn update(&mut self, chunk: &Bytes) {
         // The semaphore is never closed, so this only waits.
         // A chunk larger than the whole allowance waits for all of it.
@@ -107,7 +101,7 @@ impl<S: Side> Body<S> {
     }
 
     /// Waits for the rest of the body to be hashed; `None` if the hub is gone.
-    pub async fn finish(mut self) -> Option<(Md5State, S)> {
+    pub async fn finish(mut self) -> Option<Md5State> {
         let (reply, answer) = oneshot::channel();
         self.closed = true;
         self.hub
@@ -118,7 +112,7 @@ impl<S: Side> Body<S> {
     }
 }
 
-impl<S: Side> Drop for Body<S> {
+impl Drop for Body {
     fn drop(&mut self) {
         if !self.closed {
             let (reply, _) = oneshot::channel();
@@ -127,19 +121,18 @@ impl<S: Side> Drop for Body<S> {
     }
 }
 
-struct Stream<S> {
+struct Stream {
     md5: Md5State,
-    side: S,
     /// Chunks not yet staged; their permits go back as they are copied out.
     queue: VecDeque<(Bytes, OwnedSemaphorePermit)>,
     /// How much of the front chunk is staged.
     at: usize,
     /// The next piece, up to SLICE bytes.
     staged: Vec<u8>,
-    close: Option<oneshot::Sender<(Md5State, S)>>,
+    close: Option<oneshot::Sender<Md5State>>,
 }
 
-impl<S: Side> Stream<S> {
+impl Stream {
     /// Moves queued bytes into the staged piece until it is full or the queue is empty.
     fn stage(&mut self) {
         while self.staged.len() < SLICE {
@@ -161,7 +154,6 @@ impl<S: Side> Stream<S> {
     /// Hashes the staged piece alone (single-stream kernel).
     fn hash_staged(&mut self) {
         self.md5.update(&self.staged);
-        self.side.update(&self.staged);
         self.staged.clear();
         self.stage();
     }
@@ -171,9 +163,9 @@ impl<S: Side> Stream<S> {
     }
 }
 
-fn run<S: Side>(inbox: mpsc::Receiver<Msg<S>>) {
+fn run(inbox: mpsc::Receiver<Msg>) {
     let engine = Md5Many::new();
-    let mut streams: HashMap<u64, Stream<S>> = HashMap::new();
+    let mut streams: HashMap<u64, Stream> = HashMap::new();
     loop {
         // Take in everything that has arrived, then hash; block only when idle.
         let busy = streams.values().any(Stream::has_data);
@@ -190,12 +182,11 @@ fn run<S: Side>(inbox: mpsc::Receiver<Msg<S>>) {
             }
         };
         match msg {
-            Some(Msg::Open { id, md5, side }) => {
+            Some(Msg::Open { id, md5 }) => {
                 streams.insert(
                     id,
                     Stream {
                         md5,
-                        side,
                         queue: VecDeque::new(),
                         at: 0,
                         staged: Vec::with_capacity(SLICE),
@@ -224,8 +215,8 @@ fn run<S: Side>(inbox: mpsc::Receiver<Msg<S>>) {
 }
 
 /// Hashes every full piece in one multi-lane update; if there is none, the partial ones.
-fn pass<S: Side>(engine: &Md5Many, streams: &mut HashMap<u64, Stream<S>>) {
-    let mut full: Vec<&mut Stream<S>> = streams
+fn pass(engine: &Md5Many, streams: &mut HashMap<u64, Stream>) {
+    let mut full: Vec<&mut Stream> = streams
         .values_mut()
         .filter(|s| s.staged.len() == SLICE)
         .collect();
@@ -246,7 +237,6 @@ fn pass<S: Side>(engine: &Md5Many, streams: &mut HashMap<u64, Stream<S>>) {
     }
     for (s, state) in full.iter_mut().zip(states) {
         s.md5 = state;
-        s.side.update(&s.staged);
         s.staged.clear();
         s.stage();
     }
@@ -254,7 +244,7 @@ fn pass<S: Side>(engine: &Md5Many, streams: &mut HashMap<u64, Stream<S>>) {
 
 /// Replies for the closed bodies with nothing left queued (their last piece is hashed
 /// here, alone).
-fn answer_closed<S: Side>(streams: &mut HashMap<u64, Stream<S>>) {
+fn answer_closed(streams: &mut HashMap<u64, Stream>) {
     let done: Vec<u64> = streams
         .iter()
         .filter(|(_, s)| s.close.is_some() && s.queue.is_empty())
@@ -266,7 +256,7 @@ fn answer_closed<S: Side>(streams: &mut HashMap<u64, Stream<S>>) {
                 s.hash_staged();
             }
             if let Some(reply) = s.close.take() {
-                let _ = reply.send((s.md5, s.side));
+                let _ = reply.send(s.md5);
             }
         }
     }
@@ -277,17 +267,8 @@ mod tests {
     use super::*;
     use std::sync::OnceLock;
 
-    /// Counts the bytes it sees, to check the side digests get every byte once, in order.
-    struct Tally(Vec<u8>);
-
-    impl Side for Tally {
-        fn update(&mut self, data: &[u8]) {
-            self.0.extend_from_slice(data);
-        }
-    }
-
-    fn hub() -> &'static Hub<Tally> {
-        static HUB: OnceLock<Hub<Tally>> = OnceLock::new();
+    fn hub() -> &'static Hub {
+        static HUB: OnceLock<Hub> = OnceLock::new();
         HUB.get_or_init(|| Hub::start().unwrap())
     }
 
@@ -297,25 +278,27 @@ mod tests {
             .collect()
     }
 
+    /// md-5 as the reference: another crate than the one hashing.
+    fn reference(data: &[u8]) -> Vec<u8> {
+        <md5::Md5 as md5::Digest>::digest(data).to_vec()
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_bodies_hash_as_they_would_alone() {
         let mut tasks = Vec::new();
         for n in 0..24usize {
             tasks.push(tokio::spawn(async move {
-                // Lengths around block and slice edges; chunk sizes vary by body.
+                // Lengths around block and piece edges; chunk sizes vary by body.
                 let data = body(n, 300_000 + n * 4_099 + (n % 3) * 63);
                 let head = 1 + n * 17;
                 let mut md5 = Md5State::new();
                 md5.update(&data[..head]);
-                let mut b = hub().open(md5, Tally(data[..head].to_vec()));
+                let mut b = hub().open(md5);
                 for piece in data[head..].chunks(10_000 + n * 3_001) {
                     b.update(&Bytes::copy_from_slice(piece)).await;
                 }
-                let (md5, tally) = b.finish().await.unwrap();
-                // md-5 as the reference: another crate than the one hashing.
-                let reference = <md5::Md5 as md5::Digest>::digest(&data);
-                assert_eq!(md5.finalize().as_slice(), reference.as_slice(), "body {n}");
-                assert_eq!(tally.0, data, "body {n}");
+                let md5 = b.finish().await.unwrap();
+                assert_eq!(md5.finalize().to_vec(), reference(&data), "body {n}");
             }));
         }
         for t in tasks {
@@ -326,15 +309,14 @@ mod tests {
     #[tokio::test]
     async fn abandoned_bodies_are_forgotten() {
         for _ in 0..100 {
-            let mut b = hub().open(Md5State::new(), Tally(Vec::new()));
+            let mut b = hub().open(Md5State::new());
             b.update(&Bytes::from_static(b"partial")).await;
             drop(b);
         }
         // The hub still answers, and nothing was mixed into this body.
-        let mut b = hub().open(Md5State::new(), Tally(Vec::new()));
+        let mut b = hub().open(Md5State::new());
         b.update(&Bytes::from_static(b"abc")).await;
-        let (md5, tally) = b.finish().await.unwrap();
-        assert_eq!(md5.finalize(), md5_many::md5(b"abc"));
-        assert_eq!(tally.0, b"abc");
+        let md5 = b.finish().await.unwrap();
+        assert_eq!(md5.finalize().to_vec(), reference(b"abc"));
     }
 }
