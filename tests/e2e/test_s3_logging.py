@@ -60,8 +60,15 @@ def test_access_logs_are_delivered_to_the_target(nephos, account):
     assert s3.get_object(Bucket=src, Key="a.txt")["Body"].read() == b"hello"
     with pytest.raises(ClientError):
         s3.get_object(Bucket=src, Key="missing")
-    assert requests.get(f"{nephos.endpoint}/{src}/a.txt", timeout=5).status_code == 403
+    assert requests.get(f"{nephos.endpoint}/{src}/a.txt?x-id=GetObject", timeout=5,
+                        headers={"Referer": "https://example.com/page", "User-Agent": "browser/1.0"}
+                        ).status_code == 403
     s3.get_bucket_versioning(Bucket=src)
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": src, "Key": "a.txt"})
+    assert requests.get(url, timeout=5).content == b"hello"
+    v4 = nephos.client("s3", account=account, config_args={"signature_version": "s3v4"})
+    url4 = v4.generate_presigned_url("get_object", Params={"Bucket": src, "Key": "a.txt"})
+    assert requests.get(url4, timeout=5).content == b"hello"
 
     keys = delivered(nephos, s3, logs, "access/")
     assert len(keys) == 1
@@ -79,11 +86,23 @@ def test_access_logs_are_delivered_to_the_target(nephos, account):
         ("REST.GET.OBJECT", "missing", "404", "NoSuchKey"),
         ("REST.GET.OBJECT", "a.txt", "403", "AccessDenied"),
         ("REST.GET.VERSIONING", "-", "200", "-"),
+        ("REST.GET.OBJECT", "a.txt", "200", "-"),
+        ("REST.GET.OBJECT", "a.txt", "200", "-"),
     ]
-    put, get, _, anon, _ = records
+    put, get, _, anon, versioning, presigned, presigned4 = records
     assert put.group(1) == owner_id and put.group(2) == src
     assert put.group(5) == owner_id and anon.group(5) == "-"
-    assert put.group(9) == f"PUT /{src}/a.txt HTTP/1.1"
+    # The request as sent: path (as addressed), query string, HTTP version.
+    assert re.fullmatch(rf"PUT /({src}/)?a\.txt(\?\S*)? HTTP/1\.1", put.group(9)), put.group(9)
+    assert anon.group(9) == f"GET /{src}/a.txt?x-id=GetObject HTTP/1.1"
+    assert "versioning" in versioning.group(9).split(" ")[1]
+    assert "Signature=" in presigned.group(9)
+    assert presigned.group(20) == ("SigV2" if "AWSAccessKeyId=" in url else "SigV4")
+    assert "X-Amz-Signature=" in presigned4.group(9)
+    assert (presigned4.group(20), presigned4.group(22)) == ("SigV4", "QueryString")
+    assert anon.group(16) == "https://example.com/page" and anon.group(17) == "browser/1.0"
+    assert put.group(16) == "-" and "Boto3" in put.group(17)
+    assert (put.group(22), anon.group(22), presigned.group(22)) == ("AuthHeader", "-", "QueryString")
     assert put.group(13) == "5" and get.group(12) == "5" and get.group(13) == "5"
     assert put.group(20) == "SigV4" and anon.group(20) == "-"
     assert put.group(6) != get.group(6)

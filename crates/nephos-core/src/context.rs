@@ -24,7 +24,23 @@ pub struct RequestContext {
     /// The `Host` the client addressed (`localhost:4566`), for URLs that must route back
     /// to nephos (SQS queue URLs); `None` for in-process calls.
     pub host: Option<String>,
+    /// The request line and browser headers as sent, for logs that quote them (S3
+    /// server access logs); only S3 requests from the wire carry it.
+    pub wire: Option<Arc<WireSummary>>,
     pub clock: Arc<Clock>,
+}
+
+/// What an access log quotes of a request. Text only: handlers still see no HTTP.
+#[derive(Debug, Clone, Default)]
+pub struct WireSummary {
+    /// `GET /bucket/key?versionId=1 HTTP/1.1`, as the client addressed it.
+    pub request_line: String,
+    pub user_agent: Option<String>,
+    pub referer: Option<String>,
+    /// Signed in the query string (a presigned URL), not in an `Authorization` header.
+    pub query_signed: bool,
+    /// `SigV4` or `SigV2`, when the request is signed.
+    pub signature_version: Option<&'static str>,
 }
 
 impl RequestContext {
@@ -40,6 +56,7 @@ impl RequestContext {
             caller_arn: format!("arn:aws:iam::{}:root", crate::DEFAULT_ACCOUNT),
             source_ip: None,
             host: None,
+            wire: None,
             clock,
         }
     }

@@ -19,7 +19,7 @@ mod scoped;
 mod value;
 
 pub use clock::Clock;
-pub use context::RequestContext;
+pub use context::{RequestContext, WireSummary};
 pub use error::AwsError;
 pub use identity::{Credential, CredentialStore};
 pub use ids::{is_account_id, random_alnum, request_id};

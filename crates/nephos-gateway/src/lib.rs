@@ -199,6 +199,8 @@ impl Gateway {
             }
         };
         let model = nephos_model::service(service).expect("resolved services are vendored");
+        // Only S3 logs requests as sent (server access logs); nothing else pays for this.
+        let wire = (service == "s3").then(|| wire_summary(&parts));
         let req = HttpRequest {
             method: parts.method,
             uri: parts.uri,
@@ -224,7 +226,8 @@ impl Gateway {
             .get(http::header::HOST)
             .and_then(|v| v.to_str().ok())
             .or_else(|| req.uri.authority().map(|a| a.as_str()));
-        let ctx = self.context(service, &op.name, &scope, remote, request_id, host);
+        let mut ctx = self.context(service, &op.name, &scope, remote, request_id, host);
+        ctx.wire = wire;
         let result = async {
             let issued = scope
                 .access_key_id
@@ -349,9 +352,49 @@ impl Gateway {
             caller_arn,
             source_ip: remote.map(|a| a.ip()),
             host: host.map(str::to_owned),
+            wire: None,
             clock: self.clock.clone(),
         }
     }
+}
+
+/// The request line and browser headers of a request, as an access log quotes them.
+fn wire_summary(parts: &Parts) -> Arc<nephos_core::WireSummary> {
+    let text = |name: http::HeaderName| {
+        parts
+            .headers
+            .get(name)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+    };
+    let target = parts
+        .uri
+        .path_and_query()
+        .map_or_else(|| parts.uri.path(), |pq| pq.as_str());
+    let in_query = |name: &str| {
+        parts
+            .uri
+            .query()
+            .is_some_and(|q| q.split('&').any(|kv| kv.split('=').next() == Some(name)))
+    };
+    let authorization = parts
+        .headers
+        .get(http::header::AUTHORIZATION)
+        .map(|v| v.as_bytes());
+    let query_signed = in_query("X-Amz-Signature") || in_query("Signature");
+    let signature_version = match authorization {
+        Some(a) if a.starts_with(b"AWS4-") => Some("SigV4"),
+        Some(a) if a.starts_with(b"AWS ") => Some("SigV2"),
+        _ if in_query("X-Amz-Signature") => Some("SigV4"),
+        _ if in_query("Signature") => Some("SigV2"),
+        _ => None,
+    };
+    Arc::new(nephos_core::WireSummary {
+        request_line: format!("{} {target} {:?}", parts.method, parts.version),
+        user_agent: text(http::header::USER_AGENT),
+        referer: text(http::header::REFERER),
+        query_signed,
+        signature_version,
+    })
 }
 
 /// The generic input error is spelled differently by query-protocol services.

@@ -339,6 +339,17 @@ impl S3Provider {
             Err(e) => (e.status, Some(e.code.to_string()), None, None, None),
         };
         let signed = ctx.access_key_id.is_some();
+        let wire = ctx.wire.as_deref();
+        let request_line = match wire {
+            Some(w) => w.request_line.clone(),
+            None => format!("{method} {path} HTTP/1.1"),
+        };
+        let quoted = |v: Option<&String>| format!("\"{}\"", v.map_or("-", |s| s.as_str()));
+        let auth_type = match wire {
+            _ if !signed => "-",
+            Some(w) if w.query_signed => "QueryString",
+            _ => "AuthHeader",
+        };
         let line = [
             canonical_id(&target.source_account),
             bucket.to_owned(),
@@ -352,20 +363,25 @@ impl S3Provider {
             ctx.request_id.clone(),
             operation,
             dash(key),
-            format!("\"{method} {path} HTTP/1.1\""),
+            format!("\"{request_line}\""),
             status.to_string(),
             dash(error),
             dash(bytes_sent),
             dash(object_size),
             elapsed_ms.to_string(),
             "-".to_owned(),
-            "\"-\"".to_owned(),
-            "\"-\"".to_owned(),
+            quoted(wire.and_then(|w| w.referer.as_ref())),
+            quoted(wire.and_then(|w| w.user_agent.as_ref())),
             dash(version),
             crate::store::b64_encode(ctx.request_id.as_bytes()),
-            if signed { "SigV4" } else { "-" }.to_owned(),
+            match wire.and_then(|w| w.signature_version) {
+                _ if !signed => "-",
+                Some(v) => v,
+                None => "SigV4",
+            }
+            .to_owned(),
             "-".to_owned(),
-            if signed { "AuthHeader" } else { "-" }.to_owned(),
+            auth_type.to_owned(),
             dash(ctx.host.clone()),
             "-".to_owned(),
             "-".to_owned(),
