@@ -93,9 +93,10 @@ pub fn parse_auth(
 ) -> Option<Result<SignedRequestInfo, AuthError>> {
     let authz = headers.get(http::header::AUTHORIZATION);
     let query = uri.query().unwrap_or("");
-    let presigned_v4 = query_pairs_raw_has(query, "X-Amz-Algorithm")
-        || query_pairs_raw_has(query, "X-Amz-Credential")
-        || query_pairs_raw_has(query, "X-Amz-Signature");
+    let presigned_v4 = !query.is_empty()
+        && (query_pairs_raw_has(query, "X-Amz-Algorithm")
+            || query_pairs_raw_has(query, "X-Amz-Credential")
+            || query_pairs_raw_has(query, "X-Amz-Signature"));
     if let Some(authz) = authz {
         if presigned_v4 {
             return Some(Err(AuthError::new(

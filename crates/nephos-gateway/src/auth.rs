@@ -13,16 +13,35 @@ use nephos_core::{AwsError, ByteStream, Credential};
 use nephos_model::Protocol;
 use nephos_protocol::HttpRequest;
 
-/// What the signature scope says: the caller's key, region and service.
+/// What the signature says: the caller's key, region and service (read through the
+/// accessors, which borrow from the parsed signature rather than copy it).
 #[derive(Debug, Default, Clone)]
 pub struct Scope {
-    pub access_key_id: Option<String>,
-    pub region: Option<String>,
-    pub service: Option<String>,
     /// The parsed signature, when the request carries one that parses.
     pub info: Option<SignedRequestInfo>,
     /// A malformed signature: an error only when signatures are verified.
     pub malformed: Option<AuthError>,
+}
+
+impl Scope {
+    fn part(&self, pick: fn(&SignedRequestInfo) -> &String) -> Option<&str> {
+        self.info
+            .as_ref()
+            .map(|i| pick(i).as_str())
+            .filter(|s| !s.is_empty())
+    }
+
+    pub fn access_key_id(&self) -> Option<&str> {
+        self.part(|i| &i.access_key_id)
+    }
+
+    pub fn region(&self) -> Option<&str> {
+        self.part(|i| &i.region)
+    }
+
+    pub fn service(&self) -> Option<&str> {
+        self.part(|i| &i.service)
+    }
 }
 
 /// Reads the credential scope from the `Authorization` header or presigned query.
@@ -34,9 +53,6 @@ pub fn scope(parts: &http::request::Parts) -> Scope {
             ..Scope::default()
         },
         Some(Ok(info)) => Scope {
-            access_key_id: Some(info.access_key_id.clone()).filter(|k| !k.is_empty()),
-            region: Some(info.region.clone()).filter(|r| !r.is_empty()),
-            service: Some(info.service.clone()).filter(|s| !s.is_empty()),
             info: Some(info),
             malformed: None,
         },

@@ -182,7 +182,7 @@ impl Gateway {
         let action = find_action(parts.uri.query(), collected.as_deref());
         let clues = resolve::Clues {
             target: header(nephos_protocol::names::X_AMZ_TARGET),
-            signing_name: scope.service.as_deref(),
+            signing_name: scope.service(),
             host: header(http::header::HOST).or_else(|| parts.uri.host()),
             action: action.as_deref(),
             path: parts.uri.path(),
@@ -230,8 +230,7 @@ impl Gateway {
         ctx.wire = wire;
         let result = async {
             let issued = scope
-                .access_key_id
-                .as_deref()
+                .access_key_id()
                 .and_then(|k| self.credentials.iter().find_map(|s| s.lookup(k)));
             let check = auth::Check {
                 verify_signatures: self.config.verify_signatures,
@@ -326,7 +325,7 @@ impl Gateway {
         request_id: &str,
         host: Option<&str>,
     ) -> RequestContext {
-        let key = scope.access_key_id.clone();
+        let key = scope.access_key_id().map(str::to_owned);
         let issued = key
             .as_deref()
             .and_then(|k| self.credentials.iter().find_map(|s| s.lookup(k)));
@@ -343,9 +342,8 @@ impl Gateway {
             request_id: request_id.to_owned(),
             account_id,
             region: scope
-                .region
-                .clone()
-                .unwrap_or_else(|| self.config.default_region.clone()),
+                .region()
+                .map_or_else(|| self.config.default_region.clone(), str::to_owned),
             service,
             operation: operation.to_owned(),
             access_key_id: key,
@@ -388,8 +386,18 @@ fn wire_summary(parts: &Parts) -> Arc<nephos_core::WireSummary> {
         _ if in_query("Signature") => Some("SigV2"),
         _ => None,
     };
+    let version = match parts.version {
+        http::Version::HTTP_10 => "HTTP/1.0",
+        http::Version::HTTP_2 => "HTTP/2.0",
+        _ => "HTTP/1.1",
+    };
+    let method = parts.method.as_str();
+    let mut request_line = String::with_capacity(method.len() + target.len() + 10);
+    for piece in [method, " ", target, " ", version] {
+        request_line.push_str(piece);
+    }
     Arc::new(nephos_core::WireSummary {
-        request_line: format!("{} {target} {:?}", parts.method, parts.version),
+        request_line,
         user_agent: text(http::header::USER_AGENT),
         referer: text(http::header::REFERER),
         query_signed,
