@@ -7,6 +7,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from s3util import bucket_name
+from snsutil import allow_topic
 
 
 def code(e):
@@ -111,6 +112,7 @@ def s3_topic(sns, sqs, account, name, allow_s3=True):
     url = sqs.create_queue(QueueName=name)["QueueUrl"]
     qarn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=qarn, Attributes={"RawMessageDelivery": "true"})
+    allow_topic(sqs, url, topic)
     principal = {"Service": "s3.amazonaws.com"} if allow_s3 else {"AWS": f"arn:aws:iam::{account}:root"}
     policy = {"Version": "2012-10-17", "Statement": [{
         "Effect": "Allow", "Principal": principal, "Action": "SNS:Publish", "Resource": topic,

@@ -9,6 +9,8 @@ from botocore.exceptions import ClientError
 
 from conftest import new_account
 
+from snsutil import allow_topic
+
 
 def refused(excinfo):
     e = excinfo.value.response
@@ -83,6 +85,9 @@ def test_cross_account_fan_out_reaches_the_subscribers_queue(nephos, two):
     refused(e)
     theirs.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=f"arn:aws:sqs:us-east-1:{other}:inbox",
                      Attributes={"RawMessageDelivery": "true"})
+    # The queue's own policy must let SNS deliver for this topic, as on AWS.
+    mine.publish(TopicArn=topic, Message="not let in")
+    allow_topic(sqs, url, topic)
     mine.publish(TopicArn=topic, Message="across accounts")
     got = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=5).get("Messages", [])
     assert [m["Body"] for m in got] == ["across accounts"]

@@ -17,6 +17,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
+from snsutil import allow_topic
+
 
 def err(excinfo):
     e = excinfo.value.response["Error"]
@@ -28,9 +30,13 @@ def clients(nephos, account):
     return nephos.client("sns", account=account), nephos.client("sqs", account=account)
 
 
-def make_queue(sqs, name, **attrs):
+def make_queue(sqs, name, sns_may_send=True, **attrs):
+    """A queue; unless told otherwise, its policy lets any topic of the account deliver."""
     url = sqs.create_queue(QueueName=name, Attributes=attrs)["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    if sns_may_send:
+        account = arn.split(":")[4]
+        allow_topic(sqs, url, f"arn:aws:sns:*:{account}:*")
     return url, arn
 
 
@@ -445,6 +451,34 @@ def test_sqs_delivery_failure_goes_to_dead_letter_queue(clients, account):
     sns.publish(TopicArn=topic, Message="orphan")
     [m] = receive(sqs, dlq_url)
     assert m["Body"] == "orphan"
+
+
+def test_queues_must_let_the_topic_in(clients):
+    """SNS sends as the service principal `sns.amazonaws.com` for the topic: a queue whose
+    policy does not allow that gets nothing (same account too), and the message goes to
+    the subscription's dead-letter queue if that one lets SNS in."""
+    sns, sqs = clients
+    topic = sns.create_topic(Name="gated")["TopicArn"]
+    other = sns.create_topic(Name="gated-other")["TopicArn"]
+    url, arn = make_queue(sqs, "gated", sns_may_send=False)
+    dlq_url, dlq = make_queue(sqs, "gated-dlq")
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn,
+                  Attributes={"RawMessageDelivery": "true",
+                              "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq})})
+    sns.publish(TopicArn=topic, Message="no policy")
+    [m] = receive(sqs, dlq_url)
+    assert m["Body"] == "no policy"
+    allow_topic(sqs, url, other)  # a policy for another topic does not do
+    sns.publish(TopicArn=topic, Message="wrong topic")
+    [m] = receive(sqs, dlq_url)
+    assert m["Body"] == "wrong topic"
+    assert receive(sqs, url, wait=1) == []
+    allow_topic(sqs, url, topic)
+    sns.publish(TopicArn=topic, Message="let in")
+    assert [m["Body"] for m in receive(sqs, url)] == ["let in"]
+    # The queue's owner still reaches it directly, policy or not.
+    sqs.send_message(QueueUrl=url, MessageBody="owner")
+    assert [m["Body"] for m in receive(sqs, url)] == ["owner"]
 
 
 def test_certificate_is_served(nephos):

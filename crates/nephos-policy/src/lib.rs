@@ -41,6 +41,14 @@ pub struct Caller {
     pub keys: Vec<(String, String)>,
 }
 
+/// Whether `caller_arn` is a [`service_caller`] marker: a service principal, which only
+/// a resource policy can let in (it is no identity of any account).
+pub fn is_service_caller(caller_arn: &str) -> bool {
+    caller_arn
+        .split_once(' ')
+        .is_some_and(|(service, _)| service.ends_with(".amazonaws.com"))
+}
+
 /// The caller ARN that marks an in-process call made by `service` for `source_arn`.
 pub fn service_caller(service: &str, source_arn: &str) -> String {
     format!("{service} {source_arn}")

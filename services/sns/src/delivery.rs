@@ -253,10 +253,13 @@ impl QueueContexts {
     }
 }
 
-/// Sends one message to the queue `queue_arn` (URL looked up once, then cached).
+/// Sends one message to the queue `queue_arn` (URL looked up once, then cached) as SNS
+/// does: as the service principal `sns.amazonaws.com` for `topic_arn`, so the queue's
+/// policy must allow it (the lookup of the URL is SNS's own business and needs none).
 async fn send_to_queue(
     sns: &Sns,
     contexts: &mut QueueContexts,
+    topic_arn: &str,
     queue_arn: &str,
     body: String,
     attributes: Option<Value>,
@@ -300,7 +303,15 @@ async fn send_to_queue(
         input.insert("MessageGroupId", group);
         input.insert("MessageDeduplicationId", dedup);
     }
-    let result = sns.dispatcher.call(ctx, "sqs", "SendMessage", input).await;
+    let mut sender = ctx.clone();
+    if let Some(topic) = parse_arn(topic_arn) {
+        sender.account_id = topic.account.to_owned();
+    }
+    sender.caller_arn = nephos_policy::service_caller("sns.amazonaws.com", topic_arn);
+    let result = sns
+        .dispatcher
+        .call(&sender, "sqs", "SendMessage", input)
+        .await;
     if let Err(e) = &result
         && (e.code.contains("NonExistentQueue") || e.code.contains("QueueDoesNotExist"))
     {
@@ -356,7 +367,17 @@ async fn deliver_sqs(
     topic: &TopicView,
 ) {
     let (body, attrs) = payload(sns, sub, m, topic);
-    if let Err(e) = send_to_queue(sns, contexts, &sub.endpoint, body, attrs, fifo_ids(m)).await {
+    if let Err(e) = send_to_queue(
+        sns,
+        contexts,
+        &m.topic_arn,
+        &sub.endpoint,
+        body,
+        attrs,
+        fifo_ids(m),
+    )
+    .await
+    {
         tracing::warn!(subscription = %sub.arn, code = %e.code, message = %e.message, "SNS delivery to SQS failed");
         dead_letter(sns, sub, m, topic).await;
     }
@@ -459,7 +480,17 @@ async fn dead_letter(sns: &Sns, sub: &Subscription, m: &Message, topic: &TopicVi
     };
     let (body, attrs) = payload(sns, sub, m, topic);
     let mut contexts = QueueContexts::default();
-    if let Err(e) = send_to_queue(sns, &mut contexts, &target, body, attrs, fifo_ids(m)).await {
+    if let Err(e) = send_to_queue(
+        sns,
+        &mut contexts,
+        &m.topic_arn,
+        &target,
+        body,
+        attrs,
+        fifo_ids(m),
+    )
+    .await
+    {
         tracing::warn!(subscription = %sub.arn, dlq = %target, code = %e.code, "SNS dead-letter delivery failed");
     }
 }

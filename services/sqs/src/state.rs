@@ -174,7 +174,9 @@ impl Core {
         action: &str,
         url: &str,
     ) -> Result<(), AwsError> {
-        if q.account == ctx.account_id {
+        // The owner's identities need no policy; a service (SNS, S3, EventBridge sending
+        // for its resources) always does, in its own account too, as on AWS.
+        if q.account == ctx.account_id && !nephos_policy::is_service_caller(&ctx.caller_arn) {
             return Ok(());
         }
         let policy = q
