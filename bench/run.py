@@ -158,7 +158,14 @@ def sns_setup(topic, queues=0):
         name = topic.rsplit(":", 1)[1]
         sns(Action="CreateTopic", Name=name)
         for i in range(queues):
-            conn.request("POST", "/", body=json.dumps({"QueueName": f"{name}-{i}"}), headers=sqs_headers("CreateQueue"))
+            arn = f"arn:aws:sqs:us-east-1:{SQS_ACCOUNT}:{name}-{i}"
+            # The policy AWS requires before SNS may deliver to a queue.
+            policy = json.dumps({"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"},
+                "Action": "sqs:SendMessage", "Resource": arn,
+                "Condition": {"ArnEquals": {"aws:SourceArn": topic}}}]})
+            conn.request("POST", "/", body=json.dumps({"QueueName": f"{name}-{i}", "Attributes": {"Policy": policy}}),
+                         headers=sqs_headers("CreateQueue"))
             conn.getresponse().read()
             sns(Action="Subscribe", TopicArn=topic, Protocol="sqs",
                 Endpoint=f"arn:aws:sqs:us-east-1:{SQS_ACCOUNT}:{name}-{i}",
