@@ -106,11 +106,35 @@ pub enum Decision {
     NoMatch,
 }
 
+/// A policy document parsed once, for resources asked about often (a queue SNS delivers
+/// to on every publish).
+#[derive(Debug, Clone)]
+pub struct Policy(Json);
+
+impl Policy {
+    /// `None` when the text is not JSON (such a policy grants nothing).
+    pub fn parse(text: &str) -> Option<Policy> {
+        serde_json::from_str(text).ok().map(Policy)
+    }
+
+    pub fn evaluate(&self, caller: &Caller, action: &str, resource: &str) -> Decision {
+        evaluate_doc(&self.0, caller, action, resource)
+    }
+
+    pub fn allows(&self, caller: &Caller, action: &str, resource: &str) -> bool {
+        self.evaluate(caller, action, resource) == Decision::Allow
+    }
+}
+
 /// Evaluates `policy` for `caller` performing `action` (`sns:Publish`) on `resource`.
 pub fn evaluate(policy: &str, caller: &Caller, action: &str, resource: &str) -> Decision {
-    let Ok(doc) = serde_json::from_str::<Json>(policy) else {
-        return Decision::NoMatch;
-    };
+    match Policy::parse(policy) {
+        Some(p) => p.evaluate(caller, action, resource),
+        None => Decision::NoMatch,
+    }
+}
+
+fn evaluate_doc(doc: &Json, caller: &Caller, action: &str, resource: &str) -> Decision {
     let statements: Vec<&Json> = match doc.get("Statement") {
         Some(Json::Array(a)) => a.iter().collect(),
         Some(s @ Json::Object(_)) => vec![s],

@@ -231,21 +231,35 @@ fn queue_context(sns: &Sns, account: &str, region: &str) -> RequestContext {
     ctx
 }
 
-/// The contexts of the queue owners a message goes to, made once per message rather
-/// than once per subscription (a context costs a fresh request id).
+/// The contexts a message's deliveries run in, made once per message rather than once
+/// per subscription (a context costs a fresh request id): per queue account and region,
+/// the owner's (to look a queue URL up) and SNS's (to send, as `sns.amazonaws.com` for
+/// the topic).
 #[derive(Default)]
-struct QueueContexts(Vec<RequestContext>);
+struct QueueContexts(Vec<(RequestContext, RequestContext)>);
 
 impl QueueContexts {
-    fn get(&mut self, sns: &Sns, account: &str, region: &str) -> &RequestContext {
+    fn get(
+        &mut self,
+        sns: &Sns,
+        topic_arn: &str,
+        account: &str,
+        region: &str,
+    ) -> &(RequestContext, RequestContext) {
         let i = match self
             .0
             .iter()
-            .position(|c| c.account_id == account && c.region == region)
+            .position(|(c, _)| c.account_id == account && c.region == region)
         {
             Some(i) => i,
             None => {
-                self.0.push(queue_context(sns, account, region));
+                let owner = queue_context(sns, account, region);
+                let mut sender = owner.clone();
+                if let Some(topic) = parse_arn(topic_arn) {
+                    sender.account_id = topic.account.to_owned();
+                }
+                sender.caller_arn = nephos_policy::service_caller("sns.amazonaws.com", topic_arn);
+                self.0.push((owner, sender));
                 self.0.len() - 1
             }
         };
@@ -268,7 +282,7 @@ async fn send_to_queue(
     let a = parse_arn(queue_arn)
         .filter(|a| a.service == "sqs")
         .ok_or_else(|| AwsError::new(400, "InvalidParameter", "not an SQS queue ARN"))?;
-    let ctx = contexts.get(sns, a.account, a.region);
+    let (ctx, sender) = contexts.get(sns, topic_arn, a.account, a.region);
     let cached = sns.queue_urls.urls.read().unwrap().get(queue_arn).cloned();
     let url = match cached {
         Some(u) => u,
@@ -303,14 +317,9 @@ async fn send_to_queue(
         input.insert("MessageGroupId", group);
         input.insert("MessageDeduplicationId", dedup);
     }
-    let mut sender = ctx.clone();
-    if let Some(topic) = parse_arn(topic_arn) {
-        sender.account_id = topic.account.to_owned();
-    }
-    sender.caller_arn = nephos_policy::service_caller("sns.amazonaws.com", topic_arn);
     let result = sns
         .dispatcher
-        .call(&sender, "sqs", "SendMessage", input)
+        .call(sender, "sqs", "SendMessage", input)
         .await;
     if let Err(e) = &result
         && (e.code.contains("NonExistentQueue") || e.code.contains("QueueDoesNotExist"))

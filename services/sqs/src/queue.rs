@@ -11,7 +11,7 @@ use crate::message::Attributes;
 use nephos_storage::Mutation;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 
 /// Tables of the receive state, FIFO deduplication entries and sequence reservations
@@ -177,6 +177,9 @@ pub struct Queue {
     pub inner: Mutex<Inner>,
     /// Woken when messages may have become receivable.
     pub notify: Notify,
+    /// The `Policy` attribute parsed, with the text it was parsed from: services that
+    /// deliver (SNS fan-out) are checked against it on every message.
+    pub parsed_policy: Mutex<Option<(String, Arc<nephos_policy::Policy>)>>,
 }
 
 impl Queue {
@@ -207,7 +210,21 @@ impl Queue {
                 ..inner
             }),
             notify: Notify::new(),
+            parsed_policy: Mutex::new(None),
         }
+    }
+
+    /// The queue's policy parsed, reparsed only when its text has changed.
+    pub fn policy(&self, text: &str) -> Option<Arc<nephos_policy::Policy>> {
+        let mut cached = self.parsed_policy.lock().unwrap();
+        if let Some((source, parsed)) = cached.as_ref()
+            && source == text
+        {
+            return Some(parsed.clone());
+        }
+        let parsed = Arc::new(nephos_policy::Policy::parse(text)?);
+        *cached = Some((text.to_owned(), parsed.clone()));
+        Some(parsed)
     }
 
     /// The storage key prefix of this queue.

@@ -189,7 +189,9 @@ impl Core {
             .cloned()
             .unwrap_or_default();
         let caller = nephos_policy::Caller::from_context(&ctx.account_id, &ctx.caller_arn);
-        if nephos_policy::allows(&policy, &caller, &format!("sqs:{action}"), &q.arn) {
+        if q.policy(&policy)
+            .is_some_and(|p| p.allows(&caller, &format!("sqs:{action}"), &q.arn))
+        {
             Ok(())
         } else {
             Err(errors::access_denied(url))
