@@ -64,8 +64,8 @@ pub fn check(sns: &Sns, ctx: &RequestContext, i: &Value) -> Result<(), AwsError>
     let Some(a) = parse_arn(arn) else {
         return Ok(());
     };
-    // Service principals are marked by a space in the caller ARN (nephos_policy::service_caller).
-    let owner = ctx.account_id == a.account && !ctx.caller_arn.contains(' ');
+    // A service principal is no identity of the owner: only the topic policy lets it in.
+    let owner = ctx.account_id == a.account && !nephos_policy::is_service_caller(&ctx.caller_arn);
     let policy = {
         let region = sns.region(a.account, a.region);
         let topics = region.topics.read().unwrap();
