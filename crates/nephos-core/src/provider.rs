@@ -240,6 +240,11 @@ impl Dispatcher {
         let _ = self.0.set(dispatch);
     }
 
+    /// Whether calls can go out yet (work resumed at start waits for this).
+    pub fn is_wired(&self) -> bool {
+        self.0.get().is_some()
+    }
+
     /// Calls `service.operation` in process, as the caller in `ctx` (same account and
     /// region), with the model's validation.
     pub async fn call(

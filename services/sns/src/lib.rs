@@ -18,6 +18,7 @@ mod delivery;
 mod filter;
 mod http;
 mod outbox;
+mod pending;
 mod platform;
 mod publish;
 mod signing;
@@ -115,9 +116,10 @@ impl SnsProvider {
             queue_urls: delivery::QueueUrls::default(),
         };
         sns.load().map_err(|e| format!("loading SNS state: {e}"))?;
-        Ok(SnsProvider {
-            inner: Arc::new(sns),
-        })
+        let left = pending::load(&sns).map_err(|e| format!("loading SNS state: {e}"))?;
+        let inner = Arc::new(sns);
+        pending::resume(&inner, left);
+        Ok(SnsProvider { inner })
     }
 
     /// Sets the URL nephos is reachable at, once the listener is bound.

@@ -50,6 +50,8 @@ pub struct Message {
     pub sequence: Option<String>,
     /// ISO 8601 with milliseconds.
     pub timestamp: String,
+    /// With `--data-dir`: forgets the message's record once every delivery has ended.
+    pub done: Option<crate::pending::Done>,
 }
 
 impl Message {
@@ -271,13 +273,17 @@ fn topic_facts(sns: &Sns, arn: &str) -> Result<TopicFacts, AwsError> {
 
 /// Builds, sequences and dispatches one message to a topic; answers (MessageId,
 /// SequenceNumber).
+/// A message accepted for a topic: its id and sequence number, and the message to send
+/// (none for a FIFO duplicate, which is answered but not sent again).
+type Accepted = (String, Option<String>, Option<Message>);
+
 fn publish_to_topic(
-    sns: &Arc<Sns>,
     ctx: &RequestContext,
+    sns: &Arc<Sns>,
     arn: &str,
     facts: &TopicFacts,
     d: Draft,
-) -> Result<(String, Option<String>), AwsError> {
+) -> Result<Accepted, AwsError> {
     let mut id = nephos_core::request_id();
     let mut sequence = None;
     let mut dedup_id = d.dedup_id;
@@ -302,7 +308,7 @@ fn publish_to_topic(
             &id,
         );
         if duplicate {
-            return Ok((mid, Some(seq)));
+            return Ok((mid, Some(seq), None));
         }
         id = mid;
         sequence = Some(seq);
@@ -311,7 +317,7 @@ fn publish_to_topic(
             "Invalid parameter: MessageDeduplicationId Reason: The request includes MessageDeduplicationId parameter that is not valid for this topic type",
         ));
     }
-    let message = Arc::new(Message {
+    let message = Message {
         id: id.clone(),
         topic_arn: arn.to_owned(),
         subject: d.subject,
@@ -322,9 +328,32 @@ fn publish_to_topic(
         dedup_id,
         sequence: sequence.clone(),
         timestamp: ctx.clock.now().to_iso8601_millis(),
-    });
-    delivery::fan_out(sns, message, facts.fifo);
-    Ok((id, sequence))
+        done: None,
+    };
+    Ok((id, sequence, Some(message)))
+}
+
+/// Sends accepted messages: kept durably first (with `--data-dir`), so that once Publish
+/// answers, a crash cannot lose them, then handed to the subscribers in the background.
+async fn send(sns: &Arc<Sns>, messages: Vec<Message>, fifo: bool) -> Result<(), AwsError> {
+    let mut messages = messages;
+    if sns.storage.is_durable() && !messages.is_empty() {
+        let batch = messages
+            .iter()
+            .map(|m| crate::pending::record(m, fifo))
+            .collect();
+        sns.storage
+            .commit(batch)
+            .await
+            .map_err(crate::state::storage_error)?;
+        for m in &mut messages {
+            crate::pending::watch(sns, m);
+        }
+    }
+    for m in messages {
+        delivery::fan_out(sns, Arc::new(m), fifo);
+    }
+    Ok(())
 }
 
 trait IsoMillis {
@@ -384,7 +413,8 @@ pub async fn publish(sns: &Arc<Sns>, ctx: &RequestContext, i: &Value) -> Result<
     };
     topic_arn(target, param)?;
     let facts = topic_facts(sns, target)?;
-    let (id, seq) = publish_to_topic(sns, ctx, target, &facts, d)?;
+    let (id, seq, message) = publish_to_topic(ctx, sns, target, &facts, d)?;
+    send(sns, message.into_iter().collect(), facts.fifo).await?;
     let mut out = Value::map().with("MessageId", id);
     if let Some(s) = seq {
         out.insert("SequenceNumber", s);
@@ -536,10 +566,12 @@ pub async fn publish_batch(
     };
     let mut successful = Vec::new();
     let mut failed = Vec::new();
+    let mut accepted = Vec::new();
     for e in entries {
         let id = e.str("Id").unwrap_or_default();
-        match draft(e).and_then(|d| publish_to_topic(sns, ctx, arn, &facts, d)) {
-            Ok((mid, seq)) => {
+        match draft(e).and_then(|d| publish_to_topic(ctx, sns, arn, &facts, d)) {
+            Ok((mid, seq, message)) => {
+                accepted.extend(message);
                 let mut v = Value::map().with("Id", id).with("MessageId", mid);
                 if let Some(s) = seq {
                     v.insert("SequenceNumber", s);
@@ -555,6 +587,8 @@ pub async fn publish_batch(
             ),
         }
     }
+    // One durable write for the whole batch.
+    send(sns, accepted, facts.fifo).await?;
     Ok(Value::map()
         .with("Successful", Value::List(successful))
         .with("Failed", Value::List(failed)))
