@@ -1,5 +1,7 @@
 """S3 bucket configurations stored and returned: logging, requester pays, replication,
-inventory and website."""
+inventory, website and transfer acceleration, and the bucket policy status."""
+
+import json
 
 import pytest
 from botocore.exceptions import ClientError
@@ -89,3 +91,38 @@ def test_website_configuration(nephos, account):
     with pytest.raises(ClientError) as e:
         s3.get_bucket_website(Bucket=b)
     assert code(e) == "NoSuchWebsiteConfiguration"
+
+
+def test_accelerate_configuration_and_policy_status(nephos, account):
+    s3 = nephos.client("s3", account=account)
+    b = bucket_name(account, "accel")
+    s3.create_bucket(Bucket=b)
+    # Never configured: no Status at all.
+    assert "Status" not in s3.get_bucket_accelerate_configuration(Bucket=b)
+    s3.put_bucket_accelerate_configuration(Bucket=b, AccelerateConfiguration={"Status": "Enabled"})
+    assert s3.get_bucket_accelerate_configuration(Bucket=b)["Status"] == "Enabled"
+    s3.put_bucket_accelerate_configuration(Bucket=b, AccelerateConfiguration={"Status": "Suspended"})
+    assert s3.get_bucket_accelerate_configuration(Bucket=b)["Status"] == "Suspended"
+    with pytest.raises(ClientError) as e:
+        s3.put_bucket_accelerate_configuration(Bucket=b, AccelerateConfiguration={"Status": "On"})
+    assert e.value.response["Error"]["Code"] == "MalformedXML"
+    dotted = f"{b}.with.dots"
+    s3.create_bucket(Bucket=dotted)
+    with pytest.raises(ClientError) as e:
+        s3.put_bucket_accelerate_configuration(Bucket=dotted, AccelerateConfiguration={"Status": "Enabled"})
+    assert e.value.response["Error"]["Code"] == "InvalidRequest"
+
+    # Policy status: none, private, public (Block Public Access lifted to allow one).
+    with pytest.raises(ClientError) as e:
+        s3.get_bucket_policy_status(Bucket=b)
+    assert e.value.response["Error"]["Code"] == "NoSuchBucketPolicy"
+    private = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+        "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{b}/*"}]}
+    s3.put_bucket_policy(Bucket=b, Policy=json.dumps(private))
+    assert s3.get_bucket_policy_status(Bucket=b)["PolicyStatus"] == {"IsPublic": False}
+    s3.delete_public_access_block(Bucket=b)
+    public = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{b}/*"}]}
+    s3.put_bucket_policy(Bucket=b, Policy=json.dumps(public))
+    assert s3.get_bucket_policy_status(Bucket=b)["PolicyStatus"] == {"IsPublic": True}

@@ -155,6 +155,32 @@ impl S3Provider {
                     .await?;
                 Value::map()
             }
+            "PutBucketAccelerateConfiguration" => {
+                if bucket.contains('.') {
+                    return Err(errors::invalid_request(
+                        "S3 Transfer Acceleration is not supported for buckets with periods (.) in their names",
+                    ));
+                }
+                let status = input
+                    .get("AccelerateConfiguration")
+                    .and_then(|c| c.get("Status"))
+                    .cloned();
+                if !status
+                    .as_ref()
+                    .and_then(Value::as_str)
+                    .is_some_and(|s| matches!(s, "Enabled" | "Suspended"))
+                {
+                    return Err(errors::malformed_xml());
+                }
+                self.set_config(ctx, input, "accelerate", status.as_ref())
+                    .await?;
+                Value::map()
+            }
+            // Never configured: an empty configuration, no Status.
+            "GetBucketAccelerateConfiguration" => match self.config(ctx, input, "accelerate")? {
+                Some(status) => Value::map().with("Status", status),
+                None => Value::map(),
+            },
             "GetBucketRequestPayment" => Value::map().with(
                 "Payer",
                 self.config(ctx, input, "requestPayment")?

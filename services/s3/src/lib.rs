@@ -97,6 +97,7 @@ const OPERATIONS: &[&str] = &[
     "DeleteObjectTagging",
     "DeleteObjects",
     "DeletePublicAccessBlock",
+    "GetBucketAccelerateConfiguration",
     "GetBucketAcl",
     "GetBucketCors",
     "GetBucketEncryption",
@@ -107,6 +108,7 @@ const OPERATIONS: &[&str] = &[
     "GetBucketNotificationConfiguration",
     "GetBucketOwnershipControls",
     "GetBucketPolicy",
+    "GetBucketPolicyStatus",
     "GetBucketReplication",
     "GetBucketRequestPayment",
     "GetBucketTagging",
@@ -129,6 +131,7 @@ const OPERATIONS: &[&str] = &[
     "ListObjects",
     "ListObjectsV2",
     "ListParts",
+    "PutBucketAccelerateConfiguration",
     "PutBucketAcl",
     "PutBucketCors",
     "PutBucketEncryption",
@@ -282,6 +285,8 @@ impl S3Provider {
                 | "GetBucketLogging"
                 | "PutBucketRequestPayment"
                 | "GetBucketRequestPayment"
+                | "PutBucketAccelerateConfiguration"
+                | "GetBucketAccelerateConfiguration"
                 | "PutBucketReplication"
                 | "GetBucketReplication"
                 | "DeleteBucketReplication"
@@ -297,6 +302,7 @@ impl S3Provider {
                 "DeleteBucketCors" => self.delete_bucket_cors(ctx, v).await?,
                 "PutBucketPolicy" => self.put_bucket_policy(ctx, v).await?,
                 "GetBucketPolicy" => self.get_bucket_policy(ctx, v)?,
+                "GetBucketPolicyStatus" => self.get_bucket_policy_status(ctx, v)?,
                 "DeleteBucketPolicy" => self.delete_bucket_policy(ctx, v).await?,
                 "PutBucketVersioning" => self.put_bucket_versioning(ctx, v).await?,
                 "GetBucketVersioning" => self.get_bucket_versioning(ctx, v)?,

@@ -292,6 +292,30 @@ impl S3Provider {
         }
     }
 
+    /// GetBucketPolicyStatus: whether the bucket policy makes the bucket public (the same
+    /// test Block Public Access applies).
+    pub(crate) fn get_bucket_policy_status(
+        &self,
+        ctx: &RequestContext,
+        input: &Value,
+    ) -> Result<Value, AwsError> {
+        let name = input.str("Bucket").unwrap_or_default();
+        let b = self.owned_bucket(ctx, name)?;
+        let policy = b.meta.read().unwrap().policy.clone();
+        match policy {
+            Some(p) => Ok(Value::map().with(
+                "PolicyStatus",
+                Value::map().with("IsPublic", is_public_policy(&p)),
+            )),
+            None => Err(AwsError::new(
+                404,
+                "NoSuchBucketPolicy",
+                "The bucket policy does not exist",
+            )
+            .with_field("BucketName", name)),
+        }
+    }
+
     pub(crate) async fn delete_bucket_policy(
         &self,
         ctx: &RequestContext,
