@@ -117,6 +117,9 @@ pub struct Output {
     /// The events of an operation whose output streams events; `value` then holds the
     /// other output members (headers, or the `initial-response` of the RPC protocols).
     pub events: Option<EventStream>,
+    /// A success status the API documents besides the operation's usual one (S3's
+    /// RestoreObject answers 202 when it starts a restore, 200 when one is done).
+    pub status: Option<u16>,
 }
 
 impl Output {
@@ -125,6 +128,7 @@ impl Output {
             value,
             body: None,
             events: None,
+            status: None,
         }
     }
 
@@ -134,6 +138,7 @@ impl Output {
             value,
             body: None,
             events: Some(events),
+            status: None,
         }
     }
 }

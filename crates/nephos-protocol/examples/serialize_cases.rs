@@ -105,6 +105,7 @@ fn output_of(case: &Case, model: &nephos_model::ServiceModel) -> Output {
         value,
         body,
         events,
+        status: None,
     }
 }
 

@@ -207,6 +207,7 @@ impl Codec for RestXmlCodec {
             _ => Default::default(),
         };
         let status = rest::bind_response(model, Some(op), shape, &mut value, &mut headers);
+        let status = output.status.unwrap_or(status);
         if let Some(resp) = rest::event_stream_response(
             model,
             shape,

@@ -31,6 +31,7 @@ pub mod multipart;
 pub mod notify;
 pub mod objects;
 pub mod policy;
+pub mod restore;
 pub mod sse;
 pub mod store;
 pub mod website;
@@ -153,6 +154,7 @@ const OPERATIONS: &[&str] = &[
     "PutObjectRetention",
     "PutObjectTagging",
     "PutPublicAccessBlock",
+    "RestoreObject",
     "UploadPart",
     "UploadPartCopy",
 ];
@@ -246,6 +248,7 @@ impl S3Provider {
                 "PutObject" => return self.put_object(ctx, input).await,
                 "UploadPart" => return self.upload_part(ctx, input).await,
                 "GetObject" => return self.get_object(ctx, v, true),
+                "RestoreObject" => return self.restore_object(ctx, v).await,
                 "HeadObject" => return self.get_object(ctx, v, false),
                 "CreateBucket" => self.create_bucket(ctx, v).await?,
                 "DeleteBucket" => self.delete_bucket(ctx, v).await?,

@@ -141,6 +141,7 @@ pub fn meta_from_input(input: &Value) -> Result<ObjectMeta, AwsError> {
         lock_mode: None,
         lock_until_ms: None,
         legal_hold: false,
+        restore: None,
     })
 }
 
@@ -495,6 +496,10 @@ impl S3Provider {
         let v = self.find_version(&b, key, input.str("VersionId"))?;
         crate::sse::check_read(&v.meta, input, "")?;
         conditions::check_read(input, &v.etag, v.last_modified_ms)?;
+        let now = ctx.clock.now_millis();
+        if with_body {
+            crate::restore::check_readable(&v.meta, now)?;
+        }
         let checksum_mode = input
             .str("ChecksumMode")
             .is_some_and(|m| m.eq_ignore_ascii_case("ENABLED"));
@@ -526,6 +531,9 @@ impl S3Provider {
             part_number = Some(count);
         }
         let mut out = object_headers(&b, &v, checksum_mode && range.is_none());
+        if let Some(restore) = crate::restore::restore_header(&v.meta, now) {
+            out.insert("Restore", restore);
+        }
         if let Some(count) = part_number
             && !v.parts.is_empty()
         {
@@ -770,6 +778,7 @@ impl S3Provider {
             }
             other => other?,
         };
+        crate::restore::check_readable(&v.meta, ctx.clock.now_millis())?;
         Ok((b, v))
     }
 
@@ -811,6 +820,8 @@ impl S3Provider {
         meta.sse = input.str("ServerSideEncryption").map(str::to_owned);
         meta.sse_kms_key = input.str("SSEKMSKeyId").map(str::to_owned);
         (meta.lock_mode, meta.lock_until_ms, meta.legal_hold) = (None, None, false);
+        // A copy is a new object: whatever restore its source had is not its own.
+        meta.restore = None;
         crate::sse::resolve(&mut meta, input, &b, ctx)?;
         crate::lock::resolve(&mut meta, input, &b, ctx.clock.now_millis())?;
         if let Some(c) = input.str("StorageClass") {

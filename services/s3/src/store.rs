@@ -184,6 +184,16 @@ pub struct ObjectMeta {
     pub lock_until_ms: Option<i64>,
     #[serde(default)]
     pub legal_hold: bool,
+    /// A temporary copy of an archived (GLACIER, DEEP_ARCHIVE) object, from RestoreObject.
+    #[serde(default)]
+    pub restore: Option<Restore>,
+}
+
+/// When a restored copy of an archived object is readable, on the shared clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Restore {
+    pub ready_ms: i64,
+    pub expiry_ms: i64,
 }
 
 /// A piece of a body stored as a blob.
