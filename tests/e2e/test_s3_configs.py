@@ -126,3 +126,39 @@ def test_accelerate_configuration_and_policy_status(nephos, account):
         "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{b}/*"}]}
     s3.put_bucket_policy(Bucket=b, Policy=json.dumps(public))
     assert s3.get_bucket_policy_status(Bucket=b)["PolicyStatus"] == {"IsPublic": True}
+
+
+@pytest.mark.parametrize("family,config", [
+    ("analytics", {"Filter": {"Prefix": "logs/"}, "StorageClassAnalysis": {}}),
+    ("metrics", {"Filter": {"Prefix": "hot/"}}),
+    ("intelligent_tiering", {"Status": "Enabled", "Tierings": [{"Days": 90, "AccessTier": "ARCHIVE_ACCESS"}]}),
+])
+def test_id_keyed_configurations(nephos, account, family, config):
+    """Analytics, metrics and Intelligent-Tiering configurations: kept per Id, listed,
+    deleted, NoSuchConfiguration when absent, the body's Id must match the query's."""
+    s3 = nephos.client("s3", account=account)
+    b = bucket_name(account, family.replace("_", "")[:10])
+    s3.create_bucket(Bucket=b)
+    member = {"analytics": "AnalyticsConfiguration", "metrics": "MetricsConfiguration",
+              "intelligent_tiering": "IntelligentTieringConfiguration"}[family]
+    put = getattr(s3, f"put_bucket_{family}_configuration")
+    get = getattr(s3, f"get_bucket_{family}_configuration")
+    delete = getattr(s3, f"delete_bucket_{family}_configuration")
+    listing = getattr(s3, f"list_bucket_{family}_configurations")
+    with pytest.raises(ClientError) as e:
+        get(Bucket=b, Id="one")
+    assert e.value.response["Error"]["Code"] == "NoSuchConfiguration"
+    put(Bucket=b, Id="one", **{member: {"Id": "one", **config}})
+    put(Bucket=b, Id="two", **{member: {"Id": "two", **config}})
+    got = get(Bucket=b, Id="one")[member]
+    assert got["Id"] == "one" and all(got[k] == v for k, v in config.items())
+    listed = listing(Bucket=b)[f"{member}List"]
+    assert sorted(c["Id"] for c in listed) == ["one", "two"]
+    with pytest.raises(ClientError) as e:
+        put(Bucket=b, Id="three", **{member: {"Id": "other", **config}})
+    assert e.value.response["Error"]["Code"] == "InvalidArgument"
+    delete(Bucket=b, Id="one")
+    with pytest.raises(ClientError) as e:
+        delete(Bucket=b, Id="one")
+    assert e.value.response["Error"]["Code"] == "NoSuchConfiguration"
+    assert [c["Id"] for c in listing(Bucket=b)[f"{member}List"]] == ["two"]

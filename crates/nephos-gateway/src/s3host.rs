@@ -10,7 +10,8 @@
 //!   AbortMultipartUpload; CompleteMultipartUpload) are told apart by their query
 //!   parameters and `x-amz-copy-source`, as S3 does; bucket `?lifecycle` and
 //!   `?notification` requests go to the current operations, not the deprecated ones, and
-//!   `GET ?inventory` without an `id` lists.
+//!   `GET ?inventory` (`?analytics`, `?metrics`, `?intelligent-tiering`) without an `id`
+//!   lists.
 //! - GetObject with a `Content-Range` answers 206 (the model has no status member for it).
 //! - GetBucketLocation's body is a bare `<LocationConstraint>` root, which botocore reads
 //!   by hand; the model describes it as a wrapped member.
@@ -239,9 +240,19 @@ pub fn operation(service: &str, req: &HttpRequest) -> Option<&'static str> {
             ("PUT", true, _) => Some("PutBucketLifecycleConfiguration"),
             ("GET", _, true) => Some("GetBucketNotificationConfiguration"),
             ("PUT", _, true) => Some("PutBucketNotificationConfiguration"),
-            ("GET", ..) if has("inventory") && !has("id") => {
-                Some("ListBucketInventoryConfigurations")
-            }
+            // Id-keyed configurations share their template with the list.
+            ("GET", ..) if !has("id") => [
+                ("inventory", "ListBucketInventoryConfigurations"),
+                ("analytics", "ListBucketAnalyticsConfigurations"),
+                ("metrics", "ListBucketMetricsConfigurations"),
+                (
+                    "intelligent-tiering",
+                    "ListBucketIntelligentTieringConfigurations",
+                ),
+            ]
+            .into_iter()
+            .find(|(sub, _)| has(sub))
+            .map(|(_, op)| op),
             _ => None,
         };
     }

@@ -83,6 +83,82 @@ impl S3Provider {
         Ok(m.configs.get(name).map(from_json))
     }
 
+    /// Put/Get/Delete/List of a configuration family kept per `Id` (inventory,
+    /// analytics, metrics, Intelligent-Tiering).
+    async fn id_config(
+        &self,
+        ctx: &RequestContext,
+        input: &Value,
+        family: &IdFamily,
+        verb: &str,
+    ) -> Result<Value, AwsError> {
+        let bucket = input.str("Bucket").unwrap_or_default();
+        let id = input.str("Id").unwrap_or_default();
+        let slot = format!("{}:{id}", family.prefix);
+        let missing = || {
+            AwsError::new(
+                404,
+                "NoSuchConfiguration",
+                "The specified configuration does not exist.",
+            )
+            .with_field("BucketName", bucket)
+        };
+        Ok(match verb {
+            "Put" => {
+                let c = input.get(family.member);
+                if c.and_then(|c| c.str("Id")) != Some(id) {
+                    return Err(errors::invalid_argument(
+                        "Configuration id in the request body must match the id in the query parameter",
+                    ));
+                }
+                let b = self.owned_bucket(ctx, bucket)?;
+                let count = b
+                    .meta
+                    .read()
+                    .unwrap()
+                    .configs
+                    .keys()
+                    .filter(|k| k.starts_with(family.prefix) && **k != slot)
+                    .count();
+                if count >= MAX_ID_CONFIGS {
+                    return Err(AwsError::new(
+                        400,
+                        "TooManyConfigurations",
+                        "You are attempting to create a new configuration but have already reached the 1,000-configuration limit.",
+                    ));
+                }
+                self.set_config(ctx, input, &slot, c).await?;
+                Value::map()
+            }
+            "Get" => match self.config(ctx, input, &slot)? {
+                Some(v) => Value::map().with(family.member, v),
+                None => return Err(missing()),
+            },
+            "Delete" => {
+                if self.config(ctx, input, &slot)?.is_none() {
+                    return Err(missing());
+                }
+                self.set_config(ctx, input, &slot, None).await?;
+                Value::map()
+            }
+            _ => {
+                let b = self.owned_bucket(ctx, bucket)?;
+                let list: Vec<Value> = b
+                    .meta
+                    .read()
+                    .unwrap()
+                    .configs
+                    .iter()
+                    .filter(|(k, _)| k.starts_with(family.prefix))
+                    .map(|(_, v)| from_json(v))
+                    .collect();
+                Value::map()
+                    .with(family.list, Value::List(list))
+                    .with("IsTruncated", false)
+            }
+        })
+    }
+
     /// Bucket configuration operations kept as sent.
     pub(crate) async fn stored_config(
         &self,
@@ -93,6 +169,9 @@ impl S3Provider {
         let none = |code: &'static str, msg: &'static str| {
             AwsError::new(404, code, msg).with_field("BucketName", bucket)
         };
+        if let Some((family, verb)) = IdFamily::of(&ctx.operation) {
+            return self.id_config(ctx, input, family, verb).await;
+        }
         Ok(match ctx.operation.as_str() {
             "PutBucketLogging" => {
                 let status = input.get("BucketLoggingStatus");
@@ -217,60 +296,6 @@ impl S3Provider {
                 self.set_config(ctx, input, "replication", None).await?;
                 Value::map()
             }
-            "PutBucketInventoryConfiguration" => {
-                let id = input.str("Id").unwrap_or_default();
-                let c = input.get("InventoryConfiguration");
-                if c.and_then(|c| c.str("Id")) != Some(id) {
-                    return Err(errors::invalid_argument(
-                        "Configuration id in the request body must match the id in the query parameter",
-                    ));
-                }
-                self.set_config(ctx, input, &format!("inventory:{id}"), c)
-                    .await?;
-                Value::map()
-            }
-            "GetBucketInventoryConfiguration" => {
-                let id = input.str("Id").unwrap_or_default();
-                match self.config(ctx, input, &format!("inventory:{id}"))? {
-                    Some(v) => Value::map().with("InventoryConfiguration", v),
-                    None => {
-                        return Err(none(
-                            "NoSuchConfiguration",
-                            "The specified configuration does not exist.",
-                        ));
-                    }
-                }
-            }
-            "DeleteBucketInventoryConfiguration" => {
-                let id = input.str("Id").unwrap_or_default();
-                if self
-                    .config(ctx, input, &format!("inventory:{id}"))?
-                    .is_none()
-                {
-                    return Err(none(
-                        "NoSuchConfiguration",
-                        "The specified configuration does not exist.",
-                    ));
-                }
-                self.set_config(ctx, input, &format!("inventory:{id}"), None)
-                    .await?;
-                Value::map()
-            }
-            "ListBucketInventoryConfigurations" => {
-                let b = self.owned_bucket(ctx, bucket)?;
-                let list: Vec<Value> = b
-                    .meta
-                    .read()
-                    .unwrap()
-                    .configs
-                    .iter()
-                    .filter(|(k, _)| k.starts_with("inventory:"))
-                    .map(|(_, v)| from_json(v))
-                    .collect();
-                Value::map()
-                    .with("InventoryConfigurationList", Value::List(list))
-                    .with("IsTruncated", false)
-            }
             "PutBucketWebsite" => {
                 let c = input.get("WebsiteConfiguration");
                 let has = |k: &str| c.and_then(|c| c.get(k)).is_some();
@@ -327,5 +352,69 @@ mod tests {
             .with("T", Timestamp::from_millis(86_400_000))
             .with("L", Value::List(vec![Value::from(true)]));
         assert_eq!(from_json(&to_json(&v)), v);
+    }
+}
+
+/// A configuration family S3 keeps per `Id`, with its operations' names.
+pub struct IdFamily {
+    /// `Inventory` in `PutBucketInventoryConfiguration`, `ListBucketInventoryConfigurations`.
+    name: &'static str,
+    /// The key prefix in the bucket's configs (`inventory:<id>`).
+    prefix: &'static str,
+    /// The configuration's member in Put input and Get output.
+    member: &'static str,
+    /// The list member of the List output.
+    list: &'static str,
+}
+
+static ID_FAMILIES: [IdFamily; 4] = [
+    IdFamily {
+        name: "Inventory",
+        prefix: "inventory",
+        member: "InventoryConfiguration",
+        list: "InventoryConfigurationList",
+    },
+    IdFamily {
+        name: "Analytics",
+        prefix: "analytics",
+        member: "AnalyticsConfiguration",
+        list: "AnalyticsConfigurationList",
+    },
+    IdFamily {
+        name: "Metrics",
+        prefix: "metrics",
+        member: "MetricsConfiguration",
+        list: "MetricsConfigurationList",
+    },
+    IdFamily {
+        name: "IntelligentTiering",
+        prefix: "intelligentTiering",
+        member: "IntelligentTieringConfiguration",
+        list: "IntelligentTieringConfigurationList",
+    },
+];
+
+/// Per bucket and family, as AWS documents for each.
+const MAX_ID_CONFIGS: usize = 1000;
+
+impl IdFamily {
+    /// The family and verb (`Put`, `Get`, `Delete`, `List`) of an operation name.
+    pub fn of(op: &str) -> Option<(&'static IdFamily, &'static str)> {
+        ID_FAMILIES.iter().find_map(|f| {
+            for verb in ["Put", "Get", "Delete"] {
+                if op
+                    .strip_prefix(verb)
+                    .and_then(|r| r.strip_prefix("Bucket"))
+                    .and_then(|r| r.strip_prefix(f.name))
+                    == Some("Configuration")
+                {
+                    return Some((f, verb));
+                }
+            }
+            (op.strip_prefix("ListBucket")
+                .and_then(|r| r.strip_prefix(f.name))
+                == Some("Configurations"))
+            .then_some((f, "List"))
+        })
     }
 }

@@ -85,10 +85,13 @@ const OPERATIONS: &[&str] = &[
     "CreateBucket",
     "CreateMultipartUpload",
     "DeleteBucket",
+    "DeleteBucketAnalyticsConfiguration",
     "DeleteBucketCors",
     "DeleteBucketEncryption",
+    "DeleteBucketIntelligentTieringConfiguration",
     "DeleteBucketInventoryConfiguration",
     "DeleteBucketLifecycle",
+    "DeleteBucketMetricsConfiguration",
     "DeleteBucketOwnershipControls",
     "DeleteBucketPolicy",
     "DeleteBucketReplication",
@@ -100,12 +103,15 @@ const OPERATIONS: &[&str] = &[
     "DeletePublicAccessBlock",
     "GetBucketAccelerateConfiguration",
     "GetBucketAcl",
+    "GetBucketAnalyticsConfiguration",
     "GetBucketCors",
     "GetBucketEncryption",
+    "GetBucketIntelligentTieringConfiguration",
     "GetBucketInventoryConfiguration",
     "GetBucketLifecycleConfiguration",
     "GetBucketLocation",
     "GetBucketLogging",
+    "GetBucketMetricsConfiguration",
     "GetBucketNotificationConfiguration",
     "GetBucketOwnershipControls",
     "GetBucketPolicy",
@@ -125,20 +131,25 @@ const OPERATIONS: &[&str] = &[
     "GetPublicAccessBlock",
     "HeadBucket",
     "HeadObject",
+    "ListBucketAnalyticsConfigurations",
+    "ListBucketIntelligentTieringConfigurations",
     "ListBucketInventoryConfigurations",
+    "ListBucketMetricsConfigurations",
     "ListBuckets",
     "ListMultipartUploads",
     "ListObjectVersions",
     "ListObjects",
-    "ListObjectsV2",
     "ListParts",
     "PutBucketAccelerateConfiguration",
     "PutBucketAcl",
+    "PutBucketAnalyticsConfiguration",
     "PutBucketCors",
     "PutBucketEncryption",
+    "PutBucketIntelligentTieringConfiguration",
     "PutBucketInventoryConfiguration",
     "PutBucketLifecycleConfiguration",
     "PutBucketLogging",
+    "PutBucketMetricsConfiguration",
     "PutBucketNotificationConfiguration",
     "PutBucketOwnershipControls",
     "PutBucketPolicy",
@@ -297,6 +308,18 @@ impl S3Provider {
                 | "GetBucketInventoryConfiguration"
                 | "DeleteBucketInventoryConfiguration"
                 | "ListBucketInventoryConfigurations"
+                | "PutBucketAnalyticsConfiguration"
+                | "GetBucketAnalyticsConfiguration"
+                | "DeleteBucketAnalyticsConfiguration"
+                | "ListBucketAnalyticsConfigurations"
+                | "PutBucketMetricsConfiguration"
+                | "GetBucketMetricsConfiguration"
+                | "DeleteBucketMetricsConfiguration"
+                | "ListBucketMetricsConfigurations"
+                | "PutBucketIntelligentTieringConfiguration"
+                | "GetBucketIntelligentTieringConfiguration"
+                | "DeleteBucketIntelligentTieringConfiguration"
+                | "ListBucketIntelligentTieringConfigurations"
                 | "PutBucketWebsite"
                 | "GetBucketWebsite"
                 | "DeleteBucketWebsite" => self.stored_config(ctx, v).await?,
