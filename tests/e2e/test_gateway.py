@@ -58,7 +58,7 @@ def test_unknown_internal_endpoint_is_404(nephos):
         ("kinesis", lambda c: c.list_streams()),  # json 1.1 (sqs, the query-compatible one, is implemented)
         ("dynamodb", lambda c: c.describe_limits()),  # json 1.0
         ("lambda", lambda c: c.list_functions()),  # rest-json
-        ("s3", lambda c: c.get_bucket_analytics_configuration(Bucket="b", Id="x")),  # rest-xml
+        ("s3", lambda c: c.get_object_torrent(Bucket="b", Key="k")),  # rest-xml
         ("ec2", lambda c: c.describe_vpcs()),  # ec2
         ("iam", lambda c: c.list_users()),  # query
         ("cloudwatch", lambda c: c.list_dashboards()),  # rpc-v2-cbor

@@ -139,6 +139,7 @@ const OPERATIONS: &[&str] = &[
     "ListMultipartUploads",
     "ListObjectVersions",
     "ListObjects",
+    "ListObjectsV2",
     "ListParts",
     "PutBucketAccelerateConfiguration",
     "PutBucketAcl",
