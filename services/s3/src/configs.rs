@@ -340,21 +340,6 @@ impl S3Provider {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn value_trees_survive_json() {
-        let v = Value::map()
-            .with("A", "x")
-            .with("N", 3)
-            .with("T", Timestamp::from_millis(86_400_000))
-            .with("L", Value::List(vec![Value::from(true)]));
-        assert_eq!(from_json(&to_json(&v)), v);
-    }
-}
-
 /// A configuration family S3 keeps per `Id`, with its operations' names.
 pub struct IdFamily {
     /// `Inventory` in `PutBucketInventoryConfiguration`, `ListBucketInventoryConfigurations`.
@@ -416,5 +401,20 @@ impl IdFamily {
                 == Some("Configurations"))
             .then_some((f, "List"))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn value_trees_survive_json() {
+        let v = Value::map()
+            .with("A", "x")
+            .with("N", 3)
+            .with("T", Timestamp::from_millis(86_400_000))
+            .with("L", Value::List(vec![Value::from(true)]));
+        assert_eq!(from_json(&to_json(&v)), v);
     }
 }
