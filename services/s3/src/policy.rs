@@ -273,23 +273,27 @@ impl S3Provider {
         Ok(Value::map())
     }
 
+    /// The bucket's policy text, for its owner; NoSuchBucketPolicy when it has none.
+    fn owned_policy(&self, ctx: &RequestContext, input: &Value) -> Result<String, AwsError> {
+        let name = input.str("Bucket").unwrap_or_default();
+        let b = self.owned_bucket(ctx, name)?;
+        let policy = b.meta.read().unwrap().policy.clone();
+        policy.ok_or_else(|| {
+            AwsError::new(
+                404,
+                "NoSuchBucketPolicy",
+                "The bucket policy does not exist",
+            )
+            .with_field("BucketName", name)
+        })
+    }
+
     pub(crate) fn get_bucket_policy(
         &self,
         ctx: &RequestContext,
         input: &Value,
     ) -> Result<Value, AwsError> {
-        let name = input.str("Bucket").unwrap_or_default();
-        let b = self.owned_bucket(ctx, name)?;
-        let policy = b.meta.read().unwrap().policy.clone();
-        match policy {
-            Some(p) => Ok(Value::map().with("Policy", p)),
-            None => Err(AwsError::new(
-                404,
-                "NoSuchBucketPolicy",
-                "The bucket policy does not exist",
-            )
-            .with_field("BucketName", name)),
-        }
+        Ok(Value::map().with("Policy", self.owned_policy(ctx, input)?))
     }
 
     /// GetBucketPolicyStatus: whether the bucket policy makes the bucket public (the same
@@ -299,21 +303,8 @@ impl S3Provider {
         ctx: &RequestContext,
         input: &Value,
     ) -> Result<Value, AwsError> {
-        let name = input.str("Bucket").unwrap_or_default();
-        let b = self.owned_bucket(ctx, name)?;
-        let policy = b.meta.read().unwrap().policy.clone();
-        match policy {
-            Some(p) => Ok(Value::map().with(
-                "PolicyStatus",
-                Value::map().with("IsPublic", is_public_policy(&p)),
-            )),
-            None => Err(AwsError::new(
-                404,
-                "NoSuchBucketPolicy",
-                "The bucket policy does not exist",
-            )
-            .with_field("BucketName", name)),
-        }
+        let public = is_public_policy(&self.owned_policy(ctx, input)?);
+        Ok(Value::map().with("PolicyStatus", Value::map().with("IsPublic", public)))
     }
 
     pub(crate) async fn delete_bucket_policy(
