@@ -996,6 +996,28 @@ impl S3Provider {
         Ok(out)
     }
 
+    /// Writes a changed copy of version `v` and swaps it in (a metadata change such as
+    /// tags or a restore: no new version).
+    pub(crate) async fn replace_version(
+        &self,
+        b: &Bucket,
+        v: &Version,
+        change: impl FnOnce(&mut Version),
+    ) -> Result<(), AwsError> {
+        let mut updated = v.clone();
+        change(&mut updated);
+        let batch = self.store.put(T_OBJECTS, updated.storage_key(), &updated);
+        self.store.commit(batch).await?;
+        let updated = Arc::new(updated);
+        let mut objects = b.objects.write().unwrap();
+        if let Some(list) = objects.get_mut(&v.key)
+            && let Some(slot) = list.iter_mut().find(|x| x.version_id == v.version_id)
+        {
+            *slot = updated;
+        }
+        Ok(())
+    }
+
     /// Replaces the tags of one version (a metadata change: no new version).
     pub(crate) async fn set_object_tags(
         &self,
@@ -1011,19 +1033,7 @@ impl S3Provider {
         };
         check_tag_count(&tags)?;
         let v = self.find_version(&b, key, input.str("VersionId"))?;
-        let mut updated = (*v).clone();
-        updated.tags = tags;
-        let batch = self.store.put(T_OBJECTS, updated.storage_key(), &updated);
-        self.store.commit(batch).await?;
-        let updated = Arc::new(updated);
-        {
-            let mut objects = b.objects.write().unwrap();
-            if let Some(list) = objects.get_mut(key)
-                && let Some(slot) = list.iter_mut().find(|x| x.version_id == v.version_id)
-            {
-                *slot = updated.clone();
-            }
-        }
+        self.replace_version(&b, &v, |u| u.tags = tags).await?;
         let mut out = Value::map();
         if v.version_id != NULL_VERSION {
             out.insert("VersionId", v.version_id.as_str());

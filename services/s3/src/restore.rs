@@ -4,9 +4,8 @@
 
 use crate::S3Provider;
 use crate::errors;
-use crate::store::{ObjectMeta, Restore, T_OBJECTS, Version};
+use crate::store::{ObjectMeta, Restore};
 use nephos_core::{AwsError, Output, RequestContext, Timestamp, Value};
-use std::sync::Arc;
 
 const MINUTE: i64 = 60_000;
 const HOUR: i64 = 60 * MINUTE;
@@ -143,27 +142,6 @@ impl S3Provider {
         let mut out = Output::new(Value::map());
         out.status = Some(status);
         Ok(out)
-    }
-
-    /// Writes a changed copy of version `v` and swaps it in.
-    async fn replace_version(
-        &self,
-        b: &crate::store::Bucket,
-        v: &Version,
-        change: impl FnOnce(&mut Version),
-    ) -> Result<(), AwsError> {
-        let mut updated = v.clone();
-        change(&mut updated);
-        let batch = self.store.put(T_OBJECTS, updated.storage_key(), &updated);
-        self.store.commit(batch).await?;
-        let updated = Arc::new(updated);
-        let mut objects = b.objects.write().unwrap();
-        if let Some(list) = objects.get_mut(&v.key)
-            && let Some(slot) = list.iter_mut().find(|x| x.version_id == v.version_id)
-        {
-            *slot = updated;
-        }
-        Ok(())
     }
 }
 

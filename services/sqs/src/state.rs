@@ -174,24 +174,22 @@ impl Core {
         action: &str,
         url: &str,
     ) -> Result<(), AwsError> {
-        // The owner's identities need no policy; a service (SNS, S3, EventBridge sending
+        // The owner's identities need no policy; a service (SNS or S3 sending
         // for its resources) always does, in its own account too, as on AWS.
         if q.account == ctx.account_id && !nephos_policy::is_service_caller(&ctx.caller_arn) {
             return Ok(());
         }
-        let policy = q
-            .inner
-            .lock()
-            .unwrap()
-            .meta()
-            .attrs
-            .get("Policy")
-            .cloned()
-            .unwrap_or_default();
+        // Parsed once per change of the text (SNS fan-out asks on every message).
+        let policy = {
+            let inner = q.inner.lock().unwrap();
+            inner
+                .meta()
+                .attrs
+                .get("Policy")
+                .and_then(|text| q.policy(text))
+        };
         let caller = nephos_policy::Caller::from_context(&ctx.account_id, &ctx.caller_arn);
-        if q.policy(&policy)
-            .is_some_and(|p| p.allows(&caller, &format!("sqs:{action}"), &q.arn))
-        {
+        if policy.is_some_and(|p| p.allows(&caller, &format!("sqs:{action}"), &q.arn)) {
             Ok(())
         } else {
             Err(errors::access_denied(url))
