@@ -6,7 +6,8 @@ service named in services.txt, strips the documentation (it is a third of the by
 nephos never reads it) and writes:
 
   models/<service>.json.gz   the model, otherwise unchanged (botocore's service-2 format)
-  models/patches/<svc>.json  corrections merged into a model (each says why)
+  models/patches/<svc>.json  corrections merged into a model (each says why); generated
+                             ones are models/patches/<svc>.<what>.json (xmlroots.py)
   models/index.json          what routing needs without parsing any model: protocols,
                              signing names, target prefixes, query actions, rest path
                              prefixes. nephos reads only this file at start-up.
@@ -118,9 +119,10 @@ def main():
                     sys.exit(f"botocore {args.botocore} has no model for {name}")
                 raw = gzip.decompress(zf.read(candidates[-1]))
                 model = strip(json.loads(raw))
-                patch_file = HERE / "patches" / f"{name}.json"
-                if patch_file.exists():
-                    apply_patch(model, json.loads(patch_file.read_text()))
+                # <name>.json is written by hand, <name>.<what>.json by a generator.
+                for patch_file in sorted((HERE / "patches").glob(f"{name}.*json")):
+                    if patch_file.name.split(".")[0] == name:
+                        apply_patch(model, json.loads(patch_file.read_text()))
                 data = json.dumps(model, separators=(",", ":"), sort_keys=True).encode()
                 # mtime=0 keeps the output byte-identical across refreshes.
                 buf = io.BytesIO()

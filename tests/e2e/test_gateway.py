@@ -224,3 +224,47 @@ def test_http2_prior_knowledge(nephos):
     body, version = out.stdout.rsplit("\n", 1)
     assert version == "2"
     assert "<Account>000000000000</Account>" in body
+
+
+def test_expect_continue_with_empty_body_gets_100_continue(nephos, account):
+    """AWS answers `100 Continue` even when the body is empty; hyper alone would not."""
+    import socket
+
+    s = socket.create_connection(("127.0.0.1", nephos.port), timeout=5)
+    auth = (
+        f"AWS4-HMAC-SHA256 Credential={account}/20250101/us-east-1/s3/aws4_request, "
+        "SignedHeaders=host, Signature=00"
+    )
+    s.sendall(
+        b"PUT /expect-continue-empty HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n"
+        b"Expect: 100-continue\r\nAuthorization: " + auth.encode() + b"\r\n\r\n"
+    )
+    data = b""
+    while b"\r\n\r\nHTTP/1.1 200" not in data or not data.endswith(b"\r\n\r\n"):
+        chunk = s.recv(4096)
+        assert chunk, data
+        data += chunk
+    assert data.startswith(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n"), data
+    # Without the expectation nothing interim is sent.
+    s.sendall(
+        b"GET /expect-continue-empty?list-type=2 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        b"Authorization: " + auth.encode() + b"\r\n\r\n"
+    )
+    reply = s.recv(4096)
+    assert reply.startswith(b"HTTP/1.1 200 OK\r\n"), reply
+    s.close()
+
+
+def test_empty_file_then_nonempty_upload_on_one_connection_is_fast(nephos, tmp_path):
+    """botocore keeps an early final answer's status line for the connection; without
+    `100 Continue` for the empty upload the next upload stalls until its read timeout."""
+    import io
+
+    s3 = nephos.client("s3", config_args={"read_timeout": 20})
+    s3.create_bucket(Bucket="expect-continue-files")
+    started = time.monotonic()
+    for i in range(3):
+        s3.put_object(Bucket="expect-continue-files", Key=f"empty{i}", Body=io.BytesIO(b""))
+        s3.put_object(Bucket="expect-continue-files", Key=f"full{i}", Body=io.BytesIO(b"x" * 10))
+    assert time.monotonic() - started < 5
+    assert s3.get_object(Bucket="expect-continue-files", Key="full2")["Body"].read() == b"x" * 10

@@ -12,6 +12,7 @@
 
 mod auth;
 mod body;
+mod conn;
 mod dispatch;
 mod internal;
 pub mod resolve;
@@ -563,11 +564,14 @@ pub async fn serve(
                 };
                 let _ = stream.set_nodelay(true);
                 let gw = gateway.clone();
+                let owed = conn::ContinueOwed::default();
+                let io = conn::Io::new(stream, owed.clone());
                 let service = hyper::service::service_fn(move |req| {
+                    owed.note(&req);
                     let gw = gw.clone();
                     async move { Ok::<_, std::convert::Infallible>(gw.handle(req, Some(remote)).await) }
                 });
-                let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
                 let conn = graceful.watch(conn.into_owned());
                 tokio::spawn(async move {
                     let _ = conn.await;
