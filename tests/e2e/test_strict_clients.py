@@ -197,27 +197,42 @@ def test_crt_ranged_get_across_parts(crt_bucket):
     assert headers["content-range"] == f"bytes {first}-{last}/{len(data)}"
 
 
-@pytest.mark.parametrize("algorithm", ["CRC32", "CRC32C", "SHA1", "SHA256", "CRC64NVME"])
-def test_crt_trailing_checksums_single_and_multipart(crt_bucket, algorithm):
-    """aws-chunked bodies with an x-amz-checksum-* trailer, then validated downloads."""
-    c, s3, b = crt_bucket
-    algo = getattr(crt_s3.S3ChecksumAlgorithm, algorithm)
-    upload = crt_s3.S3ChecksumConfig(algorithm=algo, location=crt_s3.S3ChecksumLocation.TRAILER)
-    validate = crt_s3.S3ChecksumConfig(validate_response=True)
+CHECKSUMS = ["CRC32", "CRC32C", "SHA1", "SHA256", "CRC64NVME"]
 
+
+def _trailer_config(algorithm):
+    algo = getattr(crt_s3.S3ChecksumAlgorithm, algorithm)
+    return algo, crt_s3.S3ChecksumConfig(algorithm=algo, location=crt_s3.S3ChecksumLocation.TRAILER)
+
+
+@pytest.mark.parametrize("algorithm", CHECKSUMS)
+def test_crt_trailing_checksum_single_part(crt_bucket, algorithm):
+    """An aws-chunked body whose only checksum is an x-amz-checksum-* trailer (announced by
+    x-amz-trailer, no x-amz-sdk-checksum-algorithm): S3 verifies it, keeps it, answers it."""
+    c, s3, b = crt_bucket
+    algo, upload = _trailer_config(algorithm)
     small = os.urandom(300 * 1024)
-    assert c.put(f"/{b}/ck-small", small, checksum=upload)[0] == 200
+    status, headers, _, _ = c.put(f"/{b}/ck-small", small, checksum=upload)
+    assert status == 200
+    assert f"x-amz-checksum-{algorithm.lower()}" in headers, headers
     head = s3.head_object(Bucket=b, Key="ck-small", ChecksumMode="ENABLED")
     assert f"Checksum{algorithm}" in head
-    status, _, got, done = c.get(f"/{b}/ck-small", checksum=validate)
+    status, _, got, done = c.get(f"/{b}/ck-small", checksum=crt_s3.S3ChecksumConfig(validate_response=True))
     assert status == 200 and got == small
     assert done["did_validate_checksum"] is True
     assert done["checksum_validation_algorithm"] == algo
 
+
+@pytest.mark.parametrize("algorithm", CHECKSUMS)
+def test_crt_trailing_checksums_multipart(crt_bucket, algorithm):
+    """Each part carries its checksum as a trailer; the upload was created with the algorithm."""
+    c, s3, b = crt_bucket
+    _, upload = _trailer_config(algorithm)
     big = os.urandom(11 * MIB)
     assert c.put(f"/{b}/ck-big", big, checksum=upload)[0] == 200
-    assert s3.head_object(Bucket=b, Key="ck-big")["ETag"].endswith('-3"')
-    status, _, got, _ = c.get(f"/{b}/ck-big", checksum=validate)
+    head = s3.head_object(Bucket=b, Key="ck-big", ChecksumMode="ENABLED")
+    assert head["ETag"].endswith('-3"') and f"Checksum{algorithm}" in head
+    status, _, got, _ = c.get(f"/{b}/ck-big", checksum=crt_s3.S3ChecksumConfig(validate_response=True))
     assert status == 200 and got == big
 
 
@@ -390,3 +405,21 @@ def test_aws_cli_streams_a_large_upload_with_expected_size(server):
     assert head["ContentLength"] == len(data)
     assert head["ETag"].endswith('-7"')  # 50 MiB in parts of 8 MiB
     assert _aws_cli(server, account, "s3", "cp", f"s3://{b}/stream.bin", "-") == data
+
+
+def test_pyarrow_lists_past_one_page(server):
+    """More keys than one ListObjectsV2 page: the SDK for C++ follows continuation tokens,
+    both for a recursive listing and for a delimited one with common prefixes."""
+    pytest.importorskip("pyarrow", reason="pyarrow has no wheel for this platform")
+    from concurrent.futures import ThreadPoolExecutor
+
+    account = new_account()
+    pafs, fs = _arrow_fs(server, account)
+    s3, b = make_bucket(server, account, "arrowlist")
+    keys = [f"flat/k{i:04d}" for i in range(1010)] + [f"dirs/d{i:04d}/x" for i in range(1005)]
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda k: s3.put_object(Bucket=b, Key=k, Body=b"."), keys))
+    flat = fs.get_file_info(pafs.FileSelector(f"{b}/flat", recursive=True))
+    assert sorted(i.path for i in flat) == sorted(f"{b}/{k}" for k in keys if k.startswith("flat/"))
+    dirs = fs.get_file_info(pafs.FileSelector(f"{b}/dirs", recursive=False))
+    assert len(dirs) == 1005 and all(i.type == pafs.FileType.Directory for i in dirs)
