@@ -53,6 +53,29 @@ def test_region_constraints(nephos, account):
     assert code(e) == "IllegalLocationConstraintException"
 
 
+def test_us_east_1_is_the_global_endpoint(nephos, account):
+    """us-east-1 creates a bucket in whatever region its constraint names; regional
+    endpoints refuse other regions (us-east-1 and unknown names included) as AWS does."""
+    us = nephos.client("s3", account=account)
+    name = bucket_name(account, "west")
+    us.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
+    assert us.get_bucket_location(Bucket=name)["LocationConstraint"] == "us-west-2"
+    head = us.head_bucket(Bucket=name)
+    assert head["ResponseMetadata"]["HTTPHeaders"]["x-amz-bucket-region"] == "us-west-2"
+    for bad in ("us-east-1", "foo"):
+        with pytest.raises(ClientError) as e:
+            us.create_bucket(Bucket=bucket_name(account, "x"), CreateBucketConfiguration={"LocationConstraint": bad})
+        assert code(e) == "InvalidLocationConstraint"
+    west = nephos.client("s3", account=account, region="us-west-1")
+    for bad in ("us-east-1", "bar"):
+        with pytest.raises(ClientError) as e:
+            west.create_bucket(Bucket=bucket_name(account, "y"), CreateBucketConfiguration={"LocationConstraint": bad})
+        assert code(e) == "IllegalLocationConstraintException"
+        assert e.value.response["Error"]["Message"] == (
+            f"The {bad} location constraint is incompatible for the region specific endpoint this request was sent to."
+        )
+
+
 def test_names_are_global_across_accounts(nephos, account):
     name = bucket_name(account, "g")
     mine = nephos.client("s3", account=account, region="eu-west-1")

@@ -17,6 +17,10 @@ pub struct RequestContext {
     pub operation: String,
     /// The access key id the request was signed with, if it was signed.
     pub access_key_id: Option<String>,
+    /// An unsigned request from the wire: AWS treats it as anonymous, not as any
+    /// account's (only resource policies and ACLs can let it in). In-process calls act
+    /// for their account and are never anonymous.
+    pub anonymous: bool,
     /// The caller's ARN (a root user unless the key belongs to an IAM or STS identity).
     pub caller_arn: String,
     /// Where the request came from (`aws:SourceIp`).
@@ -53,6 +57,7 @@ impl RequestContext {
             service,
             operation: operation.to_owned(),
             access_key_id: None,
+            anonymous: false,
             caller_arn: format!("arn:aws:iam::{}:root", crate::DEFAULT_ACCOUNT),
             source_ip: None,
             host: None,

@@ -287,6 +287,9 @@ impl Gateway {
                 (None, None, _) => Body::Full(Bytes::new()),
             };
             let mut input = codec.parse(model, op, creq, input_body)?;
+            if chunked.is_some() {
+                declared_trailer_checksum(model, op, &req.headers, &mut input.value);
+            }
             if service == "sqs" {
                 queue_url_from_path(&mut input.value, op, model, &req, host);
             }
@@ -347,6 +350,7 @@ impl Gateway {
                 .map_or_else(|| self.config.default_region.clone(), str::to_owned),
             service,
             operation: operation.to_owned(),
+            anonymous: key.is_none(),
             access_key_id: key,
             caller_arn,
             source_ip: remote.map(|a| a.ip()),
@@ -404,6 +408,36 @@ fn wire_summary(parts: &Parts) -> Arc<nephos_core::WireSummary> {
         query_signed,
         signature_version,
     })
+}
+
+/// An aws-chunked body whose checksum comes as a trailer declares it up front in
+/// `x-amz-trailer`; the handler must know it before the body arrives to compute it, as
+/// it would from `x-amz-sdk-checksum-algorithm` (which the AWS CRT leaves out).
+fn declared_trailer_checksum(
+    model: &ServiceModel,
+    op: &nephos_model::Operation,
+    headers: &HeaderMap,
+    value: &mut nephos_core::Value,
+) {
+    let Some(algorithm) = headers
+        .get("x-amz-trailer")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|t| t.trim().strip_prefix("x-amz-checksum-"))
+    else {
+        return;
+    };
+    let takes_it = op.input.as_ref().is_some_and(|i| {
+        model
+            .shape(&i.shape)
+            .members
+            .contains_key("ChecksumAlgorithm")
+    });
+    if takes_it && value.get("ChecksumAlgorithm").is_none() {
+        if value.is_null() {
+            *value = nephos_core::Value::map();
+        }
+        value.insert("ChecksumAlgorithm", algorithm.to_ascii_uppercase());
+    }
 }
 
 /// The generic input error is spelled differently by query-protocol services.

@@ -248,13 +248,12 @@ impl Codec for RestXmlCodec {
                     },
                 }
             }
-            BodyTarget::Members(_) => {
+            BodyTarget::Members(members) => {
                 // What bind_response left are body members (uri/querystring ones too:
-                // responses have neither, and botocore reads them from the body).
-                let present = value
-                    .iter()
-                    .any(|(k, v)| !v.is_null() && shape.members.contains_key(k));
-                if present {
+                // responses have neither, and botocore reads them from the body). A shape
+                // with body members is answered with its document even when none is set
+                // (`<VersioningConfiguration/>`, a quiet `<DeleteResult/>`), as AWS does.
+                if !members.is_empty() {
                     let v = Value::Map(value);
                     let mut w = XmlWriter::new();
                     let root = shape.location_name.as_deref().unwrap_or(&out.shape);

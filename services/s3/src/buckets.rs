@@ -161,7 +161,7 @@ impl S3Provider {
             .store
             .bucket(name)
             .ok_or_else(|| errors::no_such_bucket(name))?;
-        if b.owner() != ctx.account_id {
+        if ctx.anonymous || b.owner() != ctx.account_id {
             return Err(errors::access_denied());
         }
         Ok(b)
@@ -193,31 +193,29 @@ impl S3Provider {
             )
             .with_field("LocationConstraint", c)
         };
+        let incompatible = |c: &str| {
+            AwsError::new(
+                400,
+                "IllegalLocationConstraintException",
+                format!(
+                    "The {c} location constraint is incompatible for the region specific endpoint this request was sent to."
+                ),
+            )
+        };
+        // The us-east-1 endpoint is S3's global one: it creates buckets in any region a
+        // constraint names. A regional endpoint creates only in its own region.
         let region = match constraint {
             None if ctx.region == "us-east-1" => "us-east-1".to_owned(),
-            None => {
-                return Err(AwsError::new(
-                    400,
-                    "IllegalLocationConstraintException",
-                    "The unspecified location constraint is incompatible for the region specific endpoint this request was sent to.",
-                ));
-            }
-            // us-east-1 is named by sending no constraint at all; naming it is an error
-            // wherever the request goes, as is a region S3 does not know.
-            Some(c) if c == "us-east-1" || !known_constraint(c) => {
+            None => return Err(incompatible("unspecified")),
+            // us-east-1 is named by sending no constraint at all.
+            Some(c) if ctx.region == "us-east-1" && (c == "us-east-1" || !known_constraint(c)) => {
                 return Err(invalid_constraint(c));
             }
-            Some("EU") if ctx.region == "eu-west-1" => "eu-west-1".to_owned(),
-            Some(c) if c == ctx.region => c.to_owned(),
-            Some(c) => {
-                return Err(AwsError::new(
-                    400,
-                    "IllegalLocationConstraintException",
-                    format!(
-                        "The {c} location constraint is incompatible for the region specific endpoint this request was sent to."
-                    ),
-                ));
+            Some("EU") if matches!(ctx.region.as_str(), "us-east-1" | "eu-west-1") => {
+                "eu-west-1".to_owned()
             }
+            Some(c) if ctx.region == "us-east-1" || c == ctx.region => c.to_owned(),
+            Some(c) => return Err(incompatible(c)),
         };
         // Since April 2023 new buckets block public access and have ACLs disabled unless
         // the request chooses another ownership.

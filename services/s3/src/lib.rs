@@ -253,7 +253,50 @@ impl S3Provider {
 }
 
 impl S3Provider {
+    /// What S3 checks of every request before its operation runs: who may act without
+    /// a bucket, and the owners the caller expects (`x-amz-expected-bucket-owner`).
+    fn admit(&self, ctx: &RequestContext, v: &Value) -> Result<(), AwsError> {
+        if ctx.anonymous
+            && matches!(
+                ctx.operation.as_str(),
+                "CreateBucket" | "ListBuckets" | "ListDirectoryBuckets"
+            )
+        {
+            return Err(errors::access_denied());
+        }
+        let source_bucket = v.str("CopySource").and_then(|s| {
+            let path = s.split_once('?').map_or(s, |(p, _)| p);
+            let path = path.strip_prefix('/').unwrap_or(path);
+            path.split_once('/').map(|(b, _)| b.to_owned())
+        });
+        let checks = [
+            ("ExpectedBucketOwner", v.str("Bucket").map(str::to_owned)),
+            ("ExpectedSourceBucketOwner", source_bucket),
+        ];
+        for (member, bucket) in checks {
+            let Some(expected) = v.str(member) else {
+                continue;
+            };
+            if !nephos_core::is_account_id(expected) {
+                return Err(AwsError::new(
+                    400,
+                    "InvalidBucketOwnerAWSAccountID",
+                    format!(
+                        "The value of the expected bucket owner parameter must be an AWS Account ID... [{expected}]"
+                    ),
+                ));
+            }
+            if let Some(b) = bucket.and_then(|name| self.store.bucket(&name))
+                && b.owner() != expected
+            {
+                return Err(errors::access_denied());
+            }
+        }
+        Ok(())
+    }
+
     async fn run(&self, ctx: &RequestContext, input: Input) -> Result<Output, AwsError> {
+        self.admit(ctx, &input.value)?;
         {
             let v = &input.value;
             let value = match ctx.operation.as_str() {

@@ -18,6 +18,11 @@ const URL_SAFE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'~')
     .remove(b'/');
 
+/// A key as it stands in a URL path (`/` kept).
+pub fn url_path(key: &str) -> String {
+    utf8_percent_encode(key, URL_SAFE).to_string()
+}
+
 pub fn encode_token(after: &str) -> String {
     crate::store::b64_encode(after.as_bytes())
 }

@@ -208,9 +208,8 @@ impl S3Provider {
             )
         };
         let pab = self.effective_pab(b);
-        let is_owner = owner == ctx.account_id;
-        // Unsigned requests are anonymous unless they act in the bucket owner's account.
-        let caller = ctx.access_key_id.as_ref().map(|_| ctx.account_id.as_str());
+        let is_owner = !ctx.anonymous && owner == ctx.account_id;
+        let caller = (!ctx.anonymous).then_some(ctx.account_id.as_str());
         let resource = match key {
             Some(k) => format!("arn:aws:s3:::{name}/{k}"),
             None => format!("arn:aws:s3:::{name}"),
