@@ -78,3 +78,26 @@ def test_invalid_token(nephos, account, listed):
     _, b = listed
     r = raw(nephos, account, "GET", f"/{b}?list-type=2&continuation-token=%%%")
     assert r.status_code == 400 and "InvalidArgument" in r.text
+
+
+def test_version_listing_pages_through_common_prefixes(nephos, account):
+    """A page ending on a common prefix names no version marker, so paging on goes past
+    the prefix (it used to restart at it: the paginator saw the same token twice)."""
+    s3 = nephos.client("s3", account=account)
+    b = f"t{account}-verpages"
+    s3.create_bucket(Bucket=b)
+    s3.put_bucket_versioning(Bucket=b, VersioningConfiguration={"Status": "Enabled"})
+    for k in ["a/1", "a/2", "b/1", "c", "d/x/1"]:
+        s3.put_object(Bucket=b, Key=k, Body=b"1")
+        s3.put_object(Bucket=b, Key=k, Body=b"2")
+    first = s3.list_object_versions(Bucket=b, Delimiter="/", MaxKeys=1)
+    assert first["CommonPrefixes"] == [{"Prefix": "a/"}]
+    assert first["NextKeyMarker"] == "a/" and "NextVersionIdMarker" not in first
+    prefixes, keys = [], []
+    pages = s3.get_paginator("list_object_versions").paginate(
+        Bucket=b, Delimiter="/", PaginationConfig={"PageSize": 1})
+    for page in pages:
+        prefixes += [p["Prefix"] for p in page.get("CommonPrefixes", [])]
+        keys += [v["Key"] for v in page.get("Versions", [])]
+    assert prefixes == ["a/", "b/", "d/"]
+    assert keys == ["c", "c"]

@@ -3,7 +3,7 @@
 
 use crate::S3Provider;
 use crate::errors;
-use crate::store::{NULL_VERSION, Version, owner_value};
+use crate::store::{Version, owner_value};
 use nephos_core::{AwsError, RequestContext, Timestamp, Value};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use std::collections::BTreeMap;
@@ -354,10 +354,11 @@ impl S3Provider {
         }
         if truncated && let Some((k, v)) = next {
             out.insert("NextKeyMarker", enc(&k, url));
-            out.insert(
-                "NextVersionIdMarker",
-                v.unwrap_or_else(|| NULL_VERSION.to_owned()),
-            );
+            // A page that ends on a common prefix names no version (AWS-recorded): the
+            // next page starts past the whole prefix, not within a key's versions.
+            if let Some(v) = v {
+                out.insert("NextVersionIdMarker", v);
+            }
         }
         if !versions.is_empty() {
             out.insert("Versions", Value::List(versions));
