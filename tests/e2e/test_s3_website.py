@@ -161,3 +161,53 @@ def test_redirects(nephos, account):
                                                   "Protocol": "https"})
     r = get(nephos, f"{all_b}.s3-website.localhost:{nephos.port}", "/a/b.html")
     assert r.status_code == 301 and r.headers["location"] == "https://www.example.com/a/b.html"
+
+
+def test_public_read_acl_site_and_redirecting_error_document(nephos, account):
+    """With a public-read bucket ACL (list, not read), a missing page is 404, not 403; an
+    error document that redirects sends the browser on (both AWS-recorded)."""
+    s3 = nephos.client("s3", account=account)
+    b = bucket_name(account, "aclsite")
+    s3.create_bucket(Bucket=b, ObjectOwnership="ObjectWriter")
+    s3.delete_public_access_block(Bucket=b)
+    s3.put_bucket_acl(Bucket=b, ACL="public-read")
+    s3.put_bucket_website(Bucket=b, WebsiteConfiguration={
+        "IndexDocument": {"Suffix": "index.html"}, "ErrorDocument": {"Key": "error.html"}})
+    host = f"{b}.s3-website.localhost:{nephos.port}"
+    assert get(nephos, host, "/").status_code == 404
+    s3.put_object(Bucket=b, Key="private.html", Body=b"p")
+    assert get(nephos, host, "/private.html").status_code == 403
+    s3.put_object(Bucket=b, Key="error.html", Body=b"moved", ACL="public-read",
+                  WebsiteRedirectLocation="/another/error.html")
+    r = get(nephos, host, "/missing.html")
+    assert r.status_code == 301 and r.headers["Location"] == "/another/error.html"
+
+
+@pytest.mark.parametrize("config, code, message", [
+    ({"IndexDocument": {"Suffix": "/index.html"}}, "InvalidArgument",
+     "The IndexDocument Suffix is not well formed"),
+    ({"RedirectAllRequestsTo": {"HostName": "x"}, "IndexDocument": {"Suffix": "i.html"}},
+     "InvalidArgument", "RedirectAllRequestsTo cannot be provided in conjunction with other Routing Rules."),
+    ({"ErrorDocument": {"Key": "e.html"}}, "InvalidArgument",
+     "A value for IndexDocument Suffix must be provided if RedirectAllRequestsTo is empty"),
+    ({"IndexDocument": {"Suffix": "i.html"}, "RoutingRules": [{"Redirect": {"Protocol": "ftp"}}]},
+     "InvalidRequest", "Invalid protocol, protocol can be http or https. If not defined the protocol will be selected automatically."),
+    ({"IndexDocument": {"Suffix": "i.html"},
+      "RoutingRules": [{"Redirect": {"ReplaceKeyPrefixWith": "p", "ReplaceKeyWith": "k"}}]},
+     "InvalidRequest", "You can only define ReplaceKeyPrefix or ReplaceKey but not both."),
+    ({"IndexDocument": {"Suffix": "i.html"},
+      "RoutingRules": [{"Redirect": {"ReplaceKeyPrefixWith": "p"}, "Condition": {}}]},
+     "InvalidRequest", "Condition cannot be empty. To redirect all requests without a condition, the condition element shouldn't be present."),
+    ({"IndexDocument": {"Suffix": "i.html"}, "RoutingRules": []}, "MalformedXML", None),
+])
+def test_website_configuration_validation(nephos, account, config, code, message):
+    from botocore.exceptions import ClientError
+
+    s3 = nephos.client("s3", account=account, config_args={"parameter_validation": False})
+    b = bucket_name(account, "badsite")
+    s3.create_bucket(Bucket=b)
+    with pytest.raises(ClientError) as e:
+        s3.put_bucket_website(Bucket=b, WebsiteConfiguration=config)
+    assert e.value.response["Error"]["Code"] == code
+    if message:
+        assert e.value.response["Error"]["Message"] == message

@@ -298,27 +298,7 @@ impl S3Provider {
             }
             "PutBucketWebsite" => {
                 let c = input.get("WebsiteConfiguration");
-                let has = |k: &str| c.and_then(|c| c.get(k)).is_some();
-                if has("RedirectAllRequestsTo")
-                    && (has("IndexDocument") || has("ErrorDocument") || has("RoutingRules"))
-                {
-                    return Err(errors::invalid_argument(
-                        "RedirectAllRequestsTo cannot be provided in conjunction with other Routing Rules.",
-                    ));
-                }
-                if !has("RedirectAllRequestsTo") && !has("IndexDocument") {
-                    return Err(errors::invalid_argument(
-                        "A value for IndexDocument Suffix must be provided if RedirectAllRequestsTo is empty",
-                    ));
-                }
-                if c.and_then(|c| c.get("IndexDocument"))
-                    .and_then(|i| i.str("Suffix"))
-                    .is_some_and(|s| s.is_empty() || s.contains('/'))
-                {
-                    return Err(errors::invalid_argument(
-                        "The IndexDocument Suffix is not well formed",
-                    ));
-                }
+                check_website(c)?;
                 self.set_config(ctx, input, "website", c).await?;
                 Value::map()
             }
@@ -338,6 +318,67 @@ impl S3Provider {
             other => return Err(AwsError::not_implemented("s3", other)),
         })
     }
+}
+
+/// What S3 refuses in a website configuration, with its words (AWS-recorded).
+fn check_website(c: Option<&Value>) -> Result<(), AwsError> {
+    let has = |k: &str| c.and_then(|c| c.get(k)).is_some();
+    if has("RedirectAllRequestsTo")
+        && (has("IndexDocument") || has("ErrorDocument") || has("RoutingRules"))
+    {
+        return Err(errors::invalid_arg(
+            "RedirectAllRequestsTo cannot be provided in conjunction with other Routing Rules.",
+            "RedirectAllRequestsTo",
+            Some("not null"),
+        ));
+    }
+    if !has("RedirectAllRequestsTo") && !has("IndexDocument") {
+        return Err(errors::invalid_arg(
+            "A value for IndexDocument Suffix must be provided if RedirectAllRequestsTo is empty",
+            "IndexDocument",
+            Some("null"),
+        ));
+    }
+    if let Some(suffix) = c
+        .and_then(|c| c.get("IndexDocument"))
+        .and_then(|i| i.str("Suffix"))
+        .filter(|s| s.is_empty() || s.contains('/'))
+    {
+        return Err(errors::invalid_arg(
+            "The IndexDocument Suffix is not well formed",
+            "IndexDocument",
+            Some(suffix),
+        ));
+    }
+    let Some(rules) = c.and_then(|c| c.get("RoutingRules")) else {
+        return Ok(());
+    };
+    let rules = rules.as_list().unwrap_or_default();
+    if rules.is_empty() {
+        return Err(errors::malformed_xml());
+    }
+    for rule in rules {
+        let redirect = rule.get("Redirect");
+        let field = |k: &str| redirect.and_then(|r| r.str(k));
+        if field("Protocol").is_some_and(|p| p != "http" && p != "https") {
+            return Err(errors::invalid_request(
+                "Invalid protocol, protocol can be http or https. If not defined the protocol will be selected automatically.",
+            ));
+        }
+        if field("ReplaceKeyPrefixWith").is_some() && field("ReplaceKeyWith").is_some() {
+            return Err(errors::invalid_request(
+                "You can only define ReplaceKeyPrefix or ReplaceKey but not both.",
+            ));
+        }
+        if let Some(cond) = rule.get("Condition")
+            && cond.as_map().is_none_or(|m| m.is_empty())
+        {
+            return Err(errors::invalid_request(
+                "Condition cannot be empty. To redirect all requests without a condition, the condition element shouldn't be present.",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A configuration family S3 keeps per `Id`, with its operations' names.

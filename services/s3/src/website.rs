@@ -198,7 +198,8 @@ impl S3Provider {
                 out.value.insert("Metadata", meta);
                 Ok(out)
             }
-            Err(doc_err) if (300..400).contains(&doc_err.status) => Err(err),
+            // An error document that redirects sends the browser on (AWS-recorded).
+            Err(doc_err) if (300..400).contains(&doc_err.status) => Err(doc_err),
             Err(doc_err) => {
                 let part = |v: &str| utf8_percent_encode(v, NON_ALPHANUMERIC).to_string();
                 let why = format!(
@@ -222,15 +223,16 @@ impl S3Provider {
         input: &Value,
         with_body: bool,
     ) -> Result<Output, AwsError> {
-        self.authorize_action(ctx, b, Some(key), "s3:GetObject")?;
         let current = b.latest(key).filter(|v| !v.delete_marker);
         let Some(v) = current else {
-            // Without s3:ListBucket a missing key looks like a forbidden one.
+            // A missing key has no ACL to grant s3:GetObject: who may list the bucket
+            // learns that it is missing, anyone else is refused (AWS-recorded).
             return Err(match self.authorize_action(ctx, b, None, "s3:ListBucket") {
                 Ok(()) => errors::no_such_key(key),
                 Err(e) => e,
             });
         };
+        self.authorize_action(ctx, b, Some(key), "s3:GetObject")?;
         if let Some(to) = &v.meta.website_redirect {
             return Err(redirect(301, to.clone()));
         }
