@@ -268,3 +268,30 @@ def test_empty_file_then_nonempty_upload_on_one_connection_is_fast(nephos, tmp_p
         s3.put_object(Bucket="expect-continue-files", Key=f"full{i}", Body=io.BytesIO(b"x" * 10))
     assert time.monotonic() - started < 5
     assert s3.get_object(Bucket="expect-continue-files", Key="full2")["Body"].read() == b"x" * 10
+
+
+def test_request_log_keeps_every_line_through_a_clean_shutdown():
+    """The request log is written by its own thread in batches; SIGTERM still writes out
+    every line queued."""
+    from conftest import nephos_binary
+
+    proc = subprocess.Popen(
+        [nephos_binary(), "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        endpoint = None
+        while endpoint is None:
+            line = proc.stdout.readline()
+            if "ready on" in line:
+                endpoint = line.split("ready on ")[1].split()[0]
+        with requests.Session() as s:
+            for _ in range(500):
+                s.post(endpoint + "/", data="Action=GetCallerIdentity&Version=2011-06-15",
+                       headers={"Content-Type": "application/x-www-form-urlencoded"}, timeout=5)
+        proc.send_signal(signal.SIGTERM)
+        out = proc.communicate(timeout=10)[0]
+    finally:
+        proc.kill()
+    lines = [l for l in out.splitlines() if "operation=GetCallerIdentity" in l]
+    assert len(lines) == 500
+    assert all(" INFO service=sts operation=GetCallerIdentity status=200 ms=" in l for l in lines)

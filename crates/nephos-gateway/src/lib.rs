@@ -15,6 +15,7 @@ mod body;
 mod conn;
 mod dispatch;
 mod internal;
+mod reqlog;
 pub mod resolve;
 mod s3host;
 
@@ -63,6 +64,7 @@ pub struct Gateway {
     credentials: Vec<Arc<dyn CredentialStore>>,
     clock: Arc<Clock>,
     storage: Storage,
+    log: reqlog::RequestLog,
 }
 
 impl Gateway {
@@ -73,7 +75,13 @@ impl Gateway {
             credentials: Vec::new(),
             clock,
             storage,
+            log: reqlog::RequestLog::from_tracing(),
         }
+    }
+
+    /// Writes out the request log's queued lines; call once serving has ended.
+    pub fn flush_request_log(&self) {
+        self.log.stop();
     }
 
     pub fn register(&mut self, provider: Arc<dyn Provider>) {
@@ -149,12 +157,11 @@ impl Gateway {
                 allow_origin(response.headers_mut(), origin);
             }
         }
-        tracing::info!(
-            target: "nephos::request",
-            service = %service,
-            operation = %operation.as_deref().unwrap_or("-"),
-            status = response.status().as_u16(),
-            ms = format_args!("{:.2}", started.elapsed().as_secs_f64() * 1000.0),
+        self.log.record(
+            service,
+            operation,
+            response.status().as_u16(),
+            started.elapsed(),
         );
         response
     }
@@ -165,7 +172,7 @@ impl Gateway {
         body: Incoming,
         remote: Option<SocketAddr>,
         request_id: &str,
-    ) -> (&'static str, Option<String>, Response<ResBody>) {
+    ) -> (&'static str, Option<&'static str>, Response<ResBody>) {
         let scope = auth::scope(&parts);
         let header = |name: http::HeaderName| parts.headers.get(name).and_then(|v| v.to_str().ok());
         let is_form = parts.method == Method::POST
@@ -317,7 +324,11 @@ impl Gateway {
             }
         };
         s3host::finish(service, &op.name, &mut resp);
-        (service, Some(op.name.clone()), into_response(service, resp))
+        (
+            service,
+            Some(op.name.as_str()),
+            into_response(service, resp),
+        )
     }
 
     fn context(

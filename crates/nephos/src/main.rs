@@ -171,7 +171,8 @@ async fn run(cli: Cli, started: Instant) -> Result<(), String> {
             "accepted without verification"
         },
     );
-    nephos_gateway::serve(listener, gateway, shutdown).await;
+    nephos_gateway::serve(listener, gateway.clone(), shutdown).await;
+    gateway.flush_request_log();
     tracing::info!("nephos stopped");
     Ok(())
 }
