@@ -104,3 +104,30 @@ def test_empty_documents_are_sent_not_empty_bodies(nephos, account):
     s3.put_object(Bucket=name, Key="a", Body=b"a")
     s3.delete_objects(Bucket=name, Delete={"Objects": [{"Key": "a"}], "Quiet": True})
     assert bodies["DeleteObjects"].startswith(b"<DeleteResult")
+
+
+def test_documents_are_framed_as_s3_frames_them(nephos, account):
+    """An XML declaration first, `Server: AmazonS3`, whole-second timestamps written with
+    three zero decimals, and us-east-1's location as an empty element."""
+    import re
+
+    s3 = nephos.client("s3", account=account)
+    name = bucket_name(account, "frame")
+    s3.create_bucket(Bucket=name)
+    s3.put_object(Bucket=name, Key="k", Body=b"v")
+    seen = {}
+    s3.meta.events.register(
+        "after-call.s3",
+        lambda http_response, model, **_: seen.__setitem__(model.name, http_response),
+    )
+    s3.list_objects_v2(Bucket=name)
+    s3.list_buckets()
+    s3.get_bucket_location(Bucket=name)
+    for op in ("ListObjectsV2", "ListBuckets"):
+        body = seen[op].content
+        assert body.startswith(b'<?xml version="1.0" encoding="UTF-8"?>\n'), body[:60]
+        assert seen[op].headers["server"] == "AmazonS3"
+        stamps = re.findall(rb"<(?:LastModified|CreationDate)>([^<]+)<", body)
+        assert stamps and all(re.fullmatch(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.000Z", s) for s in stamps), stamps
+    assert seen["GetBucketLocation"].content.endswith(
+        b'<LocationConstraint xmlns="http://s3.amazonaws.com/doc/2006-03-01/"/>')

@@ -506,6 +506,10 @@ fn find_action(query: Option<&str>, form: Option<&[u8]>) -> Option<String> {
 
 fn into_response(service: &str, resp: HttpResponse) -> Response<ResBody> {
     let mut headers = resp.headers;
+    if service == "s3" {
+        // AWS's S3 front ends name themselves; clients and recorded answers expect it.
+        headers.insert(http::header::SERVER, HeaderValue::from_static("AmazonS3"));
+    }
     let body = match resp.body {
         Body::Full(bytes) => {
             // DynamoDB clients check this CRC32 of the body and retry on a mismatch.

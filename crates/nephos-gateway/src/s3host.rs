@@ -422,9 +422,14 @@ pub fn finish(service: &str, operation: &str, resp: &mut HttpResponse) {
             .split_once("<LocationConstraint>")
             .and_then(|(_, rest)| rest.split_once("</LocationConstraint>"))
             .map_or("", |(r, _)| r);
-        let body = format!(
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<LocationConstraint xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">{region}</LocationConstraint>"
-        );
+        // us-east-1 is an empty element, written self-closed as AWS does.
+        let body = if region.is_empty() {
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<LocationConstraint xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"/>".to_owned()
+        } else {
+            format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<LocationConstraint xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">{region}</LocationConstraint>"
+            )
+        };
         resp.body = nephos_protocol::Body::Full(body.into());
         resp.headers.insert(
             http::header::CONTENT_TYPE,

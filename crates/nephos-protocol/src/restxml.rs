@@ -43,6 +43,20 @@ fn parse_xml(body: &[u8]) -> Result<xml::Element, AwsError> {
     xml::parse_document(body).map_err(|e| malformed_xml(&e.0))
 }
 
+/// S3 keeps whole seconds and writes every timestamp in its documents with three zero
+/// decimals (`2023-11-15T12:02:40.000Z`); clients written against it parse exactly that.
+fn s3_timestamps(v: &mut Value) {
+    match v {
+        Value::Timestamp(t) => {
+            let whole = nephos_core::Timestamp(t.0.floor()).to_iso8601();
+            *v = Value::String(format!("{}.000Z", whole.trim_end_matches('Z')));
+        }
+        Value::List(items) => items.iter_mut().for_each(s3_timestamps),
+        Value::Map(m) => m.values_mut().for_each(s3_timestamps),
+        _ => {}
+    }
+}
+
 /// The namespace of the root element: the shape's, else S3's well-known one.
 fn root_namespace(
     model: &ServiceModel,
@@ -208,6 +222,11 @@ impl Codec for RestXmlCodec {
         };
         let status = rest::bind_response(model, Some(op), shape, &mut value, &mut headers);
         let status = output.status.unwrap_or(status);
+        if model.metadata.endpoint_prefix == "s3" {
+            for v in value.values_mut() {
+                s3_timestamps(v);
+            }
+        }
         if let Some(resp) = rest::event_stream_response(
             model,
             shape,
@@ -232,6 +251,9 @@ impl Codec for RestXmlCodec {
                         }),
                         _ => {
                             let mut w = XmlWriter::new();
+                            if is_s3(model) {
+                                w.declaration();
+                            }
                             let root = r
                                 .location_name
                                 .as_deref()
@@ -256,6 +278,9 @@ impl Codec for RestXmlCodec {
                 if !members.is_empty() {
                     let v = Value::Map(value);
                     let mut w = XmlWriter::new();
+                    if is_s3(model) {
+                        w.declaration();
+                    }
                     let root = shape.location_name.as_deref().unwrap_or(&out.shape);
                     let mut attrs = root_namespace(model, Some(out), shape);
                     attrs.extend(xml::struct_attributes(model, shape, &v));
