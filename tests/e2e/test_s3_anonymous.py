@@ -100,10 +100,10 @@ def test_empty_documents_are_sent_not_empty_bodies(nephos, account):
         lambda http_response, model, **_: bodies.__setitem__(model.name, http_response.content),
     )
     s3.get_bucket_versioning(Bucket=name)
-    assert bodies["GetBucketVersioning"].startswith(b"<VersioningConfiguration")
+    assert b"<VersioningConfiguration" in bodies["GetBucketVersioning"]
     s3.put_object(Bucket=name, Key="a", Body=b"a")
     s3.delete_objects(Bucket=name, Delete={"Objects": [{"Key": "a"}], "Quiet": True})
-    assert bodies["DeleteObjects"].startswith(b"<DeleteResult")
+    assert b"<DeleteResult" in bodies["DeleteObjects"]
 
 
 def test_documents_are_framed_as_s3_frames_them(nephos, account):
