@@ -86,6 +86,9 @@ pub struct TableMeta {
     /// WarmThroughput asked for (read, write units per second).
     #[serde(default)]
     pub warm: Option<(i64, i64)>,
+    /// The resource-based policy and its revision id.
+    #[serde(default)]
+    pub resource_policy: Option<(String, String)>,
 }
 
 /// Stored form of a change: key length, key, then the new item if any.
@@ -739,6 +742,7 @@ mod tests {
             kinesis: Vec::new(),
             ppr_since_ms: None,
             warm: None,
+            resource_policy: None,
         })
     }
 

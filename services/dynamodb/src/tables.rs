@@ -393,7 +393,11 @@ fn check_defs_used(
 }
 
 impl DynamoDb {
-    async fn persist_meta(&self, ctx: &RequestContext, t: &Table) -> Result<(), AwsError> {
+    pub(crate) async fn persist_meta(
+        &self,
+        ctx: &RequestContext,
+        t: &Table,
+    ) -> Result<(), AwsError> {
         let bytes = serde_json::to_vec(&t.meta).map_err(|e| AwsError::internal(e.to_string()))?;
         self.start_commit(vec![Mutation::put(
             TABLES,
@@ -500,6 +504,7 @@ impl DynamoDb {
             kinesis: Vec::new(),
             ppr_since_ms: None,
             warm: warm(v.get("WarmThroughput")),
+            resource_policy: None,
         };
         let mut table = Table::new(meta);
         if let Some(spec) = v.get("StreamSpecification")
@@ -763,7 +768,7 @@ impl DynamoDb {
         Ok(Value::map().with("TableDescription", pending.1))
     }
 
-    fn table_by_arn(
+    pub(crate) fn table_by_arn(
         &self,
         ctx: &RequestContext,
         arn: &str,
