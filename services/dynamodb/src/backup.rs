@@ -356,6 +356,8 @@ impl DynamoDb {
         meta.stream_view = None;
         meta.stream_label = None;
         meta.pitr_since_ms = None;
+        meta.ppr_since_ms = None;
+        meta.resource_policy = None;
         meta.replicas.clear();
         meta.kinesis.clear();
         if let Some(b) = v.str("BillingModeOverride") {

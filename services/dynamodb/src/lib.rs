@@ -20,6 +20,7 @@ mod kinesis;
 mod number;
 mod partiql;
 mod pitr;
+mod policy;
 #[cfg(test)]
 mod proptests;
 mod query;
@@ -93,6 +94,10 @@ const OPERATIONS: &[&str] = &[
     "CreateBackup",
     "CreateGlobalTable",
     "DeleteBackup",
+    "DeleteResourcePolicy",
+    "DescribeEndpoints",
+    "GetResourcePolicy",
+    "PutResourcePolicy",
     "DescribeBackup",
     "DescribeContinuousBackups",
     "DescribeExport",
@@ -170,6 +175,10 @@ impl Provider for DynamoDb {
             let v = &input.value;
             let out = match ctx.operation.as_str() {
                 "CreateTable" => self.create_table(ctx, v).await?,
+                "DescribeEndpoints" => self.describe_endpoints(ctx),
+                "PutResourcePolicy" => self.put_resource_policy(ctx, v).await?,
+                "GetResourcePolicy" => self.get_resource_policy(ctx, v)?,
+                "DeleteResourcePolicy" => self.delete_resource_policy(ctx, v).await?,
                 "DescribeTable" => self.describe_table(ctx, v)?,
                 "UpdateTable" => self.update_table(ctx, v).await?,
                 "DeleteTable" => self.delete_table(ctx, v).await?,

@@ -79,6 +79,16 @@ pub struct TableMeta {
     /// Kinesis streaming destinations: (stream ARN, status, timestamp precision).
     #[serde(default)]
     pub kinesis: Vec<(String, String, String)>,
+    /// When the table last switched to on-demand (epoch ms). AWS reports a
+    /// BillingModeSummary only for tables that are, or once were, on demand.
+    #[serde(default)]
+    pub ppr_since_ms: Option<i64>,
+    /// WarmThroughput asked for (read, write units per second).
+    #[serde(default)]
+    pub warm: Option<(i64, i64)>,
+    /// The resource-based policy and its revision id.
+    #[serde(default)]
+    pub resource_policy: Option<(String, String)>,
 }
 
 /// Stored form of a change: key length, key, then the new item if any.
@@ -730,6 +740,9 @@ mod tests {
             pitr_since_ms: None,
             replicas: Vec::new(),
             kinesis: Vec::new(),
+            ppr_since_ms: None,
+            warm: None,
+            resource_policy: None,
         })
     }
 

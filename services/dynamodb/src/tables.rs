@@ -163,6 +163,35 @@ pub fn key_schema_value(k: &KeySchema) -> Value {
     Value::List(list)
 }
 
+fn warm(v: Option<&Value>) -> Option<(i64, i64)> {
+    let v = v?;
+    Some((
+        v.int("ReadUnitsPerSecond").unwrap_or(0),
+        v.int("WriteUnitsPerSecond").unwrap_or(0),
+    ))
+}
+
+/// WarmThroughput as AWS reports it: what was asked for, else what the table can take
+/// at once (its provisioned capacity, or on-demand's documented starting point).
+/// A new table only reports it when asked for one, still warming up.
+fn warm_value(m: &TableMeta, status: &str) -> Option<Value> {
+    let (r, w, state) = match (status, m.warm) {
+        ("CREATING", Some((r, w))) => (r, w, "UPDATING"),
+        ("ACTIVE" | "UPDATING", Some((r, w))) => (r, w, "ACTIVE"),
+        ("ACTIVE" | "UPDATING", None) if m.billing == "PAY_PER_REQUEST" => {
+            (12_000, 4_000, "ACTIVE")
+        }
+        ("ACTIVE" | "UPDATING", None) => (m.rcu, m.wcu, "ACTIVE"),
+        _ => return None,
+    };
+    Some(
+        Value::map()
+            .with("ReadUnitsPerSecond", r)
+            .with("WriteUnitsPerSecond", w)
+            .with("Status", state),
+    )
+}
+
 pub(crate) fn throughput_value(rcu: i64, wcu: i64) -> Value {
     Value::map()
         .with("NumberOfDecreasesToday", 0)
@@ -192,14 +221,24 @@ pub fn describe(t: &Table, status: &str) -> Value {
         .with("ItemCount", t.items.len() as i64)
         .with("TableArn", m.arn.as_str())
         .with("TableId", m.id.as_str())
-        .with(
+        .with("DeletionProtectionEnabled", m.deletion_protection);
+    let ppr_since = match (m.billing.as_str(), m.ppr_since_ms) {
+        (_, Some(ms)) => Some(ms),
+        ("PAY_PER_REQUEST", None) => Some(m.created_ms),
+        _ => None,
+    };
+    if let Some(ms) = ppr_since {
+        out.insert(
             "BillingModeSummary",
             Value::map().with("BillingMode", m.billing.as_str()).with(
                 "LastUpdateToPayPerRequestDateTime",
-                Timestamp::from_millis(m.created_ms),
+                Timestamp::from_millis(ms),
             ),
-        )
-        .with("DeletionProtectionEnabled", m.deletion_protection);
+        );
+    }
+    if let Some(w) = warm_value(m, status) {
+        out.insert("WarmThroughput", w);
+    }
     if m.table_class != "STANDARD" {
         out.insert(
             "TableClassSummary",
@@ -354,7 +393,11 @@ fn check_defs_used(
 }
 
 impl DynamoDb {
-    async fn persist_meta(&self, ctx: &RequestContext, t: &Table) -> Result<(), AwsError> {
+    pub(crate) async fn persist_meta(
+        &self,
+        ctx: &RequestContext,
+        t: &Table,
+    ) -> Result<(), AwsError> {
         let bytes = serde_json::to_vec(&t.meta).map_err(|e| AwsError::internal(e.to_string()))?;
         self.start_commit(vec![Mutation::put(
             TABLES,
@@ -459,6 +502,9 @@ impl DynamoDb {
             pitr_since_ms: None,
             replicas: Vec::new(),
             kinesis: Vec::new(),
+            ppr_since_ms: None,
+            warm: warm(v.get("WarmThroughput")),
+            resource_policy: None,
         };
         let mut table = Table::new(meta);
         if let Some(spec) = v.get("StreamSpecification")
@@ -568,6 +614,12 @@ impl DynamoDb {
             let mut t = t.write().unwrap();
             let mut meta = t.meta.clone();
             if let Some(b) = v.str("BillingMode") {
+                if meta.billing == "PAY_PER_REQUEST" && meta.ppr_since_ms.is_none() {
+                    meta.ppr_since_ms = Some(meta.created_ms);
+                }
+                if b == "PAY_PER_REQUEST" && meta.billing != b {
+                    meta.ppr_since_ms = Some(ctx.clock.now_millis());
+                }
                 meta.billing = b.to_owned();
                 if b == "PAY_PER_REQUEST" {
                     meta.rcu = 0;
@@ -586,6 +638,9 @@ impl DynamoDb {
                 return Err(invalid_param(
                     "ReadCapacityUnits and WriteCapacityUnits must both be specified when BillingMode is PROVISIONED",
                 ));
+            }
+            if let Some(w) = warm(v.get("WarmThroughput")) {
+                meta.warm = Some(w);
             }
             if let Some(d) = v.bool("DeletionProtectionEnabled") {
                 meta.deletion_protection = d;
@@ -713,7 +768,7 @@ impl DynamoDb {
         Ok(Value::map().with("TableDescription", pending.1))
     }
 
-    fn table_by_arn(
+    pub(crate) fn table_by_arn(
         &self,
         ctx: &RequestContext,
         arn: &str,

@@ -10,7 +10,7 @@
 
 use crate::outbox::Entry;
 use crate::publish::{Attribute, Message};
-use crate::signing::{self, canonical};
+use crate::signing::canonical;
 use crate::state::{Region, Subscription, parse_arn};
 use crate::{Sns, filter, http};
 use nephos_core::{AwsError, RequestContext, Value};
@@ -157,25 +157,27 @@ fn q(s: &str) -> String {
     Json::String(s.to_owned()).to_string()
 }
 
-fn enc(s: &str) -> String {
-    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
-}
-
 /// The JSON envelope of a Notification, laid out as AWS writes it.
 fn envelope(sns: &Sns, sub: &Subscription, m: &Message, topic: &TopicView) -> String {
     let body = m.body_for(&sub.protocol);
     let version = topic.signature_version.as_str();
-    let signature = sns.signer.sign(
-        version,
-        &canonical(&[
-            ("Message", Some(body)),
-            ("MessageId", Some(&m.id)),
-            ("Subject", m.subject.as_deref()),
-            ("Timestamp", Some(&m.timestamp)),
-            ("TopicArn", Some(&m.topic_arn)),
-            ("Type", Some("Notification")),
-        ]),
-    );
+    // AWS does not sign the notifications of FIFO topics.
+    let signed = !m.topic_arn.ends_with(".fifo");
+    let signature = if !signed {
+        String::new()
+    } else {
+        sns.signer.sign(
+            version,
+            &canonical(&[
+                ("Message", Some(body)),
+                ("MessageId", Some(&m.id)),
+                ("Subject", m.subject.as_deref()),
+                ("Timestamp", Some(&m.timestamp)),
+                ("TopicArn", Some(&m.topic_arn)),
+                ("Type", Some("Notification")),
+            ]),
+        )
+    };
     let mut out = String::with_capacity(body.len() + 1024);
     out.push_str("{\n  \"Type\" : \"Notification\",\n");
     out.push_str(&format!("  \"MessageId\" : {},\n", q(&m.id)));
@@ -188,18 +190,17 @@ fn envelope(sns: &Sns, sub: &Subscription, m: &Message, topic: &TopicView) -> St
     }
     out.push_str(&format!("  \"Message\" : {},\n", q(body)));
     out.push_str(&format!("  \"Timestamp\" : {},\n", q(&m.timestamp)));
-    out.push_str(&format!("  \"SignatureVersion\" : {},\n", q(version)));
-    out.push_str(&format!("  \"Signature\" : {},\n", q(&signature)));
-    out.push_str(&format!(
-        "  \"SigningCertURL\" : {},\n",
-        q(&format!("{}{}", sns.endpoint(), signing::CERT_PATH))
-    ));
+    if signed {
+        out.push_str(&format!("  \"SignatureVersion\" : {},\n", q(version)));
+        out.push_str(&format!("  \"Signature\" : {},\n", q(&signature)));
+        out.push_str(&format!("  \"SigningCertURL\" : {},\n", q(&sns.cert_url())));
+    }
     out.push_str(&format!(
         "  \"UnsubscribeURL\" : {}",
         q(&format!(
             "{}/?Action=Unsubscribe&SubscriptionArn={}",
             sns.endpoint(),
-            enc(&sub.arn)
+            sub.arn
         ))
     ));
     if !m.attributes.is_empty() {
@@ -277,7 +278,7 @@ async fn send_to_queue(
     queue_arn: &str,
     body: String,
     attributes: Option<Value>,
-    fifo_ids: Option<(&str, &str)>,
+    fifo_ids: FifoIds<'_>,
 ) -> Result<(), AwsError> {
     let a = parse_arn(queue_arn)
         .filter(|a| a.service == "sqs")
@@ -311,11 +312,17 @@ async fn send_to_queue(
     if let Some(attrs) = attributes {
         input.insert("MessageAttributes", attrs);
     }
-    if a.resource.ends_with(".fifo")
-        && let Some((group, dedup)) = fifo_ids
-    {
-        input.insert("MessageGroupId", group);
-        input.insert("MessageDeduplicationId", dedup);
+    match fifo_ids {
+        FifoIds::Fifo(group, dedup) if a.resource.ends_with(".fifo") => {
+            input.insert("MessageGroupId", group);
+            input.insert("MessageDeduplicationId", dedup);
+        }
+        // A standard topic passes a message group on to standard queues (fair queues);
+        // a FIFO topic does not.
+        FifoIds::Group(group) if !a.resource.ends_with(".fifo") => {
+            input.insert("MessageGroupId", group);
+        }
+        _ => {}
     }
     let result = sns
         .dispatcher
@@ -364,8 +371,22 @@ fn payload(
     }
 }
 
-fn fifo_ids(m: &Message) -> Option<(&str, &str)> {
-    Some((m.group_id.as_deref()?, m.dedup_id.as_deref()?))
+/// The message group and deduplication ids a queue may receive with a message.
+#[derive(Clone, Copy)]
+enum FifoIds<'a> {
+    None,
+    /// Of a FIFO topic's message.
+    Fifo(&'a str, &'a str),
+    /// A standard topic's message published with a MessageGroupId.
+    Group(&'a str),
+}
+
+fn fifo_ids(m: &Message) -> FifoIds<'_> {
+    match (m.group_id.as_deref(), m.dedup_id.as_deref(), &m.sequence) {
+        (Some(g), Some(d), Some(_)) => FifoIds::Fifo(g, d),
+        (Some(g), _, None) => FifoIds::Group(g),
+        _ => FifoIds::None,
+    }
 }
 
 async fn deliver_sqs(
@@ -678,8 +699,8 @@ pub fn send_confirmation(sns: Arc<Sns>, sub: Subscription) {
         let subscribe_url = format!(
             "{}/?Action=ConfirmSubscription&TopicArn={}&Token={}",
             sns.endpoint(),
-            enc(&sub.topic_arn),
-            enc(&token)
+            sub.topic_arn,
+            token
         );
         let message = format!(
             "You have chosen to subscribe to the topic {}.\nTo confirm the subscription, visit the SubscribeURL included in this message.",
@@ -716,7 +737,7 @@ pub fn send_confirmation(sns: Arc<Sns>, sub: Subscription) {
             q(&timestamp),
             q(&version),
             q(&signature),
-            q(&format!("{}{}", sns.endpoint(), signing::CERT_PATH)),
+            q(&sns.cert_url()),
         );
         match sub.protocol.as_str() {
             "http" | "https" => {

@@ -35,7 +35,8 @@ pub struct Policy {
 
 #[derive(Debug, Clone, PartialEq)]
 enum Cond {
-    Key(Vec<String>, Vec<Rule>),
+    /// A key path, its rules, and how deeply the key is nested (1 at the top).
+    Key(Vec<String>, Vec<Rule>, usize),
     Or(Vec<Policy>),
 }
 
@@ -56,13 +57,14 @@ enum Rule {
     EqualsIgnoreCase(String),
     AnythingBut(Vec<Scalar>),
     AnythingButPrefix(String),
-    AnythingButSuffix(String),
     /// Lower and upper bounds: (value, inclusive).
     Numeric {
         lower: Option<(f64, bool)>,
         upper: Option<(f64, bool)>,
     },
     Exists(bool),
+    /// An IP address range: network address and prefix length.
+    Cidr(std::net::IpAddr, u32),
 }
 
 /// Parses and validates a policy. The error is the part of AWS's message after
@@ -73,7 +75,7 @@ pub fn parse(text: &str, scope: Scope) -> Result<Policy, String> {
     let Json::Object(_) = json else {
         return Err("FilterPolicy: Filter policy must be a JSON object".into());
     };
-    let policy = parse_object(&json, scope, &[])?;
+    let policy = parse_object(&json, scope, &[], 1)?;
     if policy.conds.is_empty() {
         return Ok(policy);
     }
@@ -88,7 +90,12 @@ pub fn parse(text: &str, scope: Scope) -> Result<Policy, String> {
     Ok(policy)
 }
 
-fn parse_object(json: &Json, scope: Scope, prefix: &[String]) -> Result<Policy, String> {
+fn parse_object(
+    json: &Json,
+    scope: Scope,
+    prefix: &[String],
+    depth: usize,
+) -> Result<Policy, String> {
     let Json::Object(map) = json else {
         return Err("FilterPolicy: Filter policy must be a JSON object".into());
     };
@@ -106,13 +113,18 @@ fn parse_object(json: &Json, scope: Scope, prefix: &[String]) -> Result<Policy, 
                 if !b.is_object() {
                     return Err("FilterPolicy: \"$or\" elements must be objects".into());
                 }
-                parsed.push(parse_object(b, scope, prefix)?);
+                parsed.push(parse_object(b, scope, prefix, depth)?);
             }
             conds.push(Cond::Or(parsed));
             continue;
         }
         let mut path = prefix.to_vec();
-        path.push(key.clone());
+        // In the body a dotted key is a path: "a.b" matches {"a":{"b":..}} and {"a.b":..}.
+        if scope == Scope::MessageBody {
+            path.extend(key.split('.').map(str::to_owned));
+        } else {
+            path.push(key.clone());
+        }
         match value {
             Json::Array(items) => {
                 if items.is_empty() {
@@ -122,7 +134,7 @@ fn parse_object(json: &Json, scope: Scope, prefix: &[String]) -> Result<Policy, 
                     .iter()
                     .map(parse_rule)
                     .collect::<Result<Vec<_>, _>>()?;
-                conds.push(Cond::Key(path, rules));
+                conds.push(Cond::Key(path, rules, depth));
             }
             Json::Object(_) => {
                 if scope == Scope::MessageAttributes {
@@ -131,7 +143,7 @@ fn parse_object(json: &Json, scope: Scope, prefix: &[String]) -> Result<Policy, 
                             .into(),
                     );
                 }
-                conds.extend(parse_object(value, scope, &path)?.conds);
+                conds.extend(parse_object(value, scope, &path, depth + 1)?.conds);
             }
             _ => {
                 return Err(format!(
@@ -185,6 +197,7 @@ fn parse_rule(item: &Json) -> Result<Rule, String> {
         },
         "anything-but" => parse_anything_but(operand),
         "numeric" => parse_numeric(operand),
+        "cidr" => parse_cidr(operand),
         other => Err(format!("FilterPolicy: Unrecognized match type {other}")),
     }
 }
@@ -213,7 +226,6 @@ fn parse_anything_but(operand: &Json) -> Result<Rule, String> {
             let (op, v) = m.iter().next().expect("one key");
             match op.as_str() {
                 "prefix" => Ok(Rule::AnythingButPrefix(string_operand("prefix", v)?)),
-                "suffix" => Ok(Rule::AnythingButSuffix(string_operand("suffix", v)?)),
                 other => Err(format!(
                     "FilterPolicy: Unsupported anything-but pattern: {other}"
                 )),
@@ -229,71 +241,102 @@ fn parse_anything_but(operand: &Json) -> Result<Rule, String> {
     }
 }
 
+fn parse_cidr(operand: &Json) -> Result<Rule, String> {
+    // AWS answers a non-string range with the prefix operator's wording.
+    let text = string_operand("prefix", operand)?;
+    let Some((ip, bits)) = text.split_once('/').filter(|(_, b)| !b.contains('/')) else {
+        return Err("FilterPolicy: Malformed CIDR, one '/' required".into());
+    };
+    let bits: u32 = bits
+        .parse()
+        .map_err(|_| "FilterPolicy: Malformed CIDR, mask bits must be an integer".to_owned())?;
+    let nonstandard = || format!("FilterPolicy: Nonstandard IP address: {ip}");
+    let addr: std::net::IpAddr = ip.parse().map_err(|_| nonstandard())?;
+    let width = if addr.is_ipv4() { 32 } else { 128 };
+    // A range with host bits set is no network.
+    if bits > width || masked(addr, bits) != addr {
+        return Err(nonstandard());
+    }
+    Ok(Rule::Cidr(addr, bits))
+}
+
+/// The address with all but its first `bits` bits cleared.
+fn masked(addr: std::net::IpAddr, bits: u32) -> std::net::IpAddr {
+    use std::net::IpAddr;
+    match addr {
+        IpAddr::V4(a) => {
+            let mask = u32::MAX.checked_shl(32 - bits).unwrap_or(0);
+            IpAddr::V4((u32::from(a) & mask).into())
+        }
+        IpAddr::V6(a) => {
+            let mask = u128::MAX.checked_shl(128 - bits).unwrap_or(0);
+            IpAddr::V6((u128::from(a) & mask).into())
+        }
+    }
+}
+
 fn parse_numeric(operand: &Json) -> Result<Rule, String> {
     let Json::Array(items) = operand else {
         return Err("FilterPolicy: Value of numeric must be an array.".into());
     };
-    if items.is_empty() {
+    // AWS reads `[op, value]` or `[>|>=, low, <|<=, high]`, naming the first bad member.
+    let number = |op: &str, v: Option<&Json>| -> Result<f64, String> {
+        let name = if op == "=" { "equals" } else { op };
+        v.filter(|v| v.is_number())
+            .and_then(Json::as_f64)
+            .ok_or_else(|| format!("FilterPolicy: Value of {name} must be numeric"))
+    };
+    let Some(first) = items.first() else {
         return Err("FilterPolicy: Invalid member in numeric match: ]".into());
+    };
+    let op = first
+        .as_str()
+        .ok_or_else(|| format!("FilterPolicy: Invalid member in numeric match: {first}"))?;
+    if !matches!(op, "<" | "<=" | "=" | ">" | ">=") {
+        return Err(format!(
+            "FilterPolicy: Unrecognized numeric range operator: {op}"
+        ));
     }
-    let mut lower = None;
-    let mut upper = None;
-    let mut i = 0;
-    let mut stage = 0; // 0: nothing yet, 1: after a lower bound, 2: done
-    while i < items.len() {
-        let op = items[i].as_str().ok_or_else(|| {
-            format!(
-                "FilterPolicy: Invalid member in numeric match: {}",
-                items[i]
-            )
-        })?;
-        let value = items
-            .get(i + 1)
-            .ok_or_else(|| format!("FilterPolicy: Value of {op} must be numeric"))?;
-        let n = value
-            .as_f64()
-            .filter(|_| value.is_number())
-            .ok_or_else(|| format!("FilterPolicy: Value of {op} must be numeric"))?;
-        if n.abs() > 1e9 {
-            return Err("FilterPolicy: Numeric values must be within the range -1,000,000,000 to 1,000,000,000".into());
-        }
-        match (stage, op) {
-            (0, "=") => {
-                if items.len() > 2 {
-                    return Err("FilterPolicy: Too many elements in numeric expression".into());
-                }
-                lower = Some((n, true));
-                upper = Some((n, true));
-                stage = 2;
-            }
-            (0, ">") | (0, ">=") => {
-                lower = Some((n, op == ">="));
-                stage = 1;
-            }
-            (0 | 1, "<") | (0 | 1, "<=") => {
-                if let Some((lo, _)) = lower
-                    && n <= lo
-                {
-                    return Err("FilterPolicy: Bottom must be less than top".into());
-                }
-                upper = Some((n, op == "<="));
-                stage = 2;
-            }
-            (_, "=" | ">" | ">=" | "<" | "<=") => {
-                if stage == 2 {
-                    return Err("FilterPolicy: Too many elements in numeric expression".into());
-                }
-                return Err(format!("FilterPolicy: Bad numeric range operator: {op}"));
-            }
-            (_, other) => {
-                return Err(format!(
-                    "FilterPolicy: Unrecognized numeric range operator: {other}"
-                ));
-            }
-        }
-        i += 2;
+    let n = number(op, items.get(1))?;
+    if items.len() <= 2 {
+        return Ok(match op {
+            "=" => Rule::Numeric {
+                lower: Some((n, true)),
+                upper: Some((n, true)),
+            },
+            ">" | ">=" => Rule::Numeric {
+                lower: Some((n, op == ">=")),
+                upper: None,
+            },
+            _ => Rule::Numeric {
+                lower: None,
+                upper: Some((n, op == "<=")),
+            },
+        });
     }
-    Ok(Rule::Numeric { lower, upper })
+    if !matches!(op, ">" | ">=") {
+        return Err("FilterPolicy: Too many elements in numeric expression".into());
+    }
+    let second = &items[2];
+    let Some(op2) = second.as_str() else {
+        return Err(format!(
+            "FilterPolicy: Bad value in numeric range: {second}"
+        ));
+    };
+    if !matches!(op2, "<" | "<=") {
+        return Err(format!("FilterPolicy: Bad numeric range operator: {op2}"));
+    }
+    let top = number(op2, items.get(3))?;
+    if top <= n {
+        return Err("FilterPolicy: Bottom must be less than top".into());
+    }
+    if items.len() > 4 {
+        return Err("FilterPolicy: Too many terms in numeric range expression".into());
+    }
+    Ok(Rule::Numeric {
+        lower: Some((n, op == ">=")),
+        upper: Some((top, op2 == "<=")),
+    })
 }
 
 fn key_count(p: &Policy) -> usize {
@@ -309,7 +352,8 @@ fn key_count(p: &Policy) -> usize {
 fn combinations(p: &Policy) -> usize {
     p.conds.iter().fold(1usize, |acc, c| {
         let n = match c {
-            Cond::Key(_, rules) => rules.len(),
+            // AWS weighs a nested key's values by its depth.
+            Cond::Key(_, rules, depth) => rules.len() * depth,
             Cond::Or(branches) => branches.iter().map(combinations).sum(),
         };
         acc.saturating_mul(n.max(1))
@@ -327,7 +371,7 @@ impl Policy {
     pub fn matches_attributes<'a>(&self, lookup: &dyn Fn(&str) -> Option<Attr<'a>>) -> bool {
         self.conds.iter().all(|c| match c {
             Cond::Or(branches) => branches.iter().any(|b| b.matches_attributes(lookup)),
-            Cond::Key(path, rules) => {
+            Cond::Key(path, rules, _) => {
                 let attr = lookup(&path[0]);
                 let values = attr.as_ref().map(attribute_values);
                 rules_match(rules, values.as_deref())
@@ -343,7 +387,7 @@ impl Policy {
         }
         self.conds.iter().all(|c| match c {
             Cond::Or(branches) => branches.iter().any(|b| b.matches_body(body)),
-            Cond::Key(path, rules) => {
+            Cond::Key(path, rules, _) => {
                 let mut found = Vec::new();
                 let present = collect_path(body, path, &mut found);
                 rules_match(rules, present.then_some(found.as_slice()))
@@ -396,10 +440,21 @@ fn collect_path(node: &Json, path: &[String], out: &mut Vec<Scalar>) -> bool {
                 false
             }
         }
-        Json::Object(map) => match map.get(&path[0]) {
-            Some(child) => collect_path(child, &path[1..], out),
-            None => false,
-        },
+        Json::Object(map) => {
+            // A key of the body may itself hold dots and so span several path segments.
+            let mut any = false;
+            let mut key = String::new();
+            for (i, seg) in path.iter().enumerate() {
+                if i > 0 {
+                    key.push('.');
+                }
+                key.push_str(seg);
+                if let Some(child) = map.get(&key) {
+                    any |= collect_path(child, &path[i + 1..], out);
+                }
+            }
+            any
+        }
         _ => false,
     }
 }
@@ -424,7 +479,9 @@ fn rule_matches(rule: &Rule, v: &Scalar) -> bool {
             (a, b) => a == b,
         }),
         (Rule::AnythingButPrefix(p), Scalar::Str(s)) => !s.starts_with(p.as_str()),
-        (Rule::AnythingButSuffix(p), Scalar::Str(s)) => !s.ends_with(p.as_str()),
+        (Rule::Cidr(net, bits), Scalar::Str(s)) => s
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_ipv4() == net.is_ipv4() && masked(ip, *bits) == *net),
         (Rule::Numeric { lower, upper }, Scalar::Num(n)) => {
             lower.is_none_or(|(lo, inc)| if inc { *n >= lo } else { *n > lo })
                 && upper.is_none_or(|(hi, inc)| if inc { *n <= hi } else { *n < hi })
@@ -512,10 +569,14 @@ mod tests {
             r#"{"c":[{"anything-but":{"prefix":"re"}}]}"#,
             &[("c", "String", "green")]
         ));
-        assert!(!m(
-            r#"{"c":[{"anything-but":{"suffix":"ed"}}]}"#,
-            &[("c", "String", "red")]
-        ));
+        // SNS supports no suffix inside anything-but.
+        assert!(
+            parse(
+                r#"{"c":[{"anything-but":{"suffix":"ed"}}]}"#,
+                Scope::MessageAttributes
+            )
+            .is_err()
+        );
         assert!(m(
             r#"{"p":[{"anything-but":[100]}]}"#,
             &[("p", "Number", "5")]

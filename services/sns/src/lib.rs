@@ -143,6 +143,15 @@ impl Sns {
             .unwrap_or("http://localhost:4566")
     }
 
+    fn cert_url(&self) -> String {
+        format!(
+            "{}{}{}",
+            self.endpoint(),
+            signing::CERT_DIR,
+            self.signer.cert_file()
+        )
+    }
+
     fn load(&self) -> Result<(), String> {
         fn records<T: serde::de::DeserializeOwned>(
             storage: &Storage,
@@ -282,11 +291,16 @@ impl Provider for SnsProvider {
                     b"{\"cleared\":true}".to_vec(),
                 ))
             }
-            ("GET", "SimpleNotificationService.pem") => Some((
-                200,
-                "application/x-pem-file".into(),
-                self.inner.signer.certificate_pem().into_bytes(),
-            )),
+            ("GET", file)
+                if file == "SimpleNotificationService.pem"
+                    || file == self.inner.signer.cert_file() =>
+            {
+                Some((
+                    200,
+                    "application/x-pem-file".into(),
+                    self.inner.signer.certificate_pem().into_bytes(),
+                ))
+            }
             _ => None,
         }
     }

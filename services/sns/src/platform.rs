@@ -123,7 +123,7 @@ pub async fn handle(
                 .collect();
             let mut out = Value::map();
             if start + page.len() < apps.len() {
-                out.insert("NextToken", (start + 100).to_string());
+                out.insert("NextToken", topics::page_token(start + 100));
             }
             out.insert("PlatformApplications", Value::List(page));
             Ok(out)
@@ -178,7 +178,7 @@ pub async fn handle(
                 .collect();
             let mut out = Value::map();
             if start + page.len() < eps.len() {
-                out.insert("NextToken", (start + 100).to_string());
+                out.insert("NextToken", topics::page_token(start + 100));
             }
             out.insert("Endpoints", Value::List(page));
             Ok(out)

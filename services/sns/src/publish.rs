@@ -57,11 +57,7 @@ pub struct Message {
 impl Message {
     /// The body for a protocol: its own entry of a JSON-structured message, else `default`.
     pub fn body_for(&self, protocol: &str) -> &str {
-        self.per_protocol
-            .as_ref()
-            .and_then(|m| m.get(protocol))
-            .map(String::as_str)
-            .unwrap_or(&self.default)
+        structured_body(self.per_protocol.as_ref(), protocol).unwrap_or(&self.default)
     }
 
     pub fn attribute(&self, name: &str) -> Option<&Attribute> {
@@ -70,6 +66,14 @@ impl Message {
             .find(|(k, _)| k == name)
             .map(|(_, a)| a)
     }
+}
+
+/// A protocol's entry of a JSON-structured message, else its `default` entry.
+fn structured_body<'a>(m: Option<&'a HashMap<String, String>>, protocol: &str) -> Option<&'a str> {
+    let m = m?;
+    m.get(protocol)
+        .or_else(|| m.get("default"))
+        .map(String::as_str)
 }
 
 /// Per-topic publishing state that need not survive restarts: FIFO sequence numbers and
@@ -141,11 +145,19 @@ fn parse_attributes(v: Option<&Value>) -> Result<(Vec<(String, Attribute)>, usiz
                 "Invalid parameter: MessageAttributes Reason: Message attribute name '{name}' is invalid"
             )));
         }
-        let base = data_type.split('.').next().unwrap_or_default();
-        if !matches!(base, "String" | "Number" | "Binary") {
-            return Err(invalid(format!(
-                "Invalid parameter: The message attribute '{name}' has an invalid message attribute type, the set of supported type prefixes is Binary, Number, and String."
-            )));
+        // A type is a base type, optionally with a non-empty custom suffix after a dot.
+        let (base, suffix) = match data_type.split_once('.') {
+            Some((b, s)) => (b, Some(s)),
+            None => (data_type.as_str(), None),
+        };
+        if !matches!(base, "String" | "Number" | "Binary") || suffix == Some("") {
+            return Err(AwsError::new(
+                400,
+                "ParameterValueInvalid",
+                format!(
+                    "The message attribute '{name}' has an invalid message attribute type, the set of supported type prefixes is Binary, Number, and String."
+                ),
+            ));
         }
         let missing = || {
             invalid(format!(
@@ -224,15 +236,13 @@ fn draft(i: &Value) -> Result<Draft, AwsError> {
             let obj = parsed.as_object().ok_or_else(|| {
                 invalid("Invalid parameter: Message Structure - JSON message body failed to parse")
             })?;
-            let mut m = HashMap::new();
-            for (k, v) in obj {
-                let text = match v {
-                    serde_json::Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                };
-                m.insert(k.clone(), text);
-            }
-            if !m.contains_key("default") {
+            // Entries that are no strings are ignored: their protocols get the default.
+            let m: HashMap<String, String> = obj
+                .iter()
+                .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_owned())))
+                .collect();
+            // A default that is no string counts as none.
+            if !obj.get("default").is_some_and(serde_json::Value::is_string) {
                 return Err(invalid(
                     "Invalid parameter: Message Structure - No default entry in JSON message body",
                 ));
@@ -271,6 +281,27 @@ fn topic_facts(sns: &Sns, arn: &str) -> Result<TopicFacts, AwsError> {
     })
 }
 
+/// The FIFO parameters a message needs (or must not have) for its topic.
+fn check_fifo(facts: &TopicFacts, d: &Draft) -> Result<(), AwsError> {
+    if facts.fifo {
+        if d.group_id.as_deref().is_none_or(str::is_empty) {
+            return Err(invalid(
+                "Invalid parameter: The MessageGroupId parameter is required for FIFO topics",
+            ));
+        }
+        if d.dedup_id.is_none() && !facts.content_dedup {
+            return Err(invalid(
+                "Invalid parameter: The topic should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly",
+            ));
+        }
+    } else if d.dedup_id.is_some() {
+        return Err(invalid(
+            "Invalid parameter: MessageDeduplicationId Reason: The request includes MessageDeduplicationId parameter that is not valid for this topic type",
+        ));
+    }
+    Ok(())
+}
+
 /// Builds, sequences and dispatches one message to a topic; answers (MessageId,
 /// SequenceNumber).
 /// A message accepted for a topic: its id and sequence number, and the message to send
@@ -284,21 +315,12 @@ fn publish_to_topic(
     facts: &TopicFacts,
     d: Draft,
 ) -> Result<Accepted, AwsError> {
+    check_fifo(facts, &d)?;
     let mut id = nephos_core::request_id();
     let mut sequence = None;
     let mut dedup_id = d.dedup_id;
     if facts.fifo {
-        if d.group_id.as_deref().is_none_or(str::is_empty) {
-            return Err(invalid(
-                "Invalid parameter: The MessageGroupId parameter is required for FIFO topics",
-            ));
-        }
         if dedup_id.is_none() {
-            if !facts.content_dedup {
-                return Err(invalid(
-                    "Invalid parameter: The topic should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly",
-                ));
-            }
             dedup_id = Some(hex(&sha2::Sha256::digest(d.message.as_bytes())));
         }
         let (duplicate, mid, seq) = sns.runtime.sequence(
@@ -312,10 +334,6 @@ fn publish_to_topic(
         }
         id = mid;
         sequence = Some(seq);
-    } else if dedup_id.is_some() {
-        return Err(invalid(
-            "Invalid parameter: MessageDeduplicationId Reason: The request includes MessageDeduplicationId parameter that is not valid for this topic type",
-        ));
     }
     let message = Message {
         id: id.clone(),
@@ -324,7 +342,7 @@ fn publish_to_topic(
         default: d.message,
         per_protocol: d.per_protocol,
         attributes: d.attributes,
-        group_id: if facts.fifo { d.group_id } else { None },
+        group_id: d.group_id,
         dedup_id,
         sequence: sequence.clone(),
         timestamp: ctx.clock.now().to_iso8601_millis(),
@@ -379,6 +397,14 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// A topic is only reachable through its own region's endpoint.
+fn same_region(ctx: &RequestContext, a: crate::state::Arn, param: &str) -> Result<(), AwsError> {
+    if a.region != ctx.region {
+        return Err(invalid(format!("Invalid parameter: {param}")));
+    }
+    Ok(())
+}
+
 pub async fn publish(sns: &Arc<Sns>, ctx: &RequestContext, i: &Value) -> Result<Value, AwsError> {
     sns.signer.warm_up();
     let target = i
@@ -411,7 +437,7 @@ pub async fn publish(sns: &Arc<Sns>, ctx: &RequestContext, i: &Value) -> Result<
     } else {
         "TargetArn"
     };
-    topic_arn(target, param)?;
+    same_region(ctx, topic_arn(target, param)?, param)?;
     let facts = topic_facts(sns, target)?;
     let (id, seq, message) = publish_to_topic(ctx, sns, target, &facts, d)?;
     send(sns, message.into_iter().collect(), facts.fifo).await?;
@@ -442,11 +468,7 @@ fn publish_sms(
         protocol: "sms",
         endpoint: phone,
         subject: d.subject.as_deref(),
-        message: d
-            .per_protocol
-            .as_ref()
-            .and_then(|m| m.get("sms"))
-            .unwrap_or(&d.message),
+        message: structured_body(d.per_protocol.as_ref(), "sms").unwrap_or(&d.message),
         attributes: delivery::attributes_json(&d.attributes),
         timestamp: now_iso(sns),
         topic_arn: None,
@@ -477,11 +499,7 @@ fn publish_to_endpoint(sns: &Arc<Sns>, arn: &str, d: Draft) -> Result<Value, Aws
     // endpoint/<Platform>/<App>/<id>: the platform picks the body of a JSON message.
     let platform = a.resource.split('/').nth(1).unwrap_or_default();
     let id = nephos_core::request_id();
-    let body = d
-        .per_protocol
-        .as_ref()
-        .and_then(|m| m.get(platform))
-        .unwrap_or(&d.message);
+    let body = structured_body(d.per_protocol.as_ref(), platform).unwrap_or(&d.message);
     sns.outbox.push(crate::outbox::Entry {
         protocol: "application",
         endpoint: arn,
@@ -497,12 +515,20 @@ fn publish_to_endpoint(sns: &Arc<Sns>, arn: &str, d: Draft) -> Result<Value, Aws
     Ok(Value::map().with("MessageId", id))
 }
 
-fn valid_batch_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= 80
-        && id
+/// Why a batch entry Id is refused, as AWS words it after "The Id of a batch entry in
+/// the batch request".
+fn batch_id_error(id: &str) -> Option<&'static str> {
+    if id.len() > 80 {
+        Some("is too long")
+    } else if id.is_empty()
+        || !id
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        Some("contains an impermissible character")
+    } else {
+        None
+    }
 }
 
 pub async fn publish_batch(
@@ -512,7 +538,7 @@ pub async fn publish_batch(
 ) -> Result<Value, AwsError> {
     sns.signer.warm_up();
     let arn = i.str("TopicArn").unwrap_or_default();
-    topic_arn(arn, "TopicArn")?;
+    same_region(ctx, topic_arn(arn, "TopicArn")?, "TopicArn")?;
     let entries = i
         .get("PublishBatchRequestEntries")
         .and_then(Value::as_list)
@@ -541,17 +567,21 @@ pub async fn publish_batch(
                 "Two or more batch entries in the request have the same Id.",
             ));
         }
-        if !valid_batch_id(id) {
+        if let Some(reason) = batch_id_error(id) {
             return Err(AwsError::new(
                 400,
                 "InvalidBatchEntryId",
-                "The Id of a batch entry in a batch request doesn't abide by the specification.",
+                format!("The Id of a batch entry in the batch request {reason}: {id}"),
             ));
         }
     }
+    // The limit counts the messages and their attributes (names, types and values).
     let total: usize = entries
         .iter()
-        .map(|e| e.str("Message").map_or(0, str::len))
+        .map(|e| {
+            e.str("Message").map_or(0, str::len)
+                + parse_attributes(e.get("MessageAttributes")).map_or(0, |(_, size)| size)
+        })
         .sum();
     if total > MAX_SIZE {
         return Err(AwsError::new(
@@ -564,12 +594,18 @@ pub async fn publish_batch(
         Ok(f) => f,
         Err(_) => return Err(topic_not_found()),
     };
+    // An invalid entry fails the whole request, before any entry is sent.
+    let mut drafts = Vec::with_capacity(entries.len());
+    for e in entries {
+        let d = draft(e)?;
+        check_fifo(&facts, &d)?;
+        drafts.push((e.str("Id").unwrap_or_default(), d));
+    }
     let mut successful = Vec::new();
     let mut failed = Vec::new();
     let mut accepted = Vec::new();
-    for e in entries {
-        let id = e.str("Id").unwrap_or_default();
-        match draft(e).and_then(|d| publish_to_topic(ctx, sns, arn, &facts, d)) {
+    for (id, d) in drafts {
+        match publish_to_topic(ctx, sns, arn, &facts, d) {
             Ok((mid, seq, message)) => {
                 accepted.extend(message);
                 let mut v = Value::map().with("Id", id).with("MessageId", mid);
@@ -610,7 +646,7 @@ mod tests {
         let d = draft(&v).unwrap();
         let pp = d.per_protocol.unwrap();
         assert_eq!(pp["default"], "d");
-        assert_eq!(pp["sqs"], r#"{"a":1}"#);
+        assert!(!pp.contains_key("sqs"));
     }
 
     #[test]

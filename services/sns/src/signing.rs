@@ -1,7 +1,8 @@
 //! Message signatures as SNS makes them: SignatureVersion 1 (SHA1withRSA) and 2
 //! (SHA256withRSA) over the canonical string of a message, with an RSA key made on first
 //! use and a self-signed certificate served at the SigningCertURL
-//! (`/_nephos/sns/SimpleNotificationService.pem`).
+//! (`/_nephos/sns/SimpleNotificationService-<hash>.pem`, named after the certificate as
+//! AWS names its own; the bare `SimpleNotificationService.pem` serves it too).
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -16,12 +17,14 @@ use x509_cert::serial_number::SerialNumber;
 use x509_cert::spki::SubjectPublicKeyInfoOwned;
 use x509_cert::time::Validity;
 
-pub const CERT_PATH: &str = "/_nephos/sns/SimpleNotificationService.pem";
+pub const CERT_DIR: &str = "/_nephos/sns/";
 
 struct Keys {
     sha1: SigningKey<sha1::Sha1>,
     sha256: SigningKey<rsa::sha2::Sha256>,
     cert_pem: String,
+    /// `SimpleNotificationService-<32 hex of the certificate's SHA-1>.pem`.
+    cert_file: String,
 }
 
 /// The signing key, generated once (in the background from the first SNS request on).
@@ -57,10 +60,13 @@ fn generate() -> Result<Keys, String> {
         .build::<_, rsa::pkcs1v15::Signature>(&sha256)
         .map_err(|e| e.to_string())?;
     let cert_pem = cert.to_pem(LineEnding::LF).map_err(|e| e.to_string())?;
+    let digest = <sha1::Sha1 as sha1::Digest>::digest(cert_pem.as_bytes());
+    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
     Ok(Keys {
         sha1,
         sha256,
         cert_pem,
+        cert_file: format!("SimpleNotificationService-{hex}.pem"),
     })
 }
 
@@ -102,6 +108,14 @@ impl Signer {
             keys.sha1.sign(canonical.as_bytes()).to_bytes()
         };
         BASE64.encode(sig)
+    }
+
+    /// The certificate's file name under [`CERT_DIR`].
+    pub fn cert_file(&self) -> &str {
+        match self.keys() {
+            Ok(k) => &k.cert_file,
+            Err(_) => "SimpleNotificationService.pem",
+        }
     }
 
     pub fn certificate_pem(&self) -> String {

@@ -53,6 +53,10 @@ pub struct Subscription {
     pub attributes: BTreeMap<String, String>,
     #[serde(skip)]
     pub filter: Option<Arc<Policy>>,
+    /// The principal that subscribed (SubscriptionPrincipal); records of older versions
+    /// have none and report the owner's root.
+    #[serde(default)]
+    pub principal: Option<String>,
 }
 
 impl Subscription {

@@ -72,7 +72,7 @@ fn check_endpoint(protocol: &str, endpoint: &str, topic_fifo: bool) -> Result<()
     }
     Err(invalid(match protocol {
         "email" | "email-json" => "Invalid parameter: Email address".to_owned(),
-        "sms" => format!("Invalid parameter: SMS endpoint {endpoint}"),
+        "sms" => format!("Invalid SMS endpoint: {endpoint}"),
         "lambda" => "Invalid parameter: Lambda endpoint ARN".to_owned(),
         "firehose" => "Invalid parameter: Firehose endpoint ARN".to_owned(),
         "application" => "Invalid parameter: Application endpoint ARN".to_owned(),
@@ -109,7 +109,7 @@ fn check_attribute(
         "FilterPolicyScope" => {
             let Some(scope) = filter::Scope::parse(value) else {
                 return Err(invalid(format!(
-                    "{prefix}FilterPolicyScope: Invalid filter policy scope, please specify either MessageAttributes or MessageBody"
+                    "{prefix}FilterPolicyScope: Invalid value [{value}]. Please use either MessageBody or MessageAttributes"
                 )));
             };
             if let Some(p) = attrs.get("FilterPolicy").filter(|p| !p.is_empty()) {
@@ -186,6 +186,10 @@ pub async fn subscribe(sns: &Arc<Sns>, ctx: &RequestContext, i: &Value) -> Resul
     if let Some(v) = attributes.get_mut("RawMessageDelivery") {
         *v = v.to_ascii_lowercase();
     }
+    // An empty filter policy is no filter policy.
+    if attributes.get("FilterPolicy").is_some_and(String::is_empty) {
+        attributes.remove("FilterPolicy");
+    }
     let region = sns.region(&account, &region_name);
     let return_arn = i.bool("ReturnSubscriptionArn").unwrap_or(false);
     // Subscribing the same endpoint twice answers the existing subscription.
@@ -194,9 +198,13 @@ pub async fn subscribe(sns: &Arc<Sns>, ctx: &RequestContext, i: &Value) -> Resul
         .into_iter()
         .find(|s| s.protocol == protocol && s.endpoint == endpoint)
     {
-        let differs = attributes
-            .iter()
-            .any(|(k, v)| existing.attributes.get(k) != Some(v));
+        // Attributes the request leaves out, or sets to their defaults, match.
+        let differs = attributes.iter().any(|(k, v)| {
+            existing
+                .attributes
+                .get(k)
+                .map_or(v != attribute_default(k), |e| e != v)
+        });
         if differs {
             return Err(invalid(
                 "Invalid parameter: Attributes Reason: Subscription already exists with different attributes",
@@ -221,6 +229,7 @@ pub async fn subscribe(sns: &Arc<Sns>, ctx: &RequestContext, i: &Value) -> Resul
         token: confirm.then(new_token),
         attributes,
         filter: None,
+        principal: Some(ctx.caller_arn.clone()),
     };
     sub.refresh_filter();
     region
@@ -239,6 +248,15 @@ pub async fn subscribe(sns: &Arc<Sns>, ctx: &RequestContext, i: &Value) -> Resul
         sub.arn
     };
     Ok(Value::map().with("SubscriptionArn", arn))
+}
+
+/// The value a subscription attribute has when never set.
+fn attribute_default(name: &str) -> &'static str {
+    match name {
+        "RawMessageDelivery" => "false",
+        "FilterPolicyScope" => "MessageAttributes",
+        _ => "",
+    }
 }
 
 /// AWS's tokens are long hex strings.
@@ -291,14 +309,24 @@ fn subscription_not_found() -> AwsError {
 
 pub async fn unsubscribe(sns: &Sns, i: &Value) -> Result<Value, AwsError> {
     let arn = i.str("SubscriptionArn").unwrap_or_default();
-    let a = subscription_arn(arn)?;
+    if arn.is_empty() {
+        return Err(invalid(
+            "Invalid parameter: SubscriptionArn Reason: no value for required parameter",
+        ));
+    }
+    let a = subscription_arn(arn).map_err(|e| {
+        // A well-formed ARN of something that is no subscription: AWS names the id.
+        if parse_arn(arn).is_some() {
+            invalid("Invalid parameter: SubscriptionId")
+        } else {
+            e
+        }
+    })?;
     let region = sns.region(a.account, a.region);
-    let removed = region
-        .subs
-        .write()
-        .unwrap()
-        .remove(arn)
-        .ok_or_else(subscription_not_found)?;
+    // Unsubscribing twice succeeds: the subscription is gone either way.
+    let Some(removed) = region.subs.write().unwrap().remove(arn) else {
+        return Ok(Value::map());
+    };
     let topic = {
         let mut topics = region.topics.write().unwrap();
         topics.get_mut(&removed.topic_arn).map(|t| {
@@ -364,7 +392,7 @@ pub fn list(
         .collect();
     let mut out = Value::map();
     if start + page.len() < subs.len() {
-        out.insert("NextToken", (start + PAGE).to_string());
+        out.insert("NextToken", topics::page_token(start + PAGE));
     }
     out.insert("Subscriptions", Value::List(page));
     Ok(out)
@@ -398,7 +426,9 @@ pub fn get_attributes(sns: &Sns, i: &Value) -> Result<Value, AwsError> {
         .with("SubscriptionArn", s.arn.as_str())
         .with(
             "SubscriptionPrincipal",
-            format!("arn:aws:iam::{}:root", s.owner),
+            s.principal
+                .clone()
+                .unwrap_or_else(|| format!("arn:aws:iam::{}:root", s.owner)),
         );
     if matches!(s.protocol.as_str(), "http" | "https") {
         attrs.insert(
@@ -406,13 +436,14 @@ pub fn get_attributes(sns: &Sns, i: &Value) -> Result<Value, AwsError> {
             delivery::effective_policy_json(sns, &s),
         );
     }
+    // The scope is only reported beside a filter policy.
+    let filtered = s.attributes.contains_key("FilterPolicy");
     for (k, v) in &s.attributes {
-        if k != "RawMessageDelivery" {
+        if k != "RawMessageDelivery" && (k != "FilterPolicyScope" || filtered) {
             attrs.insert(k, v.as_str());
         }
     }
-    if s.attributes.contains_key("FilterPolicy") && !s.attributes.contains_key("FilterPolicyScope")
-    {
+    if filtered && !s.attributes.contains_key("FilterPolicyScope") {
         attrs.insert("FilterPolicyScope", "MessageAttributes");
     }
     Ok(Value::map().with("Attributes", attrs))

@@ -303,14 +303,23 @@ pub async fn delete(sns: &Sns, i: &Value) -> Result<Value, AwsError> {
     Ok(Value::map())
 }
 
-/// A NextToken is the offset of the next page, as text.
+/// A NextToken is the offset of the next page, base64-encoded as AWS's tokens are.
 pub fn page_start(token: Option<&str>) -> Result<usize, AwsError> {
+    use base64::Engine;
     match token {
         None | Some("") => Ok(0),
-        Some(t) => t
-            .parse()
-            .map_err(|_| invalid("Invalid parameter: NextToken")),
+        Some(t) => base64::engine::general_purpose::STANDARD
+            .decode(t)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| invalid("Invalid parameter: NextToken")),
     }
+}
+
+pub fn page_token(start: usize) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(start.to_string())
 }
 
 pub fn list(sns: &Sns, ctx: &RequestContext, i: &Value) -> Result<Value, AwsError> {
@@ -325,7 +334,7 @@ pub fn list(sns: &Sns, ctx: &RequestContext, i: &Value) -> Result<Value, AwsErro
         .collect();
     let mut out = Value::map();
     if start + page.len() < topics.len() {
-        out.insert("NextToken", (start + PAGE).to_string());
+        out.insert("NextToken", page_token(start + PAGE));
     }
     out.insert("Topics", Value::List(page));
     Ok(out)
@@ -405,6 +414,40 @@ fn policy_of(t: &Topic) -> serde_json::Value {
         .unwrap_or_else(|_| json!({"Version": "2008-10-17", "Statement": []}))
 }
 
+/// The SNS actions a topic policy statement may grant.
+const SNS_ACTIONS: &[&str] = &[
+    "AddPermission",
+    "ConfirmSubscription",
+    "CreatePlatformApplication",
+    "CreatePlatformEndpoint",
+    "CreateTopic",
+    "DeleteEndpoint",
+    "DeletePlatformApplication",
+    "DeleteTopic",
+    "GetDataProtectionPolicy",
+    "GetEndpointAttributes",
+    "GetPlatformApplicationAttributes",
+    "GetSubscriptionAttributes",
+    "GetTopicAttributes",
+    "ListEndpointsByPlatformApplication",
+    "ListPlatformApplications",
+    "ListSubscriptions",
+    "ListSubscriptionsByTopic",
+    "ListTagsForResource",
+    "ListTopics",
+    "Publish",
+    "PutDataProtectionPolicy",
+    "RemovePermission",
+    "SetEndpointAttributes",
+    "SetPlatformApplicationAttributes",
+    "SetSubscriptionAttributes",
+    "SetTopicAttributes",
+    "Subscribe",
+    "TagResource",
+    "Unsubscribe",
+    "UntagResource",
+];
+
 pub async fn add_permission(sns: &Sns, i: &Value) -> Result<Value, AwsError> {
     let arn = i.str("TopicArn").unwrap_or_default();
     let label = i.str("Label").unwrap_or_default().to_owned();
@@ -424,9 +467,12 @@ pub async fn add_permission(sns: &Sns, i: &Value) -> Result<Value, AwsError> {
             invalid("Invalid parameter: Policy")
         })?;
         if statements.iter().any(|s| s["Sid"] == json!(label)) {
-            return Err(invalid(format!(
-                "Invalid parameter: Statement already exists: {label}"
-            )));
+            return Err(invalid("Invalid parameter: Statement already exists"));
+        }
+        if actions.iter().any(|a| !SNS_ACTIONS.contains(&a.as_str())) {
+            return Err(invalid(
+                "Invalid parameter: Policy statement action out of service scope!",
+            ));
         }
         let principals: Vec<String> = accounts
             .iter()

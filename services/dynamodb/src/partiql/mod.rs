@@ -429,7 +429,8 @@ impl DynamoDb {
             Err(e) => return Err(e),
         };
         pending.wait().await?;
-        Ok(Value::map())
+        // AWS answers a write transaction with an empty Responses list, not none.
+        Ok(Value::map().with("Responses", Value::List(Vec::new())))
     }
 }
 
