@@ -123,3 +123,54 @@ def test_replacing_a_part(s3b):
     e = s3.upload_part(Bucket=b, Key="k", UploadId=up, PartNumber=1, Body=b"new")["ETag"]
     s3.complete_multipart_upload(Bucket=b, Key="k", UploadId=up, MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": e}]})
     assert s3.get_object(Bucket=b, Key="k")["Body"].read() == b"new"
+
+
+def test_list_parts_always_names_the_next_marker(s3b):
+    s3, b = s3b
+    up = s3.create_multipart_upload(Bucket=b, Key="m")["UploadId"]
+    assert s3.list_parts(Bucket=b, Key="m", UploadId=up)["NextPartNumberMarker"] == 0
+    s3.upload_part(Bucket=b, Key="m", UploadId=up, PartNumber=1, Body=b"x")
+    listed = s3.list_parts(Bucket=b, Key="m", UploadId=up)
+    assert not listed["IsTruncated"] and listed["NextPartNumberMarker"] == 1
+    assert s3.list_parts(Bucket=b, Key="m", UploadId=up, PartNumberMarker=10)["NextPartNumberMarker"] == 0
+
+
+def test_complete_errors_as_s3_orders_and_words_them(s3b):
+    s3, b = s3b
+    # An unknown upload is reported before an empty part list.
+    with pytest.raises(ClientError) as e:
+        s3.complete_multipart_upload(Bucket=b, Key="m", UploadId="fakeid", MultipartUpload={"Parts": []})
+    assert code(e) == "NoSuchUpload"
+    up = s3.create_multipart_upload(Bucket=b, Key="m")["UploadId"]
+    with pytest.raises(ClientError) as e:
+        s3.complete_multipart_upload(Bucket=b, Key="m", UploadId=up)
+    assert code(e) == "InvalidRequest"
+    assert e.value.response["Error"]["Message"] == "You must specify at least one part"
+    r = s3.upload_part(Bucket=b, Key="m", UploadId=up, PartNumber=1, Body=b"x")
+    s3.upload_part(Bucket=b, Key="m", UploadId=up, PartNumber=2, Body=b"y")
+    with pytest.raises(ClientError) as e:
+        s3.complete_multipart_upload(Bucket=b, Key="m", UploadId=up,
+                                     MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": '"%s"' % ("0" * 32)}]})
+    err = e.value.response["Error"]
+    assert err["Code"] == "InvalidPart" and err["ETag"] == "0" * 32
+    assert "the specified entity tag may not match the part's entity tag." in err["Message"]
+    with pytest.raises(ClientError) as e:
+        s3.complete_multipart_upload(Bucket=b, Key="m", UploadId=up, MultipartUpload={"Parts": [
+            {"PartNumber": 2, "ETag": r["ETag"]}, {"PartNumber": 1, "ETag": r["ETag"]}]})
+    assert e.value.response["Error"]["Message"] == (
+        "The list of parts was not in ascending order. Parts must be ordered by part number.")
+    with pytest.raises(ClientError) as e:
+        s3.complete_multipart_upload(Bucket=b, Key="m", UploadId=up, MultipartUpload={"Parts": [
+            {"PartNumber": 1, "ETag": r["ETag"]}, {"PartNumber": 2, "ETag": r["ETag"]}]})
+    err = e.value.response["Error"]
+    assert err["Code"] == "EntityTooSmall" and err["ETag"] == r["ETag"].strip('"')
+    assert err["Message"] == "Your proposed upload is smaller than the minimum allowed size"
+
+
+def test_upload_part_echoes_the_checksum_it_was_sent_with(s3b):
+    s3, b = s3b
+    up = s3.create_multipart_upload(Bucket=b, Key="m")["UploadId"]
+    r = s3.upload_part(Bucket=b, Key="m", UploadId=up, PartNumber=1, Body=b"abc", ChecksumAlgorithm="SHA256")
+    assert "ChecksumSHA256" in r
+    # The upload itself names no algorithm: ListParts shows none.
+    assert "ChecksumSHA256" not in s3.list_parts(Bucket=b, Key="m", UploadId=up)["Parts"][0]

@@ -275,6 +275,57 @@ pub fn operation(service: &str, req: &HttpRequest) -> Option<&'static str> {
     })
 }
 
+/// The operation of a request S3 defines outside its model: `POST /<bucket>` without a
+/// sub-resource is a browser-based upload (POST Object), whose form the provider parses.
+pub fn raw_operation(service: &str, req: &HttpRequest) -> Option<&'static str> {
+    if service != "s3" || req.method != http::Method::POST || req.uri.query().is_some() {
+        return None;
+    }
+    let bucket = req.uri.path().trim_matches('/');
+    (!bucket.is_empty() && !bucket.contains('/')).then_some("PostObject")
+}
+
+/// Runs a [`raw_operation`] on the S3 provider: its answer as it built it, its errors
+/// as S3's XML errors.
+pub async fn raw(
+    gw: &crate::Gateway,
+    ctx: &nephos_core::RequestContext,
+    req: &HttpRequest,
+    body: nephos_core::ByteStream,
+    model: &nephos_model::ServiceModel,
+    codec: &dyn nephos_protocol::Codec,
+    meta: nephos_protocol::ResponseMeta<'_>,
+) -> HttpResponse {
+    let request = nephos_core::RawRequest {
+        path: req.uri.path().to_owned(),
+        headers: req
+            .headers
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+            .collect(),
+        body,
+    };
+    let result = match gw.provider("s3") {
+        Some(p) => p.handle_raw(ctx, request).await,
+        None => Err(nephos_core::AwsError::not_implemented("s3", &ctx.operation)),
+    };
+    match result {
+        Ok(answer) => {
+            let mut headers = http::HeaderMap::new();
+            put_headers(&mut headers, answer.headers);
+            if let Ok(v) = http::HeaderValue::from_str(meta.request_id) {
+                headers.insert("x-amz-request-id", v);
+            }
+            HttpResponse {
+                status: answer.status,
+                headers,
+                body: nephos_protocol::Body::Full(answer.body),
+            }
+        }
+        Err(e) => codec.serialize_error(model, None, &e, meta),
+    }
+}
+
 /// The bucket a request addresses, by host or first path segment.
 fn bucket_of(host: Option<&str>, path: &str) -> Option<String> {
     if let Some(b) = host.and_then(bucket_from_host) {

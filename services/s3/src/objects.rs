@@ -359,29 +359,15 @@ impl S3Provider {
 
     /// Checks `If-None-Match: *` and `If-Match` on a write against the current version.
     fn check_write_conditions(b: &Bucket, key: &str, input: &Value) -> Result<(), AwsError> {
-        let current = b.latest(key).filter(|v| !v.delete_marker);
-        if let Some(inm) = input.str("IfNoneMatch") {
-            if inm.trim() != "*" {
-                return Err(AwsError::new(
-                    501,
-                    "NotImplemented",
-                    "A header you provided implies functionality that is not implemented",
-                )
-                .with_field("Header", "If-None-Match"));
-            }
-            if current.is_some() {
-                return Err(errors::precondition_failed("If-None-Match"));
-            }
-        }
-        if let Some(im) = input.str("IfMatch") {
-            let Some(cur) = current else {
-                return Err(errors::no_such_key(key));
-            };
-            if !conditions::etag_matches(im, &cur.etag) {
-                return Err(errors::precondition_failed("If-Match"));
-            }
-        }
-        Ok(())
+        let latest = b.latest(key);
+        let target = conditions::WriteTarget {
+            current_etag: latest
+                .as_ref()
+                .filter(|v| !v.delete_marker)
+                .map(|v| v.etag.as_str()),
+            last_write_ms: None,
+        };
+        conditions::check_write(input, key, target, None)
     }
 
     pub(crate) async fn put_object(
@@ -646,15 +632,7 @@ impl S3Provider {
     ) -> Result<Value, AwsError> {
         let key = input.str("Key").unwrap_or_default();
         let b = self.bucket_for_key(ctx, input.str("Bucket").unwrap_or_default(), Some(key))?;
-        if let Some(im) = input.str("IfMatch") {
-            let cur = b
-                .latest(key)
-                .filter(|v| !v.delete_marker)
-                .ok_or_else(|| errors::no_such_key(key))?;
-            if !conditions::etag_matches(im, &cur.etag) {
-                return Err(errors::precondition_failed("If-Match"));
-            }
-        }
+        conditions::check_delete(input)?;
         let (mut batch, mut freed) = (Vec::new(), Vec::new());
         let out = self.delete_one(
             ctx,
@@ -870,8 +848,9 @@ impl S3Provider {
         let mut result = Value::map()
             .with("ETag", stored.etag.as_str())
             .with("LastModified", Timestamp::from_millis(now));
+        // AWS names the algorithm's value in CopyObjectResult but never its type.
         if let Some(c) = &stored.checksum {
-            c.add_to(&mut result, true);
+            c.add_to(&mut result, false);
         }
         let mut out = Value::map().with("CopyObjectResult", result);
         crate::sse::add_headers(&stored.meta, &mut out);
