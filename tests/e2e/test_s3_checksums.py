@@ -310,3 +310,22 @@ def test_create_multipart_checksum_validation(s3b):
         s3.complete_multipart_upload(Bucket=b, Key="x", UploadId=up, ChecksumType="FULL_OBJECT",
                                      MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": r["ETag"]}]})
     assert _error(e)[1].startswith("The upload was created using the null checksum mode.")
+
+
+def test_part_and_range_reads_report_checksums_as_s3_does(s3b):
+    s3, b = s3b
+    s3.put_object(Bucket=b, Key="r", Body=b"0123456789", ChecksumAlgorithm="CRC32")
+    whole = s3.get_object(Bucket=b, Key="r", Range="bytes=0-100", ChecksumMode="ENABLED")
+    assert whole["ChecksumCRC32"] == checksum("CRC32", b"0123456789")
+    assert "ChecksumCRC32" not in s3.get_object(Bucket=b, Key="r", Range="bytes=0-8", ChecksumMode="ENABLED")
+    parts = [b"a" * 5 * MIB, b"tail"]
+    _multipart(s3, b, "comp", parts, ChecksumAlgorithm="SHA256")
+    got = s3.get_object(Bucket=b, Key="comp", PartNumber=2, ChecksumMode="ENABLED")
+    assert got["ChecksumSHA256"] == checksum("SHA256", b"tail") and got["ChecksumType"] == "COMPOSITE"
+    attrs = s3.get_object_attributes(Bucket=b, Key="comp", ObjectAttributes=["Checksum"])
+    assert "-" not in attrs["Checksum"]["ChecksumSHA256"]
+    _multipart(s3, b, "full", parts, ChecksumAlgorithm="CRC32", ChecksumType="FULL_OBJECT")
+    got = s3.get_object(Bucket=b, Key="full", PartNumber=2, ChecksumMode="ENABLED")
+    assert "ChecksumCRC32" not in got
+    attrs = s3.get_object_attributes(Bucket=b, Key="full", ObjectAttributes=["ObjectParts"])
+    assert attrs["ObjectParts"] == {"TotalPartsCount": 2}

@@ -174,3 +174,51 @@ def test_upload_part_echoes_the_checksum_it_was_sent_with(s3b):
     assert "ChecksumSHA256" in r
     # The upload itself names no algorithm: ListParts shows none.
     assert "ChecksumSHA256" not in s3.list_parts(Bucket=b, Key="m", UploadId=up)["Parts"][0]
+
+
+def test_list_multipart_uploads_markers(s3b):
+    s3, b = s3b
+    listed = s3.list_multipart_uploads(Bucket=b)
+    assert (listed["NextKeyMarker"], listed["NextUploadIdMarker"]) == ("", "")
+    assert "Prefix" not in listed
+    ids = [s3.create_multipart_upload(Bucket=b, Key="a")["UploadId"] for _ in range(3)]
+    last = s3.create_multipart_upload(Bucket=b, Key="b")["UploadId"]
+    listed = s3.list_multipart_uploads(Bucket=b)
+    assert not listed["IsTruncated"]
+    assert (listed["NextKeyMarker"], listed["NextUploadIdMarker"]) == ("b", last)
+    # Uploads of one key follow in the order they began; the id marker is a position.
+    page = s3.list_multipart_uploads(Bucket=b, KeyMarker="a", UploadIdMarker=ids[0], MaxUploads=1)
+    assert [u["UploadId"] for u in page["Uploads"]] == [ids[1]] and page["IsTruncated"]
+    with pytest.raises(ClientError) as e:
+        s3.list_multipart_uploads(Bucket=b, KeyMarker="b", UploadIdMarker=ids[0])
+    assert code(e) == "InvalidArgument"
+    # Without a key marker the id marker is ignored.
+    page = s3.list_multipart_uploads(Bucket=b, UploadIdMarker=ids[2], MaxUploads=1)
+    assert page["UploadIdMarker"] == "" and page["Uploads"][0]["Key"] == "a"
+
+
+def test_list_multipart_uploads_skips_the_common_prefix_of_the_marker(s3b):
+    s3, b = s3b
+    for k in ("folder/aSub/f1", "folder/aSub/f2", "folder/file1"):
+        s3.create_multipart_upload(Bucket=b, Key=k)
+    page = s3.list_multipart_uploads(Bucket=b, Prefix="folder/", Delimiter="/", KeyMarker="folder/aSub/", MaxUploads=1)
+    assert [u["Key"] for u in page["Uploads"]] == ["folder/file1"] and "CommonPrefixes" not in page
+
+
+def test_invalid_part_order_names_the_upload(s3b):
+    s3, b = s3b
+    up = s3.create_multipart_upload(Bucket=b, Key="m")["UploadId"]
+    r = s3.upload_part(Bucket=b, Key="m", UploadId=up, PartNumber=1, Body=b"x")
+    with pytest.raises(ClientError) as e:
+        s3.complete_multipart_upload(Bucket=b, Key="m", UploadId=up, MultipartUpload={"Parts": [
+            {"PartNumber": 2, "ETag": r["ETag"]}, {"PartNumber": 1, "ETag": r["ETag"]}]})
+    assert code(e) == "InvalidPartOrder" and e.value.response["Error"]["UploadId"] == up
+
+
+def test_part_of_a_plain_object_is_partial_content(s3b):
+    s3, b = s3b
+    s3.put_object(Bucket=b, Key="p", Body=b"test-123")
+    got = s3.get_object(Bucket=b, Key="p", PartNumber=1)
+    assert got["ResponseMetadata"]["HTTPStatusCode"] == 206 and got["ContentRange"] == "bytes 0-7/8"
+    head = s3.head_object(Bucket=b, Key="p", PartNumber=1)
+    assert head["ResponseMetadata"]["HTTPStatusCode"] == 206

@@ -429,7 +429,8 @@ impl S3Provider {
                 400,
                 "InvalidPartOrder",
                 "The list of parts was not in ascending order. Parts must be ordered by part number.",
-            ));
+            )
+            .with_field("UploadId", id));
         }
         for (i, p) in requested.iter().enumerate() {
             if failure.is_some() {
@@ -692,7 +693,11 @@ impl S3Provider {
         let prefix = input.str("Prefix").unwrap_or_default();
         let delimiter = input.str("Delimiter").filter(|d| !d.is_empty());
         let key_marker = input.str("KeyMarker").unwrap_or_default();
-        let id_marker = input.str("UploadIdMarker").unwrap_or_default();
+        // An upload id marker means nothing without a key marker.
+        let id_marker = input
+            .str("UploadIdMarker")
+            .filter(|_| !key_marker.is_empty())
+            .unwrap_or_default();
         let max = input.int("MaxUploads").unwrap_or(1000).clamp(0, 1000) as usize;
         let mut all: Vec<(String, i64, String, Value)> = {
             let uploads = b.uploads.lock().unwrap();
@@ -725,20 +730,34 @@ impl S3Provider {
         let mut prefixes: Vec<String> = Vec::new();
         let mut truncated = false;
         let mut next = None;
-        let mut passed_marker = key_marker.is_empty();
-        for (key, _, id, e) in all {
-            if !passed_marker {
-                if key.as_str() < key_marker
-                    || (key == key_marker && (id_marker.is_empty() || id.as_str() <= id_marker))
-                {
-                    continue;
-                }
-                passed_marker = true;
-            }
+        // Uploads of one key list in the order they began, so an upload id marker is a
+        // position, and must name an upload of the key marker.
+        let skip = if !key_marker.is_empty() && !id_marker.is_empty() {
+            let at = all
+                .iter()
+                .position(|(k, _, id, _)| k == key_marker && id == id_marker)
+                .ok_or_else(|| {
+                    errors::invalid_arg(
+                        "Invalid uploadId marker",
+                        "upload-id-marker",
+                        Some(id_marker),
+                    )
+                })?;
+            at + 1
+        } else {
+            all.iter()
+                .take_while(|(k, ..)| !key_marker.is_empty() && k.as_str() <= key_marker)
+                .count()
+        };
+        for (key, _, id, e) in all.into_iter().skip(skip) {
             if let Some(d) = delimiter
                 && let Some(i) = key[prefix.len()..].find(d)
             {
                 let cp = key[..prefix.len() + i + d.len()].to_owned();
+                // A prefix the key marker is in (or past) was listed on an earlier page.
+                if !key_marker.is_empty() && cp.as_str() <= key_marker {
+                    continue;
+                }
                 if prefixes.last() != Some(&cp) {
                     if uploads.len() + prefixes.len() == max {
                         truncated = true;
@@ -755,19 +774,21 @@ impl S3Provider {
             next = Some((key.clone(), id.clone()));
             uploads.push(e);
         }
+        // The next markers are always sent: the last upload listed, else empty.
+        let (next_key, next_id) = next.unwrap_or_default();
         let mut out = Value::map()
             .with("Bucket", bucket)
             .with("KeyMarker", key_marker)
             .with("UploadIdMarker", id_marker)
-            .with("Prefix", prefix)
+            .with("NextKeyMarker", next_key)
+            .with("NextUploadIdMarker", next_id)
             .with("MaxUploads", max as i64)
             .with("IsTruncated", truncated);
+        if input.get("Prefix").is_some() {
+            out.insert("Prefix", prefix);
+        }
         if let Some(d) = delimiter {
             out.insert("Delimiter", d);
-        }
-        if truncated && let Some((k, id)) = next {
-            out.insert("NextKeyMarker", k);
-            out.insert("NextUploadIdMarker", id);
         }
         if !uploads.is_empty() {
             out.insert("Uploads", Value::List(uploads));

@@ -513,10 +513,36 @@ impl S3Provider {
                 if len > 0 {
                     range = Some((start, start + len - 1));
                 }
+            } else if v.size > 0 {
+                // Part 1 of a plain object is all of it, still answered as a range.
+                range = Some((0, v.size - 1));
             }
             part_number = Some(count);
         }
-        let mut out = object_headers(&b, &v, checksum_mode && range.is_none());
+        // The object's checksum describes a range only when it is the whole object.
+        let whole = range.is_none_or(|(a, z)| a == 0 && z + 1 == v.size);
+        let mut out = object_headers(&b, &v, checksum_mode && whole);
+        if checksum_mode
+            && let Some(n) = input.int("PartNumber")
+            && let Some(c) = &v.checksum
+        {
+            // A part has its own checksum in a composite object; a full-object checksum
+            // describes a part only when the object is that one part.
+            match c.kind {
+                checksum::Kind::Composite => {
+                    if let Some(pc) = v
+                        .parts
+                        .get((n - 1) as usize)
+                        .and_then(|p| p.checksum.as_deref())
+                    {
+                        out.insert(c.algorithm.member(), pc);
+                        out.insert("ChecksumType", c.kind.name());
+                    }
+                }
+                checksum::Kind::FullObject if v.parts.len() <= 1 => c.add_to(&mut out, true),
+                checksum::Kind::FullObject => {}
+            }
+        }
         if let Some(restore) = crate::restore::restore_header(&v.meta, now) {
             out.insert("Restore", restore);
         }
@@ -550,6 +576,10 @@ impl S3Provider {
         };
         out.insert("ContentLength", (end - start) as i64);
         let mut output = Output::new(out);
+        // A part is partial content for HeadObject too.
+        if part_number.is_some() && range.is_some() {
+            output.status = Some(206);
+        }
         if with_body {
             output.body = Some(self.store.read_range(&v.body, start, end)?);
         }
@@ -926,11 +956,20 @@ impl S3Provider {
         {
             let mut checksum = Value::map();
             c.add_to(&mut checksum, true);
+            // GetObjectAttributes leaves the part count (`-N`) off a composite checksum.
+            if let Some((value, _)) = c.value.split_once('-') {
+                checksum.insert(c.algorithm.member(), value);
+            }
             out.insert("Checksum", checksum);
         }
         if asked("ObjectParts") && !v.parts.is_empty() {
             let mut parts = Value::map().with("TotalPartsCount", v.parts.len() as i64);
-            let algorithm = v.checksum.as_ref().map(|c| c.algorithm);
+            // Parts are listed for composite checksums only; a full-object one has none.
+            let algorithm = v
+                .checksum
+                .as_ref()
+                .filter(|c| c.kind == crate::checksum::Kind::Composite)
+                .map(|c| c.algorithm);
             if let Some(alg) = algorithm.filter(|_| v.parts.iter().any(|p| p.checksum.is_some())) {
                 let max = input.int("MaxParts").unwrap_or(1000).clamp(0, 1000) as usize;
                 let marker = input.int("PartNumberMarker").unwrap_or(0).max(0) as usize;
@@ -942,11 +981,11 @@ impl S3Provider {
                     .skip(marker)
                     .take(max)
                     .collect();
-                let next = listed.last().map_or(marker, |(n, _)| *n);
+                let next = listed.last().map_or(0, |(n, _)| *n);
                 parts.insert("PartNumberMarker", marker as i64);
                 parts.insert("NextPartNumberMarker", next as i64);
                 parts.insert("MaxParts", max as i64);
-                parts.insert("IsTruncated", next < v.parts.len());
+                parts.insert("IsTruncated", next != 0 && next < v.parts.len());
                 let items = listed
                     .into_iter()
                     .map(|(n, p)| {

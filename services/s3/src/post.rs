@@ -403,19 +403,31 @@ const OUTPUT_HEADERS: &[(&str, &str)] = &[
     ("ChecksumType", "x-amz-checksum-type"),
 ];
 
-/// The object's URL as S3 reports it: virtual-host style when the request's host allows.
+/// Characters a URL path keeps as they are.
+const PATH: &percent_encoding::AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'/');
+
+/// The object's URL as S3 reports it, virtual-host style: on the request's own S3 host
+/// name, or for an IP or `localhost` (path-style) endpoint on
+/// `s3.localhost.localstack.cloud`, which nephos also routes.
 fn object_url(host: Option<&str>, bucket: &str, key: &str) -> String {
-    let key = utf8_percent_encode(key, NON_ALPHANUMERIC)
-        .to_string()
-        .replace("%2F", "/");
-    let host = host.unwrap_or("s3.amazonaws.com");
+    let key = utf8_percent_encode(key, PATH);
+    let host = host.unwrap_or("s3.localhost.localstack.cloud");
     let lower = host.to_ascii_lowercase();
-    if lower.starts_with(&format!("{bucket}.")) {
+    let (name, port) = match lower.rsplit_once(':') {
+        Some((n, p)) if p.bytes().all(|b| b.is_ascii_digit()) => (n, format!(":{p}")),
+        _ => (lower.as_str(), String::new()),
+    };
+    if name.starts_with(&format!("{bucket}.")) {
         format!("http://{host}/{key}")
-    } else if lower.starts_with("s3.") || lower.starts_with("s3-") {
+    } else if name.starts_with("s3.") || name.starts_with("s3-") {
         format!("http://{bucket}.{host}/{key}")
     } else {
-        format!("http://{host}/{bucket}/{key}")
+        format!("http://{bucket}.s3.localhost.localstack.cloud{port}/{key}")
     }
 }
 
