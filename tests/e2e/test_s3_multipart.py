@@ -222,3 +222,36 @@ def test_part_of_a_plain_object_is_partial_content(s3b):
     assert got["ResponseMetadata"]["HTTPStatusCode"] == 206 and got["ContentRange"] == "bytes 0-7/8"
     head = s3.head_object(Bucket=b, Key="p", PartNumber=1)
     assert head["ResponseMetadata"]["HTTPStatusCode"] == 206
+
+
+def test_upload_part_copy_range_errors(s3b):
+    s3, b = s3b
+    s3.put_object(Bucket=b, Key="src", Body=b"0123456789")
+    up = s3.create_multipart_upload(Bucket=b, Key="m")["UploadId"]
+
+    def copy(r):
+        with pytest.raises(ClientError) as e:
+            s3.upload_part_copy(Bucket=b, Key="m", UploadId=up, PartNumber=1,
+                                CopySource={"Bucket": b, "Key": "src"}, CopySourceRange=r)
+        return e.value.response["Error"]
+
+    for bad in ("0-8", "bytes=1-0", "bytes=-2", "bytes=1-", "bytes=0-1,3-4"):
+        err = copy(bad)
+        assert (err["Code"], err["ArgumentValue"]) == ("InvalidArgument", bad)
+        assert err["Message"].startswith("The x-amz-copy-source-range value must be of the form bytes=first-last")
+    assert copy("bytes=100-200") == {"Code": "InvalidRequest",
+                                     "Message": "The specified copy range is invalid for the source object size"}
+    assert copy("bytes=0-100")["Message"] == "Range specified is not valid for source object of size: 10"
+
+
+def test_copy_source_dates_in_the_future_are_ignored(s3b):
+    import datetime
+
+    s3, b = s3b
+    s3.put_object(Bucket=b, Key="src", Body=b"x")
+    up = s3.create_multipart_upload(Bucket=b, Key="m")["UploadId"]
+    later = datetime.datetime.now(tz=datetime.timezone.utc) + datetime.timedelta(days=1)
+    r = s3.upload_part_copy(Bucket=b, Key="m", UploadId=up, PartNumber=1,
+                            CopySource={"Bucket": b, "Key": "src"}, CopySourceIfModifiedSince=later)
+    assert "ETag" in r["CopyPartResult"]
+    assert s3.get_object(Bucket=b, Key="src", IfModifiedSince=later)["Body"].read() == b"x"

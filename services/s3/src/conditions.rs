@@ -116,21 +116,27 @@ pub fn check_delete(input: &Value) -> Result<(), AwsError> {
     }
 }
 
-fn secs(v: &Value, member: &str) -> Option<i64> {
+/// A date condition; one in the future is not a valid date and is ignored (RFC 7232).
+fn past_secs(v: &Value, member: &str, now_ms: i64) -> Option<i64> {
     match v.get(member) {
-        Some(Value::Timestamp(t)) => Some(t.as_secs()),
+        Some(Value::Timestamp(t)) if t.as_millis() <= now_ms => Some(t.as_secs()),
         _ => None,
     }
 }
 
 /// Evaluates read conditions (GetObject, HeadObject) against an object, in the order and
 /// with the precedence of RFC 7232 as S3 applies it.
-pub fn check_read(input: &Value, etag: &str, last_modified_ms: i64) -> Result<(), AwsError> {
+pub fn check_read(
+    input: &Value,
+    etag: &str,
+    last_modified_ms: i64,
+    now_ms: i64,
+) -> Result<(), AwsError> {
     check_conditions(
         input.str("IfMatch"),
         input.str("IfNoneMatch"),
-        secs(input, "IfModifiedSince"),
-        secs(input, "IfUnmodifiedSince"),
+        past_secs(input, "IfModifiedSince", now_ms),
+        past_secs(input, "IfUnmodifiedSince", now_ms),
         etag,
         last_modified_ms,
         false,
@@ -138,12 +144,17 @@ pub fn check_read(input: &Value, etag: &str, last_modified_ms: i64) -> Result<()
 }
 
 /// The same for the `x-amz-copy-source-if-*` headers of copies, which fail with 412 only.
-pub fn check_copy_source(input: &Value, etag: &str, last_modified_ms: i64) -> Result<(), AwsError> {
+pub fn check_copy_source(
+    input: &Value,
+    etag: &str,
+    last_modified_ms: i64,
+    now_ms: i64,
+) -> Result<(), AwsError> {
     check_conditions(
         input.str("CopySourceIfMatch"),
         input.str("CopySourceIfNoneMatch"),
-        secs(input, "CopySourceIfModifiedSince"),
-        secs(input, "CopySourceIfUnmodifiedSince"),
+        past_secs(input, "CopySourceIfModifiedSince", now_ms),
+        past_secs(input, "CopySourceIfUnmodifiedSince", now_ms),
         etag,
         last_modified_ms,
         true,

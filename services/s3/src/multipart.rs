@@ -110,6 +110,41 @@ fn complete_mismatch(alg: Algorithm) -> AwsError {
     )
 }
 
+/// An `x-amz-copy-source-range` (`bytes=first-last`, both given) within a source of
+/// `size` bytes, as the half-open range to copy.
+fn copy_range(r: &str, size: u64) -> Result<(u64, u64), AwsError> {
+    let parsed = r
+        .strip_prefix("bytes=")
+        .and_then(|s| s.split_once('-'))
+        .filter(|(a, z)| {
+            [a, z]
+                .iter()
+                .all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        })
+        .and_then(|(a, z)| Some((a.parse::<u64>().ok()?, z.parse::<u64>().ok()?)))
+        .filter(|(a, z)| a <= z);
+    let Some((first, last)) = parsed else {
+        return Err(errors::invalid_arg(
+            "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy",
+            "x-amz-copy-source-range",
+            Some(r),
+        ));
+    };
+    if first >= size {
+        return Err(errors::invalid_request(
+            "The specified copy range is invalid for the source object size",
+        ));
+    }
+    if last >= size {
+        return Err(errors::invalid_arg(
+            format!("Range specified is not valid for source object of size: {size}"),
+            "x-amz-copy-source-range",
+            Some(r),
+        ));
+    }
+    Ok((first, last + 1))
+}
+
 impl S3Provider {
     pub(crate) async fn create_multipart_upload(
         &self,
@@ -320,31 +355,17 @@ impl S3Provider {
         let number = part_number(input)?;
         let up = Self::upload_of(&b, key, input.str("UploadId").unwrap_or_default())?;
         let (sb, src) = self.copy_source(ctx, input.str("CopySource").unwrap_or_default())?;
-        crate::conditions::check_copy_source(input, &src.etag, src.last_modified_ms)?;
+        crate::conditions::check_copy_source(
+            input,
+            &src.etag,
+            src.last_modified_ms,
+            ctx.clock.now_millis(),
+        )?;
         crate::sse::check_read(&src.meta, input, "CopySource")?;
         check_part_key(&up, input)?;
         let (start, end) = match input.str("CopySourceRange") {
             None => (0, src.size),
-            Some(r) => {
-                let parsed = r
-                    .trim()
-                    .strip_prefix("bytes=")
-                    .and_then(|s| s.split_once('-'))
-                    .and_then(|(a, z)| Some((a.parse::<u64>().ok()?, z.parse::<u64>().ok()?)));
-                match parsed {
-                    Some((a, z)) if a <= z && z < src.size => (a, z + 1),
-                    _ => {
-                        return Err(errors::invalid_arg(
-                            format!(
-                                "Range specified is not valid for source object of size: {}",
-                                src.size
-                            ),
-                            "x-amz-copy-source-range",
-                            Some(r),
-                        ));
-                    }
-                }
-            }
+            Some(r) => copy_range(r, src.size)?,
         };
         let stream = self.store.read_range(&src.body, start, end)?;
         let written = self

@@ -481,7 +481,7 @@ impl S3Provider {
         let b = self.bucket_for_key(ctx, input.str("Bucket").unwrap_or_default(), Some(key))?;
         let v = self.find_version(&b, key, input.str("VersionId"))?;
         crate::sse::check_read(&v.meta, input, "")?;
-        conditions::check_read(input, &v.etag, v.last_modified_ms)?;
+        conditions::check_read(input, &v.etag, v.last_modified_ms, ctx.clock.now_millis())?;
         let now = ctx.clock.now_millis();
         if with_body {
             crate::restore::check_readable(&v.meta, now)?;
@@ -799,7 +799,12 @@ impl S3Provider {
         check_key(key)?;
         let b = self.bucket_for_key(ctx, input.str("Bucket").unwrap_or_default(), Some(key))?;
         let (sb, src) = self.copy_source(ctx, input.str("CopySource").unwrap_or_default())?;
-        conditions::check_copy_source(input, &src.etag, src.last_modified_ms)?;
+        conditions::check_copy_source(
+            input,
+            &src.etag,
+            src.last_modified_ms,
+            ctx.clock.now_millis(),
+        )?;
         Self::check_write_conditions(&b, key, input)?;
         let replace_meta = directive(input, "MetadataDirective", "x-amz-metadata-directive")?;
         let replace_tags = directive(input, "TaggingDirective", "x-amz-tagging-directive")?;
