@@ -329,3 +329,20 @@ def test_part_and_range_reads_report_checksums_as_s3_does(s3b):
     assert "ChecksumCRC32" not in got
     attrs = s3.get_object_attributes(Bucket=b, Key="full", ObjectAttributes=["ObjectParts"])
     assert attrs["ObjectParts"] == {"TotalPartsCount": 2}
+
+
+def test_content_md5_errors_name_the_digests(s3b):
+    s3, b = s3b
+    good = base64.b64encode(hashlib.md5(b"other").digest()).decode()
+    with pytest.raises(ClientError) as e:
+        s3.put_object(Bucket=b, Key="k", Body=b"data", ContentMD5="MTIz")
+    assert e.value.response["Error"]["Content-MD5"] == "MTIz"
+    with pytest.raises(ClientError) as e:
+        s3.put_object(Bucket=b, Key="k", Body=b"data", ContentMD5=good)
+    err = e.value.response["Error"]
+    assert err["ExpectedDigest"] == hashlib.md5(b"other").hexdigest()
+    assert err["CalculatedDigest"] == base64.b64encode(hashlib.md5(b"data").digest()).decode()
+    up = s3.create_multipart_upload(Bucket=b, Key="m")["UploadId"]
+    with pytest.raises(ClientError) as e:
+        s3.upload_part(Bucket=b, Key="m", UploadId=up, PartNumber=1, Body=b"data", ContentMD5=good)
+    assert e.value.response["Error"]["ExpectedDigest"] == good

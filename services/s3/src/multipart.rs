@@ -315,7 +315,13 @@ impl S3Provider {
         let written = self.store.write_body(body.take(), wanted, true).await?;
         let sent = match verify_body(v, &written) {
             Ok(sent) => sent,
-            Err(e) => {
+            Err(mut e) => {
+                // UploadPart quotes the Content-MD5 it expected as sent, not in hex.
+                if e.fields.contains_key("ExpectedDigest")
+                    && let Some(md5) = v.str("ContentMD5")
+                {
+                    e = e.with_field("ExpectedDigest", md5);
+                }
                 self.store.free_body(&written.body);
                 return Err(e);
             }
