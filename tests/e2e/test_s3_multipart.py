@@ -255,3 +255,11 @@ def test_copy_source_dates_in_the_future_are_ignored(s3b):
                             CopySource={"Bucket": b, "Key": "src"}, CopySourceIfModifiedSince=later)
     assert "ETag" in r["CopyPartResult"]
     assert s3.get_object(Bucket=b, Key="src", IfModifiedSince=later)["Body"].read() == b"x"
+
+
+def test_list_multipart_uploads_url_encoding(s3b):
+    s3, b = s3b
+    s3.create_multipart_upload(Bucket=b, Key="dir/a b")
+    listed = s3.list_multipart_uploads(Bucket=b, Prefix="dir/", EncodingType="url")
+    assert listed["EncodingType"] == "url" and listed["Uploads"][0]["Key"] == "dir/a%20b"
+    assert "EncodingType" not in s3.list_multipart_uploads(Bucket=b)

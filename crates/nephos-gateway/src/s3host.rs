@@ -21,6 +21,10 @@
 //!   S3 provider serves as a website; [`finish`] turns its tagged error answers into
 //!   AWS's HTML pages (redirects get no body) and applies an error document's status.
 //!
+//! - POST Object (`POST /<bucket>`, a browser's form upload) has no operation in the
+//!   model: [`raw_operation`] names it and [`raw`] hands the request to the provider
+//!   ([`nephos_core::Provider::handle_raw`]), which parses the form.
+//!
 //! - CORS: preflights and cross-origin requests to a bucket are answered from the
 //!   bucket's rules ([`nephos_core::Provider::cors`]), not the gateway's permissive default.
 //!
@@ -550,6 +554,23 @@ mod tests {
         assert!(page.contains("<title>404 Not Found</title>"));
         assert!(page.contains("<li>Code: NoSuchKey</li>\n<li>Message: The specified key does not exist.</li>\n<li>Key: a&amp;b</li>"));
         assert!(page.contains("</ul>\n<h3>An Error Occurred While Attempting to Retrieve a Custom Error Document</h3>\n<ul>\n<li>Code: NoSuchKey</li>\n<li>Message: The specified key does not exist.</li>\n<li>Key: &lt;oops&gt;.html</li>\n</ul>\n<hr/>"));
+    }
+
+    #[test]
+    fn bucket_posts_without_a_subresource_are_post_object() {
+        let mut r = req("localhost", "/bkt");
+        r.method = http::Method::POST;
+        assert_eq!(raw_operation("s3", &r), Some("PostObject"));
+        r.uri = "/bkt/".parse().unwrap();
+        assert_eq!(raw_operation("s3", &r), Some("PostObject"));
+        for uri in ["/bkt?delete", "/bkt/key?uploads", "/"] {
+            r.uri = uri.parse().unwrap();
+            assert_eq!(raw_operation("s3", &r), None, "{uri}");
+        }
+        r.uri = "/bkt".parse().unwrap();
+        assert_eq!(raw_operation("sqs", &r), None);
+        r.method = http::Method::PUT;
+        assert_eq!(raw_operation("s3", &r), None);
     }
 
     #[test]

@@ -717,6 +717,8 @@ impl S3Provider {
     ) -> Result<Value, AwsError> {
         let bucket = input.str("Bucket").unwrap_or_default();
         let b = self.bucket_for(ctx, bucket)?;
+        let url = crate::listing::url_encoding(input)?;
+        let enc = |s: &str| crate::listing::enc(s, url);
         let prefix = input.str("Prefix").unwrap_or_default();
         let delimiter = input.str("Delimiter").filter(|d| !d.is_empty());
         let key_marker = input.str("KeyMarker").unwrap_or_default();
@@ -734,7 +736,7 @@ impl S3Provider {
                 .map(|u| {
                     let mut e = Value::map()
                         .with("UploadId", u.upload_id.as_str())
-                        .with("Key", u.key.as_str())
+                        .with("Key", enc(&u.key))
                         .with("Initiated", Timestamp::from_millis(u.initiated_ms))
                         .with(
                             "StorageClass",
@@ -805,17 +807,20 @@ impl S3Provider {
         let (next_key, next_id) = next.unwrap_or_default();
         let mut out = Value::map()
             .with("Bucket", bucket)
-            .with("KeyMarker", key_marker)
+            .with("KeyMarker", enc(key_marker))
             .with("UploadIdMarker", id_marker)
-            .with("NextKeyMarker", next_key)
+            .with("NextKeyMarker", enc(&next_key))
             .with("NextUploadIdMarker", next_id)
             .with("MaxUploads", max as i64)
             .with("IsTruncated", truncated);
         if input.get("Prefix").is_some() {
-            out.insert("Prefix", prefix);
+            out.insert("Prefix", enc(prefix));
         }
         if let Some(d) = delimiter {
-            out.insert("Delimiter", d);
+            out.insert("Delimiter", enc(d));
+        }
+        if url {
+            out.insert("EncodingType", "url");
         }
         if !uploads.is_empty() {
             out.insert("Uploads", Value::List(uploads));
@@ -826,7 +831,7 @@ impl S3Provider {
                 Value::List(
                     prefixes
                         .into_iter()
-                        .map(|p| Value::map().with("Prefix", p))
+                        .map(|p| Value::map().with("Prefix", enc(&p)))
                         .collect(),
                 ),
             );

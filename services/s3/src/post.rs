@@ -496,7 +496,7 @@ impl S3Provider {
             .with("Key", key.as_str());
         for (field, member) in HEADER_FIELDS {
             if let Some(v) = form.get(field) {
-                input.insert(*member, v);
+                input.insert(member, v);
             }
         }
         let mut metadata = Value::map();
