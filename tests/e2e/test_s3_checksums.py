@@ -239,3 +239,114 @@ def test_get_object_attributes(s3b):
     with pytest.raises(ClientError) as e:
         s3.get_object_attributes(Bucket=bucket, Key="nothing", ObjectAttributes=["ETag"])
     assert e.value.response["Error"]["Code"] == "NoSuchKey"
+
+
+def _error(e):
+    return e.value.response["Error"]["Code"], e.value.response["Error"]["Message"]
+
+
+def test_copy_object_result_names_no_checksum_type(s3b):
+    s3, b = s3b
+    s3.put_object(Bucket=b, Key="src", Body=b"x", ChecksumAlgorithm="SHA256")
+    r = s3.copy_object(Bucket=b, Key="dst", CopySource={"Bucket": b, "Key": "src"})["CopyObjectResult"]
+    assert "ChecksumSHA256" in r and "ChecksumType" not in r
+
+
+def test_composite_complete_checks_each_part_checksum(s3b):
+    s3, b = s3b
+    up = s3.create_multipart_upload(Bucket=b, Key="c", ChecksumAlgorithm="CRC32", ChecksumType="COMPOSITE")["UploadId"]
+    r = s3.upload_part(Bucket=b, Key="c", UploadId=up, PartNumber=1, Body=b"abc", ChecksumAlgorithm="CRC32")
+    part = {"PartNumber": 1, "ETag": r["ETag"]}
+    with pytest.raises(ClientError) as e:
+        s3.complete_multipart_upload(Bucket=b, Key="c", UploadId=up, MultipartUpload={"Parts": [part]})
+    assert _error(e) == ("InvalidRequest", "The upload was created using a crc32 checksum. The complete request "
+                         "must include the checksum for each part. It was missing for part 1 in the request.")
+    with pytest.raises(ClientError) as e:
+        s3.complete_multipart_upload(Bucket=b, Key="c", UploadId=up, MultipartUpload={
+            "Parts": [dict(part, ChecksumCRC32=checksum("CRC32", b"bbb"))]})
+    assert _error(e)[0] == "InvalidPart"
+    with pytest.raises(ClientError) as e:
+        s3.complete_multipart_upload(Bucket=b, Key="c", UploadId=up, MultipartUpload={
+            "Parts": [dict(part, ChecksumSHA256=checksum("SHA256", b"abc"))]})
+    assert _error(e) == ("BadDigest", "The sha256 you specified for part 1 did not match what we received.")
+    with pytest.raises(ClientError) as e:
+        s3.complete_multipart_upload(Bucket=b, Key="c", UploadId=up, ChecksumType="FULL_OBJECT",
+                                     MultipartUpload={"Parts": [dict(part, ChecksumCRC32=r["ChecksumCRC32"])]})
+    assert _error(e) == ("InvalidRequest", "The upload was created using the COMPOSITE checksum mode. "
+                         "The complete request must use the same checksum mode.")
+    with pytest.raises(ClientError) as e:
+        s3.upload_part(Bucket=b, Key="c", UploadId=up, PartNumber=2, Body=b"abc", ChecksumAlgorithm="SHA1")
+    assert _error(e) == ("InvalidRequest", "Checksum Type mismatch occurred, expected checksum Type: crc32, "
+                         "actual checksum Type: sha1")
+    s3.complete_multipart_upload(Bucket=b, Key="c", UploadId=up,
+                                 MultipartUpload={"Parts": [dict(part, ChecksumCRC32=r["ChecksumCRC32"])]})
+
+
+def test_full_object_complete_needs_its_type_with_a_checksum(s3b):
+    s3, b = s3b
+    up = s3.create_multipart_upload(Bucket=b, Key="f", ChecksumAlgorithm="CRC32", ChecksumType="FULL_OBJECT")["UploadId"]
+    r = s3.upload_part(Bucket=b, Key="f", UploadId=up, PartNumber=1, Body=b"abc", ChecksumAlgorithm="CRC32")
+    parts = {"Parts": [{"PartNumber": 1, "ETag": r["ETag"]}]}
+    whole = checksum("CRC32", b"abc")
+    for extra in ({"ChecksumCRC32": whole}, {"ChecksumSHA256": checksum("SHA256", b"abc"), "ChecksumType": "FULL_OBJECT"}):
+        with pytest.raises(ClientError) as e:
+            s3.complete_multipart_upload(Bucket=b, Key="f", UploadId=up, MultipartUpload=parts, **extra)
+        assert _error(e) == ("BadDigest", "The crc32 you specified did not match the calculated checksum.")
+    done = s3.complete_multipart_upload(Bucket=b, Key="f", UploadId=up, MultipartUpload=parts,
+                                        ChecksumCRC32=whole, ChecksumType="FULL_OBJECT")
+    assert done["ChecksumCRC32"] == whole
+
+
+def test_create_multipart_checksum_validation(s3b):
+    s3, b = s3b
+    with pytest.raises(ClientError) as e:
+        s3.create_multipart_upload(Bucket=b, Key="x", ChecksumType="COMPOSITE")
+    assert _error(e) == ("InvalidRequest", "The x-amz-checksum-type header can only be used with the "
+                         "x-amz-checksum-algorithm header.")
+    # Without an algorithm, part checksums in the complete request do not match the upload.
+    up = s3.create_multipart_upload(Bucket=b, Key="x")["UploadId"]
+    r = s3.upload_part(Bucket=b, Key="x", UploadId=up, PartNumber=1, Body=b"abc", ChecksumAlgorithm="SHA256")
+    with pytest.raises(ClientError) as e:
+        s3.complete_multipart_upload(Bucket=b, Key="x", UploadId=up, MultipartUpload={
+            "Parts": [{"PartNumber": 1, "ETag": r["ETag"], "ChecksumSHA256": r["ChecksumSHA256"]}]})
+    assert _error(e)[0] == "InvalidPart"
+    with pytest.raises(ClientError) as e:
+        s3.complete_multipart_upload(Bucket=b, Key="x", UploadId=up, ChecksumType="FULL_OBJECT",
+                                     MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": r["ETag"]}]})
+    assert _error(e)[1].startswith("The upload was created using the null checksum mode.")
+
+
+def test_part_and_range_reads_report_checksums_as_s3_does(s3b):
+    s3, b = s3b
+    s3.put_object(Bucket=b, Key="r", Body=b"0123456789", ChecksumAlgorithm="CRC32")
+    whole = s3.get_object(Bucket=b, Key="r", Range="bytes=0-100", ChecksumMode="ENABLED")
+    assert whole["ChecksumCRC32"] == checksum("CRC32", b"0123456789")
+    assert "ChecksumCRC32" not in s3.get_object(Bucket=b, Key="r", Range="bytes=0-8", ChecksumMode="ENABLED")
+    parts = [b"a" * 5 * MIB, b"tail"]
+    _multipart(s3, b, "comp", parts, ChecksumAlgorithm="SHA256")
+    got = s3.get_object(Bucket=b, Key="comp", PartNumber=2, ChecksumMode="ENABLED")
+    assert got["ChecksumSHA256"] == checksum("SHA256", b"tail") and got["ChecksumType"] == "COMPOSITE"
+    attrs = s3.get_object_attributes(Bucket=b, Key="comp", ObjectAttributes=["Checksum"])
+    assert "-" not in attrs["Checksum"]["ChecksumSHA256"]
+    _multipart(s3, b, "full", parts, ChecksumAlgorithm="CRC32", ChecksumType="FULL_OBJECT")
+    got = s3.get_object(Bucket=b, Key="full", PartNumber=2, ChecksumMode="ENABLED")
+    assert "ChecksumCRC32" not in got
+    attrs = s3.get_object_attributes(Bucket=b, Key="full", ObjectAttributes=["ObjectParts"])
+    assert attrs["ObjectParts"] == {"TotalPartsCount": 2}
+
+
+def test_content_md5_errors_name_the_digests(s3b):
+    s3, b = s3b
+    good = base64.b64encode(hashlib.md5(b"other").digest()).decode()
+    with pytest.raises(ClientError) as e:
+        s3.put_object(Bucket=b, Key="k", Body=b"data", ContentMD5="MTIz")
+    assert e.value.response["Error"]["Content-MD5"] == "MTIz"
+    with pytest.raises(ClientError) as e:
+        s3.put_object(Bucket=b, Key="k", Body=b"data", ContentMD5=good)
+    err = e.value.response["Error"]
+    assert err["ExpectedDigest"] == hashlib.md5(b"other").hexdigest()
+    assert err["CalculatedDigest"] == base64.b64encode(hashlib.md5(b"data").digest()).decode()
+    up = s3.create_multipart_upload(Bucket=b, Key="m")["UploadId"]
+    with pytest.raises(ClientError) as e:
+        s3.upload_part(Bucket=b, Key="m", UploadId=up, PartNumber=1, Body=b"data", ContentMD5=good)
+    assert e.value.response["Error"]["ExpectedDigest"] == good

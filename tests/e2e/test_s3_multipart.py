@@ -123,3 +123,143 @@ def test_replacing_a_part(s3b):
     e = s3.upload_part(Bucket=b, Key="k", UploadId=up, PartNumber=1, Body=b"new")["ETag"]
     s3.complete_multipart_upload(Bucket=b, Key="k", UploadId=up, MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": e}]})
     assert s3.get_object(Bucket=b, Key="k")["Body"].read() == b"new"
+
+
+def test_list_parts_always_names_the_next_marker(s3b):
+    s3, b = s3b
+    up = s3.create_multipart_upload(Bucket=b, Key="m")["UploadId"]
+    assert s3.list_parts(Bucket=b, Key="m", UploadId=up)["NextPartNumberMarker"] == 0
+    s3.upload_part(Bucket=b, Key="m", UploadId=up, PartNumber=1, Body=b"x")
+    listed = s3.list_parts(Bucket=b, Key="m", UploadId=up)
+    assert not listed["IsTruncated"] and listed["NextPartNumberMarker"] == 1
+    assert s3.list_parts(Bucket=b, Key="m", UploadId=up, PartNumberMarker=10)["NextPartNumberMarker"] == 0
+
+
+def test_complete_errors_as_s3_orders_and_words_them(s3b):
+    s3, b = s3b
+    # An unknown upload is reported before an empty part list.
+    with pytest.raises(ClientError) as e:
+        s3.complete_multipart_upload(Bucket=b, Key="m", UploadId="fakeid", MultipartUpload={"Parts": []})
+    assert code(e) == "NoSuchUpload"
+    up = s3.create_multipart_upload(Bucket=b, Key="m")["UploadId"]
+    with pytest.raises(ClientError) as e:
+        s3.complete_multipart_upload(Bucket=b, Key="m", UploadId=up)
+    assert code(e) == "InvalidRequest"
+    assert e.value.response["Error"]["Message"] == "You must specify at least one part"
+    r = s3.upload_part(Bucket=b, Key="m", UploadId=up, PartNumber=1, Body=b"x")
+    s3.upload_part(Bucket=b, Key="m", UploadId=up, PartNumber=2, Body=b"y")
+    with pytest.raises(ClientError) as e:
+        s3.complete_multipart_upload(Bucket=b, Key="m", UploadId=up,
+                                     MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": '"%s"' % ("0" * 32)}]})
+    err = e.value.response["Error"]
+    assert err["Code"] == "InvalidPart" and err["ETag"] == "0" * 32
+    assert "the specified entity tag may not match the part's entity tag." in err["Message"]
+    with pytest.raises(ClientError) as e:
+        s3.complete_multipart_upload(Bucket=b, Key="m", UploadId=up, MultipartUpload={"Parts": [
+            {"PartNumber": 2, "ETag": r["ETag"]}, {"PartNumber": 1, "ETag": r["ETag"]}]})
+    assert e.value.response["Error"]["Message"] == (
+        "The list of parts was not in ascending order. Parts must be ordered by part number.")
+    with pytest.raises(ClientError) as e:
+        s3.complete_multipart_upload(Bucket=b, Key="m", UploadId=up, MultipartUpload={"Parts": [
+            {"PartNumber": 1, "ETag": r["ETag"]}, {"PartNumber": 2, "ETag": r["ETag"]}]})
+    err = e.value.response["Error"]
+    assert err["Code"] == "EntityTooSmall" and err["ETag"] == r["ETag"].strip('"')
+    assert err["Message"] == "Your proposed upload is smaller than the minimum allowed size"
+
+
+def test_upload_part_echoes_the_checksum_it_was_sent_with(s3b):
+    s3, b = s3b
+    up = s3.create_multipart_upload(Bucket=b, Key="m")["UploadId"]
+    r = s3.upload_part(Bucket=b, Key="m", UploadId=up, PartNumber=1, Body=b"abc", ChecksumAlgorithm="SHA256")
+    assert "ChecksumSHA256" in r
+    # The upload itself names no algorithm: ListParts shows none.
+    assert "ChecksumSHA256" not in s3.list_parts(Bucket=b, Key="m", UploadId=up)["Parts"][0]
+
+
+def test_list_multipart_uploads_markers(s3b):
+    s3, b = s3b
+    listed = s3.list_multipart_uploads(Bucket=b)
+    assert (listed["NextKeyMarker"], listed["NextUploadIdMarker"]) == ("", "")
+    assert "Prefix" not in listed
+    ids = [s3.create_multipart_upload(Bucket=b, Key="a")["UploadId"] for _ in range(3)]
+    last = s3.create_multipart_upload(Bucket=b, Key="b")["UploadId"]
+    listed = s3.list_multipart_uploads(Bucket=b)
+    assert not listed["IsTruncated"]
+    assert (listed["NextKeyMarker"], listed["NextUploadIdMarker"]) == ("b", last)
+    # Uploads of one key follow in the order they began; the id marker is a position.
+    page = s3.list_multipart_uploads(Bucket=b, KeyMarker="a", UploadIdMarker=ids[0], MaxUploads=1)
+    assert [u["UploadId"] for u in page["Uploads"]] == [ids[1]] and page["IsTruncated"]
+    with pytest.raises(ClientError) as e:
+        s3.list_multipart_uploads(Bucket=b, KeyMarker="b", UploadIdMarker=ids[0])
+    assert code(e) == "InvalidArgument"
+    # Without a key marker the id marker is ignored.
+    page = s3.list_multipart_uploads(Bucket=b, UploadIdMarker=ids[2], MaxUploads=1)
+    assert page["UploadIdMarker"] == "" and page["Uploads"][0]["Key"] == "a"
+
+
+def test_list_multipart_uploads_skips_the_common_prefix_of_the_marker(s3b):
+    s3, b = s3b
+    for k in ("folder/aSub/f1", "folder/aSub/f2", "folder/file1"):
+        s3.create_multipart_upload(Bucket=b, Key=k)
+    page = s3.list_multipart_uploads(Bucket=b, Prefix="folder/", Delimiter="/", KeyMarker="folder/aSub/", MaxUploads=1)
+    assert [u["Key"] for u in page["Uploads"]] == ["folder/file1"] and "CommonPrefixes" not in page
+
+
+def test_invalid_part_order_names_the_upload(s3b):
+    s3, b = s3b
+    up = s3.create_multipart_upload(Bucket=b, Key="m")["UploadId"]
+    r = s3.upload_part(Bucket=b, Key="m", UploadId=up, PartNumber=1, Body=b"x")
+    with pytest.raises(ClientError) as e:
+        s3.complete_multipart_upload(Bucket=b, Key="m", UploadId=up, MultipartUpload={"Parts": [
+            {"PartNumber": 2, "ETag": r["ETag"]}, {"PartNumber": 1, "ETag": r["ETag"]}]})
+    assert code(e) == "InvalidPartOrder" and e.value.response["Error"]["UploadId"] == up
+
+
+def test_part_of_a_plain_object_is_partial_content(s3b):
+    s3, b = s3b
+    s3.put_object(Bucket=b, Key="p", Body=b"test-123")
+    got = s3.get_object(Bucket=b, Key="p", PartNumber=1)
+    assert got["ResponseMetadata"]["HTTPStatusCode"] == 206 and got["ContentRange"] == "bytes 0-7/8"
+    head = s3.head_object(Bucket=b, Key="p", PartNumber=1)
+    assert head["ResponseMetadata"]["HTTPStatusCode"] == 206
+
+
+def test_upload_part_copy_range_errors(s3b):
+    s3, b = s3b
+    s3.put_object(Bucket=b, Key="src", Body=b"0123456789")
+    up = s3.create_multipart_upload(Bucket=b, Key="m")["UploadId"]
+
+    def copy(r):
+        with pytest.raises(ClientError) as e:
+            s3.upload_part_copy(Bucket=b, Key="m", UploadId=up, PartNumber=1,
+                                CopySource={"Bucket": b, "Key": "src"}, CopySourceRange=r)
+        return e.value.response["Error"]
+
+    for bad in ("0-8", "bytes=1-0", "bytes=-2", "bytes=1-", "bytes=0-1,3-4"):
+        err = copy(bad)
+        assert (err["Code"], err["ArgumentValue"]) == ("InvalidArgument", bad)
+        assert err["Message"].startswith("The x-amz-copy-source-range value must be of the form bytes=first-last")
+    assert copy("bytes=100-200") == {"Code": "InvalidRequest",
+                                     "Message": "The specified copy range is invalid for the source object size"}
+    assert copy("bytes=0-100")["Message"] == "Range specified is not valid for source object of size: 10"
+
+
+def test_copy_source_dates_in_the_future_are_ignored(s3b):
+    import datetime
+
+    s3, b = s3b
+    s3.put_object(Bucket=b, Key="src", Body=b"x")
+    up = s3.create_multipart_upload(Bucket=b, Key="m")["UploadId"]
+    later = datetime.datetime.now(tz=datetime.timezone.utc) + datetime.timedelta(days=1)
+    r = s3.upload_part_copy(Bucket=b, Key="m", UploadId=up, PartNumber=1,
+                            CopySource={"Bucket": b, "Key": "src"}, CopySourceIfModifiedSince=later)
+    assert "ETag" in r["CopyPartResult"]
+    assert s3.get_object(Bucket=b, Key="src", IfModifiedSince=later)["Body"].read() == b"x"
+
+
+def test_list_multipart_uploads_url_encoding(s3b):
+    s3, b = s3b
+    s3.create_multipart_upload(Bucket=b, Key="dir/a b")
+    listed = s3.list_multipart_uploads(Bucket=b, Prefix="dir/", EncodingType="url")
+    assert listed["EncodingType"] == "url" and listed["Uploads"][0]["Key"] == "dir/a%20b"
+    assert "EncodingType" not in s3.list_multipart_uploads(Bucket=b)

@@ -25,6 +25,7 @@ pub use identity::{Credential, CredentialStore};
 pub use ids::{is_account_id, random_alnum, request_id};
 pub use provider::{
     BoxFuture, ByteStream, CorsRequest, Dispatch, Dispatcher, EventStream, Input, Output, Provider,
+    RawRequest, RawResponse,
 };
 pub use scoped::Scoped;
 pub use value::{Map, Timestamp, Value};

@@ -176,6 +176,18 @@ pub trait Provider: Send + Sync + 'static {
         None
     }
 
+    /// Answers a request the service defines outside its model (S3's browser-based POST
+    /// Object, whose form the service parses itself), routed by the gateway under the
+    /// operation name in `ctx.operation`. Errors are serialized as the service's errors.
+    fn handle_raw<'a>(
+        &'a self,
+        ctx: &'a RequestContext,
+        request: RawRequest,
+    ) -> BoxFuture<'a, Result<RawResponse, AwsError>> {
+        let _ = request;
+        Box::pin(async move { Err(AwsError::not_implemented(ctx.service, &ctx.operation)) })
+    }
+
     /// Answers a cross-origin request to a resource with its own CORS rules (an S3
     /// bucket): `None` leaves it to the gateway's permissive answer; `Some(Ok(headers))`
     /// allows it with those headers; `Some(Err(e))` refuses a preflight with `e` (and adds
@@ -184,6 +196,25 @@ pub trait Provider: Send + Sync + 'static {
         let _ = request;
         None
     }
+}
+
+/// A request outside the service's model, as [`Provider::handle_raw`] sees it: text and
+/// bytes, no HTTP types.
+#[derive(Debug)]
+pub struct RawRequest {
+    /// The path as routed (an S3 virtual-host bucket already moved into it).
+    pub path: String,
+    /// Header names in lower case.
+    pub headers: Vec<(String, String)>,
+    pub body: ByteStream,
+}
+
+/// The answer to a [`RawRequest`].
+#[derive(Debug, Default)]
+pub struct RawResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Bytes,
 }
 
 /// A cross-origin request as [`Provider::cors`] sees it.

@@ -221,6 +221,22 @@ impl Gateway {
         // The codec routes S3 on the path: virtual-host buckets move into it.
         let routed = s3host::route(service, &req);
         let creq = routed.as_ref().unwrap_or(&req);
+        if let Some(name) = s3host::raw_operation(service, creq) {
+            let host = req
+                .headers
+                .get(http::header::HOST)
+                .and_then(|v| v.to_str().ok())
+                .or_else(|| req.uri.host());
+            let mut ctx = self.context(service, name, &scope, remote, request_id, host);
+            ctx.wire = wire;
+            let stream = match (collected, body) {
+                (Some(bytes), _) => nephos_core::ByteStream::from_bytes(bytes),
+                (None, Some(incoming)) => body::into_stream(incoming, None),
+                (None, None) => nephos_core::ByteStream::from_bytes(Bytes::new()),
+            };
+            let resp = s3host::raw(self, &ctx, creq, stream, model, codec, meta).await;
+            return (service, Some(name.to_owned()), into_response(service, resp));
+        }
         let shared = s3host::operation(service, creq).and_then(|name| model.operation(name));
         let op = match shared.map_or_else(|| codec.resolve(model, creq, collected.as_deref()), Ok) {
             Ok(op) => op,

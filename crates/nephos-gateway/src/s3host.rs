@@ -21,6 +21,10 @@
 //!   S3 provider serves as a website; [`finish`] turns its tagged error answers into
 //!   AWS's HTML pages (redirects get no body) and applies an error document's status.
 //!
+//! - POST Object (`POST /<bucket>`, a browser's form upload) has no operation in the
+//!   model: [`raw_operation`] names it and [`raw`] hands the request to the provider
+//!   ([`nephos_core::Provider::handle_raw`]), which parses the form.
+//!
 //! - CORS: preflights and cross-origin requests to a bucket are answered from the
 //!   bucket's rules ([`nephos_core::Provider::cors`]), not the gateway's permissive default.
 //!
@@ -275,6 +279,57 @@ pub fn operation(service: &str, req: &HttpRequest) -> Option<&'static str> {
     })
 }
 
+/// The operation of a request S3 defines outside its model: `POST /<bucket>` without a
+/// sub-resource is a browser-based upload (POST Object), whose form the provider parses.
+pub fn raw_operation(service: &str, req: &HttpRequest) -> Option<&'static str> {
+    if service != "s3" || req.method != http::Method::POST || req.uri.query().is_some() {
+        return None;
+    }
+    let bucket = req.uri.path().trim_matches('/');
+    (!bucket.is_empty() && !bucket.contains('/')).then_some("PostObject")
+}
+
+/// Runs a [`raw_operation`] on the S3 provider: its answer as it built it, its errors
+/// as S3's XML errors.
+pub async fn raw(
+    gw: &crate::Gateway,
+    ctx: &nephos_core::RequestContext,
+    req: &HttpRequest,
+    body: nephos_core::ByteStream,
+    model: &nephos_model::ServiceModel,
+    codec: &dyn nephos_protocol::Codec,
+    meta: nephos_protocol::ResponseMeta<'_>,
+) -> HttpResponse {
+    let request = nephos_core::RawRequest {
+        path: req.uri.path().to_owned(),
+        headers: req
+            .headers
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+            .collect(),
+        body,
+    };
+    let result = match gw.provider("s3") {
+        Some(p) => p.handle_raw(ctx, request).await,
+        None => Err(nephos_core::AwsError::not_implemented("s3", &ctx.operation)),
+    };
+    match result {
+        Ok(answer) => {
+            let mut headers = http::HeaderMap::new();
+            put_headers(&mut headers, answer.headers);
+            if let Ok(v) = http::HeaderValue::from_str(meta.request_id) {
+                headers.insert("x-amz-request-id", v);
+            }
+            HttpResponse {
+                status: answer.status,
+                headers,
+                body: nephos_protocol::Body::Full(answer.body),
+            }
+        }
+        Err(e) => codec.serialize_error(model, None, &e, meta),
+    }
+}
+
 /// The bucket a request addresses, by host or first path segment.
 fn bucket_of(host: Option<&str>, path: &str) -> Option<String> {
     if let Some(b) = host.and_then(bucket_from_host) {
@@ -504,6 +559,23 @@ mod tests {
         assert!(page.contains("<title>404 Not Found</title>"));
         assert!(page.contains("<li>Code: NoSuchKey</li>\n<li>Message: The specified key does not exist.</li>\n<li>Key: a&amp;b</li>"));
         assert!(page.contains("</ul>\n<h3>An Error Occurred While Attempting to Retrieve a Custom Error Document</h3>\n<ul>\n<li>Code: NoSuchKey</li>\n<li>Message: The specified key does not exist.</li>\n<li>Key: &lt;oops&gt;.html</li>\n</ul>\n<hr/>"));
+    }
+
+    #[test]
+    fn bucket_posts_without_a_subresource_are_post_object() {
+        let mut r = req("localhost", "/bkt");
+        r.method = http::Method::POST;
+        assert_eq!(raw_operation("s3", &r), Some("PostObject"));
+        r.uri = "/bkt/".parse().unwrap();
+        assert_eq!(raw_operation("s3", &r), Some("PostObject"));
+        for uri in ["/bkt?delete", "/bkt/key?uploads", "/"] {
+            r.uri = uri.parse().unwrap();
+            assert_eq!(raw_operation("s3", &r), None, "{uri}");
+        }
+        r.uri = "/bkt".parse().unwrap();
+        assert_eq!(raw_operation("sqs", &r), None);
+        r.method = http::Method::PUT;
+        assert_eq!(raw_operation("s3", &r), None);
     }
 
     #[test]

@@ -369,12 +369,16 @@ pub fn check_content_md5(sent: &str, md5: &[u8; 16]) -> Result<(), AwsError> {
             400,
             "InvalidDigest",
             "The Content-MD5 you specified was invalid.",
-        )),
+        )
+        .with_field("Content-MD5", sent)),
+        // PutObject quotes the digest it expected in hex (UploadPart as sent).
         Some(r) if r.as_slice() != md5 => Err(AwsError::new(
             400,
             "BadDigest",
             "The Content-MD5 you specified did not match what we received.",
-        )),
+        )
+        .with_field("ExpectedDigest", hex::encode(&r))
+        .with_field("CalculatedDigest", B64.encode(md5))),
         Some(_) => Ok(()),
     }
 }

@@ -14,21 +14,129 @@ pub fn etag_matches(list: &str, etag: &str) -> bool {
     })
 }
 
-fn secs(v: &Value, member: &str) -> Option<i64> {
+fn unsupported_header(header: &str, why: &str) -> AwsError {
+    AwsError::new(
+        501,
+        "NotImplemented",
+        "A header you provided implies functionality that is not implemented",
+    )
+    .with_field("Header", header)
+    .with_field("additionalMessage", why)
+}
+
+/// What a conditional write is checked against: the key's current object (etag), and
+/// when the key was last written (a delete marker counts).
+pub struct WriteTarget<'a> {
+    pub current_etag: Option<&'a str>,
+    pub last_write_ms: Option<i64>,
+}
+
+/// Conditional writes (PutObject, CompleteMultipartUpload): `If-None-Match: *` needs no
+/// current object, `If-Match: <etag>` the current object with that ETag. A multipart
+/// upload (`started_ms`) also conflicts with any write to the key since it began.
+pub fn check_write(
+    input: &Value,
+    key: &str,
+    target: WriteTarget<'_>,
+    started_ms: Option<i64>,
+) -> Result<(), AwsError> {
+    let if_match = input.str("IfMatch");
+    let if_none_match = input.str("IfNoneMatch");
+    if if_match.is_some() && if_none_match.is_some() {
+        return Err(unsupported_header(
+            "If-Match,If-None-Match",
+            "Multiple conditional request headers present in the request",
+        ));
+    }
+    if let Some(inm) = if_none_match
+        && inm.trim() != "*"
+    {
+        return Err(unsupported_header(
+            "If-None-Match",
+            "We don't accept the provided value of If-None-Match header for this API",
+        ));
+    }
+    if let Some(im) = if_match
+        && im.trim() == "*"
+    {
+        return Err(unsupported_header(
+            "If-Match",
+            "We don't accept the provided value of If-Match header for this API",
+        ));
+    }
+    let condition = match (if_match, if_none_match) {
+        (Some(im), _) => match target.current_etag {
+            None => return Err(errors::no_such_key(key)),
+            Some(etag) if !etag_matches(im, etag) => {
+                return Err(errors::precondition_failed("If-Match"));
+            }
+            Some(_) => "If-Match",
+        },
+        (None, Some(_)) if target.current_etag.is_some() => {
+            return Err(errors::precondition_failed("If-None-Match"));
+        }
+        (None, Some(_)) => "If-None-Match",
+        (None, None) => return Ok(()),
+    };
+    if let (Some(started), Some(written)) = (started_ms, target.last_write_ms)
+        && written > started
+    {
+        return Err(AwsError::new(
+            409,
+            "ConditionalRequestConflict",
+            "The conditional request cannot succeed due to a conflicting operation against this resource.",
+        )
+        .with_field("Condition", condition)
+        .with_field("Key", key));
+    }
+    Ok(())
+}
+
+/// DeleteObject's conditions are an S3 Express feature; general purpose buckets refuse
+/// them.
+pub fn check_delete(input: &Value) -> Result<(), AwsError> {
+    let header = [
+        (
+            "IfMatchLastModifiedTime",
+            "x-amz-if-match-last-modified-time",
+        ),
+        ("IfMatchSize", "x-amz-if-match-size"),
+        ("IfMatch", "If-Match"),
+    ]
+    .into_iter()
+    .find(|(member, _)| input.get(member).is_some());
+    match header {
+        Some((_, name)) => Err(AwsError::new(
+            501,
+            "NotImplemented",
+            "A header you provided implies functionality that is not implemented",
+        )
+        .with_field("Header", name)),
+        None => Ok(()),
+    }
+}
+
+/// A date condition; one in the future is not a valid date and is ignored (RFC 7232).
+fn past_secs(v: &Value, member: &str, now_ms: i64) -> Option<i64> {
     match v.get(member) {
-        Some(Value::Timestamp(t)) => Some(t.as_secs()),
+        Some(Value::Timestamp(t)) if t.as_millis() <= now_ms => Some(t.as_secs()),
         _ => None,
     }
 }
 
 /// Evaluates read conditions (GetObject, HeadObject) against an object, in the order and
 /// with the precedence of RFC 7232 as S3 applies it.
-pub fn check_read(input: &Value, etag: &str, last_modified_ms: i64) -> Result<(), AwsError> {
+pub fn check_read(
+    input: &Value,
+    etag: &str,
+    last_modified_ms: i64,
+    now_ms: i64,
+) -> Result<(), AwsError> {
     check_conditions(
         input.str("IfMatch"),
         input.str("IfNoneMatch"),
-        secs(input, "IfModifiedSince"),
-        secs(input, "IfUnmodifiedSince"),
+        past_secs(input, "IfModifiedSince", now_ms),
+        past_secs(input, "IfUnmodifiedSince", now_ms),
         etag,
         last_modified_ms,
         false,
@@ -36,12 +144,17 @@ pub fn check_read(input: &Value, etag: &str, last_modified_ms: i64) -> Result<()
 }
 
 /// The same for the `x-amz-copy-source-if-*` headers of copies, which fail with 412 only.
-pub fn check_copy_source(input: &Value, etag: &str, last_modified_ms: i64) -> Result<(), AwsError> {
+pub fn check_copy_source(
+    input: &Value,
+    etag: &str,
+    last_modified_ms: i64,
+    now_ms: i64,
+) -> Result<(), AwsError> {
     check_conditions(
         input.str("CopySourceIfMatch"),
         input.str("CopySourceIfNoneMatch"),
-        secs(input, "CopySourceIfModifiedSince"),
-        secs(input, "CopySourceIfUnmodifiedSince"),
+        past_secs(input, "CopySourceIfModifiedSince", now_ms),
+        past_secs(input, "CopySourceIfUnmodifiedSince", now_ms),
         etag,
         last_modified_ms,
         true,

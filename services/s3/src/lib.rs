@@ -5,7 +5,7 @@
 //!
 //! Modules: [`store`] (state, persistence, body streaming), [`buckets`], [`objects`],
 //! [`listing`], [`multipart`] (handlers), [`checksum`] (ETags and flexible checksums),
-//! [`conditions`] (conditional requests and ranges), [`policy`] and [`acl`] (access
+//! [`conditions`] (conditional requests and ranges), [`post`] (browser-based POST Object uploads), [`policy`] and [`acl`] (access
 //! control, Block Public Access, ownership), [`sse`] (encryption), [`lifecycle`] (rules
 //! and the background task), [`lock`] (Object Lock), [`cors`], [`notify`] (events to
 //! SQS), [`configs`] (configurations stored as sent), [`website`] (static website
@@ -31,6 +31,7 @@ pub mod multipart;
 pub mod notify;
 pub mod objects;
 pub mod policy;
+pub mod post;
 pub mod restore;
 pub mod sse;
 pub mod store;
@@ -194,6 +195,19 @@ impl Provider for S3Provider {
                 self.log_access(ctx, &v, &result, ms);
             }
             result
+        })
+    }
+
+    fn handle_raw<'a>(
+        &'a self,
+        ctx: &'a RequestContext,
+        request: nephos_core::RawRequest,
+    ) -> BoxFuture<'a, Result<nephos_core::RawResponse, AwsError>> {
+        Box::pin(async move {
+            match ctx.operation.as_str() {
+                "PostObject" => self.post_object(ctx, request).await,
+                other => Err(AwsError::not_implemented("s3", other)),
+            }
         })
     }
 

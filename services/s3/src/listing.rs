@@ -94,7 +94,7 @@ pub fn walk(
     (items, false)
 }
 
-fn enc(s: &str, url: bool) -> String {
+pub(crate) fn enc(s: &str, url: bool) -> String {
     if url {
         utf8_percent_encode(s, URL_SAFE).to_string()
     } else {
@@ -133,7 +133,7 @@ fn max_keys(input: &Value, member: &str) -> usize {
     input.int(member).unwrap_or(1000).clamp(0, 1000) as usize
 }
 
-fn url_encoding(input: &Value) -> Result<bool, AwsError> {
+pub(crate) fn url_encoding(input: &Value) -> Result<bool, AwsError> {
     match input.str("EncodingType") {
         None => Ok(false),
         Some(e) if e.eq_ignore_ascii_case("url") => Ok(true),

@@ -48,6 +48,103 @@ fn part_checksum(up: &Upload, d: &Digests) -> Option<(Algorithm, String)> {
     d.b64(alg).map(|v| (alg, v))
 }
 
+/// The checksum mode a complete request names must be the upload's.
+fn check_complete_mode(up: &Upload, input: &Value) -> Result<(), AwsError> {
+    match input.str("ChecksumType") {
+        Some(sent) if Some(sent) != up.checksum_kind.map(Kind::name) => {
+            Err(errors::invalid_request(format!(
+                "The upload was created using the {} checksum mode. The complete request must use the same checksum mode.",
+                up.checksum_kind.map_or("null", Kind::name)
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// A part's checksum in a complete request: of the upload's algorithm and matching the
+/// part (an upload without one takes none), required for each part of composite uploads.
+fn check_part_checksum(
+    up: &Upload,
+    sent: &Value,
+    part: &Part,
+    number: i64,
+    invalid_part: impl Fn() -> AwsError,
+) -> Result<(), AwsError> {
+    let given = checksum::ALL
+        .into_iter()
+        .find_map(|a| sent.str(a.member()).map(|v| (a, v.trim())));
+    let Some(alg) = up.checksum_algorithm else {
+        return match given {
+            Some(_) => Err(invalid_part()),
+            None => Ok(()),
+        };
+    };
+    match given {
+        Some((a, _)) if a != alg => Err(AwsError::new(
+            400,
+            "BadDigest",
+            format!(
+                "The {} you specified for part {number} did not match what we received.",
+                a.name().to_ascii_lowercase()
+            ),
+        )),
+        Some((_, v)) if part.digests.b64(alg).as_deref() != Some(v) => Err(invalid_part()),
+        Some(_) => Ok(()),
+        None if up.checksum_kind == Some(Kind::Composite) => Err(errors::invalid_request(format!(
+            "The upload was created using a {} checksum. The complete request must include the checksum for each part. It was missing for part {number} in the request.",
+            alg.name().to_ascii_lowercase()
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// A full-object checksum of a complete request that does not match.
+fn complete_mismatch(alg: Algorithm) -> AwsError {
+    AwsError::new(
+        400,
+        "BadDigest",
+        format!(
+            "The {} you specified did not match the calculated checksum.",
+            alg.name().to_ascii_lowercase()
+        ),
+    )
+}
+
+/// An `x-amz-copy-source-range` (`bytes=first-last`, both given) within a source of
+/// `size` bytes, as the half-open range to copy.
+fn copy_range(r: &str, size: u64) -> Result<(u64, u64), AwsError> {
+    let parsed = r
+        .strip_prefix("bytes=")
+        .and_then(|s| s.split_once('-'))
+        .filter(|(a, z)| {
+            [a, z]
+                .iter()
+                .all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        })
+        .and_then(|(a, z)| Some((a.parse::<u64>().ok()?, z.parse::<u64>().ok()?)))
+        .filter(|(a, z)| a <= z);
+    let Some((first, last)) = parsed else {
+        return Err(errors::invalid_arg(
+            "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy",
+            "x-amz-copy-source-range",
+            Some(r),
+        ));
+    };
+    if first >= size {
+        return Err(errors::invalid_request(
+            "The specified copy range is invalid for the source object size",
+        ));
+    }
+    if last >= size {
+        return Err(errors::invalid_arg(
+            format!("Range specified is not valid for source object of size: {size}"),
+            "x-amz-copy-source-range",
+            Some(r),
+        ));
+    }
+    Ok((first, last + 1))
+}
+
 impl S3Provider {
     pub(crate) async fn create_multipart_upload(
         &self,
@@ -61,7 +158,19 @@ impl S3Provider {
         self.check_acl(&b, meta.acl.as_deref())?;
         crate::sse::resolve(&mut meta, input, &b, ctx)?;
         crate::lock::resolve(&mut meta, input, &b, ctx.clock.now_millis())?;
-        let alg = input.str("ChecksumAlgorithm").and_then(Algorithm::parse);
+        let alg = match input.str("ChecksumAlgorithm") {
+            Some(a) => Some(Algorithm::parse(a).ok_or_else(|| {
+                errors::invalid_request(
+                    "Checksum algorithm provided is unsupported. Please try again with any of the valid types: [CRC32, CRC32C, SHA1, SHA256]",
+                )
+            })?),
+            None => None,
+        };
+        if alg.is_none() && input.str("ChecksumType").is_some() {
+            return Err(errors::invalid_request(
+                "The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header.",
+            ));
+        }
         let kind = match input.str("ChecksumType") {
             Some("FULL_OBJECT") => {
                 let a = alg.unwrap_or(Algorithm::Crc64Nvme);
@@ -192,12 +301,31 @@ impl S3Provider {
         let number = part_number(v)?;
         let up = Self::upload_of(&b, key, v.str("UploadId").unwrap_or_default())?;
         check_part_key(&up, v)?;
-        let wanted = crate::objects::wanted_checksum(v).or(up.checksum_algorithm);
-        let written = self.store.write_body(body.take(), wanted, true).await?;
-        if let Err(e) = verify_body(v, &written) {
-            self.store.free_body(&written.body);
-            return Err(e);
+        let sent_alg = crate::objects::wanted_checksum(v);
+        if let (Some(expected), Some(actual)) = (up.checksum_algorithm, sent_alg)
+            && expected != actual
+        {
+            return Err(errors::invalid_request(format!(
+                "Checksum Type mismatch occurred, expected checksum Type: {}, actual checksum Type: {}",
+                expected.name().to_ascii_lowercase(),
+                actual.name().to_ascii_lowercase()
+            )));
         }
+        let wanted = sent_alg.or(up.checksum_algorithm);
+        let written = self.store.write_body(body.take(), wanted, true).await?;
+        let sent = match verify_body(v, &written) {
+            Ok(sent) => sent,
+            Err(mut e) => {
+                // UploadPart quotes the Content-MD5 it expected as sent, not in hex.
+                if e.fields.contains_key("ExpectedDigest")
+                    && let Some(md5) = v.str("ContentMD5")
+                {
+                    e = e.with_field("ExpectedDigest", md5);
+                }
+                self.store.free_body(&written.body);
+                return Err(e);
+            }
+        };
         let BodyRef::Blobs(mut segs) = written.body else {
             return Err(errors::storage("a part was not written as a blob"));
         };
@@ -214,7 +342,9 @@ impl S3Provider {
         };
         let mut out = Value::map().with("ETag", part.etag());
         crate::sse::add_headers(&up.meta, &mut out);
-        if let Some((alg, value)) = part_checksum(&up, &part.digests) {
+        // The answer echoes the checksum the part was sent with, even when the upload
+        // names no algorithm (ListParts then shows none).
+        if let Some((alg, value)) = sent.or_else(|| part_checksum(&up, &part.digests)) {
             out.insert(alg.member(), value);
         }
         self.store_part(&b, &up, part).await?;
@@ -231,31 +361,17 @@ impl S3Provider {
         let number = part_number(input)?;
         let up = Self::upload_of(&b, key, input.str("UploadId").unwrap_or_default())?;
         let (sb, src) = self.copy_source(ctx, input.str("CopySource").unwrap_or_default())?;
-        crate::conditions::check_copy_source(input, &src.etag, src.last_modified_ms)?;
+        crate::conditions::check_copy_source(
+            input,
+            &src.etag,
+            src.last_modified_ms,
+            ctx.clock.now_millis(),
+        )?;
         crate::sse::check_read(&src.meta, input, "CopySource")?;
         check_part_key(&up, input)?;
         let (start, end) = match input.str("CopySourceRange") {
             None => (0, src.size),
-            Some(r) => {
-                let parsed = r
-                    .trim()
-                    .strip_prefix("bytes=")
-                    .and_then(|s| s.split_once('-'))
-                    .and_then(|(a, z)| Some((a.parse::<u64>().ok()?, z.parse::<u64>().ok()?)));
-                match parsed {
-                    Some((a, z)) if a <= z && z < src.size => (a, z + 1),
-                    _ => {
-                        return Err(errors::invalid_arg(
-                            format!(
-                                "Range specified is not valid for source object of size: {}",
-                                src.size
-                            ),
-                            "x-amz-copy-source-range",
-                            Some(r),
-                        ));
-                    }
-                }
-            }
+            Some(r) => copy_range(r, src.size)?,
         };
         let stream = self.store.read_range(&src.body, start, end)?;
         let written = self
@@ -306,18 +422,20 @@ impl S3Provider {
             .and_then(|m| m.get("Parts"))
             .and_then(Value::as_list)
             .unwrap_or_default();
-        if requested.is_empty() {
-            return Err(errors::malformed_xml());
-        }
-        // Take the upload out so a concurrent complete or abort cannot use it too.
+        // Take the upload out so a concurrent complete or abort cannot use it too; an
+        // unknown upload is reported before an empty part list.
         let up = {
             let mut uploads = b.uploads.lock().unwrap();
             match uploads.get(id) {
-                Some(u) if u.key == key => uploads.remove(id),
-                _ => None,
+                Some(u) if u.key == key && !requested.is_empty() => uploads.remove(id),
+                Some(u) if u.key == key => None,
+                _ => return Err(errors::no_such_upload(id)),
             }
         }
-        .ok_or_else(|| errors::no_such_upload(id))?;
+        .ok_or_else(|| match input.get("MultipartUpload") {
+            None => errors::invalid_request("You must specify at least one part"),
+            Some(_) => errors::malformed_xml(),
+        })?;
         if input.get("SSECustomerAlgorithm").is_some()
             && let Err(e) = check_part_key(&up, input)
         {
@@ -328,17 +446,18 @@ impl S3Provider {
             b.uploads.lock().unwrap().insert(up.upload_id.clone(), up);
         };
         let mut chosen: Vec<&Part> = Vec::new();
-        let mut failure = None;
+        let mut failure = check_complete_mode(&up, input).err();
         let numbers: Vec<i64> = requested
             .iter()
             .map(|p| p.int("PartNumber").unwrap_or(0))
             .collect();
-        if numbers.windows(2).any(|w| w[1] <= w[0]) {
+        if failure.is_none() && numbers.windows(2).any(|w| w[1] <= w[0]) {
             failure = Some(AwsError::new(
                 400,
                 "InvalidPartOrder",
-                "The list of parts was not in ascending order. The parts list must be specified in order by part number.",
-            ));
+                "The list of parts was not in ascending order. Parts must be ordered by part number.",
+            )
+            .with_field("UploadId", id));
         }
         for (i, p) in requested.iter().enumerate() {
             if failure.is_some() {
@@ -346,18 +465,21 @@ impl S3Provider {
             }
             let n = numbers[i];
             let etag = p.str("ETag").unwrap_or_default();
+            let invalid_part = || {
+                AwsError::new(
+                    400,
+                    "InvalidPart",
+                    "One or more of the specified parts could not be found.  The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.",
+                )
+                .with_field("UploadId", id)
+                .with_field("PartNumber", n.to_string())
+                .with_field("ETag", etag.trim_matches('"'))
+            };
             let found = u32::try_from(n).ok().and_then(|n| up.parts.get(&n));
             let Some(part) =
                 found.filter(|part| crate::conditions::etag_matches(etag, &part.etag()))
             else {
-                failure = Some(AwsError::new(
-                    400,
-                    "InvalidPart",
-                    "One or more of the specified parts could not be found.  The part may not have been uploaded, or the specified entity tag may not have matched the part's entity tag.",
-                )
-                .with_field("UploadId", id)
-                .with_field("PartNumber", n.to_string())
-                .with_field("ETag", etag));
+                failure = Some(invalid_part());
                 break;
             };
             if i + 1 < requested.len() && part.segment.len < MIN_PART_SIZE {
@@ -365,33 +487,23 @@ impl S3Provider {
                     AwsError::new(
                         400,
                         "EntityTooSmall",
-                        "Your proposed upload is smaller than the minimum allowed object size.",
+                        "Your proposed upload is smaller than the minimum allowed size",
                     )
                     .with_field("ProposedSize", part.segment.len.to_string())
                     .with_field("MinSizeAllowed", MIN_PART_SIZE.to_string())
                     .with_field("PartNumber", n.to_string())
-                    .with_field("ETag", part.etag()),
+                    .with_field("ETag", part.etag().trim_matches('"')),
                 );
                 break;
             }
-            if let Some(alg) = up.checksum_algorithm
-                && let Some(sent) = p.str(alg.member())
-                && part.digests.b64(alg).as_deref() != Some(sent)
-            {
-                failure = Some(AwsError::new(
-                    400,
-                    "InvalidPart",
-                    format!(
-                        "The upload was created using a {} checksum. The complete request referenced parts with invalid checksums.",
-                        alg.name().to_ascii_lowercase()
-                    ),
-                ));
+            if let Err(e) = check_part_checksum(&up, p, part, n, invalid_part) {
+                failure = Some(e);
                 break;
             }
             chosen.push(part);
         }
         if failure.is_none()
-            && let Err(e) = Self::check_complete_conditions(&b, key, input)
+            && let Err(e) = Self::check_complete_conditions(&b, key, input, up.initiated_ms)
         {
             failure = Some(e);
         }
@@ -417,10 +529,16 @@ impl S3Provider {
         };
         if failure.is_none()
             && kind == Kind::FullObject
-            && let Some(sent) = input.str(alg.member())
-            && value.as_deref() != Some(sent.trim())
+            && let Some(upload_alg) = up.checksum_algorithm
+            && let Some((sent_alg, sent)) = checksum::ALL
+                .into_iter()
+                .find_map(|a| input.str(a.member()).map(|v| (a, v)))
+            // Without x-amz-checksum-type the checksum is not taken as the full object's.
+            && (input.str("ChecksumType").is_none()
+                || sent_alg != upload_alg
+                || value.as_deref() != Some(sent.trim()))
         {
-            failure = Some(checksum::mismatch(alg));
+            failure = Some(complete_mismatch(upload_alg));
         }
         if let Some(e) = failure {
             restore(up);
@@ -491,21 +609,17 @@ impl S3Provider {
         b: &crate::store::Bucket,
         key: &str,
         input: &Value,
+        started_ms: i64,
     ) -> Result<(), AwsError> {
-        let current = b.latest(key).filter(|v| !v.delete_marker);
-        if input.str("IfNoneMatch").is_some() && current.is_some() {
-            return Err(errors::precondition_failed("If-None-Match"));
-        }
-        if let Some(im) = input.str("IfMatch") {
-            match current {
-                None => return Err(errors::no_such_key(key)),
-                Some(c) if !crate::conditions::etag_matches(im, &c.etag) => {
-                    return Err(errors::precondition_failed("If-Match"));
-                }
-                _ => {}
-            }
-        }
-        Ok(())
+        let latest = b.latest(key);
+        let target = crate::conditions::WriteTarget {
+            current_etag: latest
+                .as_ref()
+                .filter(|v| !v.delete_marker)
+                .map(|v| v.etag.as_str()),
+            last_write_ms: latest.as_ref().map(|v| v.last_modified_ms),
+        };
+        crate::conditions::check_write(input, key, target, Some(started_ms))
     }
 
     pub(crate) async fn abort_multipart_upload(
@@ -582,9 +696,8 @@ impl S3Provider {
                 "StorageClass",
                 up.meta.storage_class.as_deref().unwrap_or("STANDARD"),
             );
-        if let Some(l) = last.filter(|_| truncated) {
-            out.insert("NextPartNumberMarker", i64::from(l));
-        }
+        // Always sent: the last part listed, 0 when none was.
+        out.insert("NextPartNumberMarker", i64::from(last.unwrap_or(0)));
         if let Some(a) = up.checksum_algorithm {
             out.insert("ChecksumAlgorithm", a.name());
         }
@@ -604,10 +717,16 @@ impl S3Provider {
     ) -> Result<Value, AwsError> {
         let bucket = input.str("Bucket").unwrap_or_default();
         let b = self.bucket_for(ctx, bucket)?;
+        let url = crate::listing::url_encoding(input)?;
+        let enc = |s: &str| crate::listing::enc(s, url);
         let prefix = input.str("Prefix").unwrap_or_default();
         let delimiter = input.str("Delimiter").filter(|d| !d.is_empty());
         let key_marker = input.str("KeyMarker").unwrap_or_default();
-        let id_marker = input.str("UploadIdMarker").unwrap_or_default();
+        // An upload id marker means nothing without a key marker.
+        let id_marker = input
+            .str("UploadIdMarker")
+            .filter(|_| !key_marker.is_empty())
+            .unwrap_or_default();
         let max = input.int("MaxUploads").unwrap_or(1000).clamp(0, 1000) as usize;
         let mut all: Vec<(String, i64, String, Value)> = {
             let uploads = b.uploads.lock().unwrap();
@@ -617,7 +736,7 @@ impl S3Provider {
                 .map(|u| {
                     let mut e = Value::map()
                         .with("UploadId", u.upload_id.as_str())
-                        .with("Key", u.key.as_str())
+                        .with("Key", enc(&u.key))
                         .with("Initiated", Timestamp::from_millis(u.initiated_ms))
                         .with(
                             "StorageClass",
@@ -640,20 +759,34 @@ impl S3Provider {
         let mut prefixes: Vec<String> = Vec::new();
         let mut truncated = false;
         let mut next = None;
-        let mut passed_marker = key_marker.is_empty();
-        for (key, _, id, e) in all {
-            if !passed_marker {
-                if key.as_str() < key_marker
-                    || (key == key_marker && (id_marker.is_empty() || id.as_str() <= id_marker))
-                {
-                    continue;
-                }
-                passed_marker = true;
-            }
+        // Uploads of one key list in the order they began, so an upload id marker is a
+        // position, and must name an upload of the key marker.
+        let skip = if !key_marker.is_empty() && !id_marker.is_empty() {
+            let at = all
+                .iter()
+                .position(|(k, _, id, _)| k == key_marker && id == id_marker)
+                .ok_or_else(|| {
+                    errors::invalid_arg(
+                        "Invalid uploadId marker",
+                        "upload-id-marker",
+                        Some(id_marker),
+                    )
+                })?;
+            at + 1
+        } else {
+            all.iter()
+                .take_while(|(k, ..)| !key_marker.is_empty() && k.as_str() <= key_marker)
+                .count()
+        };
+        for (key, _, id, e) in all.into_iter().skip(skip) {
             if let Some(d) = delimiter
                 && let Some(i) = key[prefix.len()..].find(d)
             {
                 let cp = key[..prefix.len() + i + d.len()].to_owned();
+                // A prefix the key marker is in (or past) was listed on an earlier page.
+                if !key_marker.is_empty() && cp.as_str() <= key_marker {
+                    continue;
+                }
                 if prefixes.last() != Some(&cp) {
                     if uploads.len() + prefixes.len() == max {
                         truncated = true;
@@ -670,19 +803,24 @@ impl S3Provider {
             next = Some((key.clone(), id.clone()));
             uploads.push(e);
         }
+        // The next markers are always sent: the last upload listed, else empty.
+        let (next_key, next_id) = next.unwrap_or_default();
         let mut out = Value::map()
             .with("Bucket", bucket)
-            .with("KeyMarker", key_marker)
+            .with("KeyMarker", enc(key_marker))
             .with("UploadIdMarker", id_marker)
-            .with("Prefix", prefix)
+            .with("NextKeyMarker", enc(&next_key))
+            .with("NextUploadIdMarker", next_id)
             .with("MaxUploads", max as i64)
             .with("IsTruncated", truncated);
-        if let Some(d) = delimiter {
-            out.insert("Delimiter", d);
+        if input.get("Prefix").is_some() {
+            out.insert("Prefix", enc(prefix));
         }
-        if truncated && let Some((k, id)) = next {
-            out.insert("NextKeyMarker", k);
-            out.insert("NextUploadIdMarker", id);
+        if let Some(d) = delimiter {
+            out.insert("Delimiter", enc(d));
+        }
+        if url {
+            out.insert("EncodingType", "url");
         }
         if !uploads.is_empty() {
             out.insert("Uploads", Value::List(uploads));
@@ -693,7 +831,7 @@ impl S3Provider {
                 Value::List(
                     prefixes
                         .into_iter()
-                        .map(|p| Value::map().with("Prefix", p))
+                        .map(|p| Value::map().with("Prefix", enc(&p)))
                         .collect(),
                 ),
             );

@@ -359,29 +359,15 @@ impl S3Provider {
 
     /// Checks `If-None-Match: *` and `If-Match` on a write against the current version.
     fn check_write_conditions(b: &Bucket, key: &str, input: &Value) -> Result<(), AwsError> {
-        let current = b.latest(key).filter(|v| !v.delete_marker);
-        if let Some(inm) = input.str("IfNoneMatch") {
-            if inm.trim() != "*" {
-                return Err(AwsError::new(
-                    501,
-                    "NotImplemented",
-                    "A header you provided implies functionality that is not implemented",
-                )
-                .with_field("Header", "If-None-Match"));
-            }
-            if current.is_some() {
-                return Err(errors::precondition_failed("If-None-Match"));
-            }
-        }
-        if let Some(im) = input.str("IfMatch") {
-            let Some(cur) = current else {
-                return Err(errors::no_such_key(key));
-            };
-            if !conditions::etag_matches(im, &cur.etag) {
-                return Err(errors::precondition_failed("If-Match"));
-            }
-        }
-        Ok(())
+        let latest = b.latest(key);
+        let target = conditions::WriteTarget {
+            current_etag: latest
+                .as_ref()
+                .filter(|v| !v.delete_marker)
+                .map(|v| v.etag.as_str()),
+            last_write_ms: None,
+        };
+        conditions::check_write(input, key, target, None)
     }
 
     pub(crate) async fn put_object(
@@ -495,7 +481,7 @@ impl S3Provider {
         let b = self.bucket_for_key(ctx, input.str("Bucket").unwrap_or_default(), Some(key))?;
         let v = self.find_version(&b, key, input.str("VersionId"))?;
         crate::sse::check_read(&v.meta, input, "")?;
-        conditions::check_read(input, &v.etag, v.last_modified_ms)?;
+        conditions::check_read(input, &v.etag, v.last_modified_ms, ctx.clock.now_millis())?;
         let now = ctx.clock.now_millis();
         if with_body {
             crate::restore::check_readable(&v.meta, now)?;
@@ -527,10 +513,36 @@ impl S3Provider {
                 if len > 0 {
                     range = Some((start, start + len - 1));
                 }
+            } else if v.size > 0 {
+                // Part 1 of a plain object is all of it, still answered as a range.
+                range = Some((0, v.size - 1));
             }
             part_number = Some(count);
         }
-        let mut out = object_headers(&b, &v, checksum_mode && range.is_none());
+        // The object's checksum describes a range only when it is the whole object.
+        let whole = range.is_none_or(|(a, z)| a == 0 && z + 1 == v.size);
+        let mut out = object_headers(&b, &v, checksum_mode && whole);
+        if checksum_mode
+            && let Some(n) = input.int("PartNumber")
+            && let Some(c) = &v.checksum
+        {
+            // A part has its own checksum in a composite object; a full-object checksum
+            // describes a part only when the object is that one part.
+            match c.kind {
+                checksum::Kind::Composite => {
+                    if let Some(pc) = v
+                        .parts
+                        .get((n - 1) as usize)
+                        .and_then(|p| p.checksum.as_deref())
+                    {
+                        out.insert(c.algorithm.member(), pc);
+                        out.insert("ChecksumType", c.kind.name());
+                    }
+                }
+                checksum::Kind::FullObject if v.parts.len() <= 1 => c.add_to(&mut out, true),
+                checksum::Kind::FullObject => {}
+            }
+        }
         if let Some(restore) = crate::restore::restore_header(&v.meta, now) {
             out.insert("Restore", restore);
         }
@@ -564,6 +576,10 @@ impl S3Provider {
         };
         out.insert("ContentLength", (end - start) as i64);
         let mut output = Output::new(out);
+        // A part is partial content for HeadObject too.
+        if part_number.is_some() && range.is_some() {
+            output.status = Some(206);
+        }
         if with_body {
             output.body = Some(self.store.read_range(&v.body, start, end)?);
         }
@@ -646,15 +662,7 @@ impl S3Provider {
     ) -> Result<Value, AwsError> {
         let key = input.str("Key").unwrap_or_default();
         let b = self.bucket_for_key(ctx, input.str("Bucket").unwrap_or_default(), Some(key))?;
-        if let Some(im) = input.str("IfMatch") {
-            let cur = b
-                .latest(key)
-                .filter(|v| !v.delete_marker)
-                .ok_or_else(|| errors::no_such_key(key))?;
-            if !conditions::etag_matches(im, &cur.etag) {
-                return Err(errors::precondition_failed("If-Match"));
-            }
-        }
+        conditions::check_delete(input)?;
         let (mut batch, mut freed) = (Vec::new(), Vec::new());
         let out = self.delete_one(
             ctx,
@@ -791,7 +799,12 @@ impl S3Provider {
         check_key(key)?;
         let b = self.bucket_for_key(ctx, input.str("Bucket").unwrap_or_default(), Some(key))?;
         let (sb, src) = self.copy_source(ctx, input.str("CopySource").unwrap_or_default())?;
-        conditions::check_copy_source(input, &src.etag, src.last_modified_ms)?;
+        conditions::check_copy_source(
+            input,
+            &src.etag,
+            src.last_modified_ms,
+            ctx.clock.now_millis(),
+        )?;
         Self::check_write_conditions(&b, key, input)?;
         let replace_meta = directive(input, "MetadataDirective", "x-amz-metadata-directive")?;
         let replace_tags = directive(input, "TaggingDirective", "x-amz-tagging-directive")?;
@@ -870,8 +883,9 @@ impl S3Provider {
         let mut result = Value::map()
             .with("ETag", stored.etag.as_str())
             .with("LastModified", Timestamp::from_millis(now));
+        // AWS names the algorithm's value in CopyObjectResult but never its type.
         if let Some(c) = &stored.checksum {
-            c.add_to(&mut result, true);
+            c.add_to(&mut result, false);
         }
         let mut out = Value::map().with("CopyObjectResult", result);
         crate::sse::add_headers(&stored.meta, &mut out);
@@ -947,11 +961,20 @@ impl S3Provider {
         {
             let mut checksum = Value::map();
             c.add_to(&mut checksum, true);
+            // GetObjectAttributes leaves the part count (`-N`) off a composite checksum.
+            if let Some((value, _)) = c.value.split_once('-') {
+                checksum.insert(c.algorithm.member(), value);
+            }
             out.insert("Checksum", checksum);
         }
         if asked("ObjectParts") && !v.parts.is_empty() {
             let mut parts = Value::map().with("TotalPartsCount", v.parts.len() as i64);
-            let algorithm = v.checksum.as_ref().map(|c| c.algorithm);
+            // Parts are listed for composite checksums only; a full-object one has none.
+            let algorithm = v
+                .checksum
+                .as_ref()
+                .filter(|c| c.kind == crate::checksum::Kind::Composite)
+                .map(|c| c.algorithm);
             if let Some(alg) = algorithm.filter(|_| v.parts.iter().any(|p| p.checksum.is_some())) {
                 let max = input.int("MaxParts").unwrap_or(1000).clamp(0, 1000) as usize;
                 let marker = input.int("PartNumberMarker").unwrap_or(0).max(0) as usize;
@@ -963,11 +986,11 @@ impl S3Provider {
                     .skip(marker)
                     .take(max)
                     .collect();
-                let next = listed.last().map_or(marker, |(n, _)| *n);
+                let next = listed.last().map_or(0, |(n, _)| *n);
                 parts.insert("PartNumberMarker", marker as i64);
                 parts.insert("NextPartNumberMarker", next as i64);
                 parts.insert("MaxParts", max as i64);
-                parts.insert("IsTruncated", next < v.parts.len());
+                parts.insert("IsTruncated", next != 0 && next < v.parts.len());
                 let items = listed
                     .into_iter()
                     .map(|(n, p)| {
