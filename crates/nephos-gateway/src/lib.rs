@@ -235,7 +235,7 @@ impl Gateway {
                 (None, None) => nephos_core::ByteStream::from_bytes(Bytes::new()),
             };
             let resp = s3host::raw(self, &ctx, creq, stream, model, codec, meta).await;
-            return (service, Some(name.to_owned()), into_response(service, resp));
+            return (service, Some(name), into_response(service, resp));
         }
         let shared = s3host::operation(service, creq).and_then(|name| model.operation(name));
         let op = match shared.map_or_else(|| codec.resolve(model, creq, collected.as_deref()), Ok) {
