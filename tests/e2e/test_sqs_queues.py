@@ -60,7 +60,8 @@ def test_attributes_defaults_and_read_only(nephos, account):
     a = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
     assert a["VisibilityTimeout"] == "30"
     assert a["DelaySeconds"] == "0"
-    assert a["MaximumMessageSize"] == "262144"
+    # 1 MiB since AWS raised the limit (August 2025).
+    assert a["MaximumMessageSize"] == "1048576"
     assert a["MessageRetentionPeriod"] == "345600"
     assert a["ReceiveMessageWaitTimeSeconds"] == "0"
     assert a["SqsManagedSseEnabled"] == "true"
@@ -83,7 +84,7 @@ def test_attributes_defaults_and_read_only(nephos, account):
     [
         ("DelaySeconds", "900", "901"),
         ("MaximumMessageSize", "1024", "1023"),
-        ("MaximumMessageSize", "262144", "262145"),
+        ("MaximumMessageSize", "1048576", "1048577"),
         ("MessageRetentionPeriod", "60", "59"),
         ("MessageRetentionPeriod", "1209600", "1209601"),
         ("ReceiveMessageWaitTimeSeconds", "20", "21"),
