@@ -480,10 +480,14 @@ fn write_compat_members(w: &mut XmlWriter, model: &ServiceModel, shape: &Shape, 
                 let Some(member) = &target.member else {
                     continue;
                 };
-                let item = if name.ends_with('s') {
-                    singular(name).unwrap_or(name).to_owned()
-                } else {
-                    member.shape.clone()
+                // Structures were named by their shape (`Results` held
+                // `<ListMessageMoveTasksResultEntry>`), scalars by the singular
+                // (`queueUrls` held `<QueueUrl>`).
+                let item = match singular(name) {
+                    Some(one) if model.target(member).kind != ShapeType::Structure => {
+                        capitalize(one)
+                    }
+                    _ => member.shape.clone(),
                 };
                 for x in val.as_list().unwrap_or_default() {
                     write_compat_value(w, model, member, &item, x);

@@ -127,8 +127,7 @@ fn accept(
                 return Err(errors::invalid_parameter(NO_DEDUP_ID));
             }
         };
-        let per_group =
-            meta.attrs.get("DeduplicationScope").map(String::as_str) == Some("messageGroup");
+        let per_group = inner.dedup_per_group_at(now);
         let key = if per_group {
             format!("{g}\n{id}")
         } else {
@@ -299,8 +298,15 @@ fn failure(id: &str, e: &AwsError) -> Value {
         .with("Message", e.message.as_str())
 }
 
+/// AWS leaves an empty list out of a batch answer.
 fn batch_result(ok: Vec<Value>, failed: Vec<Value>) -> Value {
-    Value::map().with("Successful", ok).with("Failed", failed)
+    let mut v = Value::map();
+    for (name, list) in [("Successful", ok), ("Failed", failed)] {
+        if !list.is_empty() {
+            v.insert(name, list);
+        }
+    }
+    v
 }
 
 pub async fn send_message_batch(
@@ -594,7 +600,12 @@ pub async fn move_to(
     let mut batch = Vec::new();
     {
         let mut inner = to.inner.lock().unwrap();
-        for Moved { seq, mut data } in moved {
+        for Moved {
+            seq,
+            mut data,
+            receipt,
+        } in moved
+        {
             batch.push(Mutation::delete(MESSAGES, from.msg_key(seq)));
             batch.push(Mutation::delete(RECEIPTS, from.msg_key(seq)));
             data.delay_until = 0;
@@ -602,6 +613,10 @@ pub async fn move_to(
             let new_seq = inner.next_seq();
             batch.push(Core::msg_mutation(to, new_seq, &data));
             inner.insert(new_seq, data, now);
+            if let Some(r) = receipt {
+                inner.restore_receipt(new_seq, r, now);
+                batch.extend(inner.receipt_mutation(new_seq));
+            }
         }
     }
     core.commit(batch).await?;

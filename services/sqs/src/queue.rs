@@ -49,7 +49,15 @@ impl Meta {
     pub fn flag(&self, name: &str) -> bool {
         self.attrs.get(name).is_some_and(|v| v == "true")
     }
+
+    /// Whether deduplication ids are scoped to their message group.
+    pub fn dedup_per_group(&self) -> bool {
+        self.attrs.get("DeduplicationScope").map(String::as_str) == Some("messageGroup")
+    }
 }
+
+/// AWS applies some attribute changes only after they have propagated (up to 60 s).
+pub const ATTRIBUTE_PROPAGATION_MS: i64 = 60_000;
 
 /// A message as stored: everything that survives a restart.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -139,6 +147,8 @@ struct Attempt {
 pub struct Moved {
     pub seq: u64,
     pub data: Stored,
+    /// Receives so far: a dead-lettered message keeps counting in its new queue.
+    pub receipt: Option<Receipt>,
 }
 
 #[derive(Default)]
@@ -173,6 +183,8 @@ pub struct Inner {
     pub purge_until: i64,
     /// Set when the queue is deleted, so waiting receivers give up.
     pub deleted: bool,
+    /// A changed deduplication scope: the scope before, in force until then.
+    pub dedup_scope_change: Option<(bool, i64)>,
 }
 
 pub struct Queue {
@@ -270,6 +282,14 @@ impl Inner {
 
     pub fn meta_mut(&mut self) -> &mut Meta {
         self.meta.as_mut().expect("queue meta is set at creation")
+    }
+
+    /// The deduplication scope in force: a change takes effect once it has propagated.
+    pub fn dedup_per_group_at(&self, now: i64) -> bool {
+        match self.dedup_scope_change {
+            Some((before, until)) if now < until => before,
+            _ => self.meta().dedup_per_group(),
+        }
     }
 
     /// Expires messages past retention and makes due ones visible.
@@ -413,6 +433,14 @@ impl Inner {
             .iter()
             .map(|(exp, k)| dedup_storage_key(&self.queue_key, *exp, k))
             .collect()
+    }
+
+    /// Forgets every deduplication entry (PurgeQueue); returns their storage keys.
+    pub fn clear_dedup(&mut self) -> Vec<Vec<u8>> {
+        let keys = self.dedup_keys();
+        self.dedup.clear();
+        self.dedup_order.clear();
+        keys
     }
 
     pub fn next_seq(&mut self) -> u64 {
@@ -604,8 +632,9 @@ impl Inner {
         if let Some(limit) = max_receives
             && m.receive_count >= limit
         {
+            let receipt = self.receipt(seq);
             if let Some(data) = self.remove(seq) {
-                moved.push(Moved { seq, data });
+                moved.push(Moved { seq, data, receipt });
             }
             return false;
         }
