@@ -200,3 +200,117 @@ def test_message_attribute_rules(sqs):
     with pytest.raises(ClientError) as e:
         sqs.send_message(QueueUrl=url, MessageBody="m", MessageAttributes={"c": {"DataType": "String", "StringValue": "bad\x08"}})
     assert err(e)["Code"] == "InvalidParameterValue"
+
+
+def test_dead_lettered_message_keeps_its_receive_count(sqs):
+    dlq = sqs.create_queue(QueueName="dlq")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    src = sqs.create_queue(QueueName="src", Attributes={
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": 1})})["QueueUrl"]
+    sqs.send_message(QueueUrl=src, MessageBody="m")
+    for _ in range(2):
+        sqs.receive_message(QueueUrl=src, VisibilityTimeout=0)
+    m = sqs.receive_message(QueueUrl=dlq, AttributeNames=["All"])["Messages"][0]
+    assert m["Attributes"]["ApproximateReceiveCount"] == "2"
+    # An empty list is left out of a batch answer.
+    r = sqs.delete_message_batch(QueueUrl=dlq, Entries=[{"Id": "a", "ReceiptHandle": m["ReceiptHandle"]}])
+    assert "Failed" not in r
+
+
+def test_purge_forgets_deduplication_ids(sqs):
+    url = fifo(sqs, "p.fifo")
+    sqs.send_message(QueueUrl=url, MessageBody="one", MessageGroupId="g", MessageDeduplicationId="d")
+    sqs.purge_queue(QueueUrl=url)
+    sqs.send_message(QueueUrl=url, MessageBody="two", MessageGroupId="g", MessageDeduplicationId="d")
+    assert bodies(sqs.receive_message(QueueUrl=url)) == ["two"]
+
+
+def test_deduplication_scope_change_takes_effect_after_propagating(nephos, sqs):
+    url = fifo(sqs, "s.fifo", DeduplicationScope="queue")
+    sqs.send_message(QueueUrl=url, MessageBody="a", MessageGroupId="g1", MessageDeduplicationId="d")
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"DeduplicationScope": "messageGroup", "FifoThroughputLimit": "perMessageGroupId"})
+    # Still scoped to the queue: a duplicate.
+    sqs.send_message(QueueUrl=url, MessageBody="b", MessageGroupId="g2", MessageDeduplicationId="d")
+    advance(nephos, 61)
+    sqs.send_message(QueueUrl=url, MessageBody="c", MessageGroupId="g3", MessageDeduplicationId="d")
+    assert bodies(sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)) == ["a", "c"]
+
+
+def test_kms_attributes_after_the_key_is_removed(sqs):
+    url = sqs.create_queue(QueueName="kms")["QueueUrl"]
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"KmsMasterKeyId": "k", "KmsDataKeyReusePeriodSeconds": "6000"})
+    a = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert (a["KmsDataKeyReusePeriodSeconds"], a["SqsManagedSseEnabled"]) == ("6000", "false")
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"KmsMasterKeyId": "", "KmsDataKeyReusePeriodSeconds": "300"})
+    a = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert "KmsMasterKeyId" not in a and "KmsDataKeyReusePeriodSeconds" not in a
+    assert a["SqsManagedSseEnabled"] == "false"
+
+
+def test_move_task_completes_and_cancel_checks_the_handle(sqs):
+    dlq = sqs.create_queue(QueueName="mdlq")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sqs.create_queue(QueueName="msrc", Attributes={
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": 1})})
+    dest = sqs.create_queue(QueueName="mdest")["QueueUrl"]
+    dest_arn = sqs.get_queue_attributes(QueueUrl=dest, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sqs.send_message(QueueUrl=dlq, MessageBody="m")
+    sqs.start_message_move_task(SourceArn=arn, DestinationArn=dest_arn)
+    for _ in range(50):
+        r = sqs.list_message_move_tasks(SourceArn=arn)["Results"][0]
+        if r["ApproximateNumberOfMessagesMoved"] == 1:
+            break
+        time.sleep(0.1)
+    # Done as soon as the queue is drained, not a second later.
+    assert r["Status"] == "COMPLETED"
+    with pytest.raises(ClientError) as e:
+        sqs.cancel_message_move_task(TaskHandle="foobared")
+    assert (err(e)["Code"], err(e)["Message"]) == ("InvalidParameterValue", "Value for parameter TaskHandle is invalid.")
+    import base64
+    handle = base64.b64encode(json.dumps({"taskId": "x", "sourceArn": arn + "-gone"}).encode()).decode()
+    with pytest.raises(ClientError) as e:
+        sqs.cancel_message_move_task(TaskHandle=handle)
+    assert err(e)["Code"] == "ResourceNotFoundException"
+    assert err(e)["Message"] == "The resource that you specified for the SourceArn parameter doesn't exist."
+
+
+def query(nephos, account, path="/", **params):
+    return requests.get(
+        f"{nephos.endpoint}{path}",
+        params=params,
+        headers={"Authorization": f"AWS4-HMAC-SHA256 Credential={account}/20240101/us-east-1/sqs/aws4_request, SignedHeaders=host, Signature=0"},
+        timeout=10,
+    )
+
+
+def test_query_api_at_a_queue_url(nephos, account, sqs):
+    sqs.create_queue(QueueName="qa")
+    path = f"/{account}/qa"
+    r = query(nephos, account, path, Action="ReceiveMessage")
+    assert r.status_code == 200 and "<ReceiveMessageResult/>" in r.text
+    for action in ["CreateQueue", "ListQueues"]:
+        r = query(nephos, account, path, Action=action, QueueName="other")
+        assert r.status_code == 400
+        assert "<Code>InvalidAction</Code>" in r.text
+        assert f"<Message>The action {action} is not valid for this endpoint.</Message>" in r.text
+    r = query(nephos, account, path, Action="FooBar")
+    assert "<Message>The action FooBar is not valid for this endpoint.</Message>" in r.text
+    r = query(nephos, account, path, Action="SendMessage")
+    assert "<Code>MissingParameter</Code>" in r.text
+    assert "<Message>The request must contain the parameter MessageBody.</Message>" in r.text
+    r = query(nephos, account, f"/{account}/missing", Action="GetQueueAttributes")
+    assert r.status_code == 400
+    assert "<Message>The specified queue does not exist for this wsdl version.</Message>" in r.text
+    # The JSON protocol keeps the short wording.
+    with pytest.raises(ClientError) as e:
+        sqs.get_queue_attributes(QueueUrl=f"{nephos.endpoint}/{account}/missing")
+    assert err(e)["Message"] == "The specified queue does not exist."
+
+
+def test_query_dead_letter_sources_are_queue_url_elements(nephos, account, sqs):
+    dlq = sqs.create_queue(QueueName="qdlq")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    src = sqs.create_queue(QueueName="qsrc", Attributes={
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": 1})})["QueueUrl"]
+    r = query(nephos, account, Action="ListDeadLetterSourceQueues", QueueUrl=dlq)
+    assert f"<QueueUrl>{src}</QueueUrl>" in r.text
