@@ -6,6 +6,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 import requests
+from urllib.parse import urlsplit
 
 NS = {"q": "http://queue.amazonaws.com/doc/2012-11-05/"}
 
@@ -14,8 +15,19 @@ def auth(account):
     return {"Authorization": f"AWS4-HMAC-SHA256 Credential={account}/20240101/us-east-1/sqs/aws4_request, SignedHeaders=host, Signature=0"}
 
 
+def loopback(url, headers):
+    """Queue URLs name `sqs.<region>.localhost.localstack.cloud`, which public DNS answers
+    with 127.0.0.1: resolve it here so the tests need no network. The Host header stays."""
+    parts = urlsplit(url)
+    if parts.hostname and parts.hostname.endswith(".localhost.localstack.cloud"):
+        headers = {**headers, "Host": parts.netloc}
+        url = f"http://127.0.0.1:{parts.port}{parts.path}"
+    return url, headers
+
+
 def call(url, account, **params):
-    r = requests.post(url, data={"Version": "2012-11-05", **params}, headers=auth(account), timeout=30)
+    url, headers = loopback(url, auth(account))
+    r = requests.post(url, data={"Version": "2012-11-05", **params}, headers=headers, timeout=30)
     return r, ET.fromstring(r.content)
 
 
@@ -25,7 +37,8 @@ def test_query_protocol_round_trip(nephos, account):
                    "Tag.1.Key": "created", "Tag.1.Value": "yes"})
     assert r.status_code == 200
     url = x.find(".//q:QueueUrl", NS).text
-    assert url == f"{nephos.endpoint}/{account}/old"
+    # Like AWS's sqs.<region>.amazonaws.com, the queue's host names its region.
+    assert url == f"http://sqs.us-east-1.localhost.localstack.cloud:{nephos.port}/{account}/old"
     # Old SDKs post to the queue URL without a QueueUrl parameter.
     r, x = call(url, account, Action="SendMessage", MessageBody="hello",
                 **{"MessageAttribute.1.Name": "n", "MessageAttribute.1.Value.DataType": "Number",
@@ -105,7 +118,8 @@ def test_signed_query_requests_with_verification(start_nephos, account):
                          headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"})
         SigV4Auth(creds, "sqs", "us-east-1").add_auth(req)
         p = req.prepare()
-        return requests.post(p.url, data=p.body, headers=dict(p.headers), timeout=10)
+        target, headers = loopback(p.url, dict(p.headers))
+        return requests.post(target, data=p.body, headers=headers, timeout=10)
 
     r = signed(server.endpoint, Action="CreateQueue", QueueName="signed")
     assert r.status_code == 200, r.text
@@ -114,7 +128,8 @@ def test_signed_query_requests_with_verification(start_nephos, account):
     assert r.status_code == 200, r.text
     import datetime
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    bad = requests.post(url, data={"Action": "SendMessage", "MessageBody": "x", "Version": "2012-11-05"},
-                        headers={**auth(account), "X-Amz-Date": now}, timeout=10)
+    target, headers = loopback(url, {**auth(account), "X-Amz-Date": now})
+    bad = requests.post(target, data={"Action": "SendMessage", "MessageBody": "x", "Version": "2012-11-05"},
+                        headers=headers, timeout=10)
     assert bad.status_code == 403
     assert ET.fromstring(bad.content).find(".//q:Code", NS).text == "SignatureDoesNotMatch"

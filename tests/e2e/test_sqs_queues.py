@@ -17,15 +17,24 @@ def code(exc):
 def test_queue_url_routes_back_and_account_path(nephos, account):
     sqs = nephos.client("sqs", account=account)
     url = sqs.create_queue(QueueName="routes")["QueueUrl"]
-    assert url == f"{nephos.endpoint}/{account}/routes"
+    # Like AWS's sqs.<region>.amazonaws.com, a queue's URL names its region.
+    assert url == f"http://sqs.us-east-1.localhost.localstack.cloud:{nephos.port}/{account}/routes"
     assert sqs.get_queue_url(QueueName="routes")["QueueUrl"] == url
+    west = nephos.client("sqs", account=account, region="eu-west-1")
+    west_url = west.create_queue(QueueName="routes")["QueueUrl"]
+    assert west_url == f"http://sqs.eu-west-1.localhost.localstack.cloud:{nephos.port}/{account}/routes"
+    assert west.list_queues()["QueueUrls"] == [west_url]
+    # The URL's region wins over the client's.
+    west.send_message(QueueUrl=url, MessageBody="east")
+    # The host-less form of earlier versions still names the queue.
+    sqs.send_message(QueueUrl=f"{nephos.endpoint}/{account}/routes", MessageBody="c")
     # The account-path form and a bare name both name the queue.
     sqs.send_message(QueueUrl=f"/{account}/routes", MessageBody="a")
     sqs.send_message(QueueUrl="routes", MessageBody="b")
     # AWS's own URL form for the same account and region.
     aws_url = f"https://sqs.us-east-1.amazonaws.com/{account}/routes"
     attrs = sqs.get_queue_attributes(QueueUrl=aws_url, AttributeNames=["ApproximateNumberOfMessages"])
-    assert attrs["Attributes"]["ApproximateNumberOfMessages"] == "2"
+    assert attrs["Attributes"]["ApproximateNumberOfMessages"] == "4"
 
 
 def test_queue_name_rules(nephos, account):
@@ -60,7 +69,8 @@ def test_attributes_defaults_and_read_only(nephos, account):
     a = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
     assert a["VisibilityTimeout"] == "30"
     assert a["DelaySeconds"] == "0"
-    assert a["MaximumMessageSize"] == "262144"
+    # 1 MiB since AWS raised the limit (August 2025).
+    assert a["MaximumMessageSize"] == "1048576"
     assert a["MessageRetentionPeriod"] == "345600"
     assert a["ReceiveMessageWaitTimeSeconds"] == "0"
     assert a["SqsManagedSseEnabled"] == "true"
@@ -83,7 +93,7 @@ def test_attributes_defaults_and_read_only(nephos, account):
     [
         ("DelaySeconds", "900", "901"),
         ("MaximumMessageSize", "1024", "1023"),
-        ("MaximumMessageSize", "262144", "262145"),
+        ("MaximumMessageSize", "1048576", "1048577"),
         ("MessageRetentionPeriod", "60", "59"),
         ("MessageRetentionPeriod", "1209600", "1209601"),
         ("ReceiveMessageWaitTimeSeconds", "20", "21"),
@@ -95,6 +105,9 @@ def test_attributes_defaults_and_read_only(nephos, account):
 def test_attribute_ranges(nephos, account, name, good, bad):
     sqs = nephos.client("sqs", account=account)
     url = sqs.create_queue(QueueName="ranges")["QueueUrl"]
+    if name == "KmsDataKeyReusePeriodSeconds":
+        # The reuse period is reported only for a queue with a KMS key.
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"KmsMasterKeyId": "alias/k"})
     sqs.set_queue_attributes(QueueUrl=url, Attributes={name: good})
     assert sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[name])["Attributes"][name] == good
     with pytest.raises(ClientError) as e:

@@ -314,7 +314,8 @@ impl Gateway {
                 declared_trailer_checksum(model, op, &req.headers, &mut input.value);
             }
             if service == "sqs" {
-                queue_url_from_path(&mut input.value, op, model, &req, host);
+                queue_url_from_path(&mut input.value, op, model, &req, host)?;
+                sqs_required_members(&input.value, op, model)?;
             }
             nephos_protocol::validate::validate(model, op, &input.value)?;
             let provider = self
@@ -475,21 +476,47 @@ fn query_compatible_code(model: &ServiceModel, protocol: Protocol, mut e: AwsErr
     {
         e.code = "ValidationError".into();
     }
+    // SQS's query API still words a missing queue as its WSDL-era API did.
+    if protocol == Protocol::Query
+        && model.metadata.endpoint_prefix == "sqs"
+        && e.code == "QueueDoesNotExist"
+    {
+        e.message = "The specified queue does not exist for this wsdl version.".into();
+    }
     e
 }
 
+/// SQS answers a missing required parameter with its own `MissingParameter`, naming it.
+fn sqs_required_members(
+    value: &nephos_core::Value,
+    op: &nephos_model::Operation,
+    model: &ServiceModel,
+) -> Result<(), AwsError> {
+    let Some(input) = &op.input else {
+        return Ok(());
+    };
+    for name in &model.shape(&input.shape).required {
+        if value.get(name).is_none_or(|v| v.is_null()) {
+            return Err(AwsError::new(
+                400,
+                "MissingParameter",
+                format!("The request must contain the parameter {name}."),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Older SQS clients send query requests to the queue URL itself and leave `QueueUrl`
-/// out of the form: the path (`/<account>/<name>`) names the queue.
+/// out of the form: the path (`/<account>/<name>`) names the queue. An action that takes
+/// no queue (CreateQueue, ListQueues) is not valid at a queue's URL.
 fn queue_url_from_path(
     value: &mut nephos_core::Value,
     op: &nephos_model::Operation,
     model: &ServiceModel,
     req: &HttpRequest,
     host: Option<&str>,
-) {
-    if value.get("QueueUrl").is_some() {
-        return;
-    }
+) -> Result<(), AwsError> {
     let takes_url = op
         .input
         .as_ref()
@@ -500,14 +527,26 @@ fn queue_url_from_path(
         .split('/')
         .filter(|s| !s.is_empty())
         .collect();
-    if takes_url && segments.len() >= 2 && nephos_core::is_account_id(segments[segments.len() - 2])
-    {
+    let queue_path =
+        segments.len() >= 2 && nephos_core::is_account_id(segments[segments.len() - 2]);
+    if queue_path && matches!(op.name.as_str(), "CreateQueue" | "ListQueues") {
+        return Err(AwsError::new(
+            400,
+            "InvalidAction",
+            format!("The action {} is not valid for this endpoint.", op.name),
+        ));
+    }
+    if value.get("QueueUrl").is_some() {
+        return Ok(());
+    }
+    if takes_url && queue_path {
         let url = format!("http://{}{}", host.unwrap_or("localhost"), req.uri.path());
         if value.is_null() {
             *value = nephos_core::Value::map();
         }
         value.insert("QueueUrl", url);
     }
+    Ok(())
 }
 
 fn find_action(query: Option<&str>, form: Option<&[u8]>) -> Option<String> {

@@ -64,14 +64,16 @@ pub fn resolve_action<'m>(
             )
         })?;
     model.operation(action).ok_or_else(|| {
-        AwsError::new(
-            400,
-            "InvalidAction",
+        // SQS (the query-compatible JSON service) words it as its query API did.
+        let message = if compat_model_needed(model) {
+            format!("The action {action} is not valid for this endpoint.")
+        } else {
             format!(
                 "The action {action} is not valid for this web service (version {}).",
                 model.metadata.api_version
-            ),
-        )
+            )
+        };
+        AwsError::new(400, "InvalidAction", message)
     })
 }
 
@@ -480,10 +482,14 @@ fn write_compat_members(w: &mut XmlWriter, model: &ServiceModel, shape: &Shape, 
                 let Some(member) = &target.member else {
                     continue;
                 };
-                let item = if name.ends_with('s') {
-                    singular(name).unwrap_or(name).to_owned()
-                } else {
-                    member.shape.clone()
+                // Structures were named by their shape (`Results` held
+                // `<ListMessageMoveTasksResultEntry>`), scalars by the singular
+                // (`queueUrls` held `<QueueUrl>`).
+                let item = match singular(name) {
+                    Some(one) if model.target(member).kind != ShapeType::Structure => {
+                        capitalize(one)
+                    }
+                    _ => member.shape.clone(),
                 };
                 for x in val.as_list().unwrap_or_default() {
                     write_compat_value(w, model, member, &item, x);
@@ -629,12 +635,18 @@ impl Codec for QueryCodec {
                 &wrapper,
                 &xml::struct_attributes(model, shape, &output.value),
             );
+            let opened = w.as_str().len();
             if compat_model_needed(model) {
                 write_compat_members(&mut w, model, shape, &output.value);
             } else {
                 xml::write_members(&mut w, model, shape, &output.value);
             }
-            w.close(&wrapper);
+            // AWS writes an empty result as `<ReceiveMessageResult/>`.
+            if w.as_str().len() == opened {
+                w.end_empty();
+            } else {
+                w.close(&wrapper);
+            }
         }
         w.open("ResponseMetadata", &[]);
         w.leaf("RequestId", &[], meta.request_id);

@@ -298,6 +298,14 @@ impl XmlWriter {
         self.out.push('>');
     }
 
+    /// Ends the element just opened, with nothing in it, as `<name/>`.
+    pub fn end_empty(&mut self) {
+        if self.out.ends_with('>') {
+            self.out.pop();
+            self.out.push_str("/>");
+        }
+    }
+
     pub fn text(&mut self, s: &str) {
         self.out.push_str(&escape_text(s));
     }

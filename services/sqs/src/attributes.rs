@@ -4,10 +4,13 @@ use crate::errors;
 use nephos_core::AwsError;
 use std::collections::BTreeMap;
 
+/// The largest message (and batch) SQS takes: 1 MiB since August 2025.
+pub const MAX_MESSAGE_SIZE: i64 = 1_048_576;
+
 /// Settable attributes with their integer ranges (`None`: not an integer).
 const SETTABLE: &[(&str, Option<(i64, i64)>)] = &[
     ("DelaySeconds", Some((0, 900))),
-    ("MaximumMessageSize", Some((1024, 262_144))),
+    ("MaximumMessageSize", Some((1024, MAX_MESSAGE_SIZE))),
     ("MessageRetentionPeriod", Some((60, 1_209_600))),
     ("ReceiveMessageWaitTimeSeconds", Some((0, 20))),
     ("VisibilityTimeout", Some((0, 43_200))),
@@ -33,12 +36,6 @@ pub const READ_ONLY: &[&str] = &[
     "QueueArn",
 ];
 
-const FIFO_ONLY: &[&str] = &[
-    "ContentBasedDeduplication",
-    "DeduplicationScope",
-    "FifoThroughputLimit",
-];
-
 pub fn is_known(name: &str) -> bool {
     name == "All" || READ_ONLY.contains(&name) || SETTABLE.iter().any(|(n, _)| *n == name)
 }
@@ -48,7 +45,7 @@ pub fn default(name: &str, fifo: bool, set: &BTreeMap<String, String>) -> Option
     Some(
         match name {
             "DelaySeconds" => "0",
-            "MaximumMessageSize" => "262144",
+            "MaximumMessageSize" => "1048576",
             "MessageRetentionPeriod" => "345600",
             "ReceiveMessageWaitTimeSeconds" => "0",
             "VisibilityTimeout" => "30",
@@ -92,20 +89,34 @@ pub fn validate(
                 _ => return Err(errors::invalid_attribute_value(name)),
             }
         }
-        if FIFO_ONLY.contains(&name.as_str()) && !fifo {
-            return Err(errors::invalid_attribute_name(name));
-        }
-        let normalized = match name.as_str() {
-            "FifoQueue" => {
-                if !creating {
+        if !fifo {
+            match name.as_str() {
+                // Standard queues know no FifoQueue attribute, not even "false".
+                "FifoQueue" | "ContentBasedDeduplication" => {
                     return Err(errors::invalid_attribute_name(name));
                 }
-                match value.to_ascii_lowercase().as_str() {
-                    "true" if fifo => "true".to_owned(),
-                    "false" if !fifo => continue,
-                    _ => return Err(errors::invalid_attribute_value(name)),
+                "DeduplicationScope" | "FifoThroughputLimit" => {
+                    return Err(AwsError::new(
+                        400,
+                        "InvalidAttributeName",
+                        format!("You can specify the {name} only when FifoQueue is set to true."),
+                    ));
                 }
+                _ => {}
             }
+        }
+        let normalized = match name.as_str() {
+            "FifoQueue" => match value.to_ascii_lowercase().as_str() {
+                "true" => "true".to_owned(),
+                _ if !creating => {
+                    return Err(AwsError::new(
+                        400,
+                        "InvalidAttributeValue",
+                        "Invalid value for the parameter FifoQueue. Reason: Modifying queue type is not supported.",
+                    ));
+                }
+                _ => return Err(errors::invalid_attribute_value(name)),
+            },
             "ContentBasedDeduplication" | "SqsManagedSseEnabled" => {
                 match value.to_ascii_lowercase().as_str() {
                     "true" => "true".to_owned(),
@@ -317,7 +328,9 @@ mod tests {
         assert!(validate(&m(&[("ContentBasedDeduplication", "true")]), false, true).is_err());
         assert!(validate(&m(&[("FifoQueue", "true")]), false, true).is_err());
         assert!(validate(&m(&[("FifoQueue", "true")]), true, true).is_ok());
-        assert!(validate(&m(&[("FifoQueue", "true")]), true, false).is_err());
+        assert!(validate(&m(&[("FifoQueue", "true")]), true, false).is_ok());
+        assert!(validate(&m(&[("FifoQueue", "false")]), true, false).is_err());
+        assert!(validate(&m(&[("FifoQueue", "false")]), false, true).is_err());
         assert!(
             validate(
                 &m(&[

@@ -190,7 +190,7 @@ pub fn parse_attributes(v: Option<&Value>, system: bool) -> Result<Attributes, A
             _ => {
                 let Some(s) = string.as_deref().filter(|s| !s.is_empty()) else {
                     return Err(errors::invalid_parameter(format!(
-                        "Message (user) attribute '{name}' must contain a non-empty message attribute value for message attribute type '{data_type}'."
+                        "Message (user) attribute '{name}' must contain a non-empty value of type '{data_type}'."
                     )));
                 };
                 if binary.is_some() {
@@ -203,7 +203,11 @@ pub fn parse_attributes(v: Option<&Value>, system: bool) -> Result<Attributes, A
                         "Could not cast message attribute '{name}' value to number."
                     )));
                 }
-                check_characters(s, "message attribute value")?;
+                // AWS reports these as an invalid parameter, not as invalid contents.
+                check_characters(s, "message attribute value").map_err(|mut e| {
+                    e.code = "InvalidParameterValue".into();
+                    e
+                })?;
             }
         }
         out.insert(
@@ -223,8 +227,8 @@ fn validate_attribute_name(name: &str) -> Result<(), AwsError> {
     let ok = !name.is_empty()
         && name.len() <= 256
         && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'))
         && !name.starts_with('.')
         && !name.ends_with('.')
         && !name.contains("..")
@@ -249,16 +253,15 @@ pub fn message_size(body: &str, attrs: &Attributes) -> usize {
     body.len() + attrs.iter().map(|(n, a)| a.size(n)).sum::<usize>()
 }
 
-/// Whether the attribute `name` is selected by `MessageAttributeNames`: `All`, `.*`,
-/// `prefix.*`, or the exact name.
+/// Whether the attribute `name` is selected by `MessageAttributeNames`: `All`, `*`, `.*`,
+/// `prefix.*` (any name starting with the prefix: `Hel.*` takes `Hello` and `Help.Me`),
+/// or the exact name.
 pub fn selected(name: &str, patterns: &[String]) -> bool {
     patterns.iter().any(|p| {
-        p == "All"
-            || p == ".*"
+        matches!(p.as_str(), "All" | "*" | ".*")
             || p == name
-            || p.strip_suffix(".*").is_some_and(|prefix| {
-                name.starts_with(prefix) && name[prefix.len()..].starts_with('.')
-            })
+            || p.strip_suffix(".*")
+                .is_some_and(|prefix| name.starts_with(prefix))
     })
 }
 
@@ -305,7 +308,9 @@ mod tests {
         assert!(selected("x", &p(&["All"])));
         assert!(selected("x", &p(&[".*"])));
         assert!(selected("foo.bar", &p(&["foo.*"])));
-        assert!(!selected("foobar", &p(&["foo.*"])));
+        assert!(selected("foobar", &p(&["foo.*"])));
+        assert!(!selected("fobar", &p(&["foo.*"])));
+        assert!(selected("x", &p(&["*"])));
         assert!(selected("x", &p(&["x"])));
         assert!(!selected("y", &p(&["x"])));
     }

@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 const MAX_BATCH: usize = 10;
 const MAX_VISIBILITY: i64 = 43_200;
+const NO_DEDUP_ID: &str = "The queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly";
 
 /// A message accepted into a queue (or recognized as a FIFO duplicate).
 struct Sent {
@@ -54,6 +55,7 @@ fn accept(
     entry: &Value,
     now: i64,
     durable: bool,
+    batch: bool,
 ) -> Result<Sent, AwsError> {
     let body = match entry.str("MessageBody") {
         Some(b) if !b.is_empty() => b,
@@ -69,13 +71,22 @@ fn accept(
     let meta = inner.meta();
     let max = meta.int("MaximumMessageSize") as usize;
     if message::message_size(body, &attrs) > max {
+        // AWS words the same check differently for a batch entry.
+        let verb = if batch {
+            "cannot be validated"
+        } else {
+            "are invalid"
+        };
         return Err(errors::invalid_parameter(format!(
-            "One or more parameters are invalid. Reason: Message must be shorter than {max} bytes."
+            "One or more parameters {verb}. Reason: Message must be shorter than {max} bytes."
         )));
     }
     let group = entry.str("MessageGroupId");
     let dedup = entry.str("MessageDeduplicationId");
     let delay = match entry.get("DelaySeconds") {
+        // A FIFO message takes no delay of its own, but an explicit 0 is accepted (and
+        // means the queue's delay).
+        Some(Value::Integer(0)) if q.fifo => meta.int("DelaySeconds"),
         Some(Value::Integer(d)) => {
             if q.fifo {
                 return Err(errors::not_for_queue_type("DelaySeconds", &d.to_string()));
@@ -113,13 +124,10 @@ fn accept(
                 hex::encode(Sha256::digest(body.as_bytes()))
             }
             None => {
-                return Err(errors::invalid_parameter(
-                    "The queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly",
-                ));
+                return Err(errors::invalid_parameter(NO_DEDUP_ID));
             }
         };
-        let per_group =
-            meta.attrs.get("DeduplicationScope").map(String::as_str) == Some("messageGroup");
+        let per_group = inner.dedup_per_group_at(now);
         let key = if per_group {
             format!("{g}\n{id}")
         } else {
@@ -217,6 +225,7 @@ pub async fn send_message(
         input,
         ctx.clock.now_millis(),
         core.storage.is_durable(),
+        false,
     )?;
     if let Some(stored) = &sent.stored {
         let mut batch = vec![Core::msg_mutation(&q, sent.seq, stored)];
@@ -289,8 +298,15 @@ fn failure(id: &str, e: &AwsError) -> Value {
         .with("Message", e.message.as_str())
 }
 
+/// AWS leaves an empty list out of a batch answer.
 fn batch_result(ok: Vec<Value>, failed: Vec<Value>) -> Value {
-    Value::map().with("Successful", ok).with("Failed", failed)
+    let mut v = Value::map();
+    for (name, list) in [("Successful", ok), ("Failed", failed)] {
+        if !list.is_empty() {
+            v.insert(name, list);
+        }
+    }
+    v
 }
 
 pub async fn send_message_batch(
@@ -301,7 +317,9 @@ pub async fn send_message_batch(
     let q = core.resolve(ctx, input.str("QueueUrl").unwrap_or_default())?;
     let entries = entries(input);
     check_batch(entries, "SendMessageBatchRequestEntry")?;
-    let limit = q.inner.lock().unwrap().meta().int("MaximumMessageSize") as usize;
+    // The batch as a whole may take the largest message size, whatever the queue's own
+    // maximum (which applies per entry).
+    let limit = attributes::MAX_MESSAGE_SIZE as usize;
     let total: usize = entries
         .iter()
         .map(|e| {
@@ -319,11 +337,30 @@ pub async fn send_message_batch(
             ),
         ));
     }
+    if q.fifo {
+        // A FIFO entry without its group or deduplication id fails the whole batch.
+        let content_based = q
+            .inner
+            .lock()
+            .unwrap()
+            .meta()
+            .flag("ContentBasedDeduplication");
+        for e in entries {
+            if e.str("MessageGroupId").is_none() {
+                return Err(errors::invalid_parameter(
+                    "The request must contain the parameter MessageGroupId.",
+                ));
+            }
+            if e.str("MessageDeduplicationId").is_none() && !content_based {
+                return Err(errors::invalid_parameter(NO_DEDUP_ID));
+            }
+        }
+    }
     let now = ctx.clock.now_millis();
     let (mut ok, mut failed, mut batch) = (Vec::new(), Vec::new(), Vec::new());
     for e in entries {
         let id = e.str("Id").unwrap_or_default();
-        match accept(&q, ctx, e, now, core.storage.is_durable()) {
+        match accept(&q, ctx, e, now, core.storage.is_durable(), true) {
             Ok(mut sent) => {
                 if let Some(stored) = &sent.stored {
                     batch.push(Core::msg_mutation(&q, sent.seq, stored));
@@ -563,7 +600,12 @@ pub async fn move_to(
     let mut batch = Vec::new();
     {
         let mut inner = to.inner.lock().unwrap();
-        for Moved { seq, mut data } in moved {
+        for Moved {
+            seq,
+            mut data,
+            receipt,
+        } in moved
+        {
             batch.push(Mutation::delete(MESSAGES, from.msg_key(seq)));
             batch.push(Mutation::delete(RECEIPTS, from.msg_key(seq)));
             data.delay_until = 0;
@@ -571,6 +613,10 @@ pub async fn move_to(
             let new_seq = inner.next_seq();
             batch.push(Core::msg_mutation(to, new_seq, &data));
             inner.insert(new_seq, data, now);
+            if let Some(r) = receipt {
+                inner.restore_receipt(new_seq, r, now);
+                batch.extend(inner.receipt_mutation(new_seq));
+            }
         }
     }
     core.commit(batch).await?;
@@ -579,10 +625,20 @@ pub async fn move_to(
 }
 
 /// Deletes a message by its handle; the mutations that forget it, if it was there.
-fn delete_one(q: &Queue, handle: &str, durable: bool) -> Result<Vec<Mutation>, AwsError> {
+fn delete_one(q: &Queue, handle: &str, now: i64, durable: bool) -> Result<Vec<Mutation>, AwsError> {
     let (seq, nonce) = parse_handle(q, handle)?;
     let mut inner = q.inner.lock().unwrap();
-    if inner.delete(seq, nonce) != Handle::Done || !durable {
+    inner.maintain(now);
+    match inner.delete(seq, nonce) {
+        Handle::Done => {}
+        Handle::Stale | Handle::NotInFlight if q.fifo => {
+            return Err(errors::invalid_parameter(format!(
+                "Value {handle} for parameter ReceiptHandle is invalid. Reason: The receipt handle has expired."
+            )));
+        }
+        _ => return Ok(Vec::new()),
+    }
+    if !durable {
         return Ok(Vec::new());
     }
     let mut batch = std::mem::take(&mut inner.pending);
@@ -600,6 +656,7 @@ pub async fn delete_message(
     let batch = delete_one(
         &q,
         input.str("ReceiptHandle").unwrap_or_default(),
+        ctx.clock.now_millis(),
         core.storage.is_durable(),
     )?;
     core.commit(batch).await?;
@@ -616,11 +673,12 @@ pub async fn delete_message_batch(
     let q = core.resolve(ctx, input.str("QueueUrl").unwrap_or_default())?;
     let entries = entries(input);
     check_batch(entries, "DeleteMessageBatchRequestEntry")?;
+    let now = ctx.clock.now_millis();
     let (mut ok, mut failed, mut batch) = (Vec::new(), Vec::new(), Vec::new());
     for e in entries {
         let id = e.str("Id").unwrap_or_default();
         let handle = e.str("ReceiptHandle").unwrap_or_default();
-        match delete_one(&q, handle, core.storage.is_durable()) {
+        match delete_one(&q, handle, now, core.storage.is_durable()) {
             Ok(mutations) => {
                 batch.extend(mutations);
                 ok.push(Value::map().with("Id", id));
@@ -660,11 +718,8 @@ fn change_one(
     };
     match outcome {
         Handle::Done => Ok(mutation),
-        Handle::NotInFlight => Err(AwsError::new(
-            400,
-            "MessageNotInflight",
-            "Message does not exist or is not available for visibility timeout change.",
-        )),
+        // A message whose visibility timeout has already run out stays as it is.
+        Handle::NotInFlight => Ok(None),
         Handle::Gone | Handle::Stale => Err(errors::invalid_parameter(format!(
             "Value {handle} for parameter ReceiptHandle is invalid. Reason: Message does not exist or is not available for visibility timeout change."
         ))),

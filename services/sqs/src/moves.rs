@@ -126,13 +126,21 @@ async fn run(core: Arc<Core>, clock: Arc<Clock>, task: Arc<Task>) {
             inner
                 .visible(per_second)
                 .into_iter()
-                .filter_map(|seq| inner.remove(seq).map(|data| Moved { seq, data }))
+                .filter_map(|seq| {
+                    inner.remove(seq).map(|data| Moved {
+                        seq,
+                        data,
+                        receipt: None,
+                    })
+                })
                 .collect()
         };
         if taken.is_empty() {
             *task.status.lock().unwrap() = "COMPLETED".into();
             return;
         }
+        // A batch short of the rate drained the queue: the task is done once it is moved.
+        let drained = taken.len() < per_second;
         // Group by destination: the chosen queue, else each message's original source.
         let mut by_dest: HashMap<String, Vec<Moved>> = HashMap::new();
         for m in taken {
@@ -161,6 +169,16 @@ async fn run(core: Arc<Core>, clock: Arc<Clock>, task: Arc<Task>) {
             }
             task.moved.fetch_add(n, Ordering::Relaxed);
         }
+        if drained {
+            let mut status = task.status.lock().unwrap();
+            *status = if *status == "RUNNING" {
+                "COMPLETED"
+            } else {
+                "CANCELLED"
+            }
+            .into();
+            return;
+        }
         clock.sleep_until(now + 1000).await;
     }
 }
@@ -172,6 +190,21 @@ fn fail(task: &Task, reason: &str) {
 
 pub fn cancel(core: &Core, input: &Value) -> Result<Value, AwsError> {
     let handle = input.str("TaskHandle").unwrap_or_default();
+    // A handle is base64 of {"taskId", "sourceArn"}; its source queue must exist.
+    let source_arn = B64
+        .decode(handle)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .and_then(|doc| {
+            doc.get("taskId")?;
+            Some(doc.get("sourceArn")?.as_str()?.to_owned())
+        })
+        .ok_or_else(|| errors::invalid_parameter("Value for parameter TaskHandle is invalid."))?;
+    if core.by_arn(&source_arn).is_none() {
+        return Err(not_found(
+            "The resource that you specified for the SourceArn parameter doesn't exist.",
+        ));
+    }
     let tasks = core.tasks.0.lock().unwrap();
     let task = tasks
         .values()

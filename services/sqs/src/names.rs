@@ -36,11 +36,40 @@ pub fn validate_name(name: &str, fifo: bool) -> Result<(), AwsError> {
     }))
 }
 
-/// The URL of a queue, on the host the client addressed so later calls route back here.
+/// The URL of a queue, on the host and port the client addressed so later calls route
+/// back here. Like AWS's `sqs.<region>.amazonaws.com`, the host names the region (queues
+/// of the same name in two regions have two URLs): a client of a loopback address gets
+/// LocalStack's `sqs.<region>.localhost.localstack.cloud`, whose public DNS answers
+/// 127.0.0.1. A host of another name (a container's, say) is kept as it is.
 pub fn queue_url(host: Option<&str>, region: &str, account: &str, name: &str) -> String {
-    match host {
-        Some(h) => format!("http://{h}/{account}/{name}"),
-        None => format!("http://sqs.{region}.localhost.localstack.cloud:4566/{account}/{name}"),
+    let host = host.unwrap_or("localhost:4566");
+    let (hostname, port) = match host.rsplit_once(':') {
+        Some((h, p)) if !h.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => (h, Some(p)),
+        _ => (host, None),
+    };
+    // A host that already names a region (`sqs.eu-west-1.localhost.localstack.cloud`).
+    let base = hostname
+        .strip_prefix("sqs.")
+        .and_then(|rest| rest.split_once('.'))
+        .filter(|(r, _)| r.contains('-'))
+        .map_or(hostname, |(_, domain)| domain);
+    let loopback = base == "localhost"
+        || base == "localhost.localstack.cloud"
+        || base
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    let domain = if loopback {
+        "localhost.localstack.cloud"
+    } else if base != hostname {
+        base
+    } else {
+        return format!("http://{host}/{account}/{name}");
+    };
+    match port {
+        Some(p) => format!("http://sqs.{region}.{domain}:{p}/{account}/{name}"),
+        None => format!("http://sqs.{region}.{domain}/{account}/{name}"),
     }
 }
 
@@ -151,6 +180,38 @@ mod tests {
         assert_eq!(r.account, "111111111111");
         assert!(parse_url("http://localhost:4566/notanaccount/q", "0").is_err());
         assert!(parse_url("http://localhost:4566/", "0").is_err());
+    }
+
+    #[test]
+    fn urls_name_the_region() {
+        let u = |h: Option<&str>, r: &str| queue_url(h, r, "123456789012", "q");
+        assert_eq!(
+            u(Some("127.0.0.1:4566"), "eu-west-1"),
+            "http://sqs.eu-west-1.localhost.localstack.cloud:4566/123456789012/q"
+        );
+        assert_eq!(
+            u(Some("localhost:4510"), "us-east-1"),
+            "http://sqs.us-east-1.localhost.localstack.cloud:4510/123456789012/q"
+        );
+        assert_eq!(
+            u(
+                Some("sqs.us-east-1.localhost.localstack.cloud:4566"),
+                "ap-south-1"
+            ),
+            "http://sqs.ap-south-1.localhost.localstack.cloud:4566/123456789012/q"
+        );
+        assert_eq!(
+            u(Some("[::1]:4566"), "us-east-1"),
+            "http://sqs.us-east-1.localhost.localstack.cloud:4566/123456789012/q"
+        );
+        assert_eq!(
+            u(Some("nephos:4566"), "us-east-1"),
+            "http://nephos:4566/123456789012/q"
+        );
+        assert_eq!(
+            u(None, "us-east-2"),
+            "http://sqs.us-east-2.localhost.localstack.cloud:4566/123456789012/q"
+        );
     }
 
     #[test]

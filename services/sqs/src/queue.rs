@@ -49,7 +49,15 @@ impl Meta {
     pub fn flag(&self, name: &str) -> bool {
         self.attrs.get(name).is_some_and(|v| v == "true")
     }
+
+    /// Whether deduplication ids are scoped to their message group.
+    pub fn dedup_per_group(&self) -> bool {
+        self.attrs.get("DeduplicationScope").map(String::as_str) == Some("messageGroup")
+    }
 }
+
+/// AWS applies some attribute changes only after they have propagated (up to 60 s).
+pub const ATTRIBUTE_PROPAGATION_MS: i64 = 60_000;
 
 /// A message as stored: everything that survives a restart.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -139,6 +147,8 @@ struct Attempt {
 pub struct Moved {
     pub seq: u64,
     pub data: Stored,
+    /// Receives so far: a dead-lettered message keeps counting in its new queue.
+    pub receipt: Option<Receipt>,
 }
 
 #[derive(Default)]
@@ -149,7 +159,14 @@ pub struct Inner {
     timed: BTreeSet<(i64, u64)>,
     delayed: usize,
     in_flight: usize,
-    groups_in_flight: HashMap<String, usize>,
+    /// FIFO: each message group's messages, in order.
+    groups: HashMap<String, BTreeSet<u64>>,
+    /// FIFO: the groups whose first message is visible, in the order they became so
+    /// (AWS serves groups in that order, not by their messages' age).
+    available: BTreeSet<(u64, String)>,
+    /// FIFO: the stamp of each group in `available`.
+    group_stamp: HashMap<String, u64>,
+    next_stamp: u64,
     dedup: HashMap<String, (i64, String, u64)>,
     dedup_order: VecDeque<(i64, String)>,
     attempts: HashMap<String, Attempt>,
@@ -166,6 +183,8 @@ pub struct Inner {
     pub purge_until: i64,
     /// Set when the queue is deleted, so waiting receivers give up.
     pub deleted: bool,
+    /// A changed deduplication scope: the scope before, in force until then.
+    pub dedup_scope_change: Option<(bool, i64)>,
 }
 
 pub struct Queue {
@@ -265,6 +284,14 @@ impl Inner {
         self.meta.as_mut().expect("queue meta is set at creation")
     }
 
+    /// The deduplication scope in force: a change takes effect once it has propagated.
+    pub fn dedup_per_group_at(&self, now: i64) -> bool {
+        match self.dedup_scope_change {
+            Some((before, until)) if now < until => before,
+            _ => self.meta().dedup_per_group(),
+        }
+    }
+
     /// Expires messages past retention and makes due ones visible.
     pub fn maintain(&mut self, now: i64) {
         let retention = self.meta().int("MessageRetentionPeriod") * 1000;
@@ -291,16 +318,12 @@ impl Inner {
             if let Some(m) = self.msgs.get_mut(&seq) {
                 match m.state {
                     State::Delayed => self.delayed -= 1,
-                    State::InFlight => {
-                        self.in_flight -= 1;
-                        if let Some(g) = &m.data.group {
-                            release_group(&mut self.groups_in_flight, g);
-                        }
-                    }
+                    State::InFlight => self.in_flight -= 1,
                     State::Visible => {}
                 }
                 m.state = State::Visible;
                 self.ready.insert(seq);
+                self.refresh_group_of(seq);
             }
         }
     }
@@ -313,6 +336,13 @@ impl Inner {
     /// Removes a message from every index.
     pub fn remove(&mut self, seq: u64) -> Option<Stored> {
         let m = self.msgs.remove(&seq)?;
+        if self.fifo() {
+            let g = group_key(&m.data);
+            if let Some(set) = self.groups.get_mut(g) {
+                set.remove(&seq);
+            }
+            self.refresh_group(g);
+        }
         match m.state {
             State::Visible => {
                 self.ready.remove(&seq);
@@ -324,12 +354,46 @@ impl Inner {
             State::InFlight => {
                 self.in_flight -= 1;
                 self.timed.remove(&(m.visible_at, seq));
-                if let Some(g) = &m.data.group {
-                    release_group(&mut self.groups_in_flight, g);
-                }
             }
         }
         Some(m.data)
+    }
+
+    fn fifo(&self) -> bool {
+        self.meta.as_ref().is_some_and(|m| m.fifo)
+    }
+
+    fn refresh_group_of(&mut self, seq: u64) {
+        if self.fifo()
+            && let Some(m) = self.msgs.get(&seq)
+        {
+            let g = group_key(&m.data).to_owned();
+            self.refresh_group(&g);
+        }
+    }
+
+    /// Re-evaluates whether a FIFO group can be served: only while its first message is
+    /// visible. A group that becomes servable goes to the back of the line.
+    fn refresh_group(&mut self, g: &str) {
+        let head = self.groups.get(g).and_then(|s| s.first().copied());
+        let servable = head
+            .and_then(|seq| self.msgs.get(&seq))
+            .is_some_and(|m| m.state == State::Visible);
+        match (servable, self.group_stamp.get(g).copied()) {
+            (true, None) => {
+                self.next_stamp += 1;
+                self.group_stamp.insert(g.to_owned(), self.next_stamp);
+                self.available.insert((self.next_stamp, g.to_owned()));
+            }
+            (false, Some(stamp)) => {
+                self.group_stamp.remove(g);
+                self.available.remove(&(stamp, g.to_owned()));
+            }
+            _ => {}
+        }
+        if head.is_none() {
+            self.groups.remove(g);
+        }
     }
 
     /// A FIFO duplicate of a message sent in the last five minutes: its id and sequence.
@@ -369,6 +433,14 @@ impl Inner {
             .iter()
             .map(|(exp, k)| dedup_storage_key(&self.queue_key, *exp, k))
             .collect()
+    }
+
+    /// Forgets every deduplication entry (PurgeQueue); returns their storage keys.
+    pub fn clear_dedup(&mut self) -> Vec<Vec<u8>> {
+        let keys = self.dedup_keys();
+        self.dedup.clear();
+        self.dedup_order.clear();
+        keys
     }
 
     pub fn next_seq(&mut self) -> u64 {
@@ -439,9 +511,7 @@ impl Inner {
         m.visible_at = r.until;
         self.timed.insert((r.until, seq));
         self.in_flight += 1;
-        if let Some(g) = &m.data.group {
-            *self.groups_in_flight.entry(g.clone()).or_default() += 1;
-        }
+        self.refresh_group_of(seq);
     }
 
     /// Adds a message (new, moved in, or reloaded) under `seq`.
@@ -452,6 +522,7 @@ impl Inner {
         }
         let delayed = data.delay_until > now;
         let visible_at = if delayed { data.delay_until } else { now };
+        let group = self.fifo().then(|| group_key(&data).to_owned());
         if delayed {
             self.delayed += 1;
             self.timed.insert((visible_at, seq));
@@ -473,6 +544,10 @@ impl Inner {
                 nonce: 0,
             },
         );
+        if let Some(g) = group {
+            self.groups.entry(g.clone()).or_default().insert(seq);
+            self.refresh_group(&g);
+        }
     }
 
     /// Receives up to `max` messages, making them invisible for `vt_ms`. Messages that
@@ -485,55 +560,96 @@ impl Inner {
         max_receives: Option<u32>,
         moved: &mut Vec<Moved>,
     ) -> Vec<u64> {
+        if self.fifo() {
+            return self.receive_fifo(now, max, vt_ms, max_receives, moved);
+        }
         let mut out = Vec::new();
-        let mut taken_groups: Vec<String> = Vec::new();
-        let mut cursor = 0u64;
         while out.len() < max {
-            let Some(&seq) = self.ready.range(cursor..).next() else {
+            let Some(seq) = self.ready.first().copied() else {
                 break;
             };
-            cursor = seq + 1;
-            let group = self.msgs.get(&seq).and_then(|m| m.data.group.clone());
-            let fifo = self.meta().fifo;
-            if fifo
-                && let Some(g) = &group
-                && self.groups_in_flight.get(g).is_some_and(|n| *n > 0)
-                && !taken_groups.contains(g)
-            {
-                continue;
+            if self.take(seq, now, vt_ms, max_receives, moved) {
+                out.push(seq);
             }
-            let Some(m) = self.msgs.get(&seq) else {
-                self.ready.remove(&seq);
-                continue;
-            };
-            if let Some(limit) = max_receives
-                && m.receive_count >= limit
-            {
-                if let Some(data) = self.remove(seq) {
-                    moved.push(Moved { seq, data });
-                }
-                continue;
-            }
-            self.ready.remove(&seq);
-            let Some(m) = self.msgs.get_mut(&seq) else {
-                continue;
-            };
-            m.state = State::InFlight;
-            m.visible_at = now + vt_ms;
-            m.receive_count += 1;
-            m.first_receive_ms.get_or_insert(now);
-            m.nonce = rand::random();
-            self.timed.insert((m.visible_at, seq));
-            self.in_flight += 1;
-            if fifo && let Some(g) = group {
-                *self.groups_in_flight.entry(g.clone()).or_default() += 1;
-                if !taken_groups.contains(&g) {
-                    taken_groups.push(g);
-                }
-            }
-            out.push(seq);
         }
         out
+    }
+
+    /// FIFO receives serve groups in the order they became servable, each from its first
+    /// message on while its messages are visible: a message in flight holds back the
+    /// ones after it in its group.
+    fn receive_fifo(
+        &mut self,
+        now: i64,
+        max: usize,
+        vt_ms: i64,
+        max_receives: Option<u32>,
+        moved: &mut Vec<Moved>,
+    ) -> Vec<u64> {
+        let mut out = Vec::new();
+        let line: Vec<String> = self.available.iter().map(|(_, g)| g.clone()).collect();
+        for g in line {
+            if out.len() >= max {
+                break;
+            }
+            let seqs: Vec<u64> = self
+                .groups
+                .get(&g)
+                .map(|s| s.iter().copied().collect())
+                .unwrap_or_default();
+            for seq in seqs {
+                if out.len() >= max
+                    || self
+                        .msgs
+                        .get(&seq)
+                        .is_none_or(|m| m.state != State::Visible)
+                {
+                    break;
+                }
+                if self.take(seq, now, vt_ms, max_receives, moved) {
+                    out.push(seq);
+                }
+            }
+            self.refresh_group(&g);
+        }
+        out
+    }
+
+    /// Receives one visible message (true), or takes it out for the dead-letter queue
+    /// when it has been received `max_receives` times already.
+    fn take(
+        &mut self,
+        seq: u64,
+        now: i64,
+        vt_ms: i64,
+        max_receives: Option<u32>,
+        moved: &mut Vec<Moved>,
+    ) -> bool {
+        let Some(m) = self.msgs.get(&seq) else {
+            self.ready.remove(&seq);
+            return false;
+        };
+        if let Some(limit) = max_receives
+            && m.receive_count >= limit
+        {
+            let receipt = self.receipt(seq);
+            if let Some(data) = self.remove(seq) {
+                moved.push(Moved { seq, data, receipt });
+            }
+            return false;
+        }
+        self.ready.remove(&seq);
+        let Some(m) = self.msgs.get_mut(&seq) else {
+            return false;
+        };
+        m.state = State::InFlight;
+        m.visible_at = now + vt_ms;
+        m.receive_count += 1;
+        m.first_receive_ms.get_or_insert(now);
+        m.nonce = rand::random();
+        self.timed.insert((m.visible_at, seq));
+        self.in_flight += 1;
+        true
     }
 
     /// The messages an earlier FIFO receive with the same attempt id returned, if they are
@@ -563,11 +679,13 @@ impl Inner {
         );
     }
 
-    /// Deletes by receipt handle.
+    /// Deletes by receipt handle. A FIFO handle expires with its visibility timeout.
     pub fn delete(&mut self, seq: u64, nonce: u64) -> Handle {
+        let fifo = self.fifo();
         match self.msgs.get(&seq) {
             None => Handle::Gone,
             Some(m) if m.nonce != nonce => Handle::Stale,
+            Some(m) if fifo && m.state != State::InFlight => Handle::NotInFlight,
             Some(_) => {
                 self.remove(seq);
                 Handle::Done
@@ -579,7 +697,8 @@ impl Inner {
         let Some(m) = self.msgs.get_mut(&seq) else {
             return Handle::Gone;
         };
-        if m.nonce != nonce {
+        // Standard queues keep a message's earlier handles good for visibility changes.
+        if m.nonce != nonce && self.meta.as_ref().is_some_and(|m| m.fifo) {
             return Handle::Stale;
         }
         if m.state != State::InFlight {
@@ -599,7 +718,9 @@ impl Inner {
         self.timed.clear();
         self.delayed = 0;
         self.in_flight = 0;
-        self.groups_in_flight.clear();
+        self.groups.clear();
+        self.available.clear();
+        self.group_stamp.clear();
         seqs
     }
 
@@ -618,13 +739,9 @@ impl Inner {
     }
 }
 
-fn release_group(groups: &mut HashMap<String, usize>, g: &str) {
-    if let Some(n) = groups.get_mut(g) {
-        *n = n.saturating_sub(1);
-        if *n == 0 {
-            groups.remove(g);
-        }
-    }
+/// The group a FIFO message belongs to (messages moved in without one form their own).
+fn group_key(d: &Stored) -> &str {
+    d.group.as_deref().unwrap_or_default()
 }
 
 #[cfg(test)]

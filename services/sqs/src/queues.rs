@@ -3,7 +3,7 @@
 use crate::attributes::{self, READ_ONLY};
 use crate::errors;
 use crate::names;
-use crate::queue::{DEDUP, Meta, Queue, SEQS};
+use crate::queue::{ATTRIBUTE_PROPAGATION_MS, DEDUP, Meta, Queue, SEQS};
 use crate::state::{self, Core, QUEUES};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
@@ -297,6 +297,10 @@ pub fn get_queue_attributes(
             "CreatedTimestamp" => (meta.created_ms / 1000).to_string(),
             "LastModifiedTimestamp" => (meta.modified_ms / 1000).to_string(),
             "QueueArn" => q.arn.clone(),
+            // The reuse period means something only with a KMS key.
+            "KmsDataKeyReusePeriodSeconds" if !meta.attrs.contains_key("KmsMasterKeyId") => {
+                return None;
+            }
             other => meta
                 .attrs
                 .get(other)
@@ -353,6 +357,12 @@ pub async fn set_queue_attributes(
         let mut inner = q.inner.lock().unwrap();
         let meta = inner.meta_mut();
         let mut merged = meta.attrs.clone();
+        // Choosing a KMS key turns SSE-SQS off, and it stays off when the key is removed.
+        if attrs.get("KmsMasterKeyId").is_some_and(|k| !k.is_empty())
+            && !attrs.contains_key("SqsManagedSseEnabled")
+        {
+            merged.insert("SqsManagedSseEnabled".into(), "false".into());
+        }
         for (k, v) in attrs {
             if v.is_empty() {
                 merged.remove(&k);
@@ -367,9 +377,15 @@ pub async fn set_queue_attributes(
                 "The perMessageGroupId value is allowed only when the value for DeduplicationScope is messageGroup",
             ));
         }
+        let now = ctx.clock.now_millis();
+        let was_per_group = meta.dedup_per_group();
         meta.attrs = merged;
-        meta.modified_ms = ctx.clock.now_millis();
-        meta.clone()
+        meta.modified_ms = now;
+        let meta = meta.clone();
+        if meta.dedup_per_group() != was_per_group {
+            inner.dedup_scope_change = Some((was_per_group, now + ATTRIBUTE_PROPAGATION_MS));
+        }
+        meta
     };
     core.commit(vec![Core::meta_mutation(&q, &meta)]).await?;
     // A shorter delay or wait may make messages receivable sooner.
@@ -570,6 +586,13 @@ pub async fn purge_queue(
         let seqs = inner.purge();
         let mut batch = std::mem::take(&mut inner.pending);
         batch.extend(state::forget_messages(&q, &seqs));
+        // A purged FIFO queue takes a deduplication id again at once.
+        batch.extend(
+            inner
+                .clear_dedup()
+                .into_iter()
+                .map(|k| Mutation::delete(DEDUP, k)),
+        );
         batch
     };
     core.commit(batch).await?;
