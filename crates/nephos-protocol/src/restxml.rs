@@ -275,7 +275,10 @@ impl Codec for RestXmlCodec {
                 // responses have neither, and botocore reads them from the body). A shape
                 // with body members is answered with its document even when none is set
                 // (`<VersioningConfiguration/>`, a quiet `<DeleteResult/>`), as AWS does.
-                if !members.is_empty() {
+                let present = value
+                    .iter()
+                    .any(|(k, v)| !v.is_null() && shape.members.contains_key(k));
+                if present || !members.is_empty() {
                     let v = Value::Map(value);
                     let mut w = XmlWriter::new();
                     if is_s3(model) {

@@ -476,7 +476,10 @@ impl S3Provider {
                     caller.account_id = k.clone();
                     caller.caller_arn = format!("arn:aws:iam::{k}:root");
                 }
+                // The form is the request's signature: its key, not the unsigned HTTP
+                // request, says who is calling.
                 caller.access_key_id = Some(k);
+                caller.anonymous = false;
             }
             let size = form.file.as_ref().map_or(0, |f| f.data.len() as u64);
             check_policy(policy, &form, &bucket, size, ctx.clock.now_millis())?;
