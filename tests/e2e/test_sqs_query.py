@@ -16,8 +16,8 @@ def auth(account):
 
 
 def loopback(url, headers):
-    """Queue URLs name `sqs.<region>.localhost.localstack.cloud`, which public DNS answers
-    with 127.0.0.1: resolve it here so the tests need no network. The Host header stays."""
+    """LocalStack-style queue URLs (`sqs.<region>.localhost.localstack.cloud`) resolve
+    through public DNS only: resolve them here so the tests need no network."""
     parts = urlsplit(url)
     if parts.hostname and parts.hostname.endswith(".localhost.localstack.cloud"):
         headers = {**headers, "Host": parts.netloc}
@@ -37,8 +37,7 @@ def test_query_protocol_round_trip(nephos, account):
                    "Tag.1.Key": "created", "Tag.1.Value": "yes"})
     assert r.status_code == 200
     url = x.find(".//q:QueueUrl", NS).text
-    # Like AWS's sqs.<region>.amazonaws.com, the queue's host names its region.
-    assert url == f"http://sqs.us-east-1.localhost.localstack.cloud:{nephos.port}/{account}/old"
+    assert url == f"{nephos.endpoint}/{account}/old"
     # Old SDKs post to the queue URL without a QueueUrl parameter.
     r, x = call(url, account, Action="SendMessage", MessageBody="hello",
                 **{"MessageAttribute.1.Name": "n", "MessageAttribute.1.Value.DataType": "Number",

