@@ -5,6 +5,7 @@ CLI). Tests isolate themselves by account: each gets a fresh 12-digit access key
 nephos maps to its own account, so tests never see each other's state.
 """
 
+import collections
 import itertools
 import json
 import os
@@ -66,9 +67,11 @@ class Nephos:
         else:
             raise RuntimeError(f"nephos did not start: {line!r}")
         # Keep draining output so a chatty server never blocks on a full pipe.
+        # The newest lines it printed, for tests that read its log.
+        self.output = collections.deque(maxlen=20000)
         self._drain = [
-            _drain_in_background(self.proc.stdout),
-            _drain_in_background(self.proc.stderr),
+            _drain_in_background(self.proc.stdout, self.output),
+            _drain_in_background(self.proc.stderr, self.output),
         ]
 
     @property
@@ -129,10 +132,10 @@ class Nephos:
         return json.loads(out.stdout) if out.stdout.strip() else None
 
 
-def _drain_in_background(stream):
+def _drain_in_background(stream, lines):
     import threading
 
-    t = threading.Thread(target=lambda: [None for _ in stream], daemon=True)
+    t = threading.Thread(target=lambda: [lines.append(line) for line in stream], daemon=True)
     t.start()
     return t
 

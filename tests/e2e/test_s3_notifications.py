@@ -145,10 +145,11 @@ def test_notifications_to_sns(nephos, account):
     assert r["s3"]["object"]["key"] == "data/report.csv" and r["s3"]["object"]["size"] == 3
 
 
-def test_topic_policy_must_let_s3_publish(nephos, account):
-    s3 = nephos.client("s3", account=account)
-    sns = nephos.client("sns", account=account)
-    sqs = nephos.client("sqs", account=account)
+def test_topic_policy_must_let_s3_publish(start_nephos, account):
+    strict = start_nephos("--enforce-iam")
+    s3 = strict.client("s3", account=account)
+    sns = strict.client("sns", account=account)
+    sqs = strict.client("sqs", account=account)
     topic, url = s3_topic(sns, sqs, account, "s3-topic-closed", allow_s3=False)
     b = bucket_name(account, "snsdeny")
     s3.create_bucket(Bucket=b)

@@ -450,11 +450,13 @@ def test_sqs_delivery_failure_goes_to_dead_letter_queue(clients, account):
     assert m["Body"] == "orphan"
 
 
-def test_queues_must_let_the_topic_in(clients):
-    """SNS sends as the service principal `sns.amazonaws.com` for the topic: a queue whose
-    policy does not allow that gets nothing (same account too), and the message goes to
-    the subscription's dead-letter queue if that one lets SNS in."""
-    sns, sqs = clients
+def test_queues_must_let_the_topic_in(start_nephos, account):
+    """Under --enforce-iam, as on AWS: SNS sends as the service principal
+    `sns.amazonaws.com` for the topic, so a queue whose policy does not allow that gets
+    nothing (same account too), and the message goes to the subscription's dead-letter
+    queue if that one lets SNS in."""
+    strict = start_nephos("--enforce-iam")
+    sns, sqs = strict.client("sns", account=account), strict.client("sqs", account=account)
     topic = sns.create_topic(Name="gated")["TopicArn"]
     other = sns.create_topic(Name="gated-other")["TopicArn"]
     url, arn = make_queue(sqs, "gated", sns_may_send=False)
@@ -519,3 +521,22 @@ def test_lambda_and_firehose_deliveries_fail_to_the_dead_letter_queue(nephos, cl
     assert "Lambda is not emulated" in notes[lam] and "Firehose is not emulated" in notes[fh]
     # Nothing else reaches the dead-letter queue (the subscription without one discards).
     assert receive(sqs, dlq_url, n=1, wait=1) == []
+
+
+def test_without_enforce_iam_a_missing_queue_policy_delivers_and_warns(start_nephos, account):
+    """Code written against other emulators subscribes queues without a policy: by default
+    the delivery happens, with one warning naming the statement AWS would need."""
+    server = start_nephos()
+    sns, sqs = server.client("sns", account=account), server.client("sqs", account=account)
+    topic = sns.create_topic(Name="lenient")["TopicArn"]
+    url, arn = make_queue(sqs, "lenient", sns_may_send=False)
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"})
+    sns.publish(TopicArn=topic, Message="one")
+    sns.publish(TopicArn=topic, Message="two")
+    got = receive(sqs, url) + receive(sqs, url, wait=1)
+    assert sorted(m["Body"] for m in got) == ["one", "two"]
+    server.stop()
+    time.sleep(0.2)
+    warnings = [l for l in server.output if "AWS would drop this delivery" in l]
+    assert len(warnings) == 1, warnings
+    assert "sns.amazonaws.com" in warnings[0] and topic in warnings[0] and arn in warnings[0]

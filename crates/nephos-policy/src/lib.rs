@@ -19,6 +19,10 @@
 
 mod matching;
 
+use std::collections::HashSet;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use matching::arn_like;
 pub use matching::wildcard;
 use serde_json::Value as Json;
@@ -39,6 +43,53 @@ pub struct Caller {
     /// Condition keys of the request (`aws:SourceArn`, `aws:SourceAccount`, ...), matched
     /// case-insensitively by name.
     pub keys: Vec<(String, String)>,
+}
+
+static ENFORCE_IAM: AtomicBool = AtomicBool::new(false);
+static WARNED: Mutex<Option<HashSet<(String, String)>>> = Mutex::new(None);
+
+/// `--enforce-iam`: deliveries that AWS would drop are dropped (see
+/// [`refuse_service_delivery`]).
+pub fn set_enforce_iam(on: bool) {
+    ENFORCE_IAM.store(on, Ordering::Relaxed);
+}
+
+pub fn enforces_iam() -> bool {
+    ENFORCE_IAM.load(Ordering::Relaxed)
+}
+
+/// Whether a delivery by a service (`caller_arn` a [`service_caller`]) that `target`'s
+/// resource policy does not allow is refused. AWS refuses it, and so does nephos under
+/// `--enforce-iam`. Without it the delivery goes through: code written against other
+/// emulators subscribes queues without the policy and would see nothing arrive, with no
+/// hint why. nephos then warns once per source and target, naming the statement AWS
+/// would need. Anything but a service caller is refused.
+pub fn refuse_service_delivery(caller_arn: &str, action: &str, target: &str) -> bool {
+    let Some((service, source)) = caller_arn
+        .split_once(' ')
+        .filter(|(s, _)| s.ends_with(".amazonaws.com"))
+    else {
+        return true;
+    };
+    if enforces_iam() {
+        return true;
+    }
+    let mut warned = WARNED.lock().unwrap_or_else(|e| e.into_inner());
+    let warned = warned.get_or_insert_with(HashSet::new);
+    // Bounded: a warning per pair is for a person to read, not an audit log.
+    if warned.len() < 10_000 && warned.insert((source.to_owned(), target.to_owned())) {
+        let statement = serde_json::json!({
+            "Effect": "Allow",
+            "Principal": {"Service": service},
+            "Action": action,
+            "Resource": target,
+            "Condition": {"ArnEquals": {"aws:SourceArn": source}},
+        });
+        tracing::warn!(
+            "{source} delivered to {target}, whose policy does not let {service} in: AWS would drop this delivery (nephos does with --enforce-iam). The policy needs: {statement}"
+        );
+    }
+    false
 }
 
 /// Whether `caller_arn` is a [`service_caller`] marker: a service principal, which only

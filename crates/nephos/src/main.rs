@@ -40,6 +40,12 @@ struct Cli {
     /// With --verify-signatures: the secret key of every access key nephos did not issue.
     #[arg(long, env = "NEPHOS_SECRET_ACCESS_KEY", default_value = "test")]
     secret_access_key: String,
+    /// Refuse what AWS's IAM refuses. Today: deliveries by a service (SNS to a queue, S3
+    /// to a queue or topic) that the target's resource policy does not allow are dropped,
+    /// as on AWS; without the flag they are delivered with a warning naming the missing
+    /// statement.
+    #[arg(long, env = "NEPHOS_ENFORCE_IAM")]
+    enforce_iam: bool,
     /// DynamoDB tables in PROVISIONED mode enforce their read and write capacity
     /// (ProvisionedThroughputExceededException beyond it, with AWS's burst capacity).
     #[arg(long, env = "NEPHOS_DYNAMODB_THROTTLING")]
@@ -71,6 +77,7 @@ fn main() -> std::process::ExitCode {
         return std::process::ExitCode::SUCCESS;
     }
     init_logging(&cli);
+    nephos_policy::set_enforce_iam(cli.enforce_iam);
     if !nephos_core::is_account_id(&cli.default_account) {
         eprintln!("nephos: --default-account must be a 12-digit account id");
         return std::process::ExitCode::from(2);

@@ -91,6 +91,11 @@ pub fn check(sns: &Sns, ctx: &RequestContext, i: &Value) -> Result<(), AwsError>
     match nephos_policy::evaluate(&policy, &caller, &full, arn) {
         Decision::Allow if !owner => Ok(()),
         Decision::NoMatch | Decision::Allow if owner => Ok(()),
+        Decision::NoMatch
+            if !nephos_policy::refuse_service_delivery(&ctx.caller_arn, &full, arn) =>
+        {
+            Ok(())
+        }
         decision => Err(denied(&caller, action, arn, decision == Decision::Deny)),
     }
 }

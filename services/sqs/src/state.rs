@@ -189,7 +189,10 @@ impl Core {
                 .and_then(|text| q.policy(text))
         };
         let caller = nephos_policy::Caller::from_context(&ctx.account_id, &ctx.caller_arn);
-        if policy.is_some_and(|p| p.allows(&caller, &format!("sqs:{action}"), &q.arn)) {
+        let action = format!("sqs:{action}");
+        if policy.is_some_and(|p| p.allows(&caller, &action, &q.arn))
+            || !nephos_policy::refuse_service_delivery(&ctx.caller_arn, &action, &q.arn)
+        {
             Ok(())
         } else {
             Err(errors::access_denied(url))
