@@ -37,7 +37,7 @@ def test_query_protocol_round_trip(nephos, account):
                    "Tag.1.Key": "created", "Tag.1.Value": "yes"})
     assert r.status_code == 200
     url = x.find(".//q:QueueUrl", NS).text
-    assert url == f"{nephos.endpoint}/{account}/old"
+    assert url == f"{nephos.endpoint}/queue/us-east-1/{account}/old"
     # Old SDKs post to the queue URL without a QueueUrl parameter.
     r, x = call(url, account, Action="SendMessage", MessageBody="hello",
                 **{"MessageAttribute.1.Name": "n", "MessageAttribute.1.Value.DataType": "Number",

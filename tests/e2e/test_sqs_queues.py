@@ -17,11 +17,12 @@ def code(exc):
 def test_queue_url_routes_back_and_account_path(nephos, account):
     sqs = nephos.client("sqs", account=account)
     url = sqs.create_queue(QueueName="routes")["QueueUrl"]
-    # On the host the client addressed, so the URL needs no DNS.
-    assert url == f"{nephos.endpoint}/{account}/routes"
+    # On the host the client addressed (no DNS needed), naming its region as AWS's do.
+    assert url == f"{nephos.endpoint}/queue/us-east-1/{account}/routes"
     assert sqs.get_queue_url(QueueName="routes")["QueueUrl"] == url
     west = nephos.client("sqs", account=account, region="eu-west-1")
     west_url = west.create_queue(QueueName="routes")["QueueUrl"]
+    assert west_url == f"{nephos.endpoint}/queue/eu-west-1/{account}/routes"
     assert west.list_queues()["QueueUrls"] == [west_url]
     # A host that names a region (AWS's, LocalStack's) wins over the client's region.
     west.send_message(QueueUrl=f"https://sqs.us-east-1.amazonaws.com/{account}/routes", MessageBody="east")

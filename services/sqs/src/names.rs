@@ -37,10 +37,12 @@ pub fn validate_name(name: &str, fifo: bool) -> Result<(), AwsError> {
 }
 
 /// The URL of a queue, on the host and port the client addressed so later calls route
-/// back here. A host that names a region as AWS's `sqs.<region>.amazonaws.com` does
-/// (LocalStack's `sqs.<region>.localhost.localstack.cloud`) gets the queue's region;
-/// any other host (`127.0.0.1:4566`, a container's name) is kept as it is, since a
-/// name that only public DNS resolves would break offline machines.
+/// back here. Like AWS's `sqs.<region>.amazonaws.com/<account>/<name>` it names the
+/// region, so queues of one name in two regions have two URLs: a host that names a
+/// region (LocalStack's `sqs.<region>.localhost.localstack.cloud`) gets the queue's;
+/// on any other host (`127.0.0.1:4566`, a container's name) the path does
+/// (`/queue/<region>/<account>/<name>`, LocalStack's path form), since a host name that
+/// only public DNS resolves would break offline machines.
 pub fn queue_url(host: Option<&str>, region: &str, account: &str, name: &str) -> String {
     let host = host.unwrap_or("localhost:4566");
     let (hostname, port) = match host.rsplit_once(':') {
@@ -54,7 +56,7 @@ pub fn queue_url(host: Option<&str>, region: &str, account: &str, name: &str) ->
         .filter(|(r, _)| r.contains('-'))
         .map_or(hostname, |(_, domain)| domain);
     if base == hostname {
-        return format!("http://{host}/{account}/{name}");
+        return format!("http://{host}/queue/{region}/{account}/{name}");
     }
     let domain = base;
     match port {
@@ -177,7 +179,7 @@ mod tests {
         let u = |h: Option<&str>, r: &str| queue_url(h, r, "123456789012", "q");
         assert_eq!(
             u(Some("127.0.0.1:4566"), "eu-west-1"),
-            "http://127.0.0.1:4566/123456789012/q"
+            "http://127.0.0.1:4566/queue/eu-west-1/123456789012/q"
         );
         assert_eq!(
             u(
@@ -188,8 +190,11 @@ mod tests {
         );
         assert_eq!(
             u(Some("nephos:4566"), "us-east-1"),
-            "http://nephos:4566/123456789012/q"
+            "http://nephos:4566/queue/us-east-1/123456789012/q"
         );
-        assert_eq!(u(None, "us-east-2"), "http://localhost:4566/123456789012/q");
+        assert_eq!(
+            u(None, "us-east-2"),
+            "http://localhost:4566/queue/us-east-2/123456789012/q"
+        );
     }
 }
