@@ -95,3 +95,36 @@ def test_list_versions_pagination_and_delete_many(s3b):
     assert by_key["a"]["VersionId"] == want[0][1]
     assert by_key["b"]["DeleteMarker"] is True and "DeleteMarkerVersionId" in by_key["b"]
     assert s3.get_object(Bucket=b, Key="a")["VersionId"] == want[1][1]
+
+
+def test_version_ids_in_a_never_versioned_bucket(nephos, account):
+    """Only `null` exists there: another id is invalid for GetObject and DeleteObject and
+    missing for DeleteObjects (AWS-recorded)."""
+    s3 = nephos.client("s3", account=account)
+    b = f"t{account}-never"
+    s3.create_bucket(Bucket=b)
+    s3.put_object(Bucket=b, Key="k", Body=b"v")
+    other = "HPniJFCxqTsMuIH9KX8K8wEjNUgmABCD"
+    for call in (lambda: s3.get_object(Bucket=b, Key="k", VersionId=other),
+                 lambda: s3.delete_object(Bucket=b, Key="k", VersionId=other)):
+        with pytest.raises(ClientError) as e:
+            call()
+        err = e.value.response["Error"]
+        assert (err["Code"], err["Message"], err["ArgumentName"], err["ArgumentValue"]) == (
+            "InvalidArgument", "Invalid version id specified", "versionId", other)
+    out = s3.delete_objects(Bucket=b, Delete={"Objects": [{"Key": "k", "VersionId": other}]})
+    assert out["Errors"] == [{"Key": "k", "VersionId": other, "Code": "NoSuchVersion",
+                              "Message": "The specified version does not exist."}]
+    assert s3.get_object(Bucket=b, Key="k", VersionId="null")["Body"].read() == b"v"
+
+
+def test_writes_to_a_suspended_bucket_name_the_null_version(nephos, account):
+    s3 = nephos.client("s3", account=account)
+    b = f"t{account}-susp"
+    s3.create_bucket(Bucket=b)
+    s3.put_bucket_versioning(Bucket=b, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_object(Bucket=b, Key="k", Body=b"v1")
+    s3.put_bucket_versioning(Bucket=b, VersioningConfiguration={"Status": "Suspended"})
+    assert s3.put_object(Bucket=b, Key="k", Body=b"v2")["VersionId"] == "null"
+    copied = s3.copy_object(Bucket=b, Key="k", CopySource=f"{b}/k", MetadataDirective="REPLACE")
+    assert copied["VersionId"] == "null"

@@ -38,6 +38,12 @@ pub fn valid_version_id(id: &str) -> bool {
                 .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_'))
 }
 
+/// A version id other than `null` in a bucket that was never versioned: AWS calls it
+/// invalid rather than missing.
+fn never_had(b: &Bucket, key: &str, id: &str) -> bool {
+    id != NULL_VERSION && b.versioning().is_none() && b.version(key, id).is_none()
+}
+
 fn invalid_version(id: &str) -> AwsError {
     errors::invalid_arg("Invalid version id specified", "versionId", Some(id))
 }
@@ -311,7 +317,7 @@ impl S3Provider {
     ) -> Result<Arc<Version>, AwsError> {
         match version_id {
             Some(id) => {
-                if !valid_version_id(id) {
+                if !valid_version_id(id) || never_had(b, key, id) {
                     return Err(invalid_version(id));
                 }
                 let v = b
@@ -452,7 +458,8 @@ impl S3Provider {
         if let Some(c) = &stored.checksum {
             c.add_to(&mut out, true);
         }
-        if stored.version_id != NULL_VERSION {
+        // A bucket whose versioning is suspended names the null version it wrote.
+        if stored.version_id != NULL_VERSION || b.versioning().is_some() {
             out.insert("VersionId", stored.version_id.as_str());
         }
         Ok(Output::new(out))
@@ -601,7 +608,7 @@ impl S3Provider {
         check_key(key)?;
         let mut out = Value::map();
         if let Some(id) = version_id {
-            if !valid_version_id(id) {
+            if !valid_version_id(id) || never_had(b, key, id) {
                 return Err(invalid_version(id));
             }
             if let Some(v) = b.version(key, id) {
@@ -701,9 +708,14 @@ impl S3Provider {
         for o in objects {
             let key = o.str("Key").unwrap_or_default();
             let vid = o.str("VersionId");
-            let result = self
-                .authorize(ctx, &b, Some(key))
-                .and_then(|()| self.delete_one(ctx, &b, key, vid, bypass, &mut batch, &mut freed));
+            let result = self.authorize(ctx, &b, Some(key)).and_then(|()| match vid {
+                // In a batch AWS words a version a never-versioned bucket cannot have
+                // as missing, where DeleteObject calls it invalid.
+                Some(id) if valid_version_id(id) && never_had(&b, key, id) => {
+                    Err(errors::no_such_version(key, id))
+                }
+                _ => self.delete_one(ctx, &b, key, vid, bypass, &mut batch, &mut freed),
+            });
             match result {
                 Ok(r) => {
                     if quiet {
@@ -889,7 +901,7 @@ impl S3Provider {
         }
         let mut out = Value::map().with("CopyObjectResult", result);
         crate::sse::add_headers(&stored.meta, &mut out);
-        if stored.version_id != NULL_VERSION {
+        if stored.version_id != NULL_VERSION || b.versioning().is_some() {
             out.insert("VersionId", stored.version_id.as_str());
         }
         if src.version_id != NULL_VERSION || sb.versioning().is_some() {

@@ -192,7 +192,9 @@ mod tests {
         let publish = Value::map()
             .with("TopicArn", topic.as_str())
             .with("Message", "m");
-        // The default policy grants accounts of the owner, not services.
+        // The default policy grants accounts of the owner, not services (AWS refuses;
+        // nephos does under --enforce-iam).
+        nephos_policy::set_enforce_iam(true);
         let e = call(&p, &s3, publish.clone()).await.unwrap_err();
         assert_eq!((e.code.as_ref(), e.status), ("AuthorizationError", 403));
         assert!(e.message.starts_with("User: s3.amazonaws.com is not authorized to perform: SNS:Publish on resource: arn:aws:sns:"));
