@@ -168,3 +168,37 @@ def test_sse_c_multipart(nephos, account):
     assert code(e) == "InvalidRequest"
     r = s3.upload_part(Bucket=b, Key="plain", UploadId=plain, PartNumber=1, Body=b"x")
     assert r["ServerSideEncryption"] == "AES256"
+
+
+def test_sse_c_key_errors_as_aws_words_them(nephos, account):
+    """A write without the key's MD5 is an invalid key; a read without it, or with another
+    key, is refused with AWS's sentence; the errors name the algorithm header, value null."""
+    import base64
+    import hashlib
+
+    from botocore.exceptions import ClientError
+
+    s3 = nephos.client("s3", account=account)
+    b = f"t{account}-ssec-words"
+    s3.create_bucket(Bucket=b)
+    key = b"k" * 32
+    b64 = base64.b64encode(key).decode()
+    md5 = base64.b64encode(hashlib.md5(key).digest()).decode()
+
+    def raw_put(headers):
+        from s3util import raw
+        return raw(nephos, account, "PUT", f"/{b}/obj", data=b"x", headers=headers)
+
+    r = raw_put({"x-amz-server-side-encryption-customer-algorithm": "AES256",
+                 "x-amz-server-side-encryption-customer-key": b64})
+    assert r.status_code == 400
+    assert "<Message>The secret key was invalid for the specified algorithm.</Message>" in r.text
+    assert "<ArgumentValue>null</ArgumentValue>" in r.text
+    assert md5  # boto3 computes the MD5 itself from the raw key
+    s3.put_object(Bucket=b, Key="obj", Body=b"x", SSECustomerAlgorithm="AES256", SSECustomerKey=key)
+    with pytest.raises(ClientError) as e:
+        s3.get_object(Bucket=b, Key="obj", SSECustomerAlgorithm="AES256", SSECustomerKey=b"o" * 32)
+    err = e.value.response["Error"]
+    assert (err["Code"], err["Message"]) == (
+        "AccessDenied",
+        "Requests specifying Server Side Encryption with Customer provided keys must provide the correct secret key.")

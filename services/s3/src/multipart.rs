@@ -30,7 +30,7 @@ fn part_number(input: &Value) -> Result<u32, AwsError> {
 /// Parts (and a complete request that sends a key) must use the SSE-C key the upload
 /// was created with, or none when it was created without one.
 fn check_part_key(up: &Upload, input: &Value) -> Result<(), AwsError> {
-    let sent = crate::sse::customer_key(input, "")?;
+    let sent = crate::sse::customer_key(input, "", crate::sse::KeyUse::Write)?;
     match (&up.meta.sse_c_md5, sent) {
         (None, None) => Ok(()),
         (Some(stored), Some(sent)) if *stored == sent => Ok(()),

@@ -29,8 +29,25 @@ impl Default for Encryption {
 /// The header AWS names in SSE-C argument errors.
 const SSE_HEADER: &str = "x-amz-server-side-encryption";
 
+/// What an SSE-C key is sent for: AWS words a missing key MD5 differently for each.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum KeyUse {
+    Write,
+    Read,
+}
+
+/// The 403 of a read whose SSE-C key is not the object's (or comes without its MD5).
+fn wrong_read_key() -> AwsError {
+    AwsError::new(
+        403,
+        "AccessDenied",
+        "Requests specifying Server Side Encryption with Customer provided keys must provide the correct secret key.",
+    )
+}
+
 /// The MD5 (base64) of a valid SSE-C key sent with `prefix` (`""` or `CopySource`).
-pub fn customer_key(input: &Value, prefix: &str) -> Result<Option<String>, AwsError> {
+/// AWS names the algorithm header in these errors, with the literal value `null`.
+pub fn customer_key(input: &Value, prefix: &str, used: KeyUse) -> Result<Option<String>, AwsError> {
     let alg = input.str(&format!("{prefix}SSECustomerAlgorithm"));
     let key = input.str(&format!("{prefix}SSECustomerKey"));
     let md5 = input.str(&format!("{prefix}SSECustomerKeyMD5"));
@@ -39,7 +56,7 @@ pub fn customer_key(input: &Value, prefix: &str) -> Result<Option<String>, AwsEr
             return Err(errors::invalid_arg(
                 "Requests specifying Server Side Encryption with Customer provided keys must provide a valid encryption algorithm.",
                 SSE_HEADER,
-                None,
+                Some("null"),
             ));
         }
         return Ok(None);
@@ -57,7 +74,7 @@ pub fn customer_key(input: &Value, prefix: &str) -> Result<Option<String>, AwsEr
         return Err(errors::invalid_arg(
             "Requests specifying Server Side Encryption with Customer provided keys must provide an appropriate secret key.",
             SSE_HEADER,
-            None,
+            Some("null"),
         ));
     };
     let raw = crate::store::b64_decode(key)
@@ -66,7 +83,7 @@ pub fn customer_key(input: &Value, prefix: &str) -> Result<Option<String>, AwsEr
             errors::invalid_arg(
                 "The secret key was invalid for the specified algorithm.",
                 SSE_HEADER,
-                None,
+                Some("null"),
             )
         })?;
     let actual = { crate::store::b64_encode(&md5_many::md5(&raw)) };
@@ -75,9 +92,15 @@ pub fn customer_key(input: &Value, prefix: &str) -> Result<Option<String>, AwsEr
         Some(m) if m != actual => Err(errors::invalid_arg(
             "The calculated MD5 hash of the key did not match the hash that was provided.",
             SSE_HEADER,
-            None,
+            Some("null"),
         )),
-        _ => Ok(Some(actual)),
+        Some(_) => Ok(Some(actual)),
+        None if used == KeyUse::Read => Err(wrong_read_key()),
+        None => Err(errors::invalid_arg(
+            "The secret key was invalid for the specified algorithm.",
+            SSE_HEADER,
+            Some("null"),
+        )),
     }
 }
 
@@ -88,7 +111,7 @@ pub fn resolve(
     b: &Bucket,
     ctx: &RequestContext,
 ) -> Result<(), AwsError> {
-    if let Some(md5) = customer_key(input, "")? {
+    if let Some(md5) = customer_key(input, "", KeyUse::Write)? {
         if meta.sse.is_some() {
             return Err(errors::invalid_arg(
                 "Server Side Encryption with Customer provided key is incompatible with the encryption method specified",
@@ -135,7 +158,7 @@ pub fn resolve(
 
 /// Checks the SSE-C key a read of an object sends (`prefix` `CopySource` for copies).
 pub fn check_read(meta: &ObjectMeta, input: &Value, prefix: &str) -> Result<(), AwsError> {
-    let sent = customer_key(input, prefix)?;
+    let sent = customer_key(input, prefix, KeyUse::Read)?;
     match (&meta.sse_c_md5, sent) {
         (None, None) => Ok(()),
         (None, Some(_)) => Err(errors::invalid_request(
@@ -144,7 +167,7 @@ pub fn check_read(meta: &ObjectMeta, input: &Value, prefix: &str) -> Result<(), 
         (Some(_), None) => Err(errors::invalid_request(
             "The object was stored using a form of Server Side Encryption. The correct parameters must be provided to retrieve the object.",
         )),
-        (Some(stored), Some(sent)) if *stored != sent => Err(errors::access_denied()),
+        (Some(stored), Some(sent)) if *stored != sent => Err(wrong_read_key()),
         _ => Ok(()),
     }
 }
