@@ -101,11 +101,13 @@ impl S3Provider {
                 "NoSuchConfiguration",
                 "The specified configuration does not exist.",
             )
-            .with_field("BucketName", bucket)
         };
         Ok(match verb {
             "Put" => {
                 let c = input.get(family.member);
+                if family.prefix == "inventory" {
+                    check_inventory(c, id)?;
+                }
                 if c.and_then(|c| c.str("Id")) != Some(id) {
                     return Err(errors::invalid_argument(
                         "Configuration id in the request body must match the id in the query parameter",
@@ -196,6 +198,20 @@ impl S3Provider {
                     // up front (a bucket policy for the logging service does as well);
                     // with ACLs disabled only the policy can allow delivery, checked then.
                     let source = self.owned_bucket(ctx, bucket)?;
+                    let source_region = source.meta.read().unwrap().region.clone();
+                    let target_region = t.meta.read().unwrap().region.clone();
+                    if source_region != target_region {
+                        let mut e = AwsError::new(
+                            403,
+                            "CrossLocationLoggingProhibitted",
+                            "Cross S3 location logging not allowed. ",
+                        );
+                        // us-east-1 (S3's global location) does not name itself.
+                        if source_region != "us-east-1" {
+                            e = e.with_field("SourceBucketLocation", source_region);
+                        }
+                        return Err(e.with_field("TargetBucketLocation", target_region));
+                    }
                     let acls_on =
                         t.meta.read().unwrap().ownership.as_deref() != Some("BucketOwnerEnforced");
                     let check = crate::logging::Target {
@@ -230,6 +246,13 @@ impl S3Provider {
                     .get("RequestPaymentConfiguration")
                     .and_then(|c| c.get("Payer"))
                     .cloned();
+                if !payer
+                    .as_ref()
+                    .and_then(Value::as_str)
+                    .is_some_and(|p| matches!(p, "Requester" | "BucketOwner"))
+                {
+                    return Err(errors::malformed_xml());
+                }
                 self.set_config(ctx, input, "requestPayment", payer.as_ref())
                     .await?;
                 Value::map()
@@ -318,6 +341,69 @@ impl S3Provider {
             other => return Err(AwsError::not_implemented("s3", other)),
         })
     }
+}
+
+/// What S3 refuses in an inventory configuration (AWS-recorded answers).
+fn check_inventory(c: Option<&Value>, id: &str) -> Result<(), AwsError> {
+    const FIELDS: [&str; 15] = [
+        "Size",
+        "LastModifiedDate",
+        "StorageClass",
+        "ETag",
+        "IsMultipartUploaded",
+        "ReplicationStatus",
+        "EncryptionStatus",
+        "ObjectLockRetainUntilDate",
+        "ObjectLockMode",
+        "ObjectLockLegalHoldStatus",
+        "IntelligentTieringAccessTier",
+        "BucketKeyStatus",
+        "ChecksumAlgorithm",
+        "ObjectAccessControlList",
+        "ObjectOwner",
+    ];
+    let Some(c) = c else {
+        return Err(errors::malformed_xml());
+    };
+    if c.str("Id") != Some(id) {
+        return Err(AwsError::new(
+            400,
+            "IdMismatch",
+            "Document ID does not match the specified configuration ID.",
+        ));
+    }
+    let dest = c
+        .get("Destination")
+        .and_then(|d| d.get("S3BucketDestination"));
+    let one_of = |v: Option<&str>, allowed: &[&str]| v.is_some_and(|v| allowed.contains(&v));
+    let fields_ok = c
+        .get("OptionalFields")
+        .and_then(Value::as_list)
+        .unwrap_or_default()
+        .iter()
+        .all(|f| one_of(f.as_str(), &FIELDS));
+    if !one_of(
+        dest.and_then(|d| d.str("Format")),
+        &["CSV", "ORC", "Parquet"],
+    ) || !one_of(
+        c.get("Schedule").and_then(|s| s.str("Frequency")),
+        &["Daily", "Weekly"],
+    ) || !one_of(c.str("IncludedObjectVersions"), &["All", "Current"])
+        || !fields_ok
+    {
+        return Err(errors::malformed_xml());
+    }
+    if !dest
+        .and_then(|d| d.str("Bucket"))
+        .is_some_and(|b| b.starts_with("arn:") && b.split(':').count() == 6)
+    {
+        return Err(AwsError::new(
+            400,
+            "InvalidS3DestinationBucket",
+            "Invalid bucket ARN.",
+        ));
+    }
+    Ok(())
 }
 
 /// What S3 refuses in a website configuration, with its words (AWS-recorded).

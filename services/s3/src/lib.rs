@@ -227,27 +227,87 @@ impl S3Provider {
     }
 
     /// Runs the operation, then sends the event notifications it causes.
-    async fn run_notifying(&self, ctx: &RequestContext, input: Input) -> Result<Output, AwsError> {
+    async fn run_notifying(
+        &self,
+        ctx: &RequestContext,
+        mut input: Input,
+    ) -> Result<Output, AwsError> {
+        let op = ctx.operation.as_str();
+        // A quiet DeleteObjects still reports its deletions to the notifier: it runs
+        // verbose, and the answer drops them afterwards.
+        let quiet = op == "DeleteObjects"
+            && input.value.get("Delete").and_then(|d| d.bool("Quiet")) == Some(true);
+        if quiet
+            && let Value::Map(m) = &mut input.value
+            && let Some(Value::Map(d)) = m.get_mut("Delete")
         {
-            let notifies = matches!(
-                ctx.operation.as_str(),
+            d.shift_remove("Quiet");
+        }
+        // S3 ignores an If-Modified-Since later than its own clock.
+        if matches!(op, "GetObject" | "HeadObject")
+            && let Some(Value::Timestamp(t)) = input.value.get("IfModifiedSince")
+            && t.as_millis() > ctx.clock.now_millis()
+            && let Value::Map(m) = &mut input.value
+        {
+            m.shift_remove("IfModifiedSince");
+        }
+        let head = Value::map()
+            .with("Bucket", input.value.str("Bucket").unwrap_or_default())
+            .with("Key", input.value.str("Key").unwrap_or_default());
+        let versioned = input.value.get("VersionId").is_some();
+        let mut result = self.run(ctx, input).await;
+        if let Ok(out) = &mut result {
+            match op {
                 "PutObject"
-                    | "CopyObject"
-                    | "CompleteMultipartUpload"
-                    | "DeleteObject"
-                    | "DeleteObjects"
-            );
-            if !notifies {
-                return self.run(ctx, input).await;
+                | "CopyObject"
+                | "CompleteMultipartUpload"
+                | "DeleteObject"
+                | "DeleteObjects"
+                | "PutObjectTagging"
+                | "DeleteObjectTagging" => {
+                    self.after(ctx, &head, &out.value).await;
+                }
+                // S3 answers these with 204, which the model does not declare.
+                "PutBucketPolicy"
+                | "PutBucketTagging"
+                | "PutBucketAnalyticsConfiguration"
+                | "PutBucketIntelligentTieringConfiguration"
+                | "PutBucketInventoryConfiguration"
+                | "PutBucketMetricsConfiguration" => out.status = Some(204),
+                _ => {}
             }
-            let head = Value::map()
-                .with("Bucket", input.value.str("Bucket").unwrap_or_default())
-                .with("Key", input.value.str("Key").unwrap_or_default());
-            let result = self.run(ctx, input).await;
-            if let Ok(out) = &result {
-                self.after(ctx, &head, &out.value).await;
+            if quiet && let Value::Map(m) = &mut out.value {
+                m.shift_remove("Deleted");
             }
-            result
+            if !versioned
+                && matches!(
+                    op,
+                    "PutObject"
+                        | "CopyObject"
+                        | "CompleteMultipartUpload"
+                        | "GetObject"
+                        | "HeadObject"
+                )
+            {
+                self.add_expiration(&head, &mut out.value);
+            }
+        }
+        result
+    }
+
+    /// The `x-amz-expiration` header of a request on an object's current version.
+    fn add_expiration(&self, head: &Value, out: &mut Value) {
+        let Some(b) = head.str("Bucket").and_then(|n| self.store.bucket(n)) else {
+            return;
+        };
+        let Some(rules) = b.meta.read().unwrap().lifecycle.clone() else {
+            return;
+        };
+        let Some(v) = b.latest(head.str("Key").unwrap_or_default()) else {
+            return;
+        };
+        if let Some(h) = lifecycle::expiration_header(&rules, &v) {
+            out.insert("Expiration", h);
         }
     }
 }
@@ -295,8 +355,46 @@ impl S3Provider {
         Ok(())
     }
 
+    /// Request checks S3 makes before the operation, shared by several operations.
+    fn precheck(&self, ctx: &RequestContext, v: &Value) -> Result<(), AwsError> {
+        let op = ctx.operation.as_str();
+        if let Some(h) = v.str("Tagging")
+            && matches!(op, "PutObject" | "CopyObject" | "CreateMultipartUpload")
+        {
+            buckets::check_tagging_header(h)?;
+        }
+        let Some(b) = v.str("Bucket").and_then(|n| self.store.bucket(n)) else {
+            return Ok(());
+        };
+        if matches!(op, "DeleteObject" | "DeleteObjects") {
+            lock::check_bypass(&b, v)?;
+        }
+        if matches!(op, "DeleteObject" | "GetObject" | "HeadObject") {
+            objects_version_check(&b, v)?;
+        }
+        // An upload id marker must name an upload of the key marker.
+        if op == "ListMultipartUploads"
+            && let (Some(key), Some(id)) = (v.str("KeyMarker"), v.str("UploadIdMarker"))
+            && !key.is_empty()
+            && !id.is_empty()
+            && b.uploads
+                .lock()
+                .unwrap()
+                .get(id)
+                .is_none_or(|u| u.key != key)
+        {
+            return Err(errors::invalid_arg(
+                "Invalid uploadId marker",
+                "upload-id-marker",
+                Some(id),
+            ));
+        }
+        Ok(())
+    }
+
     async fn run(&self, ctx: &RequestContext, input: Input) -> Result<Output, AwsError> {
         self.admit(ctx, &input.value)?;
+        self.precheck(ctx, &input.value)?;
         {
             let v = &input.value;
             let value = match ctx.operation.as_str() {
@@ -396,5 +494,15 @@ impl S3Provider {
             };
             Ok(Output::new(value))
         }
+    }
+}
+
+/// A bucket never versioned has only `null` versions: any other id is invalid, not missing.
+fn objects_version_check(b: &store::Bucket, v: &Value) -> Result<(), AwsError> {
+    match v.str("VersionId") {
+        Some(id) if id != store::NULL_VERSION && b.versioning().is_none() => Err(
+            errors::invalid_arg("Invalid version id specified", "versionId", Some(id)),
+        ),
+        _ => Ok(()),
     }
 }

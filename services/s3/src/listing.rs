@@ -159,11 +159,12 @@ impl S3Provider {
         let delimiter = input.str("Delimiter");
         let max = max_keys(input, "MaxKeys");
         let token = match input.str("ContinuationToken").filter(|_| v2) {
-            Some(t) => Some(decode_token(t).ok_or_else(|| {
+            // An empty token is no token S3 ever handed out.
+            Some(t) => Some(decode_token(t).filter(|_| !t.is_empty()).ok_or_else(|| {
                 errors::invalid_arg(
                     "The continuation token provided is incorrect",
                     "continuation-token",
-                    Some(t),
+                    Some(t).filter(|t| !t.is_empty()),
                 )
             })?),
             None => None,

@@ -58,17 +58,31 @@ const EVENTS: &[&str] = &[
     "s3:ObjectAcl:Put",
 ];
 
-/// (member of NotificationConfiguration, ARN member, kind, ARN service).
-const KINDS: [(&str, &str, &str, &str); 3] = [
-    ("QueueConfigurations", "QueueArn", "Queue", "sqs"),
-    ("TopicConfigurations", "TopicArn", "Topic", "sns"),
+/// (member of NotificationConfiguration, ARN member, kind, ARN service, the name S3's
+/// errors give the destination).
+const KINDS: [(&str, &str, &str, &str, &str); 3] = [
+    ("QueueConfigurations", "QueueArn", "Queue", "sqs", "Queue"),
+    ("TopicConfigurations", "TopicArn", "Topic", "sns", "Topic"),
     (
         "LambdaFunctionConfigurations",
         "LambdaFunctionArn",
         "LambdaFunction",
         "lambda",
+        "CloudFunction",
     ),
 ];
+
+/// A destination S3 could not validate (`ArgumentName1`/`ArgumentValue1`, numbered as
+/// S3 numbers them).
+fn unvalidated(name: &str, reason: &str) -> AwsError {
+    AwsError::new(
+        400,
+        "InvalidArgument",
+        "Unable to validate the following destination configurations",
+    )
+    .with_field("ArgumentName1", name)
+    .with_field("ArgumentValue1", reason)
+}
 
 fn arn_parts(arn: &str) -> Option<(&str, &str, &str, &str)> {
     let mut p = arn.splitn(6, ':');
@@ -88,15 +102,29 @@ pub fn parse(config: Option<&Value>) -> Result<Notifications, AwsError> {
     let Some(config) = config else {
         return Ok(out);
     };
-    for (member, arn_member, kind, service) in KINDS {
+    for (member, arn_member, kind, service, arg) in KINDS {
         for c in config
             .get(member)
             .and_then(Value::as_list)
             .unwrap_or_default()
         {
             let arn = c.str(arn_member).unwrap_or_default();
-            if arn_parts(arn).is_none_or(|(s, ..)| s != service) {
-                return Err(errors::invalid_argument("The ARN is not well formed"));
+            match arn_parts(arn) {
+                None => {
+                    return Err(errors::invalid_arg(
+                        "The ARN could not be parsed",
+                        arg,
+                        Some(arn),
+                    ));
+                }
+                Some((s, ..)) if s != service => {
+                    return Err(errors::invalid_arg(
+                        "The ARN is not well formed",
+                        arg,
+                        Some(arn),
+                    ));
+                }
+                Some(_) => {}
             }
             let events: Vec<String> = c
                 .get("Events")
@@ -150,7 +178,7 @@ pub fn parse(config: Option<&Value>) -> Result<Notifications, AwsError> {
 
 pub fn to_value(n: &Notifications) -> Value {
     let mut v = Value::map();
-    for (member, arn_member, kind, _) in KINDS {
+    for (member, arn_member, kind, ..) in KINDS {
         let list: Vec<Value> = n
             .destinations
             .iter()
@@ -227,7 +255,8 @@ pub struct ObjectEvent<'a> {
     pub size: Option<u64>,
     pub etag: Option<&'a str>,
     pub version_id: Option<&'a str>,
-    pub seq: u64,
+    /// The sequencer; events about an object's subresources (tags, ACL) carry none.
+    pub seq: Option<u64>,
 }
 
 impl S3Provider {
@@ -328,14 +357,20 @@ impl S3Provider {
         if !skip {
             for arn in &queues {
                 if self.queue_url(ctx, arn).await.is_err() {
-                    return Err(AwsError::new(
-                        400,
-                        "InvalidArgument",
-                        "Unable to validate the following destination configurations",
-                    )
-                    .with_field("ArgumentName", arn.as_str())
-                    .with_field("ArgumentValue", "The destination queue does not exist"));
+                    return Err(unvalidated(arn, "The destination queue does not exist"));
                 }
+            }
+            // nephos runs no Lambda functions yet, so no function can be invoked: S3's
+            // answer for a function it may not invoke.
+            if let Some(d) = config
+                .destinations
+                .iter()
+                .find(|d| d.kind == "LambdaFunction")
+            {
+                return Err(unvalidated(
+                    &format!("{}, null", d.arn),
+                    &format!("Not authorized to invoke function [{}]", d.arn),
+                ));
             }
         }
         let test = serde_json::json!({
@@ -352,14 +387,8 @@ impl S3Provider {
         if !skip {
             for d in config.destinations.iter().filter(|d| d.kind == "Topic") {
                 if self.publish(ctx, name, &d.arn, test.clone()).await.is_err() {
-                    return Err(AwsError::new(
-                        400,
-                        "InvalidArgument",
-                        "Unable to validate the following destination configurations",
-                    )
-                    .with_field("ArgumentName", d.arn.as_str())
-                    .with_field(
-                        "ArgumentValue",
+                    return Err(unvalidated(
+                        &d.arn,
                         "Permissions on the destination topic do not allow S3 to publish notifications from this bucket",
                     ));
                 }
@@ -406,10 +435,10 @@ impl S3Provider {
             .filter(|d| matches!(d.kind.as_str(), "Queue" | "Topic"))
             .filter(|d| matches(d, event.name, event.key))
         {
-            let mut object = serde_json::json!({
-                "key": encode_key(event.key),
-                "sequencer": format!("{:016X}", event.seq),
-            });
+            let mut object = serde_json::json!({"key": encode_key(event.key)});
+            if let Some(seq) = event.seq {
+                object["sequencer"] = format!("{seq:016X}").into();
+            }
             if let Some(s) = event.size {
                 object["size"] = s.into();
             }
@@ -422,8 +451,16 @@ impl S3Provider {
             {
                 object["versionId"] = v.into();
             }
+            // Tagging and ACL events came later, with version 2.3 of the record.
+            let event_version = if event.name.starts_with("ObjectTagging:")
+                || event.name.starts_with("ObjectAcl:")
+            {
+                "2.3"
+            } else {
+                "2.1"
+            };
             let record = serde_json::json!({"Records": [{
-                "eventVersion": "2.1",
+                "eventVersion": event_version,
                 "eventSource": "aws:s3",
                 "awsRegion": region,
                 "eventTime": Timestamp::from_millis(ctx.clock.now_millis()).to_iso8601(),
@@ -473,7 +510,7 @@ impl S3Provider {
                         size: Some(v.size),
                         etag: Some(&v.etag),
                         version_id: Some(&v.version_id),
-                        seq: v.seq,
+                        seq: Some(v.seq),
                     };
                     self.notify(ctx, &b, ev).await;
                 }
@@ -481,6 +518,21 @@ impl S3Provider {
             "DeleteObject" => {
                 let key = input.str("Key").unwrap_or_default();
                 self.removed(ctx, &b, key, output).await;
+            }
+            "PutObjectTagging" | "DeleteObjectTagging" => {
+                let key = input.str("Key").unwrap_or_default();
+                let name = if ctx.operation == "PutObjectTagging" {
+                    "ObjectTagging:Put"
+                } else {
+                    "ObjectTagging:Delete"
+                };
+                let v = match output.str("VersionId") {
+                    Some(id) => b.version(key, id),
+                    None => b.latest(key),
+                };
+                if let Some(v) = v {
+                    self.notify_subresource(ctx, &b, name, &v).await;
+                }
             }
             "DeleteObjects" => {
                 for d in output
@@ -494,6 +546,25 @@ impl S3Provider {
             }
             _ => {}
         }
+    }
+
+    /// An event about a version's tags or ACL: the object's key and ETag, no sequencer.
+    pub(crate) async fn notify_subresource(
+        &self,
+        ctx: &RequestContext,
+        b: &Bucket,
+        name: &str,
+        v: &crate::store::Version,
+    ) {
+        let ev = ObjectEvent {
+            name,
+            key: &v.key,
+            size: None,
+            etag: Some(&v.etag),
+            version_id: Some(&v.version_id),
+            seq: None,
+        };
+        self.notify(ctx, b, ev).await;
     }
 
     async fn removed(&self, ctx: &RequestContext, b: &Bucket, key: &str, out: &Value) {
@@ -517,7 +588,7 @@ impl S3Provider {
             size: None,
             etag: None,
             version_id: version,
-            seq: self.store.next_seq(),
+            seq: Some(self.store.next_seq()),
         };
         self.notify(ctx, b, ev).await;
     }

@@ -141,6 +141,7 @@ pub fn meta_from_input(input: &Value) -> Result<ObjectMeta, AwsError> {
         lock_mode: None,
         lock_until_ms: None,
         legal_hold: false,
+        legal_hold_set: false,
         restore: None,
     })
 }
@@ -890,8 +891,15 @@ impl S3Provider {
         input: &Value,
     ) -> Result<Value, AwsError> {
         let key = input.str("Key").unwrap_or_default();
-        let b = self.bucket_for_key(ctx, input.str("Bucket").unwrap_or_default(), Some(key))?;
-        let v = self.find_version(&b, key, input.str("VersionId"))?;
+        let bucket = input.str("Bucket").unwrap_or_default();
+        let b = self.bucket_for_key(ctx, bucket, Some(key))?;
+        // GetObjectTagging's NoSuchKey names the key with its bucket.
+        let v = self
+            .find_version(&b, key, input.str("VersionId"))
+            .map_err(|e| match e.code.as_ref() {
+                "NoSuchKey" => e.with_field("Key", format!("{bucket}/{key}")),
+                _ => e,
+            })?;
         let mut out = Value::map().with("TagSet", tag_set(&v.tags));
         if v.version_id != NULL_VERSION {
             out.insert("VersionId", v.version_id.as_str());
