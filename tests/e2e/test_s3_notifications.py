@@ -46,6 +46,10 @@ def test_notifications_to_sqs(nephos, account):
     }
     s3.put_bucket_notification_configuration(Bucket=b, NotificationConfiguration=config)
     got = s3.get_bucket_notification_configuration(Bucket=b)
+    # S3 writes the filter rule names capitalized, whatever their case in the request.
+    rules = config["QueueConfigurations"][0]["Filter"]["Key"]["FilterRules"]
+    for r in rules:
+        r["Name"] = r["Name"].capitalize()
     assert got["QueueConfigurations"] == config["QueueConfigurations"]
     test_event = drain(sqs, url, 1)
     assert test_event[0]["Event"] == "s3:TestEvent" and test_event[0]["Bucket"] == b
@@ -227,3 +231,20 @@ def test_destination_arn_errors(nephos, account):
     error = e.value.response["Error"]
     assert (error["ArgumentName1"], error["ArgumentValue1"]) == (
         f"{fn}, null", f"Not authorized to invoke function [{fn}]")
+
+
+def test_delete_marker_event_carries_the_empty_etag(nephos, account):
+    s3 = nephos.client("s3", account=account)
+    sqs = nephos.client("sqs", account=account)
+    url, arn = queue_for(sqs, "s3-marker-events")
+    b = bucket_name(account, "markerev")
+    s3.create_bucket(Bucket=b)
+    s3.put_bucket_versioning(Bucket=b, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_bucket_notification_configuration(Bucket=b, NotificationConfiguration={
+        "QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectRemoved:*"]}]})
+    drain(sqs, url, 1)
+    s3.put_object(Bucket=b, Key="k", Body=b"x")
+    s3.delete_object(Bucket=b, Key="k")
+    rec = drain(sqs, url, 1)[0]["Records"][0]
+    assert rec["eventName"] == "ObjectRemoved:DeleteMarkerCreated"
+    assert rec["s3"]["object"]["eTag"] == "d41d8cd98f00b204e9800998ecf8427e"

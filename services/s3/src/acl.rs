@@ -440,6 +440,22 @@ impl S3Provider {
         let b = self.bucket_for_key(ctx, input.str("Bucket").unwrap_or_default(), Some(key))?;
         let grants = from_input(input)?.ok_or_else(missing_acl)?;
         self.check_acl(&b, Some(&grants))?;
+        // A delete marker has no ACL to write, current or addressed by version.
+        let addressed = match input.str("VersionId") {
+            Some(id) => b.version(key, id),
+            None => b.latest(key),
+        };
+        if let Some(m) = addressed.filter(|v| v.delete_marker) {
+            return Err(AwsError::new(
+                405,
+                "MethodNotAllowed",
+                "The specified method is not allowed against this resource.",
+            )
+            .with_field("Method", "PUT")
+            .with_field("ResourceType", "DeleteMarker")
+            .with_header("x-amz-delete-marker", "true")
+            .with_header("x-amz-version-id", m.version_id.as_str()));
+        }
         let v = self.find_version(&b, key, input.str("VersionId"))?;
         // Only a change of the ACL is an ObjectAcl:Put event.
         let changed = v.meta.acl.clone().unwrap_or_else(private) != grants;

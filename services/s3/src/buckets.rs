@@ -367,6 +367,7 @@ impl S3Provider {
                 };
             }
         }
+        let meta_region = meta.region.clone();
         let batch = self.store.put(T_BUCKETS, name.as_bytes().to_vec(), &meta);
         // Claim the name before committing so a racing create of the same name fails.
         {
@@ -384,7 +385,13 @@ impl S3Provider {
             self.store.buckets.write().unwrap().remove(name);
             return Err(e);
         }
-        Ok(Value::map().with("Location", format!("/{name}")))
+        // A bucket outside us-east-1 is located by its virtual host on S3's global name.
+        let location = if meta_region == "us-east-1" {
+            format!("/{name}")
+        } else {
+            format!("http://{name}.s3.amazonaws.com/")
+        };
+        Ok(Value::map().with("Location", location))
     }
 
     pub(crate) async fn delete_bucket(
@@ -475,7 +482,7 @@ impl S3Provider {
         let mut v = Value::map()
             .with("Buckets", Value::List(out))
             .with("Owner", owner_value(&ctx.account_id));
-        if input.get("MaxBuckets").is_some() || input.get("Prefix").is_some() {
+        if input.get("Prefix").is_some() {
             v.insert("Prefix", prefix);
         }
         if let Some(n) = next {

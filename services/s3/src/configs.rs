@@ -108,10 +108,9 @@ impl S3Provider {
                 if family.prefix == "inventory" {
                     check_inventory(c, id)?;
                 }
+                // Inventory names the mismatch (above); analytics answers MalformedXML.
                 if c.and_then(|c| c.str("Id")) != Some(id) {
-                    return Err(errors::invalid_argument(
-                        "Configuration id in the request body must match the id in the query parameter",
-                    ));
+                    return Err(errors::malformed_xml());
                 }
                 let b = self.owned_bucket(ctx, bucket)?;
                 let count = b

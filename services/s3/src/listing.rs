@@ -214,7 +214,10 @@ impl S3Provider {
             if let Some(t) = input.str("ContinuationToken") {
                 out.insert("ContinuationToken", t);
             }
-            if let Some(s) = input.str("StartAfter") {
+            // With a continuation token, StartAfter no longer applies and is not echoed.
+            if let Some(s) = input.str("StartAfter")
+                && input.get("ContinuationToken").is_none()
+            {
                 out.insert("StartAfter", enc(s, url));
             }
             if truncated && let Some(l) = &last {

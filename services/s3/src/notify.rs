@@ -146,8 +146,18 @@ pub fn parse(config: Option<&Value>) -> Result<Notifications, AwsError> {
                 .and_then(Value::as_list)
                 .unwrap_or_default();
             for r in list {
-                let name = r.str("Name").unwrap_or_default().to_ascii_lowercase();
-                if name != "prefix" && name != "suffix" {
+                // Names are matched in any case and kept as S3 writes them.
+                let name = match r
+                    .str("Name")
+                    .unwrap_or_default()
+                    .to_ascii_lowercase()
+                    .as_str()
+                {
+                    "prefix" => "Prefix".to_owned(),
+                    "suffix" => "Suffix".to_owned(),
+                    other => other.to_owned(),
+                };
+                if name != "Prefix" && name != "Suffix" {
                     return Err(errors::invalid_argument(
                         "filter rule name must be either prefix or suffix",
                     ));
@@ -242,9 +252,12 @@ fn matches(d: &Destination, event: &str, key: &str) -> bool {
         None => *e == full,
     });
     event_ok
-        && d.rules.iter().all(|(n, v)| match n.as_str() {
-            "prefix" => key.starts_with(v.as_str()),
-            _ => key.ends_with(v.as_str()),
+        && d.rules.iter().all(|(n, v)| {
+            if n.eq_ignore_ascii_case("prefix") {
+                key.starts_with(v.as_str())
+            } else {
+                key.ends_with(v.as_str())
+            }
         })
 }
 
@@ -582,11 +595,14 @@ impl S3Provider {
         let version = out
             .str("VersionId")
             .or_else(|| out.str("DeleteMarkerVersionId"));
+        // A delete marker is an empty object: its record carries the empty body's ETag.
+        let etag = (name == "ObjectRemoved:DeleteMarkerCreated")
+            .then_some("d41d8cd98f00b204e9800998ecf8427e");
         let ev = ObjectEvent {
             name,
             key,
             size: None,
-            etag: None,
+            etag,
             version_id: version,
             seq: Some(self.store.next_seq()),
         };
