@@ -396,3 +396,51 @@ def test_analytics_id_mismatch(s3, bucket):
         s3.put_bucket_analytics_configuration(Bucket=bucket, Id="other", AnalyticsConfiguration={
             "Id": "a", "StorageClassAnalysis": {}})
     assert err(e)["Code"] == "MalformedXML"
+
+
+def test_small_answers_as_aws_gives_them(nephos, account, s3, bucket):
+    # An explicit grant to the owner's canonical id shows the owner's name.
+    owner = s3.list_buckets()["Owner"]
+    s3.put_bucket_ownership_controls(Bucket=bucket, OwnershipControls={
+        "Rules": [{"ObjectOwnership": "ObjectWriter"}]})
+    s3.put_bucket_acl(Bucket=bucket, AccessControlPolicy={"Owner": owner, "Grants": [
+        {"Grantee": {"ID": owner["ID"], "Type": "CanonicalUser"}, "Permission": "FULL_CONTROL"}]})
+    grantee = s3.get_bucket_acl(Bucket=bucket)["Grants"][0]["Grantee"]
+    assert grantee.get("DisplayName") == owner.get("DisplayName") and grantee["ID"] == owner["ID"]
+    with pytest.raises(ClientError) as e:
+        s3.create_bucket(Bucket=bucket_name(account, "own"), ObjectOwnership="RandomValue")
+    assert err(e)["Message"] == "Invalid x-amz-object-ownership header: RandomValue"
+    assert "ArgumentValue" not in err(e)
+    # EU is kept as the bucket's location constraint.
+    eu = bucket_name(account, "eu")
+    s3.create_bucket(Bucket=eu, CreateBucketConfiguration={"LocationConstraint": "EU"})
+    assert s3.get_bucket_location(Bucket=eu)["LocationConstraint"] == "EU"
+    assert s3.head_bucket(Bucket=eu)["BucketRegion"] == "eu-west-1"
+    # A versioned bucket asks for all its versions to be deleted.
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x")
+    with pytest.raises(ClientError) as e:
+        s3.delete_bucket(Bucket=bucket)
+    assert err(e)["Message"].endswith("You must delete all versions in the bucket.")
+    # An empty delimiter is not echoed.
+    assert "Delimiter" not in s3.list_objects(Bucket=bucket, Delimiter="")
+    with pytest.raises(ClientError) as e:
+        s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={
+            "QueueConfigurations": [{"QueueArn": f"arn:aws:sqs:us-east-1:{account}:q",
+                                     "Events": ["s3:ObjectCreated:*"],
+                                     "Filter": {"Key": {"FilterRules": [{"Name": "INVALID", "Value": "x"}]}}}]},
+            SkipDestinationValidation=True)
+    assert (err(e)["ArgumentName"], err(e)["ArgumentValue"]) == ("FilterRule.Name", "INVALID")
+
+
+def test_metrics_configurations_page_by_100(s3, bucket):
+    for i in range(102):
+        s3.put_bucket_metrics_configuration(Bucket=bucket, Id=f"m{i:03}", MetricsConfiguration={
+            "Id": f"m{i:03}", "Filter": {"Prefix": "logs/"}})
+    first = s3.list_bucket_metrics_configurations(Bucket=bucket)
+    assert len(first["MetricsConfigurationList"]) == 100 and first["IsTruncated"]
+    second = s3.list_bucket_metrics_configurations(
+        Bucket=bucket, ContinuationToken=first["NextContinuationToken"])
+    assert [c["Id"] for c in second["MetricsConfigurationList"]] == ["m100", "m101"]
+    assert second["IsTruncated"] is False and "NextContinuationToken" not in second
+    assert second["ContinuationToken"] == first["NextContinuationToken"]

@@ -223,6 +223,11 @@ pub fn to_value(grants: &[Grant], owner: &str) -> Value {
                     .with("Type", "CanonicalUser")
                     .with("ID", owner_id.as_str())
                     .with("DisplayName", owner),
+                // A user grant to the owner shows the owner's name, as the owner grant does.
+                Grantee::User(id) if *id == owner_id => Value::map()
+                    .with("Type", "CanonicalUser")
+                    .with("ID", id.as_str())
+                    .with("DisplayName", owner),
                 Grantee::User(id) => Value::map()
                     .with("Type", "CanonicalUser")
                     .with("ID", id.as_str()),

@@ -293,9 +293,9 @@ impl S3Provider {
             Some(o) if crate::acl::OWNERSHIPS.contains(&o) => o,
             Some(o) => {
                 return Err(errors::invalid_arg(
-                    "Invalid x-amz-object-ownership header",
+                    format!("Invalid x-amz-object-ownership header: {o}"),
                     "x-amz-object-ownership",
-                    Some(o),
+                    None,
                 ));
             }
         };
@@ -329,11 +329,16 @@ impl S3Provider {
             encryption: None,
             lifecycle: None,
             lifecycle_min_size: None,
+            location_constraint: None,
             object_lock: None,
             notifications: None,
             configs: Default::default(),
         };
         let mut meta = meta;
+        // `EU` is eu-west-1's old name: GetBucketLocation answers it as it was given.
+        if constraint == Some("EU") {
+            meta.location_constraint = Some("EU".to_owned());
+        }
         if input.bool("ObjectLockEnabledForBucket") == Some(true) {
             // Object Lock needs versioning, so it comes with it.
             meta.object_lock = Some(crate::lock::LockConfig::default());
@@ -404,12 +409,14 @@ impl S3Provider {
         {
             let mut buckets = self.store.buckets.write().unwrap();
             if !b.is_empty() {
-                return Err(AwsError::new(
-                    409,
-                    "BucketNotEmpty",
-                    "The bucket you tried to delete is not empty",
-                )
-                .with_field("BucketName", name));
+                let message = if b.versioning().is_some() {
+                    "The bucket you tried to delete is not empty. You must delete all versions in the bucket."
+                } else {
+                    "The bucket you tried to delete is not empty"
+                };
+                return Err(
+                    AwsError::new(409, "BucketNotEmpty", message).with_field("BucketName", name)
+                );
             }
             buckets.remove(name);
         }
@@ -497,7 +504,12 @@ impl S3Provider {
         input: &Value,
     ) -> Result<Value, AwsError> {
         let b = self.bucket_for(ctx, input.str("Bucket").unwrap_or_default())?;
-        let region = b.meta.read().unwrap().region.clone();
+        let region = {
+            let m = b.meta.read().unwrap();
+            m.location_constraint
+                .clone()
+                .unwrap_or_else(|| m.region.clone())
+        };
         let mut v = Value::map();
         // us-east-1 is reported as an empty constraint.
         if region != "us-east-1" {

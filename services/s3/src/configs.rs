@@ -144,18 +144,30 @@ impl S3Provider {
             }
             _ => {
                 let b = self.owned_bucket(ctx, bucket)?;
-                let list: Vec<Value> = b
-                    .meta
-                    .read()
-                    .unwrap()
+                let token = input.str("ContinuationToken");
+                // Pages of 100, in Id order; the token names the last Id of a page.
+                let after = token.and_then(crate::listing::decode_token);
+                let start = format!("{}:", family.prefix);
+                let m = b.meta.read().unwrap();
+                let mut page = m
                     .configs
-                    .iter()
-                    .filter(|(k, _)| k.starts_with(family.prefix))
-                    .map(|(_, v)| from_json(v))
-                    .collect();
-                Value::map()
-                    .with(family.list, Value::List(list))
-                    .with("IsTruncated", false)
+                    .range(start.clone()..)
+                    .take_while(|(k, _)| k.starts_with(&start))
+                    .filter(|(k, _)| after.as_ref().is_none_or(|a| k[start.len()..] > **a))
+                    .map(|(k, v)| (k[start.len()..].to_owned(), from_json(v)));
+                let list: Vec<(String, Value)> = page.by_ref().take(ID_CONFIG_PAGE).collect();
+                let more = page.next().is_some();
+                let mut out = Value::map().with("IsTruncated", more);
+                if let Some(t) = token {
+                    out.insert("ContinuationToken", t);
+                }
+                if more && let Some((last, _)) = list.last() {
+                    out.insert("NextContinuationToken", crate::listing::encode_token(last));
+                }
+                out.with(
+                    family.list,
+                    Value::List(list.into_iter().map(|(_, v)| v).collect()),
+                )
             }
         })
     }
@@ -341,6 +353,9 @@ impl S3Provider {
         })
     }
 }
+
+/// How many configurations of a family one List answer holds.
+const ID_CONFIG_PAGE: usize = 100;
 
 /// What S3 refuses in an inventory configuration (AWS-recorded answers).
 fn check_inventory(c: Option<&Value>, id: &str) -> Result<(), AwsError> {

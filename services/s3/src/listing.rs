@@ -203,7 +203,8 @@ impl S3Provider {
             .with("Prefix", enc(prefix, url))
             .with("MaxKeys", max as i64)
             .with("IsTruncated", truncated);
-        if let Some(d) = delimiter {
+        // An empty delimiter is no delimiter, and is not echoed.
+        if let Some(d) = delimiter.filter(|d| !d.is_empty()) {
             out.insert("Delimiter", enc(d, url));
         }
         if url {
@@ -350,7 +351,8 @@ impl S3Provider {
             .with("VersionIdMarker", vid_marker.unwrap_or_default())
             .with("MaxKeys", max as i64)
             .with("IsTruncated", truncated);
-        if let Some(d) = delimiter {
+        // An empty delimiter is no delimiter, and is not echoed.
+        if let Some(d) = delimiter.filter(|d| !d.is_empty()) {
             out.insert("Delimiter", enc(d, url));
         }
         if url {

@@ -158,8 +158,10 @@ pub fn parse(config: Option<&Value>) -> Result<Notifications, AwsError> {
                     other => other.to_owned(),
                 };
                 if name != "Prefix" && name != "Suffix" {
-                    return Err(errors::invalid_argument(
+                    return Err(errors::invalid_arg(
                         "filter rule name must be either prefix or suffix",
+                        "FilterRule.Name",
+                        r.str("Name"),
                     ));
                 }
                 if rules.iter().any(|(n, _)| *n == name) {

@@ -60,6 +60,10 @@ pub struct BucketMeta {
     pub encryption: Option<crate::sse::Encryption>,
     #[serde(default)]
     pub lifecycle: Option<Vec<crate::lifecycle::Rule>>,
+    /// The LocationConstraint the bucket was created with, when it is an alias of its
+    /// region (`EU`).
+    #[serde(default)]
+    pub location_constraint: Option<String>,
     /// The lifecycle configuration's TransitionDefaultMinimumObjectSize.
     #[serde(default)]
     pub lifecycle_min_size: Option<String>,
