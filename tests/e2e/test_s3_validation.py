@@ -106,6 +106,14 @@ def test_tag_validation(nephos, account, s3, bucket):
     with pytest.raises(ClientError) as e:
         lax.put_object_tagging(Bucket=bucket, Key="k", Tagging={"TagSet": prefixed})
     assert err(e)["Message"] == "Your TagKey cannot be prefixed with aws:"
+    # botocore drops a None member and all after it: a Tag without its Value, a
+    # document S3 finds outside its schema.
+    with pytest.raises(ClientError) as e:
+        lax.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": [{"Key": "k", "Value": None}]})
+    assert err(e)["Code"] == "MalformedXML"
+    with pytest.raises(ClientError) as e:
+        lax.put_bucket_ownership_controls(Bucket=bucket, OwnershipControls={"Rules": [{}]})
+    assert err(e)["Code"] == "MalformedXML"
     for header in ("key1=val1&key1=val2", "key1=val1,key2=val2"):
         with pytest.raises(ClientError) as e:
             s3.put_object(Bucket=bucket, Key="t", Body=b"", Tagging=header)
@@ -444,3 +452,13 @@ def test_metrics_configurations_page_by_100(s3, bucket):
     assert [c["Id"] for c in second["MetricsConfigurationList"]] == ["m100", "m101"]
     assert second["IsTruncated"] is False and "NextContinuationToken" not in second
     assert second["ContinuationToken"] == first["NextContinuationToken"]
+
+
+def test_delete_objects_names_missing_versions(s3, bucket):
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x")
+    vid = "HPniJFCxqTsMuIH9KX8K8wEjNUgmABCD"
+    r = s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "k", "VersionId": vid}]})
+    assert "Deleted" not in r
+    assert r["Errors"] == [{"Key": "k", "VersionId": vid, "Code": "NoSuchVersion",
+                            "Message": "The specified version does not exist."}]
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"x"

@@ -694,9 +694,17 @@ impl S3Provider {
         for o in objects {
             let key = o.str("Key").unwrap_or_default();
             let vid = o.str("VersionId");
-            let result = self
-                .authorize(ctx, &b, Some(key))
-                .and_then(|()| self.delete_one(ctx, &b, key, vid, bypass, &mut batch, &mut freed));
+            let result = self.authorize(ctx, &b, Some(key)).and_then(|()| match vid {
+                // In a batch a missing version is an error (DeleteObject answers 204).
+                Some(id)
+                    if id != NULL_VERSION
+                        && valid_version_id(id)
+                        && b.version(key, id).is_none() =>
+                {
+                    Err(errors::no_such_version(key, id))
+                }
+                _ => self.delete_one(ctx, &b, key, vid, bypass, &mut batch, &mut freed),
+            });
             match result {
                 Ok(r) => {
                     if quiet {
