@@ -205,9 +205,9 @@ impl S3Provider {
                             "The owner for the bucket to be logged and the target bucket must be the same.",
                         ));
                     }
-                    // With ACLs enabled on the target, S3 checks the Log Delivery grants
-                    // up front (a bucket policy for the logging service does as well);
-                    // with ACLs disabled only the policy can allow delivery, checked then.
+                    // The target's permissions (Log Delivery grants, or a policy for the
+                    // logging service) are not checked here: AWS accepts a target that does
+                    // not allow delivery yet, and delivery checks them (AWS-recorded).
                     let source = self.owned_bucket(ctx, bucket)?;
                     let source_region = source.meta.read().unwrap().region.clone();
                     let target_region = t.meta.read().unwrap().region.clone();
@@ -222,27 +222,6 @@ impl S3Provider {
                             e = e.with_field("SourceBucketLocation", source_region);
                         }
                         return Err(e.with_field("TargetBucketLocation", target_region));
-                    }
-                    let acls_on =
-                        t.meta.read().unwrap().ownership.as_deref() != Some("BucketOwnerEnforced");
-                    let check = crate::logging::Target {
-                        bucket: target.to_owned(),
-                        prefix: enabled
-                            .and_then(|e| e.str("TargetPrefix"))
-                            .unwrap_or_default()
-                            .to_owned(),
-                        partitioned: false,
-                        source: bucket.to_owned(),
-                        source_account: ctx.account_id.clone(),
-                        source_region: source.meta.read().unwrap().region.clone(),
-                    };
-                    if acls_on && !crate::logging::may_deliver(&t, &check) {
-                        return Err(AwsError::new(
-                            400,
-                            "InvalidTargetBucketForLogging",
-                            "You must give the log-delivery group WRITE and READ_ACP permissions to the target bucket",
-                        )
-                        .with_field("TargetBucket", target));
                     }
                 }
                 self.set_config(ctx, input, "logging", enabled).await?;
