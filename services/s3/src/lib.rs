@@ -31,6 +31,7 @@ pub mod multipart;
 pub mod notify;
 pub mod objects;
 pub mod policy;
+mod prechecks;
 pub mod restore;
 pub mod sse;
 pub mod store;
@@ -294,22 +295,6 @@ impl S3Provider {
         }
         result
     }
-
-    /// The `x-amz-expiration` header of a request on an object's current version.
-    fn add_expiration(&self, head: &Value, out: &mut Value) {
-        let Some(b) = head.str("Bucket").and_then(|n| self.store.bucket(n)) else {
-            return;
-        };
-        let Some(rules) = b.meta.read().unwrap().lifecycle.clone() else {
-            return;
-        };
-        let Some(v) = b.latest(head.str("Key").unwrap_or_default()) else {
-            return;
-        };
-        if let Some(h) = lifecycle::expiration_header(&rules, &v) {
-            out.insert("Expiration", h);
-        }
-    }
 }
 
 impl S3Provider {
@@ -351,43 +336,6 @@ impl S3Provider {
             {
                 return Err(errors::access_denied());
             }
-        }
-        Ok(())
-    }
-
-    /// Request checks S3 makes before the operation, shared by several operations.
-    fn precheck(&self, ctx: &RequestContext, v: &Value) -> Result<(), AwsError> {
-        let op = ctx.operation.as_str();
-        if let Some(h) = v.str("Tagging")
-            && matches!(op, "PutObject" | "CopyObject" | "CreateMultipartUpload")
-        {
-            buckets::check_tagging_header(h)?;
-        }
-        let Some(b) = v.str("Bucket").and_then(|n| self.store.bucket(n)) else {
-            return Ok(());
-        };
-        if matches!(op, "DeleteObject" | "DeleteObjects") {
-            lock::check_bypass(&b, v)?;
-        }
-        if matches!(op, "DeleteObject" | "GetObject" | "HeadObject") {
-            objects_version_check(&b, v)?;
-        }
-        // An upload id marker must name an upload of the key marker.
-        if op == "ListMultipartUploads"
-            && let (Some(key), Some(id)) = (v.str("KeyMarker"), v.str("UploadIdMarker"))
-            && !key.is_empty()
-            && !id.is_empty()
-            && b.uploads
-                .lock()
-                .unwrap()
-                .get(id)
-                .is_none_or(|u| u.key != key)
-        {
-            return Err(errors::invalid_arg(
-                "Invalid uploadId marker",
-                "upload-id-marker",
-                Some(id),
-            ));
         }
         Ok(())
     }
@@ -494,15 +442,5 @@ impl S3Provider {
             };
             Ok(Output::new(value))
         }
-    }
-}
-
-/// A bucket never versioned has only `null` versions: any other id is invalid, not missing.
-fn objects_version_check(b: &store::Bucket, v: &Value) -> Result<(), AwsError> {
-    match v.str("VersionId") {
-        Some(id) if id != store::NULL_VERSION && b.versioning().is_none() => Err(
-            errors::invalid_arg("Invalid version id specified", "versionId", Some(id)),
-        ),
-        _ => Ok(()),
     }
 }
