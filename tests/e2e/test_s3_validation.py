@@ -379,6 +379,10 @@ def test_acl_of_a_delete_marker(s3, bucket):
             s3.put_object_acl(Bucket=bucket, Key="k", ACL="private", **extra)
         assert (status(e), err(e)["Code"], err(e)["Method"], err(e)["ResourceType"]) == (
             405, "MethodNotAllowed", "PUT", "DeleteMarker")
+        assert e.value.response["ResponseMetadata"]["HTTPHeaders"]["allow"] == "DELETE"
+    with pytest.raises(ClientError) as e:
+        s3.get_object(Bucket=bucket, Key="k", VersionId=marker)
+    assert e.value.response["ResponseMetadata"]["HTTPHeaders"]["allow"] == "DELETE"
 
 
 def test_listing_echoes(s3, bucket, account):

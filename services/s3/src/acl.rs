@@ -459,7 +459,8 @@ impl S3Provider {
             .with_field("Method", "PUT")
             .with_field("ResourceType", "DeleteMarker")
             .with_header("x-amz-delete-marker", "true")
-            .with_header("x-amz-version-id", m.version_id.as_str()));
+            .with_header("x-amz-version-id", m.version_id.as_str())
+            .with_header("Allow", "DELETE"));
         }
         let v = self.find_version(&b, key, input.str("VersionId"))?;
         // Only a change of the ACL is an ObjectAcl:Put event.

@@ -295,6 +295,8 @@ fn delete_marker_error(v: &Version, by_version: bool) -> AwsError {
         )
         .with_field("Method", "GET")
         .with_field("ResourceType", "DeleteMarker")
+        // What a delete marker does allow.
+        .with_header("Allow", "DELETE")
     } else {
         errors::no_such_key(&v.key)
     };
