@@ -46,6 +46,10 @@ def test_notifications_to_sqs(nephos, account):
     }
     s3.put_bucket_notification_configuration(Bucket=b, NotificationConfiguration=config)
     got = s3.get_bucket_notification_configuration(Bucket=b)
+    # S3 writes the filter rule names capitalized, whatever their case in the request.
+    rules = config["QueueConfigurations"][0]["Filter"]["Key"]["FilterRules"]
+    for r in rules:
+        r["Name"] = r["Name"].capitalize()
     assert got["QueueConfigurations"] == config["QueueConfigurations"]
     test_event = drain(sqs, url, 1)
     assert test_event[0]["Event"] == "s3:TestEvent" and test_event[0]["Bucket"] == b
@@ -159,3 +163,89 @@ def test_topic_policy_must_let_s3_publish(start_nephos, account):
     assert code(e) == "InvalidArgument"
     assert "Unable to validate" in e.value.response["Error"]["Message"]
     assert drain(sqs, url, 1, tries=2) == []
+
+
+def queue_for(sqs, name):
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return url, arn
+
+
+def test_tagging_acl_and_quiet_delete_events(nephos, account):
+    s3 = nephos.client("s3", account=account)
+    sqs = nephos.client("sqs", account=account)
+    url, arn = queue_for(sqs, "s3-sub-events")
+    b = bucket_name(account, "subev")
+    s3.create_bucket(Bucket=b, ObjectOwnership="ObjectWriter")
+    s3.delete_public_access_block(Bucket=b)
+    s3.put_bucket_notification_configuration(Bucket=b, NotificationConfiguration={
+        "QueueConfigurations": [{"Id": "sub", "QueueArn": arn, "Events": [
+            "s3:ObjectTagging:*", "s3:ObjectAcl:Put", "s3:ObjectRemoved:*"]}]})
+    drain(sqs, url, 1)  # the test event
+    etag = s3.put_object(Bucket=b, Key="k", Body=b"something")["ETag"].strip('"')
+    s3.put_object_tagging(Bucket=b, Key="k", Tagging={"TagSet": [{"Key": "a", "Value": "1"}]})
+    s3.delete_object_tagging(Bucket=b, Key="k")
+    # Setting the ACL the object already has is no change, so no event.
+    s3.put_object_acl(Bucket=b, Key="k", ACL="private")
+    s3.put_object_acl(Bucket=b, Key="k", ACL="public-read")
+    records = [m["Records"][0] for m in drain(sqs, url, 3)]
+    assert [r["eventName"] for r in records] == [
+        "ObjectTagging:Put", "ObjectTagging:Delete", "ObjectAcl:Put"]
+    for r in records:
+        assert r["eventVersion"] == "2.3"
+        assert r["s3"]["object"] == {"key": "k", "eTag": etag}
+    # A quiet DeleteObjects answers nothing but still reports each deletion.
+    r = s3.delete_objects(Bucket=b, Delete={"Objects": [{"Key": "k"}, {"Key": "gone"}], "Quiet": True})
+    assert "Deleted" not in r
+    removed = [m["Records"][0] for m in drain(sqs, url, 2)]
+    assert sorted(x["s3"]["object"]["key"] for x in removed) == ["gone", "k"]
+    assert {x["eventName"] for x in removed} == {"ObjectRemoved:Delete"}
+
+
+def test_destination_arn_errors(nephos, account):
+    s3 = nephos.client("s3", account=account)
+    b = bucket_name(account, "arnval")
+    s3.create_bucket(Bucket=b)
+    for member, arn_key, name in (("QueueConfigurations", "QueueArn", "Queue"),
+                                  ("TopicConfigurations", "TopicArn", "Topic"),
+                                  ("LambdaFunctionConfigurations", "LambdaFunctionArn", "CloudFunction")):
+        for skip in (False, True):
+            with pytest.raises(ClientError) as e:
+                s3.put_bucket_notification_configuration(
+                    Bucket=b, SkipDestinationValidation=skip, NotificationConfiguration={
+                        member: [{"Id": "x", arn_key: "invalid", "Events": ["s3:ObjectCreated:*"]}]})
+            error = e.value.response["Error"]
+            assert (error["Message"], error["ArgumentName"], error["ArgumentValue"]) == (
+                "The ARN could not be parsed", name, "invalid")
+    missing_queue = f"arn:aws:sqs:us-east-1:{account}:my-queue"
+    with pytest.raises(ClientError) as e:
+        s3.put_bucket_notification_configuration(Bucket=b, NotificationConfiguration={
+            "QueueConfigurations": [{"QueueArn": missing_queue, "Events": ["s3:ObjectCreated:*"]}]})
+    error = e.value.response["Error"]
+    assert (error["ArgumentName1"], error["ArgumentValue1"]) == (
+        missing_queue, "The destination queue does not exist")
+    # No function can be invoked (nephos runs none yet): S3's answer for that.
+    fn = f"arn:aws:lambda:us-east-1:{account}:function:my-lambda"
+    with pytest.raises(ClientError) as e:
+        s3.put_bucket_notification_configuration(Bucket=b, NotificationConfiguration={
+            "LambdaFunctionConfigurations": [{"LambdaFunctionArn": fn, "Events": ["s3:ObjectCreated:*"]}]})
+    error = e.value.response["Error"]
+    assert (error["ArgumentName1"], error["ArgumentValue1"]) == (
+        f"{fn}, null", f"Not authorized to invoke function [{fn}]")
+
+
+def test_delete_marker_event_carries_the_empty_etag(nephos, account):
+    s3 = nephos.client("s3", account=account)
+    sqs = nephos.client("sqs", account=account)
+    url, arn = queue_for(sqs, "s3-marker-events")
+    b = bucket_name(account, "markerev")
+    s3.create_bucket(Bucket=b)
+    s3.put_bucket_versioning(Bucket=b, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_bucket_notification_configuration(Bucket=b, NotificationConfiguration={
+        "QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectRemoved:*"]}]})
+    drain(sqs, url, 1)
+    s3.put_object(Bucket=b, Key="k", Body=b"x")
+    s3.delete_object(Bucket=b, Key="k")
+    rec = drain(sqs, url, 1)[0]["Records"][0]
+    assert rec["eventName"] == "ObjectRemoved:DeleteMarkerCreated"
+    assert rec["s3"]["object"]["eTag"] == "d41d8cd98f00b204e9800998ecf8427e"

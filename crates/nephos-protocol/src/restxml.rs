@@ -210,7 +210,7 @@ impl Codec for RestXmlCodec {
         request_id_headers(model, &mut headers, meta.request_id);
         let Some(out) = &op.output else {
             return HttpResponse {
-                status: op.http.response_code.unwrap_or(200),
+                status: output.status.or(op.http.response_code).unwrap_or(200),
                 headers,
                 body: Body::Full(Bytes::new()),
             };

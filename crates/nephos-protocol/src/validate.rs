@@ -55,6 +55,18 @@ pub fn validate(model: &ServiceModel, op: &Operation, input: &Value) -> Result<(
     if v.errors.is_empty() {
         return Ok(());
     }
+    // S3 answers a document missing a required element as not fitting its schema.
+    if model.metadata.service_id.as_deref() == Some("S3")
+        && v.errors
+            .iter()
+            .all(|e| e.ends_with("Member must not be null"))
+    {
+        return Err(AwsError::new(
+            400,
+            "MalformedXML",
+            "The XML you provided was not well-formed or did not validate against our published schema",
+        ));
+    }
     let n = v.errors.len();
     Err(AwsError::validation(format!(
         "{n} validation error{} detected: {}",

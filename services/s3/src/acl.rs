@@ -59,34 +59,92 @@ pub fn canned(name: &str) -> Result<Vec<Grant>, AwsError> {
     Ok(g)
 }
 
-const GRANT_HEADERS: [(&str, &str); 5] = [
-    ("GrantFullControl", "FULL_CONTROL"),
-    ("GrantRead", "READ"),
-    ("GrantReadACP", "READ_ACP"),
-    ("GrantWrite", "WRITE"),
-    ("GrantWriteACP", "WRITE_ACP"),
+const GRANT_HEADERS: [(&str, &str, &str); 5] = [
+    (
+        "GrantFullControl",
+        "FULL_CONTROL",
+        "x-amz-grant-full-control",
+    ),
+    ("GrantRead", "READ", "x-amz-grant-read"),
+    ("GrantReadACP", "READ_ACP", "x-amz-grant-read-acp"),
+    ("GrantWrite", "WRITE", "x-amz-grant-write"),
+    ("GrantWriteACP", "WRITE_ACP", "x-amz-grant-write-acp"),
 ];
 
-fn parse_grantee(kind: &str, value: &str) -> Result<Grantee, AwsError> {
-    match kind.to_ascii_lowercase().as_str() {
-        "id" => Ok(Grantee::User(value.to_owned())),
-        "uri" => Ok(Grantee::Group(value.to_owned())),
-        "emailaddress" => Err(AwsError::new(
-            400,
-            "UnresolvableGrantByEmailAddress",
-            "The e-mail address you provided does not match any account on record.",
-        )),
-        _ => Err(errors::invalid_argument("Argument format not recognized")),
+const PERMISSIONS: [&str; 5] = ["FULL_CONTROL", "READ", "READ_ACP", "WRITE", "WRITE_ACP"];
+
+/// The groups S3 knows; any other group URI is refused.
+const GROUPS: [&str; 3] = [ALL_USERS, AUTHENTICATED_USERS, LOG_DELIVERY];
+
+/// A canonical user id: 64 lower-case hex digits.
+fn valid_canonical_id(id: &str) -> bool {
+    id.len() == 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// `name` is how S3 names the argument: `id`/`uri` for grant headers,
+/// `CanonicalUser/ID`/`Group/URI` for an AccessControlPolicy body.
+fn user_grantee(id: &str, name: &str) -> Result<Grantee, AwsError> {
+    if !valid_canonical_id(id) {
+        return Err(errors::invalid_arg("Invalid id", name, Some(id)));
     }
+    Ok(Grantee::User(id.to_owned()))
+}
+
+fn group_grantee(uri: &str, name: &str) -> Result<Grantee, AwsError> {
+    if !GROUPS.contains(&uri) {
+        return Err(errors::invalid_arg("Invalid group uri", name, Some(uri)));
+    }
+    Ok(Grantee::Group(uri.to_owned()))
+}
+
+fn unresolvable_email() -> AwsError {
+    AwsError::new(
+        400,
+        "UnresolvableGrantByEmailAddress",
+        "The e-mail address you provided does not match any account on record.",
+    )
+}
+
+/// One `kind=value` item of an `x-amz-grant-*` header (`header`, whose whole value is
+/// `full`).
+fn parse_grantee(item: &str, header: &str, full: &str) -> Result<Grantee, AwsError> {
+    let unknown = || errors::invalid_arg("Argument format not recognized", header, Some(full));
+    let (kind, value) = item.split_once('=').ok_or_else(unknown)?;
+    let value = value.trim().trim_matches('"');
+    match kind.trim().to_ascii_lowercase().as_str() {
+        "id" => user_grantee(value, "id"),
+        "uri" => group_grantee(value, "uri"),
+        "emailaddress" => Err(unresolvable_email()),
+        _ => Err(unknown()),
+    }
+}
+
+fn malformed_acl() -> AwsError {
+    AwsError::new(
+        400,
+        "MalformedACLError",
+        "The XML you provided was not well-formed or did not validate against our published schema",
+    )
 }
 
 /// The ACL a request sets: a canned `ACL`, `x-amz-grant-*` headers, or (for the ACL
 /// operations) an `AccessControlPolicy` body; `None` when it sets none.
 pub fn from_input(input: &Value) -> Result<Option<Vec<Grant>>, AwsError> {
-    let headers: Vec<(&str, &str)> = GRANT_HEADERS
+    let headers: Vec<(&str, &str, &str)> = GRANT_HEADERS
         .iter()
-        .filter_map(|(m, p)| input.str(m).map(|v| (v, *p)))
+        .filter_map(|(m, p, h)| input.str(m).map(|v| (v, *p, *h)))
         .collect();
+    let policy = input.get("AccessControlPolicy");
+    if policy.is_some() && (input.str("ACL").is_some() || !headers.is_empty()) {
+        return Err(AwsError::new(
+            400,
+            "UnexpectedContent",
+            "This request does not support content",
+        ));
+    }
     if let Some(name) = input.str("ACL") {
         if !headers.is_empty() {
             return Err(errors::invalid_request(
@@ -97,45 +155,53 @@ pub fn from_input(input: &Value) -> Result<Option<Vec<Grant>>, AwsError> {
     }
     if !headers.is_empty() {
         let mut out = Vec::new();
-        for (value, permission) in headers {
+        for (value, permission, header) in headers {
             for item in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-                let (kind, v) = item
-                    .split_once('=')
-                    .ok_or_else(|| errors::invalid_argument("Argument format not recognized"))?;
-                let grantee = parse_grantee(kind.trim(), v.trim().trim_matches('"'))?;
-                out.push(grant(grantee, permission));
+                out.push(grant(parse_grantee(item, header, value)?, permission));
             }
         }
         return Ok(Some(out));
     }
-    let Some(policy) = input.get("AccessControlPolicy") else {
+    let Some(policy) = policy else {
         return Ok(None);
     };
-    let malformed = || {
-        AwsError::new(
-            400,
-            "MalformedACLError",
-            "The XML you provided was not well-formed or did not validate against our published schema",
-        )
-    };
-    if policy.get("Owner").and_then(|o| o.str("ID")).is_none() {
-        return Err(malformed());
-    }
+    let owner = policy
+        .get("Owner")
+        .and_then(|o| o.str("ID"))
+        .ok_or_else(malformed_acl)?;
     let mut out = Vec::new();
-    for g in policy
+    let grants = policy
         .get("Grants")
         .and_then(Value::as_list)
-        .unwrap_or_default()
-    {
-        let permission = g.str("Permission").ok_or_else(malformed)?;
-        let e = g.get("Grantee").ok_or_else(malformed)?;
+        .unwrap_or_default();
+    for g in grants {
+        let permission = g
+            .str("Permission")
+            .filter(|p| PERMISSIONS.contains(p))
+            .ok_or_else(malformed_acl)?;
+        let e = g.get("Grantee").ok_or_else(malformed_acl)?;
         let grantee = match e.str("Type") {
-            Some("CanonicalUser") => Grantee::User(e.str("ID").ok_or_else(malformed)?.to_owned()),
-            Some("Group") => Grantee::Group(e.str("URI").ok_or_else(malformed)?.to_owned()),
-            Some("AmazonCustomerByEmail") => parse_grantee("emailAddress", "")?,
-            _ => return Err(malformed()),
+            Some("CanonicalUser") => {
+                Grantee::User(e.str("ID").ok_or_else(malformed_acl)?.to_owned())
+            }
+            Some("Group") => Grantee::Group(e.str("URI").ok_or_else(malformed_acl)?.to_owned()),
+            Some("AmazonCustomerByEmail") => return Err(unresolvable_email()),
+            _ => return Err(malformed_acl()),
         };
         out.push(grant(grantee, permission));
+    }
+    // Identities are checked once the document's shape is known good.
+    user_grantee(owner, "CanonicalUser/ID")?;
+    for g in &out {
+        match &g.grantee {
+            Grantee::User(id) => {
+                user_grantee(id, "CanonicalUser/ID")?;
+            }
+            Grantee::Group(uri) => {
+                group_grantee(uri, "Group/URI")?;
+            }
+            Grantee::Owner => {}
+        }
     }
     Ok(Some(out))
 }
@@ -156,6 +222,11 @@ pub fn to_value(grants: &[Grant], owner: &str) -> Value {
                 Grantee::Owner => Value::map()
                     .with("Type", "CanonicalUser")
                     .with("ID", owner_id.as_str())
+                    .with("DisplayName", owner),
+                // A user grant to the owner shows the owner's name, as the owner grant does.
+                Grantee::User(id) if *id == owner_id => Value::map()
+                    .with("Type", "CanonicalUser")
+                    .with("ID", id.as_str())
                     .with("DisplayName", owner),
                 Grantee::User(id) => Value::map()
                     .with("Type", "CanonicalUser")
@@ -276,6 +347,15 @@ pub fn invalid_acl_with_ownership() -> AwsError {
     )
 }
 
+fn missing_acl() -> AwsError {
+    AwsError::new(
+        400,
+        "MissingSecurityHeader",
+        "Your request was missing a required header",
+    )
+    .with_field("MissingHeaderName", "x-amz-acl")
+}
+
 fn not_supported() -> AwsError {
     AwsError::new(
         400,
@@ -320,13 +400,7 @@ impl S3Provider {
         input: &Value,
     ) -> Result<Value, AwsError> {
         let b = self.owned_bucket(ctx, input.str("Bucket").unwrap_or_default())?;
-        let grants = from_input(input)?.ok_or_else(|| {
-            AwsError::new(
-                400,
-                "MissingSecurityHeader",
-                "Your request was missing a required header",
-            )
-        })?;
+        let grants = from_input(input)?.ok_or_else(missing_acl)?;
         self.check_acl(&b, Some(&grants))?;
         b.meta.write().unwrap().acl = Some(grants);
         self.save_bucket(&b).await?;
@@ -369,15 +443,28 @@ impl S3Provider {
     ) -> Result<Value, AwsError> {
         let key = input.str("Key").unwrap_or_default();
         let b = self.bucket_for_key(ctx, input.str("Bucket").unwrap_or_default(), Some(key))?;
-        let grants = from_input(input)?.ok_or_else(|| {
-            AwsError::new(
-                400,
-                "MissingSecurityHeader",
-                "Your request was missing a required header",
-            )
-        })?;
+        let grants = from_input(input)?.ok_or_else(missing_acl)?;
         self.check_acl(&b, Some(&grants))?;
+        // A delete marker has no ACL to write, current or addressed by version.
+        let addressed = match input.str("VersionId") {
+            Some(id) => b.version(key, id),
+            None => b.latest(key),
+        };
+        if let Some(m) = addressed.filter(|v| v.delete_marker) {
+            return Err(AwsError::new(
+                405,
+                "MethodNotAllowed",
+                "The specified method is not allowed against this resource.",
+            )
+            .with_field("Method", "PUT")
+            .with_field("ResourceType", "DeleteMarker")
+            .with_header("x-amz-delete-marker", "true")
+            .with_header("x-amz-version-id", m.version_id.as_str())
+            .with_header("Allow", "DELETE"));
+        }
         let v = self.find_version(&b, key, input.str("VersionId"))?;
+        // Only a change of the ACL is an ObjectAcl:Put event.
+        let changed = v.meta.acl.clone().unwrap_or_else(private) != grants;
         let mut updated = (*v).clone();
         updated.meta.acl = Some(grants);
         let batch = self.store.put(T_OBJECTS, updated.storage_key(), &updated);
@@ -386,7 +473,11 @@ impl S3Provider {
         if let Some(list) = b.objects.write().unwrap().get_mut(key)
             && let Some(slot) = list.iter_mut().find(|x| x.version_id == v.version_id)
         {
-            *slot = updated;
+            *slot = updated.clone();
+        }
+        if changed {
+            self.notify_subresource(ctx, &b, "ObjectAcl:Put", &updated)
+                .await;
         }
         Ok(Value::map())
     }

@@ -93,43 +93,112 @@ pub fn tag_set(tags: &[(String, String)]) -> Value {
     )
 }
 
-/// Reads and checks a `Tagging` structure's TagSet.
-pub fn read_tag_set(tagging: Option<&Value>) -> Result<Vec<(String, String)>, AwsError> {
+/// Whether a tag key or value holds only what S3 allows: letters, digits, white space
+/// and `_ . : / = + - @`.
+fn tag_chars_ok(s: &str) -> bool {
+    s.chars()
+        .all(|c| c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c))
+}
+
+fn invalid_tag(message: &str, key: &str) -> AwsError {
+    AwsError::new(400, "InvalidTag", message).with_field("TagKey", key)
+}
+
+/// Reads the TagSet of a `Tagging` body. A tag without its Key or Value is a schema
+/// violation; `aws:` keys are refused with `reserved`'s message.
+fn read_tags(tagging: Option<&Value>, reserved: &str) -> Result<Vec<(String, String)>, AwsError> {
     let mut out: Vec<(String, String)> = Vec::new();
     let list = tagging
         .and_then(|t| t.get("TagSet"))
         .and_then(Value::as_list)
         .unwrap_or_default();
     for t in list {
-        let k = t.str("Key").unwrap_or_default().to_owned();
-        let v = t.str("Value").unwrap_or_default().to_owned();
-        check_tag(&k, &v)?;
-        if out.iter().any(|(x, _)| *x == k) {
-            return Err(AwsError::new(
-                400,
-                "InvalidTag",
+        let (Some(k), Some(v)) = (t.str("Key"), t.str("Value")) else {
+            return Err(errors::malformed_xml());
+        };
+        if out.iter().any(|(x, _)| x == k) {
+            return Err(invalid_tag(
                 "Cannot provide multiple Tags with the same key",
+                k,
             ));
         }
-        out.push((k, v));
+        if k.starts_with("aws:") {
+            return Err(invalid_tag(reserved, k));
+        }
+        check_tag(k, v)?;
+        out.push((k.to_owned(), v.to_owned()));
     }
     Ok(out)
 }
 
-pub fn check_tag(k: &str, v: &str) -> Result<(), AwsError> {
-    if k.is_empty() || k.chars().count() > 128 {
-        return Err(AwsError::new(
-            400,
-            "InvalidTag",
-            "The TagKey you have provided is invalid",
-        ));
+/// The tags a CreateBucket request gives the new bucket (`CreateBucketConfiguration.Tags`),
+/// checked with CreateBucket's own answers.
+fn create_tags(config: Option<&Value>) -> Result<Vec<(String, String)>, AwsError> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    let list = config
+        .and_then(|c| c.get("Tags"))
+        .and_then(Value::as_list)
+        .unwrap_or_default();
+    for t in list {
+        let (Some(k), Some(v)) = (t.str("Key"), t.str("Value")) else {
+            return Err(errors::malformed_xml());
+        };
+        if k.starts_with("aws:") {
+            return Err(AwsError::new(
+                400,
+                "InvalidTag",
+                "User-defined tag keys can't start with \"aws:\". This prefix is reserved for system tags. Remove \"aws:\" from your tag keys and try again.",
+            ));
+        }
+        // AWS answers a repeated key here with an internal error.
+        if out.iter().any(|(x, _)| x == k) {
+            return Err(AwsError::new(
+                500,
+                "InternalError",
+                "We encountered an internal error. Please try again.",
+            ));
+        }
+        check_tag(k, v)?;
+        out.push((k.to_owned(), v.to_owned()));
     }
-    if v.chars().count() > 256 {
-        return Err(AwsError::new(
-            400,
-            "InvalidTag",
-            "The TagValue you have provided is invalid",
-        ));
+    Ok(out)
+}
+
+/// Reads and checks an object's `Tagging` TagSet.
+pub fn read_tag_set(tagging: Option<&Value>) -> Result<Vec<(String, String)>, AwsError> {
+    read_tags(tagging, "Your TagKey cannot be prefixed with aws:")
+}
+
+pub fn check_tag(k: &str, v: &str) -> Result<(), AwsError> {
+    if k.is_empty() || k.chars().count() > 128 || !tag_chars_ok(k) {
+        return Err(invalid_tag("The TagKey you have provided is invalid", k));
+    }
+    if v.chars().count() > 256 || !tag_chars_ok(v) {
+        return Err(
+            invalid_tag("The TagValue you have provided is invalid", k).with_field("TagValue", v)
+        );
+    }
+    Ok(())
+}
+
+/// Checks the `x-amz-tagging` header of an object write: URL query parameters
+/// (`k1=v1&k2=v2`) without a repeated key.
+pub fn check_tagging_header(h: &str) -> Result<(), AwsError> {
+    let invalid = || {
+        errors::invalid_arg(
+            "The header 'x-amz-tagging' shall be encoded as UTF-8 then URLEncoded URL query parameters without tag name duplicates.",
+            "x-amz-tagging",
+            Some(h),
+        )
+    };
+    let mut keys = Vec::new();
+    for pair in h.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        // A second `=` or a `,` means the header is not query parameters.
+        if v.contains('=') || pair.contains(',') || keys.contains(&k) {
+            return Err(invalid());
+        }
+        keys.push(k);
     }
     Ok(())
 }
@@ -224,12 +293,13 @@ impl S3Provider {
             Some(o) if crate::acl::OWNERSHIPS.contains(&o) => o,
             Some(o) => {
                 return Err(errors::invalid_arg(
-                    "Invalid x-amz-object-ownership header",
+                    format!("Invalid x-amz-object-ownership header: {o}"),
                     "x-amz-object-ownership",
-                    Some(o),
+                    None,
                 ));
             }
         };
+        let tags = create_tags(input.get("CreateBucketConfiguration"))?;
         let acl = crate::acl::from_input(input)?;
         if let Some(g) = &acl {
             if ownership == "BucketOwnerEnforced" && crate::acl::grants_others(g) {
@@ -250,7 +320,7 @@ impl S3Provider {
             region,
             created_ms: ctx.clock.now_millis(),
             versioning: None,
-            tags: None,
+            tags: (!tags.is_empty()).then(|| tags.clone()),
             policy: None,
             cors: None,
             acl,
@@ -258,11 +328,17 @@ impl S3Provider {
             ownership: Some(ownership.to_owned()),
             encryption: None,
             lifecycle: None,
+            lifecycle_min_size: None,
+            location_constraint: None,
             object_lock: None,
             notifications: None,
             configs: Default::default(),
         };
         let mut meta = meta;
+        // `EU` is eu-west-1's old name: GetBucketLocation answers it as it was given.
+        if constraint == Some("EU") {
+            meta.location_constraint = Some("EU".to_owned());
+        }
         if input.bool("ObjectLockEnabledForBucket") == Some(true) {
             // Object Lock needs versioning, so it comes with it.
             meta.object_lock = Some(crate::lock::LockConfig::default());
@@ -278,8 +354,13 @@ impl S3Provider {
                         "The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again.",
                     )
                     .with_field("BucketName", name))
-                } else if ctx.region == "us-east-1" {
-                    // us-east-1 answers a repeated create by the owner with success.
+                } else if ctx.region == "us-east-1"
+                    && existing.meta.read().unwrap().region == "us-east-1"
+                    // Tags are set only at creation: a repeat that brings some fails.
+                    && tags.is_empty()
+                {
+                    // us-east-1 answers a repeated create of its own buckets by the owner
+                    // with success (a legacy of the global endpoint); not of other regions'.
                     Ok(Value::map().with("Location", format!("/{name}")))
                 } else {
                     Err(AwsError::new(
@@ -291,6 +372,7 @@ impl S3Provider {
                 };
             }
         }
+        let meta_region = meta.region.clone();
         let batch = self.store.put(T_BUCKETS, name.as_bytes().to_vec(), &meta);
         // Claim the name before committing so a racing create of the same name fails.
         {
@@ -308,7 +390,13 @@ impl S3Provider {
             self.store.buckets.write().unwrap().remove(name);
             return Err(e);
         }
-        Ok(Value::map().with("Location", format!("/{name}")))
+        // A bucket outside us-east-1 is located by its virtual host on S3's global name.
+        let location = if meta_region == "us-east-1" {
+            format!("/{name}")
+        } else {
+            format!("http://{name}.s3.amazonaws.com/")
+        };
+        Ok(Value::map().with("Location", location))
     }
 
     pub(crate) async fn delete_bucket(
@@ -321,12 +409,14 @@ impl S3Provider {
         {
             let mut buckets = self.store.buckets.write().unwrap();
             if !b.is_empty() {
-                return Err(AwsError::new(
-                    409,
-                    "BucketNotEmpty",
-                    "The bucket you tried to delete is not empty",
-                )
-                .with_field("BucketName", name));
+                let message = if b.versioning().is_some() {
+                    "The bucket you tried to delete is not empty. You must delete all versions in the bucket."
+                } else {
+                    "The bucket you tried to delete is not empty"
+                };
+                return Err(
+                    AwsError::new(409, "BucketNotEmpty", message).with_field("BucketName", name)
+                );
             }
             buckets.remove(name);
         }
@@ -344,10 +434,10 @@ impl S3Provider {
         let name = input.str("Bucket").unwrap_or_default();
         let b = self.bucket_for(ctx, name)?;
         let region = b.meta.read().unwrap().region.clone();
+        // BucketArn and the location type are for directory buckets only.
         Ok(Value::map()
             .with("BucketRegion", region)
-            .with("BucketLocationType", "Region")
-            .with("BucketArn", format!("arn:aws:s3:::{name}")))
+            .with("AccessPointAlias", false))
     }
 
     pub(crate) fn list_buckets(
@@ -357,6 +447,16 @@ impl S3Provider {
     ) -> Result<Value, AwsError> {
         let prefix = input.str("Prefix").unwrap_or_default();
         let region = input.str("BucketRegion");
+        if let Some(r) = region
+            && r != "us-east-1"
+            && (!known_constraint(r) || r == "EU")
+        {
+            return Err(errors::invalid_arg(
+                format!("Argument value {r} is not a valid AWS Region"),
+                "bucket-region",
+                None,
+            ));
+        }
         let after = input
             .str("ContinuationToken")
             .and_then(crate::listing::decode_token);
@@ -383,14 +483,13 @@ impl S3Provider {
                 Value::map()
                     .with("Name", name.as_str())
                     .with("CreationDate", Timestamp::from_millis(meta.created_ms))
-                    .with("BucketRegion", meta.region.as_str())
-                    .with("BucketArn", format!("arn:aws:s3:::{name}")),
+                    .with("BucketRegion", meta.region.as_str()),
             );
         }
         let mut v = Value::map()
             .with("Buckets", Value::List(out))
             .with("Owner", owner_value(&ctx.account_id));
-        if input.get("MaxBuckets").is_some() || input.get("Prefix").is_some() {
+        if input.get("Prefix").is_some() {
             v.insert("Prefix", prefix);
         }
         if let Some(n) = next {
@@ -405,7 +504,12 @@ impl S3Provider {
         input: &Value,
     ) -> Result<Value, AwsError> {
         let b = self.bucket_for(ctx, input.str("Bucket").unwrap_or_default())?;
-        let region = b.meta.read().unwrap().region.clone();
+        let region = {
+            let m = b.meta.read().unwrap();
+            m.location_constraint
+                .clone()
+                .unwrap_or_else(|| m.region.clone())
+        };
         let mut v = Value::map();
         // us-east-1 is reported as an empty constraint.
         if region != "us-east-1" {
@@ -442,7 +546,10 @@ impl S3Provider {
         input: &Value,
     ) -> Result<Value, AwsError> {
         let b = self.owned_bucket(ctx, input.str("Bucket").unwrap_or_default())?;
-        let tags = read_tag_set(input.get("Tagging"))?;
+        let tags = read_tags(
+            input.get("Tagging"),
+            "System tags cannot be added/updated by requester",
+        )?;
         if tags.len() > 50 {
             return Err(AwsError::new(
                 400,
@@ -450,7 +557,8 @@ impl S3Provider {
                 "Bucket tag count cannot be greater than 50",
             ));
         }
-        b.meta.write().unwrap().tags = Some(tags);
+        // An empty TagSet removes the tags, as DeleteBucketTagging does.
+        b.meta.write().unwrap().tags = (!tags.is_empty()).then_some(tags);
         self.save_bucket(&b).await?;
         Ok(Value::map())
     }
@@ -487,15 +595,29 @@ impl S3Provider {
         input: &Value,
     ) -> Result<Value, AwsError> {
         let b = self.owned_bucket(ctx, input.str("Bucket").unwrap_or_default())?;
-        let status = input
-            .get("VersioningConfiguration")
-            .and_then(|c| c.str("Status"))
-            .map(str::to_owned);
+        let config = input.get("VersioningConfiguration");
+        let status = config.and_then(|c| c.str("Status")).map(str::to_owned);
         match status.as_deref() {
             Some("Enabled" | "Suspended") => {}
-            // A configuration without a status leaves a never-versioned bucket as it is.
-            None => return Ok(Value::map()),
+            // Only an MFADelete setting may come without a status; it changes nothing here.
+            None if config.and_then(|c| c.get("MFADelete")).is_some() => {
+                return Ok(Value::map());
+            }
+            None => {
+                return Err(AwsError::new(
+                    400,
+                    "IllegalVersioningConfigurationException",
+                    "The Versioning element must be specified",
+                ));
+            }
             Some(_) => return Err(errors::malformed_xml()),
+        }
+        if status.as_deref() == Some("Suspended") && b.meta.read().unwrap().object_lock.is_some() {
+            return Err(AwsError::new(
+                409,
+                "InvalidBucketState",
+                "An Object Lock configuration is present on this bucket, so the versioning state cannot be changed.",
+            ));
         }
         b.meta.write().unwrap().versioning = status;
         self.save_bucket(&b).await?;

@@ -198,7 +198,8 @@ fn check_conditions(
     let not_modified = if copy {
         errors::precondition_failed(inm)
     } else {
-        errors::not_modified()
+        // A 304 names the representation the client already has (RFC 9110 15.4.5).
+        errors::not_modified().with_header("ETag", etag)
     };
     if let Some(m) = if_none_match {
         if etag_matches(m, etag) {

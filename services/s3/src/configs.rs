@@ -101,15 +101,16 @@ impl S3Provider {
                 "NoSuchConfiguration",
                 "The specified configuration does not exist.",
             )
-            .with_field("BucketName", bucket)
         };
         Ok(match verb {
             "Put" => {
                 let c = input.get(family.member);
+                if family.prefix == "inventory" {
+                    check_inventory(c, id)?;
+                }
+                // Inventory names the mismatch (above); analytics answers MalformedXML.
                 if c.and_then(|c| c.str("Id")) != Some(id) {
-                    return Err(errors::invalid_argument(
-                        "Configuration id in the request body must match the id in the query parameter",
-                    ));
+                    return Err(errors::malformed_xml());
                 }
                 let b = self.owned_bucket(ctx, bucket)?;
                 let count = b
@@ -143,18 +144,30 @@ impl S3Provider {
             }
             _ => {
                 let b = self.owned_bucket(ctx, bucket)?;
-                let list: Vec<Value> = b
-                    .meta
-                    .read()
-                    .unwrap()
+                let token = input.str("ContinuationToken");
+                // Pages of 100, in Id order; the token names the last Id of a page.
+                let after = token.and_then(crate::listing::decode_token);
+                let start = format!("{}:", family.prefix);
+                let m = b.meta.read().unwrap();
+                let mut page = m
                     .configs
-                    .iter()
-                    .filter(|(k, _)| k.starts_with(family.prefix))
-                    .map(|(_, v)| from_json(v))
-                    .collect();
-                Value::map()
-                    .with(family.list, Value::List(list))
-                    .with("IsTruncated", false)
+                    .range(start.clone()..)
+                    .take_while(|(k, _)| k.starts_with(&start))
+                    .filter(|(k, _)| after.as_ref().is_none_or(|a| k[start.len()..] > **a))
+                    .map(|(k, v)| (k[start.len()..].to_owned(), from_json(v)));
+                let list: Vec<(String, Value)> = page.by_ref().take(ID_CONFIG_PAGE).collect();
+                let more = page.next().is_some();
+                let mut out = Value::map().with("IsTruncated", more);
+                if let Some(t) = token {
+                    out.insert("ContinuationToken", t);
+                }
+                if more && let Some((last, _)) = list.last() {
+                    out.insert("NextContinuationToken", crate::listing::encode_token(last));
+                }
+                out.with(
+                    family.list,
+                    Value::List(list.into_iter().map(|(_, v)| v).collect()),
+                )
             }
         })
     }
@@ -192,30 +205,23 @@ impl S3Provider {
                             "The owner for the bucket to be logged and the target bucket must be the same.",
                         ));
                     }
-                    // With ACLs enabled on the target, S3 checks the Log Delivery grants
-                    // up front (a bucket policy for the logging service does as well);
-                    // with ACLs disabled only the policy can allow delivery, checked then.
+                    // The target's permissions (Log Delivery grants, or a policy for the
+                    // logging service) are not checked here: AWS accepts a target that does
+                    // not allow delivery yet, and delivery checks them (AWS-recorded).
                     let source = self.owned_bucket(ctx, bucket)?;
-                    let acls_on =
-                        t.meta.read().unwrap().ownership.as_deref() != Some("BucketOwnerEnforced");
-                    let check = crate::logging::Target {
-                        bucket: target.to_owned(),
-                        prefix: enabled
-                            .and_then(|e| e.str("TargetPrefix"))
-                            .unwrap_or_default()
-                            .to_owned(),
-                        partitioned: false,
-                        source: bucket.to_owned(),
-                        source_account: ctx.account_id.clone(),
-                        source_region: source.meta.read().unwrap().region.clone(),
-                    };
-                    if acls_on && !crate::logging::may_deliver(&t, &check) {
-                        return Err(AwsError::new(
-                            400,
-                            "InvalidTargetBucketForLogging",
-                            "You must give the log-delivery group WRITE and READ_ACP permissions to the target bucket",
-                        )
-                        .with_field("TargetBucket", target));
+                    let source_region = source.meta.read().unwrap().region.clone();
+                    let target_region = t.meta.read().unwrap().region.clone();
+                    if source_region != target_region {
+                        let mut e = AwsError::new(
+                            403,
+                            "CrossLocationLoggingProhibitted",
+                            "Cross S3 location logging not allowed. ",
+                        );
+                        // us-east-1 (S3's global location) does not name itself.
+                        if source_region != "us-east-1" {
+                            e = e.with_field("SourceBucketLocation", source_region);
+                        }
+                        return Err(e.with_field("TargetBucketLocation", target_region));
                     }
                 }
                 self.set_config(ctx, input, "logging", enabled).await?;
@@ -230,6 +236,13 @@ impl S3Provider {
                     .get("RequestPaymentConfiguration")
                     .and_then(|c| c.get("Payer"))
                     .cloned();
+                if !payer
+                    .as_ref()
+                    .and_then(Value::as_str)
+                    .is_some_and(|p| matches!(p, "Requester" | "BucketOwner"))
+                {
+                    return Err(errors::malformed_xml());
+                }
                 self.set_config(ctx, input, "requestPayment", payer.as_ref())
                     .await?;
                 Value::map()
@@ -318,6 +331,72 @@ impl S3Provider {
             other => return Err(AwsError::not_implemented("s3", other)),
         })
     }
+}
+
+/// How many configurations of a family one List answer holds.
+const ID_CONFIG_PAGE: usize = 100;
+
+/// What S3 refuses in an inventory configuration (AWS-recorded answers).
+fn check_inventory(c: Option<&Value>, id: &str) -> Result<(), AwsError> {
+    const FIELDS: [&str; 15] = [
+        "Size",
+        "LastModifiedDate",
+        "StorageClass",
+        "ETag",
+        "IsMultipartUploaded",
+        "ReplicationStatus",
+        "EncryptionStatus",
+        "ObjectLockRetainUntilDate",
+        "ObjectLockMode",
+        "ObjectLockLegalHoldStatus",
+        "IntelligentTieringAccessTier",
+        "BucketKeyStatus",
+        "ChecksumAlgorithm",
+        "ObjectAccessControlList",
+        "ObjectOwner",
+    ];
+    let Some(c) = c else {
+        return Err(errors::malformed_xml());
+    };
+    if c.str("Id") != Some(id) {
+        return Err(AwsError::new(
+            400,
+            "IdMismatch",
+            "Document ID does not match the specified configuration ID.",
+        ));
+    }
+    let dest = c
+        .get("Destination")
+        .and_then(|d| d.get("S3BucketDestination"));
+    let one_of = |v: Option<&str>, allowed: &[&str]| v.is_some_and(|v| allowed.contains(&v));
+    let fields_ok = c
+        .get("OptionalFields")
+        .and_then(Value::as_list)
+        .unwrap_or_default()
+        .iter()
+        .all(|f| one_of(f.as_str(), &FIELDS));
+    if !one_of(
+        dest.and_then(|d| d.str("Format")),
+        &["CSV", "ORC", "Parquet"],
+    ) || !one_of(
+        c.get("Schedule").and_then(|s| s.str("Frequency")),
+        &["Daily", "Weekly"],
+    ) || !one_of(c.str("IncludedObjectVersions"), &["All", "Current"])
+        || !fields_ok
+    {
+        return Err(errors::malformed_xml());
+    }
+    if !dest
+        .and_then(|d| d.str("Bucket"))
+        .is_some_and(|b| b.starts_with("arn:") && b.split(':').count() == 6)
+    {
+        return Err(AwsError::new(
+            400,
+            "InvalidS3DestinationBucket",
+            "Invalid bucket ARN.",
+        ));
+    }
+    Ok(())
 }
 
 /// What S3 refuses in a website configuration, with its words (AWS-recorded).

@@ -13,6 +13,10 @@ use std::sync::{Arc, Weak};
 
 const DAY_MS: i64 = 86_400_000;
 
+/// TransitionDefaultMinimumObjectSize: what a configuration gets when it names none.
+const DEFAULT_MIN_SIZE: &str = "all_storage_classes_128K";
+const MIN_SIZES: [&str; 2] = ["all_storage_classes_128K", "varies_by_storage_class"];
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Filter {
     pub prefix: Option<String>,
@@ -53,7 +57,11 @@ fn date_of(v: &Value, key: &str) -> Result<Option<i64>, AwsError> {
         Some(Value::Timestamp(t)) => {
             let ms = t.as_millis();
             if ms % DAY_MS != 0 {
-                return Err(invalid("'Date' must be at midnight GMT"));
+                return Err(errors::invalid_arg(
+                    "'Date' must be at midnight GMT",
+                    "Date",
+                    Some(&t.to_iso8601()),
+                ));
             }
             Ok(Some(ms))
         }
@@ -85,7 +93,12 @@ pub fn parse(config: Option<&Value>) -> Result<Vec<Rule>, AwsError> {
     }
     let mut out: Vec<Rule> = Vec::new();
     for r in rules {
-        let id = r.str("ID").map(str::to_owned);
+        // A rule without an ID gets one, as S3 names it: base64 of a UUID.
+        let id = Some(
+            r.str("ID")
+                .map(str::to_owned)
+                .unwrap_or_else(|| crate::store::b64_encode(nephos_core::request_id().as_bytes())),
+        );
         if id.as_ref().is_some_and(|i| i.chars().count() > 255) {
             return Err(invalid("ID length should not exceed allowed limit of 255"));
         }
@@ -95,7 +108,8 @@ pub fn parse(config: Option<&Value>) -> Result<Vec<Rule>, AwsError> {
             ));
         }
         let filter = match (r.get("Filter"), r.str("Prefix")) {
-            (Some(_), Some(_)) => return Err(errors::malformed_xml()),
+            // A rule names its objects with a Filter or a legacy Prefix: one of the two.
+            (Some(_), Some(_)) | (None, None) => return Err(errors::malformed_xml()),
             (None, p) => Filter {
                 prefix: p.map(str::to_owned),
                 form: "Prefix".into(),
@@ -141,6 +155,13 @@ pub fn parse(config: Option<&Value>) -> Result<Vec<Rule>, AwsError> {
                 }
             }
         };
+        for (i, (k, _)) in filter.tags.iter().enumerate() {
+            if filter.tags[..i].iter().any(|(x, _)| x == k) {
+                return Err(errors::invalid_request(
+                    "Duplicate Tag Keys are not allowed.",
+                ));
+            }
+        }
         if let (Some(gt), Some(lt)) = (filter.size_gt, filter.size_lt)
             && gt >= lt
         {
@@ -178,7 +199,10 @@ pub fn parse(config: Option<&Value>) -> Result<Vec<Rule>, AwsError> {
         }
         let nce = r.get("NoncurrentVersionExpiration");
         let noncurrent_days = nce.and_then(|n| n.int("NoncurrentDays"));
-        if nce.is_some() && noncurrent_days.is_none_or(|d| d <= 0) {
+        if nce.is_some() && noncurrent_days.is_none() {
+            return Err(errors::malformed_xml());
+        }
+        if noncurrent_days.is_some_and(|d| d <= 0) {
             return Err(invalid(
                 "'NoncurrentDays' for NoncurrentVersionExpiration action must be a positive integer",
             ));
@@ -365,6 +389,30 @@ impl Filter {
     }
 }
 
+/// The `x-amz-expiration` header of an object's current version: when the first enabled
+/// rule that expires it will (`expiry-date="Fri, 23 Dec 2023 00:00:00 GMT",
+/// rule-id="..."`).
+pub fn expiration_header(rules: &[Rule], v: &Version) -> Option<String> {
+    if v.delete_marker {
+        return None;
+    }
+    rules
+        .iter()
+        .filter(|r| r.enabled && r.filter.matches(&v.key, v))
+        .find_map(|r| {
+            let at = match (r.expiration_days, r.expiration_date_ms) {
+                (Some(d), _) => due(v.last_modified_ms, d),
+                (None, Some(d)) => d,
+                (None, None) => return None,
+            };
+            Some(format!(
+                "expiry-date=\"{}\", rule-id=\"{}\"",
+                Timestamp::from_millis(at).to_http_date(),
+                r.id.as_deref().unwrap_or_default()
+            ))
+        })
+}
+
 /// What one pass decided for a bucket.
 #[derive(Default)]
 struct Work {
@@ -541,13 +589,23 @@ impl S3Provider {
         input: &Value,
     ) -> Result<Value, AwsError> {
         let b = self.owned_bucket(ctx, input.str("Bucket").unwrap_or_default())?;
+        let min_size = match input.str("TransitionDefaultMinimumObjectSize") {
+            None => DEFAULT_MIN_SIZE,
+            Some(m) if MIN_SIZES.contains(&m) => m,
+            Some(m) => {
+                return Err(errors::invalid_request(format!(
+                    "Invalid TransitionDefaultMinimumObjectSize found: {m}"
+                )));
+            }
+        };
         let rules = parse(input.get("LifecycleConfiguration"))?;
-        b.meta.write().unwrap().lifecycle = Some(rules);
+        {
+            let mut m = b.meta.write().unwrap();
+            m.lifecycle = Some(rules);
+            m.lifecycle_min_size = Some(min_size.to_owned());
+        }
         self.save_bucket(&b).await?;
-        Ok(Value::map().with(
-            "TransitionDefaultMinimumObjectSize",
-            "all_storage_classes_128K",
-        ))
+        Ok(Value::map().with("TransitionDefaultMinimumObjectSize", min_size))
     }
 
     pub(crate) fn get_bucket_lifecycle(
@@ -557,11 +615,14 @@ impl S3Provider {
     ) -> Result<Value, AwsError> {
         let name = input.str("Bucket").unwrap_or_default();
         let b = self.owned_bucket(ctx, name)?;
-        let rules = b.meta.read().unwrap().lifecycle.clone();
+        let (rules, min_size) = {
+            let m = b.meta.read().unwrap();
+            (m.lifecycle.clone(), m.lifecycle_min_size.clone())
+        };
         match rules {
             Some(r) => Ok(Value::map().with("Rules", to_value(&r)).with(
                 "TransitionDefaultMinimumObjectSize",
-                "all_storage_classes_128K",
+                min_size.unwrap_or_else(|| DEFAULT_MIN_SIZE.to_owned()),
             )),
             None => Err(AwsError::new(
                 404,
@@ -596,7 +657,11 @@ mod tests {
     #[test]
     fn validation() {
         let rule = |r: Value| parse(Some(&Value::map().with("Rules", Value::List(vec![r]))));
-        let base = || Value::map().with("Status", "Enabled");
+        let base = || {
+            Value::map()
+                .with("Status", "Enabled")
+                .with("Filter", Value::map())
+        };
         assert_eq!(rule(base()).unwrap_err().code, "InvalidRequest");
         let ok = rule(base().with("Expiration", Value::map().with("Days", 3))).unwrap();
         assert_eq!(ok[0].expiration_days, Some(3));

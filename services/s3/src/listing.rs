@@ -159,11 +159,12 @@ impl S3Provider {
         let delimiter = input.str("Delimiter");
         let max = max_keys(input, "MaxKeys");
         let token = match input.str("ContinuationToken").filter(|_| v2) {
-            Some(t) => Some(decode_token(t).ok_or_else(|| {
+            // An empty token is no token S3 ever handed out.
+            Some(t) => Some(decode_token(t).filter(|_| !t.is_empty()).ok_or_else(|| {
                 errors::invalid_arg(
                     "The continuation token provided is incorrect",
                     "continuation-token",
-                    Some(t),
+                    Some(t).filter(|t| !t.is_empty()),
                 )
             })?),
             None => None,
@@ -202,7 +203,8 @@ impl S3Provider {
             .with("Prefix", enc(prefix, url))
             .with("MaxKeys", max as i64)
             .with("IsTruncated", truncated);
-        if let Some(d) = delimiter {
+        // An empty delimiter is no delimiter, and is not echoed.
+        if let Some(d) = delimiter.filter(|d| !d.is_empty()) {
             out.insert("Delimiter", enc(d, url));
         }
         if url {
@@ -213,7 +215,10 @@ impl S3Provider {
             if let Some(t) = input.str("ContinuationToken") {
                 out.insert("ContinuationToken", t);
             }
-            if let Some(s) = input.str("StartAfter") {
+            // With a continuation token, StartAfter no longer applies and is not echoed.
+            if let Some(s) = input.str("StartAfter")
+                && input.get("ContinuationToken").is_none()
+            {
                 out.insert("StartAfter", enc(s, url));
             }
             if truncated && let Some(l) = &last {
@@ -346,7 +351,8 @@ impl S3Provider {
             .with("VersionIdMarker", vid_marker.unwrap_or_default())
             .with("MaxKeys", max as i64)
             .with("IsTruncated", truncated);
-        if let Some(d) = delimiter {
+        // An empty delimiter is no delimiter, and is not echoed.
+        if let Some(d) = delimiter.filter(|d| !d.is_empty()) {
             out.insert("Delimiter", enc(d, url));
         }
         if url {

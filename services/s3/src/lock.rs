@@ -10,6 +10,8 @@ use std::sync::Arc;
 
 const DAY_MS: i64 = 86_400_000;
 
+const MODES: [&str; 2] = ["GOVERNANCE", "COMPLIANCE"];
+
 /// A bucket's Object Lock setting: enabled, with an optional default retention.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LockConfig {
@@ -22,11 +24,78 @@ fn missing_config() -> AwsError {
     errors::invalid_request("Bucket is missing Object Lock Configuration")
 }
 
+fn no_lock_config() -> AwsError {
+    AwsError::new(
+        404,
+        "NoSuchObjectLockConfiguration",
+        "The specified object does not have a ObjectLock configuration",
+    )
+}
+
 fn protected() -> AwsError {
     AwsError::new(
         403,
         "AccessDenied",
         "Access Denied because object protected by object lock.",
+    )
+}
+
+/// `ms` as Java's `Date.toString()` prints it in S3's home time zone (US Pacific), which
+/// is how S3 echoes a refused retain-until date: `Tue Dec 31 16:00:00 PST 2019`.
+pub fn java_date(ms: i64) -> String {
+    // US daylight saving time: from 2:00 on March's second Sunday to 2:00 on November's
+    // first Sunday, local time.
+    fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+        let y = if m <= 2 { y - 1 } else { y };
+        let era = y.div_euclid(400);
+        let yoe = y - era * 400;
+        let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        era * 146_097 + doe - 719_468
+    }
+    fn civil(z: i64) -> (i64, i64, i64) {
+        let z = z + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let d = doy - (153 * mp + 2) / 5 + 1;
+        let m = if mp < 10 { mp + 3 } else { mp - 9 };
+        (yoe + era * 400 + i64::from(m <= 2), m, d)
+    }
+    // The n-th Sunday (1-based) of a month, as a day number.
+    let sunday = |y: i64, m: i64, n: i64| {
+        let first = days_from_civil(y, m, 1);
+        let weekday = (first + 4).rem_euclid(7); // 0 = Sunday
+        first + (7 - weekday) % 7 + 7 * (n - 1)
+    };
+    let secs = ms.div_euclid(1000);
+    let (year, ..) = civil(secs.div_euclid(86_400));
+    // Transitions in UTC: 2:00 PST is 10:00 UTC, 2:00 PDT is 9:00 UTC.
+    let dst_start = sunday(year, 3, 2) * 86_400 + 10 * 3600;
+    let dst_end = sunday(year, 11, 1) * 86_400 + 9 * 3600;
+    let (offset, zone) = if (dst_start..dst_end).contains(&secs) {
+        (-7 * 3600, "PDT")
+    } else {
+        (-8 * 3600, "PST")
+    };
+    let local = secs + offset;
+    let day = local.div_euclid(86_400);
+    let tod = local.rem_euclid(86_400);
+    let (y, m, d) = civil(day);
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    format!(
+        "{} {} {:02} {:02}:{:02}:{:02} {zone} {y}",
+        DAYS[day.rem_euclid(7) as usize],
+        MONTHS[(m - 1) as usize],
+        d,
+        tod / 3600,
+        tod % 3600 / 60,
+        tod % 60
     )
 }
 
@@ -39,14 +108,26 @@ pub fn resolve(meta: &mut ObjectMeta, input: &Value, b: &Bucket, now: i64) -> Re
         _ => None,
     };
     let hold = input.str("ObjectLockLegalHoldStatus");
+    // Only this request's header sets a hold (a copy does not inherit its source's).
+    meta.legal_hold_set = false;
     if config.is_none() {
         if mode.is_some() || until.is_some() || hold.is_some() {
             return Err(missing_config());
         }
         return Ok(());
     }
+    const BOTH: &str =
+        "x-amz-object-lock-retain-until-date and x-amz-object-lock-mode must both be supplied";
     match (mode, until) {
         (Some(m), Some(u)) => {
+            // Modes are case-sensitive: `governance` is as unknown as `BAD-VALUE`.
+            if !MODES.contains(&m) {
+                return Err(errors::invalid_arg(
+                    "Unknown wormMode directive.",
+                    "x-amz-object-lock-mode",
+                    Some(m),
+                ));
+            }
             if u <= now {
                 return Err(errors::invalid_argument(
                     "The retain until date must be in the future!",
@@ -64,13 +145,33 @@ pub fn resolve(meta: &mut ObjectMeta, input: &Value, b: &Bucket, now: i64) -> Re
                 meta.lock_until_ms = Some(now + days * DAY_MS);
             }
         }
-        _ => {
-            return Err(errors::invalid_argument(
-                "x-amz-object-lock-retain-until-date and x-amz-object-lock-mode must both be supplied",
+        (Some(_), None) => {
+            return Err(errors::invalid_arg(
+                BOTH,
+                "x-amz-object-lock-retain-until-date",
+                None,
             ));
+        }
+        (None, Some(_)) => {
+            return Err(errors::invalid_arg(BOTH, "x-amz-object-lock-mode", None));
         }
     }
     meta.legal_hold = hold == Some("ON");
+    meta.legal_hold_set = hold.is_some();
+    Ok(())
+}
+
+/// `x-amz-bypass-governance-retention` (even `false`) needs an Object Lock bucket.
+pub fn check_bypass(b: &Bucket, input: &Value) -> Result<(), AwsError> {
+    if input.get("BypassGovernanceRetention").is_some()
+        && b.meta.read().unwrap().object_lock.is_none()
+    {
+        return Err(errors::invalid_arg(
+            "x-amz-bypass-governance-retention is only applicable to Object Lock enabled buckets.",
+            "x-amz-bypass-governance-retention",
+            None,
+        ));
+    }
     Ok(())
 }
 
@@ -94,8 +195,9 @@ pub fn add_headers(meta: &ObjectMeta, out: &mut Value) {
         out.insert("ObjectLockMode", m.as_str());
         out.insert("ObjectLockRetainUntilDate", Timestamp::from_millis(u));
     }
-    if meta.legal_hold {
-        out.insert("ObjectLockLegalHoldStatus", "ON");
+    if meta.legal_hold || meta.legal_hold_set {
+        let status = if meta.legal_hold { "ON" } else { "OFF" };
+        out.insert("ObjectLockLegalHoldStatus", status);
     }
 }
 
@@ -118,14 +220,17 @@ impl S3Provider {
             ));
         }
         let mut config = LockConfig::default();
-        if let Some(d) = c
-            .and_then(|c| c.get("Rule"))
-            .and_then(|r| r.get("DefaultRetention"))
-        {
+        if let Some(rule) = c.and_then(|c| c.get("Rule")) {
+            // A Rule holds exactly one DefaultRetention, with a known mode and one period.
+            let d = rule
+                .get("DefaultRetention")
+                .ok_or_else(errors::malformed_xml)?;
             config.mode = d.str("Mode").map(str::to_owned);
             config.days = d.int("Days");
             config.years = d.int("Years");
-            if config.mode.is_none() || config.days.is_some() == config.years.is_some() {
+            if config.mode.as_deref().is_none_or(|m| !MODES.contains(&m))
+                || config.days.is_some() == config.years.is_some()
+            {
                 return Err(errors::malformed_xml());
             }
             if config.days.or(config.years).is_some_and(|n| n <= 0) {
@@ -212,10 +317,17 @@ impl S3Provider {
             Some(Value::Timestamp(t)) => Some(t.as_millis()),
             _ => None,
         };
+        // A retention names both a known mode and a date, or (to lift one) neither.
+        let empty = mode.is_none() && until.is_none();
+        if !empty && (mode.as_deref().is_none_or(|m| !MODES.contains(&m)) || until.is_none()) {
+            return Err(errors::malformed_xml());
+        }
         let now = ctx.clock.now_millis();
-        if until.is_some_and(|u| u <= now) {
-            return Err(errors::invalid_argument(
+        if let Some(u) = until.filter(|u| *u <= now) {
+            return Err(errors::invalid_arg(
                 "The retain until date must be in the future!",
+                "RetainUntilDate",
+                Some(&java_date(u)),
             ));
         }
         let bypass = input.bool("BypassGovernanceRetention").unwrap_or(false);
@@ -248,11 +360,7 @@ impl S3Provider {
                     .with("Mode", m.as_str())
                     .with("RetainUntilDate", Timestamp::from_millis(u)),
             )),
-            _ => Err(AwsError::new(
-                404,
-                "NoSuchObjectLockConfiguration",
-                "The specified object does not have a ObjectLock configuration",
-            )),
+            _ => Err(no_lock_config()),
         }
     }
 
@@ -261,13 +369,18 @@ impl S3Provider {
         ctx: &RequestContext,
         input: &Value,
     ) -> Result<Value, AwsError> {
-        let (b, v) = self.locked_version(ctx, input)?;
+        // The body is checked before the bucket's lock setting.
         let on = match input.get("LegalHold").and_then(|h| h.str("Status")) {
             Some("ON") => true,
             Some("OFF") => false,
             _ => return Err(errors::malformed_xml()),
         };
-        self.update_version(&b, &v, |m| m.legal_hold = on).await?;
+        let (b, v) = self.locked_version(ctx, input)?;
+        self.update_version(&b, &v, |m| {
+            m.legal_hold = on;
+            m.legal_hold_set = true;
+        })
+        .await?;
         Ok(Value::map())
     }
 
@@ -277,9 +390,25 @@ impl S3Provider {
         input: &Value,
     ) -> Result<Value, AwsError> {
         let (_, v) = self.locked_version(ctx, input)?;
+        if !v.meta.legal_hold && !v.meta.legal_hold_set {
+            return Err(no_lock_config());
+        }
         Ok(Value::map().with(
             "LegalHold",
             Value::map().with("Status", if v.meta.legal_hold { "ON" } else { "OFF" }),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::java_date;
+
+    #[test]
+    fn java_dates_in_pacific_time() {
+        // 2020-01-01T00:00:00Z
+        assert_eq!(java_date(1_577_836_800_000), "Tue Dec 31 16:00:00 PST 2019");
+        // 2024-07-04T12:00:00Z
+        assert_eq!(java_date(1_720_094_400_000), "Thu Jul 04 05:00:00 PDT 2024");
     }
 }

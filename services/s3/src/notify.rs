@@ -58,17 +58,31 @@ const EVENTS: &[&str] = &[
     "s3:ObjectAcl:Put",
 ];
 
-/// (member of NotificationConfiguration, ARN member, kind, ARN service).
-const KINDS: [(&str, &str, &str, &str); 3] = [
-    ("QueueConfigurations", "QueueArn", "Queue", "sqs"),
-    ("TopicConfigurations", "TopicArn", "Topic", "sns"),
+/// (member of NotificationConfiguration, ARN member, kind, ARN service, the name S3's
+/// errors give the destination).
+const KINDS: [(&str, &str, &str, &str, &str); 3] = [
+    ("QueueConfigurations", "QueueArn", "Queue", "sqs", "Queue"),
+    ("TopicConfigurations", "TopicArn", "Topic", "sns", "Topic"),
     (
         "LambdaFunctionConfigurations",
         "LambdaFunctionArn",
         "LambdaFunction",
         "lambda",
+        "CloudFunction",
     ),
 ];
+
+/// A destination S3 could not validate (`ArgumentName1`/`ArgumentValue1`, numbered as
+/// S3 numbers them).
+fn unvalidated(name: &str, reason: &str) -> AwsError {
+    AwsError::new(
+        400,
+        "InvalidArgument",
+        "Unable to validate the following destination configurations",
+    )
+    .with_field("ArgumentName1", name)
+    .with_field("ArgumentValue1", reason)
+}
 
 fn arn_parts(arn: &str) -> Option<(&str, &str, &str, &str)> {
     let mut p = arn.splitn(6, ':');
@@ -88,15 +102,29 @@ pub fn parse(config: Option<&Value>) -> Result<Notifications, AwsError> {
     let Some(config) = config else {
         return Ok(out);
     };
-    for (member, arn_member, kind, service) in KINDS {
+    for (member, arn_member, kind, service, arg) in KINDS {
         for c in config
             .get(member)
             .and_then(Value::as_list)
             .unwrap_or_default()
         {
             let arn = c.str(arn_member).unwrap_or_default();
-            if arn_parts(arn).is_none_or(|(s, ..)| s != service) {
-                return Err(errors::invalid_argument("The ARN is not well formed"));
+            match arn_parts(arn) {
+                None => {
+                    return Err(errors::invalid_arg(
+                        "The ARN could not be parsed",
+                        arg,
+                        Some(arn),
+                    ));
+                }
+                Some((s, ..)) if s != service => {
+                    return Err(errors::invalid_arg(
+                        "The ARN is not well formed",
+                        arg,
+                        Some(arn),
+                    ));
+                }
+                Some(_) => {}
             }
             let events: Vec<String> = c
                 .get("Events")
@@ -118,10 +146,22 @@ pub fn parse(config: Option<&Value>) -> Result<Notifications, AwsError> {
                 .and_then(Value::as_list)
                 .unwrap_or_default();
             for r in list {
-                let name = r.str("Name").unwrap_or_default().to_ascii_lowercase();
-                if name != "prefix" && name != "suffix" {
-                    return Err(errors::invalid_argument(
+                // Names are matched in any case and kept as S3 writes them.
+                let name = match r
+                    .str("Name")
+                    .unwrap_or_default()
+                    .to_ascii_lowercase()
+                    .as_str()
+                {
+                    "prefix" => "Prefix".to_owned(),
+                    "suffix" => "Suffix".to_owned(),
+                    other => other.to_owned(),
+                };
+                if name != "Prefix" && name != "Suffix" {
+                    return Err(errors::invalid_arg(
                         "filter rule name must be either prefix or suffix",
+                        "FilterRule.Name",
+                        r.str("Name"),
                     ));
                 }
                 if rules.iter().any(|(n, _)| *n == name) {
@@ -150,7 +190,7 @@ pub fn parse(config: Option<&Value>) -> Result<Notifications, AwsError> {
 
 pub fn to_value(n: &Notifications) -> Value {
     let mut v = Value::map();
-    for (member, arn_member, kind, _) in KINDS {
+    for (member, arn_member, kind, ..) in KINDS {
         let list: Vec<Value> = n
             .destinations
             .iter()
@@ -214,9 +254,12 @@ fn matches(d: &Destination, event: &str, key: &str) -> bool {
         None => *e == full,
     });
     event_ok
-        && d.rules.iter().all(|(n, v)| match n.as_str() {
-            "prefix" => key.starts_with(v.as_str()),
-            _ => key.ends_with(v.as_str()),
+        && d.rules.iter().all(|(n, v)| {
+            if n.eq_ignore_ascii_case("prefix") {
+                key.starts_with(v.as_str())
+            } else {
+                key.ends_with(v.as_str())
+            }
         })
 }
 
@@ -227,7 +270,8 @@ pub struct ObjectEvent<'a> {
     pub size: Option<u64>,
     pub etag: Option<&'a str>,
     pub version_id: Option<&'a str>,
-    pub seq: u64,
+    /// The sequencer; events about an object's subresources (tags, ACL) carry none.
+    pub seq: Option<u64>,
 }
 
 impl S3Provider {
@@ -328,14 +372,20 @@ impl S3Provider {
         if !skip {
             for arn in &queues {
                 if self.queue_url(ctx, arn).await.is_err() {
-                    return Err(AwsError::new(
-                        400,
-                        "InvalidArgument",
-                        "Unable to validate the following destination configurations",
-                    )
-                    .with_field("ArgumentName", arn.as_str())
-                    .with_field("ArgumentValue", "The destination queue does not exist"));
+                    return Err(unvalidated(arn, "The destination queue does not exist"));
                 }
+            }
+            // nephos runs no Lambda functions yet, so no function can be invoked: S3's
+            // answer for a function it may not invoke.
+            if let Some(d) = config
+                .destinations
+                .iter()
+                .find(|d| d.kind == "LambdaFunction")
+            {
+                return Err(unvalidated(
+                    &format!("{}, null", d.arn),
+                    &format!("Not authorized to invoke function [{}]", d.arn),
+                ));
             }
         }
         let test = serde_json::json!({
@@ -352,14 +402,8 @@ impl S3Provider {
         if !skip {
             for d in config.destinations.iter().filter(|d| d.kind == "Topic") {
                 if self.publish(ctx, name, &d.arn, test.clone()).await.is_err() {
-                    return Err(AwsError::new(
-                        400,
-                        "InvalidArgument",
-                        "Unable to validate the following destination configurations",
-                    )
-                    .with_field("ArgumentName", d.arn.as_str())
-                    .with_field(
-                        "ArgumentValue",
+                    return Err(unvalidated(
+                        &d.arn,
                         "Permissions on the destination topic do not allow S3 to publish notifications from this bucket",
                     ));
                 }
@@ -406,10 +450,10 @@ impl S3Provider {
             .filter(|d| matches!(d.kind.as_str(), "Queue" | "Topic"))
             .filter(|d| matches(d, event.name, event.key))
         {
-            let mut object = serde_json::json!({
-                "key": encode_key(event.key),
-                "sequencer": format!("{:016X}", event.seq),
-            });
+            let mut object = serde_json::json!({"key": encode_key(event.key)});
+            if let Some(seq) = event.seq {
+                object["sequencer"] = format!("{seq:016X}").into();
+            }
             if let Some(s) = event.size {
                 object["size"] = s.into();
             }
@@ -422,8 +466,16 @@ impl S3Provider {
             {
                 object["versionId"] = v.into();
             }
+            // Tagging and ACL events came later, with version 2.3 of the record.
+            let event_version = if event.name.starts_with("ObjectTagging:")
+                || event.name.starts_with("ObjectAcl:")
+            {
+                "2.3"
+            } else {
+                "2.1"
+            };
             let record = serde_json::json!({"Records": [{
-                "eventVersion": "2.1",
+                "eventVersion": event_version,
                 "eventSource": "aws:s3",
                 "awsRegion": region,
                 "eventTime": Timestamp::from_millis(ctx.clock.now_millis()).to_iso8601(),
@@ -473,7 +525,7 @@ impl S3Provider {
                         size: Some(v.size),
                         etag: Some(&v.etag),
                         version_id: Some(&v.version_id),
-                        seq: v.seq,
+                        seq: Some(v.seq),
                     };
                     self.notify(ctx, &b, ev).await;
                 }
@@ -481,6 +533,21 @@ impl S3Provider {
             "DeleteObject" => {
                 let key = input.str("Key").unwrap_or_default();
                 self.removed(ctx, &b, key, output).await;
+            }
+            "PutObjectTagging" | "DeleteObjectTagging" => {
+                let key = input.str("Key").unwrap_or_default();
+                let name = if ctx.operation == "PutObjectTagging" {
+                    "ObjectTagging:Put"
+                } else {
+                    "ObjectTagging:Delete"
+                };
+                let v = match output.str("VersionId") {
+                    Some(id) => b.version(key, id),
+                    None => b.latest(key),
+                };
+                if let Some(v) = v {
+                    self.notify_subresource(ctx, &b, name, &v).await;
+                }
             }
             "DeleteObjects" => {
                 for d in output
@@ -494,6 +561,25 @@ impl S3Provider {
             }
             _ => {}
         }
+    }
+
+    /// An event about a version's tags or ACL: the object's key and ETag, no sequencer.
+    pub(crate) async fn notify_subresource(
+        &self,
+        ctx: &RequestContext,
+        b: &Bucket,
+        name: &str,
+        v: &crate::store::Version,
+    ) {
+        let ev = ObjectEvent {
+            name,
+            key: &v.key,
+            size: None,
+            etag: Some(&v.etag),
+            version_id: Some(&v.version_id),
+            seq: None,
+        };
+        self.notify(ctx, b, ev).await;
     }
 
     async fn removed(&self, ctx: &RequestContext, b: &Bucket, key: &str, out: &Value) {
@@ -511,13 +597,16 @@ impl S3Provider {
         let version = out
             .str("VersionId")
             .or_else(|| out.str("DeleteMarkerVersionId"));
+        // A delete marker is an empty object: its record carries the empty body's ETag.
+        let etag = (name == "ObjectRemoved:DeleteMarkerCreated")
+            .then_some("d41d8cd98f00b204e9800998ecf8427e");
         let ev = ObjectEvent {
             name,
             key,
             size: None,
-            etag: None,
+            etag,
             version_id: version,
-            seq: self.store.next_seq(),
+            seq: Some(self.store.next_seq()),
         };
         self.notify(ctx, b, ev).await;
     }

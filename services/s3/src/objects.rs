@@ -147,6 +147,7 @@ pub fn meta_from_input(input: &Value) -> Result<ObjectMeta, AwsError> {
         lock_mode: None,
         lock_until_ms: None,
         legal_hold: false,
+        legal_hold_set: false,
         restore: None,
     })
 }
@@ -300,6 +301,8 @@ fn delete_marker_error(v: &Version, by_version: bool) -> AwsError {
         )
         .with_field("Method", "GET")
         .with_field("ResourceType", "DeleteMarker")
+        // What a delete marker does allow.
+        .with_header("Allow", "DELETE")
     } else {
         errors::no_such_key(&v.key)
     };
@@ -709,9 +712,12 @@ impl S3Provider {
             let key = o.str("Key").unwrap_or_default();
             let vid = o.str("VersionId");
             let result = self.authorize(ctx, &b, Some(key)).and_then(|()| match vid {
-                // In a batch AWS words a version a never-versioned bucket cannot have
-                // as missing, where DeleteObject calls it invalid.
-                Some(id) if valid_version_id(id) && never_had(&b, key, id) => {
+                // In a batch a missing version is an error (DeleteObject answers 204).
+                Some(id)
+                    if id != NULL_VERSION
+                        && valid_version_id(id)
+                        && b.version(key, id).is_none() =>
+                {
                     Err(errors::no_such_version(key, id))
                 }
                 _ => self.delete_one(ctx, &b, key, vid, bypass, &mut batch, &mut freed),
@@ -916,8 +922,15 @@ impl S3Provider {
         input: &Value,
     ) -> Result<Value, AwsError> {
         let key = input.str("Key").unwrap_or_default();
-        let b = self.bucket_for_key(ctx, input.str("Bucket").unwrap_or_default(), Some(key))?;
-        let v = self.find_version(&b, key, input.str("VersionId"))?;
+        let bucket = input.str("Bucket").unwrap_or_default();
+        let b = self.bucket_for_key(ctx, bucket, Some(key))?;
+        // GetObjectTagging's NoSuchKey names the key with its bucket.
+        let v = self
+            .find_version(&b, key, input.str("VersionId"))
+            .map_err(|e| match e.code.as_ref() {
+                "NoSuchKey" => e.with_field("Key", format!("{bucket}/{key}")),
+                _ => e,
+            })?;
         let mut out = Value::map().with("TagSet", tag_set(&v.tags));
         if v.version_id != NULL_VERSION {
             out.insert("VersionId", v.version_id.as_str());

@@ -60,6 +60,13 @@ pub struct BucketMeta {
     pub encryption: Option<crate::sse::Encryption>,
     #[serde(default)]
     pub lifecycle: Option<Vec<crate::lifecycle::Rule>>,
+    /// The LocationConstraint the bucket was created with, when it is an alias of its
+    /// region (`EU`).
+    #[serde(default)]
+    pub location_constraint: Option<String>,
+    /// The lifecycle configuration's TransitionDefaultMinimumObjectSize.
+    #[serde(default)]
+    pub lifecycle_min_size: Option<String>,
     #[serde(default)]
     pub object_lock: Option<crate::lock::LockConfig>,
     #[serde(default)]
@@ -184,6 +191,9 @@ pub struct ObjectMeta {
     pub lock_until_ms: Option<i64>,
     #[serde(default)]
     pub legal_hold: bool,
+    /// Whether a legal hold was ever set (ON or OFF): one never set is no configuration.
+    #[serde(default)]
+    pub legal_hold_set: bool,
     /// A temporary copy of an archived (GLACIER, DEEP_ARCHIVE) object, from RestoreObject.
     #[serde(default)]
     pub restore: Option<Restore>,
