@@ -51,9 +51,9 @@ OPS = {
                 json_call("dynamodb", "DynamoDB_20120810.PutItem", {"TableName": "cg", "Item": ITEM})),
     "SendMessage": ([json_call("sqs", "AmazonSQS.CreateQueue", {"QueueName": "cg"})],
                     json_call("sqs", "AmazonSQS.SendMessage", {"QueueUrl": QUEUE_URL, "MessageBody": "m" * 1024})),
-    "GetObject": ([rest_call("PUT", "/cg"), rest_call("PUT", "/cg/k", b"o" * 1024)],
-                  rest_call("GET", "/cg/k")),
-    "PutObject": ([rest_call("PUT", "/cg")], rest_call("PUT", "/cg/k", b"o" * 1024)),
+    "GetObject": ([rest_call("PUT", "/cgb"), rest_call("PUT", "/cgb/k", b"o" * 1024)],
+                  rest_call("GET", "/cgb/k")),
+    "PutObject": ([rest_call("PUT", "/cgb")], rest_call("PUT", "/cgb/k", b"o" * 1024)),
 }
 
 
