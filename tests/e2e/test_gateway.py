@@ -136,11 +136,13 @@ def test_sigterm_shuts_down_cleanly(start_nephos):
     assert server2.proc.wait(timeout=10) == 0
 
 
-def test_request_log_lines_name_service_operation_status(tmp_path):
+def _log_of(args, calls):
+    """Everything nephos (started with `args`) printed while it served `calls`
+    GetCallerIdentity requests on one connection and then stopped on SIGTERM."""
     from conftest import nephos_binary
 
     proc = subprocess.Popen(
-        [nephos_binary(), "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        [nephos_binary(), "--port", "0", *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     try:
         endpoint = None
@@ -148,40 +150,25 @@ def test_request_log_lines_name_service_operation_status(tmp_path):
             line = proc.stdout.readline()
             if "ready on" in line:
                 endpoint = line.split("ready on ")[1].split()[0]
-        requests.post(
-            endpoint + "/",
-            data="Action=GetCallerIdentity&Version=2011-06-15",
-            headers={"Content-Type": "application/x-www-form-urlencoded"},
-            timeout=5,
-        )
+        with requests.Session() as s:
+            for _ in range(calls):
+                s.post(endpoint + "/", data="Action=GetCallerIdentity&Version=2011-06-15",
+                       headers={"Content-Type": "application/x-www-form-urlencoded"}, timeout=5)
         proc.send_signal(signal.SIGTERM)
-        out = proc.communicate(timeout=10)[0]
+        return proc.communicate(timeout=10)[0]
     finally:
         proc.kill()
+
+
+def test_request_log_lines_name_service_operation_status(tmp_path):
+    out = _log_of([], 1)
     lines = [l for l in out.splitlines() if "GetCallerIdentity" in l]
     assert lines, out
     assert "service=sts" in lines[0] and "status=200" in lines[0] and "ms=" in lines[0]
 
 
 def test_quiet_mode_logs_no_requests():
-    from conftest import nephos_binary
-
-    proc = subprocess.Popen(
-        [nephos_binary(), "--port", "0", "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    try:
-        endpoint = None
-        while endpoint is None:
-            line = proc.stdout.readline()
-            if "ready on" in line:
-                endpoint = line.split("ready on ")[1].split()[0]
-        requests.post(endpoint + "/", data="Action=GetCallerIdentity&Version=2011-06-15",
-                      headers={"Content-Type": "application/x-www-form-urlencoded"}, timeout=5)
-        proc.send_signal(signal.SIGTERM)
-        out = proc.communicate(timeout=10)[0]
-    finally:
-        proc.kill()
-    assert "GetCallerIdentity" not in out
+    assert "GetCallerIdentity" not in _log_of(["--quiet"], 1)
 
 
 def test_virtual_host_style_reaches_s3(nephos):
@@ -273,25 +260,6 @@ def test_empty_file_then_nonempty_upload_on_one_connection_is_fast(nephos, tmp_p
 def test_request_log_keeps_every_line_through_a_clean_shutdown():
     """The request log is written by its own thread in batches; SIGTERM still writes out
     every line queued."""
-    from conftest import nephos_binary
-
-    proc = subprocess.Popen(
-        [nephos_binary(), "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    try:
-        endpoint = None
-        while endpoint is None:
-            line = proc.stdout.readline()
-            if "ready on" in line:
-                endpoint = line.split("ready on ")[1].split()[0]
-        with requests.Session() as s:
-            for _ in range(500):
-                s.post(endpoint + "/", data="Action=GetCallerIdentity&Version=2011-06-15",
-                       headers={"Content-Type": "application/x-www-form-urlencoded"}, timeout=5)
-        proc.send_signal(signal.SIGTERM)
-        out = proc.communicate(timeout=10)[0]
-    finally:
-        proc.kill()
-    lines = [l for l in out.splitlines() if "operation=GetCallerIdentity" in l]
+    lines = [l for l in _log_of([], 500).splitlines() if "operation=GetCallerIdentity" in l]
     assert len(lines) == 500
     assert all(" INFO service=sts operation=GetCallerIdentity status=200 ms=" in l for l in lines)

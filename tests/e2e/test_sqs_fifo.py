@@ -6,18 +6,12 @@ import hashlib
 import pytest
 from botocore.exceptions import ClientError
 
-
-def advance(nephos, seconds):
-    nephos.internal("/_nephos/clock", {"advance_seconds": seconds})
+from sqsutil import advance, fifo
 
 
 @pytest.fixture
 def sqs(nephos, account):
     return nephos.client("sqs", account=account)
-
-
-def fifo(sqs, name="q.fifo", **attrs):
-    return sqs.create_queue(QueueName=name, Attributes={"FifoQueue": "true", **attrs})["QueueUrl"]
 
 
 def test_order_and_group_locking(sqs):
