@@ -51,6 +51,12 @@ fn disposition_param(header: &str, param: &str) -> Option<String> {
     })
 }
 
+/// Parses a `multipart/form-data` body as POST Object does: the number of fields, or the
+/// error AWS would give. Public for the fuzz target (`fuzz/fuzz_targets/s3_post_form.rs`).
+pub fn count_form_fields(body: &[u8], boundary: &str) -> Result<usize, AwsError> {
+    parse_form(&Bytes::copy_from_slice(body), boundary).map(|f| f.len())
+}
+
 fn parse_form(body: &Bytes, boundary: &str) -> Result<Vec<Field>, AwsError> {
     let malformed =
         || errors::invalid_argument("POST body is not a valid multipart/form-data document");
