@@ -10,11 +10,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from snsutil import allow_topic
-
-
-def err(excinfo):
-    e = excinfo.value.response["Error"]
-    return e["Code"], e["Message"]
+from test_sns_delivery import err
 
 
 @pytest.fixture

@@ -48,13 +48,25 @@ impl ByteStream {
     }
 
     /// Reads the whole body into memory.
-    pub async fn read_all(mut self) -> Result<Vec<u8>, std::io::Error> {
+    pub async fn read_all(self) -> Result<Vec<u8>, std::io::Error> {
+        self.read_at_most(usize::MAX)
+            .await?
+            .ok_or_else(|| std::io::ErrorKind::OutOfMemory.into())
+    }
+
+    /// Reads the whole body into memory unless it is longer than `limit` bytes (`None`),
+    /// so a body from anyone cannot exhaust memory.
+    pub async fn read_at_most(mut self, limit: usize) -> Result<Option<Vec<u8>>, std::io::Error> {
         let mut out = Vec::new();
         while let Some(chunk) = std::future::poll_fn(|cx| self.stream.as_mut().poll_next(cx)).await
         {
-            out.extend_from_slice(&chunk?);
+            let chunk = chunk?;
+            if out.len() + chunk.len() > limit {
+                return Ok(None);
+            }
+            out.extend_from_slice(&chunk);
         }
-        Ok(out)
+        Ok(Some(out))
     }
 }
 

@@ -23,6 +23,18 @@ pub fn url_path(key: &str) -> String {
     utf8_percent_encode(key, URL_SAFE).to_string()
 }
 
+/// An object's absolute URL as S3 reports it (CompleteMultipartUpload's and POST
+/// Object's `Location`), on the host the client addressed: virtual-host style when that
+/// host names the bucket, else path style, so the URL resolves wherever the request did.
+pub fn object_url(host: Option<&str>, bucket: &str, key: &str) -> String {
+    let host = host.unwrap_or("localhost:4566");
+    let key = url_path(key);
+    match host.strip_prefix(bucket).and_then(|h| h.strip_prefix('.')) {
+        Some(_) => format!("http://{host}/{key}"),
+        None => format!("http://{host}/{bucket}/{key}"),
+    }
+}
+
 pub fn encode_token(after: &str) -> String {
     crate::store::b64_encode(after.as_bytes())
 }

@@ -43,59 +43,45 @@ fn protected() -> AwsError {
 /// `ms` as Java's `Date.toString()` prints it in S3's home time zone (US Pacific), which
 /// is how S3 echoes a refused retain-until date: `Tue Dec 31 16:00:00 PST 2019`.
 pub fn java_date(ms: i64) -> String {
+    use time::{Date, Month, OffsetDateTime, Weekday};
+    let utc = OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000))
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH);
     // US daylight saving time: from 2:00 on March's second Sunday to 2:00 on November's
-    // first Sunday, local time.
-    fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-        let y = if m <= 2 { y - 1 } else { y };
-        let era = y.div_euclid(400);
-        let yoe = y - era * 400;
-        let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-        era * 146_097 + doe - 719_468
-    }
-    fn civil(z: i64) -> (i64, i64, i64) {
-        let z = z + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z - era * 146_097;
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let d = doy - (153 * mp + 2) / 5 + 1;
-        let m = if mp < 10 { mp + 3 } else { mp - 9 };
-        (yoe + era * 400 + i64::from(m <= 2), m, d)
-    }
-    // The n-th Sunday (1-based) of a month, as a day number.
-    let sunday = |y: i64, m: i64, n: i64| {
-        let first = days_from_civil(y, m, 1);
-        let weekday = (first + 4).rem_euclid(7); // 0 = Sunday
-        first + (7 - weekday) % 7 + 7 * (n - 1)
+    // first Sunday, local time (10:00 and 9:00 UTC).
+    let sunday = |month: Month, n: u8| {
+        Date::from_calendar_date(utc.year(), month, 1)
+            .and_then(|first| {
+                let to_sunday = (7 - first.weekday().number_days_from_sunday()) % 7;
+                first.replace_day(1 + to_sunday + 7 * (n - 1))
+            })
+            .map(|d| d.midnight().assume_utc())
     };
-    let secs = ms.div_euclid(1000);
-    let (year, ..) = civil(secs.div_euclid(86_400));
-    // Transitions in UTC: 2:00 PST is 10:00 UTC, 2:00 PDT is 9:00 UTC.
-    let dst_start = sunday(year, 3, 2) * 86_400 + 10 * 3600;
-    let dst_end = sunday(year, 11, 1) * 86_400 + 9 * 3600;
-    let (offset, zone) = if (dst_start..dst_end).contains(&secs) {
-        (-7 * 3600, "PDT")
-    } else {
-        (-8 * 3600, "PST")
+    let dst = match (sunday(Month::March, 2), sunday(Month::November, 1)) {
+        (Ok(start), Ok(end)) => {
+            (start + time::Duration::hours(10)..end + time::Duration::hours(9)).contains(&utc)
+        }
+        _ => false,
     };
-    let local = secs + offset;
-    let day = local.div_euclid(86_400);
-    let tod = local.rem_euclid(86_400);
-    let (y, m, d) = civil(day);
-    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
+    let (hours, zone) = if dst { (-7, "PDT") } else { (-8, "PST") };
+    let local =
+        utc.to_offset(time::UtcOffset::from_hms(hours, 0, 0).unwrap_or(time::UtcOffset::UTC));
+    let day = match local.weekday() {
+        Weekday::Monday => "Mon",
+        Weekday::Tuesday => "Tue",
+        Weekday::Wednesday => "Wed",
+        Weekday::Thursday => "Thu",
+        Weekday::Friday => "Fri",
+        Weekday::Saturday => "Sat",
+        Weekday::Sunday => "Sun",
+    };
+    let month = &local.month().to_string()[..3];
     format!(
-        "{} {} {:02} {:02}:{:02}:{:02} {zone} {y}",
-        DAYS[day.rem_euclid(7) as usize],
-        MONTHS[(m - 1) as usize],
-        d,
-        tod / 3600,
-        tod % 3600 / 60,
-        tod % 60
+        "{day} {month} {:02} {:02}:{:02}:{:02} {zone} {}",
+        local.day(),
+        local.hour(),
+        local.minute(),
+        local.second(),
+        local.year()
     )
 }
 
@@ -410,5 +396,11 @@ mod tests {
         assert_eq!(java_date(1_577_836_800_000), "Tue Dec 31 16:00:00 PST 2019");
         // 2024-07-04T12:00:00Z
         assert_eq!(java_date(1_720_094_400_000), "Thu Jul 04 05:00:00 PDT 2024");
+        // Either side of 2024's spring-forward (2024-03-10T10:00:00Z) and fall-back
+        // (2024-11-03T09:00:00Z).
+        assert_eq!(java_date(1_710_064_799_000), "Sun Mar 10 01:59:59 PST 2024");
+        assert_eq!(java_date(1_710_064_800_000), "Sun Mar 10 03:00:00 PDT 2024");
+        assert_eq!(java_date(1_730_624_399_000), "Sun Nov 03 01:59:59 PDT 2024");
+        assert_eq!(java_date(1_730_624_400_000), "Sun Nov 03 01:00:00 PST 2024");
     }
 }

@@ -591,7 +591,10 @@ impl S3Provider {
             self.store.free_body(&old.body);
         }
         let mut out = Value::map()
-            .with("Location", object_url(ctx, bucket, key))
+            .with(
+                "Location",
+                crate::listing::object_url(ctx.host.as_deref(), bucket, key),
+            )
             .with("Bucket", bucket)
             .with("Key", key)
             .with("ETag", v.etag.as_str());
@@ -837,16 +840,5 @@ impl S3Provider {
             );
         }
         Ok(out)
-    }
-}
-
-/// The object's absolute URL, as CompleteMultipartUpload reports it (strict clients parse
-/// it as one), on the host the client addressed.
-fn object_url(ctx: &RequestContext, bucket: &str, key: &str) -> String {
-    let host = ctx.host.as_deref().unwrap_or("localhost");
-    let key = crate::listing::url_path(key);
-    match host.strip_prefix(bucket).and_then(|h| h.strip_prefix('.')) {
-        Some(_) => format!("http://{host}/{key}"),
-        None => format!("http://{host}/{bucket}/{key}"),
     }
 }

@@ -51,6 +51,9 @@ fn disposition_param(header: &str, param: &str) -> Option<String> {
     })
 }
 
+/// The largest POST Object form nephos takes (it is parsed in memory).
+const MAX_FORM_BYTES: usize = 100 * 1024 * 1024;
+
 /// Parses a `multipart/form-data` body as POST Object does: the number of fields, or the
 /// error AWS would give. Public for the fuzz target (`fuzz/fuzz_targets/s3_post_form.rs`).
 pub fn count_form_fields(body: &[u8], boundary: &str) -> Result<usize, AwsError> {
@@ -409,34 +412,6 @@ const OUTPUT_HEADERS: &[(&str, &str)] = &[
     ("ChecksumType", "x-amz-checksum-type"),
 ];
 
-/// Characters a URL path keeps as they are.
-const PATH: &percent_encoding::AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~')
-    .remove(b'/');
-
-/// The object's URL as S3 reports it, virtual-host style: on the request's own S3 host
-/// name, or for an IP or `localhost` (path-style) endpoint on
-/// `s3.localhost.localstack.cloud`, which nephos also routes.
-fn object_url(host: Option<&str>, bucket: &str, key: &str) -> String {
-    let key = utf8_percent_encode(key, PATH);
-    let host = host.unwrap_or("s3.localhost.localstack.cloud");
-    let lower = host.to_ascii_lowercase();
-    let (name, port) = match lower.rsplit_once(':') {
-        Some((n, p)) if p.bytes().all(|b| b.is_ascii_digit()) => (n, format!(":{p}")),
-        _ => (lower.as_str(), String::new()),
-    };
-    if name.starts_with(&format!("{bucket}.")) {
-        format!("http://{host}/{key}")
-    } else if name.starts_with("s3.") || name.starts_with("s3-") {
-        format!("http://{bucket}.{host}/{key}")
-    } else {
-        format!("http://{bucket}.s3.localhost.localstack.cloud{port}/{key}")
-    }
-}
-
 impl S3Provider {
     pub(crate) async fn post_object(
         &self,
@@ -465,13 +440,22 @@ impl S3Provider {
         if self.store.bucket(&bucket).is_none() {
             return Err(errors::no_such_bucket(&bucket));
         }
-        let body = Bytes::from(
-            request
-                .body
-                .read_all()
-                .await
-                .map_err(|e| AwsError::new(400, "IncompleteBody", e.to_string()))?,
-        );
+        // The form is parsed whole, so its size is bounded like every body nephos
+        // collects (AWS allows 5 GB here; nephos does not hold that in memory).
+        let body = request
+            .body
+            .read_at_most(MAX_FORM_BYTES)
+            .await
+            .map_err(|e| AwsError::new(400, "IncompleteBody", e.to_string()))?
+            .ok_or_else(|| {
+                AwsError::new(
+                    400,
+                    "EntityTooLarge",
+                    "Your proposed upload exceeds the maximum allowed size",
+                )
+                .with_field("MaxSizeAllowed", MAX_FORM_BYTES.to_string())
+            })?;
+        let body = Bytes::from(body);
         let form = form_of(parse_form(&body, &boundary)?);
         let mut caller = ctx.clone();
         caller.operation = "PutObject".to_owned();
@@ -535,7 +519,7 @@ impl S3Provider {
         .await?;
         let out = output.value;
         let etag = out.str("ETag").unwrap_or_default().to_owned();
-        let location = object_url(ctx.host.as_deref(), &bucket, &key);
+        let location = crate::listing::object_url(ctx.host.as_deref(), &bucket, &key);
         let mut headers = vec![
             ("ETag".to_owned(), etag.clone()),
             ("Location".to_owned(), location.clone()),
