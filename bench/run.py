@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Side-by-side benchmarks: nephos, moto's server and a bare hyper "hello" server.
+"""Side-by-side benchmarks: nephos, rustack, moto's server and a bare hyper "hello" server.
 
 Measured in one run on the same machine, so the ratios mean something on a noisy host
 (scenario by scenario the targets take turns, and with --rounds N the best of N runs
@@ -7,14 +7,18 @@ counts; hello gets the very requests nephos gets and answers them without lookin
   - start-up time to the first answer (median of several starts),
   - idle RSS after start-up and one request,
   - requests/s and latency percentiles of an operation under wrk, with 16 connections
-    and with 1.
+    and with 1, and the server's CPU time per request (user + system, all its threads,
+    from /proc), which does not depend on how busy the rest of the machine is.
 
 Usage:
   python3 bench/run.py                 # everything, 10 s per load run
   python3 bench/run.py --duration 5 --targets nephos,hello
 Needs: a release build of nephos (NEPHOS_BIN or target/release/nephos, or
 $CARGO_TARGET_DIR/release/...), the bench hello server (built by this script with cargo),
-wrk (apt-get install wrk), and moto[server] (pip install "moto[server]").
+wrk (apt-get install wrk), moto[server] (pip install "moto[server]") and, for rustack,
+RUSTACK_BIN naming a release build of it (bench/README.md says how).
+nephos runs with its default settings (the request log on) unless --nephos-args says
+otherwise.
 Writes a markdown table to stdout and to bench/results/latest.md.
 """
 
@@ -258,6 +262,12 @@ def http_once(port, method, path, body, headers, timeout=1.0):
     return int(m.group(1)) if m else None
 
 
+def cpu_ticks(pid):
+    """User + system clock ticks of every thread of `pid` so far."""
+    fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
 def rss_kib(pid):
     for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -266,10 +276,10 @@ def rss_kib(pid):
 
 
 class Target:
-    def __init__(self, name, argv_for_port, env=None):
+    def __init__(self, name, argv_for_port, env_for_port=None):
         self.name = name
         self.argv_for_port = argv_for_port
-        self.env = env
+        self.env_for_port = env_for_port or (lambda _port: {})
         self.proc = None
         self.port = None
 
@@ -281,7 +291,7 @@ class Target:
             self.argv_for_port(self.port),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            env=dict(os.environ, **(self.env or {})),
+            env=dict(os.environ, **self.env_for_port(self.port)),
         )
         deadline = t0 + 30
         while time.perf_counter() < deadline:
@@ -301,7 +311,7 @@ class Target:
                 self.proc.kill()
 
 
-def wrk(port, scenario, connections, duration):
+def wrk(port, scenario, connections, duration, pid):
     method, path, body, headers = scenario[:4]
     extra = scenario[5] if len(scenario) > 5 else {}
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
@@ -312,17 +322,21 @@ def wrk(port, scenario, connections, duration):
             f.write(f"wrk.headers[{k!r}] = {v!r}\n")
         f.write(extra.get("lua", ""))
         script = f.name
+    ticks = cpu_ticks(pid)
     out = subprocess.run(
         ["wrk", "-t", str(min(connections, 2)), "-c", str(connections), "-d", f"{duration}s",
          "--latency", "-s", script, f"http://127.0.0.1:{port}{path}"],
         capture_output=True, text=True, check=True,
     ).stdout
+    ticks = cpu_ticks(pid) - ticks
     os.unlink(script)
+    total = int(re.search(r"(\d+) requests in", out).group(1))
+    cpu_us = ticks * 1e6 / os.sysconf("SC_CLK_TCK") / max(total, 1)
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
     scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[p99.group(2)]
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return rps, float(p99.group(1)) * scale, int(non2xx.group(1)) if non2xx else 0
+    return rps, float(p99.group(1)) * scale, int(non2xx.group(1)) if non2xx else 0, cpu_us
 
 
 def nephos_bin():
@@ -340,11 +354,18 @@ def hello_bin():
     return str(TARGET / "release" / "nephos-bench-hello")
 
 
-def targets(selected):
+def targets(selected, nephos_args):
     out = []
     if "nephos" in selected:
         nephos = nephos_bin()
-        out.append(Target("nephos", lambda p: [nephos, "--port", str(p), "--quiet"]))
+        out.append(Target("nephos", lambda p: [nephos, "--port", str(p), *nephos_args]))
+    if "rustack" in selected:
+        rustack = os.environ.get("RUSTACK_BIN")
+        if not rustack:
+            sys.exit("RUSTACK_BIN must name a release build of rustack (bench/README.md)")
+        # rustack binds where GATEWAY_LISTEN says; everything else at its defaults.
+        out.append(Target("rustack", lambda p: [rustack],
+                          lambda p: {"GATEWAY_LISTEN": f"127.0.0.1:{p}"}))
     if "moto" in selected:
         moto = shutil.which("moto_server") or shutil.which("moto_server", path=str(pathlib.Path(sys.executable).parent))
         if not moto:
@@ -360,7 +381,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--starts", type=int, default=5)
-    ap.add_argument("--targets", default="nephos,moto,hello")
+    ap.add_argument("--targets", default="nephos,rustack,moto,hello")
+    ap.add_argument("--nephos-args", default="",
+                    help="extra arguments for nephos, e.g. --quiet (default: none)")
     ap.add_argument("--scenarios", default=",".join(SCENARIOS))
     ap.add_argument("--rounds", type=int, default=1,
                     help="runs of each measurement, interleaved across targets; the best counts")
@@ -370,7 +393,7 @@ def main():
     selected = args.targets.split(",")
     scenarios = {k: SCENARIOS[k] for k in args.scenarios.split(",")}
     probe = next(iter(scenarios.values()))
-    live = targets(selected)
+    live = targets(selected, args.nephos_args.split())
     rows = []
     for t in live:
         starts = []
@@ -400,7 +423,7 @@ def main():
                         run = sc
                         if t.name != "hello" and len(sc) > 5 and "setup" in sc[5]:
                             sc[5]["setup"](t.port, t.name, args.duration)
-                        result = wrk(t.port, run, conns, args.duration)
+                        result = wrk(t.port, run, conns, args.duration, t.proc.pid)
                         key = f"{name}@{conns}"
                         if key not in row or result[0] > row[key][0]:
                             row[key] = result
@@ -426,11 +449,12 @@ def report(args, rows, scenarios):
             if any(key not in r for r in rows):
                 continue
             lines += ["", f"## {name}, {conns} connection{'s' if conns > 1 else ''}", "",
-                      "| target | requests/s | p99 | non-2xx | vs hello |", "|---|---:|---:|---:|---:|"]
+                      "| target | requests/s | CPU µs/request | p99 | non-2xx | vs hello |",
+                      "|---|---:|---:|---:|---:|---:|"]
             for r in rows:
-                rps, p99, bad = r[key]
+                rps, p99, bad, cpu = r[key]
                 ratio = f"{rps / hello[key][0]:.2f}x" if hello else "-"
-                lines.append(f"| {r['target']} | {rps:,.0f} | {p99:.2f} ms | {bad} | {ratio} |")
+                lines.append(f"| {r['target']} | {rps:,.0f} | {cpu:.1f} | {p99:.2f} ms | {bad} | {ratio} |")
             nephos = next((r for r in rows if r["target"] == "nephos"), None)
             moto = next((r for r in rows if r["target"] == "moto"), None)
             if nephos and moto:

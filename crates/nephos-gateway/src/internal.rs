@@ -9,6 +9,11 @@ use hyper::body::Incoming;
 use serde_json::{Value as Json, json};
 use std::time::Duration;
 
+/// Whether `path` is one of nephos's own endpoints rather than a service's.
+pub fn claims(path: &str) -> bool {
+    path.starts_with("/_nephos/") || path.starts_with("/_localstack/")
+}
+
 pub async fn handle(gw: &Gateway, parts: Parts, body: Incoming) -> Response<ResBody> {
     let path = parts.uri.path();
     let name = path

@@ -344,7 +344,7 @@ fn bucket_of(host: Option<&str>, path: &str) -> Option<String> {
 pub fn preflight(gw: &crate::Gateway, parts: &http::request::Parts) -> Option<Response<ResBody>> {
     let header = |n: &str| parts.headers.get(n).and_then(|v| v.to_str().ok());
     let host = header("host").or_else(|| parts.uri.host());
-    let action = crate::find_action(parts.uri.query(), None);
+    let action = crate::conventions::find_action(parts.uri.query(), None);
     let clues = crate::resolve::Clues {
         target: None,
         signing_name: None,
