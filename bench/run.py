@@ -100,7 +100,7 @@ def sqs_setup(queue, prefill_per_second=0):
             return resp.status
 
         post("CreateQueue", json.dumps({"QueueName": queue}))
-        rate = prefill_per_second if target == "nephos" else prefill_per_second // 40
+        rate = prefill_per_second if target.startswith("nephos") else prefill_per_second // 40
         entries = [{"Id": str(i), "MessageBody": "x" * 1024} for i in range(10)]
         batch = json.dumps({"QueueUrl": sqs_url(queue), "Entries": entries})
         for _ in range(rate * duration // 10):
@@ -357,8 +357,12 @@ def hello_bin():
 def targets(selected, nephos_args):
     out = []
     if "nephos" in selected:
-        nephos = nephos_bin()
-        out.append(Target("nephos", lambda p: [nephos, "--port", str(p), *nephos_args]))
+        # NEPHOS_BIN may name several builds, `label=path,label=path`, to compare them.
+        builds = [b.partition("=") for b in nephos_bin().split(",")]
+        for label, _, path in builds:
+            name = f"nephos-{label}" if path else "nephos"
+            binary = path or label
+            out.append(Target(name, lambda p, b=binary: [b, "--port", str(p), *nephos_args]))
     if "rustack" in selected:
         rustack = os.environ.get("RUSTACK_BIN")
         if not rustack:
@@ -410,7 +414,7 @@ def main():
     try:
         for name, sc in scenarios.items():
             for t in live:
-                if t.name != "hello":
+                if t.name != "hello":  # every nephos build and peer is set up alike
                     setup(t.port, SETUP.get(name, []))
                     got = http_once(t.port, *sc[:4])
                     if got != sc[4]:
@@ -455,7 +459,7 @@ def report(args, rows, scenarios):
                 rps, p99, bad, cpu = r[key]
                 ratio = f"{rps / hello[key][0]:.2f}x" if hello else "-"
                 lines.append(f"| {r['target']} | {rps:,.0f} | {cpu:.1f} | {p99:.2f} ms | {bad} | {ratio} |")
-            nephos = next((r for r in rows if r["target"] == "nephos"), None)
+            nephos = next((r for r in rows if r["target"].startswith("nephos")), None)
             moto = next((r for r in rows if r["target"] == "moto"), None)
             if nephos and moto:
                 lines.append(f"\nnephos/moto: {nephos[key][0] / moto[key][0]:.0f}x requests/s")

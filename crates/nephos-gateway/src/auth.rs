@@ -12,51 +12,129 @@ use nephos_auth::{
 use nephos_core::{AwsError, ByteStream, Credential};
 use nephos_model::Protocol;
 use nephos_protocol::HttpRequest;
+use std::ops::Range;
+use std::sync::OnceLock;
 
-/// What the signature says: the caller's key, region and service (read through the
-/// accessors, which borrow from the parsed signature rather than copy it).
-#[derive(Debug, Default, Clone)]
+/// What the signature says: the caller's key, region and service.
+///
+/// Every request needs those three to be routed and to pick its account and region, but
+/// few need the rest of the signature (only verification and session tokens do). A
+/// SigV4 `Authorization` header is therefore read lightly, borrowing the three from the
+/// header; the full parse runs on demand. Other schemes (presigned URLs, SigV2) are
+/// parsed in full at once.
+#[derive(Debug, Default)]
 pub struct Scope {
-    /// The parsed signature, when the request carries one that parses.
-    pub info: Option<SignedRequestInfo>,
-    /// A malformed signature: an error only when signatures are verified.
-    pub malformed: Option<AuthError>,
+    light: Option<Light>,
+    full: OnceLock<Parsed>,
+}
+
+type Parsed = Option<Result<SignedRequestInfo, AuthError>>;
+
+/// The credential scope of a SigV4 header: where its parts lie in the header's text.
+#[derive(Debug)]
+struct Light {
+    header: http::HeaderValue,
+    key: Range<usize>,
+    region: Range<usize>,
+    service: Range<usize>,
+}
+
+impl Light {
+    fn read(parts: &http::request::Parts) -> Option<Light> {
+        // A presigned query beside a header is an error the full parse words.
+        if parts.uri.query().is_some_and(|q| q.contains("X-Amz-")) {
+            return None;
+        }
+        let header = parts.headers.get(http::header::AUTHORIZATION)?;
+        let text = header.to_str().ok()?;
+        let rest = text.strip_prefix("AWS4-HMAC-SHA256 ")?;
+        let start = text.len() - rest.len() + rest.find("Credential=")? + "Credential=".len();
+        let end = text[start..].find(',').map_or(text.len(), |i| start + i);
+        let mut pieces = text[start..end].trim_end().split('/');
+        let mut next = |at: &mut usize| {
+            let piece = pieces.next()?;
+            let range = *at..*at + piece.len();
+            *at += piece.len() + 1;
+            (!piece.is_empty()).then_some(range)
+        };
+        let mut at = start;
+        let key = next(&mut at)?;
+        next(&mut at)?; // date
+        let region = next(&mut at)?;
+        let service = next(&mut at)?;
+        (next(&mut at).map(|r| &text[r]) == Some("aws4_request")).then_some(())?;
+        pieces.next().is_none().then_some(())?;
+        Some(Light {
+            header: header.clone(),
+            key,
+            region,
+            service,
+        })
+    }
+
+    fn part(&self, range: &Range<usize>) -> &str {
+        // The header was checked to be text when it was read.
+        self.header.to_str().map_or("", |t| &t[range.clone()])
+    }
 }
 
 impl Scope {
-    fn part(&self, pick: fn(&SignedRequestInfo) -> &String) -> Option<&str> {
-        self.info
-            .as_ref()
-            .map(|i| pick(i).as_str())
-            .filter(|s| !s.is_empty())
+    fn part(
+        &self,
+        light: impl Fn(&Light) -> &Range<usize>,
+        full: fn(&SignedRequestInfo) -> &String,
+    ) -> Option<&str> {
+        match &self.light {
+            Some(l) => Some(l.part(light(l))),
+            None => self
+                .full
+                .get()
+                .and_then(|p| p.as_ref()?.as_ref().ok())
+                .map(|i| full(i).as_str())
+                .filter(|s| !s.is_empty()),
+        }
     }
 
     pub fn access_key_id(&self) -> Option<&str> {
-        self.part(|i| &i.access_key_id)
+        self.part(|l| &l.key, |i| &i.access_key_id)
     }
 
     pub fn region(&self) -> Option<&str> {
-        self.part(|i| &i.region)
+        self.part(|l| &l.region, |i| &i.region)
     }
 
     pub fn service(&self) -> Option<&str> {
-        self.part(|i| &i.service)
+        self.part(|l| &l.service, |i| &i.service)
+    }
+
+    /// The whole signature as parsed: `None` for an unsigned request, an error for a
+    /// malformed one.
+    pub fn parsed(&self, req: &HttpRequest) -> Option<Result<&SignedRequestInfo, &AuthError>> {
+        self.full
+            .get_or_init(|| nephos_auth::parse_auth(&req.method, &req.uri, &req.headers))
+            .as_ref()
+            .map(Result::as_ref)
+    }
+
+    fn info(&self, req: &HttpRequest) -> Option<&SignedRequestInfo> {
+        self.parsed(req).and_then(Result::ok)
     }
 }
 
 /// Reads the credential scope from the `Authorization` header or presigned query.
 pub fn scope(parts: &http::request::Parts) -> Scope {
-    match nephos_auth::parse_auth(&parts.method, &parts.uri, &parts.headers) {
-        None => Scope::default(),
-        Some(Err(e)) => Scope {
-            malformed: Some(e),
-            ..Scope::default()
-        },
-        Some(Ok(info)) => Scope {
-            info: Some(info),
-            malformed: None,
-        },
+    let scope = Scope {
+        light: Light::read(parts),
+        full: OnceLock::new(),
+    };
+    if scope.light.is_none() {
+        let _ = scope.full.set(nephos_auth::parse_auth(
+            &parts.method,
+            &parts.uri,
+            &parts.headers,
+        ));
     }
+    scope
 }
 
 /// Converts an authentication failure into the error the service's clients expect.
@@ -107,10 +185,7 @@ impl Check<'_> {
                     "The security token included in the request is expired",
                 ));
             }
-            let sent = scope
-                .info
-                .as_ref()
-                .and_then(|i| i.security_token.as_deref());
+            let sent = scope.info(req).and_then(|i| i.security_token.as_deref());
             if cred.session_token.is_some() && sent != cred.session_token.as_deref() {
                 return Err(AwsError::new(
                     403,
@@ -122,10 +197,11 @@ impl Check<'_> {
         if !self.verify_signatures {
             return Ok(None);
         }
-        if let Some(e) = &scope.malformed {
+        let parsed = scope.parsed(req);
+        if let Some(Err(e)) = parsed {
             return Err(to_aws_error(e.clone(), self.protocol));
         }
-        let Some(info) = &scope.info else {
+        let Some(Ok(info)) = parsed else {
             // S3 serves anonymous requests; bucket policies decide what they may do.
             if self.anonymous_allowed || self.service == "s3" {
                 return Ok(None);
@@ -161,7 +237,7 @@ impl Check<'_> {
 
 /// Whether the body must be hashed for verification (non-S3 requests that declare no hash).
 pub fn needs_body_hash(scope: &Scope, req: &HttpRequest) -> bool {
-    scope.info.as_ref().is_some_and(|info| {
+    scope.info(req).is_some_and(|info| {
         matches!(
             nephos_auth::payload_hash_source(info, req.uri.query().unwrap_or(""), &req.headers),
             nephos_auth::PayloadHashSource::Body

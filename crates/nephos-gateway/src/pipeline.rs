@@ -236,7 +236,8 @@ impl Gateway {
     async fn authenticate(&self, ex: &mut Exchange) -> Stage {
         let t = ex.target();
         let op = ex.op();
-        let needs_hash = auth::needs_body_hash(&ex.scope, &ex.req);
+        let needs_hash =
+            self.config.verify_signatures && auth::needs_body_hash(&ex.scope, &ex.req);
         if ex.collected.is_none()
             && (needs_hash || !nephos_protocol::streams_input(t.model, op))
             && let Some(incoming) = ex.incoming.take()
@@ -244,7 +245,7 @@ impl Gateway {
             ex.collected = Some(body::collect(incoming).await?);
         }
         let hash = match &ex.collected {
-            Some(bytes) if self.config.verify_signatures && needs_hash => {
+            Some(bytes) if needs_hash => {
                 Some(nephos_auth::sha256_hex(bytes))
             }
             _ => None,
