@@ -825,10 +825,11 @@ impl S3Provider {
             .split_once('/')
             .filter(|(b, k)| !b.is_empty() && !k.is_empty())
         else {
+            // AWS names the header as the value too.
             return Err(errors::invalid_arg(
                 "Invalid copy source object key",
                 "x-amz-copy-source",
-                Some(source),
+                Some("x-amz-copy-source"),
             ));
         };
         let version = query
@@ -877,7 +878,10 @@ impl S3Provider {
             || input.get("WebsiteRedirectLocation").is_some()
             || input.get("ServerSideEncryption").is_some()
             || input.get("SSECustomerAlgorithm").is_some()
-            || input.get("ChecksumAlgorithm").is_some();
+            || input.get("ChecksumAlgorithm").is_some()
+            // A default encryption the bucket was given (even SSE-S3's) lets a copy re-encrypt
+            // in place, as AWS recorded.
+            || b.meta.read().unwrap().encryption.is_some();
         if same && !changes {
             return Err(errors::invalid_request(
                 "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
@@ -899,9 +903,12 @@ impl S3Provider {
         meta.restore = None;
         crate::sse::resolve(&mut meta, input, &b, ctx)?;
         crate::lock::resolve(&mut meta, input, &b, ctx.clock.now_millis())?;
-        if let Some(c) = input.str("StorageClass") {
-            meta.storage_class = Some(c.to_owned()).filter(|c| c != "STANDARD");
-        }
+        // A copy is stored in the class its request names, STANDARD unless told: the
+        // source's class does not carry over.
+        meta.storage_class = input
+            .str("StorageClass")
+            .filter(|c| *c != "STANDARD")
+            .map(str::to_owned);
         if let Some(r) = input.str("WebsiteRedirectLocation") {
             meta.website_redirect = Some(r.to_owned());
         }
