@@ -87,3 +87,79 @@ def test_a_delete_during_an_upload_conflicts_with_if_none_match(s3b):
     etag = s3.upload_part(Bucket=b, Key="k", UploadId=up, PartNumber=1, Body=b"test")["ETag"]
     parts = {"Parts": [{"ETag": etag, "PartNumber": 1}]}
     s3.complete_multipart_upload(Bucket=b, Key="k", UploadId=up, MultipartUpload=parts, IfNoneMatch="*")
+
+
+def test_a_copy_source_without_a_key_is_invalid_argument(s3b):
+    s3, b = s3b
+    with pytest.raises(ClientError) as e:
+        s3.copy_object(Bucket=b, Key="dest", CopySource="wrongformat")
+    err = e.value.response["Error"]
+    assert (err["Code"], err["Message"], err["ArgumentName"], err["ArgumentValue"]) == (
+        "InvalidArgument", "Invalid copy source object key", "x-amz-copy-source", "x-amz-copy-source")
+
+
+def test_bucket_encryption_errors(nephos, account, s3b):
+    s3, b = s3b
+    with pytest.raises(ClientError) as e:
+        s3.put_bucket_encryption(Bucket=b + "-missing", ServerSideEncryptionConfiguration={"Rules": []})
+    assert e.value.response["Error"]["Code"] == "NoSuchBucket"
+    with pytest.raises(ClientError) as e:
+        s3.put_bucket_encryption(Bucket=b, ServerSideEncryptionConfiguration={"Rules": []})
+    assert e.value.response["Error"]["Code"] == "MalformedXML"
+    rule = {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256", "KMSMasterKeyID": "k"}}
+    with pytest.raises(ClientError) as e:
+        s3.put_bucket_encryption(Bucket=b, ServerSideEncryptionConfiguration={"Rules": [rule]})
+    err = e.value.response["Error"]
+    assert (err["Code"], err["ArgumentName"]) == ("InvalidArgument", "ApplyServerSideEncryptionByDefault")
+    assert "ArgumentValue" not in err
+
+
+KEY = b"1234567890abcdef1234567890abcdef"
+
+
+def test_sse_c_with_sse_and_reads_with_a_key_of_another_size(s3b):
+    import base64
+    import hashlib
+
+    s3, b = s3b
+    key64 = base64.b64encode(KEY).decode()
+    md5 = base64.b64encode(hashlib.md5(KEY).digest()).decode()
+    with pytest.raises(ClientError) as e:
+        s3.put_object(Bucket=b, Key="k", Body=b"x", ServerSideEncryption="AES256",
+                      SSECustomerAlgorithm="KMS", SSECustomerKey=key64, SSECustomerKeyMD5=md5)
+    err = e.value.response["Error"]
+    assert (err["Code"], err["ArgumentName"], err["ArgumentValue"]) == (
+        "InvalidArgument", "x-amz-server-side-encryption", "AES256")
+    s3.put_object(Bucket=b, Key="k", Body=b"x", SSECustomerAlgorithm="AES256",
+                  SSECustomerKey=key64, SSECustomerKeyMD5=md5)
+    # Without an MD5 botocore encodes the encoded key again: a 44-byte key, not the object's.
+    with pytest.raises(ClientError) as e:
+        s3.get_object(Bucket=b, Key="k", SSECustomerAlgorithm="AES256", SSECustomerKey=key64)
+    assert e.value.response["Error"]["Code"] == "AccessDenied"
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    with pytest.raises(ClientError) as e:
+        s3.head_object(Bucket=b, Key="k", SSECustomerAlgorithm="AES256", SSECustomerKey=key64)
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    # A write with a key of the wrong size stays a 400.
+    short = KEY[:10]
+    with pytest.raises(ClientError) as e:
+        s3.put_object(Bucket=b, Key="k", Body=b"x", SSECustomerAlgorithm="AES256",
+                      SSECustomerKey=base64.b64encode(short).decode(),
+                      SSECustomerKeyMD5=base64.b64encode(hashlib.md5(short).digest()).decode())
+    assert e.value.response["Error"]["Code"] == "InvalidArgument"
+
+
+def test_copies_in_place_under_bucket_encryption_and_into_standard(s3b):
+    s3, b = s3b
+    s3.put_object(Bucket=b, Key="ia", Body=b"x", StorageClass="STANDARD_IA")
+    s3.copy_object(Bucket=b, Key="dest", CopySource=f"{b}/ia")
+    attrs = s3.get_object_attributes(Bucket=b, Key="dest", ObjectAttributes=["StorageClass"])
+    assert attrs["StorageClass"] == "STANDARD"
+    s3.put_object(Bucket=b, Key="k", Body=b"")
+    with pytest.raises(ClientError) as e:
+        s3.copy_object(Bucket=b, Key="k", CopySource={"Bucket": b, "Key": "k"})
+    assert e.value.response["Error"]["Code"] == "InvalidRequest"
+    s3.put_bucket_encryption(Bucket=b, ServerSideEncryptionConfiguration={
+        "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
+    copied = s3.copy_object(Bucket=b, Key="k", CopySource={"Bucket": b, "Key": "k"})
+    assert copied["ServerSideEncryption"] == "AES256"
