@@ -119,12 +119,39 @@ def test_version_ids_in_a_never_versioned_bucket(nephos, account):
 
 
 def test_writes_to_a_suspended_bucket_name_the_null_version(nephos, account):
+    # As AWS recorded: PutObject names no null version, CopyObject does, and a null
+    # source version is never named as CopySourceVersionId.
     s3 = nephos.client("s3", account=account)
     b = f"t{account}-susp"
     s3.create_bucket(Bucket=b)
     s3.put_bucket_versioning(Bucket=b, VersioningConfiguration={"Status": "Enabled"})
-    s3.put_object(Bucket=b, Key="k", Body=b"v1")
+    v1 = s3.put_object(Bucket=b, Key="k", Body=b"v1")["VersionId"]
     s3.put_bucket_versioning(Bucket=b, VersioningConfiguration={"Status": "Suspended"})
-    assert s3.put_object(Bucket=b, Key="k", Body=b"v2")["VersionId"] == "null"
+    put = s3.put_object(Bucket=b, Key="k", Body=b"v2")
+    assert "VersionId" not in put
+    assert "x-amz-version-id" not in put["ResponseMetadata"]["HTTPHeaders"]
     copied = s3.copy_object(Bucket=b, Key="k", CopySource=f"{b}/k", MetadataDirective="REPLACE")
     assert copied["VersionId"] == "null"
+    assert "CopySourceVersionId" not in copied
+    s3.put_bucket_versioning(Bucket=b, VersioningConfiguration={"Status": "Enabled"})
+    again = s3.copy_object(Bucket=b, Key="k", CopySource=f"{b}/k", MetadataDirective="REPLACE")
+    assert "CopySourceVersionId" not in again and again["VersionId"] != "null"
+    named = s3.copy_object(Bucket=b, Key="k2", CopySource={"Bucket": b, "Key": "k", "VersionId": v1})
+    assert named["CopySourceVersionId"] == v1
+
+
+def test_an_altered_version_id_is_invalid_not_missing(nephos, account, s3b):
+    s3, b = s3b
+    s3.put_bucket_versioning(Bucket=b, VersioningConfiguration={"Status": "Enabled"})
+    vid = s3.put_object(Bucket=b, Key="k", Body=b"x")["VersionId"]
+    forged = vid[:-4] + ("ABCD" if not vid.endswith("ABCD") else "WXYZ")
+    with pytest.raises(ClientError) as e:
+        s3.delete_object(Bucket=b, Key="k", VersionId=forged)
+    err = e.value.response["Error"]
+    assert (err["Code"], err["Message"], err["ArgumentName"], err["ArgumentValue"]) == (
+        "InvalidArgument", "Invalid version id specified", "versionId", forged)
+    s3.delete_object(Bucket=b, Key="k", VersionId=vid)
+    # An id S3 issued that no longer exists is missing, not invalid.
+    with pytest.raises(ClientError) as e:
+        s3.get_object(Bucket=b, Key="k", VersionId=vid)
+    assert code(e) == "NoSuchVersion"

@@ -467,6 +467,13 @@ pub fn finish(service: &str, operation: &str, resp: &mut HttpResponse) {
     {
         resp.status = 206;
     }
+    // AWS labels HeadBucket's empty answer as XML, as its other bucket answers.
+    if service == "s3" && operation == "HeadBucket" && resp.status == 200 {
+        resp.headers.insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/xml"),
+        );
+    }
     if service == "s3"
         && operation == "GetBucketLocation"
         && resp.status == 200

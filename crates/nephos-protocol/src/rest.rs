@@ -421,6 +421,16 @@ pub fn bind_request(
                 if values.is_empty() {
                     continue;
                 }
+                // S3 reads an empty number in the query (`?part-number-marker=`) as none.
+                if values[0].is_empty()
+                    && matches!(
+                        target.kind,
+                        ShapeType::Integer | ShapeType::Long | ShapeType::Short | ShapeType::Byte
+                    )
+                    && model.metadata.service_id.as_deref() == Some("S3")
+                {
+                    continue;
+                }
                 if target.kind == ShapeType::List {
                     let m = member_ref(target)?;
                     let ts = timestamp_format(model, m, TimestampFormat::Iso8601);

@@ -187,6 +187,7 @@ impl S3Provider {
             input.str("Marker").map(str::to_owned)
         };
         let owner = b.owner();
+        let region = b.meta.read().unwrap().region.clone();
         let show_owner = !v2 || input.bool("FetchOwner") == Some(true);
         let objects = b.objects.read().unwrap();
         let (items, truncated) = walk(&objects, prefix, delimiter, after.as_deref(), max, |vs| {
@@ -214,7 +215,10 @@ impl S3Provider {
             .with("Name", name)
             .with("Prefix", enc(prefix, url))
             .with("MaxKeys", max as i64)
-            .with("IsTruncated", truncated);
+            .with("IsTruncated", truncated)
+            // AWS names the bucket's region on listings as on HeadBucket (a models/ patch
+            // binds the header).
+            .with("BucketRegion", region);
         // An empty delimiter is no delimiter, and is not echoed.
         if let Some(d) = delimiter.filter(|d| !d.is_empty()) {
             out.insert("Delimiter", enc(d, url));

@@ -209,6 +209,7 @@ impl S3Provider {
             checksum_algorithm: alg
                 .or((kind == Some(Kind::FullObject)).then_some(Algorithm::Crc64Nvme)),
             checksum_kind: kind,
+            key_deleted_ms: None,
             parts: Default::default(),
         };
         let batch = self
@@ -360,7 +361,7 @@ impl S3Provider {
         let b = self.bucket_for_key(ctx, input.str("Bucket").unwrap_or_default(), Some(key))?;
         let number = part_number(input)?;
         let up = Self::upload_of(&b, key, input.str("UploadId").unwrap_or_default())?;
-        let (sb, src) = self.copy_source(ctx, input.str("CopySource").unwrap_or_default())?;
+        let (_, src) = self.copy_source(ctx, input.str("CopySource").unwrap_or_default())?;
         crate::conditions::check_copy_source(
             input,
             &src.etag,
@@ -402,7 +403,8 @@ impl S3Provider {
         self.store_part(&b, &up, part).await?;
         let mut out = Value::map().with("CopyPartResult", result);
         crate::sse::add_headers(&up.meta, &mut out);
-        if src.version_id != NULL_VERSION || sb.versioning().is_some() {
+        // A null source version is not named, as CopyObject does.
+        if src.version_id != NULL_VERSION {
             out.insert("CopySourceVersionId", src.version_id.as_str());
         }
         Ok(out)
@@ -503,7 +505,7 @@ impl S3Provider {
             chosen.push(part);
         }
         if failure.is_none()
-            && let Err(e) = Self::check_complete_conditions(&b, key, input, up.initiated_ms)
+            && let Err(e) = Self::check_complete_conditions(&b, key, input, &up)
         {
             failure = Some(e);
         }
@@ -612,7 +614,7 @@ impl S3Provider {
         b: &crate::store::Bucket,
         key: &str,
         input: &Value,
-        started_ms: i64,
+        up: &Upload,
     ) -> Result<(), AwsError> {
         let latest = b.latest(key);
         let target = crate::conditions::WriteTarget {
@@ -620,9 +622,12 @@ impl S3Provider {
                 .as_ref()
                 .filter(|v| !v.delete_marker)
                 .map(|v| v.etag.as_str()),
-            last_write_ms: latest.as_ref().map(|v| v.last_modified_ms),
+            last_write_ms: latest
+                .as_ref()
+                .map(|v| v.last_modified_ms)
+                .max(up.key_deleted_ms),
         };
-        crate::conditions::check_write(input, key, target, Some(started_ms))
+        crate::conditions::check_write(input, key, target, Some(up.initiated_ms))
     }
 
     pub(crate) async fn abort_multipart_upload(

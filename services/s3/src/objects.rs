@@ -6,7 +6,7 @@ use crate::checksum::{self, Algorithm, Kind, Stored};
 use crate::conditions;
 use crate::errors;
 use crate::store::{
-    BodyRef, Bucket, NULL_VERSION, ObjectMeta, T_OBJECTS, Version, Written, random_id,
+    BodyRef, Bucket, NULL_VERSION, ObjectMeta, T_OBJECTS, T_UPLOADS, Version, Written, random_id,
 };
 use nephos_core::{AwsError, Input, Output, RequestContext, Timestamp, Value};
 use nephos_storage::Mutation;
@@ -42,6 +42,39 @@ pub fn valid_version_id(id: &str) -> bool {
 /// invalid rather than missing.
 fn never_had(b: &Bucket, key: &str, id: &str) -> bool {
     id != NULL_VERSION && b.versioning().is_none() && b.version(key, id).is_none()
+}
+
+/// Characters a version id ends with to show S3 issued it.
+const VERSION_CHECK_LEN: usize = 4;
+
+fn version_check(body: &str) -> String {
+    use sha2::{Digest, Sha256};
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._";
+    Sha256::digest(format!("nephos-s3-version:{body}").as_bytes())[..VERSION_CHECK_LEN]
+        .iter()
+        .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
+        .collect()
+}
+
+/// A fresh version id: random, with check characters, so that an altered id can be told
+/// apart from one that merely no longer exists (AWS answers the first InvalidArgument).
+pub fn issue_version_id() -> String {
+    let body = random_id(32 - VERSION_CHECK_LEN);
+    let check = version_check(&body);
+    body + &check
+}
+
+/// An id S3 cannot have issued for this key: malformed, altered, or not `null` in a
+/// bucket never versioned. Ids stored before ids carried a check are still found.
+fn unissued_version(b: &Bucket, key: &str, id: &str) -> bool {
+    if id == NULL_VERSION {
+        return false;
+    }
+    if !valid_version_id(id) || never_had(b, key, id) {
+        return true;
+    }
+    let (body, check) = id.split_at(32 - VERSION_CHECK_LEN);
+    version_check(body) != check && b.version(key, id).is_none()
 }
 
 fn invalid_version(id: &str) -> AwsError {
@@ -320,7 +353,7 @@ impl S3Provider {
     ) -> Result<Arc<Version>, AwsError> {
         match version_id {
             Some(id) => {
-                if !valid_version_id(id) || never_had(b, key, id) {
+                if unissued_version(b, key, id) {
                     return Err(invalid_version(id));
                 }
                 let v = b
@@ -344,7 +377,7 @@ impl S3Provider {
     /// The version id a new write gets in `b`.
     pub fn new_version_id(b: &Bucket) -> String {
         if b.versioned() {
-            random_id(32)
+            issue_version_id()
         } else {
             NULL_VERSION.to_owned()
         }
@@ -461,8 +494,9 @@ impl S3Provider {
         if let Some(c) = &stored.checksum {
             c.add_to(&mut out, true);
         }
-        // A bucket whose versioning is suspended names the null version it wrote.
-        if stored.version_id != NULL_VERSION || b.versioning().is_some() {
+        // A PutObject that wrote the null version (suspended bucket) names no version;
+        // CopyObject does (below), as AWS recorded.
+        if stored.version_id != NULL_VERSION {
             out.insert("VersionId", stored.version_id.as_str());
         }
         Ok(Output::new(out))
@@ -611,7 +645,7 @@ impl S3Provider {
         check_key(key)?;
         let mut out = Value::map();
         if let Some(id) = version_id {
-            if !valid_version_id(id) || never_had(b, key, id) {
+            if unissued_version(b, key, id) {
                 return Err(invalid_version(id));
             }
             if let Some(v) = b.version(key, id) {
@@ -632,6 +666,16 @@ impl S3Provider {
                 if let Some(v) = b.remove(key, NULL_VERSION) {
                     batch.push(Mutation::delete(T_OBJECTS, v.storage_key()));
                     freed.push(v.body.clone());
+                    let now = ctx.clock.now_millis();
+                    let mut uploads = b.uploads.lock().unwrap();
+                    for up in uploads.values_mut().filter(|u| u.key == key) {
+                        up.key_deleted_ms = Some(now);
+                        batch.extend(self.store.put(
+                            T_UPLOADS,
+                            up.upload_id.as_bytes().to_vec(),
+                            &*up,
+                        ));
+                    }
                 }
             }
             Some(status) => {
@@ -639,7 +683,7 @@ impl S3Provider {
                     bucket: b.name(),
                     key: key.to_owned(),
                     version_id: if status == "Enabled" {
-                        random_id(32)
+                        issue_version_id()
                     } else {
                         NULL_VERSION.to_owned()
                     },
@@ -781,10 +825,11 @@ impl S3Provider {
             .split_once('/')
             .filter(|(b, k)| !b.is_empty() && !k.is_empty())
         else {
+            // AWS names the header as the value too.
             return Err(errors::invalid_arg(
                 "Invalid copy source object key",
                 "x-amz-copy-source",
-                Some(source),
+                Some("x-amz-copy-source"),
             ));
         };
         let version = query
@@ -833,7 +878,10 @@ impl S3Provider {
             || input.get("WebsiteRedirectLocation").is_some()
             || input.get("ServerSideEncryption").is_some()
             || input.get("SSECustomerAlgorithm").is_some()
-            || input.get("ChecksumAlgorithm").is_some();
+            || input.get("ChecksumAlgorithm").is_some()
+            // A default encryption the bucket was given (even SSE-S3's) lets a copy re-encrypt
+            // in place, as AWS recorded.
+            || b.meta.read().unwrap().encryption.is_some();
         if same && !changes {
             return Err(errors::invalid_request(
                 "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
@@ -855,9 +903,12 @@ impl S3Provider {
         meta.restore = None;
         crate::sse::resolve(&mut meta, input, &b, ctx)?;
         crate::lock::resolve(&mut meta, input, &b, ctx.clock.now_millis())?;
-        if let Some(c) = input.str("StorageClass") {
-            meta.storage_class = Some(c.to_owned()).filter(|c| c != "STANDARD");
-        }
+        // A copy is stored in the class its request names, STANDARD unless told: the
+        // source's class does not carry over.
+        meta.storage_class = input
+            .str("StorageClass")
+            .filter(|c| *c != "STANDARD")
+            .map(str::to_owned);
         if let Some(r) = input.str("WebsiteRedirectLocation") {
             meta.website_redirect = Some(r.to_owned());
         }
@@ -910,7 +961,8 @@ impl S3Provider {
         if stored.version_id != NULL_VERSION || b.versioning().is_some() {
             out.insert("VersionId", stored.version_id.as_str());
         }
-        if src.version_id != NULL_VERSION || sb.versioning().is_some() {
+        // A null source version is not named, even in a versioned bucket.
+        if src.version_id != NULL_VERSION {
             out.insert("CopySourceVersionId", src.version_id.as_str());
         }
         Ok(out)

@@ -77,16 +77,23 @@ pub fn customer_key(input: &Value, prefix: &str, used: KeyUse) -> Result<Option<
             Some("null"),
         ));
     };
-    let raw = crate::store::b64_decode(key)
-        .filter(|k| k.len() == 32)
-        .ok_or_else(|| {
-            errors::invalid_arg(
-                "The secret key was invalid for the specified algorithm.",
-                SSE_HEADER,
-                Some("null"),
-            )
-        })?;
+    let invalid_key = || {
+        errors::invalid_arg(
+            "The secret key was invalid for the specified algorithm.",
+            SSE_HEADER,
+            Some("null"),
+        )
+    };
+    let raw = crate::store::b64_decode(key).ok_or_else(invalid_key)?;
     let actual = { crate::store::b64_encode(&md5_many::md5(&raw)) };
+    if raw.len() != 32 {
+        // A read compares the key with the object's: one of any other size is simply
+        // not its key (botocore sends one when it encodes an encoded key again).
+        return Err(match used {
+            KeyUse::Read if md5.is_none_or(|m| m == actual) => wrong_read_key(),
+            _ => invalid_key(),
+        });
+    }
     match md5 {
         // AWS names the algorithm header here too, not the MD5 one.
         Some(m) if m != actual => Err(errors::invalid_arg(
@@ -111,14 +118,15 @@ pub fn resolve(
     b: &Bucket,
     ctx: &RequestContext,
 ) -> Result<(), AwsError> {
+    // Both kinds of encryption at once is refused before the SSE-C headers are judged.
+    if meta.sse.is_some() && input.get("SSECustomerAlgorithm").is_some() {
+        return Err(errors::invalid_arg(
+            "Server Side Encryption with Customer provided key is incompatible with the encryption method specified",
+            "x-amz-server-side-encryption",
+            meta.sse.as_deref(),
+        ));
+    }
     if let Some(md5) = customer_key(input, "", KeyUse::Write)? {
-        if meta.sse.is_some() {
-            return Err(errors::invalid_arg(
-                "Server Side Encryption with Customer provided key is incompatible with the encryption method specified",
-                "x-amz-server-side-encryption",
-                meta.sse.as_deref(),
-            ));
-        }
         meta.sse_c_md5 = Some(md5);
         return Ok(());
     }
@@ -212,8 +220,10 @@ impl S3Provider {
             .unwrap_or("AES256");
         let kms_key = by_default.and_then(|d| d.str("KMSMasterKeyID"));
         if kms_key.is_some() && algorithm == "AES256" {
-            return Err(errors::invalid_argument(
+            return Err(errors::invalid_arg(
                 "a KMSMasterKeyID is not applicable if the default sse algorithm is not aws:kms or aws:kms:dsse",
+                "ApplyServerSideEncryptionByDefault",
+                None,
             ));
         }
         let enc = Encryption {

@@ -296,6 +296,10 @@ pub struct Upload {
     pub tags: Vec<(String, String)>,
     pub checksum_algorithm: Option<Algorithm>,
     pub checksum_kind: Option<Kind>,
+    /// When the key's object was last deleted outright (an unversioned bucket keeps no
+    /// trace of it otherwise): a conditional completion must see that write.
+    #[serde(default)]
+    pub key_deleted_ms: Option<i64>,
     #[serde(skip)]
     pub parts: BTreeMap<u32, Part>,
 }
