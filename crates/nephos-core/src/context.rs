@@ -31,6 +31,9 @@ pub struct RequestContext {
     /// The request line and browser headers as sent, for logs that quote them (S3
     /// server access logs); only S3 requests from the wire carry it.
     pub wire: Option<Arc<WireSummary>>,
+    /// The X-Ray trace header the caller sent (`X-Amzn-Trace-Id`), which services pass
+    /// on to what they invoke (SQS's `AWSTraceHeader`, SNS deliveries).
+    pub trace_header: Option<String>,
     pub clock: Arc<Clock>,
 }
 
@@ -62,6 +65,7 @@ impl RequestContext {
             source_ip: None,
             host: None,
             wire: None,
+            trace_header: None,
             clock,
         }
     }

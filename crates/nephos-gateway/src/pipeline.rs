@@ -68,6 +68,8 @@ impl From<AwsError> for Stop {
 
 type Stage = Result<(), Stop>;
 
+static X_AMZN_TRACE_ID: http::HeaderName = http::HeaderName::from_static("x-amzn-trace-id");
+
 impl Exchange {
     pub fn new(parts: Parts, incoming: Incoming, remote: Option<SocketAddr>) -> Exchange {
         Exchange {
@@ -94,7 +96,7 @@ impl Exchange {
         }
     }
 
-    fn header(&self, name: http::HeaderName) -> Option<&str> {
+    fn header(&self, name: impl http::header::AsHeaderName) -> Option<&str> {
         self.req.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
@@ -236,8 +238,7 @@ impl Gateway {
     async fn authenticate(&self, ex: &mut Exchange) -> Stage {
         let t = ex.target();
         let op = ex.op();
-        let needs_hash =
-            self.config.verify_signatures && auth::needs_body_hash(&ex.scope, &ex.req);
+        let needs_hash = self.config.verify_signatures && auth::needs_body_hash(&ex.scope, &ex.req);
         if ex.collected.is_none()
             && (needs_hash || !nephos_protocol::streams_input(t.model, op))
             && let Some(incoming) = ex.incoming.take()
@@ -245,9 +246,7 @@ impl Gateway {
             ex.collected = Some(body::collect(incoming).await?);
         }
         let hash = match &ex.collected {
-            Some(bytes) if needs_hash => {
-                Some(nephos_auth::sha256_hex(bytes))
-            }
+            Some(bytes) if needs_hash => Some(nephos_auth::sha256_hex(bytes)),
             _ => None,
         };
         let check = auth::Check {
@@ -402,6 +401,7 @@ impl Gateway {
             host: ex.host().map(str::to_owned),
             // Only S3 logs requests as sent (server access logs); nothing else pays for this.
             wire: (ex.service == "s3").then(|| conventions::wire_summary(&ex.req, ex.version)),
+            trace_header: ex.header(&X_AMZN_TRACE_ID).map(str::to_owned),
             clock: self.clock.clone(),
         }
     }

@@ -135,9 +135,7 @@ fn write_batches(shared: &Shared, ansi: bool, out: &mut impl Write) {
             let batch = shared.batch.lock().unwrap_or_else(|e| e.into_inner());
             let (mut batch, _) = shared
                 .writer
-                .wait_timeout_while(batch, INTERVAL, |b| {
-                    !b.stopping && b.lines.len() < WAKE_AT
-                })
+                .wait_timeout_while(batch, INTERVAL, |b| !b.stopping && b.lines.len() < WAKE_AT)
                 .unwrap_or_else(|e| e.into_inner());
             std::mem::swap(&mut batch.lines, &mut taken);
             batch.stopping
@@ -263,6 +261,9 @@ mod tests {
         shared.batch.lock().unwrap().stopping = true;
         let mut out = Vec::new();
         write_batches(&shared, false, &mut out);
-        assert_eq!(out.split(|&b| b == b'\n').filter(|l| !l.is_empty()).count(), 1000);
+        assert_eq!(
+            out.split(|&b| b == b'\n').filter(|l| !l.is_empty()).count(),
+            1000
+        );
     }
 }
