@@ -28,7 +28,7 @@ pub use provider::{
     RawRequest, RawResponse,
 };
 pub use scoped::Scoped;
-pub use value::{Map, Timestamp, Value};
+pub use value::{Map, RawJson, Timestamp, Value};
 
 /// The account of requests whose access key id is not a 12-digit account number.
 pub const DEFAULT_ACCOUNT: &str = "000000000000";

@@ -80,6 +80,34 @@ pub enum Value {
     Timestamp(Timestamp),
     List(Vec<Value>),
     Map(Map),
+    /// A member a JSON-only service wrote as JSON itself, because it holds it encoded
+    /// already (DynamoDB's items, read from their stored bytes): the JSON codec writes it
+    /// verbatim, and in-process callers get it decoded by its shape like any other
+    /// answer.
+    Json(RawJson),
+}
+
+/// JSON text a service wrote itself ([`Value::Json`]), checked to be one JSON value.
+#[derive(Debug, Clone)]
+pub struct RawJson(pub Box<serde_json::value::RawValue>);
+
+impl RawJson {
+    /// `text` as raw JSON, or `None` when it is not one JSON value.
+    pub fn new(text: String) -> Option<RawJson> {
+        serde_json::value::RawValue::from_string(text)
+            .ok()
+            .map(RawJson)
+    }
+
+    pub fn text(&self) -> &str {
+        self.0.get()
+    }
+}
+
+impl PartialEq for RawJson {
+    fn eq(&self, other: &RawJson) -> bool {
+        self.text() == other.text()
+    }
 }
 
 impl Value {

@@ -30,10 +30,11 @@ pub struct Scope {
 
 type Parsed = Option<Result<SignedRequestInfo, AuthError>>;
 
-/// The credential scope of a SigV4 header: where its parts lie in the header's text.
+/// The credential scope of a SigV4 header (`KEY/DATE/REGION/SERVICE/aws4_request`) and
+/// where its parts lie in it.
 #[derive(Debug)]
 struct Light {
-    header: http::HeaderValue,
+    credential: Box<str>,
     key: Range<usize>,
     region: Range<usize>,
     service: Range<usize>,
@@ -50,22 +51,23 @@ impl Light {
         let rest = text.strip_prefix("AWS4-HMAC-SHA256 ")?;
         let start = text.len() - rest.len() + rest.find("Credential=")? + "Credential=".len();
         let end = text[start..].find(',').map_or(text.len(), |i| start + i);
-        let mut pieces = text[start..end].trim_end().split('/');
+        let credential = text[start..end].trim_end();
+        let mut pieces = credential.split('/');
         let mut next = |at: &mut usize| {
             let piece = pieces.next()?;
             let range = *at..*at + piece.len();
             *at += piece.len() + 1;
             (!piece.is_empty()).then_some(range)
         };
-        let mut at = start;
+        let mut at = 0;
         let key = next(&mut at)?;
         next(&mut at)?; // date
         let region = next(&mut at)?;
         let service = next(&mut at)?;
-        (next(&mut at).map(|r| &text[r]) == Some("aws4_request")).then_some(())?;
+        (next(&mut at).map(|r| &credential[r]) == Some("aws4_request")).then_some(())?;
         pieces.next().is_none().then_some(())?;
         Some(Light {
-            header: header.clone(),
+            credential: credential.into(),
             key,
             region,
             service,
@@ -73,8 +75,7 @@ impl Light {
     }
 
     fn part(&self, range: &Range<usize>) -> &str {
-        // The header was checked to be text when it was read.
-        self.header.to_str().map_or("", |t| &t[range.clone()])
+        &self.credential[range.clone()]
     }
 }
 

@@ -89,6 +89,26 @@ impl Gateway {
         inner.service = name;
         inner.operation = operation.to_owned();
         inner.request_id = nephos_core::request_id();
-        provider.handle(&inner, input).await
+        let mut output = provider.handle(&inner, input).await?;
+        if contains_json(&output.value)
+            && let Some(shape) = op.output.as_ref().map(|r| model.shape(&r.shape))
+            && let Value::Map(members) = &output.value
+        {
+            // Members a service wrote as JSON reach callers as values, as over the wire.
+            let text = nephos_protocol::jsonshape::struct_to_vec(model, shape, members);
+            let members = nephos_protocol::jsonshape::parse_struct(model, shape, &text)
+                .map_err(|e| AwsError::internal(format!("an answer does not read back: {e}")))?;
+            output.value = Value::Map(members);
+        }
+        Ok(output)
+    }
+}
+
+fn contains_json(v: &Value) -> bool {
+    match v {
+        Value::Json(_) => true,
+        Value::List(items) => items.iter().any(contains_json),
+        Value::Map(m) => m.values().any(contains_json),
+        _ => false,
     }
 }

@@ -759,6 +759,7 @@ fn write_document(e: &mut Enc, value: &Value) -> EncResult {
         Value::String(s) => e.str(s).map(drop),
         Value::Blob(b) => e.bytes(b).map(drop),
         Value::Timestamp(t) => e.tag(Tag::new(1))?.f64(t.0).map(drop),
+        Value::Json(raw) => write_document(e, &crate::rest::raw_to_document(raw)),
         Value::List(items) => {
             e.array(items.len() as u64)?;
             for v in items {

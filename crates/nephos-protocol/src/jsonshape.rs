@@ -431,6 +431,7 @@ impl Serialize for Document<'_> {
             Value::Blob(b) => s.serialize_str(&B64.encode(b)),
             Value::Timestamp(t) if t.0.is_finite() => s.serialize_f64(t.0),
             Value::Timestamp(_) => s.serialize_unit(),
+            Value::Json(raw) => raw.0.serialize(s),
             Value::List(l) => {
                 let mut seq = s.serialize_seq(Some(l.len()))?;
                 for v in l {

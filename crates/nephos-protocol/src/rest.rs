@@ -702,6 +702,7 @@ pub fn document_to_json(v: &Value) -> serde_json::Value {
         Value::Timestamp(t) => serde_json::Number::from_f64(t.0)
             .map(serde_json::Value::Number)
             .unwrap_or(serde_json::Value::Null),
+        Value::Json(raw) => serde_json::from_str(raw.text()).unwrap_or_default(),
         Value::List(l) => l.iter().map(document_to_json).collect(),
         Value::Map(m) => serde_json::Value::Object(
             m.iter()
@@ -723,8 +724,14 @@ pub fn format_scalar(model: &ServiceModel, r: &ShapeRef, v: &Value, ts: Timestam
         other if r.json_value || model.target(r).document => {
             serde_json::to_string(&document_to_json(other)).unwrap_or_default()
         }
+        Value::Json(raw) => raw.text().to_owned(),
         Value::Null | Value::List(_) | Value::Map(_) => String::new(),
     }
+}
+
+/// A [`Value::Json`] as the document it holds, for writers of other formats.
+pub fn raw_to_document(raw: &nephos_core::RawJson) -> Value {
+    document_from_json(serde_json::from_str(raw.text()).unwrap_or_default())
 }
 
 fn header_value(text: String) -> Option<http::HeaderValue> {

@@ -462,6 +462,7 @@ fn java_string(v: &Value, out: &mut String) {
             let _ = write!(out, "{f:?}");
         }
         Value::String(s) => out.push_str(s),
+        Value::Json(raw) => out.push_str(raw.text()),
         Value::Blob(b) => {
             let _ = write!(
                 out,

@@ -367,7 +367,7 @@ pub fn scalar_text(
         }
         Value::Blob(b) => BASE64.encode(b),
         Value::Timestamp(t) => timestamp::format(*t, ts_format(r, shape).unwrap_or(default_ts)),
-        Value::List(_) | Value::Map(_) => String::new(),
+        Value::List(_) | Value::Map(_) | Value::Json(_) => String::new(),
     }
 }
 

@@ -414,75 +414,76 @@ impl<'a> Reader<'a> {
         })
     }
 
-    /// The next encoded value as a wire `AttributeValue`, with no [`Attr`] in between
-    /// (reads answer straight from the stored bytes).
-    fn value(&mut self) -> Option<Value> {
-        let str_value = |s: &[u8]| Some(Value::String(std::str::from_utf8(s).ok()?.to_owned()));
-        let (name, inner) = match self.byte()? {
-            0 => ("S", str_value(self.bytes()?)?),
-            1 => ("N", Value::String(self.number()?.to_string())),
-            2 => ("B", Value::Blob(self.bytes()?.to_vec().into())),
-            3 => {
-                let n = self.len()?;
-                let items = (0..n)
-                    .map(|_| str_value(self.bytes()?))
-                    .collect::<Option<_>>()?;
-                ("SS", Value::List(items))
-            }
-            4 => {
-                let n = self.len()?;
-                let items = (0..n)
-                    .map(|_| Some(Value::String(self.number()?.to_string())))
-                    .collect::<Option<_>>()?;
-                ("NS", Value::List(items))
-            }
-            5 => {
-                let n = self.len()?;
-                let items = (0..n)
-                    .map(|_| Some(Value::Blob(self.bytes()?.to_vec().into())))
-                    .collect::<Option<_>>()?;
-                ("BS", Value::List(items))
-            }
-            6 => ("M", self.map_value()?),
-            7 => {
-                let n = self.len()?;
-                let items = (0..n).map(|_| self.value()).collect::<Option<_>>()?;
-                ("L", Value::List(items))
-            }
-            8 => ("NULL", Value::Bool(true)),
-            9 => ("BOOL", Value::Bool(true)),
-            10 => ("BOOL", Value::Bool(false)),
-            11 => (
-                "N",
-                Value::String(Decimal::decode_compact(self.b, &mut self.i)?.to_string()),
-            ),
-            12 => {
-                let n = self.len()?;
-                let items = (0..n)
-                    .map(|_| {
-                        Some(Value::String(
-                            Decimal::decode_compact(self.b, &mut self.i)?.to_string(),
-                        ))
-                    })
-                    .collect::<Option<_>>()?;
-                ("NS", Value::List(items))
-            }
+    /// The next encoded value as wire JSON (`{"S":"text"}`), written straight from the
+    /// stored bytes: what serializing [`item_to_value`]'s answer writes, without the
+    /// value tree in between.
+    fn json(&mut self, out: &mut String) -> Option<()> {
+        let tag = self.byte()?;
+        let name = match tag {
+            0 => "S",
+            1 | 11 => "N",
+            2 => "B",
+            3 => "SS",
+            4 | 12 => "NS",
+            5 => "BS",
+            6 => "M",
+            7 => "L",
+            8 => "NULL",
+            9 | 10 => "BOOL",
             _ => return None,
         };
-        let mut m = nephos_core::Map::with_capacity_and_hasher(1, Default::default());
-        m.insert(name.to_owned(), inner);
-        Some(Value::Map(m))
+        out.push_str("{\"");
+        out.push_str(name);
+        out.push_str("\":");
+        match tag {
+            0 => json_string(out, std::str::from_utf8(self.bytes()?).ok()?),
+            1 => json_string(out, &self.number()?.to_string()),
+            11 => json_string(
+                out,
+                &Decimal::decode_compact(self.b, &mut self.i)?.to_string(),
+            ),
+            2 => json_string(out, &crate::s3io::b64(self.bytes()?)),
+            3 | 4 | 5 | 7 | 12 => {
+                let n = self.len()?;
+                out.push('[');
+                for i in 0..n {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    match tag {
+                        3 => json_string(out, std::str::from_utf8(self.bytes()?).ok()?),
+                        4 => json_string(out, &self.number()?.to_string()),
+                        12 => json_string(
+                            out,
+                            &Decimal::decode_compact(self.b, &mut self.i)?.to_string(),
+                        ),
+                        5 => json_string(out, &crate::s3io::b64(self.bytes()?)),
+                        _ => self.json(out)?,
+                    }
+                }
+                out.push(']');
+            }
+            6 => self.map_json(out)?,
+            8 | 9 => out.push_str("true"),
+            _ => out.push_str("false"),
+        }
+        out.push('}');
+        Some(())
     }
 
-    fn map_value(&mut self) -> Option<Value> {
+    fn map_json(&mut self, out: &mut String) -> Option<()> {
         let n = self.len()?;
-        let mut m = nephos_core::Map::with_capacity_and_hasher(n, Default::default());
-        for _ in 0..n {
-            let k = std::str::from_utf8(self.bytes()?).ok()?.to_owned();
-            let v = self.value()?;
-            m.insert(k, v);
+        out.push('{');
+        for i in 0..n {
+            if i > 0 {
+                out.push(',');
+            }
+            json_string(out, std::str::from_utf8(self.bytes()?).ok()?);
+            out.push(':');
+            self.json(out)?;
         }
-        Some(Value::Map(m))
+        out.push('}');
+        Some(())
     }
 
     fn number_size(&mut self) -> Option<usize> {
@@ -559,10 +560,39 @@ pub fn decode_item(b: &[u8]) -> Option<Item> {
     Reader { b, i: 0 }.map()
 }
 
-/// An encoded item as the wire's attribute map: what [`item_to_value`] of the decoded
-/// item gives, without decoding it first.
-pub fn encoded_item_to_value(b: &[u8]) -> Option<Value> {
-    Reader { b, i: 0 }.map_value()
+/// An encoded item as the wire's attribute map in JSON: [`item_to_value`] of the
+/// decoded item, serialized, written without decoding or building a value.
+pub fn encoded_item_to_json(b: &[u8]) -> Option<nephos_core::RawJson> {
+    let mut out = String::with_capacity(b.len() * 2 + 16);
+    Reader { b, i: 0 }.map_json(&mut out)?;
+    nephos_core::RawJson::new(out)
+}
+
+/// Appends `s` as a JSON string.
+fn json_string(out: &mut String, s: &str) {
+    out.push('"');
+    let mut start = 0;
+    // Every character JSON escapes is ASCII, so byte positions are character boundaries.
+    for (i, &b) in s.as_bytes().iter().enumerate() {
+        let escape = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            b if b < 0x20 => "",
+            _ => continue,
+        };
+        out.push_str(&s[start..i]);
+        if escape.is_empty() {
+            out.push_str(&format!("\\u{b:04x}"));
+        } else {
+            out.push_str(escape);
+        }
+        start = i + 1;
+    }
+    out.push_str(&s[start..]);
+    out.push('"');
 }
 
 /// [`item_size`] of an encoded item, computed from the bytes (restarts skip decoding).
@@ -606,7 +636,7 @@ mod tests {
     #[test]
     fn encoding_round_trips() {
         let mut item = Item::new();
-        item.insert("s".into(), Attr::S("héllo".into()));
+        item.insert("s".into(), Attr::S("héllo \"q\" \\ \n\t\u{1}".into()));
         item.insert("n".into(), Attr::N(Decimal::parse("-12.5").unwrap()));
         item.insert("b".into(), Attr::B(vec![0, 255]));
         item.insert("ss".into(), Attr::SS(vec!["a".into(), "b".into()]));
@@ -621,8 +651,22 @@ mod tests {
         assert_eq!(encoded_item_size(&enc), Some(item_size(&item)));
         assert!(decode_item(&enc[..enc.len() - 1]).is_none());
         // Reads answer from the bytes directly: the same wire value, truncation refused.
-        assert_eq!(encoded_item_to_value(&enc), Some(item_to_value(&item)));
-        assert!(encoded_item_to_value(&enc[..enc.len() - 1]).is_none());
+        let json: serde_json::Value =
+            serde_json::from_str(encoded_item_to_json(&enc).unwrap().text()).unwrap();
+        assert_eq!(json, wire_json(&item_to_value(&item)));
+        assert!(encoded_item_to_json(&enc[..enc.len() - 1]).is_none());
+    }
+
+    /// A wire value as the JSON codec writes it (blobs in base64).
+    fn wire_json(v: &Value) -> serde_json::Value {
+        match v {
+            Value::String(s) => s.clone().into(),
+            Value::Bool(b) => (*b).into(),
+            Value::Blob(b) => crate::s3io::b64(b).into(),
+            Value::List(l) => l.iter().map(wire_json).collect(),
+            Value::Map(m) => m.iter().map(|(k, v)| (k.clone(), wire_json(v))).collect(),
+            other => panic!("not in an item: {other:?}"),
+        }
     }
 
     #[test]

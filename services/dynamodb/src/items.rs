@@ -255,7 +255,10 @@ impl DynamoDb {
             None => None,
             Some(enc) => Some(
                 match &proj {
-                    None => crate::attr::encoded_item_to_value(enc).zip(encoded_item_size(enc)),
+                    // Written as JSON straight from the bytes: no value tree to build and walk.
+                    None => crate::attr::encoded_item_to_json(enc)
+                        .map(Value::Json)
+                        .zip(encoded_item_size(enc)),
                     Some(p) => decode_item(enc).map(|i| {
                         let size = item_size(&i);
                         (item_to_value(&crate::expr::project(&i, p)), size)

@@ -285,7 +285,7 @@ impl Table {
         self.items.get(key).and_then(|b| decode_item(b))
     }
 
-    /// The stored bytes of an item (see [`crate::attr::encoded_item_to_value`]).
+    /// The stored bytes of an item (see [`crate::attr::encoded_item_to_json`]).
     pub fn get_encoded(&self, key: &[u8]) -> Option<&[u8]> {
         self.items.get(key).map(|b| &b[..])
     }

@@ -18,6 +18,7 @@ pub fn to_json(v: &Value) -> Json {
         Value::String(s) => json!(s),
         Value::Blob(b) => json!({"$b": crate::store::b64_encode(b)}),
         Value::Timestamp(t) => json!({"$t": t.as_millis()}),
+        Value::Json(raw) => serde_json::from_str(raw.text()).unwrap_or_default(),
         Value::List(l) => Json::Array(l.iter().map(to_json).collect()),
         Value::Map(m) => Json::Object(m.iter().map(|(k, v)| (k.clone(), to_json(v))).collect()),
     }
