@@ -46,27 +46,30 @@ impl Light {
         if parts.uri.query().is_some_and(|q| q.contains("X-Amz-")) {
             return None;
         }
-        let header = parts.headers.get(http::header::AUTHORIZATION)?;
-        let text = header.to_str().ok()?;
-        let rest = text.strip_prefix("AWS4-HMAC-SHA256 ")?;
-        let start = text.len() - rest.len() + rest.find("Credential=")? + "Credential=".len();
-        let end = text[start..].find(',').map_or(text.len(), |i| start + i);
-        let credential = text[start..end].trim_end();
-        let mut pieces = credential.split('/');
-        let mut next = |at: &mut usize| {
-            let piece = pieces.next()?;
-            let range = *at..*at + piece.len();
-            *at += piece.len() + 1;
-            (!piece.is_empty()).then_some(range)
-        };
-        let mut at = 0;
-        let key = next(&mut at)?;
-        next(&mut at)?; // date
-        let region = next(&mut at)?;
-        let service = next(&mut at)?;
-        (next(&mut at).map(|r| &credential[r]) == Some("aws4_request")).then_some(())?;
-        pieces.next().is_none().then_some(())?;
-        Some(Light {
+        let header = parts.headers.get(http::header::AUTHORIZATION)?.as_bytes();
+        let rest = header.strip_prefix(b"AWS4-HMAC-SHA256 ")?;
+        // SDKs put the credential first; anything else takes the full parse.
+        let rest = rest.trim_ascii_start().strip_prefix(b"Credential=")?;
+        let end = rest.iter().position(|&b| b == b',').unwrap_or(rest.len());
+        let credential = std::str::from_utf8(rest[..end].trim_ascii_end()).ok()?;
+        let mut slashes = [0usize; 4];
+        let mut found = 0;
+        for (i, b) in credential.bytes().enumerate() {
+            if b == b'/' {
+                *slashes.get_mut(found)? = i;
+                found += 1;
+            }
+        }
+        let [key_end, date_end, region_end, service_end] = slashes;
+        let key = 0..key_end;
+        let region = date_end + 1..region_end;
+        let service = region_end + 1..service_end;
+        let well_formed = found == 4
+            && &credential[service_end + 1..] == "aws4_request"
+            && [&key, &(key_end + 1..date_end), &region, &service]
+                .iter()
+                .all(|r| !r.is_empty());
+        well_formed.then(|| Light {
             credential: credential.into(),
             key,
             region,
@@ -341,4 +344,75 @@ pub fn decode_stream(
     let mut out = ByteStream::new(length, decoded);
     out.trailers = trailers;
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scope_of(authorization: &str, uri: &str) -> Scope {
+        let (parts, ()) = http::Request::builder()
+            .uri(uri)
+            .header("authorization", authorization)
+            .body(())
+            .unwrap()
+            .into_parts();
+        scope(&parts)
+    }
+
+    fn triple(s: &Scope) -> (Option<&str>, Option<&str>, Option<&str>) {
+        (s.access_key_id(), s.region(), s.service())
+    }
+
+    #[test]
+    fn header_scope_is_read_lightly_and_agrees_with_the_full_parse() {
+        let header = "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/iam/aws4_request, SignedHeaders=host;x-amz-date, Signature=5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7";
+        let s = scope_of(header, "/");
+        assert!(s.light.is_some());
+        assert_eq!(
+            triple(&s),
+            (Some("AKIDEXAMPLE"), Some("us-east-1"), Some("iam"))
+        );
+        let req = HttpRequest {
+            method: http::Method::GET,
+            uri: "/".parse().unwrap(),
+            headers: [(http::header::AUTHORIZATION, header.parse().unwrap())]
+                .into_iter()
+                .collect(),
+        };
+        let full = s.parsed(&req).unwrap().unwrap();
+        assert_eq!(
+            (
+                full.access_key_id.as_str(),
+                full.region.as_str(),
+                full.service.as_str()
+            ),
+            ("AKIDEXAMPLE", "us-east-1", "iam")
+        );
+    }
+
+    #[test]
+    fn unusual_headers_take_the_full_parse() {
+        for header in [
+            "AWS4-HMAC-SHA256 SignedHeaders=host, Credential=K/20150830/eu-west-1/s3/aws4_request, Signature=00",
+            "AWS4-HMAC-SHA256 Credential=K/20150830/eu-west-1/s3/aws4_request/extra, SignedHeaders=host, Signature=00",
+            "AWS4-HMAC-SHA256 Credential=K/20150830//s3/aws4_request, SignedHeaders=host, Signature=00",
+            "AWS AKID:signature",
+        ] {
+            assert!(scope_of(header, "/").light.is_none(), "{header}");
+        }
+        let reordered = scope_of(
+            "AWS4-HMAC-SHA256 SignedHeaders=host, Credential=K/20150830/eu-west-1/s3/aws4_request, Signature=00",
+            "/",
+        );
+        assert_eq!(
+            triple(&reordered),
+            (Some("K"), Some("eu-west-1"), Some("s3"))
+        );
+        let presigned_too = scope_of(
+            "AWS4-HMAC-SHA256 Credential=K/20150830/eu-west-1/s3/aws4_request, SignedHeaders=host, Signature=00",
+            "/?X-Amz-Signature=00",
+        );
+        assert!(presigned_too.light.is_none());
+    }
 }

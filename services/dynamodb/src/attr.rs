@@ -452,11 +452,8 @@ impl<'a> Reader<'a> {
                     }
                     match tag {
                         3 => json_string(out, std::str::from_utf8(self.bytes()?).ok()?),
-                        4 => json_string(out, &self.number()?.to_string()),
-                        12 => json_string(
-                            out,
-                            &Decimal::decode_compact(self.b, &mut self.i)?.to_string(),
-                        ),
+                        4 => json_number(out, &self.number()?),
+                        12 => json_number(out, &Decimal::decode_compact(self.b, &mut self.i)?),
                         5 => json_string(out, &crate::s3io::b64(self.bytes()?)),
                         _ => self.json(out)?,
                     }
@@ -566,6 +563,13 @@ pub fn encoded_item_to_json(b: &[u8]) -> Option<nephos_core::RawJson> {
     let mut out = String::with_capacity(b.len() * 2 + 16);
     Reader { b, i: 0 }.map_json(&mut out)?;
     nephos_core::RawJson::new(out)
+}
+
+/// Appends a number as DynamoDB's JSON writes it: a string.
+fn json_number(out: &mut String, n: &Decimal) {
+    out.push('"');
+    n.push_to(out);
+    out.push('"');
 }
 
 /// Appends `s` as a JSON string.

@@ -321,25 +321,43 @@ impl PartialOrd for Decimal {
     }
 }
 
-impl std::fmt::Display for Decimal {
-    /// Plain notation without exponent, as DynamoDB returns numbers.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl Decimal {
+    /// Appends the number in plain notation without exponent, as DynamoDB returns numbers
+    /// (answers write many, so without the formatting machinery).
+    pub fn push_to(&self, out: &mut String) {
         if self.is_zero() {
-            return f.write_str("0");
+            out.push('0');
+            return;
         }
-        let sign = if self.neg { "-" } else { "" };
-        let d = self.mant.to_string();
+        if self.neg {
+            out.push('-');
+        }
+        let mut digits = itoa::Buffer::new();
+        let d = digits.format(self.mant);
         if self.exp >= 0 {
-            write!(f, "{sign}{d}{}", "0".repeat(self.exp as usize))
+            out.push_str(d);
+            out.extend(std::iter::repeat_n('0', self.exp as usize));
         } else {
             let frac = (-self.exp) as usize;
             if d.len() > frac {
                 let (i, r) = d.split_at(d.len() - frac);
-                write!(f, "{sign}{i}.{r}")
+                out.push_str(i);
+                out.push('.');
+                out.push_str(r);
             } else {
-                write!(f, "{sign}0.{}{d}", "0".repeat(frac - d.len()))
+                out.push_str("0.");
+                out.extend(std::iter::repeat_n('0', frac - d.len()));
+                out.push_str(d);
             }
         }
+    }
+}
+
+impl std::fmt::Display for Decimal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut text = String::with_capacity(24);
+        self.push_to(&mut text);
+        f.write_str(&text)
     }
 }
 
