@@ -4,7 +4,13 @@ use rand::Rng;
 
 /// A request id in the UUID format most services use.
 pub fn request_id() -> String {
-    let mut b: [u8; 16] = rand::rng().random();
+    // Request ids are echoed to clients, not secrets: a fast per-thread generator seeded
+    // from the OS-seeded one is enough, and every request pays for one.
+    thread_local! {
+        static IDS: std::cell::RefCell<rand::rngs::SmallRng> =
+            std::cell::RefCell::new(rand::SeedableRng::from_rng(&mut rand::rng()));
+    }
+    let mut b: [u8; 16] = IDS.with(|r| r.borrow_mut().random());
     // Version 4, variant 1.
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
