@@ -159,6 +159,20 @@ def test_standard_queue_older_handle_still_changes_visibility(sqs):
     assert bodies(sqs.receive_message(QueueUrl=url)) == ["m"]
 
 
+def test_standard_queue_older_handle_still_deletes(sqs):
+    # AWS (LocalStack's recorded test_exists_filter_policy): a message received twice is
+    # deleted with the handle of its first receive.
+    url = sqs.create_queue(QueueName="stale-delete")["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="m")
+    first = sqs.receive_message(QueueUrl=url, VisibilityTimeout=0)["Messages"][0]["ReceiptHandle"]
+    second = sqs.receive_message(QueueUrl=url, VisibilityTimeout=0)["Messages"][0]["ReceiptHandle"]
+    assert first != second
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=first)
+    assert "Messages" not in sqs.receive_message(QueueUrl=url)
+    attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert attrs["ApproximateNumberOfMessages"] == attrs["ApproximateNumberOfMessagesNotVisible"] == "0"
+
+
 def test_queue_type_attributes(sqs):
     cases = [
         ({"FifoQueue": "false"}, "Unknown Attribute FifoQueue."),
@@ -308,3 +322,4 @@ def test_query_dead_letter_sources_are_queue_url_elements(nephos, account, sqs):
         "RedrivePolicy": json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": 1})})["QueueUrl"]
     r = query(nephos, account, Action="ListDeadLetterSourceQueues", QueueUrl=dlq)
     assert f"<QueueUrl>{src}</QueueUrl>" in r.text
+
