@@ -130,6 +130,16 @@ def test_unsubscribe_twice_and_wrong_arns(clients, account):
     assert err(e)[1] == "Invalid parameter: SubscriptionArn Reason: An ARN must have at least 6 elements, not 5"
 
 
+def test_unsubscribe_without_arn_is_invalid_parameter(nephos, account):
+    # AWS (LocalStack's recorded test_unsubscribe_wrong_arn_format): SNS's own wording, not
+    # the generic ValidationError of a missing required member.
+    sns = nephos.client("sns", account=account, config_args={"parameter_validation": False})
+    with pytest.raises(ClientError) as e:
+        sns.unsubscribe()
+    assert err(e) == ("InvalidParameter", "Invalid parameter: SubscriptionArn Reason: no value for required parameter")
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+
+
 def test_subscription_attributes_as_aws_reports_them(clients):
     sns, sqs = clients
     topic = sns.create_topic(Name="subattrs")["TopicArn"]
