@@ -130,6 +130,16 @@ def test_unsubscribe_twice_and_wrong_arns(clients, account):
     assert err(e)[1] == "Invalid parameter: SubscriptionArn Reason: An ARN must have at least 6 elements, not 5"
 
 
+def test_unsubscribe_without_arn_is_invalid_parameter(nephos, account):
+    # AWS (LocalStack's recorded test_unsubscribe_wrong_arn_format): SNS's own wording, not
+    # the generic ValidationError of a missing required member.
+    sns = nephos.client("sns", account=account, config_args={"parameter_validation": False})
+    with pytest.raises(ClientError) as e:
+        sns.unsubscribe()
+    assert err(e) == ("InvalidParameter", "Invalid parameter: SubscriptionArn Reason: no value for required parameter")
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+
+
 def test_subscription_attributes_as_aws_reports_them(clients):
     sns, sqs = clients
     topic = sns.create_topic(Name="subattrs")["TopicArn"]
@@ -262,3 +272,28 @@ def test_body_filter_dotted_keys_and_cidr(clients):
             got.append(json.loads(m["Body"]))
             sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
     assert sorted(map(json.dumps, got)) == sorted(map(json.dumps, bodies[:2]))
+
+
+def test_publish_trace_header_reaches_the_queue(nephos, clients, account):
+    # AWS (LocalStack's recorded test_publish_sqs_from_sns_with_xray_propagation): the
+    # publisher's X-Amzn-Trace-Id arrives as the queue message's AWSTraceHeader.
+    sns, sqs = clients
+    trace = "Root=1-3152b799-8954dae64eda91bc9a23a7e8;Parent=7fa8c0f79203be72;Sampled=1"
+    topic = sns.create_topic(Name="traced")["TopicArn"]
+    url, arn = make_queue(sqs, "traced")
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
+    traced = nephos.client("sns", account=account)
+
+    def add(request, **_):
+        request.headers["X-Amzn-Trace-Id"] = trace
+
+    traced.meta.events.register("before-send.sns.Publish", add)
+    traced.publish(TopicArn=topic, Message="traced")
+    sns.publish(TopicArn=topic, Message="untraced")
+    got = {}
+    deadline = time.monotonic() + 5
+    while len(got) < 2 and time.monotonic() < deadline:
+        for m in receive(sqs, url, wait=1):
+            got[json.loads(m["Body"])["Message"]] = m
+    assert got["traced"]["Attributes"]["AWSTraceHeader"] == trace
+    assert "AWSTraceHeader" not in got["untraced"]["Attributes"]

@@ -159,6 +159,20 @@ def test_standard_queue_older_handle_still_changes_visibility(sqs):
     assert bodies(sqs.receive_message(QueueUrl=url)) == ["m"]
 
 
+def test_standard_queue_older_handle_still_deletes(sqs):
+    # AWS (LocalStack's recorded test_exists_filter_policy): a message received twice is
+    # deleted with the handle of its first receive.
+    url = sqs.create_queue(QueueName="stale-delete")["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="m")
+    first = sqs.receive_message(QueueUrl=url, VisibilityTimeout=0)["Messages"][0]["ReceiptHandle"]
+    second = sqs.receive_message(QueueUrl=url, VisibilityTimeout=0)["Messages"][0]["ReceiptHandle"]
+    assert first != second
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=first)
+    assert "Messages" not in sqs.receive_message(QueueUrl=url)
+    attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert attrs["ApproximateNumberOfMessages"] == attrs["ApproximateNumberOfMessagesNotVisible"] == "0"
+
+
 def test_queue_type_attributes(sqs):
     cases = [
         ({"FifoQueue": "false"}, "Unknown Attribute FifoQueue."),
@@ -308,3 +322,51 @@ def test_query_dead_letter_sources_are_queue_url_elements(nephos, account, sqs):
         "RedrivePolicy": json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": 1})})["QueueUrl"]
     r = query(nephos, account, Action="ListDeadLetterSourceQueues", QueueUrl=dlq)
     assert f"<QueueUrl>{src}</QueueUrl>" in r.text
+
+
+TRACE = "Root=1-3152b799-8954dae64eda91bc9a23a7e8;Parent=7fa8c0f79203be72;Sampled=1"
+
+
+def with_trace_header(client, event, trace=TRACE):
+    def add(request, **_):
+        request.headers["X-Amzn-Trace-Id"] = trace
+
+    client.meta.events.register(event, add)
+
+
+def test_trace_header_becomes_aws_trace_header(nephos, account, sqs):
+    # AWS (LocalStack's recorded test_aws_trace_header_propagation): the caller's
+    # X-Amzn-Trace-Id is the message's AWSTraceHeader; the send digest covers only the
+    # system attributes the caller named.
+    url = sqs.create_queue(QueueName="traced")["QueueUrl"]
+    traced = nephos.client("sqs", account=account)
+    with_trace_header(traced, "before-send.sqs.SendMessage")
+    with_trace_header(traced, "before-send.sqs.SendMessageBatch")
+    sent = traced.send_message(QueueUrl=url, MessageBody="test")
+    assert "MD5OfMessageSystemAttributes" not in sent
+    traced.send_message_batch(QueueUrl=url, Entries=[{"Id": "1", "MessageBody": "batch"}])
+    explicit = {"AWSTraceHeader": {"DataType": "String", "StringValue": "Root=1-explicit"}}
+    traced.send_message(QueueUrl=url, MessageBody="explicit", MessageSystemAttributes=explicit)
+    sqs.send_message(QueueUrl=url, MessageBody="untraced")
+    # The query protocol reads the same header.
+    r = requests.post(
+        nephos.endpoint,
+        data={"Action": "SendMessage", "QueueUrl": url, "MessageBody": "query"},
+        headers={
+            "X-Amzn-Trace-Id": TRACE,
+            "Authorization": f"AWS4-HMAC-SHA256 Credential={account}/20240101/us-east-1/sqs/aws4_request, SignedHeaders=host, Signature=0",
+        },
+        timeout=10,
+    )
+    assert r.status_code == 200, r.text
+    got = {}
+    for _ in range(5):
+        for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=60,
+                                     AttributeNames=["SentTimestamp", "AWSTraceHeader"]).get("Messages", []):
+            got[m["Body"]] = m
+    assert set(got) == {"test", "batch", "explicit", "untraced", "query"}
+    for body in ("test", "batch", "query"):
+        assert got[body]["Attributes"]["AWSTraceHeader"] == TRACE
+        assert "MD5OfMessageSystemAttributes" not in got[body]
+    assert got["explicit"]["Attributes"]["AWSTraceHeader"] == "Root=1-explicit"
+    assert set(got["untraced"]["Attributes"]) == {"SentTimestamp"}

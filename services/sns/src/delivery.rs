@@ -268,18 +268,18 @@ impl QueueContexts {
     }
 }
 
-/// Sends one message to the queue `queue_arn` (URL looked up once, then cached) as SNS
-/// does: as the service principal `sns.amazonaws.com` for `topic_arn`, so the queue's
-/// policy must allow it (the lookup of the URL is SNS's own business and needs none).
+/// Sends `m` to the queue `queue_arn` (URL looked up once, then cached) as SNS does: as
+/// the service principal `sns.amazonaws.com` for the topic, so the queue's policy must
+/// allow it (the lookup of the URL is SNS's own business and needs none).
 async fn send_to_queue(
     sns: &Sns,
     contexts: &mut QueueContexts,
-    topic_arn: &str,
+    m: &Message,
     queue_arn: &str,
     body: String,
     attributes: Option<Value>,
-    fifo_ids: FifoIds<'_>,
 ) -> Result<(), AwsError> {
+    let topic_arn = m.topic_arn.as_str();
     let a = parse_arn(queue_arn)
         .filter(|a| a.service == "sqs")
         .ok_or_else(|| AwsError::new(400, "InvalidParameter", "not an SQS queue ARN"))?;
@@ -312,7 +312,20 @@ async fn send_to_queue(
     if let Some(attrs) = attributes {
         input.insert("MessageAttributes", attrs);
     }
-    match fifo_ids {
+    // AWS carries the publisher's X-Ray trace on to the queue (LocalStack's recorded
+    // test_publish_sqs_from_sns_with_xray_propagation).
+    if let Some(trace) = &m.trace_header {
+        input.insert(
+            "MessageSystemAttributes",
+            Value::map().with(
+                "AWSTraceHeader",
+                Value::map()
+                    .with("DataType", "String")
+                    .with("StringValue", trace.as_str()),
+            ),
+        );
+    }
+    match fifo_ids(m) {
         FifoIds::Fifo(group, dedup) if a.resource.ends_with(".fifo") => {
             input.insert("MessageGroupId", group);
             input.insert("MessageDeduplicationId", dedup);
@@ -397,17 +410,7 @@ async fn deliver_sqs(
     topic: &TopicView,
 ) {
     let (body, attrs) = payload(sns, sub, m, topic);
-    if let Err(e) = send_to_queue(
-        sns,
-        contexts,
-        &m.topic_arn,
-        &sub.endpoint,
-        body,
-        attrs,
-        fifo_ids(m),
-    )
-    .await
-    {
+    if let Err(e) = send_to_queue(sns, contexts, m, &sub.endpoint, body, attrs).await {
         tracing::warn!(subscription = %sub.arn, code = %e.code, message = %e.message, "SNS delivery to SQS failed");
         dead_letter(sns, sub, m, topic).await;
     }
@@ -510,17 +513,7 @@ async fn dead_letter(sns: &Sns, sub: &Subscription, m: &Message, topic: &TopicVi
     };
     let (body, attrs) = payload(sns, sub, m, topic);
     let mut contexts = QueueContexts::default();
-    if let Err(e) = send_to_queue(
-        sns,
-        &mut contexts,
-        &m.topic_arn,
-        &target,
-        body,
-        attrs,
-        fifo_ids(m),
-    )
-    .await
-    {
+    if let Err(e) = send_to_queue(sns, &mut contexts, m, &target, body, attrs).await {
         tracing::warn!(subscription = %sub.arn, dlq = %target, code = %e.code, "SNS dead-letter delivery failed");
     }
 }

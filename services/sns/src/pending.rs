@@ -28,6 +28,9 @@ struct Record {
     dedup_id: Option<String>,
     sequence: Option<String>,
     timestamp: String,
+    /// Absent in records of older versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    trace_header: Option<String>,
     fifo: bool,
 }
 
@@ -97,6 +100,7 @@ pub fn record(m: &Message, fifo: bool) -> Mutation {
         dedup_id: m.dedup_id.clone(),
         sequence: m.sequence.clone(),
         timestamp: m.timestamp.clone(),
+        trace_header: m.trace_header.clone(),
         fifo,
     };
     Mutation::put(PENDING, key(m), serde_json::to_vec(&r).unwrap_or_default())
@@ -137,6 +141,7 @@ pub fn load(sns: &Sns) -> Result<Vec<(Message, bool)>, String> {
             dedup_id: r.dedup_id,
             sequence: r.sequence,
             timestamp: r.timestamp,
+            trace_header: r.trace_header,
             done: None,
         };
         out.push((message, r.fifo));

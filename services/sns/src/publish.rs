@@ -50,6 +50,9 @@ pub struct Message {
     pub sequence: Option<String>,
     /// ISO 8601 with milliseconds.
     pub timestamp: String,
+    /// The publisher's X-Ray trace header, passed on to subscribed queues as the
+    /// message's AWSTraceHeader.
+    pub trace_header: Option<String>,
     /// With `--data-dir`: forgets the message's record once every delivery has ended.
     pub done: Option<crate::pending::Done>,
 }
@@ -346,6 +349,7 @@ fn publish_to_topic(
         dedup_id,
         sequence: sequence.clone(),
         timestamp: ctx.clock.now().to_iso8601_millis(),
+        trace_header: ctx.trace_header.clone(),
         done: None,
     };
     Ok((id, sequence, Some(message)))

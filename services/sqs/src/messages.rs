@@ -149,6 +149,22 @@ fn accept(
     } else if let Some(d) = dedup {
         return Err(errors::not_for_queue_type("MessageDeduplicationId", d));
     }
+    // A caller traced by X-Ray sends its trace in the `X-Amzn-Trace-Id` header; AWS keeps
+    // it as the message's AWSTraceHeader unless the message names one itself. The digest
+    // answered covers only the system attributes the caller sent.
+    let mut sys = sys;
+    if let Some(trace) = &ctx.trace_header
+        && !sys.contains_key("AWSTraceHeader")
+    {
+        sys.insert(
+            "AWSTraceHeader".to_owned(),
+            message::Attribute {
+                data_type: "String".to_owned(),
+                string: Some(trace.clone()),
+                binary: None,
+            },
+        );
+    }
     let stored = Stored {
         id: nephos_core::request_id(),
         body: body.to_owned(),
