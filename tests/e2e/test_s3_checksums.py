@@ -8,7 +8,7 @@ import zlib
 import pytest
 from botocore.exceptions import ClientError
 
-from s3util import bucket_name, raw
+from s3util import raw
 
 MIB = 1024 * 1024
 
@@ -38,14 +38,6 @@ def checksum(alg, data):
 
 
 ALGS = ["CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256"]
-
-
-@pytest.fixture
-def s3b(nephos, account):
-    s3 = nephos.client("s3", account=account)
-    name = bucket_name(account)
-    s3.create_bucket(Bucket=name)
-    return s3, name
 
 
 def test_known_vectors():

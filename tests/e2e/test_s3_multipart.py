@@ -5,17 +5,8 @@ import hashlib
 import pytest
 from botocore.exceptions import ClientError
 
-from s3util import bucket_name
 
 MIB = 1024 * 1024
-
-
-@pytest.fixture
-def s3b(nephos, account):
-    s3 = nephos.client("s3", account=account)
-    name = bucket_name(account)
-    s3.create_bucket(Bucket=name)
-    return s3, name
 
 
 def code(e):

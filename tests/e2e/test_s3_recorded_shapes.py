@@ -8,14 +8,6 @@ from botocore.exceptions import ClientError
 from s3util import bucket_name
 
 
-@pytest.fixture
-def s3b(nephos, account):
-    s3 = nephos.client("s3", account=account)
-    name = bucket_name(account)
-    s3.create_bucket(Bucket=name)
-    return s3, name
-
-
 def unvalidated(nephos, account):
     return nephos.client("s3", account=account, config_args={"parameter_validation": False})
 

@@ -4,15 +4,7 @@ version, null versions, ListObjectVersions."""
 import pytest
 from botocore.exceptions import ClientError
 
-from s3util import bucket_name, raw
-
-
-@pytest.fixture
-def s3b(nephos, account):
-    s3 = nephos.client("s3", account=account)
-    name = bucket_name(account)
-    s3.create_bucket(Bucket=name)
-    return s3, name
+from s3util import raw
 
 
 def code(e):

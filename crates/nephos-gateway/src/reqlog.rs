@@ -165,21 +165,9 @@ struct SecondClock {
 impl SecondClock {
     fn text(&mut self, second: u64) -> &[u8] {
         if self.second != Some(second) {
-            let dt = time::OffsetDateTime::from_unix_timestamp(second as i64)
-                .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-            let mut buf = Vec::with_capacity(19);
-            let _ = write!(
-                buf,
-                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
-                dt.year(),
-                u8::from(dt.month()),
-                dt.day(),
-                dt.hour(),
-                dt.minute(),
-                dt.second()
-            );
-            if buf.len() == 19 {
-                self.text.copy_from_slice(&buf);
+            let iso = nephos_core::Timestamp::from_millis(second as i64 * 1000).to_iso8601();
+            if let Some(text) = iso.as_bytes().get(..19) {
+                self.text.copy_from_slice(text);
             }
             self.second = Some(second);
         }
