@@ -173,3 +173,14 @@ def start_nephos():
     yield start
     for s in started:
         s.stop()
+
+
+@pytest.fixture
+def s3b(nephos, account):
+    """An S3 client of the test's own account and a bucket of its own."""
+    from s3util import bucket_name  # tests/e2e is on the path once its tests are collected
+
+    s3 = nephos.client("s3", account=account)
+    name = bucket_name(account)
+    s3.create_bucket(Bucket=name)
+    return s3, name
