@@ -269,6 +269,17 @@ def test_consumed_capacity(table):
     r = table.transact_write_items(TransactItems=[
         {"Put": {"TableName": "items", "Item": {"pk": {"S": "c"}, "sk": {"N": "2"}}}}], ReturnConsumedCapacity="TOTAL")
     assert r["ConsumedCapacity"][0]["CapacityUnits"] == 2.0
+    # An overwrite is charged for the larger of the old and new item, and a plain
+    # overwrite (no condition, no ALL_OLD) is charged the same as one that reads the old.
+    big = {"pk": {"S": "c"}, "sk": {"N": "3"}, "d": {"S": "x" * 2900}}
+    table.put_item(TableName="items", Item=big)
+    small = {"pk": {"S": "c"}, "sk": {"N": "3"}}
+    r = table.put_item(TableName="items", Item=small, ReturnConsumedCapacity="TOTAL")
+    assert r["ConsumedCapacity"]["CapacityUnits"] == 3.0
+    r = table.put_item(TableName="items", Item=big, ReturnConsumedCapacity="TOTAL", ReturnValues="ALL_OLD")
+    assert r["ConsumedCapacity"]["CapacityUnits"] == 3.0 and r["Attributes"] == small
+    r = table.put_item(TableName="items", Item=small, ReturnConsumedCapacity="TOTAL")
+    assert r["ConsumedCapacity"]["CapacityUnits"] == 3.0
 
 
 def test_expression_attribute_maps_need_an_expression_and_entries(table):

@@ -206,7 +206,11 @@ impl DynamoDb {
         let (pending, old, consumed, metrics) = {
             let mut t = t.write().unwrap();
             let key = t.validate_item_key(&item)?;
-            let old = t.get(&key);
+            // The old item is decoded only when something reads it; a plain overwrite of
+            // a table without indexes or a stream needs no more than its size.
+            let needs_old =
+                cond.is_some() || rv == "ALL_OLD" || !t.meta.indexes.is_empty() || t.streaming();
+            let old = if needs_old { t.get(&key) } else { None };
             if let Some(c) = &cond
                 && !eval(c, old.as_ref().unwrap_or(&Item::new()))?
             {
@@ -216,7 +220,15 @@ impl DynamoDb {
                 ));
             }
             t.check_collection(old.as_ref(), &item)?;
-            let consumed = write_capacity(&t, old.as_ref(), Some(&item), 1.0);
+            let consumed = if needs_old {
+                write_capacity(&t, old.as_ref(), Some(&item), 1.0)
+            } else {
+                let old_size = t.get_encoded(&key).and_then(encoded_item_size);
+                Consumed {
+                    table: write_units(old_size.unwrap_or(0).max(item_size(&item))),
+                    ..Default::default()
+                }
+            };
             self.charge(&t, &consumed, Kind::Write)?;
             let enc = t.put(&key, &item);
             t.changed(ctx.clock.now_millis(), old.as_ref(), Some(&item), false);

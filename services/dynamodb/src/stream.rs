@@ -305,6 +305,11 @@ impl StreamLog {
 
 impl Table {
     /// The stream that receives changes now, if streams are enabled.
+    /// Whether changes are being recorded on a stream.
+    pub fn streaming(&self) -> bool {
+        self.streams.last().is_some_and(|s| s.closed_ms.is_none())
+    }
+
     pub fn live_stream(&mut self) -> Option<&mut StreamLog> {
         self.streams.last_mut().filter(|s| s.closed_ms.is_none())
     }
