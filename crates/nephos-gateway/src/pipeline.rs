@@ -102,8 +102,7 @@ impl Exchange {
 
     /// The `Host` the client addressed.
     fn host(&self) -> Option<&str> {
-        self.header(http::header::HOST)
-            .or_else(|| self.req.uri.authority().map(|a| a.as_str()))
+        host_of(&self.req)
     }
 
     /// The request as the codec sees it.
@@ -310,12 +309,7 @@ impl Gateway {
             conventions::declared_trailer_checksum(t.model, op, &ex.req.headers, &mut input.value);
         }
         if ex.service == "sqs" {
-            let host = ex
-                .req
-                .headers
-                .get(http::header::HOST)
-                .and_then(|v| v.to_str().ok())
-                .or_else(|| ex.req.uri.authority().map(|a| a.as_str()));
+            let host = host_of(&ex.req);
             conventions::queue_url_from_path(&mut input.value, op, t.model, &ex.req, host)?;
             conventions::sqs_required_members(&input.value, op, t.model)?;
         }
@@ -405,6 +399,14 @@ impl Gateway {
             clock: self.clock.clone(),
         }
     }
+}
+
+/// The `Host` a request addressed (with its port), from the header or an absolute URI.
+fn host_of(req: &HttpRequest) -> Option<&str> {
+    req.headers
+        .get(http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| req.uri.authority().map(|a| a.as_str()))
 }
 
 /// An error for a request no service could claim, framed as JSON.
