@@ -347,18 +347,18 @@ impl Gateway {
             request_id: &ex.request_id,
         };
         let mut resp = match (outcome, ex.target) {
-            (Err(Stop::Unclaimed(e)), _) => return plain_error(&e, &ex.request_id),
-            (Ok(output), Some(t)) => t.codec.serialize(t.model, ex.op(), output, meta),
             (Err(Stop::Answered(resp)), _) => return resp,
+            // Before a service claims the request there is no protocol to frame it in.
+            (Err(Stop::Unclaimed(e)), _) | (Err(Stop::Error(e)), None) => {
+                return plain_error(&e, &ex.request_id);
+            }
+            (Ok(output), Some(t)) => t.codec.serialize(t.model, ex.op(), output, meta),
             (Err(Stop::Error(e)), Some(t)) => t.codec.serialize_error(
                 t.model,
                 ex.op,
                 &conventions::query_compatible_code(t.model, t.protocol, e),
                 meta,
             ),
-            (Err(Stop::Error(e)), None) => {
-                return plain_error(&e, &ex.request_id);
-            }
             (Ok(_), None) => unreachable!("outputs come from resolved services"),
         };
         if let Some(name) = ex.operation {
