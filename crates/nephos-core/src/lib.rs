@@ -8,6 +8,7 @@
 //! - [`Scoped`]: per-account, per-region state, as AWS isolates it.
 //! - [`Provider`]: what a service implements; [`Dispatch`]: how services call each other
 //!   in process.
+//! - [`runtime`]: the Lambda Runtime API as typed calls (service side and HTTP side).
 
 mod clock;
 mod context;
@@ -15,6 +16,7 @@ mod error;
 mod identity;
 mod ids;
 mod provider;
+pub mod runtime;
 mod scoped;
 mod value;
 

@@ -25,6 +25,7 @@ mod internal;
 mod pipeline;
 mod reqlog;
 pub mod resolve;
+pub mod runtime_api;
 mod s3host;
 
 pub use body::ResBody;

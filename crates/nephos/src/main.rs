@@ -50,6 +50,19 @@ struct Cli {
     /// (ProvisionedThroughputExceededException beyond it, with AWS's burst capacity).
     #[arg(long, env = "NEPHOS_DYNAMODB_THROTTLING")]
     dynamodb_throttling: bool,
+    /// The Python interpreter that runs python3.x Lambda functions (boto3 inside a function
+    /// comes from its environment).
+    #[arg(long, env = "NEPHOS_LAMBDA_PYTHON", default_value = "python3")]
+    lambda_python: String,
+    /// The Node.js interpreter that runs nodejs Lambda functions.
+    #[arg(long, env = "NEPHOS_LAMBDA_NODE", default_value = "node")]
+    lambda_node: String,
+    /// Concurrent Lambda executions per account (AWS's default quota).
+    #[arg(long, env = "NEPHOS_LAMBDA_MAX_CONCURRENCY", default_value_t = 1000)]
+    lambda_max_concurrency: u32,
+    /// Seconds an unused Lambda execution environment stays warm.
+    #[arg(long, env = "NEPHOS_LAMBDA_IDLE_SECONDS", default_value_t = 600)]
+    lambda_idle_seconds: u64,
     /// Worker threads serving requests (default: one per core).
     #[arg(long, env = "NEPHOS_WORKER_THREADS")]
     worker_threads: Option<usize>,
@@ -137,6 +150,21 @@ async fn run(cli: Cli, started: Instant) -> Result<(), String> {
     )));
     gateway.register(dynamodb);
     gateway.register(Arc::new(nephos_sqs::SqsProvider::new(storage.clone())?));
+    let lambda = Arc::new(nephos_lambda::LambdaProvider::new(
+        storage.clone(),
+        cli.data_dir.as_deref(),
+        clock.clone(),
+        dispatcher.clone(),
+        Arc::new(nephos_gateway::runtime_api::HyperRuntimeServer),
+        nephos_lambda::Settings {
+            python: cli.lambda_python.clone(),
+            node: cli.lambda_node.clone(),
+            max_concurrency: cli.lambda_max_concurrency,
+            idle_seconds: cli.lambda_idle_seconds,
+        },
+    )?);
+    lambda.start()?;
+    gateway.register(lambda.clone());
     let s3 = nephos_s3::S3Provider::new(
         storage,
         cli.data_dir.as_deref(),
@@ -162,6 +190,7 @@ async fn run(cli: Cli, started: Instant) -> Result<(), String> {
         addr.port()
     );
     sns.set_endpoint(&endpoint);
+    lambda.set_endpoint(&endpoint);
     let data = match &cli.data_dir {
         Some(d) => format!("persistent in {}", d.display()),
         None => "ephemeral (in memory; use --data-dir to keep state)".to_owned(),
@@ -179,6 +208,7 @@ async fn run(cli: Cli, started: Instant) -> Result<(), String> {
         },
     );
     nephos_gateway::serve(listener, gateway.clone(), shutdown).await;
+    lambda.shutdown();
     gateway.flush_request_log();
     tracing::info!("nephos stopped");
     Ok(())
@@ -245,5 +275,16 @@ fn providers_for_listing() -> Vec<Arc<dyn nephos_core::Provider>> {
         nephos_s3::S3ControlProvider::new(s3),
         dynamodb.clone(),
         Arc::new(nephos_dynamodb::DynamoDbStreams::new(dynamodb)),
+        Arc::new(
+            nephos_lambda::LambdaProvider::new(
+                Storage::ephemeral(),
+                None,
+                Arc::new(Clock::new()),
+                nephos_core::Dispatcher::new(),
+                Arc::new(nephos_gateway::runtime_api::HyperRuntimeServer),
+                nephos_lambda::Settings::default(),
+            )
+            .expect("ephemeral lambda"),
+        ),
     ]
 }

@@ -1,0 +1,92 @@
+//! The Lambda Runtime API as typed calls, between the Lambda service (which owns execution
+//! environments) and the HTTP server that a function's runtime talks to.
+//!
+//! Service crates never see HTTP, yet a function's runtime interface client speaks HTTP to
+//! `AWS_LAMBDA_RUNTIME_API`. So the service implements [`RuntimeHandler`] for each
+//! environment and asks a [`RuntimeServer`] (wired by the binary, built on the gateway's
+//! HTTP stack) to serve it on a loopback listener.
+
+use crate::BoxFuture;
+use bytes::Bytes;
+use std::sync::Arc;
+
+/// One invocation as `GET /2018-06-01/runtime/invocation/next` hands it out.
+#[derive(Debug, Clone)]
+pub struct NextInvocation {
+    pub request_id: String,
+    /// Wall-clock milliseconds since the epoch (`Lambda-Runtime-Deadline-Ms`).
+    pub deadline_ms: i64,
+    pub function_arn: String,
+    pub trace_id: Option<String>,
+    /// The client context JSON, as the caller sent it (decoded from base64).
+    pub client_context: Option<String>,
+    pub cognito_identity: Option<String>,
+    pub payload: Bytes,
+}
+
+/// Why the Runtime API refuses a call (answered as AWS's `{"errorMessage","errorType"}`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuntimeRefusal {
+    pub status: u16,
+    pub error_type: &'static str,
+    pub message: String,
+}
+
+impl RuntimeRefusal {
+    pub fn new(status: u16, error_type: &'static str, message: impl Into<String>) -> Self {
+        RuntimeRefusal {
+            status,
+            error_type,
+            message: message.into(),
+        }
+    }
+}
+
+/// A function error as the runtime reports it: `Lambda-Runtime-Function-Error-Type` and
+/// the JSON body (`errorMessage`, `errorType`, `stackTrace`).
+#[derive(Debug, Clone)]
+pub struct ReportedError {
+    pub error_type: Option<String>,
+    pub body: Bytes,
+}
+
+/// One execution environment's side of the Runtime API.
+pub trait RuntimeHandler: Send + Sync + 'static {
+    /// Waits for the next invocation; `None` when the environment is being shut down
+    /// (the server then holds the request open until the process is ended).
+    fn next(&self) -> BoxFuture<'_, Option<NextInvocation>>;
+
+    /// The function's result for `request_id`.
+    fn response(&self, request_id: &str, body: Bytes) -> Result<(), RuntimeRefusal>;
+
+    /// The function failed for `request_id`.
+    fn error(&self, request_id: &str, error: ReportedError) -> Result<(), RuntimeRefusal>;
+
+    /// The runtime failed to initialise (`/runtime/init/error`).
+    fn init_error(&self, error: ReportedError) -> Result<(), RuntimeRefusal>;
+
+    /// The largest response body the runtime may post (6 MB for synchronous invocations).
+    fn response_limit(&self) -> usize {
+        6 * 1024 * 1024
+    }
+}
+
+/// Serves the Runtime API over HTTP for one environment.
+pub trait RuntimeServer: Send + Sync + 'static {
+    /// Serves `handler` on `listener` (bound on loopback) until `handler.next()` has
+    /// returned `None` and the listener is dropped with the returned guard.
+    fn serve(
+        &self,
+        listener: std::net::TcpListener,
+        handler: Arc<dyn RuntimeHandler>,
+    ) -> ServeGuard;
+}
+
+/// Ends a served Runtime API when dropped.
+pub struct ServeGuard(pub Box<dyn Send + Sync>);
+
+impl std::fmt::Debug for ServeGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ServeGuard")
+    }
+}

@@ -1,0 +1,162 @@
+//! The Lambda Runtime API over HTTP/1.1 (`/2018-06-01/runtime/...`), served per execution
+//! environment on a loopback listener and translated into [`RuntimeHandler`] calls.
+//!
+//! Runtime interface clients (nephos's own bootstraps, `awslambdaric`, `aws-lambda-ric`, a
+//! custom runtime's `bootstrap`) long-poll `invocation/next` on one keep-alive connection,
+//! so every connection gets its own task and `next` may wait without a timeout.
+
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use nephos_core::runtime::{
+    ReportedError, RuntimeHandler, RuntimeRefusal, RuntimeServer, ServeGuard,
+};
+use std::sync::Arc;
+
+const PREFIX: &str = "/2018-06-01/runtime/";
+
+/// The HTTP side of the Runtime API, built on hyper.
+#[derive(Debug, Default)]
+pub struct HyperRuntimeServer;
+
+impl RuntimeServer for HyperRuntimeServer {
+    fn serve(
+        &self,
+        listener: std::net::TcpListener,
+        handler: Arc<dyn RuntimeHandler>,
+    ) -> ServeGuard {
+        let task = tokio::spawn(async move {
+            let _ = listener.set_nonblocking(true);
+            let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
+                return;
+            };
+            let mut connections = tokio::task::JoinSet::new();
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let _ = stream.set_nodelay(true);
+                let handler = handler.clone();
+                connections.spawn(async move {
+                    let service = hyper::service::service_fn(move |req| {
+                        let handler = handler.clone();
+                        async move { Ok::<_, std::convert::Infallible>(answer(&*handler, req).await) }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                        .await;
+                });
+                // Finished connections are reaped as new ones arrive.
+                while connections.try_join_next().is_some() {}
+            }
+        });
+        ServeGuard(Box::new(AbortOnDrop(task)))
+    }
+}
+
+/// Dropping the guard ends the accept loop and, with its `JoinSet`, every connection.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+async fn answer(handler: &dyn RuntimeHandler, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let path = req.uri().path().to_owned();
+    let Some(rest) = path.strip_prefix(PREFIX) else {
+        return refusal(&RuntimeRefusal::new(
+            404,
+            "InvalidRequest",
+            format!("no such Runtime API route: {path}"),
+        ));
+    };
+    let method = req.method().clone();
+    if method == Method::GET && rest == "invocation/next" {
+        return match handler.next().await {
+            Some(inv) => next_response(inv),
+            // The environment is ending: hold the request until the process is killed.
+            None => std::future::pending().await,
+        };
+    }
+    if method != Method::POST {
+        return refusal(&RuntimeRefusal::new(
+            405,
+            "InvalidRequest",
+            "method not allowed",
+        ));
+    }
+    let error_type = req
+        .headers()
+        .get("lambda-runtime-function-error-type")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let limit = handler.response_limit();
+    let body = match Limited::new(req.into_body(), limit + 1).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => {
+            return refusal(&RuntimeRefusal::new(
+                413,
+                "RequestEntityTooLarge",
+                format!(
+                    "Response payload size exceeded maximum allowed payload size ({limit} bytes)."
+                ),
+            ));
+        }
+    };
+    let result = if rest == "init/error" {
+        handler.init_error(ReportedError { error_type, body })
+    } else if let Some(id) = rest.strip_prefix("invocation/") {
+        match id.rsplit_once('/') {
+            Some((id, "response")) => handler.response(id, body),
+            Some((id, "error")) => handler.error(id, ReportedError { error_type, body }),
+            _ => Err(RuntimeRefusal::new(404, "InvalidRequest", "no such route")),
+        }
+    } else {
+        Err(RuntimeRefusal::new(404, "InvalidRequest", "no such route"))
+    };
+    match result {
+        Ok(()) => json(StatusCode::ACCEPTED, r#"{"status":"OK"}"#.into()),
+        Err(r) => refusal(&r),
+    }
+}
+
+fn next_response(inv: nephos_core::runtime::NextInvocation) -> Response<Full<Bytes>> {
+    let mut b = Response::builder()
+        .status(StatusCode::OK)
+        .header("content-type", "application/json")
+        .header("lambda-runtime-aws-request-id", &inv.request_id)
+        .header("lambda-runtime-deadline-ms", inv.deadline_ms.to_string())
+        .header("lambda-runtime-invoked-function-arn", &inv.function_arn);
+    if let Some(t) = &inv.trace_id {
+        b = b.header("lambda-runtime-trace-id", t);
+    }
+    if let Some(c) = &inv.client_context {
+        b = b.header("lambda-runtime-client-context", c);
+    }
+    if let Some(c) = &inv.cognito_identity {
+        b = b.header("lambda-runtime-cognito-identity", c);
+    }
+    b.body(Full::new(inv.payload))
+        .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
+}
+
+fn refusal(r: &RuntimeRefusal) -> Response<Full<Bytes>> {
+    let body = serde_json::json!({"errorMessage": r.message, "errorType": r.error_type});
+    json(
+        StatusCode::from_u16(r.status).unwrap_or(StatusCode::BAD_REQUEST),
+        body.to_string().into(),
+    )
+}
+
+fn json(status: StatusCode, body: Bytes) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(body));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    r
+}

@@ -1,0 +1,193 @@
+// nephos's runtime for Node.js functions: the Lambda Runtime API loop, as AWS's runs it.
+//
+// Loads `_HANDLER` (`file.export`, `dir/file.export`) from the task root as an ES module
+// (`.mjs`, or `.js` in a `"type": "module"` package) or CommonJS (`.cjs`, `.js`), then
+// fetches invocations, calls the handler (async, promise-returning or callback style)
+// with the event and a context object, and posts the result or AWS's error shape.
+
+import http from "node:http";
+import fs from "node:fs";
+import path from "node:path";
+import util from "node:util";
+import { pathToFileURL } from "node:url";
+
+const [HOST, PORT] = (() => {
+  const api = process.env.AWS_LAMBDA_RUNTIME_API;
+  const i = api.lastIndexOf(":");
+  return [api.slice(0, i), Number(api.slice(i + 1))];
+})();
+const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+
+function call(method, p, body, headers = {}) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { host: HOST, port: PORT, method, path: "/2018-06-01/runtime" + p, agent, headers },
+      (res) => {
+        const chunks = [];
+        res.on("data", (c) => chunks.push(c));
+        res.on("end", () => resolve({ res, body: Buffer.concat(chunks) }));
+      },
+    );
+    req.on("error", reject);
+    if (body !== undefined) req.write(body);
+    req.end();
+  });
+}
+
+function errorShape(err) {
+  if (err instanceof Error) {
+    return {
+      errorType: err.name || "Error",
+      errorMessage: err.message,
+      trace: (err.stack || "").split("\n"),
+    };
+  }
+  return { errorType: typeof err, errorMessage: String(err), trace: [] };
+}
+
+let currentRequestId = undefined;
+// AWS's runtime prefixes every console line with the time, request id and level, and
+// keeps a multi-line message in one log event (newlines become carriage returns).
+for (const [method, level] of [
+  ["log", "INFO"], ["info", "INFO"], ["warn", "WARN"], ["error", "ERROR"], ["debug", "DEBUG"], ["trace", "TRACE"],
+]) {
+  console[method] = (...args) => {
+    const text = util.format(...args).replace(/\n/g, "\r");
+    process.stdout.write(`${new Date().toISOString()}\t${currentRequestId ?? "undefined"}\t${level}\t${text}\n`);
+  };
+}
+
+async function initError(errorType, errorMessage, trace = []) {
+  const body = JSON.stringify({ errorType, errorMessage, trace });
+  process.stdout.write(`${new Date().toISOString()}\tundefined\tERROR\t${JSON.stringify({ errorType, errorMessage })}\n`);
+  await call("POST", "/init/error", body, { "Lambda-Runtime-Function-Error-Type": errorType });
+  process.exit(1);
+}
+
+async function loadHandler() {
+  const spec = process.env._HANDLER || "";
+  const root = process.env.LAMBDA_TASK_ROOT || process.cwd();
+  const dot = spec.indexOf(".", spec.lastIndexOf("/") + 1);
+  if (dot < 0) {
+    await initError("Runtime.MalformedHandlerName", "Bad handler");
+  }
+  const modulePath = spec.slice(0, dot);
+  const names = spec.slice(dot + 1).split(".");
+  let file;
+  for (const ext of [".mjs", ".cjs", ".js"]) {
+    const candidate = path.resolve(root, modulePath + ext);
+    if (fs.existsSync(candidate)) {
+      file = candidate;
+      break;
+    }
+  }
+  if (!file) {
+    await initError(
+      "Runtime.ImportModuleError",
+      `Error: Cannot find module '${modulePath}'\nRequire stack:\n- /var/runtime/index.mjs`,
+    );
+  }
+  let mod;
+  try {
+    mod = await import(pathToFileURL(file).href);
+  } catch (e) {
+    const shape = errorShape(e);
+    if (e instanceof SyntaxError) {
+      await initError("Runtime.UserCodeSyntaxError", `${e.name}: ${e.message}`, shape.trace);
+    }
+    await initError(
+      e && e.code === "ERR_MODULE_NOT_FOUND" ? "Runtime.ImportModuleError" : shape.errorType,
+      e && e.code === "ERR_MODULE_NOT_FOUND" ? `Error: ${e.message}` : shape.errorMessage,
+      shape.trace,
+    );
+  }
+  const lookup = (obj) => names.reduce((o, n) => (o == null ? undefined : o[n]), obj);
+  let fn = lookup(mod);
+  if (typeof fn !== "function" && mod.default) fn = lookup(mod.default);
+  if (typeof fn !== "function") {
+    await initError("Runtime.HandlerNotFound", `${spec} is undefined or not exported`);
+  }
+  return fn;
+}
+
+function runHandler(fn, event, context) {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const done = (err, data) => {
+      if (settled) return;
+      settled = true;
+      err ? reject(err) : resolve(data);
+    };
+    context.done = done;
+    context.succeed = (data) => done(null, data);
+    context.fail = (err) => done(err ?? new Error("handled"));
+    try {
+      const r = fn(event, context, done);
+      if (r && typeof r.then === "function") {
+        r.then((v) => done(null, v), (e) => done(e));
+      } else if (fn.length < 3) {
+        done(null, r);
+      }
+    } catch (e) {
+      done(e);
+    }
+  });
+}
+
+process.on("unhandledRejection", (reason) => {
+  const shape = errorShape(reason);
+  const body = JSON.stringify({
+    errorType: "Runtime.UnhandledPromiseRejection",
+    errorMessage: `${shape.errorType}: ${shape.errorMessage}`,
+    trace: shape.trace,
+  });
+  const id = currentRequestId;
+  const p = id ? call("POST", `/invocation/${id}/error`, body, { "Lambda-Runtime-Function-Error-Type": "Runtime.UnhandledPromiseRejection" }) : Promise.resolve();
+  p.finally(() => process.exit(128));
+});
+
+const handler = await loadHandler();
+for (;;) {
+  let next;
+  try {
+    next = await call("GET", "/invocation/next");
+  } catch {
+    process.exit(1);
+  }
+  const h = next.res.headers;
+  const requestId = h["lambda-runtime-aws-request-id"];
+  const deadline = Number(h["lambda-runtime-deadline-ms"] || 0);
+  if (h["lambda-runtime-trace-id"]) process.env._X_AMZN_TRACE_ID = h["lambda-runtime-trace-id"];
+  else delete process.env._X_AMZN_TRACE_ID;
+  currentRequestId = requestId;
+  const context = {
+    callbackWaitsForEmptyEventLoop: true,
+    functionName: process.env.AWS_LAMBDA_FUNCTION_NAME,
+    functionVersion: process.env.AWS_LAMBDA_FUNCTION_VERSION,
+    invokedFunctionArn: h["lambda-runtime-invoked-function-arn"],
+    memoryLimitInMB: process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE,
+    awsRequestId: requestId,
+    logGroupName: process.env.AWS_LAMBDA_LOG_GROUP_NAME,
+    logStreamName: process.env.AWS_LAMBDA_LOG_STREAM_NAME,
+    clientContext: h["lambda-runtime-client-context"] ? JSON.parse(h["lambda-runtime-client-context"]) : undefined,
+    identity: h["lambda-runtime-cognito-identity"] ? JSON.parse(h["lambda-runtime-cognito-identity"]) : undefined,
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+  };
+  let event;
+  try {
+    event = next.body.length ? JSON.parse(next.body.toString("utf8")) : {};
+  } catch {
+    event = next.body.toString("utf8");
+  }
+  try {
+    const result = await runHandler(handler, event, context);
+    const body = result === undefined ? "null" : JSON.stringify(result);
+    await call("POST", `/invocation/${requestId}/response`, body ?? "null");
+  } catch (err) {
+    const shape = errorShape(err);
+    console.error(`Invoke Error \t${JSON.stringify(shape)}`);
+    await call("POST", `/invocation/${requestId}/error`, JSON.stringify(shape), {
+      "Lambda-Runtime-Function-Error-Type": "Unhandled",
+    });
+  }
+}

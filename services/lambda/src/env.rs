@@ -1,0 +1,299 @@
+//! Execution environments: one runtime process each, with its own Runtime API endpoint.
+//!
+//! An environment is a process group started from the function's runtime (nephos's
+//! bootstrap for Python and Node.js, the package's `bootstrap` for custom runtimes) with
+//! an environment built from nothing (never nephos's own), talking to a Runtime API served
+//! on a loopback port of its own. It takes one invocation at a time: the invoker offers
+//! it through [`EnvHandler`], the runtime fetches it with `invocation/next` and posts the
+//! result, and the invoker wakes on that result, the process's exit or the timeout.
+//! stdout and stderr share one pipe (their lines stay in order), read without blocking
+//! when an invocation ends, so every line printed before the result belongs to it.
+
+use bytes::Bytes;
+use nephos_core::BoxFuture;
+use nephos_core::runtime::{
+    NextInvocation, ReportedError, RuntimeHandler, RuntimeRefusal, RuntimeServer, ServeGuard,
+};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::sync::{Notify, oneshot};
+
+/// How an invocation ended.
+#[derive(Debug)]
+pub enum Outcome {
+    Response(Bytes),
+    /// The handler failed (`invocation/<id>/error`).
+    Error(ReportedError),
+    /// The runtime could not start (`init/error`).
+    InitError(ReportedError),
+    /// The process ended before answering (its exit status as text, or `None`).
+    Exited(Option<String>),
+}
+
+#[derive(Default)]
+struct Slot {
+    /// Offered, not yet fetched by `next`.
+    offered: Option<NextInvocation>,
+    /// The invocation in progress and where its outcome goes.
+    current: Option<(String, oneshot::Sender<Outcome>)>,
+    /// An init error posted before any invocation was fetched.
+    init_error: Option<ReportedError>,
+    ended: bool,
+}
+
+/// The service side of one environment's Runtime API.
+pub struct EnvHandler {
+    slot: Mutex<Slot>,
+    offered: Notify,
+}
+
+impl EnvHandler {
+    fn new() -> Arc<EnvHandler> {
+        Arc::new(EnvHandler {
+            slot: Mutex::new(Slot::default()),
+            offered: Notify::new(),
+        })
+    }
+
+    /// Hands `inv` to the runtime; the outcome arrives on the returned receiver.
+    pub fn offer(&self, inv: NextInvocation) -> oneshot::Receiver<Outcome> {
+        let (tx, rx) = oneshot::channel();
+        let mut slot = self.slot.lock().unwrap();
+        if let Some(e) = slot.init_error.take() {
+            let _ = tx.send(Outcome::InitError(e));
+            return rx;
+        }
+        if slot.ended {
+            let _ = tx.send(Outcome::Exited(None));
+            return rx;
+        }
+        slot.current = Some((inv.request_id.clone(), tx));
+        slot.offered = Some(inv);
+        drop(slot);
+        self.offered.notify_one();
+        rx
+    }
+
+    /// The process is gone: whatever waits learns it.
+    fn ended(&self, status: Option<String>) {
+        let mut slot = self.slot.lock().unwrap();
+        slot.ended = true;
+        slot.offered = None;
+        if let Some((_, tx)) = slot.current.take() {
+            let outcome = match slot.init_error.take() {
+                Some(e) => Outcome::InitError(e),
+                None => Outcome::Exited(status),
+            };
+            let _ = tx.send(outcome);
+        }
+        drop(slot);
+        self.offered.notify_waiters();
+    }
+
+    fn finish(&self, request_id: &str, outcome: Outcome) -> Result<(), RuntimeRefusal> {
+        let mut slot = self.slot.lock().unwrap();
+        match slot.current.take() {
+            Some((id, tx)) if id == request_id => {
+                let _ = tx.send(outcome);
+                Ok(())
+            }
+            other => {
+                slot.current = other;
+                Err(RuntimeRefusal::new(
+                    400,
+                    "InvalidRequestID",
+                    format!("Invalid request ID: {request_id}"),
+                ))
+            }
+        }
+    }
+}
+
+impl RuntimeHandler for EnvHandler {
+    fn next(&self) -> BoxFuture<'_, Option<NextInvocation>> {
+        Box::pin(async move {
+            loop {
+                let notified = self.offered.notified();
+                {
+                    let mut slot = self.slot.lock().unwrap();
+                    if slot.ended {
+                        return None;
+                    }
+                    if let Some(inv) = slot.offered.take() {
+                        return Some(inv);
+                    }
+                }
+                notified.await;
+            }
+        })
+    }
+
+    fn response(&self, request_id: &str, body: Bytes) -> Result<(), RuntimeRefusal> {
+        self.finish(request_id, Outcome::Response(body))
+    }
+
+    fn error(&self, request_id: &str, error: ReportedError) -> Result<(), RuntimeRefusal> {
+        self.finish(request_id, Outcome::Error(error))
+    }
+
+    fn init_error(&self, error: ReportedError) -> Result<(), RuntimeRefusal> {
+        let mut slot = self.slot.lock().unwrap();
+        match slot.current.take() {
+            Some((_, tx)) => {
+                slot.offered = None;
+                let _ = tx.send(Outcome::InitError(error));
+            }
+            None => slot.init_error = Some(error),
+        }
+        Ok(())
+    }
+}
+
+/// What to start.
+pub struct Launch {
+    pub program: PathBuf,
+    pub args: Vec<String>,
+    pub cwd: PathBuf,
+    /// The whole environment of the process (nothing is inherited).
+    pub vars: Vec<(String, String)>,
+    /// The environment's own directory (its TMPDIR), removed with it.
+    pub scratch: PathBuf,
+}
+
+/// A running environment.
+pub struct Env {
+    pub handler: Arc<EnvHandler>,
+    pgid: Option<rustix::process::Pid>,
+    output: Arc<Output>,
+    scratch: PathBuf,
+    dead: AtomicBool,
+    _serve: ServeGuard,
+    /// When the process was started (REPORT's Init Duration on a cold start).
+    pub started: std::time::Instant,
+}
+
+/// The output pipe and the text read from it so far.
+struct Output {
+    pipe: tokio::net::unix::pipe::Receiver,
+    text: Mutex<Vec<u8>>,
+}
+
+impl Output {
+    /// Reads whatever the pipe holds now, without waiting. `false` once it is closed.
+    fn drain(&self) -> bool {
+        let mut text = self.text.lock().unwrap();
+        let mut buf = [0u8; 16 * 1024];
+        loop {
+            match self.pipe.try_read(&mut buf) {
+                Ok(0) => return false,
+                Ok(n) => {
+                    // One runaway environment cannot fill memory with output nobody reads.
+                    if text.len() < 8 * 1024 * 1024 {
+                        text.extend_from_slice(&buf[..n]);
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return true,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => return false,
+            }
+        }
+    }
+}
+
+impl Env {
+    /// Starts the process with its Runtime API; fails when it cannot be started at all.
+    pub fn start(launch: Launch, server: &dyn RuntimeServer) -> std::io::Result<Arc<Env>> {
+        let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
+        let addr = listener.local_addr()?;
+        let handler = EnvHandler::new();
+        let serve = server.serve(listener, handler.clone());
+        std::fs::create_dir_all(&launch.scratch)?;
+        let (reader, writer) = std::io::pipe()?;
+        let mut cmd = tokio::process::Command::new(&launch.program);
+        cmd.args(&launch.args)
+            .current_dir(&launch.cwd)
+            .env_clear()
+            .envs(launch.vars.iter().map(|(k, v)| (k, v)))
+            .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
+            .stdin(std::process::Stdio::null())
+            .stdout(writer.try_clone()?)
+            .stderr(writer)
+            .process_group(0)
+            .kill_on_drop(true);
+        let mut child = cmd.spawn()?;
+        // The parent's copies of the write end are gone with `cmd`: the pipe closes when
+        // the process group's last writer exits.
+        drop(cmd);
+        let pgid = child
+            .id()
+            .and_then(|id| rustix::process::Pid::from_raw(id as i32));
+        let output = Arc::new(Output {
+            pipe: tokio::net::unix::pipe::Receiver::from_owned_fd(reader.into())?,
+            text: Mutex::new(Vec::new()),
+        });
+        let env = Arc::new(Env {
+            handler: handler.clone(),
+            pgid,
+            output: output.clone(),
+            scratch: launch.scratch,
+            dead: AtomicBool::new(false),
+            _serve: serve,
+            started: std::time::Instant::now(),
+        });
+        tokio::spawn(async move {
+            let status = child.wait().await;
+            let status = status.ok().and_then(|s| match (s.code(), s.signal()) {
+                (Some(c), _) => Some(format!("exit status {c}")),
+                (None, Some(sig)) => Some(format!("signal: {sig}")),
+                _ => None,
+            });
+            handler.ended(status);
+        });
+        tokio::spawn(async move {
+            loop {
+                if output.pipe.readable().await.is_err() {
+                    return;
+                }
+                if !output.drain() {
+                    return;
+                }
+            }
+        });
+        Ok(env)
+    }
+
+    /// The text the process wrote since the last call.
+    pub fn take_output(&self) -> Vec<u8> {
+        self.output.drain();
+        std::mem::take(&mut *self.output.text.lock().unwrap())
+    }
+
+    pub fn pid(&self) -> Option<i32> {
+        self.pgid.map(|p| p.as_raw_nonzero().get())
+    }
+
+    pub fn is_dead(&self) -> bool {
+        self.dead.load(Ordering::Relaxed) || self.handler.slot.lock().unwrap().ended
+    }
+
+    /// Ends the whole process group now.
+    pub fn kill(&self) {
+        if self.dead.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        if let Some(pgid) = self.pgid {
+            let _ = rustix::process::kill_process_group(pgid, rustix::process::Signal::KILL);
+        }
+        self.handler.ended(None);
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_dir_all(&self.scratch);
+    }
+}
+
+use std::os::unix::process::ExitStatusExt;

@@ -1,0 +1,354 @@
+//! Invoke: synchronous (RequestResponse), asynchronous (Event: an internal queue with
+//! AWS's retries on nephos's clock, then the dead-letter queue) and DryRun.
+
+use crate::Lambda;
+use crate::env::Outcome;
+use crate::functions::{not_found, target};
+use crate::model;
+use crate::runtime::{self, EnvKey, Target};
+use base64::Engine;
+use bytes::Bytes;
+use nephos_core::{AwsError, Output, RequestContext, Value};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+/// 6 MB for synchronous payloads, 256 KB (since 2025: 1 MB) for asynchronous ones.
+const SYNC_LIMIT: usize = 6 * 1024 * 1024;
+const ASYNC_LIMIT: usize = 1024 * 1024;
+
+pub const ASYNC: &str = "lambda.async";
+
+/// Resolves what an invocation runs: the version a qualifier (or an alias's weights)
+/// picks, with its configuration at this moment.
+pub fn resolve(l: &Lambda, ctx: &RequestContext, input: &Value) -> Result<Target, AwsError> {
+    let (name, q) = target(ctx, input)?;
+    let region = l.regions.get(ctx);
+    let fns = region.functions.lock().unwrap();
+    let f = fns
+        .get(&name)
+        .ok_or_else(|| not_found(ctx, &name, q.as_deref()))?;
+    let mut pick = q.clone();
+    if let Some(alias) = q.as_deref().and_then(|a| f.aliases.get(a)) {
+        pick = Some(alias.version.clone());
+        let roll: f64 = rand::random();
+        let mut acc = 0.0;
+        for (v, w) in &alias.weights {
+            acc += w;
+            if roll < acc {
+                pick = Some(v.clone());
+                break;
+            }
+        }
+    }
+    let (version, config) = f
+        .resolve(pick.as_deref())
+        .ok_or_else(|| not_found(ctx, &name, q.as_deref()))?;
+    if config.state != "Active" {
+        return Err(AwsError::new(
+            409,
+            "ResourceConflictException",
+            format!(
+                "The operation cannot be performed at this time. The function is currently in the following state: {}",
+                config.state
+            ),
+        ));
+    }
+    Ok(Target {
+        key: EnvKey {
+            account: ctx.account_id.clone(),
+            region: ctx.region.clone(),
+            function: name.clone(),
+            version,
+            revision: config.revision_id.clone(),
+        },
+        config: config.clone(),
+        invoked_arn: model::qualified_arn(&ctx.region, &ctx.account_id, &name, q.as_deref()),
+        reserved: f.reserved_concurrency,
+    })
+}
+
+fn payload_of(input: &Value) -> Bytes {
+    match input.get("Payload") {
+        Some(Value::Blob(b)) => b.clone(),
+        _ => Bytes::new(),
+    }
+}
+
+fn check_json(payload: &[u8]) -> Result<(), AwsError> {
+    if payload.is_empty() {
+        return Ok(());
+    }
+    serde_json::from_slice::<serde::de::IgnoredAny>(payload).map_err(|e| {
+        AwsError::new(
+            400,
+            "InvalidRequestContentException",
+            format!(
+                "Could not parse request body into json: Could not parse payload into json: {e}"
+            ),
+        )
+    })?;
+    Ok(())
+}
+
+pub async fn invoke(
+    l: &Arc<Lambda>,
+    ctx: &RequestContext,
+    input: &Value,
+) -> Result<Output, AwsError> {
+    let payload = payload_of(input);
+    let kind = input.str("InvocationType").unwrap_or("RequestResponse");
+    let limit = if kind == "Event" {
+        ASYNC_LIMIT
+    } else {
+        SYNC_LIMIT
+    };
+    if payload.len() > limit {
+        return Err(AwsError::new(
+            413,
+            "RequestTooLargeException",
+            format!("Request must be smaller than {limit} bytes for the InvokeFunction operation"),
+        ));
+    }
+    check_json(&payload)?;
+    let t = resolve(l, ctx, input)?;
+    match kind {
+        "DryRun" => Ok(Output {
+            status: Some(204),
+            ..Output::new(Value::map())
+        }),
+        "Event" => {
+            enqueue(l, ctx, &t, payload).await?;
+            Ok(Output {
+                status: Some(202),
+                ..Output::new(Value::map().with("Payload", Value::Blob(Bytes::new())))
+            })
+        }
+        _ => {
+            let client_context = match input.str("ClientContext") {
+                Some(c) => Some(
+                    base64::engine::general_purpose::STANDARD
+                        .decode(c)
+                        .ok()
+                        .and_then(|b| String::from_utf8(b).ok())
+                        .ok_or_else(|| {
+                            AwsError::new(
+                                400,
+                                "InvalidRequestContentException",
+                                "Client context must be a valid Base64-encoded JSON object.",
+                            )
+                        })?,
+                ),
+                None => None,
+            };
+            let r = runtime::run(l, &t, payload, ctx.trace_header.clone(), client_context).await?;
+            let mut out = Value::map().with("ExecutedVersion", t.key.version.as_str());
+            let body = match &r.outcome {
+                Outcome::Response(b) if b.len() > SYNC_LIMIT => {
+                    out.insert("FunctionError", "Unhandled");
+                    Bytes::from(serde_json::json!({
+                        "errorMessage": format!("Response payload size exceeded maximum allowed payload size ({SYNC_LIMIT} bytes)."),
+                        "errorType": "Function.ResponseSizeTooLarge",
+                    }).to_string())
+                }
+                Outcome::Response(b) => b.clone(),
+                other => {
+                    out.insert("FunctionError", "Unhandled");
+                    runtime::error_payload(other, &r.request_id).unwrap_or_default()
+                }
+            };
+            out.insert("Payload", Value::Blob(body));
+            if input.str("LogType") == Some("Tail") {
+                out.insert(
+                    "LogResult",
+                    base64::engine::general_purpose::STANDARD.encode(r.log_tail.as_bytes()),
+                );
+            }
+            Ok(Output::new(out))
+        }
+    }
+}
+
+/// An accepted asynchronous invocation, stored until it has run (or been given up).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Queued {
+    pub id: String,
+    pub account: String,
+    pub region: String,
+    pub function: String,
+    /// The qualifier the caller invoked (alias routing happens per attempt).
+    pub qualifier: Option<String>,
+    pub payload: String,
+    pub accepted_ms: i64,
+    pub attempts: u32,
+    pub trace: Option<String>,
+}
+
+async fn enqueue(
+    l: &Arc<Lambda>,
+    ctx: &RequestContext,
+    t: &Target,
+    payload: Bytes,
+) -> Result<(), AwsError> {
+    let q = Queued {
+        id: runtime::uuid(),
+        account: ctx.account_id.clone(),
+        region: ctx.region.clone(),
+        function: t.key.function.clone(),
+        qualifier: t
+            .invoked_arn
+            .rsplit_once(&format!("function:{}:", t.key.function))
+            .map(|(_, q)| q.to_owned()),
+        payload: String::from_utf8_lossy(&payload).into_owned(),
+        accepted_ms: ctx.clock.now_millis(),
+        attempts: 0,
+        trace: ctx.trace_header.clone(),
+    };
+    let record = serde_json::to_vec(&q).map_err(|e| AwsError::internal(e.to_string()))?;
+    crate::state::commit(
+        &l.storage,
+        vec![nephos_storage::Mutation::put(
+            ASYNC,
+            q.id.as_bytes(),
+            record,
+        )],
+    )
+    .await?;
+    tokio::spawn(run_async(l.clone(), q));
+    Ok(())
+}
+
+/// AWS retries a failed asynchronous invocation twice, about a minute and then two
+/// minutes later, within the maximum event age (6 hours by default).
+pub async fn run_async(l: Arc<Lambda>, mut q: Queued) {
+    let max_retries = 2;
+    let max_age_ms = 6 * 3600 * 1000;
+    loop {
+        let mut input = Value::map().with("FunctionName", q.function.as_str());
+        if let Some(qual) = &q.qualifier {
+            input.insert("Qualifier", qual.as_str());
+        }
+        let ctx = runtime::service_context(&l, &q.account, &q.region, "Invoke");
+        let t = match resolve(&l, &ctx, &input) {
+            Ok(t) => t,
+            Err(e) if e.code == "ResourceConflictException" => {
+                l.clock.sleep_until(l.clock.now_millis() + 1000).await;
+                continue;
+            }
+            Err(_) => break,
+        };
+        let result = runtime::run(
+            &l,
+            &t,
+            Bytes::from(q.payload.clone()),
+            q.trace.clone(),
+            None,
+        )
+        .await;
+        let failure = match result {
+            Ok(r) => match &r.outcome {
+                Outcome::Response(_) => None,
+                other => Some((
+                    "Unhandled".to_owned(),
+                    runtime::error_payload(other, &r.request_id)
+                        .map(|b| String::from_utf8_lossy(&b).into_owned())
+                        .unwrap_or_default(),
+                )),
+            },
+            Err(e) if e.status == 429 => {
+                // Throttled: AWS keeps retrying within the event age.
+                l.clock.sleep_until(l.clock.now_millis() + 1000).await;
+                continue;
+            }
+            Err(e) => Some((e.code.to_string(), e.message)),
+        };
+        let Some((code, message)) = failure else {
+            break;
+        };
+        q.attempts += 1;
+        let age = l.clock.now_millis() - q.accepted_ms;
+        if q.attempts > max_retries || age > max_age_ms {
+            dead_letter(&l, &q, &t, &code, &message).await;
+            break;
+        }
+        if let Ok(record) = serde_json::to_vec(&q) {
+            let _ = l
+                .storage
+                .commit(vec![nephos_storage::Mutation::put(
+                    ASYNC,
+                    q.id.as_bytes(),
+                    record,
+                )])
+                .await;
+        }
+        let delay = if q.attempts == 1 { 60_000 } else { 120_000 };
+        l.clock.sleep_until(l.clock.now_millis() + delay).await;
+    }
+    let _ = l
+        .storage
+        .commit(vec![nephos_storage::Mutation::delete(
+            ASYNC,
+            q.id.as_bytes(),
+        )])
+        .await;
+}
+
+async fn dead_letter(l: &Arc<Lambda>, q: &Queued, t: &Target, code: &str, message: &str) {
+    let Some(dlq) = &t.config.dead_letter_target else {
+        return;
+    };
+    let ctx = runtime::service_context(l, &q.account, &q.region, "SendMessage");
+    let attr = |v: &str| {
+        Value::map()
+            .with("DataType", "String")
+            .with("StringValue", v)
+    };
+    let error_message = serde_json::from_str::<serde_json::Value>(message)
+        .ok()
+        .and_then(|v| v["errorMessage"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| message.to_owned());
+    let result = if dlq.contains(":sqs:") {
+        let url = dlq
+            .rsplit(':')
+            .next()
+            .map(|name| format!("{}/{}/{name}", l.endpoint(), q.account))
+            .unwrap_or_default();
+        l.dispatcher
+            .call(
+                &ctx,
+                "sqs",
+                "SendMessage",
+                Value::map()
+                    .with("QueueUrl", url)
+                    .with("MessageBody", q.payload.as_str())
+                    .with(
+                        "MessageAttributes",
+                        Value::map()
+                            .with("RequestID", attr(&q.id))
+                            .with("ErrorCode", attr(code))
+                            .with("ErrorMessage", attr(&error_message)),
+                    ),
+            )
+            .await
+    } else {
+        l.dispatcher
+            .call(
+                &ctx,
+                "sns",
+                "Publish",
+                Value::map()
+                    .with("TopicArn", dlq.as_str())
+                    .with("Message", q.payload.as_str())
+                    .with(
+                        "MessageAttributes",
+                        Value::map()
+                            .with("RequestID", attr(&q.id))
+                            .with("ErrorCode", attr(code))
+                            .with("ErrorMessage", attr(&error_message)),
+                    ),
+            )
+            .await
+    };
+    if let Err(e) = result {
+        tracing::warn!(error = %e.message, function = %q.function, "delivery to the dead-letter target failed");
+    }
+}

@@ -1,0 +1,391 @@
+//! AWS Lambda: functions that really run, as local processes, without Docker.
+//!
+//! - [`functions`]: the control plane (create, code, configuration, versions, aliases,
+//!   tags, concurrency, account settings); [`policy`]: resource policies.
+//! - [`invoke`]: RequestResponse, Event (a durable internal queue with AWS's retries on
+//!   nephos's clock and a dead-letter target) and DryRun invocations.
+//! - [`runtime`]: warm environments per function version, started within the
+//!   concurrency limits; [`env`]: one environment, a process group speaking the Runtime
+//!   API on a loopback port of its own (served over HTTP by the binary's
+//!   `RuntimeServer`, so this crate never sees HTTP); [`logs`]: each invocation's lines
+//!   to CloudWatch Logs.
+//! - [`code`]: deployment packages, checked, stored by hash and unpacked safely.
+//!
+//! Python and Node.js functions run under nephos's own small bootstraps (in
+//! `src/bootstrap/`, written next to the code at start); custom runtimes run the
+//! package's `bootstrap`. A function's process sees only the environment AWS gives one.
+
+mod code;
+mod env;
+mod functions;
+mod invoke;
+mod logs;
+pub mod model;
+mod policy;
+mod runtime;
+mod state;
+
+use nephos_core::runtime::RuntimeServer;
+use nephos_core::{
+    AwsError, BoxFuture, Clock, Dispatcher, Input, Output, Provider, RequestContext, Scoped,
+};
+use nephos_storage::Storage;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+/// Where interpreters come from and how far functions may scale.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The Python interpreter of python3.x functions (a name on PATH or a path).
+    pub python: String,
+    /// The Node.js interpreter of nodejs functions.
+    pub node: String,
+    /// Concurrent executions per account (AWS's default quota is 1,000).
+    pub max_concurrency: u32,
+    /// Seconds an unused environment is kept warm.
+    pub idle_seconds: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            python: "python3".into(),
+            node: "node".into(),
+            max_concurrency: 1000,
+            idle_seconds: 600,
+        }
+    }
+}
+
+pub struct Lambda {
+    regions: Scoped<state::Region>,
+    storage: Storage,
+    clock: Arc<Clock>,
+    dispatcher: Dispatcher,
+    code: Arc<code::CodeStore>,
+    /// nephos's bootstraps, written here at start.
+    runtime_dir: PathBuf,
+    /// Environments' scratch directories.
+    work_dir: PathBuf,
+    server: Arc<dyn RuntimeServer>,
+    settings: Settings,
+    endpoint: OnceLock<String>,
+    pool: runtime::Pool,
+    /// Interpreters resolved to absolute paths (a function's PATH is not nephos's).
+    interpreters: std::sync::Mutex<std::collections::HashMap<String, PathBuf>>,
+}
+
+pub struct LambdaProvider {
+    inner: Arc<Lambda>,
+}
+
+const OPERATIONS: &[&str] = &[
+    "AddPermission",
+    "CreateAlias",
+    "CreateFunction",
+    "DeleteAlias",
+    "DeleteFunction",
+    "DeleteFunctionConcurrency",
+    "GetAccountSettings",
+    "GetAlias",
+    "GetFunction",
+    "GetFunctionConcurrency",
+    "GetFunctionConfiguration",
+    "GetPolicy",
+    "Invoke",
+    "ListAliases",
+    "ListFunctions",
+    "ListTags",
+    "ListVersionsByFunction",
+    "PublishVersion",
+    "PutFunctionConcurrency",
+    "RemovePermission",
+    "TagResource",
+    "UntagResource",
+    "UpdateAlias",
+    "UpdateFunctionCode",
+    "UpdateFunctionConfiguration",
+];
+
+impl LambdaProvider {
+    /// Opens the provider: functions stored before a restart come back, and accepted
+    /// asynchronous invocations resume once the dispatcher is wired.
+    pub fn new(
+        storage: Storage,
+        data_dir: Option<&Path>,
+        clock: Arc<Clock>,
+        dispatcher: Dispatcher,
+        server: Arc<dyn RuntimeServer>,
+        settings: Settings,
+    ) -> Result<LambdaProvider, String> {
+        let run_dir = std::env::temp_dir().join(format!(
+            "nephos-lambda-{}-{:08x}",
+            std::process::id(),
+            rand::random::<u32>()
+        ));
+        let code_dir = match data_dir {
+            Some(d) => d.join("lambda").join("code"),
+            None => run_dir.join("code"),
+        };
+        let code = code::CodeStore::new(code_dir).map_err(|e| format!("lambda code dir: {e}"))?;
+        let runtime_dir = run_dir.join("runtime");
+        let work_dir = run_dir.join("envs");
+        let regions = Scoped::regional();
+        state::load(&storage, &regions)?;
+        let inner = Arc::new(Lambda {
+            regions,
+            storage,
+            clock,
+            dispatcher,
+            code: Arc::new(code),
+            runtime_dir,
+            work_dir,
+            server,
+            settings,
+            endpoint: OnceLock::new(),
+            pool: runtime::Pool::default(),
+            interpreters: Default::default(),
+        });
+        Ok(LambdaProvider { inner })
+    }
+
+    /// The URL functions reach nephos at (`AWS_ENDPOINT_URL`).
+    pub fn set_endpoint(&self, endpoint: &str) {
+        let _ = self.inner.endpoint.set(endpoint.to_owned());
+    }
+
+    /// Starts what runs in the background: the bootstraps on disk, the reaper of idle
+    /// environments, and asynchronous invocations accepted before a restart. Needs a
+    /// Tokio runtime.
+    pub fn start(&self) -> Result<(), String> {
+        let l = &self.inner;
+        std::fs::create_dir_all(&l.runtime_dir).map_err(|e| e.to_string())?;
+        std::fs::create_dir_all(&l.work_dir).map_err(|e| e.to_string())?;
+        std::fs::write(
+            l.runtime_dir.join("python.py"),
+            include_str!("bootstrap/python.py"),
+        )
+        .map_err(|e| e.to_string())?;
+        std::fs::write(
+            l.runtime_dir.join("node.mjs"),
+            include_str!("bootstrap/node.mjs"),
+        )
+        .map_err(|e| e.to_string())?;
+        let weak = Arc::downgrade(l);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_secs(10)).await;
+                let Some(l) = weak.upgrade() else { return };
+                l.pool
+                    .reap(std::time::Duration::from_secs(l.settings.idle_seconds));
+            }
+        });
+        let queued = l.storage.load(invoke::ASYNC).map_err(|e| e.to_string())?;
+        let l = l.clone();
+        tokio::spawn(async move {
+            while !l.dispatcher.is_wired() {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            for (_, v) in queued {
+                if let Ok(q) = serde_json::from_slice::<invoke::Queued>(&v) {
+                    tokio::spawn(invoke::run_async(l.clone(), q));
+                }
+            }
+        });
+        Ok(())
+    }
+
+    /// Ends every environment (on shutdown: no runtime outlives nephos).
+    pub fn shutdown(&self) {
+        self.inner.pool.clear();
+        let _ = std::fs::remove_dir_all(&self.inner.work_dir);
+    }
+}
+
+impl Lambda {
+    fn endpoint(&self) -> String {
+        self.endpoint
+            .get()
+            .cloned()
+            .unwrap_or_else(|| "http://localhost:4566".into())
+    }
+
+    /// A function finishes creating or updating: AWS reports `Pending`/`InProgress`
+    /// first, and the package is unpacked before it becomes `Active`/`Successful`.
+    fn settle(self: &Arc<Self>, ctx: &RequestContext, name: &str) {
+        let l = self.clone();
+        let region = self.regions.get(ctx);
+        let name = name.to_owned();
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            let key = {
+                let fns = region.functions.lock().unwrap();
+                fns.get(&name).map(|f| f.latest.code_sha256.clone())
+            };
+            if let Some(sha) = key {
+                let hexkey = hex::encode(
+                    base64::Engine::decode(&base64::engine::general_purpose::STANDARD, &sha)
+                        .unwrap_or_default(),
+                );
+                let code = l.code.clone();
+                let _ = tokio::task::spawn_blocking(move || code.unpacked(&hexkey)).await;
+            }
+            let record = {
+                let mut fns = region.functions.lock().unwrap();
+                let Some(f) = fns.get_mut(&name) else { return };
+                f.latest.state = "Active".into();
+                f.latest.last_update_status = "Successful".into();
+                for v in f.versions.values_mut() {
+                    v.state = "Active".into();
+                    v.last_update_status = "Successful".into();
+                }
+                state::put(&ctx, f)
+            };
+            if let Ok(record) = record {
+                let _ = l.storage.commit(vec![record]).await;
+            }
+        });
+    }
+
+    fn retire(&self, ctx: &RequestContext, name: &str) {
+        self.pool.retire(&ctx.account_id, &ctx.region, name);
+    }
+
+    /// Whether an environment's version is still what the function runs.
+    fn current_revision(&self, key: &runtime::EnvKey) -> bool {
+        let region = self.regions.get_for(&key.account, &key.region);
+        let fns = region.functions.lock().unwrap();
+        fns.get(&key.function)
+            .and_then(|f| f.resolve(Some(&key.version)))
+            .is_some_and(|(_, c)| c.revision_id == key.revision)
+    }
+
+    fn interpreter(&self, kind: model::RuntimeKind) -> Result<PathBuf, AwsError> {
+        let (configured, flag, probe) = match kind {
+            model::RuntimeKind::Python => (
+                &self.settings.python,
+                "--lambda-python",
+                "import sys; print(sys.executable)",
+            ),
+            _ => (
+                &self.settings.node,
+                "--lambda-node",
+                "console.log(process.execPath)",
+            ),
+        };
+        if let Some(p) = self.interpreters.lock().unwrap().get(configured) {
+            return Ok(p.clone());
+        }
+        let flag_arg = if kind == model::RuntimeKind::Python {
+            "-c"
+        } else {
+            "-e"
+        };
+        let out = std::process::Command::new(configured)
+            .args([flag_arg, probe])
+            .output();
+        match out {
+            Ok(o) if o.status.success() => {
+                let path = PathBuf::from(String::from_utf8_lossy(&o.stdout).trim());
+                self.interpreters
+                    .lock()
+                    .unwrap()
+                    .insert(configured.clone(), path.clone());
+                Ok(path)
+            }
+            _ => Err(AwsError::new(
+                502,
+                "ServiceException",
+                format!(
+                    "nephos cannot run this runtime: the interpreter '{configured}' was not found or does not start (choose one with {flag})"
+                ),
+            )),
+        }
+    }
+
+    /// Credentials for the function's environment. Until STS issues role sessions, the
+    /// function acts as its account (an access key id that is the account number).
+    async fn credentials(&self, t: &runtime::Target) -> (String, String, Option<String>) {
+        let ctx = runtime::service_context(self, &t.key.account, &t.key.region, "AssumeRole");
+        let input = nephos_core::Value::map()
+            .with("RoleArn", t.config.role.as_str())
+            .with("RoleSessionName", t.key.function.as_str())
+            .with("DurationSeconds", 43_200i64);
+        match self.dispatcher.call(&ctx, "sts", "AssumeRole", input).await {
+            Ok(v) => runtime::credentials_from(&v)
+                .unwrap_or_else(|| (t.key.account.clone(), "test".into(), None)),
+            Err(_) => (t.key.account.clone(), "test".into(), None),
+        }
+    }
+}
+
+impl Provider for LambdaProvider {
+    fn service(&self) -> &'static str {
+        "lambda"
+    }
+
+    fn operations(&self) -> &'static [&'static str] {
+        OPERATIONS
+    }
+
+    fn handle<'a>(
+        &'a self,
+        ctx: &'a RequestContext,
+        input: Input,
+    ) -> BoxFuture<'a, Result<Output, AwsError>> {
+        Box::pin(async move {
+            let l = &self.inner;
+            let i = &input.value;
+            let value = match ctx.operation.as_str() {
+                "Invoke" => return invoke::invoke(l, ctx, i).await,
+                "CreateFunction" => functions::create_function(l, ctx, i).await?,
+                "GetFunction" => functions::get_function(l, ctx, i)?,
+                "GetFunctionConfiguration" => functions::get_function_configuration(l, ctx, i)?,
+                "ListFunctions" => functions::list_functions(l, ctx, i)?,
+                "DeleteFunction" => functions::delete_function(l, ctx, i).await?,
+                "UpdateFunctionCode" => functions::update_function_code(l, ctx, i).await?,
+                "UpdateFunctionConfiguration" => {
+                    functions::update_function_configuration(l, ctx, i).await?
+                }
+                "PublishVersion" => functions::publish_version(l, ctx, i).await?,
+                "ListVersionsByFunction" => functions::list_versions(l, ctx, i)?,
+                "CreateAlias" => functions::create_alias(l, ctx, i).await?,
+                "GetAlias" => functions::get_alias(l, ctx, i)?,
+                "UpdateAlias" => functions::update_alias(l, ctx, i).await?,
+                "DeleteAlias" => functions::delete_alias(l, ctx, i).await?,
+                "ListAliases" => functions::list_aliases(l, ctx, i)?,
+                "TagResource" => functions::tag_resource(l, ctx, i).await?,
+                "UntagResource" => functions::untag_resource(l, ctx, i).await?,
+                "ListTags" => functions::list_tags(l, ctx, i)?,
+                "PutFunctionConcurrency" => functions::put_function_concurrency(l, ctx, i).await?,
+                "GetFunctionConcurrency" => functions::get_function_concurrency(l, ctx, i)?,
+                "DeleteFunctionConcurrency" => {
+                    functions::delete_function_concurrency(l, ctx, i).await?
+                }
+                "GetAccountSettings" => functions::get_account_settings(l, ctx),
+                "AddPermission" => policy::add_permission(l, ctx, i).await?,
+                "RemovePermission" => policy::remove_permission(l, ctx, i).await?,
+                "GetPolicy" => policy::get_policy(l, ctx, i)?,
+                other => return Err(AwsError::not_implemented("lambda", other)),
+            };
+            Ok(Output::new(value))
+        })
+    }
+
+    fn reset(&self) {
+        self.inner.pool.clear();
+        self.inner.regions.clear();
+    }
+
+    fn internal(&self, method: &str, path: &str, _body: &[u8]) -> Option<(u16, String, Vec<u8>)> {
+        // GetFunction's Code.Location: the package, downloadable as from AWS's S3 URL.
+        let key = path.strip_prefix("code/")?.strip_suffix(".zip")?;
+        if method != "GET" || key.len() != 64 || !key.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        match self.inner.code.read(key) {
+            Ok(zip) => Some((200, "application/zip".into(), zip)),
+            Err(_) => Some((404, "text/plain".into(), b"no such code package".to_vec())),
+        }
+    }
+}

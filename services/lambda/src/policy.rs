@@ -1,0 +1,144 @@
+//! Resource policies: AddPermission, RemovePermission, GetPolicy, and the check a service
+//! principal's invocation passes (S3, SNS, EventBridge invoking a function).
+
+use crate::Lambda;
+use crate::functions::{conflict, invalid, mutate, not_found, target, with_function};
+use crate::model::{LATEST, qualified_arn};
+use nephos_core::{AwsError, RequestContext, Value};
+use serde_json::json;
+
+fn no_policy() -> AwsError {
+    AwsError::new(
+        404,
+        "ResourceNotFoundException",
+        "No policy is associated with the given resource.",
+    )
+}
+
+fn principal(p: &str) -> serde_json::Value {
+    if p == "*" {
+        json!("*")
+    } else if p.ends_with(".amazonaws.com") || p.ends_with(".amazonaws.com.cn") {
+        json!({ "Service": p })
+    } else if nephos_core::is_account_id(p) {
+        json!({ "AWS": format!("arn:aws:iam::{p}:root") })
+    } else {
+        json!({ "AWS": p })
+    }
+}
+
+pub async fn add_permission(
+    l: &Lambda,
+    ctx: &RequestContext,
+    input: &Value,
+) -> Result<Value, AwsError> {
+    let (name, q) = target(ctx, input)?;
+    if q.as_deref() == Some(LATEST) {
+        return Err(invalid(
+            "We currently do not support adding policies for $LATEST.",
+        ));
+    }
+    let sid = input.str("StatementId").unwrap_or_default().to_owned();
+    let resource = qualified_arn(&ctx.region, &ctx.account_id, &name, q.as_deref());
+    let mut statement = json!({
+        "Sid": sid,
+        "Effect": "Allow",
+        "Principal": principal(input.str("Principal").unwrap_or_default()),
+        "Action": input.str("Action").unwrap_or_default(),
+        "Resource": resource,
+    });
+    let mut conditions = serde_json::Map::new();
+    if let Some(a) = input.str("SourceArn") {
+        conditions.insert("ArnLike".into(), json!({ "AWS:SourceArn": a }));
+    }
+    let mut equals = serde_json::Map::new();
+    if let Some(a) = input.str("SourceAccount") {
+        equals.insert("AWS:SourceAccount".into(), json!(a));
+    }
+    if let Some(o) = input.str("PrincipalOrgID") {
+        equals.insert("aws:PrincipalOrgID".into(), json!(o));
+    }
+    if let Some(t) = input.str("EventSourceToken") {
+        equals.insert("lambda:EventSourceToken".into(), json!(t));
+    }
+    if let Some(t) = input.str("FunctionUrlAuthType") {
+        equals.insert("lambda:FunctionUrlAuthType".into(), json!(t));
+    }
+    if !equals.is_empty() {
+        conditions.insert("StringEquals".into(), serde_json::Value::Object(equals));
+    }
+    if !conditions.is_empty() {
+        statement["Condition"] = serde_json::Value::Object(conditions);
+    }
+    let text = statement.to_string();
+    mutate(l, ctx, &name, q.as_deref(), |f| {
+        if f.resolve(q.as_deref()).is_none() {
+            return Err(not_found(ctx, &name, q.as_deref()));
+        }
+        if let Some(r) = input.str("RevisionId")
+            && r != f.latest.revision_id
+        {
+            return Err(AwsError::new(
+                412,
+                "PreconditionFailedException",
+                "The Revision Id provided does not match the latest Revision Id. Call the GetPolicy API to retrieve the latest Revision Id",
+            ));
+        }
+        let list = f.policies.entry(q.clone().unwrap_or_default()).or_default();
+        if list.iter().any(|s| s["Sid"] == sid.as_str()) {
+            return Err(conflict(format!(
+                "The statement id ({sid}) provided already exists. Please provide a new statement id, or remove the existing statement."
+            )));
+        }
+        list.push(statement);
+        Ok(Value::map().with("Statement", text))
+    })
+    .await
+}
+
+pub async fn remove_permission(
+    l: &Lambda,
+    ctx: &RequestContext,
+    input: &Value,
+) -> Result<Value, AwsError> {
+    let (name, q) = target(ctx, input)?;
+    let sid = input.str("StatementId").unwrap_or_default().to_owned();
+    mutate(l, ctx, &name, q.as_deref(), |f| {
+        if f.resolve(q.as_deref()).is_none() {
+            return Err(not_found(ctx, &name, q.as_deref()));
+        }
+        let key = q.clone().unwrap_or_default();
+        let list = f.policies.get_mut(&key).ok_or_else(no_policy)?;
+        let before = list.len();
+        list.retain(|s| s["Sid"] != sid.as_str());
+        if list.len() == before {
+            return Err(AwsError::new(
+                404,
+                "ResourceNotFoundException",
+                format!("Statement {sid} is not found in resource policy."),
+            ));
+        }
+        if list.is_empty() {
+            f.policies.remove(&key);
+        }
+        Ok(Value::map())
+    })
+    .await
+}
+
+pub fn get_policy(l: &Lambda, ctx: &RequestContext, input: &Value) -> Result<Value, AwsError> {
+    let (name, q) = target(ctx, input)?;
+    with_function(l, ctx, &name, q.as_deref(), |f| {
+        if f.resolve(q.as_deref()).is_none() {
+            return Err(not_found(ctx, &name, q.as_deref()));
+        }
+        let list = f
+            .policies
+            .get(&q.clone().unwrap_or_default())
+            .ok_or_else(no_policy)?;
+        let doc = json!({"Version": "2012-10-17", "Id": "default", "Statement": list});
+        Ok(Value::map()
+            .with("Policy", doc.to_string())
+            .with("RevisionId", f.latest.revision_id.as_str()))
+    })
+}

@@ -1,0 +1,540 @@
+//! Running invocations: the pool of warm environments per function version, starting
+//! new ones within the concurrency limits, and the log lines each invocation writes.
+
+use crate::Lambda;
+use crate::env::{Env, Launch, Outcome};
+use crate::model::{self, Config, RuntimeKind};
+use bytes::Bytes;
+use nephos_core::runtime::NextInvocation;
+use nephos_core::{AwsError, RequestContext, Value};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Which environments may serve an invocation: same function, version and revision.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct EnvKey {
+    pub account: String,
+    pub region: String,
+    pub function: String,
+    pub version: String,
+    pub revision: String,
+}
+
+/// A function version resolved for one invocation.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub key: EnvKey,
+    pub config: Config,
+    /// The ARN the caller invoked (qualified as they qualified it).
+    pub invoked_arn: String,
+    pub reserved: Option<u32>,
+}
+
+struct Worker {
+    env: Arc<Env>,
+    idle_since: Instant,
+    /// Log lines go out in order, through one task per environment.
+    logs: tokio::sync::mpsc::UnboundedSender<Vec<(i64, String)>>,
+}
+
+#[derive(Default)]
+pub struct Pool {
+    idle: Mutex<HashMap<EnvKey, Vec<Worker>>>,
+    busy: Mutex<Busy>,
+    next_id: AtomicU64,
+}
+
+#[derive(Default)]
+struct Busy {
+    total: u32,
+    by_function: HashMap<(String, String, String), u32>,
+}
+
+/// What one invocation produced.
+pub struct Result_ {
+    pub outcome: Outcome,
+    pub request_id: String,
+    pub log_tail: String,
+}
+
+fn too_many(reason: &str) -> AwsError {
+    AwsError::new(429, "TooManyRequestsException", "Rate Exceeded.")
+        .with_field("Reason", reason)
+        .with_field("Type", "User")
+}
+
+impl Pool {
+    fn reserve(&self, t: &Target, limit: u32) -> Result<(), AwsError> {
+        let mut busy = self.busy.lock().unwrap();
+        let fkey = (
+            t.key.account.clone(),
+            t.key.region.clone(),
+            t.key.function.clone(),
+        );
+        let used = busy.by_function.get(&fkey).copied().unwrap_or(0);
+        if let Some(r) = t.reserved
+            && used >= r
+        {
+            return Err(too_many(
+                "ReservedFunctionConcurrentInvocationLimitExceeded",
+            ));
+        }
+        if busy.total >= limit {
+            return Err(too_many("ConcurrentInvocationLimitExceeded"));
+        }
+        busy.total += 1;
+        *busy.by_function.entry(fkey).or_default() += 1;
+        Ok(())
+    }
+
+    fn unreserve(&self, t: &Target) {
+        let mut busy = self.busy.lock().unwrap();
+        busy.total = busy.total.saturating_sub(1);
+        let fkey = (
+            t.key.account.clone(),
+            t.key.region.clone(),
+            t.key.function.clone(),
+        );
+        if let Some(n) = busy.by_function.get_mut(&fkey) {
+            *n = n.saturating_sub(1);
+        }
+    }
+
+    /// Ends the idle environments of a function (its code or configuration changed, or
+    /// it was deleted); busy ones end when their invocation does, as their key is stale.
+    pub fn retire(&self, account: &str, region: &str, function: &str) {
+        self.idle
+            .lock()
+            .unwrap()
+            .retain(|k, _| !(k.account == account && k.region == region && k.function == function));
+    }
+
+    pub fn clear(&self) {
+        self.idle.lock().unwrap().clear();
+    }
+
+    /// Ends environments idle for longer than `max_idle`.
+    pub fn reap(&self, max_idle: Duration) {
+        let mut idle = self.idle.lock().unwrap();
+        for workers in idle.values_mut() {
+            workers.retain(|w| w.idle_since.elapsed() < max_idle && !w.env.is_dead());
+        }
+        idle.retain(|_, w| !w.is_empty());
+    }
+}
+
+/// Runs one invocation to its end.
+pub async fn run(
+    l: &Arc<Lambda>,
+    t: &Target,
+    payload: Bytes,
+    trace_id: Option<String>,
+    client_context: Option<String>,
+) -> Result<Result_, AwsError> {
+    l.pool.reserve(t, l.settings.max_concurrency)?;
+    let result = run_reserved(l, t, payload, trace_id, client_context).await;
+    l.pool.unreserve(t);
+    result
+}
+
+async fn run_reserved(
+    l: &Arc<Lambda>,
+    t: &Target,
+    payload: Bytes,
+    trace_id: Option<String>,
+    client_context: Option<String>,
+) -> Result<Result_, AwsError> {
+    let warm = {
+        let mut idle = l.pool.idle.lock().unwrap();
+        let mut found = None;
+        if let Some(ws) = idle.get_mut(&t.key) {
+            while let Some(w) = ws.pop() {
+                if !w.env.is_dead() {
+                    found = Some(w);
+                    break;
+                }
+            }
+        }
+        found
+    };
+    let cold = warm.is_none();
+    let worker = match warm {
+        Some(w) => w,
+        None => start(l, t).await?,
+    };
+    let request_id = uuid();
+    let started = Instant::now();
+    let wall_start = l.clock.now_millis();
+    let timeout = Duration::from_secs(u64::from(t.config.timeout.max(1)));
+    let rx = worker.env.handler.offer(NextInvocation {
+        request_id: request_id.clone(),
+        deadline_ms: wall_ms() + timeout.as_millis() as i64,
+        function_arn: t.invoked_arn.clone(),
+        trace_id,
+        client_context,
+        cognito_identity: None,
+        payload,
+    });
+    let (outcome, timed_out) = match tokio::time::timeout(timeout, rx).await {
+        Ok(Ok(o)) => (o, false),
+        Ok(Err(_)) => (Outcome::Exited(None), false),
+        Err(_) => (Outcome::Exited(None), true),
+    };
+    let elapsed = started.elapsed();
+    let init_ms = cold.then(|| {
+        worker.env.started.elapsed().as_secs_f64() * 1000.0 - elapsed.as_secs_f64() * 1000.0
+    });
+    let outcome = if timed_out {
+        worker.env.kill();
+        Outcome::Error(nephos_core::runtime::ReportedError {
+            error_type: Some("Sandbox.Timedout".into()),
+            body: Bytes::from(
+                serde_json::json!({
+                    "errorType": "Sandbox.Timedout",
+                    "errorMessage": format!(
+                        "RequestId: {request_id} Error: Task timed out after {}.00 seconds",
+                        t.config.timeout
+                    ),
+                })
+                .to_string(),
+            ),
+        })
+    } else {
+        outcome
+    };
+    let output = worker.env.take_output();
+    let max_memory = peak_rss_mb(&worker.env);
+    let lines = log_lines(
+        t,
+        &request_id,
+        wall_start,
+        &output,
+        elapsed,
+        init_ms,
+        max_memory,
+        timed_out,
+        &outcome,
+    );
+    let log_tail = tail(&lines);
+    let _ = worker.logs.send(lines);
+    let healthy = matches!(outcome, Outcome::Response(_) | Outcome::Error(_))
+        && !timed_out
+        && !worker.env.is_dead();
+    if healthy && l.current_revision(&t.key) {
+        let mut w = worker;
+        w.idle_since = Instant::now();
+        l.pool
+            .idle
+            .lock()
+            .unwrap()
+            .entry(t.key.clone())
+            .or_default()
+            .push(w);
+    } else {
+        worker.env.kill();
+    }
+    Ok(Result_ {
+        outcome,
+        request_id,
+        log_tail,
+    })
+}
+
+fn wall_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+pub fn uuid() -> String {
+    let b: [u8; 16] = rand::random();
+    let h = hex::encode(b);
+    format!(
+        "{}-{}-4{}-{}{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[13..16],
+        ["8", "9", "a", "b"][(b[8] & 3) as usize],
+        &h[17..20],
+        &h[20..32]
+    )
+}
+
+fn peak_rss_mb(env: &Env) -> u64 {
+    env.pid()
+        .and_then(|pid| std::fs::read_to_string(format!("/proc/{pid}/status")).ok())
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<u64>().ok())
+        })
+        .map(|kb| kb.div_ceil(1024))
+        .unwrap_or(0)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn log_lines(
+    t: &Target,
+    request_id: &str,
+    start_ms: i64,
+    output: &[u8],
+    elapsed: Duration,
+    init_ms: Option<f64>,
+    max_memory: u64,
+    timed_out: bool,
+    outcome: &Outcome,
+) -> Vec<(i64, String)> {
+    let end_ms = start_ms + elapsed.as_millis() as i64;
+    let version = &t.key.version;
+    let mut lines = vec![(
+        start_ms,
+        format!("START RequestId: {request_id} Version: {version}"),
+    )];
+    for line in String::from_utf8_lossy(output).lines() {
+        lines.push((end_ms, line.to_owned()));
+    }
+    if let Outcome::Exited(status) = outcome
+        && !timed_out
+    {
+        let reason = status
+            .as_deref()
+            .unwrap_or("Runtime exited without providing a reason");
+        lines.push((end_ms, format!("RequestId: {request_id} Error: Runtime exited with error: {reason}\nRuntime.ExitError")));
+    }
+    if timed_out {
+        lines.push((
+            end_ms,
+            format!(
+                "{} {request_id} Task timed out after {}.00 seconds",
+                model::lambda_time(end_ms).replace("+0000", "Z"),
+                t.config.timeout
+            ),
+        ));
+    }
+    lines.push((end_ms, format!("END RequestId: {request_id}")));
+    let ms = elapsed.as_secs_f64() * 1000.0;
+    let mut report = format!(
+        "REPORT RequestId: {request_id}\tDuration: {ms:.2} ms\tBilled Duration: {} ms\tMemory Size: {} MB\tMax Memory Used: {max_memory} MB",
+        (ms.ceil() as u64).max(1),
+        t.config.memory
+    );
+    if let Some(init) = init_ms {
+        report.push_str(&format!("\tInit Duration: {:.2} ms", init.max(0.0)));
+    }
+    if timed_out {
+        report.push_str("\tStatus: timeout");
+    }
+    lines.push((end_ms, report));
+    lines
+}
+
+/// The last 4 KB of an invocation's log, as `LogType: Tail` returns it.
+fn tail(lines: &[(i64, String)]) -> String {
+    let mut text = String::new();
+    for (_, l) in lines {
+        text.push_str(l);
+        text.push('\n');
+    }
+    let mut cut = text.len().saturating_sub(4096);
+    while !text.is_char_boundary(cut) {
+        cut += 1;
+    }
+    text[cut..].to_owned()
+}
+
+/// Starts a new environment for `t`.
+async fn start(l: &Arc<Lambda>, t: &Target) -> Result<Worker, AwsError> {
+    let c = &t.config;
+    let runtime = c.runtime.as_deref().unwrap_or_default();
+    let kind = model::runtime_kind(runtime).ok_or_else(|| {
+        AwsError::new(
+            400,
+            "InvalidRuntimeException",
+            format!("The runtime parameter of {runtime} is not supported by nephos: it runs python3.9-3.14, nodejs18.x-24.x and provided (custom runtimes)."),
+        )
+    })?;
+    let key = hex::encode(
+        base64::Engine::decode(&base64::engine::general_purpose::STANDARD, &c.code_sha256)
+            .unwrap_or_default(),
+    );
+    let code = l.code.clone();
+    let task_root = tokio::task::spawn_blocking(move || code.unpacked(&key))
+        .await
+        .map_err(|e| AwsError::internal(e.to_string()))?
+        .map_err(|e| {
+            tracing::error!(error = %e, "unpacking a function failed");
+            AwsError::new(
+                502,
+                "InvalidZipFileException",
+                "Lambda was unable to unzip the deployment package.",
+            )
+        })?;
+    let id = l.pool.next_id.fetch_add(1, Ordering::Relaxed);
+    let scratch = l.work_dir.join(format!("env-{id}"));
+    let tmp = scratch.join("tmp");
+    let _ = std::fs::create_dir_all(&tmp);
+    let (program, args) = match kind {
+        RuntimeKind::Python => (
+            l.interpreter(RuntimeKind::Python)?,
+            vec![
+                l.runtime_dir
+                    .join("python.py")
+                    .to_string_lossy()
+                    .into_owned(),
+            ],
+        ),
+        RuntimeKind::Node => (
+            l.interpreter(RuntimeKind::Node)?,
+            vec![
+                l.runtime_dir
+                    .join("node.mjs")
+                    .to_string_lossy()
+                    .into_owned(),
+            ],
+        ),
+        RuntimeKind::Provided => (task_root.join("bootstrap"), Vec::new()),
+    };
+    let log_stream = log_stream_name(l.clock.now_millis(), &t.key.version);
+    let log_group = model::log_group(&t.key.function, c);
+    let credentials = l.credentials(t).await;
+    let mut vars: Vec<(String, String)> = Vec::new();
+    let bin_dir = program
+        .parent()
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    vars.push((
+        "PATH".into(),
+        format!("{bin_dir}:/usr/local/bin:/usr/bin:/bin:/opt/bin"),
+    ));
+    vars.push(("LANG".into(), "en_US.UTF-8".into()));
+    vars.push(("TZ".into(), ":UTC".into()));
+    vars.push(("TMPDIR".into(), tmp.to_string_lossy().into_owned()));
+    vars.push(("LD_LIBRARY_PATH".into(), "/opt/lib".into()));
+    vars.push(("_HANDLER".into(), c.handler.clone().unwrap_or_default()));
+    vars.push(("AWS_REGION".into(), t.key.region.clone()));
+    vars.push(("AWS_DEFAULT_REGION".into(), t.key.region.clone()));
+    vars.push(("AWS_EXECUTION_ENV".into(), format!("AWS_Lambda_{runtime}")));
+    vars.push(("AWS_LAMBDA_FUNCTION_NAME".into(), t.key.function.clone()));
+    vars.push(("AWS_LAMBDA_FUNCTION_VERSION".into(), t.key.version.clone()));
+    vars.push((
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE".into(),
+        c.memory.to_string(),
+    ));
+    vars.push(("AWS_LAMBDA_LOG_GROUP_NAME".into(), log_group.clone()));
+    vars.push(("AWS_LAMBDA_LOG_STREAM_NAME".into(), log_stream.clone()));
+    vars.push(("AWS_LAMBDA_INITIALIZATION_TYPE".into(), "on-demand".into()));
+    vars.push((
+        "LAMBDA_TASK_ROOT".into(),
+        task_root.to_string_lossy().into_owned(),
+    ));
+    vars.push((
+        "LAMBDA_RUNTIME_DIR".into(),
+        l.runtime_dir.to_string_lossy().into_owned(),
+    ));
+    vars.push(("AWS_ENDPOINT_URL".into(), l.endpoint()));
+    vars.push(("AWS_ACCESS_KEY_ID".into(), credentials.0));
+    vars.push(("AWS_SECRET_ACCESS_KEY".into(), credentials.1));
+    if let Some(token) = credentials.2 {
+        vars.push(("AWS_SESSION_TOKEN".into(), token));
+    }
+    if kind == RuntimeKind::Python {
+        vars.push(("PYTHONUNBUFFERED".into(), "1".into()));
+        vars.push(("PYTHONDONTWRITEBYTECODE".into(), "1".into()));
+    }
+    if kind == RuntimeKind::Node {
+        vars.push(("NODE_PATH".into(), "/opt/nodejs/node_modules".into()));
+    }
+    if let Some(level) = &c.application_log_level {
+        vars.push(("AWS_LAMBDA_LOG_LEVEL".into(), level.clone()));
+    }
+    if c.log_format == "JSON" {
+        vars.push(("AWS_LAMBDA_LOG_FORMAT".into(), "JSON".into()));
+    }
+    if let Some(env) = &c.environment {
+        for (k, v) in env {
+            vars.retain(|(name, _)| name != k);
+            vars.push((k.clone(), v.clone()));
+        }
+    }
+    let launch = Launch {
+        program,
+        args,
+        cwd: task_root,
+        vars,
+        scratch,
+    };
+    let env = Env::start(launch, &*l.server).map_err(|e| {
+        tracing::warn!(error = %e, function = %t.key.function, "starting an environment failed");
+        AwsError::new(
+            502,
+            "ServiceException",
+            format!(
+                "nephos could not start the runtime of {}: {e}",
+                t.key.function
+            ),
+        )
+    })?;
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(crate::logs::ship(
+        l.clone(),
+        t.key.account.clone(),
+        t.key.region.clone(),
+        log_group,
+        log_stream,
+        rx,
+    ));
+    Ok(Worker {
+        env,
+        idle_since: Instant::now(),
+        logs: tx,
+    })
+}
+
+/// `2024/01/02/[$LATEST]0123456789abcdef0123456789abcdef`, as AWS names streams.
+fn log_stream_name(now_ms: i64, version: &str) -> String {
+    let date = nephos_core::Timestamp::from_millis(now_ms).to_iso8601();
+    let day = date.get(0..10).unwrap_or("1970-01-01").replace('-', "/");
+    let b: [u8; 16] = rand::random();
+    format!("{day}/[{version}]{}", hex::encode(b))
+}
+
+/// The payload of an invocation's error as the caller sees it.
+pub fn error_payload(outcome: &Outcome, request_id: &str) -> Option<Bytes> {
+    match outcome {
+        Outcome::Response(_) => None,
+        Outcome::Error(e) | Outcome::InitError(e) => Some(e.body.clone()),
+        Outcome::Exited(status) => {
+            let msg = match status {
+                Some(s) => format!("RequestId: {request_id} Error: Runtime exited with error: {s}"),
+                None => format!(
+                    "RequestId: {request_id} Error: Runtime exited without providing a reason"
+                ),
+            };
+            Some(Bytes::from(
+                serde_json::json!({"errorType": "Runtime.ExitError", "errorMessage": msg})
+                    .to_string(),
+            ))
+        }
+    }
+}
+
+/// A context in `account`/`region` for calls lambda makes on its own behalf.
+pub fn service_context(l: &Lambda, account: &str, region: &str, operation: &str) -> RequestContext {
+    let mut ctx = RequestContext::internal("lambda", operation, l.clock.clone());
+    ctx.account_id = account.to_owned();
+    ctx.region = region.to_owned();
+    ctx
+}
+
+pub fn credentials_from(v: &Value) -> Option<(String, String, Option<String>)> {
+    let c = v.get("Credentials")?;
+    Some((
+        c.str("AccessKeyId")?.to_owned(),
+        c.str("SecretAccessKey")?.to_owned(),
+        c.str("SessionToken").map(str::to_owned),
+    ))
+}
