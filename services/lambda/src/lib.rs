@@ -71,9 +71,17 @@ pub struct Lambda {
     settings: Settings,
     endpoint: OnceLock<String>,
     pool: runtime::Pool,
+    /// Role sessions by role ARN and account, with when they were issued: environments
+    /// share them rather than each starting a session.
+    sessions: std::sync::Mutex<
+        std::collections::HashMap<(String, String), (std::time::Instant, Credentials)>,
+    >,
     /// Interpreters resolved to absolute paths (a function's PATH is not nephos's).
     interpreters: std::sync::Mutex<std::collections::HashMap<String, PathBuf>>,
 }
+
+/// Access key id, secret, session token.
+type Credentials = (String, String, Option<String>);
 
 pub struct LambdaProvider {
     inner: Arc<Lambda>,
@@ -145,6 +153,7 @@ impl LambdaProvider {
             endpoint: OnceLock::new(),
             pool: runtime::Pool::default(),
             interpreters: Default::default(),
+            sessions: Default::default(),
         });
         Ok(LambdaProvider { inner })
     }
@@ -303,18 +312,34 @@ impl Lambda {
         }
     }
 
-    /// Credentials for the function's environment. Until STS issues role sessions, the
-    /// function acts as its account (an access key id that is the account number).
-    async fn credentials(&self, t: &runtime::Target) -> (String, String, Option<String>) {
+    /// Credentials for the function's environment: a session of its execution role from
+    /// nephos's STS (12 hours, reused for 11), else the account itself (an access key id
+    /// that is the account number).
+    async fn credentials(&self, t: &runtime::Target) -> Credentials {
+        let key = (t.key.account.clone(), t.config.role.clone());
+        if let Some((at, c)) = self.sessions.lock().unwrap().get(&key)
+            && at.elapsed() < std::time::Duration::from_secs(11 * 3600)
+        {
+            return c.clone();
+        }
         let ctx = runtime::service_context(self, &t.key.account, &t.key.region, "AssumeRole");
         let input = nephos_core::Value::map()
             .with("RoleArn", t.config.role.as_str())
             .with("RoleSessionName", t.key.function.as_str())
             .with("DurationSeconds", 43_200i64);
-        match self.dispatcher.call(&ctx, "sts", "AssumeRole", input).await {
-            Ok(v) => runtime::credentials_from(&v)
-                .unwrap_or_else(|| (t.key.account.clone(), "test".into(), None)),
-            Err(_) => (t.key.account.clone(), "test".into(), None),
+        let issued = match self.dispatcher.call(&ctx, "sts", "AssumeRole", input).await {
+            Ok(v) => runtime::credentials_from(&v),
+            Err(_) => None,
+        };
+        match issued {
+            Some(c) => {
+                self.sessions
+                    .lock()
+                    .unwrap()
+                    .insert(key, (std::time::Instant::now(), c.clone()));
+                c
+            }
+            None => (t.key.account.clone(), "test".into(), None),
         }
     }
 }

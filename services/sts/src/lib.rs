@@ -1,7 +1,7 @@
 //! AWS Security Token Service (STS): who is calling, and temporary credentials.
 //!
-//! Implemented: GetCallerIdentity, GetSessionToken, GetAccessKeyInfo. Credentials that
-//! GetSessionToken issues are kept (durably with `--data-dir`) so that requests signed
+//! Implemented: GetCallerIdentity, GetSessionToken, AssumeRole, GetAccessKeyInfo.
+//! Credentials that GetSessionToken and AssumeRole issue are kept (durably with `--data-dir`) so that requests signed
 //! with them resolve to the right account and principal, verify with
 //! `--verify-signatures`, and stop working when they expire on the nephos clock.
 
@@ -99,8 +99,13 @@ impl StsProvider {
             user_id,
             expires_at_ms: Some(expires_at_ms),
         };
+        Ok(Value::map().with("Credentials", self.issue(cred).await?))
+    }
+
+    /// Keeps `cred` (durably: a client may use it right after) and answers its
+    /// `Credentials` member.
+    async fn issue(&self, cred: Credential) -> Result<Value, AwsError> {
         let record = serde_json::to_vec(&cred).map_err(|e| AwsError::internal(e.to_string()))?;
-        // Durable before acknowledged: a client may use these credentials right after.
         self.storage
             .commit(vec![Mutation::put(
                 TABLE,
@@ -112,25 +117,70 @@ impl StsProvider {
                 tracing::error!(error = %e, "persisting session credentials failed");
                 AwsError::internal("the credentials could not be stored")
             })?;
-        let out = Value::map().with(
-            "Credentials",
-            Value::map()
-                .with("AccessKeyId", cred.access_key_id.as_str())
-                .with("SecretAccessKey", cred.secret_access_key.as_str())
-                .with(
-                    "SessionToken",
-                    cred.session_token.clone().unwrap_or_default(),
-                )
-                .with(
-                    "Expiration",
-                    nephos_core::Timestamp::from_millis(expires_at_ms),
-                ),
-        );
+        let out = Value::map()
+            .with("AccessKeyId", cred.access_key_id.as_str())
+            .with("SecretAccessKey", cred.secret_access_key.as_str())
+            .with(
+                "SessionToken",
+                cred.session_token.clone().unwrap_or_default(),
+            )
+            .with(
+                "Expiration",
+                nephos_core::Timestamp::from_millis(cred.expires_at_ms.unwrap_or_default()),
+            );
         self.issued
             .write()
             .unwrap()
             .insert(cred.access_key_id.clone(), cred);
         Ok(out)
+    }
+
+    /// AssumeRole: a session of the role in the role's own account. Until IAM exists the
+    /// role is not looked up and its trust policy not evaluated; the session acts as the
+    /// role's account.
+    async fn assume_role(&self, ctx: &RequestContext, input: &Value) -> Result<Value, AwsError> {
+        let role_arn = input.str("RoleArn").unwrap_or_default();
+        let session = input.str("RoleSessionName").unwrap_or_default();
+        let Some((account, role_path)) = role_arn
+            .strip_prefix("arn:aws:iam::")
+            .and_then(|r| r.split_once(":role/"))
+            .filter(|(a, n)| nephos_core::is_account_id(a) && !n.is_empty())
+        else {
+            return Err(AwsError::new(
+                400,
+                "ValidationError",
+                format!("{role_arn} is invalid"),
+            ));
+        };
+        let role_name = role_path.rsplit('/').next().unwrap_or(role_path);
+        let secs = input.int("DurationSeconds").unwrap_or(3_600);
+        // A stable id per role, as IAM gives each role one (AROA...).
+        let digest = <sha2::Sha256 as sha2::Digest>::digest(role_arn.as_bytes());
+        let role_id: String = digest
+            .iter()
+            .take(17)
+            .map(|b| UPPER_ALNUM[(*b as usize) % UPPER_ALNUM.len()] as char)
+            .collect();
+        let assumed_id = format!("AROA{role_id}:{session}");
+        let arn = format!("arn:aws:sts::{account}:assumed-role/{role_name}/{session}");
+        let cred = Credential {
+            access_key_id: format!("ASIA{}", random_alnum(16, UPPER_ALNUM)),
+            secret_access_key: random_alnum(40, SECRET_CHARS),
+            session_token: Some(format!("FwoGZXIvYXdzE{}", random_alnum(343, SECRET_CHARS))),
+            account_id: account.to_owned(),
+            principal_arn: arn.clone(),
+            user_id: assumed_id.clone(),
+            expires_at_ms: Some(ctx.clock.now_millis() + secs * 1000),
+        };
+        Ok(Value::map()
+            .with("Credentials", self.issue(cred).await?)
+            .with(
+                "AssumedRoleUser",
+                Value::map()
+                    .with("AssumedRoleId", assumed_id)
+                    .with("Arn", arn),
+            )
+            .with("PackedPolicySize", 0i64))
     }
 
     fn get_access_key_info(&self, input: &Value) -> Value {
@@ -156,7 +206,12 @@ impl Provider for StsProvider {
     }
 
     fn operations(&self) -> &'static [&'static str] {
-        &["GetAccessKeyInfo", "GetCallerIdentity", "GetSessionToken"]
+        &[
+            "AssumeRole",
+            "GetAccessKeyInfo",
+            "GetCallerIdentity",
+            "GetSessionToken",
+        ]
     }
 
     fn handle<'a>(
@@ -169,6 +224,7 @@ impl Provider for StsProvider {
                 "GetCallerIdentity" => self.get_caller_identity(ctx),
                 "GetSessionToken" => self.get_session_token(ctx, &input.value).await?,
                 "GetAccessKeyInfo" => self.get_access_key_info(&input.value),
+                "AssumeRole" => self.assume_role(ctx, &input.value).await?,
                 other => return Err(AwsError::not_implemented("sts", other)),
             };
             Ok(Output::new(value))
