@@ -104,7 +104,46 @@ def test_access_key_info(nephos, account):
 
 def test_unimplemented_sts_operation_answers_501(nephos):
     with pytest.raises(ClientError) as e:
-        nephos.client("sts").assume_role(RoleArn="arn:aws:iam::123456789012:role/r", RoleSessionName="session")
+        nephos.client("sts").decode_authorization_message(EncodedMessage="x")
     assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 501
     assert e.value.response["Error"]["Code"] == "NotImplemented"
-    assert "AssumeRole" in e.value.response["Error"]["Message"]
+    assert "DecodeAuthorizationMessage" in e.value.response["Error"]["Message"]
+
+
+def test_assume_role_sessions_act_as_the_role_in_its_account(nephos, account):
+    sts = nephos.client("sts", account=account)
+    out = sts.assume_role(
+        RoleArn=f"arn:aws:iam::{account}:role/team/deployer", RoleSessionName="ci-run"
+    )
+    creds = out["Credentials"]
+    assert creds["AccessKeyId"].startswith("ASIA")
+    left = (creds["Expiration"] - nephos_now(nephos)).total_seconds()
+    assert 3500 < left <= 3600
+    user = out["AssumedRoleUser"]
+    assert user["Arn"] == f"arn:aws:sts::{account}:assumed-role/deployer/ci-run"
+    assert user["AssumedRoleId"].startswith("AROA") and user["AssumedRoleId"].endswith(":ci-run")
+    temp = boto3.client(
+        "sts",
+        endpoint_url=nephos.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+    )
+    ident = temp.get_caller_identity()
+    assert ident["Arn"] == user["Arn"]
+    assert ident["UserId"] == user["AssumedRoleId"]
+    assert ident["Account"] == account
+    # The same role gets the same role id in every session.
+    again = sts.assume_role(
+        RoleArn=f"arn:aws:iam::{account}:role/team/deployer", RoleSessionName="other"
+    )
+    assert again["AssumedRoleUser"]["AssumedRoleId"].split(":")[0] == user["AssumedRoleId"].split(":")[0]
+
+
+def test_assume_role_refuses_what_is_not_a_role_arn(nephos, account):
+    with pytest.raises(ClientError) as e:
+        nephos.client("sts", account=account).assume_role(
+            RoleArn="arn:aws:iam::123456789012:user/bob", RoleSessionName="ss"
+        )
+    assert e.value.response["Error"]["Code"] == "ValidationError"
