@@ -9,6 +9,7 @@
 //!   API on a loopback port of its own (served over HTTP by the binary's
 //!   `RuntimeServer`, so this crate never sees HTTP); [`logs`]: each invocation's lines
 //!   to CloudWatch Logs.
+//! - [`esm`]: event source mappings (SQS queues, DynamoDB streams) with [`filter`]ing.
 //! - [`code`]: deployment packages, checked, stored by hash and unpacked safely.
 //!
 //! Python and Node.js functions run under nephos's own small bootstraps (in
@@ -17,6 +18,8 @@
 
 mod code;
 mod env;
+mod esm;
+mod filter;
 mod functions;
 mod invoke;
 mod logs;
@@ -71,6 +74,7 @@ pub struct Lambda {
     settings: Settings,
     endpoint: OnceLock<String>,
     pool: runtime::Pool,
+    mappings: esm::Mappings,
     /// Role sessions by role ARN and account, with when they were issued: environments
     /// share them rather than each starting a session.
     sessions: std::sync::Mutex<
@@ -90,18 +94,22 @@ pub struct LambdaProvider {
 const OPERATIONS: &[&str] = &[
     "AddPermission",
     "CreateAlias",
+    "CreateEventSourceMapping",
     "CreateFunction",
     "DeleteAlias",
+    "DeleteEventSourceMapping",
     "DeleteFunction",
     "DeleteFunctionConcurrency",
     "GetAccountSettings",
     "GetAlias",
+    "GetEventSourceMapping",
     "GetFunction",
     "GetFunctionConcurrency",
     "GetFunctionConfiguration",
     "GetPolicy",
     "Invoke",
     "ListAliases",
+    "ListEventSourceMappings",
     "ListFunctions",
     "ListTags",
     "ListVersionsByFunction",
@@ -111,6 +119,7 @@ const OPERATIONS: &[&str] = &[
     "TagResource",
     "UntagResource",
     "UpdateAlias",
+    "UpdateEventSourceMapping",
     "UpdateFunctionCode",
     "UpdateFunctionConfiguration",
 ];
@@ -152,6 +161,7 @@ impl LambdaProvider {
             settings,
             endpoint: OnceLock::new(),
             pool: runtime::Pool::default(),
+            mappings: esm::Mappings::default(),
             interpreters: Default::default(),
             sessions: Default::default(),
         });
@@ -189,6 +199,7 @@ impl LambdaProvider {
                     .reap(std::time::Duration::from_secs(l.settings.idle_seconds));
             }
         });
+        esm::resume(l)?;
         let queued = l.storage.load(invoke::ASYNC).map_err(|e| e.to_string())?;
         let l = l.clone();
         tokio::spawn(async move {
@@ -391,6 +402,16 @@ impl Provider for LambdaProvider {
                 "AddPermission" => policy::add_permission(l, ctx, i).await?,
                 "RemovePermission" => policy::remove_permission(l, ctx, i).await?,
                 "GetPolicy" => policy::get_policy(l, ctx, i)?,
+                "CreateEventSourceMapping" => {
+                    return Ok(Output {
+                        status: Some(202),
+                        ..Output::new(esm::create(l, ctx, i).await?)
+                    });
+                }
+                "GetEventSourceMapping" => esm::get(l, ctx, i)?,
+                "UpdateEventSourceMapping" => esm::update(l, ctx, i).await?,
+                "DeleteEventSourceMapping" => esm::delete(l, ctx, i).await?,
+                "ListEventSourceMappings" => esm::list(l, ctx, i)?,
                 other => return Err(AwsError::not_implemented("lambda", other)),
             };
             Ok(Output::new(value))
@@ -398,6 +419,7 @@ impl Provider for LambdaProvider {
     }
 
     fn reset(&self) {
+        self.inner.mappings.clear();
         self.inner.pool.clear();
         self.inner.regions.clear();
     }

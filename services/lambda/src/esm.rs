@@ -1,0 +1,982 @@
+//! Event source mappings: pollers that read SQS queues and DynamoDB streams through the
+//! in-process dispatcher and invoke functions with AWS's event shapes.
+//!
+//! SQS: long-polling receivers (up to five per mapping, or `ScalingConfig`'s maximum
+//! concurrency) fill a batch up to `BatchSize` within `MaximumBatchingWindowInSeconds`,
+//! invoke synchronously, and delete what succeeded (all of the batch, or all but the
+//! `batchItemFailures` with `ReportBatchItemFailures`); a failed batch stays in the queue,
+//! so its visibility timeout and redrive policy decide what happens next, as on AWS.
+//! Records dropped by `FilterCriteria` are deleted. FIFO queues keep one group's messages
+//! in order because SQS hands a group to one receiver at a time.
+//!
+//! DynamoDB Streams: one reader per shard from the starting position, retrying a failed
+//! batch (bisecting it when asked) until `MaximumRetryAttempts` or
+//! `MaximumRecordAgeInSeconds`, then sending the on-failure destination a record of what
+//! was skipped. The position read up to is stored, so a restart resumes after it.
+
+use crate::Lambda;
+use crate::env::Outcome;
+use crate::filter;
+use crate::functions::invalid;
+use crate::invoke;
+use crate::model::{FunctionRef, function_arn};
+use crate::runtime::{self, service_context};
+use base64::Engine;
+use bytes::Bytes;
+use nephos_core::{AwsError, RequestContext, Timestamp, Value};
+use nephos_storage::Mutation;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value as Json, json};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub const MAPPINGS: &str = "lambda.esm";
+pub const CHECKPOINTS: &str = "lambda.esm.checkpoints";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Mapping {
+    pub uuid: String,
+    pub account: String,
+    pub region: String,
+    /// The function as named (`name` or `name:qualifier`).
+    pub function: String,
+    pub qualifier: Option<String>,
+    pub source_arn: String,
+    pub batch_size: i64,
+    pub window_secs: i64,
+    pub enabled: bool,
+    pub starting_position: Option<String>,
+    pub starting_timestamp_ms: Option<i64>,
+    pub filters: Vec<String>,
+    pub response_types: Vec<String>,
+    pub max_concurrency: Option<i64>,
+    pub max_retry: i64,
+    pub max_age: i64,
+    pub bisect: bool,
+    pub parallelization: i64,
+    pub tumbling: i64,
+    pub on_failure: Option<String>,
+    pub last_modified_ms: i64,
+    pub last_result: String,
+}
+
+impl Mapping {
+    fn kind(&self) -> Source {
+        if self.source_arn.starts_with("arn:aws:sqs:") {
+            Source::Sqs
+        } else {
+            Source::Stream
+        }
+    }
+
+    fn state(&self) -> &'static str {
+        if self.enabled { "Enabled" } else { "Disabled" }
+    }
+
+    fn arn(&self) -> String {
+        format!(
+            "arn:aws:lambda:{}:{}:event-source-mapping:{}",
+            self.region, self.account, self.uuid
+        )
+    }
+
+    fn function_arn(&self) -> String {
+        let base = function_arn(&self.region, &self.account, &self.function);
+        match &self.qualifier {
+            Some(q) => format!("{base}:{q}"),
+            None => base,
+        }
+    }
+
+    fn describe(&self, state: &str) -> Value {
+        let mut v = Value::map()
+            .with("UUID", self.uuid.as_str())
+            .with("BatchSize", self.batch_size)
+            .with("MaximumBatchingWindowInSeconds", self.window_secs)
+            .with("EventSourceArn", self.source_arn.as_str())
+            .with("FunctionArn", self.function_arn())
+            .with(
+                "LastModified",
+                Timestamp::from_millis(self.last_modified_ms),
+            )
+            .with("State", state)
+            .with("StateTransitionReason", "USER_INITIATED")
+            .with(
+                "FunctionResponseTypes",
+                Value::List(
+                    self.response_types
+                        .iter()
+                        .map(|t| t.as_str().into())
+                        .collect(),
+                ),
+            )
+            .with("EventSourceMappingArn", self.arn());
+        if !self.filters.is_empty() {
+            v.insert(
+                "FilterCriteria",
+                Value::map().with(
+                    "Filters",
+                    Value::List(
+                        self.filters
+                            .iter()
+                            .map(|p| Value::map().with("Pattern", p.as_str()))
+                            .collect(),
+                    ),
+                ),
+            );
+        }
+        if let Some(c) = self.max_concurrency {
+            v.insert("ScalingConfig", Value::map().with("MaximumConcurrency", c));
+        }
+        if self.kind() == Source::Stream {
+            v.insert("StateTransitionReason", "User action");
+            v.insert("LastProcessingResult", self.last_result.as_str());
+            v.insert(
+                "StartingPosition",
+                self.starting_position.clone().unwrap_or_default(),
+            );
+            if let Some(ts) = self.starting_timestamp_ms {
+                v.insert("StartingPositionTimestamp", Timestamp::from_millis(ts));
+            }
+            v.insert("MaximumRecordAgeInSeconds", self.max_age);
+            v.insert("BisectBatchOnFunctionError", self.bisect);
+            v.insert("MaximumRetryAttempts", self.max_retry);
+            v.insert("ParallelizationFactor", self.parallelization);
+            v.insert("TumblingWindowInSeconds", self.tumbling);
+            let mut on_failure = Value::map();
+            if let Some(d) = &self.on_failure {
+                on_failure.insert("Destination", d.as_str());
+            }
+            v.insert(
+                "DestinationConfig",
+                Value::map().with("OnFailure", on_failure),
+            );
+        }
+        v
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    Sqs,
+    Stream,
+}
+
+/// Mappings and their running pollers.
+#[derive(Default)]
+pub struct Mappings {
+    all: Mutex<HashMap<String, (Mapping, Vec<tokio::task::JoinHandle<()>>)>>,
+}
+
+impl Mappings {
+    pub fn clear(&self) {
+        for (_, (_, tasks)) in self.all.lock().unwrap().drain() {
+            tasks.iter().for_each(|t| t.abort());
+        }
+    }
+}
+
+fn not_found(uuid: &str, ctx: &RequestContext) -> AwsError {
+    AwsError::new(
+        404,
+        "ResourceNotFoundException",
+        format!(
+            "Event source mapping not found: arn:aws:lambda:{}:{}:event-source-mapping:{uuid}",
+            ctx.region, ctx.account_id
+        ),
+    )
+}
+
+fn list_of(v: Option<&Value>) -> Vec<String> {
+    v.and_then(Value::as_list)
+        .map(|l| {
+            l.iter()
+                .filter_map(|x| x.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn filters_of(input: &Value) -> Result<Option<Vec<String>>, AwsError> {
+    let Some(fc) = input.get("FilterCriteria") else {
+        return Ok(None);
+    };
+    let mut out = Vec::new();
+    for f in fc
+        .get("Filters")
+        .and_then(Value::as_list)
+        .unwrap_or_default()
+    {
+        let p = f.str("Pattern").unwrap_or_default();
+        filter::parse(p).map_err(|_| invalid(format!("Invalid filter pattern definition.")))?;
+        out.push(p.to_owned());
+    }
+    Ok(Some(out))
+}
+
+/// Checks that the function exists (answered as AWS does for mappings).
+fn resolve_function(
+    l: &Lambda,
+    ctx: &RequestContext,
+    name: &str,
+) -> Result<(String, Option<String>), AwsError> {
+    let r = FunctionRef::parse(name)?;
+    let exists = l
+        .regions
+        .get(ctx)
+        .functions
+        .lock()
+        .unwrap()
+        .get(&r.name)
+        .is_some_and(|f| f.resolve(r.qualifier.as_deref()).is_some());
+    if !exists {
+        return Err(AwsError::new(
+            404,
+            "ResourceNotFoundException",
+            "Function does not exist",
+        ));
+    }
+    Ok((r.name, r.qualifier))
+}
+
+pub async fn create(
+    l: &Arc<Lambda>,
+    ctx: &RequestContext,
+    input: &Value,
+) -> Result<Value, AwsError> {
+    let source = input.str("EventSourceArn").unwrap_or_default().to_owned();
+    let (function, qualifier) =
+        resolve_function(l, ctx, input.str("FunctionName").unwrap_or_default())?;
+    let kind = if source.starts_with("arn:aws:sqs:") {
+        Source::Sqs
+    } else if source.starts_with("arn:aws:dynamodb:") && source.contains("/stream/") {
+        Source::Stream
+    } else if source.starts_with("arn:aws:kinesis:") {
+        return Err(AwsError::not_implemented("lambda", "Kinesis event sources"));
+    } else {
+        return Err(invalid("Unrecognized event source."));
+    };
+    let batch_default = if kind == Source::Sqs { 10 } else { 100 };
+    let batch_size = input.int("BatchSize").unwrap_or(batch_default);
+    let window = input.int("MaximumBatchingWindowInSeconds").unwrap_or(0);
+    if kind == Source::Sqs && batch_size > 10 && window == 0 {
+        return Err(invalid(
+            "Maximum batch window in seconds must be greater than 0 if maximum batch size is greater than 10",
+        ));
+    }
+    let starting_position = input.str("StartingPosition").map(str::to_owned);
+    if kind == Source::Stream && starting_position.is_none() {
+        return Err(invalid(
+            "1 validation error detected: Value null at 'startingPosition' failed to satisfy constraint: Member must not be null.",
+        ));
+    }
+    if kind == Source::Stream && starting_position.as_deref() == Some("AT_TIMESTAMP") {
+        return Err(invalid(format!(
+            "Unsupported starting position for arn type: {source}"
+        )));
+    }
+    let m = Mapping {
+        uuid: runtime::uuid(),
+        account: ctx.account_id.clone(),
+        region: ctx.region.clone(),
+        function: function.clone(),
+        qualifier,
+        source_arn: source.clone(),
+        batch_size,
+        window_secs: window,
+        enabled: input.bool("Enabled").unwrap_or(true),
+        starting_position,
+        starting_timestamp_ms: match input.get("StartingPositionTimestamp") {
+            Some(Value::Timestamp(t)) => Some(t.as_millis()),
+            _ => None,
+        },
+        filters: filters_of(input)?.unwrap_or_default(),
+        response_types: list_of(input.get("FunctionResponseTypes")),
+        max_concurrency: input
+            .get("ScalingConfig")
+            .and_then(|s| s.int("MaximumConcurrency")),
+        max_retry: input.int("MaximumRetryAttempts").unwrap_or(-1),
+        max_age: input.int("MaximumRecordAgeInSeconds").unwrap_or(-1),
+        bisect: input.bool("BisectBatchOnFunctionError").unwrap_or(false),
+        parallelization: input.int("ParallelizationFactor").unwrap_or(1),
+        tumbling: input.int("TumblingWindowInSeconds").unwrap_or(0),
+        on_failure: input
+            .get("DestinationConfig")
+            .and_then(|d| d.get("OnFailure"))
+            .and_then(|o| o.str("Destination"))
+            .map(str::to_owned),
+        last_modified_ms: ctx.clock.now_millis(),
+        last_result: "No records processed".into(),
+    };
+    {
+        let all = l.mappings.all.lock().unwrap();
+        if kind == Source::Sqs
+            && let Some((other, _)) = all.values().find(|(o, _)| {
+                o.source_arn == source
+                    && o.function == function
+                    && o.account == ctx.account_id
+                    && o.region == ctx.region
+            })
+        {
+            return Err(AwsError::new(
+                409,
+                "ResourceConflictException",
+                format!(
+                    "An event source mapping with SQS arn (\" {source} \") and function (\" {function} \") already exists. Please update or delete the existing mapping with UUID {}",
+                    other.uuid
+                ),
+            ));
+        }
+    }
+    store(l, &m).await?;
+    let out = m.describe("Creating");
+    start(l, m);
+    Ok(out)
+}
+
+async fn store(l: &Lambda, m: &Mapping) -> Result<(), AwsError> {
+    let v = serde_json::to_vec(m).map_err(|e| AwsError::internal(e.to_string()))?;
+    crate::state::commit(
+        &l.storage,
+        vec![Mutation::put(MAPPINGS, m.uuid.as_bytes(), v)],
+    )
+    .await
+}
+
+/// Registers `m` and starts its pollers when it is enabled.
+pub fn start(l: &Arc<Lambda>, m: Mapping) {
+    let mut tasks = Vec::new();
+    if m.enabled {
+        match m.kind() {
+            Source::Sqs => {
+                let n = m.max_concurrency.unwrap_or(5).clamp(1, 5);
+                for _ in 0..n {
+                    tasks.push(tokio::spawn(poll_sqs(l.clone(), m.clone())));
+                }
+            }
+            Source::Stream => tasks.push(tokio::spawn(poll_stream(l.clone(), m.clone()))),
+        }
+    }
+    if let Some((_, old)) = l
+        .mappings
+        .all
+        .lock()
+        .unwrap()
+        .insert(m.uuid.clone(), (m, tasks))
+    {
+        old.iter().for_each(|t| t.abort());
+    }
+}
+
+/// Reloads mappings stored before a restart and starts their pollers.
+pub fn resume(l: &Arc<Lambda>) -> Result<(), String> {
+    for (_, v) in l.storage.load(MAPPINGS).map_err(|e| e.to_string())? {
+        if let Ok(m) = serde_json::from_slice::<Mapping>(&v) {
+            start(l, m);
+        }
+    }
+    Ok(())
+}
+
+fn find(l: &Lambda, ctx: &RequestContext, uuid: &str) -> Result<Mapping, AwsError> {
+    l.mappings
+        .all
+        .lock()
+        .unwrap()
+        .get(uuid)
+        .filter(|(m, _)| m.account == ctx.account_id && m.region == ctx.region)
+        .map(|(m, _)| m.clone())
+        .ok_or_else(|| not_found(uuid, ctx))
+}
+
+pub fn get(l: &Lambda, ctx: &RequestContext, input: &Value) -> Result<Value, AwsError> {
+    let m = find(l, ctx, input.str("UUID").unwrap_or_default())?;
+    Ok(m.describe(m.state()))
+}
+
+pub async fn update(
+    l: &Arc<Lambda>,
+    ctx: &RequestContext,
+    input: &Value,
+) -> Result<Value, AwsError> {
+    let mut m = find(l, ctx, input.str("UUID").unwrap_or_default())?;
+    if let Some(f) = input.str("FunctionName") {
+        let (name, q) = resolve_function(l, ctx, f)?;
+        m.function = name;
+        m.qualifier = q;
+    }
+    if let Some(b) = input.int("BatchSize") {
+        m.batch_size = b;
+    }
+    if let Some(w) = input.int("MaximumBatchingWindowInSeconds") {
+        m.window_secs = w;
+    }
+    if let Some(e) = input.bool("Enabled") {
+        m.enabled = e;
+    }
+    if let Some(f) = filters_of(input)? {
+        m.filters = f;
+    }
+    if input.get("FunctionResponseTypes").is_some() {
+        m.response_types = list_of(input.get("FunctionResponseTypes"));
+    }
+    if let Some(c) = input.get("ScalingConfig") {
+        m.max_concurrency = c.int("MaximumConcurrency");
+    }
+    if let Some(r) = input.int("MaximumRetryAttempts") {
+        m.max_retry = r;
+    }
+    if let Some(a) = input.int("MaximumRecordAgeInSeconds") {
+        m.max_age = a;
+    }
+    if let Some(b) = input.bool("BisectBatchOnFunctionError") {
+        m.bisect = b;
+    }
+    if let Some(d) = input
+        .get("DestinationConfig")
+        .and_then(|d| d.get("OnFailure"))
+    {
+        m.on_failure = d.str("Destination").map(str::to_owned);
+    }
+    m.last_modified_ms = ctx.clock.now_millis();
+    store(l, &m).await?;
+    let out = m.describe("Updating");
+    start(l, m);
+    Ok(out)
+}
+
+pub async fn delete(
+    l: &Arc<Lambda>,
+    ctx: &RequestContext,
+    input: &Value,
+) -> Result<Value, AwsError> {
+    let uuid = input.str("UUID").unwrap_or_default();
+    let m = find(l, ctx, uuid)?;
+    crate::state::commit(
+        &l.storage,
+        vec![Mutation::delete(MAPPINGS, m.uuid.as_bytes())],
+    )
+    .await?;
+    if let Some((_, tasks)) = l.mappings.all.lock().unwrap().remove(uuid) {
+        tasks.iter().for_each(|t| t.abort());
+    }
+    Ok(m.describe("Deleting"))
+}
+
+pub fn list(l: &Lambda, ctx: &RequestContext, input: &Value) -> Result<Value, AwsError> {
+    let source = input.str("EventSourceArn");
+    let function = match input.str("FunctionName") {
+        Some(f) => Some(FunctionRef::parse(f)?.name),
+        None => None,
+    };
+    let max = input.int("MaxItems").unwrap_or(100).clamp(1, 10000) as usize;
+    let marker = input.str("Marker");
+    let all = l.mappings.all.lock().unwrap();
+    let mut found: Vec<&Mapping> = all
+        .values()
+        .map(|(m, _)| m)
+        .filter(|m| m.account == ctx.account_id && m.region == ctx.region)
+        .filter(|m| source.is_none_or(|s| m.source_arn == s))
+        .filter(|m| function.as_deref().is_none_or(|f| m.function == f))
+        .filter(|m| marker.is_none_or(|k| m.uuid.as_str() > k))
+        .collect();
+    found.sort_by(|a, b| a.uuid.cmp(&b.uuid));
+    let page: Vec<Value> = found
+        .iter()
+        .take(max)
+        .map(|m| m.describe(m.state()))
+        .collect();
+    let mut out = Value::map().with("EventSourceMappings", Value::List(page));
+    if found.len() > max {
+        out.insert("NextMarker", found[max - 1].uuid.as_str());
+    }
+    Ok(out)
+}
+
+/// A value from an in-process answer as it would look in JSON on the wire.
+pub fn wire_json(v: &Value) -> Json {
+    match v {
+        Value::Null => Json::Null,
+        Value::Bool(b) => json!(b),
+        Value::Integer(i) => json!(i),
+        Value::Float(f) => json!(f),
+        Value::String(s) => json!(s),
+        Value::Blob(b) => json!(base64::engine::general_purpose::STANDARD.encode(b)),
+        Value::Timestamp(t) => json!(t.as_millis() as f64 / 1000.0),
+        Value::Json(raw) => serde_json::from_str(raw.text()).unwrap_or_default(),
+        Value::List(l) => Json::Array(l.iter().map(wire_json).collect()),
+        Value::Map(m) => Json::Object(m.iter().map(|(k, v)| (k.clone(), wire_json(v))).collect()),
+    }
+}
+
+fn passes(m: &Mapping, record: &Json) -> bool {
+    if m.filters.is_empty() {
+        return true;
+    }
+    // SQS bodies are matched as JSON when they are JSON.
+    let mut view = record.clone();
+    if let Some(body) = record.get("body").and_then(Json::as_str)
+        && let Ok(parsed) = serde_json::from_str::<Json>(body)
+    {
+        view["body"] = parsed;
+    }
+    m.filters
+        .iter()
+        .filter_map(|p| filter::parse(p).ok())
+        .any(|p| filter::matches(&p, &view))
+}
+
+/// Invokes the mapping's function with `event`; `Ok(Some(body))` is the function's
+/// answer, `Ok(None)` a function error, `Err` a failure to invoke at all.
+async fn deliver(l: &Arc<Lambda>, m: &Mapping, event: &Json) -> Result<Option<Bytes>, AwsError> {
+    let ctx = service_context(l, &m.account, &m.region, "Invoke");
+    let mut input = Value::map().with("FunctionName", m.function.as_str());
+    if let Some(q) = &m.qualifier {
+        input.insert("Qualifier", q.as_str());
+    }
+    let t = invoke::resolve(l, &ctx, &input)?;
+    let r = runtime::run(l, &t, Bytes::from(event.to_string()), None, None).await?;
+    Ok(match r.outcome {
+        Outcome::Response(b) => Some(b),
+        _ => None,
+    })
+}
+
+fn queue_url(l: &Lambda, arn: &str) -> String {
+    let mut parts = arn.split(':');
+    let account = parts.nth(4).unwrap_or_default();
+    let name = parts.next().unwrap_or_default();
+    format!("{}/{account}/{name}", l.endpoint())
+}
+
+async fn pause() {
+    tokio::time::sleep(Duration::from_millis(500)).await;
+}
+
+async fn poll_sqs(l: Arc<Lambda>, m: Mapping) {
+    let url = queue_url(&l, &m.source_arn);
+    let ctx = service_context(&l, &m.account, &m.region, "ReceiveMessage");
+    while !l.dispatcher.is_wired() {
+        pause().await;
+    }
+    loop {
+        let mut messages: Vec<Value> = Vec::new();
+        let window = Duration::from_secs(m.window_secs.max(0) as u64);
+        let started = tokio::time::Instant::now();
+        while (messages.len() as i64) < m.batch_size {
+            let left = window.saturating_sub(started.elapsed());
+            let wait = if messages.is_empty() {
+                20
+            } else {
+                left.as_secs().min(20) as i64
+            };
+            let want = (m.batch_size - messages.len() as i64).clamp(1, 10);
+            let r = l
+                .dispatcher
+                .call(
+                    &ctx,
+                    "sqs",
+                    "ReceiveMessage",
+                    Value::map()
+                        .with("QueueUrl", url.as_str())
+                        .with("MaxNumberOfMessages", want)
+                        .with("WaitTimeSeconds", wait)
+                        .with("AttributeNames", Value::List(vec!["All".into()]))
+                        .with(
+                            "MessageSystemAttributeNames",
+                            Value::List(vec!["All".into()]),
+                        )
+                        .with("MessageAttributeNames", Value::List(vec!["All".into()])),
+                )
+                .await;
+            match r {
+                Ok(v) => {
+                    let got = v
+                        .get("Messages")
+                        .and_then(Value::as_list)
+                        .unwrap_or_default();
+                    let empty = got.is_empty();
+                    messages.extend(got.iter().cloned());
+                    if empty && !messages.is_empty() {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e.message, queue = %m.source_arn, "event source mapping cannot read its queue");
+                    pause().await;
+                    break;
+                }
+            }
+            if window.is_zero() || started.elapsed() >= window {
+                break;
+            }
+        }
+        if messages.is_empty() {
+            continue;
+        }
+        let mut records = Vec::new();
+        let mut dropped = Vec::new();
+        for msg in &messages {
+            let record = sqs_record(&m, msg);
+            if passes(&m, &record) {
+                records.push(record);
+            } else {
+                dropped.push(msg.str("ReceiptHandle").unwrap_or_default().to_owned());
+            }
+        }
+        delete_messages(&l, &ctx, &url, &dropped).await;
+        if records.is_empty() {
+            continue;
+        }
+        let event = json!({ "Records": records });
+        match deliver(&l, &m, &event).await {
+            Ok(Some(answer)) => {
+                let failed = if m
+                    .response_types
+                    .iter()
+                    .any(|t| t == "ReportBatchItemFailures")
+                {
+                    batch_item_failures(&answer, &records)
+                } else {
+                    Vec::new()
+                };
+                let done: Vec<String> = records
+                    .iter()
+                    .filter(|r| {
+                        !failed
+                            .iter()
+                            .any(|f| Some(f.as_str()) == r["messageId"].as_str())
+                    })
+                    .filter_map(|r| r["receiptHandle"].as_str().map(str::to_owned))
+                    .collect();
+                delete_messages(&l, &ctx, &url, &done).await;
+            }
+            // A failed batch returns to the queue when its visibility timeout ends.
+            Ok(None) => {}
+            Err(e) => {
+                tracing::debug!(error = %e.message, "event source mapping cannot invoke its function");
+                pause().await;
+            }
+        }
+    }
+}
+
+/// The message ids a function reported as failed; an answer that does not follow the
+/// documented shape fails the whole batch, as on AWS.
+fn batch_item_failures(answer: &[u8], records: &[Json]) -> Vec<String> {
+    let Ok(v) = serde_json::from_slice::<Json>(answer) else {
+        return Vec::new();
+    };
+    let Some(list) = v.get("batchItemFailures").and_then(Json::as_array) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for f in list {
+        match f.get("itemIdentifier").and_then(Json::as_str) {
+            Some(id) if !id.is_empty() => out.push(id.to_owned()),
+            _ => {
+                return records
+                    .iter()
+                    .filter_map(|r| r["messageId"].as_str().map(str::to_owned))
+                    .collect();
+            }
+        }
+    }
+    out
+}
+
+async fn delete_messages(l: &Lambda, ctx: &RequestContext, url: &str, handles: &[String]) {
+    for chunk in handles.chunks(10) {
+        let entries: Vec<Value> = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, h)| {
+                Value::map()
+                    .with("Id", i.to_string())
+                    .with("ReceiptHandle", h.as_str())
+            })
+            .collect();
+        let _ = l
+            .dispatcher
+            .call(
+                ctx,
+                "sqs",
+                "DeleteMessageBatch",
+                Value::map()
+                    .with("QueueUrl", url)
+                    .with("Entries", Value::List(entries)),
+            )
+            .await;
+    }
+}
+
+fn sqs_record(m: &Mapping, msg: &Value) -> Json {
+    let attributes: serde_json::Map<String, Json> = msg
+        .get("Attributes")
+        .and_then(Value::as_map)
+        .map(|a| {
+            a.iter()
+                .map(|(k, v)| (k.clone(), json!(v.as_str().unwrap_or_default())))
+                .collect()
+        })
+        .unwrap_or_default();
+    let message_attributes: serde_json::Map<String, Json> = msg
+        .get("MessageAttributes")
+        .and_then(Value::as_map)
+        .map(|a| {
+            a.iter()
+                .map(|(k, v)| {
+                    let mut o = json!({
+                        "stringListValues": [],
+                        "binaryListValues": [],
+                        "dataType": v.str("DataType").unwrap_or_default(),
+                    });
+                    if let Some(s) = v.str("StringValue") {
+                        o["stringValue"] = json!(s);
+                    }
+                    if let Some(Value::Blob(b)) = v.get("BinaryValue") {
+                        o["binaryValue"] =
+                            json!(base64::engine::general_purpose::STANDARD.encode(b));
+                    }
+                    (k.clone(), o)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    json!({
+        "messageId": msg.str("MessageId").unwrap_or_default(),
+        "receiptHandle": msg.str("ReceiptHandle").unwrap_or_default(),
+        "body": msg.str("Body").unwrap_or_default(),
+        "attributes": attributes,
+        "messageAttributes": message_attributes,
+        "md5OfMessageAttributes": msg.str("MD5OfMessageAttributes"),
+        "md5OfBody": msg.str("MD5OfBody").unwrap_or_default(),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": m.source_arn,
+        "awsRegion": m.region,
+    })
+}
+
+async fn poll_stream(l: Arc<Lambda>, m: Mapping) {
+    while !l.dispatcher.is_wired() {
+        pause().await;
+    }
+    let ctx = service_context(&l, &m.account, &m.region, "DescribeStream");
+    // Readers end with this task: dropping the set aborts them.
+    let mut readers = tokio::task::JoinSet::new();
+    let mut known = std::collections::HashSet::new();
+    loop {
+        let r = l
+            .dispatcher
+            .call(
+                &ctx,
+                "dynamodbstreams",
+                "DescribeStream",
+                Value::map().with("StreamArn", m.source_arn.as_str()),
+            )
+            .await;
+        if let Ok(v) = r {
+            let shards = v
+                .get("StreamDescription")
+                .and_then(|d| d.get("Shards"))
+                .and_then(Value::as_list)
+                .unwrap_or_default();
+            for s in shards {
+                let Some(id) = s.str("ShardId") else { continue };
+                if known.insert(id.to_owned()) {
+                    readers.spawn(read_shard(l.clone(), m.clone(), id.to_owned()));
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    }
+}
+
+async fn read_shard(l: Arc<Lambda>, m: Mapping, shard: String) {
+    let ctx = service_context(&l, &m.account, &m.region, "GetRecords");
+    let checkpoint_key = format!("{}\t{shard}", m.uuid);
+    let checkpoint = l.storage.load(CHECKPOINTS).ok().and_then(|rows| {
+        rows.into_iter()
+            .find(|(k, _)| k == checkpoint_key.as_bytes())
+            .map(|(_, v)| String::from_utf8_lossy(&v).into_owned())
+    });
+    let mut iterator_input = Value::map()
+        .with("StreamArn", m.source_arn.as_str())
+        .with("ShardId", shard.as_str());
+    match &checkpoint {
+        Some(seq) => {
+            iterator_input.insert("ShardIteratorType", "AFTER_SEQUENCE_NUMBER");
+            iterator_input.insert("SequenceNumber", seq.as_str());
+        }
+        None => iterator_input.insert(
+            "ShardIteratorType",
+            m.starting_position
+                .clone()
+                .unwrap_or_else(|| "LATEST".into()),
+        ),
+    }
+    let mut iterator = loop {
+        match l
+            .dispatcher
+            .call(
+                &ctx,
+                "dynamodbstreams",
+                "GetShardIterator",
+                iterator_input.clone(),
+            )
+            .await
+        {
+            Ok(v) => break v.str("ShardIterator").unwrap_or_default().to_owned(),
+            Err(_) => pause().await,
+        }
+    };
+    loop {
+        let r = l
+            .dispatcher
+            .call(
+                &ctx,
+                "dynamodbstreams",
+                "GetRecords",
+                Value::map()
+                    .with("ShardIterator", iterator.as_str())
+                    .with("Limit", m.batch_size.clamp(1, 1000)),
+            )
+            .await;
+        let v = match r {
+            Ok(v) => v,
+            Err(_) => {
+                pause().await;
+                continue;
+            }
+        };
+        let records: Vec<Json> = v
+            .get("Records")
+            .and_then(Value::as_list)
+            .unwrap_or_default()
+            .iter()
+            .map(|r| {
+                let mut j = wire_json(r);
+                j["eventSourceARN"] = json!(m.source_arn);
+                j
+            })
+            .filter(|r| passes(&m, r))
+            .collect();
+        match v.str("NextShardIterator") {
+            Some(next) => iterator = next.to_owned(),
+            None => return,
+        }
+        if records.is_empty() {
+            // AWS polls a shard about four times a second.
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            continue;
+        }
+        process_stream_batch(&l, &m, records.clone()).await;
+        if let Some(seq) = records
+            .last()
+            .and_then(|r| r["dynamodb"]["SequenceNumber"].as_str())
+        {
+            let _ = l
+                .storage
+                .commit(vec![Mutation::put(
+                    CHECKPOINTS,
+                    checkpoint_key.as_bytes(),
+                    seq.as_bytes(),
+                )])
+                .await;
+        }
+    }
+}
+
+/// Delivers a batch, retrying (and bisecting) failures as the mapping says; what is
+/// given up on goes to the on-failure destination.
+async fn process_stream_batch(l: &Arc<Lambda>, m: &Mapping, records: Vec<Json>) {
+    let mut pending = vec![records];
+    while let Some(batch) = pending.pop() {
+        let mut attempts: i64 = 0;
+        loop {
+            let event = json!({ "Records": batch });
+            match deliver(l, m, &event).await {
+                Ok(Some(_)) => break,
+                Ok(None) | Err(_) => {
+                    attempts += 1;
+                    if m.bisect && batch.len() > 1 {
+                        let (a, b) = batch.split_at(batch.len() / 2);
+                        pending.push(b.to_vec());
+                        pending.push(a.to_vec());
+                        break;
+                    }
+                    let age_exceeded = m.max_age >= 0 && oldest_age_secs(l, &batch) > m.max_age;
+                    if (m.max_retry >= 0 && attempts > m.max_retry) || age_exceeded {
+                        send_on_failure(l, m, &batch, attempts).await;
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
+        }
+    }
+}
+
+fn oldest_age_secs(l: &Lambda, batch: &[Json]) -> i64 {
+    let now = l.clock.now_millis() as f64 / 1000.0;
+    batch
+        .iter()
+        .filter_map(|r| r["dynamodb"]["ApproximateCreationDateTime"].as_f64())
+        .map(|t| (now - t) as i64)
+        .max()
+        .unwrap_or(0)
+}
+
+async fn send_on_failure(l: &Arc<Lambda>, m: &Mapping, batch: &[Json], attempts: i64) {
+    let Some(dest) = &m.on_failure else { return };
+    let first = &batch[0]["dynamodb"];
+    let last = &batch[batch.len() - 1]["dynamodb"];
+    let record = json!({
+        "requestContext": {
+            "requestId": runtime::uuid(),
+            "functionArn": m.function_arn(),
+            "condition": "RetryAttemptsExhausted",
+            "approximateInvokeCount": attempts,
+        },
+        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+        "version": "1.0",
+        "timestamp": nephos_core::Timestamp::from_millis(l.clock.now_millis()).to_iso8601(),
+        "DDBStreamBatchInfo": {
+            "shardId": "",
+            "startSequenceNumber": first["SequenceNumber"],
+            "endSequenceNumber": last["SequenceNumber"],
+            "approximateArrivalOfFirstRecord": first["ApproximateCreationDateTime"],
+            "approximateArrivalOfLastRecord": last["ApproximateCreationDateTime"],
+            "batchSize": batch.len(),
+            "streamArn": m.source_arn,
+        },
+    });
+    let ctx = service_context(l, &m.account, &m.region, "SendMessage");
+    let r = if dest.starts_with("arn:aws:sqs:") {
+        l.dispatcher
+            .call(
+                &ctx,
+                "sqs",
+                "SendMessage",
+                Value::map()
+                    .with("QueueUrl", queue_url(l, dest))
+                    .with("MessageBody", record.to_string()),
+            )
+            .await
+    } else {
+        l.dispatcher
+            .call(
+                &ctx,
+                "sns",
+                "Publish",
+                Value::map()
+                    .with("TopicArn", dest.as_str())
+                    .with("Message", record.to_string()),
+            )
+            .await
+    };
+    if let Err(e) = r {
+        tracing::warn!(error = %e.message, "event source mapping's on-failure destination refused the record");
+    }
+}
