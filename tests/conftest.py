@@ -51,6 +51,9 @@ class Nephos:
         cmd = [nephos_binary(), "--host", "127.0.0.1", "--port", "0", *self.args]
         env = dict(os.environ, **(self.env or {}))
         env.pop("NEPHOS_PORT", None)
+        # Lambda functions run on the test interpreter, whose environment has boto3 (as
+        # AWS's Python runtimes ship it).
+        env.setdefault("NEPHOS_LAMBDA_PYTHON", sys.executable)
         self.proc = subprocess.Popen(
             cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
         )
