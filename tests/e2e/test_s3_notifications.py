@@ -224,7 +224,7 @@ def test_destination_arn_errors(nephos, account):
     error = e.value.response["Error"]
     assert (error["ArgumentName1"], error["ArgumentValue1"]) == (
         missing_queue, "The destination queue does not exist")
-    # No function can be invoked (nephos runs none yet): S3's answer for that.
+    # A function that does not exist cannot be invoked: S3's answer for that.
     fn = f"arn:aws:lambda:us-east-1:{account}:function:my-lambda"
     with pytest.raises(ClientError) as e:
         s3.put_bucket_notification_configuration(Bucket=b, NotificationConfiguration={

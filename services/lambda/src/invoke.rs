@@ -43,6 +43,7 @@ pub fn resolve(l: &Lambda, ctx: &RequestContext, input: &Value) -> Result<Target
     let (version, config) = f
         .resolve(pick.as_deref())
         .ok_or_else(|| not_found(ctx, &name, q.as_deref()))?;
+    authorize(ctx, f, q.as_deref())?;
     if config.state != "Active" {
         return Err(AwsError::new(
             409,
@@ -65,6 +66,42 @@ pub fn resolve(l: &Lambda, ctx: &RequestContext, input: &Value) -> Result<Target
         invoked_arn: model::qualified_arn(&ctx.region, &ctx.account_id, &name, q.as_deref()),
         reserved: f.reserved_concurrency,
     })
+}
+
+/// A service (S3, SNS, EventBridge invoking for one of its resources) or another account
+/// may invoke only as the function's resource policy allows, as on AWS; the owner's own
+/// identities need no policy.
+fn authorize(
+    ctx: &RequestContext,
+    f: &crate::model::Function,
+    qualifier: Option<&str>,
+) -> Result<(), AwsError> {
+    let service = nephos_policy::is_service_caller(&ctx.caller_arn);
+    if !service && !ctx.anonymous {
+        return Ok(());
+    }
+    let resource = model::qualified_arn(&ctx.region, &ctx.account_id, &f.name, qualifier);
+    let caller = nephos_policy::Caller::from_context(&ctx.account_id, &ctx.caller_arn);
+    let mut statements: Vec<&serde_json::Value> =
+        f.policies.get("").into_iter().flatten().collect();
+    if let Some(q) = qualifier {
+        statements.extend(f.policies.get(q).into_iter().flatten());
+    }
+    let doc = serde_json::json!({"Version": "2012-10-17", "Statement": statements}).to_string();
+    let action = "lambda:InvokeFunction";
+    if nephos_policy::allows(&doc, &caller, action, &resource)
+        || (service && !nephos_policy::refuse_service_delivery(&ctx.caller_arn, action, &resource))
+    {
+        return Ok(());
+    }
+    Err(AwsError::new(
+        403,
+        "AccessDeniedException",
+        format!(
+            "User: {} is not authorized to perform: lambda:InvokeFunction on resource: {resource} because no resource-based policy allows the lambda:InvokeFunction action",
+            ctx.caller_arn.split(' ').next().unwrap_or_default()
+        ),
+    ))
 }
 
 fn payload_of(input: &Value) -> Bytes {

@@ -322,7 +322,38 @@ impl S3Provider {
             .map(|_| ())
     }
 
-    /// Delivers `body` to a queue or topic destination.
+    /// Invokes a function as S3 does: asynchronously, as the service principal, for the
+    /// bucket, so the function's resource policy decides.
+    async fn invoke(
+        &self,
+        ctx: &RequestContext,
+        bucket: &str,
+        arn: &str,
+        body: String,
+        kind: &str,
+    ) -> Result<(), AwsError> {
+        let mut fctx = ctx.clone();
+        if let Some((_, region, account, _)) = arn_parts(arn) {
+            fctx.region = region.to_owned();
+            fctx.account_id = account.to_owned();
+        }
+        fctx.caller_arn =
+            nephos_policy::service_caller("s3.amazonaws.com", &format!("arn:aws:s3:::{bucket}"));
+        self.dispatcher
+            .call(
+                &fctx,
+                "lambda",
+                "Invoke",
+                Value::map()
+                    .with("FunctionName", arn)
+                    .with("InvocationType", kind)
+                    .with("Payload", bytes::Bytes::from(body)),
+            )
+            .await
+            .map(|_| ())
+    }
+
+    /// Delivers `body` to a queue, topic or function destination.
     async fn deliver(
         &self,
         ctx: &RequestContext,
@@ -333,6 +364,7 @@ impl S3Provider {
         match d.kind.as_str() {
             "Queue" => self.send(ctx, &d.arn, body).await,
             "Topic" => self.publish(ctx, bucket, &d.arn, body).await,
+            "LambdaFunction" => self.invoke(ctx, bucket, &d.arn, body, "Event").await,
             _ => Ok(()),
         }
     }
@@ -375,17 +407,22 @@ impl S3Provider {
                     return Err(unvalidated(arn, "The destination queue does not exist"));
                 }
             }
-            // nephos runs no Lambda functions yet, so no function can be invoked: S3's
-            // answer for a function it may not invoke.
-            if let Some(d) = config
+            // S3 checks that it may invoke each function (a dry run as S3, for the bucket).
+            for d in config
                 .destinations
                 .iter()
-                .find(|d| d.kind == "LambdaFunction")
+                .filter(|d| d.kind == "LambdaFunction")
             {
-                return Err(unvalidated(
-                    &format!("{}, null", d.arn),
-                    &format!("Not authorized to invoke function [{}]", d.arn),
-                ));
+                if self
+                    .invoke(ctx, name, &d.arn, String::new(), "DryRun")
+                    .await
+                    .is_err()
+                {
+                    return Err(unvalidated(
+                        &format!("{}, null", d.arn),
+                        &format!("Not authorized to invoke function [{}]", d.arn),
+                    ));
+                }
             }
         }
         let test = serde_json::json!({
@@ -447,7 +484,7 @@ impl S3Provider {
         for d in config
             .destinations
             .iter()
-            .filter(|d| matches!(d.kind.as_str(), "Queue" | "Topic"))
+            .filter(|d| matches!(d.kind.as_str(), "Queue" | "Topic" | "LambdaFunction"))
             .filter(|d| matches(d, event.name, event.key))
         {
             let mut object = serde_json::json!({"key": encode_key(event.key)});
