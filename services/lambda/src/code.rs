@@ -65,8 +65,8 @@ pub struct CodeStore {
 }
 
 impl CodeStore {
+    /// The directory is made when the first package is stored.
     pub fn new(root: PathBuf) -> std::io::Result<CodeStore> {
-        std::fs::create_dir_all(&root)?;
         Ok(CodeStore {
             root,
             unpacking: Mutex::new(()),
@@ -83,6 +83,7 @@ impl CodeStore {
         if path.exists() {
             return Ok(());
         }
+        std::fs::create_dir_all(&self.root)?;
         let tmp = self.root.join(format!("{key}.{}.tmp", std::process::id()));
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(zip)?;

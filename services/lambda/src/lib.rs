@@ -66,8 +66,12 @@ pub struct Lambda {
     clock: Arc<Clock>,
     dispatcher: Dispatcher,
     code: Arc<code::CodeStore>,
-    /// nephos's bootstraps, written here at start.
+    /// This run's own directory (bootstraps, environments' scratch space and, without a
+    /// data directory, code), made on first use and removed at shutdown.
+    run_dir: PathBuf,
+    /// nephos's bootstraps, written on first use.
     runtime_dir: PathBuf,
+    bootstraps: OnceLock<Result<(), String>>,
     /// Environments' scratch directories.
     work_dir: PathBuf,
     server: Arc<dyn RuntimeServer>,
@@ -136,7 +140,7 @@ impl LambdaProvider {
         settings: Settings,
     ) -> Result<LambdaProvider, String> {
         let run_dir = std::env::temp_dir().join(format!(
-            "nephos-lambda-{}-{:08x}",
+            "{RUN_DIR_PREFIX}{}-{:08x}",
             std::process::id(),
             rand::random::<u32>()
         ));
@@ -155,7 +159,9 @@ impl LambdaProvider {
             clock,
             dispatcher,
             code: Arc::new(code),
+            run_dir,
             runtime_dir,
+            bootstraps: OnceLock::new(),
             work_dir,
             server,
             settings,
@@ -178,18 +184,8 @@ impl LambdaProvider {
     /// Tokio runtime.
     pub fn start(&self) -> Result<(), String> {
         let l = &self.inner;
-        std::fs::create_dir_all(&l.runtime_dir).map_err(|e| e.to_string())?;
-        std::fs::create_dir_all(&l.work_dir).map_err(|e| e.to_string())?;
-        std::fs::write(
-            l.runtime_dir.join("python.py"),
-            include_str!("bootstrap/python.py"),
-        )
-        .map_err(|e| e.to_string())?;
-        std::fs::write(
-            l.runtime_dir.join("node.mjs"),
-            include_str!("bootstrap/node.mjs"),
-        )
-        .map_err(|e| e.to_string())?;
+        // Directories of earlier runs that were killed before they could clean up.
+        tokio::task::spawn_blocking(sweep_stale_run_dirs);
         let weak = Arc::downgrade(l);
         tokio::spawn(async move {
             loop {
@@ -215,14 +211,57 @@ impl LambdaProvider {
         Ok(())
     }
 
-    /// Ends every environment (on shutdown: no runtime outlives nephos).
+    /// Ends every environment (on shutdown: no runtime outlives nephos) and removes this
+    /// run's directories.
     pub fn shutdown(&self) {
         self.inner.pool.clear();
-        let _ = std::fs::remove_dir_all(&self.inner.work_dir);
+        let _ = std::fs::remove_dir_all(&self.inner.run_dir);
+    }
+}
+
+const RUN_DIR_PREFIX: &str = "nephos-lambda-";
+
+/// Removes the run directories of nephos processes that no longer exist.
+fn sweep_stale_run_dirs() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(RUN_DIR_PREFIX)) else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
     }
 }
 
 impl Lambda {
+    /// Writes nephos's bootstraps (once) before the first environment starts.
+    fn bootstraps(&self) -> Result<(), AwsError> {
+        self.bootstraps
+            .get_or_init(|| {
+                std::fs::create_dir_all(&self.runtime_dir).map_err(|e| e.to_string())?;
+                std::fs::create_dir_all(&self.work_dir).map_err(|e| e.to_string())?;
+                std::fs::write(
+                    self.runtime_dir.join("python.py"),
+                    include_str!("bootstrap/python.py"),
+                )
+                .map_err(|e| e.to_string())?;
+                std::fs::write(
+                    self.runtime_dir.join("node.mjs"),
+                    include_str!("bootstrap/node.mjs"),
+                )
+                .map_err(|e| e.to_string())
+            })
+            .clone()
+            .map_err(|e| AwsError::internal(format!("the Lambda runtime directory: {e}")))
+    }
+
     fn endpoint(&self) -> String {
         self.endpoint
             .get()

@@ -373,6 +373,7 @@ async fn start(l: &Arc<Lambda>, t: &Target) -> Result<Worker, AwsError> {
                 "Lambda was unable to unzip the deployment package.",
             )
         })?;
+    l.bootstraps()?;
     let id = l.pool.next_id.fetch_add(1, Ordering::Relaxed);
     let scratch = l.work_dir.join(format!("env-{id}"));
     let tmp = scratch.join("tmp");
