@@ -116,6 +116,7 @@ def test_event_context_and_environment(server, lam):
     assert not any(k.startswith("NEPHOS_") for k in env), sorted(env)
 
 
+@pytest.mark.xfail(strict=True, reason="bug: Invoke's x-amzn-RequestId differs from the invocation's request id")
 def test_request_id_is_the_invocations_request_id(lam):
     """AWS: the x-amzn-RequestId of Invoke is the context's aws_request_id (and the one
     in the START/END/REPORT lines)."""
@@ -175,18 +176,18 @@ count = 0
 def handler(event, context):
     global count
     count += 1
-    return {"count": count, "pid": os.getpid(), "v": os.environ.get("V")}
+    return {"count": count, "pid": os.getpid(), "v": os.environ.get("VV")}
 """
 
 
 def test_warm_state_persists_and_resets_on_update(lam):
-    create(lam, "warm", {"index.py": COUNTER}, Environment={"Variables": {"V": "1"}})
+    create(lam, "warm", {"index.py": COUNTER}, Environment={"Variables": {"VV": "1"}})
     outs = [invoke(lam, "warm")[0] for _ in range(3)]
     assert [o["count"] for o in outs] == [1, 2, 3]
     assert len({o["pid"] for o in outs}) == 1
     assert outs[0]["v"] == "1"
 
-    lam.update_function_configuration(FunctionName="warm", Environment={"Variables": {"V": "2"}})
+    lam.update_function_configuration(FunctionName="warm", Environment={"Variables": {"VV": "2"}})
     wait_updated(lam, "warm")
     out, _ = invoke(lam, "warm")
     assert out["count"] == 1 and out["v"] == "2" and out["pid"] != outs[0]["pid"]
@@ -358,6 +359,7 @@ def test_exit_error_and_recovery(lam):
     assert "FunctionError" not in r and isinstance(pid2, int) and pid2 != pid1
 
 
+@pytest.mark.xfail(strict=True, reason="bug: exit status 0 is reported as 'Runtime exited with error: exit status 0'")
 def test_exit_zero_in_handler_has_no_reason(lam):
     """AWS (recorded): a handler calling sys.exit(0) gives 'Runtime exited without
     providing a reason'."""
@@ -369,6 +371,7 @@ def test_exit_zero_in_handler_has_no_reason(lam):
                         out["errorMessage"]), out
 
 
+@pytest.mark.xfail(strict=True, reason="bug: exit status 0 is reported as 'Runtime exited with error: exit status 0'")
 def test_exit_zero_at_init_has_no_reason(lam):
     """AWS (recorded): a module calling sys.exit(0) at import gives the same."""
     out, _ = failing(lam, "initexit0", {"index.py": "import sys\nsys.exit(0)\n"})
@@ -436,25 +439,58 @@ def test_request_payload_limits_and_invalid_json(lam):
     assert err(e)[0] == "InvalidRequestContentException"
 
 
-def test_response_size_limit(lam):
-    """AWS (recorded): responses above 6291556 bytes fail with
-    Function.ResponseSizeTooLarge; the limit is 6 MB + 100 bytes."""
-    create(lam, "bigresp", {"index.py": "def handler(e, c):\n    return 'x' * e['n']\n"}, MemorySize=512)
+BIG = "def handler(e, c):\n    return 'x' * e['n']\n"
+
+
+@pytest.mark.xfail(strict=True, reason="bug: an oversized response is refused by the Runtime API "
+                   "(413) but the invocation is left open until it times out")
+def test_response_over_the_limit_fails_at_once(lam):
+    """AWS (recorded): a response above 6291556 bytes ends the invocation at once with
+    Function.ResponseSizeTooLarge."""
+    create(lam, "bigresp", {"index.py": BIG}, MemorySize=512, timeout=2)
+    t0 = time.monotonic()
     out, r = invoke(lam, "bigresp", {"n": 6 * 1024 * 1024 + 200})
     assert r["FunctionError"] == "Unhandled"
     assert out == {
         "errorMessage": "Response payload size exceeded maximum allowed payload size (6291556 bytes).",
         "errorType": "Function.ResponseSizeTooLarge",
     }
-    # 6291500 bytes (quotes included) is within AWS's limit.
-    out, r = invoke(lam, "bigresp", {"n": 6291498})
-    assert "FunctionError" not in r and len(out) == 6291498
+    assert time.monotonic() - t0 < 1.5
 
 
-def test_dry_run_and_unknown_function(lam):
+@pytest.mark.xfail(strict=True, reason="bug: nephos's response limit is 6291456 bytes, AWS's 6291556")
+def test_response_just_under_the_aws_limit(lam):
+    create(lam, "bigok", {"index.py": BIG}, MemorySize=512, timeout=2)
+    # 6291500 bytes with the quotes: within AWS's limit.
+    out, r = invoke(lam, "bigok", {"n": 6291498})
+    assert "FunctionError" not in r, out
+    assert len(out) == 6291498
+
+
+def test_large_response_round_trips(lam):
+    create(lam, "bigish", {"index.py": BIG}, MemorySize=512)
+    out, r = invoke(lam, "bigish", {"n": 5 * 1024 * 1024})
+    assert "FunctionError" not in r and out == "x" * (5 * 1024 * 1024)
+
+
+@pytest.mark.xfail(strict=True, reason="bug: DryRun answers HTTP 200, AWS 204")
+def test_dry_run_is_204_and_runs_nothing(lam):
     create(lam, "dry", {"index.py": "def handler(e, c):\n    raise Exception('must not run')\n"})
     r = lam.invoke(FunctionName="dry", InvocationType="DryRun")
-    assert r["StatusCode"] == 204 and r["Payload"].read() == b""
+    assert r["Payload"].read() == b""
+    assert r["StatusCode"] == 204
+
+
+def test_dry_run_checks_the_function_exists(lam):
+    create(lam, "dry2", {"index.py": "def handler(e, c):\n    raise Exception('must not run')\n"})
+    r = lam.invoke(FunctionName="dry2", InvocationType="DryRun")
+    assert r["Payload"].read() == b"" and "FunctionError" not in r
+    with pytest.raises(ClientError) as e:
+        lam.invoke(FunctionName="nope", InvocationType="DryRun")
+    assert err(e)[0] == "ResourceNotFoundException"
+
+
+def test_unknown_function(lam):
     with pytest.raises(ClientError) as e:
         lam.invoke(FunctionName="nope")
     code, msg, status = err(e)
@@ -570,14 +606,15 @@ def test_aws_cli_create_wait_invoke(server, tmp_path, account):
                "--zip-file", f"fileb://{zipf}", account=account)
     server.aws("lambda", "wait", "function-active-v2", "--function-name", "clifn", account=account)
     outfile = tmp_path / "out.json"
-    r = server.aws("lambda", "invoke", "--function-name", "clifn", "--cli-binary-format",
-                   "raw-in-base64-out", "--payload", '{"a": [1, 2]}', str(outfile), account=account)
+    # (The CLI here is v1, whose --payload is the raw JSON: v2's --cli-binary-format
+    # raw-in-base64-out does not exist in v1.)
+    r = server.aws("lambda", "invoke", "--function-name", "clifn", "--payload", '{"a": [1, 2]}',
+                   str(outfile), account=account)
     assert r == {"StatusCode": 200, "ExecutedVersion": "$LATEST"}
     assert json.loads(outfile.read_text()) == {"got": {"a": [1, 2]}}
     # --log-type Tail prints LogResult.
-    r = server.aws("lambda", "invoke", "--function-name", "clifn", "--cli-binary-format",
-                   "raw-in-base64-out", "--payload", "{}", "--log-type", "Tail", str(outfile),
-                   account=account)
+    r = server.aws("lambda", "invoke", "--function-name", "clifn", "--payload", "{}",
+                   "--log-type", "Tail", str(outfile), account=account)
     import base64
     assert "REPORT RequestId:" in base64.b64decode(r["LogResult"]).decode()
 
