@@ -90,17 +90,32 @@ def receive(sqs, url, wait=5):
         msgs = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1,
                                    MessageAttributeNames=["All"]).get("Messages", [])
         if msgs:
+            for m in msgs:
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
             return msgs
     return []
 
 
-def test_event_invoke_returns_202_and_runs(lam, tmp_path):
+def send_event(lam, name, payload):
+    """An Event invocation; checks what AWS answers but the status (see the test of 202)."""
+    r = lam.invoke(FunctionName=name, InvocationType="Event", Payload=json.dumps(payload))
+    assert r["Payload"].read() == b""
+    assert "FunctionError" not in r and "ExecutedVersion" not in r
+    return r
+
+
+@pytest.mark.xfail(strict=True, reason="bug: Event invocations answer HTTP 200, AWS 202")
+def test_event_invoke_status_is_202(lam):
+    create(lam, "evt202", {"index.py": RECORDER}, Environment={"Variables": {"ATTEMPTS": "/dev/null"}})
+    r = lam.invoke(FunctionName="evt202", InvocationType="Event", Payload=b"{}")
+    assert r["StatusCode"] == 202
+    assert r["ResponseMetadata"]["HTTPStatusCode"] == 202
+
+
+def test_event_invoke_runs_in_the_background(lam, tmp_path):
     path = tmp_path / "attempts"
     create(lam, "evt", {"index.py": RECORDER}, Environment={"Variables": {"ATTEMPTS": str(path)}})
-    r = lam.invoke(FunctionName="evt", InvocationType="Event", Payload=json.dumps({"n": 1}))
-    assert r["StatusCode"] == 202
-    assert r["Payload"].read() == b""
-    assert "FunctionError" not in r
+    send_event(lam, "evt", {"n": 1})
     [a] = wait_attempts(path, 1)
     assert a["event"] == {"n": 1}
     time.sleep(0.3)
@@ -131,8 +146,7 @@ def failing_function_with_dlq(server, lam, tmp_path, name):
 
 
 def run_to_dead_letter(server, lam, path, name, payload):
-    r = lam.invoke(FunctionName=name, InvocationType="Event", Payload=json.dumps(payload))
-    assert r["StatusCode"] == 202
+    r = send_event(lam, name, payload)
     wait_attempts(path, 1)
     # Not retried before a minute has passed on nephos's clock.
     advance(server, 30)
@@ -160,6 +174,7 @@ def test_failing_event_retried_twice_then_dead_lettered(server, lam, tmp_path):
     assert receive(sqs, url, wait=1) == []
 
 
+@pytest.mark.xfail(strict=True, reason="bug: the dead letter's ErrorCode is the String 'Unhandled', AWS's the Number 200")
 def test_dead_letter_error_code_is_the_number_200(server, lam, tmp_path):
     """AWS (recorded): a function error's dead letter carries ErrorCode as a Number
     attribute, '200' (the Invoke status), not a string error name."""
@@ -169,6 +184,8 @@ def test_dead_letter_error_code_is_the_number_200(server, lam, tmp_path):
     assert msg["MessageAttributes"]["ErrorCode"] == {"DataType": "Number", "StringValue": "200"}
 
 
+@pytest.mark.xfail(strict=True, reason="bug: each attempt of an Event invocation runs with a new request id, "
+                   "none of them the one Invoke returned")
 def test_async_request_id_is_stable_across_retries(server, lam, tmp_path):
     """AWS: the request id of an asynchronous invocation is the x-amzn-RequestId Invoke
     returned; every retry runs with it (recorded: both END lines carry it) and the dead
@@ -177,7 +194,9 @@ def test_async_request_id_is_stable_across_retries(server, lam, tmp_path):
     r = run_to_dead_letter(server, lam, path, "dlqrid", {"fail": True})
     [msg] = receive(sqs, url)
     rid = r["ResponseMetadata"]["RequestId"]
-    assert [a["rid"] for a in attempts(path)] == [rid] * 3
+    rids = [a["rid"] for a in attempts(path)]
+    assert len(set(rids)) == 1, rids
+    assert rids == [rid] * 3, (rids, rid)
     assert msg["MessageAttributes"]["RequestID"]["StringValue"] == rid
 
 
@@ -219,7 +238,7 @@ def handler(event, context):
     return "ok"
 """
     create(lam, "crashy", {"index.py": code}, timeout=1, Environment={"Variables": {"ATTEMPTS": str(path)}})
-    lam.invoke(FunctionName="crashy", InvocationType="Event", Payload=b"{}")
+    send_event(lam, "crashy", {})
     wait_attempts(path, 1)
     advance_until(server, path, 2)
     advance_until(server, path, 3)
@@ -242,12 +261,21 @@ def test_accepted_event_runs_after_kill_9(start_nephos, tmp_path):
     code = RECORDER.replace("    with open", "    time.sleep(float(os.environ.get('DELAY', '0')))\n    with open", 1)
     create(lam, "durable", {"index.py": code},
            Environment={"Variables": {"ATTEMPTS": str(path), "DELAY": "1.5"}})
-    r = lam.invoke(FunctionName="durable", InvocationType="Event", Payload=json.dumps({"durable": 1}))
-    assert r["StatusCode"] == 202
+    send_event(lam, "durable", {"durable": 1})
     first.proc.send_signal(signal.SIGKILL)
     first.proc.wait()
 
-    second = start_nephos("--data-dir", str(data), "--quiet", "--lambda-python", VENV_PYTHON)
+    # (Restarting at once sometimes fails with "Database already open. Cannot acquire
+    # lock": something that nephos started holds the data dir's lock for a moment after
+    # kill -9. Reported; a short retry keeps this test on what it checks.)
+    for attempt in range(5):
+        try:
+            second = start_nephos("--data-dir", str(data), "--quiet", "--lambda-python", VENV_PYTHON)
+            break
+        except RuntimeError as e:
+            if "Cannot acquire lock" not in str(e) or attempt == 4:
+                raise
+            time.sleep(0.2)
     lam2 = second.client("lambda", account=acct)
     # The function survived too, and runs the accepted event in the restarted nephos.
     ran = wait_for(lambda: [a for a in attempts(path) if a["endpoint"].rstrip("/").endswith(f":{second.port}")],
@@ -322,6 +350,8 @@ def test_idle_function_process_ends_after_kill_9(start_nephos):
         kill_leftovers(marker)
 
 
+@pytest.mark.xfail(strict=True, reason="bug: after kill -9 of nephos a busy function (and its children) "
+                   "runs on until its handler returns")
 def test_busy_function_process_ends_after_kill_9(start_nephos):
     """A function in the middle of an invocation when nephos dies: its Runtime API is gone,
     so it should end within seconds (in AWS the sandbox goes with the service), not run
