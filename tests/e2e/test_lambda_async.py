@@ -248,6 +248,40 @@ def handler(event, context):
     assert len(attempts(path)) == 3
 
 
+def test_throttled_event_waits_for_concurrency(server, lam, tmp_path):
+    """AWS keeps a throttled event and retries it (for up to 6 hours): with reserved
+    concurrency 0 it waits, and runs once concurrency is back."""
+    path = tmp_path / "attempts"
+    create(lam, "throttled", {"index.py": RECORDER}, Environment={"Variables": {"ATTEMPTS": str(path)}})
+    lam.put_function_concurrency(FunctionName="throttled", ReservedConcurrentExecutions=0)
+    send_event(lam, "throttled", {"late": True})
+    advance(server, 5)
+    time.sleep(0.5)
+    assert attempts(path) == []
+    lam.delete_function_concurrency(FunctionName="throttled")
+    for _ in range(10):
+        advance(server, 2)
+        if wait_for(lambda: attempts(path), timeout=0.3):
+            break
+    [a] = attempts(path)
+    assert a["event"] == {"late": True}
+
+
+def test_event_to_an_alias_runs_its_version(lam, tmp_path):
+    path = tmp_path / "attempts"
+    create(lam, "aliased", {"index.py": RECORDER}, Environment={"Variables": {"ATTEMPTS": str(path)}})
+    lam.publish_version(FunctionName="aliased")
+    lam.create_alias(FunctionName="aliased", Name="prod", FunctionVersion="1")
+    code = RECORDER.replace('"endpoint"', '"version": os.environ["AWS_LAMBDA_FUNCTION_VERSION"], "endpoint"')
+    from lambdautil import zip_bytes, wait_updated
+    lam.update_function_code(FunctionName="aliased", ZipFile=zip_bytes({"index.py": code}))
+    wait_updated(lam, "aliased")
+    r = lam.invoke(FunctionName="aliased", Qualifier="prod", InvocationType="Event", Payload=b'{"via": "alias"}')
+    assert r["Payload"].read() == b""
+    [a] = wait_attempts(path, 1)
+    assert a["event"] == {"via": "alias"} and "version" not in a  # version 1's code
+
+
 # --- durability ------------------------------------------------------------------------------
 
 
@@ -299,6 +333,16 @@ def handler(event, context):
 """
 
 
+def quietly(fn):
+    """`fn` for a thread whose request the test cuts short by stopping nephos."""
+    def run():
+        try:
+            fn()
+        except Exception:
+            pass
+    return run
+
+
 def runtime_marker(server):
     # nephos writes its bootstraps under a directory named after its pid; every Python
     # and Node.js function's command line names it.
@@ -322,7 +366,7 @@ def test_no_function_process_outlives_sigterm(start_nephos):
     child = "871.25"
     invoke(lam, "idle", {"child": child})
     import threading
-    t = threading.Thread(target=lambda: invoke(lam, "busy", {"sleep": 20}), daemon=True)
+    t = threading.Thread(target=quietly(lambda: invoke(lam, "busy", {"sleep": 20})), daemon=True)
     t.start()
     marker = runtime_marker(server)
     assert wait_for(lambda: len(pids_matching(marker)) >= 2, timeout=10), pids_matching(marker)
@@ -361,7 +405,7 @@ def test_busy_function_process_ends_after_kill_9(start_nephos):
     create(lam, "busy9", {"index.py": SPAWNER}, timeout=60)
     child = "872.5"
     import threading
-    t = threading.Thread(target=lambda: invoke(lam, "busy9", {"sleep": 30, "child": child}), daemon=True)
+    t = threading.Thread(target=quietly(lambda: invoke(lam, "busy9", {"sleep": 30, "child": child})), daemon=True)
     t.start()
     marker = runtime_marker(server)
     assert wait_for(lambda: pids_matching(marker) and pids_matching(f"sleep {child}"), timeout=10)
