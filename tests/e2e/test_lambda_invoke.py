@@ -531,6 +531,53 @@ def test_marshal_error(lam):
     assert re.fullmatch(UUID, out["requestId"]) and out["stackTrace"] == []
 
 
+MARSHAL = """
+import decimal
+def handler(e, c):
+    k = e["k"]
+    if k == "decimal":
+        return {"price": decimal.Decimal("1.50"), "n": decimal.Decimal("3")}
+    if k == "unicode":
+        return {"s": "h\u00e9llo \u2713"}
+    if k == "bytes":
+        return b"raw\\x00bytes"
+"""
+
+
+@pytest.mark.xfail(strict=True, reason="bug: a Decimal result (what boto3's DynamoDB resource returns) is a "
+                   "Runtime.MarshalError; AWS's Python runtime writes it as a JSON number")
+def test_decimal_results_are_numbers(lam):
+    """AWS's Python runtime (awslambdaric's marshaller) encodes decimal.Decimal as the
+    number it holds: returning an item read with boto3's DynamoDB resource works."""
+    create(lam, "dec", {"index.py": MARSHAL})
+    r = lam.invoke(FunctionName="dec", Payload=json.dumps({"k": "decimal"}))
+    assert "FunctionError" not in r
+    assert r["Payload"].read() == b'{"price": 1.50, "n": 3}'
+
+
+@pytest.mark.xfail(strict=True, reason="bug: a bytes result is a Runtime.MarshalError; AWS's Python runtime "
+                   "returns the bytes as they are")
+def test_bytes_result_is_returned_raw(lam):
+    create(lam, "bytesres", {"index.py": MARSHAL})
+    r = lam.invoke(FunctionName="bytesres", Payload=json.dumps({"k": "bytes"}))
+    assert "FunctionError" not in r
+    assert r["Payload"].read() == b"raw\x00bytes"
+
+
+@pytest.mark.xfail(strict=True, reason="bug: python3.12+ results escape non-ASCII (\\u00e9); AWS's runtime "
+                   "writes UTF-8 (ensure_ascii=False) from python3.12 on")
+def test_python312_results_keep_unicode(lam):
+    create(lam, "uni12", {"index.py": MARSHAL}, runtime="python3.12")
+    r = lam.invoke(FunctionName="uni12", Payload=json.dumps({"k": "unicode"}))
+    assert r["Payload"].read() == '{"s": "h\u00e9llo \u2713"}'.encode()
+
+
+def test_python311_results_escape_unicode(lam):
+    create(lam, "uni11", {"index.py": MARSHAL}, runtime="python3.11")
+    r = lam.invoke(FunctionName="uni11", Payload=json.dumps({"k": "unicode"}))
+    assert r["Payload"].read() == b'{"s": "h\\u00e9llo \\u2713"}'
+
+
 def test_none_and_scalar_results(lam):
     code = "def handler(e, c):\n    return e.get('r')\n"
     create(lam, "scalar", {"index.py": code})
