@@ -366,8 +366,8 @@ def test_no_function_process_outlives_sigterm(start_nephos):
     child = "871.25"
     invoke(lam, "idle", {"child": child})
     import threading
-    t = threading.Thread(target=quietly(lambda: invoke(lam, "busy", {"sleep": 20})), daemon=True)
-    t.start()
+    # Busy with an Event invocation (no client connection for nephos to drain on SIGTERM).
+    lam.invoke(FunctionName="busy", InvocationType="Event", Payload=json.dumps({"sleep": 20}))
     marker = runtime_marker(server)
     assert wait_for(lambda: len(pids_matching(marker)) >= 2, timeout=10), pids_matching(marker)
     assert pids_matching(f"sleep {child}")
@@ -412,7 +412,7 @@ def test_busy_function_process_ends_after_kill_9(start_nephos):
     try:
         server.proc.send_signal(signal.SIGKILL)
         server.proc.wait()
-        gone = wait_for(lambda: not pids_matching(marker) and not pids_matching(f"sleep {child}"), timeout=5)
-        assert gone, f"still running 5 s after kill -9: {pids_matching(marker)} {pids_matching('sleep ' + child)}"
+        gone = wait_for(lambda: not pids_matching(marker) and not pids_matching(f"sleep {child}"), timeout=3)
+        assert gone, f"still running 3 s after kill -9: {pids_matching(marker)} {pids_matching('sleep ' + child)}"
     finally:
         kill_leftovers(marker, f"sleep {child}")

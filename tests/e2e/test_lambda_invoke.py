@@ -397,6 +397,37 @@ def handler(event, context):
     assert (out["errorType"], out["errorMessage"]) == ("MyError", "custom failure")
 
 
+@pytest.mark.xfail(strict=True, reason="bug: the log has '[ERROR] Type: message' but not the traceback AWS logs")
+def test_handler_exception_logs_the_traceback(lam):
+    """AWS's Python runtime logs '[ERROR] ValueError: bad value' followed by
+    'Traceback (most recent call last):' and the stack."""
+    create(lam, "tb", {"index.py": "def handler(e, c):\n    raise ValueError('bad value')\n"})
+    _, r = invoke(lam, "tb", LogType="Tail")
+    text = tail(r)
+    assert "[ERROR] ValueError: bad value" in text
+    assert "Traceback (most recent call last):" in text
+    assert "raise ValueError('bad value')" in text
+
+
+def test_deleting_a_function_ends_its_environments(lam):
+    create(lam, "ephemeral", {"index.py": "import os\ndef handler(e, c):\n    return os.getpid()\n"})
+    pid, _ = invoke(lam, "ephemeral")
+
+    def gone():
+        try:
+            os.kill(pid, 0)
+            return False
+        except ProcessLookupError:
+            return True
+
+    assert not gone()
+    lam.delete_function(FunctionName="ephemeral")
+    deadline = time.monotonic() + 3
+    while not gone() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert gone(), f"the function's process {pid} outlived DeleteFunction"
+
+
 def test_import_module_error(lam):
     out, _ = failing(lam, "noimp", {"index.py": "x = 1\n"}, handler="missing.handler")
     assert out == {
