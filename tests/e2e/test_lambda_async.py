@@ -416,3 +416,21 @@ def test_busy_function_process_ends_after_kill_9(start_nephos):
         assert gone, f"still running 3 s after kill -9: {pids_matching(marker)} {pids_matching('sleep ' + child)}"
     finally:
         kill_leftovers(marker, f"sleep {child}")
+
+
+def test_idle_environments_are_reaped(start_nephos):
+    """--lambda-idle-seconds: an environment unused that long ends (the reaper looks
+    every 10 s), and the next invocation starts a new one."""
+    server = start_nephos("--lambda-python", VENV_PYTHON, "--lambda-idle-seconds", "1")
+    lam = server.client("lambda")
+    create(lam, "reaped", {"index.py": SPAWNER})
+    pid, _ = invoke(lam, "reaped")
+    marker = runtime_marker(server)
+    assert pid in pids_matching(marker)
+    try:
+        assert wait_for(lambda: pid not in pids_matching(marker), timeout=13, interval=0.25), \
+            "the idle environment was not reaped"
+        pid2, r = invoke(lam, "reaped")
+        assert r["StatusCode"] == 200 and pid2 != pid
+    finally:
+        kill_leftovers(marker)

@@ -224,6 +224,18 @@ def test_node_warm_state(lam):
     assert [invoke(lam, "nodewarm")[0] for _ in range(3)] == [1, 2, 3]
 
 
+def test_missing_interpreter_is_a_clear_service_error(start_nephos):
+    """nephos's own: a runtime whose interpreter cannot start names the flag to set."""
+    from botocore.exceptions import ClientError
+    server = start_nephos("--lambda-node", "/nonexistent/node")
+    lam = server.client("lambda")
+    create(lam, "nonode", {"index.js": "exports.handler = async () => 1;\n"}, runtime="nodejs20.x")
+    with pytest.raises(ClientError) as e:
+        lam.invoke(FunctionName="nonode")
+    assert e.value.response["Error"]["Code"] == "ServiceException"
+    assert "--lambda-node" in e.value.response["Error"]["Message"]
+
+
 # --- custom runtimes -------------------------------------------------------------------------
 
 # AWS's custom runtime tutorial (bash: the tutorial's `source` and `pipefail` need it).
