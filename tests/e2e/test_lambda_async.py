@@ -104,7 +104,6 @@ def send_event(lam, name, payload):
     return r
 
 
-@pytest.mark.xfail(strict=True, reason="bug: Event invocations answer HTTP 200, AWS 202")
 def test_event_invoke_status_is_202(lam):
     create(lam, "evt202", {"index.py": RECORDER}, Environment={"Variables": {"ATTEMPTS": "/dev/null"}})
     r = lam.invoke(FunctionName="evt202", InvocationType="Event", Payload=b"{}")
@@ -174,7 +173,6 @@ def test_failing_event_retried_twice_then_dead_lettered(server, lam, tmp_path):
     assert receive(sqs, url, wait=1) == []
 
 
-@pytest.mark.xfail(strict=True, reason="bug: the dead letter's ErrorCode is the String 'Unhandled', AWS's the Number 200")
 def test_dead_letter_error_code_is_the_number_200(server, lam, tmp_path):
     """AWS (recorded): a function error's dead letter carries ErrorCode as a Number
     attribute, '200' (the Invoke status), not a string error name."""
@@ -184,8 +182,6 @@ def test_dead_letter_error_code_is_the_number_200(server, lam, tmp_path):
     assert msg["MessageAttributes"]["ErrorCode"] == {"DataType": "Number", "StringValue": "200"}
 
 
-@pytest.mark.xfail(strict=True, reason="bug: each attempt of an Event invocation runs with a new request id, "
-                   "none of them the one Invoke returned")
 def test_async_request_id_is_stable_across_retries(server, lam, tmp_path):
     """AWS: the request id of an asynchronous invocation is the x-amzn-RequestId Invoke
     returned; every retry runs with it (recorded: both END lines carry it) and the dead
@@ -394,8 +390,6 @@ def test_idle_function_process_ends_after_kill_9(start_nephos):
         kill_leftovers(marker)
 
 
-@pytest.mark.xfail(strict=True, reason="bug: after kill -9 of nephos a busy function (and its children) "
-                   "runs on until its handler returns")
 def test_busy_function_process_ends_after_kill_9(start_nephos):
     """A function in the middle of an invocation when nephos dies: its Runtime API is gone,
     so it should end within seconds (in AWS the sandbox goes with the service), not run

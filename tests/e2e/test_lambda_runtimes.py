@@ -172,8 +172,6 @@ def test_node_missing_module_and_handler(lam):
 
 
 @needs_node
-@pytest.mark.xfail(strict=True, reason="bug: a CommonJS require() of a missing package reports errorType "
-                   "'Error' (the bootstrap only maps ERR_MODULE_NOT_FOUND, not MODULE_NOT_FOUND)")
 def test_node_missing_dependency_is_import_module_error(lam):
     """AWS: {"errorType": "Runtime.ImportModuleError", "errorMessage": "Error: Cannot find
     module 'left-pad-not-here'\nRequire stack:\n- /var/task/index.js\n- ...", ...}"""
@@ -380,7 +378,6 @@ exit 0
 """
 
 
-@pytest.mark.xfail(strict=True, reason=RACE)
 def test_invocation_is_not_handed_to_a_runtime_that_never_asked_for_it(lam):
     """A runtime that answers one event and then exits (without calling /next again):
     AWS hands an invocation only to a runtime waiting in /next, so the second invoke runs
@@ -402,8 +399,6 @@ def test_custom_runtime_bootstrap_exits(lam):
     assert re.fullmatch(rf"RequestId: {UUID} Error: Runtime exited with error: exit status 7", out["errorMessage"])
 
 
-@pytest.mark.xfail(strict=True, reason="bug: a missing bootstrap is a 502 ServiceException, AWS "
-                   "answers 200 with FunctionError and Runtime.InvalidEntrypoint")
 def test_custom_runtime_without_bootstrap(lam):
     """AWS: StatusCode 200, FunctionError Unhandled, {"errorMessage": "RequestId: <id>
     Error: Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]",
@@ -415,8 +410,6 @@ def test_custom_runtime_without_bootstrap(lam):
     assert re.fullmatch(rf"RequestId: {UUID} Error: Couldn't find valid bootstrap\(s\): \[.*\]", out["errorMessage"])
 
 
-@pytest.mark.xfail(strict=True, reason="bug: a bootstrap without the execute bit is a 502 ServiceException, "
-                   "AWS answers 200 with FunctionError and Runtime.InvalidEntrypoint")
 def test_custom_runtime_bootstrap_not_executable(lam):
     """AWS: {"errorMessage": "RequestId: <id> Error: fork/exec /var/task/bootstrap:
     permission denied", "errorType": "Runtime.InvalidEntrypoint"}."""

@@ -65,9 +65,10 @@ pub trait RuntimeHandler: Send + Sync + 'static {
     /// The runtime failed to initialise (`/runtime/init/error`).
     fn init_error(&self, error: ReportedError) -> Result<(), RuntimeRefusal>;
 
-    /// The largest response body the runtime may post (6 MB for synchronous invocations).
+    /// The largest body the runtime may post: AWS allows 6 MB and 100 bytes for a
+    /// synchronous invocation's response.
     fn response_limit(&self) -> usize {
-        6 * 1024 * 1024
+        6 * 1024 * 1024 + 100
     }
 }
 

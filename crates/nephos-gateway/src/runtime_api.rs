@@ -94,16 +94,31 @@ async fn answer(handler: &dyn RuntimeHandler, req: Request<Incoming>) -> Respons
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let limit = handler.response_limit();
-    let body = match Limited::new(req.into_body(), limit + 1).collect().await {
+    let body = match Limited::new(req.into_body(), limit).collect().await {
         Ok(b) => b.to_bytes(),
         Err(_) => {
-            return refusal(&RuntimeRefusal::new(
-                413,
-                "RequestEntityTooLarge",
-                format!(
-                    "Response payload size exceeded maximum allowed payload size ({limit} bytes)."
-                ),
-            ));
+            let message = format!(
+                "Response payload size exceeded maximum allowed payload size ({limit} bytes)."
+            );
+            // The invocation ends with that error at once, as on AWS; the runtime hears
+            // 413 and goes on to its next invocation.
+            if let Some(id) = rest
+                .strip_prefix("invocation/")
+                .and_then(|r| r.strip_suffix("/response"))
+            {
+                let error = serde_json::json!({
+                    "errorMessage": message,
+                    "errorType": "Function.ResponseSizeTooLarge",
+                });
+                let _ = handler.error(
+                    id,
+                    ReportedError {
+                        error_type: Some("Function.ResponseSizeTooLarge".into()),
+                        body: error.to_string().into(),
+                    },
+                );
+            }
+            return refusal(&RuntimeRefusal::new(413, "RequestEntityTooLarge", message));
         }
     };
     let result = if rest == "init/error" {

@@ -89,11 +89,22 @@ impl Storage {
         std::fs::create_dir_all(dir)?;
         // redb caches up to 1 GiB of pages by default, which services that keep their
         // state in memory anyway would pay twice in RSS; interior pages fit in far less.
-        let db = Arc::new(
-            redb::Builder::new()
+        let path = dir.join("state.redb");
+        // A process that was killed may leave a child (a function runtime forked but not
+        // yet exec'd) holding the file's lock for a few milliseconds: wait that out.
+        let mut waited = 0;
+        let db = loop {
+            match redb::Builder::new()
                 .set_cache_size(CACHE_BYTES)
-                .create(dir.join("state.redb"))?,
-        );
+                .create(&path)
+            {
+                Err(redb::DatabaseError::DatabaseAlreadyOpen) if waited < 40 => {
+                    waited += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                other => break Arc::new(other?),
+            }
+        };
         let (tx, rx) = mpsc::channel::<Job>();
         let writer_db = db.clone();
         let handle = std::thread::Builder::new()

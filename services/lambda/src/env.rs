@@ -29,6 +29,9 @@ pub enum Outcome {
     InitError(ReportedError),
     /// The process ended before answering (its exit status as text, or `None`).
     Exited(Option<String>),
+    /// The process ended before it fetched the invocation: nothing of it ran, so it can
+    /// go to another environment.
+    Unfetched,
 }
 
 #[derive(Default)]
@@ -37,9 +40,14 @@ struct Slot {
     offered: Option<NextInvocation>,
     /// The invocation in progress and where its outcome goes.
     current: Option<(String, oneshot::Sender<Outcome>)>,
+    /// Told when the runtime fetches the offered invocation (its init is over).
+    fetched: Option<oneshot::Sender<std::time::Instant>>,
     /// An init error posted before any invocation was fetched.
     init_error: Option<ReportedError>,
     ended: bool,
+    /// Whether the runtime has fetched an invocation before (its init succeeded).
+    served: bool,
+    exit_status: Option<String>,
 }
 
 /// The service side of one environment's Runtime API.
@@ -56,33 +64,54 @@ impl EnvHandler {
         })
     }
 
-    /// Hands `inv` to the runtime; the outcome arrives on the returned receiver.
-    pub fn offer(&self, inv: NextInvocation) -> oneshot::Receiver<Outcome> {
+    /// Hands `inv` to the runtime: the receivers learn when the runtime fetched it and
+    /// how it ended.
+    pub fn offer(
+        &self,
+        inv: NextInvocation,
+    ) -> (
+        oneshot::Receiver<std::time::Instant>,
+        oneshot::Receiver<Outcome>,
+    ) {
         let (tx, rx) = oneshot::channel();
+        let (fetched_tx, fetched_rx) = oneshot::channel();
         let mut slot = self.slot.lock().unwrap();
         if let Some(e) = slot.init_error.take() {
             let _ = tx.send(Outcome::InitError(e));
-            return rx;
+            return (fetched_rx, rx);
         }
         if slot.ended {
-            let _ = tx.send(Outcome::Exited(None));
-            return rx;
+            let outcome = if slot.served {
+                Outcome::Unfetched
+            } else {
+                Outcome::Exited(slot.exit_status.clone())
+            };
+            let _ = tx.send(outcome);
+            return (fetched_rx, rx);
         }
         slot.current = Some((inv.request_id.clone(), tx));
         slot.offered = Some(inv);
+        slot.fetched = Some(fetched_tx);
         drop(slot);
         self.offered.notify_one();
-        rx
+        (fetched_rx, rx)
     }
 
     /// The process is gone: whatever waits learns it.
     fn ended(&self, status: Option<String>) {
         let mut slot = self.slot.lock().unwrap();
         slot.ended = true;
-        slot.offered = None;
+        if slot.exit_status.is_none() {
+            slot.exit_status = status.clone();
+        }
+        // A warm runtime that died between invocations: the next one never reached it.
+        // A cold one that died in its init reports that instead.
+        let unfetched = slot.offered.take().is_some() && slot.served;
+        slot.fetched = None;
         if let Some((_, tx)) = slot.current.take() {
             let outcome = match slot.init_error.take() {
                 Some(e) => Outcome::InitError(e),
+                None if unfetched => Outcome::Unfetched,
                 None => Outcome::Exited(status),
             };
             let _ = tx.send(outcome);
@@ -120,7 +149,13 @@ impl RuntimeHandler for EnvHandler {
                     if slot.ended {
                         return None;
                     }
-                    if let Some(inv) = slot.offered.take() {
+                    if let Some(mut inv) = slot.offered.take() {
+                        // Offered with the timeout; the deadline runs from now.
+                        inv.deadline_ms += wall_ms();
+                        slot.served = true;
+                        if let Some(f) = slot.fetched.take() {
+                            let _ = f.send(std::time::Instant::now());
+                        }
                         return Some(inv);
                     }
                 }
@@ -142,12 +177,64 @@ impl RuntimeHandler for EnvHandler {
         match slot.current.take() {
             Some((_, tx)) => {
                 slot.offered = None;
+                slot.fetched = None;
                 let _ = tx.send(Outcome::InitError(error));
             }
             None => slot.init_error = Some(error),
         }
         Ok(())
     }
+}
+
+/// A small shell process that outlives nephos by a moment: nephos tells it each
+/// environment's process group, and when nephos's end of the pipe closes without a
+/// goodbye (nephos was killed, even by `kill -9`), it kills every group still listed, so
+/// no function or its children outlive nephos.
+struct Watchdog(std::process::ChildStdin);
+
+const WATCHDOG: &str = r#"groups=" "
+while read -r line; do
+  case "$line" in
+    exit) exit 0 ;;
+    +*) groups="$groups${line#+} " ;;
+    -*) groups=$(printf '%s' "$groups" | sed "s/ ${line#-} / /") ;;
+  esac
+done
+# dash's built-in kill cannot signal a process group; procps's can.
+for g in $groups; do /bin/kill -s KILL -- "-$g" 2>/dev/null || kill -9 "$g" 2>/dev/null; done"#;
+
+static WATCHDOG_PIPE: Mutex<Option<Watchdog>> = Mutex::new(None);
+
+fn tell_watchdog(line: &str) {
+    use std::io::Write;
+    use std::os::unix::process::CommandExt;
+    let mut guard = WATCHDOG_PIPE.lock().unwrap_or_else(|e| e.into_inner());
+    if guard.is_none() && line.starts_with('+') {
+        let child = std::process::Command::new("/bin/sh")
+            .args(["-c", WATCHDOG])
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .process_group(0)
+            .spawn();
+        match child {
+            Ok(mut c) => *guard = c.stdin.take().map(Watchdog),
+            Err(e) => tracing::warn!(error = %e, "cannot start the Lambda watchdog"),
+        }
+    }
+    if let Some(w) = guard.as_mut()
+        && writeln!(w.0, "{line}").is_err()
+    {
+        *guard = None;
+    }
+}
+
+/// Tells the watchdog nephos is ending cleanly (it has ended every environment itself).
+pub fn dismiss_watchdog() {
+    tell_watchdog("exit");
+    *WATCHDOG_PIPE.lock().unwrap_or_else(|e| e.into_inner()) = None;
 }
 
 /// What to start.
@@ -228,6 +315,9 @@ impl Env {
         let pgid = child
             .id()
             .and_then(|id| rustix::process::Pid::from_raw(id as i32));
+        if let Some(p) = pgid {
+            tell_watchdog(&format!("+{}", p.as_raw_nonzero()));
+        }
         let output = Arc::new(Output {
             pipe: tokio::net::unix::pipe::Receiver::from_owned_fd(reader.into())?,
             text: Mutex::new(Vec::new()),
@@ -284,6 +374,7 @@ impl Env {
         }
         if let Some(pgid) = self.pgid {
             let _ = rustix::process::kill_process_group(pgid, rustix::process::Signal::KILL);
+            tell_watchdog(&format!("-{}", pgid.as_raw_nonzero()));
         }
         self.handler.ended(None);
     }
@@ -297,3 +388,10 @@ impl Drop for Env {
 }
 
 use std::os::unix::process::ExitStatusExt;
+
+fn wall_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

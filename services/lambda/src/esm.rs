@@ -536,7 +536,7 @@ async fn deliver(l: &Arc<Lambda>, m: &Mapping, event: &Json) -> Result<Option<By
         input.insert("Qualifier", q.as_str());
     }
     let t = invoke::resolve(l, &ctx, &input)?;
-    let r = runtime::run(l, &t, Bytes::from(event.to_string()), None, None).await?;
+    let r = runtime::run(l, &t, runtime::Request::new(Bytes::from(event.to_string()))).await?;
     Ok(match r.outcome {
         Outcome::Response(b) => Some(b),
         _ => None,

@@ -151,13 +151,17 @@ pub async fn invoke(
     match kind {
         "DryRun" => Ok(Output {
             status: Some(204),
-            ..Output::new(Value::map())
+            ..Output::new(Value::map().with("StatusCode", 204i64))
         }),
         "Event" => {
             enqueue(l, ctx, &t, payload).await?;
             Ok(Output {
                 status: Some(202),
-                ..Output::new(Value::map().with("Payload", Value::Blob(Bytes::new())))
+                ..Output::new(
+                    Value::map()
+                        .with("StatusCode", 202i64)
+                        .with("Payload", Value::Blob(Bytes::new())),
+                )
             })
         }
         _ => {
@@ -177,16 +181,21 @@ pub async fn invoke(
                 ),
                 None => None,
             };
-            let r = runtime::run(l, &t, payload, ctx.trace_header.clone(), client_context).await?;
-            let mut out = Value::map().with("ExecutedVersion", t.key.version.as_str());
+            let r = runtime::run(
+                l,
+                &t,
+                runtime::Request {
+                    request_id: ctx.request_id.clone(),
+                    payload,
+                    trace_id: ctx.trace_header.clone(),
+                    client_context,
+                },
+            )
+            .await?;
+            let mut out = Value::map()
+                .with("StatusCode", 200i64)
+                .with("ExecutedVersion", t.key.version.as_str());
             let body = match &r.outcome {
-                Outcome::Response(b) if b.len() > SYNC_LIMIT => {
-                    out.insert("FunctionError", "Unhandled");
-                    Bytes::from(serde_json::json!({
-                        "errorMessage": format!("Response payload size exceeded maximum allowed payload size ({SYNC_LIMIT} bytes)."),
-                        "errorType": "Function.ResponseSizeTooLarge",
-                    }).to_string())
-                }
                 Outcome::Response(b) => b.clone(),
                 other => {
                     out.insert("FunctionError", "Unhandled");
@@ -227,7 +236,8 @@ async fn enqueue(
     payload: Bytes,
 ) -> Result<(), AwsError> {
     let q = Queued {
-        id: runtime::uuid(),
+        // Every attempt runs under Invoke's own request id, as on AWS.
+        id: ctx.request_id.clone(),
         account: ctx.account_id.clone(),
         region: ctx.region.clone(),
         function: t.key.function.clone(),
@@ -276,9 +286,12 @@ pub async fn run_async(l: Arc<Lambda>, mut q: Queued) {
         let result = runtime::run(
             &l,
             &t,
-            Bytes::from(q.payload.clone()),
-            q.trace.clone(),
-            None,
+            runtime::Request {
+                request_id: q.id.clone(),
+                payload: Bytes::from(q.payload.clone()),
+                trace_id: q.trace.clone(),
+                client_context: None,
+            },
         )
         .await;
         let failure = match result {
@@ -291,7 +304,7 @@ pub async fn run_async(l: Arc<Lambda>, mut q: Queued) {
                         .unwrap_or_default(),
                 )),
             },
-            Err(e) if e.status == 429 => {
+            Err(e) if e.status == 429 && l.clock.now_millis() - q.accepted_ms <= max_age_ms => {
                 // Throttled: AWS keeps retrying within the event age.
                 l.clock.sleep_until(l.clock.now_millis() + 1000).await;
                 continue;
@@ -334,6 +347,13 @@ async fn dead_letter(l: &Arc<Lambda>, q: &Queued, t: &Target, code: &str, messag
         return;
     };
     let ctx = runtime::service_context(l, &q.account, &q.region, "SendMessage");
+    // ErrorCode is the HTTP status of the failed invocation, as a Number attribute.
+    let status = if code == "Unhandled" { "200" } else { "500" };
+    let number = |v: &str| {
+        Value::map()
+            .with("DataType", "Number")
+            .with("StringValue", v)
+    };
     let attr = |v: &str| {
         Value::map()
             .with("DataType", "String")
@@ -344,11 +364,13 @@ async fn dead_letter(l: &Arc<Lambda>, q: &Queued, t: &Target, code: &str, messag
         .and_then(|v| v["errorMessage"].as_str().map(str::to_owned))
         .unwrap_or_else(|| message.to_owned());
     let result = if dlq.contains(":sqs:") {
-        let url = dlq
-            .rsplit(':')
-            .next()
-            .map(|name| format!("{}/{}/{name}", l.endpoint(), q.account))
-            .unwrap_or_default();
+        let mut parts = dlq.split(':');
+        let region = parts.nth(3).unwrap_or_default();
+        let account = parts.next().unwrap_or_default();
+        let name = parts.next().unwrap_or_default();
+        let url = format!("{}/{account}/{name}", l.endpoint());
+        let mut ctx = ctx.clone();
+        ctx.region = region.to_owned();
         l.dispatcher
             .call(
                 &ctx,
@@ -361,7 +383,7 @@ async fn dead_letter(l: &Arc<Lambda>, q: &Queued, t: &Target, code: &str, messag
                         "MessageAttributes",
                         Value::map()
                             .with("RequestID", attr(&q.id))
-                            .with("ErrorCode", attr(code))
+                            .with("ErrorCode", number(status))
                             .with("ErrorMessage", attr(&error_message)),
                     ),
             )
@@ -379,7 +401,7 @@ async fn dead_letter(l: &Arc<Lambda>, q: &Queued, t: &Target, code: &str, messag
                         "MessageAttributes",
                         Value::map()
                             .with("RequestID", attr(&q.id))
-                            .with("ErrorCode", attr(code))
+                            .with("ErrorCode", number(status))
                             .with("ErrorMessage", attr(&error_message)),
                     ),
             )

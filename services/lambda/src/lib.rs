@@ -215,6 +215,8 @@ impl LambdaProvider {
     /// run's directories.
     pub fn shutdown(&self) {
         self.inner.pool.clear();
+        self.inner.mappings.clear();
+        env::dismiss_watchdog();
         let _ = std::fs::remove_dir_all(&self.inner.run_dir);
     }
 }

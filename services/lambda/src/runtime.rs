@@ -125,67 +125,122 @@ impl Pool {
     }
 }
 
-/// Runs one invocation to its end.
-pub async fn run(
-    l: &Arc<Lambda>,
-    t: &Target,
-    payload: Bytes,
-    trace_id: Option<String>,
-    client_context: Option<String>,
-) -> Result<Result_, AwsError> {
-    l.pool.reserve(t, l.settings.max_concurrency)?;
-    let result = run_reserved(l, t, payload, trace_id, client_context).await;
-    l.pool.unreserve(t);
-    result
+/// One invocation's input.
+pub struct Request {
+    /// The invocation's request id: Invoke's own, kept across an async event's retries.
+    pub request_id: String,
+    pub payload: Bytes,
+    pub trace_id: Option<String>,
+    pub client_context: Option<String>,
 }
 
-async fn run_reserved(
-    l: &Arc<Lambda>,
-    t: &Target,
-    payload: Bytes,
-    trace_id: Option<String>,
-    client_context: Option<String>,
-) -> Result<Result_, AwsError> {
-    let warm = {
-        let mut idle = l.pool.idle.lock().unwrap();
-        let mut found = None;
-        if let Some(ws) = idle.get_mut(&t.key) {
-            while let Some(w) = ws.pop() {
-                if !w.env.is_dead() {
-                    found = Some(w);
-                    break;
-                }
-            }
+impl Request {
+    pub fn new(payload: Bytes) -> Request {
+        Request {
+            request_id: uuid(),
+            payload,
+            trace_id: None,
+            client_context: None,
         }
-        found
-    };
-    let cold = warm.is_none();
-    let worker = match warm {
-        Some(w) => w,
-        None => start(l, t).await?,
-    };
-    let request_id = uuid();
-    let started = Instant::now();
-    let wall_start = l.clock.now_millis();
+    }
+}
+
+/// Runs one invocation to its end.
+///
+/// The invocation runs in a task of its own: a caller that goes away (a client that
+/// disconnects) does not cut it short, as on AWS.
+pub async fn run(l: &Arc<Lambda>, t: &Target, req: Request) -> Result<Result_, AwsError> {
+    l.pool.reserve(t, l.settings.max_concurrency)?;
+    let (lambda, target) = (l.clone(), t.clone());
+    let task = tokio::spawn(async move {
+        let result = run_reserved(&lambda, &target, req).await;
+        lambda.pool.unreserve(&target);
+        result
+    });
+    task.await
+        .map_err(|e| AwsError::internal(format!("an invocation failed: {e}")))?
+}
+
+/// AWS gives a runtime's init 10 seconds of its own, apart from the function's timeout.
+const INIT_LIMIT: Duration = Duration::from_secs(10);
+
+fn take_idle(l: &Lambda, key: &EnvKey) -> Option<Worker> {
+    let mut idle = l.pool.idle.lock().unwrap();
+    let ws = idle.get_mut(key)?;
+    while let Some(w) = ws.pop() {
+        if !w.env.is_dead() {
+            return Some(w);
+        }
+    }
+    None
+}
+
+async fn run_reserved(l: &Arc<Lambda>, t: &Target, req: Request) -> Result<Result_, AwsError> {
+    let request_id = req.request_id.clone();
+    let trace_id = req.trace_id.clone().unwrap_or_else(new_trace_id);
     let timeout = Duration::from_secs(u64::from(t.config.timeout.max(1)));
-    let rx = worker.env.handler.offer(NextInvocation {
-        request_id: request_id.clone(),
-        deadline_ms: wall_ms() + timeout.as_millis() as i64,
-        function_arn: t.invoked_arn.clone(),
-        trace_id,
-        client_context,
-        cognito_identity: None,
-        payload,
-    });
-    let (outcome, timed_out) = match tokio::time::timeout(timeout, rx).await {
-        Ok(Ok(o)) => (o, false),
-        Ok(Err(_)) => (Outcome::Exited(None), false),
-        Err(_) => (Outcome::Exited(None), true),
+    // A warm environment that died between invocations never saw this one: it goes to
+    // another environment (a few times at most, so a crashing runtime cannot loop).
+    let mut attempts = 0;
+    let (worker, cold, fetched_at, outcome, timed_out) = loop {
+        attempts += 1;
+        let (worker, cold) = match take_idle(l, &t.key) {
+            Some(w) => (w, false),
+            None => match start(l, t).await? {
+                Started::Worker(w) => (w, true),
+                Started::Refused(body) => {
+                    return Ok(Result_ {
+                        outcome: Outcome::InitError(nephos_core::runtime::ReportedError {
+                            error_type: Some("Runtime.InvalidEntrypoint".into()),
+                            body: Bytes::from(body.replace("<request-id>", &request_id)),
+                        }),
+                        request_id,
+                        log_tail: String::new(),
+                    });
+                }
+            },
+        };
+        let (fetched, mut rx) = worker.env.handler.offer(NextInvocation {
+            request_id: request_id.clone(),
+            deadline_ms: timeout.as_millis() as i64,
+            function_arn: t.invoked_arn.clone(),
+            trace_id: Some(trace_id.clone()),
+            client_context: req.client_context.clone(),
+            cognito_identity: None,
+            payload: req.payload.clone(),
+        });
+        let fetched_at = tokio::select! {
+            at = fetched => at.ok(),
+            _ = tokio::time::sleep(INIT_LIMIT) => None,
+        };
+        let (outcome, timed_out) = match fetched_at {
+            Some(_) => match tokio::time::timeout(timeout, &mut rx).await {
+                Ok(Ok(o)) => (o, false),
+                Ok(Err(_)) => (Outcome::Exited(None), false),
+                Err(_) => (Outcome::Exited(None), true),
+            },
+            None => match rx.try_recv() {
+                Ok(o) => (o, false),
+                // Neither fetched nor ended within the init limit.
+                Err(_) => (Outcome::Exited(None), true),
+            },
+        };
+        if matches!(outcome, Outcome::Unfetched) && attempts < 3 {
+            worker.env.kill();
+            continue;
+        }
+        break (worker, cold, fetched_at, outcome, timed_out);
     };
-    let elapsed = started.elapsed();
+    let end = std::time::Instant::now();
+    let invoked_at = fetched_at.unwrap_or(end);
+    let elapsed = end.saturating_duration_since(invoked_at);
     let init_ms = cold.then(|| {
-        worker.env.started.elapsed().as_secs_f64() * 1000.0 - elapsed.as_secs_f64() * 1000.0
+        invoked_at
+            .saturating_duration_since(worker.env.started)
+            .as_secs_f64()
+            * 1000.0
     });
+    let wall_start = l.clock.now_millis() - elapsed.as_millis() as i64;
     let outcome = if timed_out {
         worker.env.kill();
         Outcome::Error(nephos_core::runtime::ReportedError {
@@ -240,6 +295,19 @@ async fn run_reserved(
         request_id,
         log_tail,
     })
+}
+
+/// An X-Ray trace header for an invocation whose caller sent none (AWS always sets one).
+fn new_trace_id() -> String {
+    let secs = wall_ms() / 1000;
+    let a: [u8; 12] = rand::random();
+    let b: [u8; 8] = rand::random();
+    format!(
+        "Root=1-{secs:08x}-{};Parent={};Sampled=0;Lineage=1:{}:0",
+        hex::encode(a),
+        hex::encode(b),
+        &hex::encode(rand::random::<[u8; 4]>())
+    )
 }
 
 fn wall_ms() -> i64 {
@@ -300,10 +368,13 @@ fn log_lines(
     if let Outcome::Exited(status) = outcome
         && !timed_out
     {
-        let reason = status
-            .as_deref()
-            .unwrap_or("Runtime exited without providing a reason");
-        lines.push((end_ms, format!("RequestId: {request_id} Error: Runtime exited with error: {reason}\nRuntime.ExitError")));
+        let body = exit_error(status.as_deref(), request_id);
+        let message = serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v["errorMessage"].as_str().map(str::to_owned))
+            .unwrap_or_default();
+        lines.push((end_ms, message));
+        lines.push((end_ms, "Runtime.ExitError".into()));
     }
     if timed_out {
         lines.push((
@@ -346,8 +417,15 @@ fn tail(lines: &[(i64, String)]) -> String {
     text[cut..].to_owned()
 }
 
+enum Started {
+    Worker(Worker),
+    /// The runtime cannot start at all: AWS's error payload for that
+    /// (`<request-id>` stands for the invocation's id).
+    Refused(String),
+}
+
 /// Starts a new environment for `t`.
-async fn start(l: &Arc<Lambda>, t: &Target) -> Result<Worker, AwsError> {
+async fn start(l: &Arc<Lambda>, t: &Target) -> Result<Started, AwsError> {
     let c = &t.config;
     let runtime = c.runtime.as_deref().unwrap_or_default();
     let kind = model::runtime_kind(runtime).ok_or_else(|| {
@@ -397,7 +475,26 @@ async fn start(l: &Arc<Lambda>, t: &Target) -> Result<Worker, AwsError> {
                     .into_owned(),
             ],
         ),
-        RuntimeKind::Provided => (task_root.join("bootstrap"), Vec::new()),
+        RuntimeKind::Provided => {
+            let bootstrap = task_root.join("bootstrap");
+            use std::os::unix::fs::PermissionsExt;
+            let message = match std::fs::metadata(&bootstrap) {
+                Err(_) => Some(
+                    "RequestId: <request-id> Error: Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]",
+                ),
+                Ok(m) if m.permissions().mode() & 0o111 == 0 => Some(
+                    "RequestId: <request-id> Error: fork/exec /var/task/bootstrap: permission denied",
+                ),
+                Ok(_) => None,
+            };
+            if let Some(message) = message {
+                return Ok(Started::Refused(
+                    serde_json::json!({"errorType": "Runtime.InvalidEntrypoint", "errorMessage": message})
+                        .to_string(),
+                ));
+            }
+            (bootstrap, Vec::new())
+        }
     };
     let log_stream = log_stream_name(l.clock.now_millis(), &t.key.version);
     let log_group = model::log_group(&t.key.function, c);
@@ -488,11 +585,11 @@ async fn start(l: &Arc<Lambda>, t: &Target) -> Result<Worker, AwsError> {
         log_stream,
         rx,
     ));
-    Ok(Worker {
+    Ok(Started::Worker(Worker {
         env,
         idle_since: Instant::now(),
         logs: tx,
-    })
+    }))
 }
 
 /// `2024/01/02/[$LATEST]0123456789abcdef0123456789abcdef`, as AWS names streams.
@@ -508,17 +605,27 @@ pub fn error_payload(outcome: &Outcome, request_id: &str) -> Option<Bytes> {
     match outcome {
         Outcome::Response(_) => None,
         Outcome::Error(e) | Outcome::InitError(e) => Some(e.body.clone()),
-        Outcome::Exited(status) => {
+        Outcome::Exited(status) => Some(exit_error(status.as_deref(), request_id)),
+        Outcome::Unfetched => Some(exit_error(None, request_id)),
+    }
+}
+
+/// AWS's payload for a runtime that ended without answering.
+fn exit_error(status: Option<&str>, request_id: &str) -> Bytes {
+    {
+        {
             let msg = match status {
-                Some(s) => format!("RequestId: {request_id} Error: Runtime exited with error: {s}"),
-                None => format!(
+                Some(s) if s != "exit status 0" => {
+                    format!("RequestId: {request_id} Error: Runtime exited with error: {s}")
+                }
+                _ => format!(
                     "RequestId: {request_id} Error: Runtime exited without providing a reason"
                 ),
             };
-            Some(Bytes::from(
+            Bytes::from(
                 serde_json::json!({"errorType": "Runtime.ExitError", "errorMessage": msg})
                     .to_string(),
-            ))
+            )
         }
     }
 }

@@ -95,9 +95,11 @@ async function loadHandler() {
     if (e instanceof SyntaxError) {
       await initError("Runtime.UserCodeSyntaxError", `${e.name}: ${e.message}`, shape.trace);
     }
+    // ES modules raise ERR_MODULE_NOT_FOUND, CommonJS require() MODULE_NOT_FOUND.
+    const missing = e && (e.code === "ERR_MODULE_NOT_FOUND" || e.code === "MODULE_NOT_FOUND");
     await initError(
-      e && e.code === "ERR_MODULE_NOT_FOUND" ? "Runtime.ImportModuleError" : shape.errorType,
-      e && e.code === "ERR_MODULE_NOT_FOUND" ? `Error: ${e.message}` : shape.errorMessage,
+      missing ? "Runtime.ImportModuleError" : shape.errorType,
+      missing ? `Error: ${e.message}` : shape.errorMessage,
       shape.trace,
     );
   }

@@ -6,6 +6,7 @@ and a context object, and posts the result or the error in AWS's error shape.
 Standard library only, so it runs on any Python 3.9+.
 """
 
+import decimal
 import http.client
 import importlib
 import json
@@ -53,6 +54,62 @@ def init_error(error_type, message, stack=None):
     sys.exit(1)
 
 
+class Client:
+    """The mobile client of a client context, as AWS's runtime gives it."""
+
+    def __init__(self, d):
+        self.installation_id = d.get("installation_id")
+        self.app_title = d.get("app_title")
+        self.app_version_name = d.get("app_version_name")
+        self.app_version_code = d.get("app_version_code")
+        self.app_package_name = d.get("app_package_name")
+
+
+class ClientContext:
+    def __init__(self, d):
+        self.client = Client(d["client"]) if isinstance(d.get("client"), dict) else None
+        self.custom = d.get("custom")
+        self.env = d.get("env")
+
+
+class CognitoIdentity:
+    def __init__(self, d):
+        self.cognito_identity_id = d.get("cognitoIdentityId")
+        self.cognito_identity_pool_id = d.get("cognitoIdentityPoolId")
+
+
+# From python3.12 on, AWS's runtime writes results as UTF-8 rather than \u escapes.
+ENSURE_ASCII = os.environ.get("AWS_EXECUTION_ENV", "").endswith(("python3.9", "python3.10", "python3.11"))
+MARK = "\x00nephos-decimal-%d\x00"
+
+
+def marshal(result):
+    """The result as AWS's runtime writes it: bytes as they are, Decimals as the number
+    they hold (what boto3's DynamoDB resource returns)."""
+    if isinstance(result, (bytes, bytearray)):
+        return bytes(result)
+    try:
+        return json.dumps(result, ensure_ascii=ENSURE_ASCII).encode()
+    except TypeError:
+        pass
+    decimals = []
+
+    def walk(o):
+        if isinstance(o, decimal.Decimal):
+            decimals.append(o)
+            return MARK % (len(decimals) - 1)
+        if isinstance(o, dict):
+            return {k: walk(v) for k, v in o.items()}
+        if isinstance(o, (list, tuple)):
+            return [walk(v) for v in o]
+        return o
+
+    text = json.dumps(walk(result), ensure_ascii=ENSURE_ASCII)
+    for i, d in enumerate(decimals):
+        text = text.replace(json.dumps(MARK % i), str(d))
+    return text.encode()
+
+
 class Context:
     def __init__(self, request_id, deadline_ms, arn, client_context, identity):
         self.function_name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME")
@@ -62,8 +119,8 @@ class Context:
         self.aws_request_id = request_id
         self.log_group_name = os.environ.get("AWS_LAMBDA_LOG_GROUP_NAME")
         self.log_stream_name = os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME")
-        self.client_context = client_context
-        self.identity = identity
+        self.client_context = ClientContext(client_context) if isinstance(client_context, dict) else None
+        self.identity = CognitoIdentity(identity if isinstance(identity, dict) else {})
         self._deadline_ms = deadline_ms
 
     def get_remaining_time_in_millis(self):
@@ -155,7 +212,9 @@ def main():
             result = handler(event, context)
         except Exception as e:  # noqa: BLE001 - the function's failure, reported as AWS does
             stack = traceback.format_list(traceback.extract_tb(e.__traceback__)[1:])
-            print(f"[ERROR] {type(e).__name__}: {e}", flush=True)
+            # One log event, as AWS's runtime writes it: carriage returns inside.
+            text = f"[ERROR] {type(e).__name__}: {e}\nTraceback (most recent call last):\n" + "".join(stack)
+            print(text.rstrip("\n").replace("\n", "\r"), flush=True)
             call(
                 "POST",
                 f"/invocation/{request_id}/error",
@@ -164,7 +223,7 @@ def main():
             )
             continue
         try:
-            payload = json.dumps(result).encode()
+            payload = marshal(result)
         except (TypeError, ValueError) as e:
             call(
                 "POST",
