@@ -1,0 +1,136 @@
+//! Amazon CloudWatch Logs: log groups and streams, events, filter patterns, metric and
+//! subscription filters, Logs Insights queries.
+//!
+//! Groups live per account and region ([`state`]); each stream keeps its events in one
+//! vector sorted by (timestamp, arrival), so reads binary-search their time window and
+//! FilterLogEvents merges streams without sorting. A PutLogEvents batch is one storage
+//! write, committed before the request is acknowledged. Retention runs on the shared
+//! clock: reads and writes drop events past a group's retention (and their stored
+//! batches), so advancing the clock expires them.
+//!
+//! - [`groups`], [`streams`], [`events`]: the resources and their events;
+//! - [`pattern`]: the filter pattern language (terms, JSON, space-delimited, regex);
+//! - [`filters`]: metric and subscription filters, delivery to Lambda;
+//! - [`insights`]: Logs Insights queries.
+
+mod errors;
+pub mod events;
+pub mod filters;
+pub mod groups;
+pub mod insights;
+pub mod pattern;
+mod state;
+pub mod streams;
+mod util;
+
+use nephos_core::{AwsError, BoxFuture, Dispatcher, Input, Output, Provider, RequestContext};
+use nephos_storage::Storage;
+use state::Core;
+
+pub struct LogsProvider {
+    core: Core,
+}
+
+impl LogsProvider {
+    /// Opens the provider, reloading groups, streams and events stored before a restart.
+    /// Subscription deliveries go out through `dispatcher`.
+    pub fn new(storage: Storage, dispatcher: Dispatcher) -> Result<LogsProvider, String> {
+        Ok(LogsProvider {
+            core: Core::load(storage, dispatcher)?,
+        })
+    }
+}
+
+impl Provider for LogsProvider {
+    fn service(&self) -> &'static str {
+        "logs"
+    }
+
+    fn operations(&self) -> &'static [&'static str] {
+        &[
+            "AssociateKmsKey",
+            "CreateLogGroup",
+            "CreateLogStream",
+            "DeleteLogGroup",
+            "DeleteLogStream",
+            "DeleteMetricFilter",
+            "DeleteRetentionPolicy",
+            "DeleteSubscriptionFilter",
+            "DescribeLogGroups",
+            "DescribeLogStreams",
+            "DescribeMetricFilters",
+            "DescribeQueries",
+            "DescribeSubscriptionFilters",
+            "DisassociateKmsKey",
+            "FilterLogEvents",
+            "GetLogEvents",
+            "GetQueryResults",
+            "ListTagsForResource",
+            "ListTagsLogGroup",
+            "PutLogEvents",
+            "PutMetricFilter",
+            "PutRetentionPolicy",
+            "PutSubscriptionFilter",
+            "StartQuery",
+            "StopQuery",
+            "TagLogGroup",
+            "TagResource",
+            "TestMetricFilter",
+            "UntagLogGroup",
+            "UntagResource",
+        ]
+    }
+
+    fn handle<'a>(
+        &'a self,
+        ctx: &'a RequestContext,
+        input: Input,
+    ) -> BoxFuture<'a, Result<Output, AwsError>> {
+        Box::pin(async move {
+            let c = &self.core;
+            let i = &input.value;
+            let value = match ctx.operation.as_str() {
+                "CreateLogGroup" => groups::create_log_group(c, ctx, i).await?,
+                "DeleteLogGroup" => groups::delete_log_group(c, ctx, i).await?,
+                "DescribeLogGroups" => groups::describe_log_groups(c, ctx, i).await?,
+                "PutRetentionPolicy" => groups::put_retention_policy(c, ctx, i).await?,
+                "DeleteRetentionPolicy" => groups::delete_retention_policy(c, ctx, i).await?,
+                "AssociateKmsKey" => groups::associate_kms_key(c, ctx, i).await?,
+                "DisassociateKmsKey" => groups::disassociate_kms_key(c, ctx, i).await?,
+                "TagLogGroup" => groups::tag_log_group(c, ctx, i).await?,
+                "UntagLogGroup" => groups::untag_log_group(c, ctx, i).await?,
+                "ListTagsLogGroup" => groups::list_tags_log_group(c, ctx, i)?,
+                "TagResource" => groups::tag_resource(c, ctx, i).await?,
+                "UntagResource" => groups::untag_resource(c, ctx, i).await?,
+                "ListTagsForResource" => groups::list_tags_for_resource(c, ctx, i)?,
+                "CreateLogStream" => streams::create_log_stream(c, ctx, i).await?,
+                "DeleteLogStream" => streams::delete_log_stream(c, ctx, i).await?,
+                "DescribeLogStreams" => streams::describe_log_streams(c, ctx, i).await?,
+                "PutLogEvents" => events::put_log_events(c, ctx, i).await?,
+                "GetLogEvents" => events::get_log_events(c, ctx, i).await?,
+                "FilterLogEvents" => events::filter_log_events(c, ctx, i).await?,
+                "PutMetricFilter" => filters::put_metric_filter(c, ctx, i).await?,
+                "DeleteMetricFilter" => filters::delete_metric_filter(c, ctx, i).await?,
+                "DescribeMetricFilters" => filters::describe_metric_filters(c, ctx, i)?,
+                "TestMetricFilter" => filters::test_metric_filter(i)?,
+                "PutSubscriptionFilter" => filters::put_subscription_filter(c, ctx, i).await?,
+                "DeleteSubscriptionFilter" => {
+                    filters::delete_subscription_filter(c, ctx, i).await?
+                }
+                "DescribeSubscriptionFilters" => {
+                    filters::describe_subscription_filters(c, ctx, i).await?
+                }
+                "StartQuery" => insights::start_query(c, ctx, i).await?,
+                "GetQueryResults" => insights::get_query_results(c, ctx, i)?,
+                "StopQuery" => insights::stop_query(c, ctx, i)?,
+                "DescribeQueries" => insights::describe_queries(c, ctx, i)?,
+                other => return Err(AwsError::not_implemented("logs", other)),
+            };
+            Ok(Output::new(value))
+        })
+    }
+
+    fn reset(&self) {
+        self.core.regions.clear();
+    }
+}
