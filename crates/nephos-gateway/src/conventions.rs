@@ -97,6 +97,10 @@ pub fn query_compatible_code(
     {
         e.code = "ValidationError".into();
     }
+    // CloudWatch Logs reports model constraint violations as InvalidParameterException.
+    if e.code == "ValidationException" && model.metadata.endpoint_prefix == "logs" {
+        e.code = "InvalidParameterException".into();
+    }
     // SQS's query API still words a missing queue as its WSDL-era API did.
     if protocol == Protocol::Query
         && model.metadata.endpoint_prefix == "sqs"
