@@ -989,6 +989,8 @@ fn run(commands: &[Command], mut rows: Vec<Row>, limit: usize) -> (Vec<Row>, usi
     let mut shown: Option<Vec<String>> = None;
     let mut fields_named: Vec<String> = Vec::new();
     let mut aggregated = false;
+    // What the filters let through, counted before stats folds it into groups.
+    let mut matched = None;
     for cmd in commands {
         match cmd {
             Command::Fields(list) => {
@@ -1042,6 +1044,7 @@ fn run(commands: &[Command], mut rows: Vec<Row>, limit: usize) -> (Vec<Row>, usi
                 });
             }
             Command::Stats { aggs, by } => {
+                matched.get_or_insert(rows.len());
                 let mut groups: BTreeMap<Vec<String>, Vec<AggState>> = BTreeMap::new();
                 for row in &rows {
                     let key: Vec<String> = by
@@ -1105,7 +1108,7 @@ fn run(commands: &[Command], mut rows: Vec<Row>, limit: usize) -> (Vec<Row>, usi
             Command::Limit(n) => rows.truncate(*n),
         }
     }
-    let matched = rows.len();
+    let matched = matched.unwrap_or(rows.len());
     rows.truncate(limit);
     let columns = shown.or((!fields_named.is_empty()).then_some(fields_named));
     let rows = rows
