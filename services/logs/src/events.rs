@@ -17,11 +17,7 @@ pub const EVENT_OVERHEAD: usize = 26;
 const HOUR: i64 = 3_600_000;
 const DAY: i64 = 24 * HOUR;
 
-pub async fn put_log_events(
-    c: &Core,
-    ctx: &RequestContext,
-    i: &Value,
-) -> Result<Value, AwsError> {
+pub async fn put_log_events(c: &Core, ctx: &RequestContext, i: &Value) -> Result<Value, AwsError> {
     let group = i.str("logGroupName").unwrap_or_default();
     let stream = i.str("logStreamName").unwrap_or_default();
     let input: Vec<(i64, &str)> = i
@@ -29,7 +25,12 @@ pub async fn put_log_events(
         .and_then(Value::as_list)
         .unwrap_or_default()
         .iter()
-        .map(|e| (e.int("timestamp").unwrap_or(0), e.str("message").unwrap_or("")))
+        .map(|e| {
+            (
+                e.int("timestamp").unwrap_or(0),
+                e.str("message").unwrap_or(""),
+            )
+        })
         .collect();
     let size: usize = input.iter().map(|(_, m)| m.len() + EVENT_OVERHEAD).sum();
     if size > MAX_BATCH_BYTES {
@@ -90,9 +91,8 @@ pub async fn put_log_events(
         s.next_seq += accepted.len() as u64;
         s.uploads += 1;
         let token = sequence_token(s.uploads);
-        let mutation = (!accepted.is_empty()).then(|| {
-            Core::batch_mutation(&ctx.account_id, &ctx.region, &name, stream, &accepted)
-        });
+        let mutation = (!accepted.is_empty())
+            .then(|| Core::batch_mutation(&ctx.account_id, &ctx.region, &name, stream, &accepted));
         let subscriptions: Vec<_> = g.meta.subscription_filters.clone().into_iter().collect();
         (accepted, mutation, rejected, token, subscriptions)
     };
@@ -135,7 +135,10 @@ fn parse_pos_token(t: &str) -> Option<(char, Pos)> {
     if digits.len() != 56 || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    Some((dir, (digits[..26].parse().ok()?, digits[26..].parse().ok()?)))
+    Some((
+        dir,
+        (digits[..26].parse().ok()?, digits[26..].parse().ok()?),
+    ))
 }
 
 fn output_event(e: &Event) -> Value {
@@ -145,18 +148,15 @@ fn output_event(e: &Event) -> Value {
         .with("ingestionTime", e.ingestion)
 }
 
-pub async fn get_log_events(
-    c: &Core,
-    ctx: &RequestContext,
-    i: &Value,
-) -> Result<Value, AwsError> {
+pub async fn get_log_events(c: &Core, ctx: &RequestContext, i: &Value) -> Result<Value, AwsError> {
     let r = util::group_ref(ctx, i)?;
     let stream = i.str("logStreamName").unwrap_or_default();
     let limit = i.int("limit").unwrap_or(10_000).clamp(1, 10_000) as usize;
     let token = match i.str("nextToken") {
-        Some(t) => Some(parse_pos_token(t).ok_or_else(|| {
-            errors::invalid_parameter("The specified nextToken is invalid.")
-        })?),
+        Some(t) => Some(
+            parse_pos_token(t)
+                .ok_or_else(|| errors::invalid_parameter("The specified nextToken is invalid."))?,
+        ),
         None => None,
     };
     let g = c

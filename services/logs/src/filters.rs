@@ -146,7 +146,10 @@ pub fn describe_metric_filters(
                 Value::map()
                     .with("filterName", name.as_str())
                     .with("filterPattern", f.filter_pattern.as_str())
-                    .with("metricTransformations", util::from_json(&f.metric_transformations))
+                    .with(
+                        "metricTransformations",
+                        util::from_json(&f.metric_transformations),
+                    )
                     .with("creationTime", f.creation_time)
                     .with("logGroupName", g.name.as_str())
                     .with("applyOnTransformedLogs", f.apply_on_transformed_logs),
@@ -335,7 +338,10 @@ pub fn deliver(
         let Ok(pattern) = Pattern::parse(&f.filter_pattern) else {
             continue;
         };
-        let matching: Vec<&Event> = events.iter().filter(|e| pattern.matches(&e.message)).collect();
+        let matching: Vec<&Event> = events
+            .iter()
+            .filter(|e| pattern.matches(&e.message))
+            .collect();
         if matching.is_empty() {
             continue;
         }

@@ -296,11 +296,7 @@ pub async fn tag_log_group(c: &Core, ctx: &RequestContext, i: &Value) -> Result<
     Ok(Value::map())
 }
 
-pub async fn untag_log_group(
-    c: &Core,
-    ctx: &RequestContext,
-    i: &Value,
-) -> Result<Value, AwsError> {
+pub async fn untag_log_group(c: &Core, ctx: &RequestContext, i: &Value) -> Result<Value, AwsError> {
     let keys = util::strings(i.get("tags"));
     update_group(c, &own(ctx, i), |g| {
         keys.iter().for_each(|k| {
@@ -332,9 +328,8 @@ pub fn list_tags_log_group(c: &Core, ctx: &RequestContext, i: &Value) -> Result<
 /// The group a tagging ARN names (tags on other resources are not supported).
 fn tagged(i: &Value) -> Result<GroupRef, AwsError> {
     let arn = i.str("resourceArn").unwrap_or_default();
-    util::parse_group_arn(arn).ok_or_else(|| {
-        errors::invalid_parameter(format!("Invalid resource ARN: {arn}"))
-    })
+    util::parse_group_arn(arn)
+        .ok_or_else(|| errors::invalid_parameter(format!("Invalid resource ARN: {arn}")))
 }
 
 pub async fn tag_resource(c: &Core, _ctx: &RequestContext, i: &Value) -> Result<Value, AwsError> {
@@ -356,11 +351,7 @@ pub async fn tag_resource(c: &Core, _ctx: &RequestContext, i: &Value) -> Result<
     Ok(Value::map())
 }
 
-pub async fn untag_resource(
-    c: &Core,
-    _ctx: &RequestContext,
-    i: &Value,
-) -> Result<Value, AwsError> {
+pub async fn untag_resource(c: &Core, _ctx: &RequestContext, i: &Value) -> Result<Value, AwsError> {
     let r = tagged(i)?;
     let keys = util::strings(i.get("tagKeys"));
     update_group(c, &r, |g| {

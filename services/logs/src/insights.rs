@@ -85,7 +85,10 @@ fn malformed(message: impl Into<String>) -> AwsError {
     AwsError::new(400, "MalformedQueryException", message.clone()).with_field(
         "queryCompileError",
         Value::map()
-            .with("location", Value::map().with("start", 0i64).with("end", 0i64))
+            .with(
+                "location",
+                Value::map().with("start", 0i64).with("end", 0i64),
+            )
             .with("message", message),
     )
 }
@@ -183,7 +186,8 @@ fn lex(text: &str) -> Result<Vec<Tok>, AwsError> {
                 out.push(Tok::Duration(format!("{num}{unit}")));
             } else {
                 out.push(Tok::Num(
-                    num.parse().map_err(|_| malformed(format!("bad number {num}")))?,
+                    num.parse()
+                        .map_err(|_| malformed(format!("bad number {num}")))?,
                 ));
             }
             continue;
@@ -476,7 +480,9 @@ impl Parser {
                             names,
                         })
                     }
-                    _ => Err(malformed("parse takes a pattern string or a regular expression")),
+                    _ => Err(malformed(
+                        "parse takes a pattern string or a regular expression",
+                    )),
                 }
             }
             other => Err(malformed(format!("unexpected symbol found {other}"))),
@@ -486,23 +492,23 @@ impl Parser {
     fn agg(&mut self) -> Result<(Agg, String), AwsError> {
         let f = self.ident()?.to_ascii_lowercase();
         self.expect_sym("(")?;
-        let (agg, arg) = if f == "count" && (self.eat_sym("*") || self.peek() == Some(&Tok::Sym(")")))
-        {
-            (Agg::Count(None), "*".to_owned())
-        } else {
-            let e = self.expr()?;
-            let text = expr_name(&e);
-            let agg = match f.as_str() {
-                "count" => Agg::Count(Some(e)),
-                "count_distinct" => Agg::CountDistinct(e),
-                "sum" => Agg::Sum(e),
-                "avg" => Agg::Avg(e),
-                "min" => Agg::Min(e),
-                "max" => Agg::Max(e),
-                other => return Err(malformed(format!("unknown stats function {other}"))),
+        let (agg, arg) =
+            if f == "count" && (self.eat_sym("*") || self.peek() == Some(&Tok::Sym(")"))) {
+                (Agg::Count(None), "*".to_owned())
+            } else {
+                let e = self.expr()?;
+                let text = expr_name(&e);
+                let agg = match f.as_str() {
+                    "count" => Agg::Count(Some(e)),
+                    "count_distinct" => Agg::CountDistinct(e),
+                    "sum" => Agg::Sum(e),
+                    "avg" => Agg::Avg(e),
+                    "min" => Agg::Min(e),
+                    "max" => Agg::Max(e),
+                    other => return Err(malformed(format!("unknown stats function {other}"))),
+                };
+                (agg, text)
             };
-            (agg, text)
-        };
         self.expect_sym(")")?;
         Ok((agg, format!("{f}({arg})")))
     }
@@ -700,7 +706,12 @@ fn expr_name(e: &Expr) -> String {
 }
 
 fn format_duration(ms: i64) -> String {
-    for (unit, size) in [("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1_000)] {
+    for (unit, size) in [
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1_000),
+    ] {
         if ms % size == 0 {
             return format!("{}{unit}", ms / size);
         }
@@ -1019,18 +1030,23 @@ fn run(commands: &[Command], mut rows: Vec<Row>, limit: usize) -> (Vec<Row>, usi
                         continue;
                     };
                     if let Some(caps) = regex.captures(&text) {
-                        let values: Vec<(String, String)> = if regex.capture_names().flatten().next().is_some() {
-                            names
-                                .iter()
-                                .filter_map(|n| Some((n.clone(), caps.name(n)?.as_str().to_owned())))
-                                .collect()
-                        } else {
-                            names
-                                .iter()
-                                .enumerate()
-                                .filter_map(|(k, n)| Some((n.clone(), caps.get(k + 1)?.as_str().to_owned())))
-                                .collect()
-                        };
+                        let values: Vec<(String, String)> =
+                            if regex.capture_names().flatten().next().is_some() {
+                                names
+                                    .iter()
+                                    .filter_map(|n| {
+                                        Some((n.clone(), caps.name(n)?.as_str().to_owned()))
+                                    })
+                                    .collect()
+                            } else {
+                                names
+                                    .iter()
+                                    .enumerate()
+                                    .filter_map(|(k, n)| {
+                                        Some((n.clone(), caps.get(k + 1)?.as_str().to_owned()))
+                                    })
+                                    .collect()
+                            };
                         for (n, v) in values {
                             row.set(&n, v);
                         }
@@ -1040,7 +1056,11 @@ fn run(commands: &[Command], mut rows: Vec<Row>, limit: usize) -> (Vec<Row>, usi
             Command::Dedup(keys) => {
                 let mut seen = HashSet::new();
                 rows.retain(|r| {
-                    seen.insert(keys.iter().map(|k| r.get(k).map(str::to_owned)).collect::<Vec<_>>())
+                    seen.insert(
+                        keys.iter()
+                            .map(|k| r.get(k).map(str::to_owned))
+                            .collect::<Vec<_>>(),
+                    )
                 });
             }
             Command::Stats { aggs, by } => {
@@ -1060,7 +1080,10 @@ fn run(commands: &[Command], mut rows: Vec<Row>, limit: usize) -> (Vec<Row>, usi
                 }
                 // A stats without `by` over nothing still answers (a count of 0).
                 if groups.is_empty() && by.is_empty() {
-                    groups.insert(Vec::new(), aggs.iter().map(|_| AggState::default()).collect());
+                    groups.insert(
+                        Vec::new(),
+                        aggs.iter().map(|_| AggState::default()).collect(),
+                    );
                 }
                 rows = groups
                     .into_iter()
@@ -1273,7 +1296,14 @@ pub async fn start_query(c: &Core, ctx: &RequestContext, i: &Value) -> Result<Va
 fn random_id() -> String {
     let n: u128 = rand::random();
     let h = format!("{n:032x}");
-    format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
 }
 
 pub fn get_query_results(c: &Core, ctx: &RequestContext, i: &Value) -> Result<Value, AwsError> {
@@ -1291,7 +1321,11 @@ pub fn get_query_results(c: &Core, ctx: &RequestContext, i: &Value) -> Result<Va
             Value::List(
                 row.fields
                     .iter()
-                    .map(|(f, v)| Value::map().with("field", f.as_str()).with("value", v.as_str()))
+                    .map(|(f, v)| {
+                        Value::map()
+                            .with("field", f.as_str())
+                            .with("value", v.as_str())
+                    })
                     .collect(),
             )
         })
@@ -1419,8 +1453,14 @@ mod tests {
         );
         let out = q("filter req.path = '/a' | stats count(*) by bin(5m)", &data);
         assert_eq!(out.len(), 2);
-        assert_eq!(out[0][0], ("bin(5m)".into(), "1970-01-01 00:00:00.000".into()));
-        assert_eq!(out[1][0], ("bin(5m)".into(), "1970-01-01 00:05:00.000".into()));
+        assert_eq!(
+            out[0][0],
+            ("bin(5m)".into(), "1970-01-01 00:00:00.000".into())
+        );
+        assert_eq!(
+            out[1][0],
+            ("bin(5m)".into(), "1970-01-01 00:05:00.000".into())
+        );
     }
 
     #[test]
@@ -1452,13 +1492,22 @@ mod tests {
             (2, r#"{"a":2}"#),
             (3, r#"{"a":3,"b":"y"}"#),
         ];
-        assert_eq!(q("filter ispresent(b) and a > 1 | fields a", &data).len(), 1);
-        assert_eq!(q("filter not ispresent(b) or a = 1 | fields a", &data).len(), 2);
+        assert_eq!(
+            q("filter ispresent(b) and a > 1 | fields a", &data).len(),
+            1
+        );
+        assert_eq!(
+            q("filter not ispresent(b) or a = 1 | fields a", &data).len(),
+            2
+        );
         assert_eq!(q("filter a in [1, 3] | fields a", &data).len(), 2);
         assert_eq!(q("filter b =~ /^[xy]$/ | fields a", &data).len(), 2);
         assert_eq!(q("filter b not like 'x' | fields a", &data).len(), 2);
         assert_eq!(
-            q("fields toupper(b) as B | filter ispresent(B) | sort B desc | display B", &data)[0][0],
+            q(
+                "fields toupper(b) as B | filter ispresent(B) | sort B desc | display B",
+                &data
+            )[0][0],
             ("B".into(), "Y".into())
         );
     }

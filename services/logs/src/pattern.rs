@@ -989,19 +989,34 @@ mod tests {
         let line = r#"127.0.0.1 - frank [10/Oct/2000:13:25:15 -0700] "GET /apache_pb.gif HTTP/1.0" 404 2326"#;
         let p = "[ip, user, username, timestamp, request, status_code, bytes]";
         let found = Pattern::parse(p).unwrap().find(line).unwrap();
-        assert_eq!(found.fields[3], ("timestamp".into(), "10/Oct/2000:13:25:15 -0700".into()));
-        assert_eq!(found.fields[4], ("request".into(), "GET /apache_pb.gif HTTP/1.0".into()));
+        assert_eq!(
+            found.fields[3],
+            ("timestamp".into(), "10/Oct/2000:13:25:15 -0700".into())
+        );
+        assert_eq!(
+            found.fields[4],
+            ("request".into(), "GET /apache_pb.gif HTTP/1.0".into())
+        );
         assert!(m("[ip, user, ..., status_code = 4*, bytes > 1000]", line));
         assert!(!m("[ip, user, ..., status_code = 5*, bytes > 1000]", line));
         assert!(!m("[ip, user, ..., status_code = 4*, bytes > 3000]", line));
-        assert!(m("[..., status_code = 404 || status_code = 410, bytes]", line));
+        assert!(m(
+            "[..., status_code = 404 || status_code = 410, bytes]",
+            line
+        ));
         assert!(m("[ip = 127.*, ...]", line));
         assert!(m("[..., request = %GET /apache%, status, bytes]", line));
         assert!(m("[a, b != x, ...]", line));
         assert!(!m("[a, b]", line), "field counts must agree without ...");
         assert!(m("[..., bytes >= 2326 && bytes <= 2326]", line));
-        let t = Pattern::parse("[w1, ..., w3]").unwrap().find("a b c d").unwrap();
-        assert_eq!(t.fields, vec![("w1".into(), "a".into()), ("w3".into(), "d".into())]);
+        let t = Pattern::parse("[w1, ..., w3]")
+            .unwrap()
+            .find("a b c d")
+            .unwrap();
+        assert_eq!(
+            t.fields,
+            vec![("w1".into(), "a".into()), ("w3".into(), "d".into())]
+        );
     }
 
     #[test]

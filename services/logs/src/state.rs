@@ -109,7 +109,10 @@ impl LogStream {
     pub fn expire(&mut self, cutoff: i64) -> Vec<u64> {
         let n = self.events.partition_point(|e| e.timestamp < cutoff);
         if n > 0 {
-            let gone: u64 = self.events[..n].iter().map(|e| e.message.len() as u64).sum();
+            let gone: u64 = self.events[..n]
+                .iter()
+                .map(|e| e.message.len() as u64)
+                .sum();
             self.bytes -= gone;
             self.events.drain(..n);
         }
@@ -246,14 +249,19 @@ impl Core {
                     bad.push(key.into_owned());
                     return;
                 };
-                core.regions.get_for(account, region).groups.lock().unwrap().insert(
-                    (*name).to_owned(),
-                    Arc::new(Mutex::new(LogGroup {
-                        name: (*name).to_owned(),
-                        meta,
-                        streams: BTreeMap::new(),
-                    })),
-                );
+                core.regions
+                    .get_for(account, region)
+                    .groups
+                    .lock()
+                    .unwrap()
+                    .insert(
+                        (*name).to_owned(),
+                        Arc::new(Mutex::new(LogGroup {
+                            name: (*name).to_owned(),
+                            meta,
+                            streams: BTreeMap::new(),
+                        })),
+                    );
             })
             .map_err(|e| e.to_string())?;
         core.storage
@@ -307,7 +315,10 @@ impl Core {
             })
             .map_err(|e| e.to_string())?;
         if !bad.is_empty() {
-            tracing::warn!(count = bad.len(), "logs: unreadable log group records skipped");
+            tracing::warn!(
+                count = bad.len(),
+                "logs: unreadable log group records skipped"
+            );
         }
         Ok(core)
     }
@@ -374,11 +385,12 @@ impl Core {
             STREAMS,
             stream_key(account, region, group, &s.name),
         )];
-        out.extend(
-            s.batches
-                .iter()
-                .map(|b| Mutation::delete(EVENTS, batch_key(account, region, group, &s.name, b.first_seq))),
-        );
+        out.extend(s.batches.iter().map(|b| {
+            Mutation::delete(
+                EVENTS,
+                batch_key(account, region, group, &s.name, b.first_seq),
+            )
+        }));
         out
     }
 }

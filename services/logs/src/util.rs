@@ -92,7 +92,11 @@ pub fn page<T>(
     let end = start.saturating_add(limit).min(total);
     let next = (end < total).then(|| encode_token(&format!("o:{end}")));
     Ok((
-        items.into_iter().skip(start).take(end.saturating_sub(start)).collect(),
+        items
+            .into_iter()
+            .skip(start)
+            .take(end.saturating_sub(start))
+            .collect(),
         next,
     ))
 }
@@ -155,14 +159,19 @@ pub fn string_map(v: Option<&Value>) -> Vec<(String, String)> {
 
 pub fn strings(v: Option<&Value>) -> Vec<String> {
     v.and_then(Value::as_list)
-        .map(|l| l.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect())
+        .map(|l| {
+            l.iter()
+                .filter_map(|s| s.as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
 /// Stable 32-bit FNV-1a of a name, for event ids that differ between streams.
 pub fn name_hash(s: &str) -> u32 {
-    s.bytes()
-        .fold(0x811c_9dc5u32, |h, b| (h ^ b as u32).wrapping_mul(0x0100_0193))
+    s.bytes().fold(0x811c_9dc5u32, |h, b| {
+        (h ^ b as u32).wrapping_mul(0x0100_0193)
+    })
 }
 
 /// An event id as AWS shapes them: 56 decimal digits, unique per event.
