@@ -296,7 +296,11 @@ enum Command {
 struct Parser {
     toks: Vec<Tok>,
     at: usize,
+    /// Nesting of expressions; bounded so that it cannot exhaust the stack.
+    depth: usize,
 }
+
+const MAX_DEPTH: usize = 64;
 
 impl Parser {
     fn peek(&self) -> Option<&Tok> {
@@ -514,6 +518,16 @@ impl Parser {
     }
 
     fn expr(&mut self) -> Result<Expr, AwsError> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(malformed("the query nests too deeply"));
+        }
+        let e = self.expr_or();
+        self.depth -= 1;
+        e
+    }
+
+    fn expr_or(&mut self) -> Result<Expr, AwsError> {
         let mut left = self.expr_and()?;
         while self.eat_word("or") {
             let right = self.expr_and()?;
@@ -533,7 +547,13 @@ impl Parser {
 
     fn expr_not(&mut self) -> Result<Expr, AwsError> {
         if self.eat_word("not") {
-            return Ok(Expr::Not(Box::new(self.expr_not()?)));
+            self.depth += 1;
+            if self.depth > MAX_DEPTH {
+                return Err(malformed("the query nests too deeply"));
+            }
+            let e = self.expr_not();
+            self.depth -= 1;
+            return Ok(Expr::Not(Box::new(e?)));
         }
         self.expr_cmp()
     }
@@ -721,7 +741,11 @@ fn format_duration(ms: i64) -> String {
 
 fn parse_query(text: &str) -> Result<Vec<Command>, AwsError> {
     let toks = lex(text)?;
-    let mut p = Parser { toks, at: 0 };
+    let mut p = Parser {
+        toks,
+        at: 0,
+        depth: 0,
+    };
     let mut out = Vec::new();
     while p.peek().is_some() {
         if p.eat_sym("|") {
@@ -1163,6 +1187,24 @@ fn run(commands: &[Command], mut rows: Vec<Row>, limit: usize) -> (Vec<Row>, usi
     (rows, matched)
 }
 
+/// Parses `text` as a query and runs what parses over a few records (for the fuzzer).
+pub fn fuzz_query(text: &str) {
+    if let Ok(commands) = parse_query(text) {
+        let mut rows = Vec::new();
+        for (t, m) in [(0, "a [b] c"), (61_000, r#"{"x":1,"y":{"z":"w"}}"#)] {
+            let mut r = Row::default();
+            r.set("@timestamp", format_time(t));
+            r.set("@timestamp_ms", t.to_string());
+            r.set("@message", m.to_owned());
+            if let Ok(doc) = serde_json::from_str::<serde_json::Value>(m) {
+                discover("", &doc, &mut r, 0);
+            }
+            rows.push(r);
+        }
+        let _ = run(&commands, rows, 100);
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Operations
 
@@ -1522,6 +1564,8 @@ mod tests {
             "parse @message \"* *\" as a",
             "wat a",
             "filter a like /unterminated",
+            &format!("filter {}a = 1{}", "(".repeat(200), ")".repeat(200)),
+            &format!("filter {}a", "not ".repeat(200)),
         ] {
             let e = parse_query(bad).unwrap_err();
             assert_eq!(e.code, "MalformedQueryException", "{bad}");

@@ -27,6 +27,28 @@ use nephos_core::{AwsError, BoxFuture, Dispatcher, Input, Output, Provider, Requ
 use nephos_storage::Storage;
 use state::Core;
 
+/// Entry points for the fuzz targets in `fuzz/` (not an API).
+#[doc(hidden)]
+pub mod fuzzing {
+    /// Parses `src` as a filter pattern and matches what parses against a few messages
+    /// (plain text, JSON, space-delimited, and `src` itself); parses `src` as a Logs
+    /// Insights query too.
+    pub fn filter_pattern(src: &str) {
+        if let Ok(p) = crate::pattern::Pattern::parse(src) {
+            for msg in [
+                src,
+                "ERROR disk full",
+                r#"{"a":1,"b":"x","c":[1,{"d":null}],"e":true}"#,
+                r#"127.0.0.1 - frank [10/Oct/2000:13:25:15 -0700] "GET / HTTP/1.0" 404 2326"#,
+                "",
+            ] {
+                let _ = p.find(msg);
+            }
+        }
+        crate::insights::fuzz_query(src);
+    }
+}
+
 pub struct LogsProvider {
     core: Core,
 }
@@ -132,5 +154,43 @@ impl Provider for LogsProvider {
 
     fn reset(&self) {
         self.core.regions.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// A small deterministic mutation run over the fuzz entry point: no input may panic.
+    #[test]
+    fn mutated_patterns_and_queries_never_panic() {
+        let seeds = [
+            "ERROR ?WARN -\"x y\" %a+b%",
+            "{ $.a[0].b = \"x*\" && ($.c != 1 || $.d IS NULL) }",
+            "[ip, ..., status = 4* || status = 5*, bytes > 10]",
+            "fields a, b | filter a like /x/ and not ispresent(c) | stats count(*) by bin(5m) | sort a desc | limit 3",
+            "parse @message \"* [*] *\" as a, b, c | display a",
+        ];
+        let alphabet: Vec<char> = "ab1 .*?-\"%[]{}()$=!<>&|,/\\@#'`é\n".chars().collect();
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut rand = move |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        for round in 0..4000 {
+            let mut s: Vec<char> = seeds[round % seeds.len()].chars().collect();
+            for _ in 0..1 + rand(4) {
+                let at = rand(s.len() + 1);
+                match rand(3) {
+                    0 => s.insert(at, alphabet[rand(alphabet.len())]),
+                    1 if at < s.len() => {
+                        s.remove(at);
+                    }
+                    _ if at < s.len() => s[at] = alphabet[rand(alphabet.len())],
+                    _ => {}
+                }
+            }
+            crate::fuzzing::filter_pattern(&s.iter().collect::<String>());
+        }
     }
 }

@@ -180,6 +180,7 @@ impl Pattern {
                 tokens,
                 at: 0,
                 regexes: &mut regexes,
+                depth: 0,
             };
             let expr = p.json_or()?;
             if p.at != p.tokens.len() {
@@ -464,7 +465,12 @@ struct Parser<'r> {
     tokens: Vec<Tok>,
     at: usize,
     regexes: &'r mut usize,
+    /// Parentheses open; bounded so that nesting cannot exhaust the stack.
+    depth: usize,
 }
+
+/// Deepest nesting of parentheses a pattern may have.
+const MAX_DEPTH: usize = 64;
 
 impl Parser<'_> {
     fn peek(&self) -> Option<&Tok> {
@@ -475,6 +481,14 @@ impl Parser<'_> {
         let t = self.tokens.get(self.at).cloned();
         self.at += 1;
         t
+    }
+
+    fn enter(&mut self) -> Result<(), PatternError> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(PatternError::invalid());
+        }
+        Ok(())
     }
 
     fn json_or(&mut self) -> Result<JsonExpr, PatternError> {
@@ -500,7 +514,9 @@ impl Parser<'_> {
     fn json_primary(&mut self) -> Result<JsonExpr, PatternError> {
         match self.next() {
             Some(Tok::Open) => {
+                self.enter()?;
                 let e = self.json_or()?;
+                self.depth -= 1;
                 match self.next() {
                     Some(Tok::Close) => Ok(e),
                     _ => Err(PatternError::invalid()),
@@ -574,7 +590,9 @@ impl Parser<'_> {
     fn field_compare(&mut self) -> Result<FieldExpr, PatternError> {
         match self.next() {
             Some(Tok::Open) => {
+                self.enter()?;
                 let e = self.field_or()?;
+                self.depth -= 1;
                 match self.next() {
                     Some(Tok::Close) => Ok(e),
                     _ => Err(PatternError::invalid()),
@@ -762,7 +780,12 @@ fn parse_delimited(inner: &str, regexes: &mut usize) -> Result<Vec<FieldSpec>, P
     for item in tokens.split(|t| matches!(t, Tok::Comma)) {
         match item {
             [] => return Err(PatternError::invalid()),
-            [Tok::Word(w)] if w == "..." => specs.push(FieldSpec::Ellipsis),
+            // Consecutive ellipses mean what one does.
+            [Tok::Word(w)] if w == "..." => {
+                if !matches!(specs.last(), Some(FieldSpec::Ellipsis)) {
+                    specs.push(FieldSpec::Ellipsis);
+                }
+            }
             [Tok::Word(w)] if is_field_name(w) => specs.push(FieldSpec::Named {
                 name: w.clone(),
                 condition: None,
@@ -772,9 +795,10 @@ fn parse_delimited(inner: &str, regexes: &mut usize) -> Result<Vec<FieldSpec>, P
                     tokens: item.to_vec(),
                     at: 0,
                     regexes,
+                    depth: 0,
                 };
                 let cond = p.field_or()?;
-                if p.at != p.tokens.len() {
+                if p.at != p.tokens.len() || !names_only(&cond, w) {
                     return Err(PatternError::invalid());
                 }
                 specs.push(FieldSpec::Named {
@@ -823,59 +847,79 @@ pub fn split_fields(message: &str) -> Vec<&str> {
     out
 }
 
-/// Matches specs to fields (`...` takes any number), binding named fields; backtracks over
-/// the ellipses.
+/// Matches specs to fields (`...` takes any number), binding named fields. Conditions
+/// only look at their own field, so whether specs `si..` match fields `fi..` depends on
+/// nothing else: failures are remembered, which keeps many ellipses linear, not
+/// exponential.
 fn align<'s, 'f>(
     specs: &'s [FieldSpec],
     fields: &[&'f str],
     bound: &mut Vec<(&'s str, &'f str)>,
 ) -> bool {
-    let Some((spec, rest)) = specs.split_first() else {
-        return fields.is_empty();
-    };
-    match spec {
-        FieldSpec::Ellipsis => (0..=fields.len()).any(|skip| {
-            let mark = bound.len();
-            if align(rest, &fields[skip..], bound) {
-                return true;
+    let mut failed = vec![false; (specs.len() + 1) * (fields.len() + 1)];
+    let mut failed_from = vec![usize::MAX; specs.len()];
+    align_from(specs, fields, 0, 0, bound, &mut failed, &mut failed_from)
+}
+
+fn align_from<'s, 'f>(
+    specs: &'s [FieldSpec],
+    fields: &[&'f str],
+    si: usize,
+    fi: usize,
+    bound: &mut Vec<(&'s str, &'f str)>,
+    failed: &mut [bool],
+    failed_from: &mut [usize],
+) -> bool {
+    let memo = si * (fields.len() + 1) + fi;
+    if failed[memo] {
+        return false;
+    }
+    let ok = match specs.get(si) {
+        None => fi == fields.len(),
+        Some(FieldSpec::Ellipsis) => {
+            // An ellipsis that failed from field k fails from every later field too, and
+            // the fields it tried then need no second try: stop where the last try began.
+            let stop = failed_from[si].min(fields.len() + 1);
+            let ok = (fi..stop)
+                .any(|next| align_from(specs, fields, si + 1, next, bound, failed, failed_from));
+            if !ok {
+                failed_from[si] = fi;
             }
-            bound.truncate(mark);
-            false
-        }),
-        FieldSpec::Named { name, condition } => {
-            let Some((value, others)) = fields.split_first() else {
-                return false;
-            };
-            if let Some(c) = condition
-                && !eval_field(c, name, value, bound)
-            {
-                return false;
-            }
-            bound.push((name, value));
-            if align(rest, others, bound) {
-                return true;
-            }
-            bound.pop();
-            false
+            ok
         }
+        Some(FieldSpec::Named { name, condition }) => match fields.get(fi) {
+            None => false,
+            Some(value) => {
+                condition.as_ref().is_none_or(|c| eval_field(c, value)) && {
+                    bound.push((name, value));
+                    let ok = align_from(specs, fields, si + 1, fi + 1, bound, failed, failed_from);
+                    if !ok {
+                        bound.pop();
+                    }
+                    ok
+                }
+            }
+        },
+    };
+    if !ok {
+        failed[memo] = true;
+    }
+    ok
+}
+
+fn eval_field(expr: &FieldExpr, value: &str) -> bool {
+    match expr {
+        FieldExpr::And(a, b) => eval_field(a, value) && eval_field(b, value),
+        FieldExpr::Or(a, b) => eval_field(a, value) || eval_field(b, value),
+        FieldExpr::Compare(_, op, lit) => compare_text(value, *op, lit),
     }
 }
 
-fn eval_field(expr: &FieldExpr, own: &str, value: &str, bound: &[(&str, &str)]) -> bool {
+/// Whether every comparison of a field's condition names that field.
+fn names_only(expr: &FieldExpr, name: &str) -> bool {
     match expr {
-        FieldExpr::And(a, b) => {
-            eval_field(a, own, value, bound) && eval_field(b, own, value, bound)
-        }
-        FieldExpr::Or(a, b) => eval_field(a, own, value, bound) || eval_field(b, own, value, bound),
-        FieldExpr::Compare(name, op, lit) => {
-            // A condition names its own field, or one bound to its left.
-            let v = if name == own {
-                Some(value)
-            } else {
-                bound.iter().rev().find(|(n, _)| n == name).map(|(_, v)| *v)
-            };
-            v.is_some_and(|v| compare_text(v, *op, lit))
-        }
+        FieldExpr::And(a, b) | FieldExpr::Or(a, b) => names_only(a, name) && names_only(b, name),
+        FieldExpr::Compare(n, _, _) => n == name,
     }
 }
 
@@ -1020,8 +1064,29 @@ mod tests {
     }
 
     #[test]
+    fn many_ellipses_stay_fast_and_nesting_is_bounded() {
+        let p = Pattern::parse(&format!("[{}z = 1]", "..., a, ".repeat(40))).unwrap();
+        let msg = "x ".repeat(2000);
+        let t = std::time::Instant::now();
+        assert!(!p.matches(&msg));
+        assert!(t.elapsed().as_secs() < 2, "{:?}", t.elapsed());
+        let deep = format!("{{ {}$.a = 1{} }}", "(".repeat(100), ")".repeat(100));
+        assert!(Pattern::parse(&deep).is_err());
+        let ok = format!("{{ {}$.a = 1{} }}", "(".repeat(10), ")".repeat(10));
+        assert!(Pattern::parse(&ok).unwrap().matches(r#"{"a":1}"#));
+    }
+
+    #[test]
     fn bad_delimited_patterns_are_refused() {
-        for p in ["[", "[a,,b]", "[a = ]", "[a > x]", "[]", "[a b]"] {
+        for p in [
+            "[",
+            "[a,,b]",
+            "[a = ]",
+            "[a > x]",
+            "[]",
+            "[a b]",
+            "[a, b = 1 || a = 2]",
+        ] {
             assert!(Pattern::parse(p).is_err(), "{p} should be refused");
         }
     }
