@@ -99,6 +99,18 @@ pub async fn put_log_events(c: &Core, ctx: &RequestContext, i: &Value) -> Result
     if let Some(m) = mutation {
         c.commit(vec![m]).await?;
         let delivered = (!subscriptions.is_empty()).then(|| accepted.clone());
+        if c.tail.receiver_count() > 0 {
+            let _ = c.tail.send(std::sync::Arc::new(crate::livetail::Ingested {
+                account: ctx.account_id.clone(),
+                region: ctx.region.clone(),
+                group: group.to_owned(),
+                stream: stream.to_owned(),
+                events: accepted
+                    .iter()
+                    .map(|e| (e.timestamp, e.ingestion, std::sync::Arc::from(&*e.message)))
+                    .collect(),
+            }));
+        }
         {
             let mut g = g.lock().unwrap();
             // A stream deleted while the batch was being stored keeps nothing.

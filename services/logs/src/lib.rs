@@ -11,13 +11,15 @@
 //! - [`groups`], [`streams`], [`events`]: the resources and their events;
 //! - [`pattern`]: the filter pattern language (terms, JSON, space-delimited, regex);
 //! - [`filters`]: metric and subscription filters, delivery to Lambda;
-//! - [`insights`]: Logs Insights queries.
+//! - [`insights`]: Logs Insights queries;
+//! - [`livetail`]: StartLiveTail sessions, fed by PutLogEvents.
 
 mod errors;
 pub mod events;
 pub mod filters;
 pub mod groups;
 pub mod insights;
+pub mod livetail;
 pub mod pattern;
 mod state;
 pub mod streams;
@@ -93,6 +95,7 @@ impl Provider for LogsProvider {
             "PutMetricFilter",
             "PutRetentionPolicy",
             "PutSubscriptionFilter",
+            "StartLiveTail",
             "StartQuery",
             "StopQuery",
             "TagLogGroup",
@@ -111,6 +114,9 @@ impl Provider for LogsProvider {
         Box::pin(async move {
             let c = &self.core;
             let i = &input.value;
+            if ctx.operation == "StartLiveTail" {
+                return livetail::start_live_tail(c, ctx, i);
+            }
             let value = match ctx.operation.as_str() {
                 "CreateLogGroup" => groups::create_log_group(c, ctx, i).await?,
                 "DeleteLogGroup" => groups::delete_log_group(c, ctx, i).await?,

@@ -214,6 +214,8 @@ pub struct Core {
     pub regions: Scoped<Region>,
     pub storage: Storage,
     pub dispatcher: Dispatcher,
+    /// Accepted batches, for live tails.
+    pub tail: tokio::sync::broadcast::Sender<Arc<crate::livetail::Ingested>>,
 }
 
 pub fn group_key(account: &str, region: &str, group: &str) -> String {
@@ -237,6 +239,7 @@ impl Core {
             regions: Scoped::regional(),
             storage,
             dispatcher,
+            tail: tokio::sync::broadcast::channel(crate::livetail::CHANNEL_CAPACITY).0,
         };
         let mut bad = Vec::new();
         core.storage
