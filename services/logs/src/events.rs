@@ -3,12 +3,14 @@
 
 use crate::errors;
 use crate::pattern::Pattern;
-use crate::state::{Core, Event, LogStream};
+use crate::state::{Core, EVENTS, Event, LogStream, batch_key};
 use crate::streams::sequence_token;
 use crate::util::{self, event_id};
 use nephos_core::{AwsError, RequestContext, Value};
+use nephos_storage::Mutation;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
+use std::sync::Arc;
 
 /// Most bytes of one PutLogEvents batch (messages in UTF-8 plus 26 per event), and of
 /// what one read answers.
@@ -100,23 +102,39 @@ pub async fn put_log_events(c: &Core, ctx: &RequestContext, i: &Value) -> Result
         c.commit(vec![m]).await?;
         let delivered = (!subscriptions.is_empty()).then(|| accepted.clone());
         if c.tail.receiver_count() > 0 {
-            let _ = c.tail.send(std::sync::Arc::new(crate::livetail::Ingested {
+            let _ = c.tail.send(Arc::new(crate::livetail::Ingested {
                 account: ctx.account_id.clone(),
                 region: ctx.region.clone(),
                 group: group.to_owned(),
                 stream: stream.to_owned(),
                 events: accepted
                     .iter()
-                    .map(|e| (e.timestamp, e.ingestion, std::sync::Arc::from(&*e.message)))
+                    .map(|e| (e.timestamp, e.ingestion, Arc::from(&*e.message)))
                     .collect(),
             }));
         }
-        {
+        let first_seq = accepted[0].seq;
+        let stream_gone = {
             let mut g = g.lock().unwrap();
-            // A stream deleted while the batch was being stored keeps nothing.
-            if let Some(s) = g.streams.get_mut(stream) {
-                s.insert(accepted);
+            match g.streams.get_mut(stream) {
+                Some(s) => {
+                    s.insert(accepted);
+                    false
+                }
+                None => true,
             }
+        };
+        let group_gone = c
+            .find(&ctx.account_id, &ctx.region, group)
+            .is_none_or(|current| !Arc::ptr_eq(&current, &g));
+        if stream_gone || group_gone {
+            // Deleted while the batch was being stored: forget its record too, or a
+            // stream of the same name made later would load it at the next start.
+            c.forget(vec![Mutation::delete(
+                EVENTS,
+                batch_key(&ctx.account_id, &ctx.region, group, stream, first_seq),
+            )])
+            .await;
         }
         if let Some(events) = delivered {
             crate::filters::deliver(c, ctx, group, stream, &subscriptions, &events);
