@@ -99,6 +99,24 @@ def test_describe_log_groups_prefix_pattern_and_pages(logs, raw):
         assert error_of(e)[0] == "InvalidParameterException"
 
 
+def test_deletion_protection(logs, account):
+    logs.create_log_group(logGroupName="kept", deletionProtectionEnabled=True)
+    assert logs.describe_log_groups()["logGroups"][0]["deletionProtectionEnabled"] is True
+    with pytest.raises(ClientError) as e:
+        logs.delete_log_group(logGroupName="kept")
+    assert error_of(e) == (
+        "ValidationException",
+        "Cannot delete log group with deletion protection enabled. Disable deletion protection first.",
+    )
+    arn = f"arn:aws:logs:us-east-1:{account}:log-group:kept"
+    logs.put_log_group_deletion_protection(logGroupIdentifier=arn, deletionProtectionEnabled=False)
+    assert logs.describe_log_groups()["logGroups"][0]["deletionProtectionEnabled"] is False
+    logs.delete_log_group(logGroupName="kept")
+    with pytest.raises(ClientError) as e:
+        logs.put_log_group_deletion_protection(logGroupIdentifier="kept", deletionProtectionEnabled=True)
+    assert error_of(e)[0] == "ResourceNotFoundException"
+
+
 def test_retention_policy_values(logs):
     logs.create_log_group(logGroupName="r")
     logs.put_retention_policy(logGroupName="r", retentionInDays=7)

@@ -42,6 +42,7 @@ pub async fn create_log_group(
                 creation_time: ctx.clock.now_millis(),
                 kms_key_id: i.str("kmsKeyId").map(str::to_owned),
                 log_group_class: i.str("logGroupClass").unwrap_or("STANDARD").to_owned(),
+                deletion_protection: i.bool("deletionProtectionEnabled").unwrap_or(false),
                 tags: tags.into_iter().collect(),
                 ..Default::default()
             },
@@ -66,12 +67,16 @@ pub async fn delete_log_group(
 ) -> Result<Value, AwsError> {
     let name = i.str("logGroupName").unwrap_or_default();
     let region = c.regions.get(ctx);
-    let g = region
-        .groups
-        .lock()
-        .unwrap()
-        .remove(name)
-        .ok_or_else(errors::group_not_found)?;
+    let g = {
+        let mut groups = region.groups.lock().unwrap();
+        let g = groups.get(name).ok_or_else(errors::group_not_found)?;
+        if g.lock().unwrap().meta.deletion_protection {
+            return Err(AwsError::validation(
+                "Cannot delete log group with deletion protection enabled. Disable deletion protection first.",
+            ));
+        }
+        groups.remove(name).ok_or_else(errors::group_not_found)?
+    };
     let batch = {
         let g = g.lock().unwrap();
         let mut batch = vec![Mutation::delete(
@@ -97,6 +102,7 @@ pub fn describe(account: &str, region: &str, g: &LogGroup) -> Value {
         .with("arn", format!("{arn}:*"))
         .with("storedBytes", g.stored_bytes() as i64)
         .with("logGroupClass", g.meta.log_group_class.as_str())
+        .with("deletionProtectionEnabled", g.meta.deletion_protection)
         .with("logGroupArn", arn);
     if let Some(days) = g.meta.retention_in_days {
         v.insert("retentionInDays", days);
@@ -225,6 +231,21 @@ pub async fn delete_retention_policy(
 ) -> Result<Value, AwsError> {
     update_group(c, &own(ctx, i), |g| {
         g.meta.retention_in_days = None;
+        Ok(())
+    })
+    .await?;
+    Ok(Value::map())
+}
+
+pub async fn put_log_group_deletion_protection(
+    c: &Core,
+    ctx: &RequestContext,
+    i: &Value,
+) -> Result<Value, AwsError> {
+    let r = util::group_ref(ctx, i)?;
+    let enabled = i.bool("deletionProtectionEnabled").unwrap_or(false);
+    update_group(c, &r, |g| {
+        g.meta.deletion_protection = enabled;
         Ok(())
     })
     .await?;

@@ -92,6 +92,7 @@ impl Provider for LogsProvider {
             "ListTagsForResource",
             "ListTagsLogGroup",
             "PutLogEvents",
+            "PutLogGroupDeletionProtection",
             "PutMetricFilter",
             "PutRetentionPolicy",
             "PutSubscriptionFilter",
@@ -123,6 +124,9 @@ impl Provider for LogsProvider {
                 "DescribeLogGroups" => groups::describe_log_groups(c, ctx, i).await?,
                 "PutRetentionPolicy" => groups::put_retention_policy(c, ctx, i).await?,
                 "DeleteRetentionPolicy" => groups::delete_retention_policy(c, ctx, i).await?,
+                "PutLogGroupDeletionProtection" => {
+                    groups::put_log_group_deletion_protection(c, ctx, i).await?
+                }
                 "AssociateKmsKey" => groups::associate_kms_key(c, ctx, i).await?,
                 "DisassociateKmsKey" => groups::disassociate_kms_key(c, ctx, i).await?,
                 "TagLogGroup" => groups::tag_log_group(c, ctx, i).await?,
