@@ -205,6 +205,9 @@ pub async fn put_subscription_filter(
             "Invalid destination ARN: {destination}"
         )));
     }
+    c.find(&ctx.account_id, &ctx.region, group)
+        .ok_or_else(errors::group_not_found)?;
+    check_destination(c, ctx, &destination).await?;
     let role = i.str("roleArn").map(str::to_owned);
     let distribution = i.str("distribution").unwrap_or("ByLogStream").to_owned();
     let apply = i.bool("applyOnTransformedLogs").unwrap_or(false);
@@ -230,6 +233,22 @@ pub async fn put_subscription_filter(
     })
     .await?;
     Ok(Value::map())
+}
+
+/// AWS tries the destination before it stores a filter; a Lambda function that does not
+/// exist is refused. Where nephos serves no Lambda (it answers 501) there is nothing to
+/// ask, and the filter is stored: deliveries then log their failure.
+async fn check_destination(c: &Core, ctx: &RequestContext, arn: &str) -> Result<(), AwsError> {
+    if !arn.starts_with("arn:aws:lambda:") {
+        return Ok(());
+    }
+    let input = Value::map().with("FunctionName", arn);
+    match c.dispatcher.call(ctx, "lambda", "GetFunction", input).await {
+        Err(e) if e.status < 500 => Err(errors::invalid_parameter(
+            "Could not execute the lambda function. Make sure you have given CloudWatch Logs permission to execute your function.",
+        )),
+        _ => Ok(()),
+    }
 }
 
 pub async fn delete_subscription_filter(

@@ -927,6 +927,59 @@ fn call(f: &str, args: &[Expr], row: &Row) -> Qv {
     }
 }
 
+/// The order `sort` uses, AWS's "natural sort": every non-number before every number;
+/// numbers by value; other text in chunks of digits and of non-digits, digit chunks by
+/// length and then value, the rest by Unicode order.
+fn natural_cmp(a: &str, b: &str) -> Ordering {
+    fn number(s: &str) -> Option<f64> {
+        let digits = s.strip_prefix('-').unwrap_or(s);
+        let plain = !digits.is_empty()
+            && digits.bytes().all(|c| c.is_ascii_digit() || c == b'.')
+            && digits.bytes().filter(|c| *c == b'.').count() <= 1
+            && !digits.starts_with('.')
+            && !digits.ends_with('.');
+        plain.then(|| s.parse().ok()).flatten()
+    }
+    fn chunks(s: &str) -> Vec<&str> {
+        let mut out = Vec::new();
+        let mut start = 0;
+        let mut digit = None;
+        for (i, c) in s.char_indices() {
+            let d = c.is_ascii_digit();
+            if digit.is_some_and(|prev| prev != d) {
+                out.push(&s[start..i]);
+                start = i;
+            }
+            digit = Some(d);
+        }
+        if start < s.len() {
+            out.push(&s[start..]);
+        }
+        out
+    }
+    match (number(a), number(b)) {
+        (Some(x), Some(y)) => x.partial_cmp(&y).unwrap_or(Ordering::Equal).then(a.cmp(b)),
+        (Some(_), None) => Ordering::Greater,
+        (None, Some(_)) => Ordering::Less,
+        (None, None) => {
+            let (ca, cb) = (chunks(a), chunks(b));
+            for (x, y) in ca.iter().zip(&cb) {
+                let both_digits =
+                    x.as_bytes()[0].is_ascii_digit() && y.as_bytes()[0].is_ascii_digit();
+                let o = if both_digits {
+                    x.len().cmp(&y.len()).then(x.cmp(y))
+                } else {
+                    x.cmp(y)
+                };
+                if o != Ordering::Equal {
+                    return o;
+                }
+            }
+            ca.len().cmp(&cb.len())
+        }
+    }
+}
+
 /// `2024-01-02 03:04:05.678`, as Insights shows timestamps.
 fn format_time(ms: i64) -> String {
     let dt = time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000))
@@ -1138,7 +1191,10 @@ fn run(commands: &[Command], mut rows: Vec<Row>, limit: usize) -> (Vec<Row>, usi
                             (Qv::Null, Qv::Null) => Ordering::Equal,
                             (Qv::Null, _) => Ordering::Greater,
                             (_, Qv::Null) => Ordering::Less,
-                            _ => compare(&x, &y).unwrap_or(Ordering::Equal),
+                            _ => natural_cmp(
+                                &x.text().unwrap_or_default(),
+                                &y.text().unwrap_or_default(),
+                            ),
                         };
                         let o = if *desc && !matches!((&x, &y), (Qv::Null, _) | (_, Qv::Null)) {
                             o.reverse()
@@ -1552,6 +1608,34 @@ mod tests {
             )[0][0],
             ("B".into(), "Y".into())
         );
+    }
+
+    #[test]
+    fn sort_is_aws_natural_order() {
+        // The example of AWS's `sort` documentation, in ascending order.
+        let sorted = [
+            "!:",
+            "#",
+            "*%04",
+            "0#",
+            "5A",
+            "111A",
+            "2345_",
+            "@",
+            "@_",
+            "A",
+            "A9876fghj",
+            "a12345hfh",
+            "0",
+            "01",
+            "1",
+            "2",
+            "3",
+        ];
+        let mut shuffled = sorted.to_vec();
+        shuffled.reverse();
+        shuffled.sort_by(|a, b| natural_cmp(a, b));
+        assert_eq!(shuffled, sorted);
     }
 
     #[test]
