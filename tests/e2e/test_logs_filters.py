@@ -288,3 +288,31 @@ def test_subscription_filters(logs, account):
     with pytest.raises(ClientError) as e:
         logs.describe_subscription_filters(logGroupName="nope")
     assert error_of(e)[0] == "ResourceNotFoundException"
+
+
+def test_subscription_delivery_invokes_lambda_for_matching_events(start_nephos, account):
+    # No Lambda is served yet: the Invoke is attempted for matching events only, and its
+    # failure is logged (the events are stored all the same).
+    import time
+
+    server = start_nephos()
+    logs = server.client("logs", account=account)
+    logs.create_log_group(logGroupName="deliver")
+    logs.create_log_stream(logGroupName="deliver", logStreamName="s")
+    fn = f"arn:aws:lambda:us-east-1:{account}:function:consumer"
+    logs.put_subscription_filter(logGroupName="deliver", filterName="errors", filterPattern="ERROR", destinationArn=fn)
+
+    def attempts():
+        return [line for line in list(server.output) if "subscription delivery failed" in line]
+
+    t = now_ms(server)
+    put(logs, "deliver", "s", ["INFO nothing to see"], t)
+    time.sleep(0.5)
+    assert attempts() == []
+    put(logs, "deliver", "s", ["ERROR worth a look"], t + 1)
+    deadline = time.monotonic() + 5
+    while not attempts() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(attempts()) == 1
+    assert fn in attempts()[0]
+    assert len(logs.get_log_events(logGroupName="deliver", logStreamName="s")["events"]) == 2
