@@ -153,3 +153,54 @@ def test_query_by_arn_over_two_groups(nephos, logs, account):
     )["queryId"]
     rows = [{f["field"]: f["value"] for f in row} for row in logs.get_query_results(queryId=qid)["results"]]
     assert [r["@log"] for r in rows] == [f"{account}:/q/one", f"{account}:/q/two"]
+
+
+def test_get_log_record_from_a_result_pointer(logs, loaded, account):
+    rows, _, _ = run(logs, loaded, "filter level = 'ERROR' and ms > 200 | fields @message")
+    record = logs.get_log_record(logRecordPointer=rows[0]["@ptr"])["logRecord"]
+    assert record["@message"] == json.dumps({"level": "ERROR", "path": "/b", "ms": 300, "user": {"id": "u3"}})
+    assert record["@logStream"] == "api"
+    assert record["@log"] == f"{account}:/q/app"
+    assert record["@timestamp"].isdigit() and record["@ingestionTime"].isdigit()
+    assert record["user.id"] == "u3"
+    with pytest.raises(ClientError) as e:
+        logs.get_log_record(logRecordPointer="not-a-pointer")
+    assert error_of(e)[0] == "InvalidParameterException"
+
+
+def test_get_log_group_fields(nephos, logs):
+    logs.create_log_group(logGroupName="/q/fields")
+    logs.create_log_stream(logGroupName="/q/fields", logStreamName="s")
+    t = now_ms(nephos) - 60_000
+    put(logs, "/q/fields", "s", [json.dumps({"a": 1}), json.dumps({"a": 2, "b": {"c": 3}}), "plain", "text"], t)
+    fields = {f["name"]: f["percent"] for f in logs.get_log_group_fields(logGroupName="/q/fields")["logGroupFields"]}
+    assert fields["@message"] == 100 and fields["@timestamp"] == 100
+    assert fields["a"] == 50 and fields["b.c"] == 25
+    # Around a time long before: nothing.
+    assert logs.get_log_group_fields(logGroupName="/q/fields", time=t // 1000 - 3600)["logGroupFields"] == []
+    with pytest.raises(ClientError) as e:
+        logs.get_log_group_fields(logGroupName="/q/none")
+    assert error_of(e)[0] == "ResourceNotFoundException"
+
+
+def test_list_log_groups(logs, account):
+    logs.create_log_group(logGroupName="/aws/lambda/fn-a", tags={"env": "prod"})
+    logs.create_log_group(logGroupName="/aws/lambda/fn-b", tags={"env": "dev"})
+    logs.create_log_group(logGroupName="/app/discovery", logGroupClass="INFREQUENT_ACCESS")
+    got = logs.list_log_groups(logGroupNamePattern="^/aws/lambda|discovery")["logGroups"]
+    assert [g["logGroupName"] for g in got] == ["/app/discovery", "/aws/lambda/fn-a", "/aws/lambda/fn-b"]
+    assert got[1] == {
+        "logGroupName": "/aws/lambda/fn-a",
+        "logGroupArn": f"arn:aws:logs:us-east-1:{account}:log-group:/aws/lambda/fn-a",
+        "logGroupClass": "STANDARD",
+    }
+    assert [g["logGroupName"] for g in logs.list_log_groups(logGroupNamePattern="^/app")["logGroups"]] == ["/app/discovery"]
+    # Case-sensitive.
+    assert logs.list_log_groups(logGroupNamePattern="DISCOVERY")["logGroups"] == []
+    assert [g["logGroupName"] for g in logs.list_log_groups(logGroupClass="INFREQUENT_ACCESS")["logGroups"]] == ["/app/discovery"]
+    tagged = logs.list_log_groups(logGroupTags=[{"key": "env", "values": ["prod"]}])["logGroups"]
+    assert [g["logGroupName"] for g in tagged] == ["/aws/lambda/fn-a"]
+    first = logs.list_log_groups(limit=2)
+    assert len(first["logGroups"]) == 2
+    rest = logs.list_log_groups(limit=2, nextToken=first["nextToken"])
+    assert [g["logGroupName"] for g in rest["logGroups"]] == ["/aws/lambda/fn-b"] and "nextToken" not in rest

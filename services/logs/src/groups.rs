@@ -178,6 +178,85 @@ pub async fn describe_log_groups(
     Ok(out)
 }
 
+/// ListLogGroups: names, ARNs and classes, filtered by a pattern (`^prefix`, substrings,
+/// up to five alternatives separated by `|`, case-sensitive), class and tags.
+pub fn list_log_groups(c: &Core, ctx: &RequestContext, i: &Value) -> Result<Value, AwsError> {
+    if i.get("dataSources").is_some() || i.get("fieldIndexNames").is_some() {
+        return Err(errors::invalid_parameter(
+            "Filtering by dataSources or fieldIndexNames is not supported by nephos.",
+        ));
+    }
+    let alternatives: Vec<(bool, String)> = i
+        .str("logGroupNamePattern")
+        .map(|p| {
+            p.split('|')
+                .map(|a| match a.strip_prefix('^') {
+                    Some(prefix) => (true, prefix.to_owned()),
+                    None => (false, a.to_owned()),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let class = i.str("logGroupClass");
+    let tag_filters: Vec<(String, Vec<String>)> = i
+        .get("logGroupTags")
+        .and_then(Value::as_list)
+        .unwrap_or_default()
+        .iter()
+        .map(|f| {
+            (
+                f.str("key").unwrap_or_default().to_owned(),
+                util::strings(f.get("values")),
+            )
+        })
+        .collect();
+    let groups: Vec<Arc<Mutex<LogGroup>>> = c
+        .regions
+        .get(ctx)
+        .groups
+        .lock()
+        .unwrap()
+        .values()
+        .cloned()
+        .collect();
+    let mut shown = Vec::new();
+    for g in groups {
+        let g = g.lock().unwrap();
+        let named = alternatives.is_empty()
+            || alternatives.iter().any(|(prefix, text)| {
+                if *prefix {
+                    g.name.starts_with(text.as_str())
+                } else {
+                    g.name.contains(text.as_str())
+                }
+            });
+        let tagged = tag_filters.iter().all(|(key, values)| {
+            g.meta
+                .tags
+                .get(key)
+                .is_some_and(|v| values.is_empty() || values.contains(v))
+        });
+        if named && tagged && class.is_none_or(|k| k == g.meta.log_group_class) {
+            shown.push(
+                Value::map()
+                    .with("logGroupName", g.name.as_str())
+                    .with(
+                        "logGroupArn",
+                        group_arn(&ctx.account_id, &ctx.region, &g.name),
+                    )
+                    .with("logGroupClass", g.meta.log_group_class.as_str()),
+            );
+        }
+    }
+    let limit = i.int("limit").unwrap_or(50) as usize;
+    let (page, next) = util::page(shown, i.str("nextToken"), limit)?;
+    let mut out = Value::map().with("logGroups", page);
+    if let Some(t) = next {
+        out.insert("nextToken", t);
+    }
+    Ok(out)
+}
+
 /// Runs `f` on the caller's group `name` and stores its settings afterwards.
 async fn update_group(
     c: &Core,

@@ -1318,7 +1318,10 @@ fn records(r: &GroupRef, g: &LogGroup, start: i64, end: i64, rows: &mut Vec<Row>
             row.set("@timestamp_ms", e.timestamp.to_string());
             row.set(
                 "@ptr",
-                util::encode_token(&format!("{}/{}/{}/{}", g.name, s.name, e.timestamp, e.seq)),
+                util::encode_token(&format!(
+                    "{}\t{}\t{}\t{}\t{}\t{}",
+                    r.account, r.region, g.name, s.name, e.timestamp, e.seq
+                )),
             );
             if e.message.trim_start().starts_with('{')
                 && let Ok(doc) = serde_json::from_str::<serde_json::Value>(&e.message)
@@ -1328,6 +1331,100 @@ fn records(r: &GroupRef, g: &LogGroup, start: i64, end: i64, rows: &mut Vec<Row>
             rows.push(row);
         }
     }
+}
+
+/// GetLogRecord: the whole record a result's `@ptr` points at, timestamps in epoch
+/// milliseconds as AWS writes them here.
+pub fn get_log_record(c: &Core, i: &Value) -> Result<Value, AwsError> {
+    let bad = || errors::invalid_parameter("The specified log record pointer is not valid.");
+    let text = util::decode_token(i.str("logRecordPointer").unwrap_or_default()).ok_or_else(bad)?;
+    let mut head = text.splitn(4, '\t');
+    let (Some(account), Some(region), Some(group), Some(rest)) =
+        (head.next(), head.next(), head.next(), head.next())
+    else {
+        return Err(bad());
+    };
+    let mut tail = rest.rsplitn(3, '\t');
+    let (Some(seq), Some(ts), Some(stream)) = (tail.next(), tail.next(), tail.next()) else {
+        return Err(bad());
+    };
+    let (Ok(seq), Ok(ts)) = (seq.parse::<u64>(), ts.parse::<i64>()) else {
+        return Err(bad());
+    };
+    let missing = || errors::not_found("The specified log record does not exist.");
+    let g = c.find(account, region, group).ok_or_else(missing)?;
+    let g = g.lock().unwrap();
+    let s = g.streams.get(stream).ok_or_else(missing)?;
+    let at = s.events.partition_point(|e| e.key() < (ts, seq));
+    let e = s
+        .events
+        .get(at)
+        .filter(|e| e.key() == (ts, seq))
+        .ok_or_else(missing)?;
+    let mut row = Row::default();
+    row.set("@ingestionTime", e.ingestion.to_string());
+    row.set("@log", format!("{account}:{group}"));
+    row.set("@logStream", stream.to_owned());
+    row.set("@message", e.message.to_string());
+    row.set("@timestamp", e.timestamp.to_string());
+    if e.message.trim_start().starts_with('{')
+        && let Ok(doc) = serde_json::from_str::<serde_json::Value>(&e.message)
+    {
+        discover("", &doc, &mut row, 0);
+    }
+    let mut record = Value::map();
+    for (k, v) in row.fields {
+        record.insert(&k, v);
+    }
+    Ok(Value::map().with("logRecord", record))
+}
+
+/// GetLogGroupFields: the fields of the group's events around `time` (8 minutes either
+/// side) or in the last 5 minutes, each with the share of events that have it.
+pub async fn get_log_group_fields(
+    c: &Core,
+    ctx: &RequestContext,
+    i: &Value,
+) -> Result<Value, AwsError> {
+    let r = util::group_ref(ctx, i)?;
+    let now = ctx.clock.now_millis();
+    let (start, end) = match i.int("time") {
+        Some(t) => (t * 1000 - 480_000, t * 1000 + 480_000),
+        None => (now - 300_000, now),
+    };
+    let g = c
+        .find(&r.account, &r.region, &r.name)
+        .ok_or_else(errors::group_not_found)?;
+    let mut rows = Vec::new();
+    let mut bytes = 0.0;
+    let expired = {
+        let mut g = g.lock().unwrap();
+        let expired = g.expire(&r.account, &r.region, now);
+        records(&r, &g, start, end, &mut rows, &mut bytes);
+        expired
+    };
+    c.forget(expired).await;
+    let mut counts: Vec<(String, usize)> = Vec::new();
+    for row in &rows {
+        for (name, _) in &row.fields {
+            if name == "@timestamp_ms" || name == "@ptr" {
+                continue;
+            }
+            match counts.iter_mut().find(|(n, _)| n == name) {
+                Some(c) => c.1 += 1,
+                None => counts.push((name.clone(), 1)),
+            }
+        }
+    }
+    let fields: Vec<Value> = counts
+        .into_iter()
+        .map(|(name, n)| {
+            Value::map()
+                .with("name", name)
+                .with("percent", (n * 100 / rows.len().max(1)) as i64)
+        })
+        .collect();
+    Ok(Value::map().with("logGroupFields", fields))
 }
 
 pub async fn start_query(c: &Core, ctx: &RequestContext, i: &Value) -> Result<Value, AwsError> {

@@ -88,7 +88,10 @@ impl Provider for LogsProvider {
             "DisassociateKmsKey",
             "FilterLogEvents",
             "GetLogEvents",
+            "GetLogGroupFields",
+            "GetLogRecord",
             "GetQueryResults",
+            "ListLogGroups",
             "ListTagsForResource",
             "ListTagsLogGroup",
             "PutLogEvents",
@@ -122,6 +125,7 @@ impl Provider for LogsProvider {
                 "CreateLogGroup" => groups::create_log_group(c, ctx, i).await?,
                 "DeleteLogGroup" => groups::delete_log_group(c, ctx, i).await?,
                 "DescribeLogGroups" => groups::describe_log_groups(c, ctx, i).await?,
+                "ListLogGroups" => groups::list_log_groups(c, ctx, i)?,
                 "PutRetentionPolicy" => groups::put_retention_policy(c, ctx, i).await?,
                 "DeleteRetentionPolicy" => groups::delete_retention_policy(c, ctx, i).await?,
                 "PutLogGroupDeletionProtection" => {
@@ -154,6 +158,8 @@ impl Provider for LogsProvider {
                 }
                 "StartQuery" => insights::start_query(c, ctx, i).await?,
                 "GetQueryResults" => insights::get_query_results(c, ctx, i)?,
+                "GetLogRecord" => insights::get_log_record(c, i)?,
+                "GetLogGroupFields" => insights::get_log_group_fields(c, ctx, i).await?,
                 "StopQuery" => insights::stop_query(c, ctx, i)?,
                 "DescribeQueries" => insights::describe_queries(c, ctx, i)?,
                 other => return Err(AwsError::not_implemented("logs", other)),
