@@ -204,3 +204,36 @@ def test_list_log_groups(logs, account):
     assert len(first["logGroups"]) == 2
     rest = logs.list_log_groups(limit=2, nextToken=first["nextToken"])
     assert [g["logGroupName"] for g in rest["logGroups"]] == ["/aws/lambda/fn-b"] and "nextToken" not in rest
+
+
+def test_query_definitions(logs):
+    qid = logs.put_query_definition(
+        name="errors/by-path", queryString="filter level = 'ERROR' | stats count(*) by path",
+        logGroupNames=["/q/app"],
+    )["queryDefinitionId"]
+    other = logs.put_query_definition(name="all", queryString="fields @message")["queryDefinitionId"]
+    defs = logs.describe_query_definitions()["queryDefinitions"]
+    assert [d["name"] for d in defs] == ["all", "errors/by-path"]
+    d = defs[1]
+    assert d["queryDefinitionId"] == qid
+    assert d["queryString"] == "filter level = 'ERROR' | stats count(*) by path"
+    assert d["logGroupNames"] == ["/q/app"]
+    assert isinstance(d["lastModified"], int)
+    assert "logGroupNames" not in defs[0]
+    assert [d["name"] for d in logs.describe_query_definitions(queryDefinitionNamePrefix="err")["queryDefinitions"]] == ["errors/by-path"]
+
+    # Putting with the id updates it in place.
+    assert logs.put_query_definition(queryDefinitionId=qid, name="errors", queryString="fields @message")["queryDefinitionId"] == qid
+    assert [d["name"] for d in logs.describe_query_definitions()["queryDefinitions"]] == ["all", "errors"]
+    with pytest.raises(ClientError) as e:
+        logs.put_query_definition(queryDefinitionId="nope", name="x", queryString="fields @message")
+    assert error_of(e)[0] == "ResourceNotFoundException"
+
+    page = logs.describe_query_definitions(maxResults=1)
+    assert len(page["queryDefinitions"]) == 1 and page["nextToken"]
+
+    assert logs.delete_query_definition(queryDefinitionId=other)["success"] is True
+    assert [d["name"] for d in logs.describe_query_definitions()["queryDefinitions"]] == ["errors"]
+    with pytest.raises(ClientError) as e:
+        logs.delete_query_definition(queryDefinitionId=other)
+    assert error_of(e)[0] == "ResourceNotFoundException"

@@ -1488,7 +1488,7 @@ pub async fn start_query(c: &Core, ctx: &RequestContext, i: &Value) -> Result<Va
     Ok(Value::map().with("queryId", id))
 }
 
-fn random_id() -> String {
+pub fn random_id() -> String {
     let n: u128 = rand::random();
     let h = format!("{n:032x}");
     format!(

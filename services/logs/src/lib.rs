@@ -11,9 +11,10 @@
 //! - [`groups`], [`streams`], [`events`]: the resources and their events;
 //! - [`pattern`]: the filter pattern language (terms, JSON, space-delimited, regex);
 //! - [`filters`]: metric and subscription filters, delivery to Lambda;
-//! - [`insights`]: Logs Insights queries;
+//! - [`insights`]: Logs Insights queries; `definitions`: saved queries;
 //! - [`livetail`]: StartLiveTail sessions, fed by PutLogEvents.
 
+mod definitions;
 mod errors;
 pub mod events;
 pub mod filters;
@@ -78,12 +79,14 @@ impl Provider for LogsProvider {
             "DeleteLogGroup",
             "DeleteLogStream",
             "DeleteMetricFilter",
+            "DeleteQueryDefinition",
             "DeleteRetentionPolicy",
             "DeleteSubscriptionFilter",
             "DescribeLogGroups",
             "DescribeLogStreams",
             "DescribeMetricFilters",
             "DescribeQueries",
+            "DescribeQueryDefinitions",
             "DescribeSubscriptionFilters",
             "DisassociateKmsKey",
             "FilterLogEvents",
@@ -97,6 +100,7 @@ impl Provider for LogsProvider {
             "PutLogEvents",
             "PutLogGroupDeletionProtection",
             "PutMetricFilter",
+            "PutQueryDefinition",
             "PutRetentionPolicy",
             "PutSubscriptionFilter",
             "StartLiveTail",
@@ -162,6 +166,9 @@ impl Provider for LogsProvider {
                 "GetLogGroupFields" => insights::get_log_group_fields(c, ctx, i).await?,
                 "StopQuery" => insights::stop_query(c, ctx, i)?,
                 "DescribeQueries" => insights::describe_queries(c, ctx, i)?,
+                "PutQueryDefinition" => definitions::put_query_definition(c, ctx, i).await?,
+                "DescribeQueryDefinitions" => definitions::describe_query_definitions(c, ctx, i)?,
+                "DeleteQueryDefinition" => definitions::delete_query_definition(c, ctx, i).await?,
                 other => return Err(AwsError::not_implemented("logs", other)),
             };
             Ok(Output::new(value))

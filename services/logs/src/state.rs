@@ -208,6 +208,7 @@ impl LogGroup {
 pub struct Region {
     pub groups: Mutex<BTreeMap<String, Arc<Mutex<LogGroup>>>>,
     pub queries: Mutex<crate::insights::Queries>,
+    pub query_defs: Mutex<BTreeMap<String, crate::definitions::QueryDefinition>>,
 }
 
 pub struct Core {
@@ -315,6 +316,23 @@ impl Core {
                         .collect(),
                 );
                 s.uploads += 1;
+            })
+            .map_err(|e| e.to_string())?;
+        core.storage
+            .for_each(crate::definitions::QUERY_DEFS, |k, v| {
+                let key = String::from_utf8_lossy(k);
+                let parts: Vec<&str> = key.splitn(3, '\t').collect();
+                let ([account, region, id], Ok(def)) =
+                    (parts.as_slice(), serde_json::from_slice(v))
+                else {
+                    return;
+                };
+                core.regions
+                    .get_for(account, region)
+                    .query_defs
+                    .lock()
+                    .unwrap()
+                    .insert((*id).to_owned(), def);
             })
             .map_err(|e| e.to_string())?;
         if !bad.is_empty() {
