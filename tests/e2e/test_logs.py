@@ -497,3 +497,46 @@ def test_reset_forgets_everything(start_nephos):
     logs.create_log_group(logGroupName="gone")
     server.internal("/_nephos/reset", {})
     assert logs.describe_log_groups()["logGroups"] == []
+
+
+def test_resource_policies(logs, account):
+    doc = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"route53.amazonaws.com"},"Action":["logs:PutLogEvents"],"Resource":"*"}]}'
+    r = logs.put_resource_policy(policyName="route53", policyDocument=doc)
+    assert r["resourcePolicy"]["policyName"] == "route53"
+    assert r["resourcePolicy"]["policyDocument"] == doc
+    assert r["resourcePolicy"]["policyScope"] == "ACCOUNT"
+    assert r["revisionId"] == r["resourcePolicy"]["revisionId"]
+    first_revision = r["revisionId"]
+    again = logs.put_resource_policy(policyName="route53", policyDocument=doc, expectedRevisionId=first_revision)
+    assert again["revisionId"] != first_revision
+    with pytest.raises(ClientError) as e:
+        logs.put_resource_policy(policyName="route53", policyDocument=doc, expectedRevisionId=first_revision)
+    assert error_of(e)[0] == "OperationAbortedException"
+    with pytest.raises(ClientError) as e:
+        logs.put_resource_policy(policyName="bad", policyDocument="{not json")
+    assert error_of(e)[0] == "InvalidParameterException"
+
+    logs.create_log_group(logGroupName="rp")
+    arn = f"arn:aws:logs:us-east-1:{account}:log-group:rp"
+    scoped = logs.put_resource_policy(resourceArn=arn, policyDocument=doc)["resourcePolicy"]
+    assert scoped["policyScope"] == "RESOURCE" and scoped["resourceArn"] == arn
+    with pytest.raises(ClientError) as e:
+        logs.put_resource_policy(resourceArn=f"arn:aws:logs:us-east-1:{account}:log-group:none", policyDocument=doc)
+    assert error_of(e)[0] == "ResourceNotFoundException"
+
+    assert len(logs.describe_resource_policies()["resourcePolicies"]) == 2
+    assert [p["policyName"] for p in logs.describe_resource_policies(policyScope="ACCOUNT")["resourcePolicies"]] == ["route53"]
+    assert [p["resourceArn"] for p in logs.describe_resource_policies(resourceArn=arn)["resourcePolicies"]] == [arn]
+
+    for n in range(9):
+        logs.put_resource_policy(policyName=f"p{n}", policyDocument=doc)
+    with pytest.raises(ClientError) as e:
+        logs.put_resource_policy(policyName="eleventh", policyDocument=doc)
+    assert error_of(e)[0] == "LimitExceededException"
+
+    logs.delete_resource_policy(policyName="route53")
+    logs.delete_resource_policy(resourceArn=arn)
+    with pytest.raises(ClientError) as e:
+        logs.delete_resource_policy(policyName="route53")
+    assert error_of(e) == ("ResourceNotFoundException", "Policy with name [route53] does not exist")
+    assert len(logs.describe_resource_policies()["resourcePolicies"]) == 9

@@ -25,6 +25,7 @@ def test_logs_survive_kill_9(start_nephos, tmp_path, account):
         destinationArn=f"arn:aws:lambda:us-east-1:{account}:function:f",
     )
     logs.put_query_definition(name="saved", queryString="fields @message")
+    logs.put_resource_policy(policyName="kept", policyDocument='{"Version":"2012-10-17","Statement":[]}')
     logs.create_log_group(logGroupName="/d/deleted")
     logs.delete_log_group(logGroupName="/d/deleted")
     t = now_ms(server) - 60_000
@@ -79,6 +80,7 @@ def test_logs_survive_kill_9(start_nephos, tmp_path, account):
     assert [f["filterName"] for f in logs.describe_subscription_filters(logGroupName="/d/app")["subscriptionFilters"]] == ["sub"]
     assert logs.describe_metric_filters(logGroupName="/d/app")["metricFilters"][0]["filterPattern"] == "ERROR"
     assert [d["name"] for d in logs.describe_query_definitions()["queryDefinitions"]] == ["saved"]
+    assert [p["policyName"] for p in logs.describe_resource_policies()["resourcePolicies"]] == ["kept"]
     # Sequence numbers go on from where they were: new events sort after the old ones.
     put(logs, "/d/app", "s", ["after restart"], t)
     got = logs.get_log_events(logGroupName="/d/app", logStreamName="s", startFromHead=True)["events"]

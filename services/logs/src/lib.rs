@@ -10,7 +10,8 @@
 //!
 //! - [`groups`], [`streams`], [`events`]: the resources and their events;
 //! - [`pattern`]: the filter pattern language (terms, JSON, space-delimited, regex);
-//! - [`filters`]: metric and subscription filters, delivery to Lambda;
+//! - [`filters`]: metric and subscription filters, delivery to Lambda; `policies`:
+//!   resource policies (stored, not evaluated);
 //! - [`insights`]: Logs Insights queries; `definitions`: saved queries;
 //! - [`livetail`]: StartLiveTail sessions, fed by PutLogEvents.
 
@@ -22,6 +23,7 @@ pub mod groups;
 pub mod insights;
 pub mod livetail;
 pub mod pattern;
+mod policies;
 mod state;
 pub mod streams;
 mod util;
@@ -80,6 +82,7 @@ impl Provider for LogsProvider {
             "DeleteLogStream",
             "DeleteMetricFilter",
             "DeleteQueryDefinition",
+            "DeleteResourcePolicy",
             "DeleteRetentionPolicy",
             "DeleteSubscriptionFilter",
             "DescribeLogGroups",
@@ -87,6 +90,7 @@ impl Provider for LogsProvider {
             "DescribeMetricFilters",
             "DescribeQueries",
             "DescribeQueryDefinitions",
+            "DescribeResourcePolicies",
             "DescribeSubscriptionFilters",
             "DisassociateKmsKey",
             "FilterLogEvents",
@@ -101,6 +105,7 @@ impl Provider for LogsProvider {
             "PutLogGroupDeletionProtection",
             "PutMetricFilter",
             "PutQueryDefinition",
+            "PutResourcePolicy",
             "PutRetentionPolicy",
             "PutSubscriptionFilter",
             "StartLiveTail",
@@ -166,6 +171,9 @@ impl Provider for LogsProvider {
                 "GetLogGroupFields" => insights::get_log_group_fields(c, ctx, i).await?,
                 "StopQuery" => insights::stop_query(c, ctx, i)?,
                 "DescribeQueries" => insights::describe_queries(c, ctx, i)?,
+                "PutResourcePolicy" => policies::put_resource_policy(c, ctx, i).await?,
+                "DescribeResourcePolicies" => policies::describe_resource_policies(c, ctx, i)?,
+                "DeleteResourcePolicy" => policies::delete_resource_policy(c, ctx, i).await?,
                 "PutQueryDefinition" => definitions::put_query_definition(c, ctx, i).await?,
                 "DescribeQueryDefinitions" => definitions::describe_query_definitions(c, ctx, i)?,
                 "DeleteQueryDefinition" => definitions::delete_query_definition(c, ctx, i).await?,

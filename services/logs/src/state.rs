@@ -209,6 +209,8 @@ pub struct Region {
     pub groups: Mutex<BTreeMap<String, Arc<Mutex<LogGroup>>>>,
     pub queries: Mutex<crate::insights::Queries>,
     pub query_defs: Mutex<BTreeMap<String, crate::definitions::QueryDefinition>>,
+    /// By `name:<policy name>` or `arn:<resource ARN>`.
+    pub policies: Mutex<BTreeMap<String, crate::policies::Policy>>,
 }
 
 pub struct Core {
@@ -333,6 +335,23 @@ impl Core {
                     .lock()
                     .unwrap()
                     .insert((*id).to_owned(), def);
+            })
+            .map_err(|e| e.to_string())?;
+        core.storage
+            .for_each(crate::policies::POLICIES, |k, v| {
+                let key = String::from_utf8_lossy(k);
+                let parts: Vec<&str> = key.splitn(3, '\t').collect();
+                let ([account, region, key], Ok(policy)) =
+                    (parts.as_slice(), serde_json::from_slice(v))
+                else {
+                    return;
+                };
+                core.regions
+                    .get_for(account, region)
+                    .policies
+                    .lock()
+                    .unwrap()
+                    .insert((*key).to_owned(), policy);
             })
             .map_err(|e| e.to_string())?;
         if !bad.is_empty() {
