@@ -4,8 +4,9 @@
 //! Commands, separated by `|`: `fields` (fields and expressions, `as` aliases), `display`,
 //! `filter` (comparisons, `like` and `=~` with strings or `/regex/`, `in [...]`, `and`,
 //! `or`, `not`, functions such as `ispresent`), `stats` (`count`, `count_distinct`, `sum`,
-//! `avg`, `min`, `max` `by` fields and `bin(5m)`), `sort ... asc|desc`, `limit`, and
-//! `parse` (a `*` glob with `as` names, or a regex with named groups). Records carry
+//! `avg`, `min`, `max`, `pct`, `earliest`, `latest`, `by` fields and `bin(5m)`), `sort`
+//! (`asc`|`desc`, AWS's natural order), `limit`, `dedup`, and `parse` (a `*` glob with
+//! `as` names, or a regex with named groups). Records carry
 //! `@timestamp`, `@message`, `@logStream`, `@log`, `@ingestionTime` and `@ptr`, and the
 //! members of JSON messages (nested ones as `a.b`).
 //!
@@ -272,6 +273,11 @@ enum Agg {
     Avg(Expr),
     Min(Expr),
     Max(Expr),
+    /// `pct(field, p)`: the value at the p-th percentile.
+    Pct(Expr, f64),
+    /// `earliest(field)`, `latest(field)`: the value of the oldest or newest record.
+    Earliest(Expr),
+    Latest(Expr),
 }
 
 #[derive(Debug, Clone)]
@@ -502,7 +508,19 @@ impl Parser {
             } else {
                 let e = self.expr()?;
                 let text = expr_name(&e);
+                if f == "pct" {
+                    self.expect_sym(",")?;
+                    let p = match self.next() {
+                        Some(Tok::Num(p)) if (0.0..=100.0).contains(&p) => p,
+                        _ => return Err(malformed("pct takes a percentile from 0 to 100")),
+                    };
+                    self.expect_sym(")")?;
+                    let name = format!("pct({text}, {})", format_number(p));
+                    return Ok((Agg::Pct(e, p), name));
+                }
                 let agg = match f.as_str() {
+                    "earliest" => Agg::Earliest(e),
+                    "latest" => Agg::Latest(e),
                     "count" => Agg::Count(Some(e)),
                     "count_distinct" => Agg::CountDistinct(e),
                     "sum" => Agg::Sum(e),
@@ -1033,6 +1051,10 @@ struct AggState {
     min: Option<f64>,
     max: Option<f64>,
     distinct: HashSet<String>,
+    values: Vec<f64>,
+    /// (timestamp, value) of the oldest and newest record seen.
+    first: Option<(i64, String)>,
+    last: Option<(i64, String)>,
 }
 
 fn finish(agg: &Agg, s: &AggState) -> Option<String> {
@@ -1044,6 +1066,18 @@ fn finish(agg: &Agg, s: &AggState) -> Option<String> {
         Agg::Min(_) => format_number(s.min?),
         Agg::Max(_) => format_number(s.max?),
         Agg::Avg(_) => return None,
+        Agg::Pct(_, p) => {
+            let mut v = s.values.clone();
+            if v.is_empty() {
+                return None;
+            }
+            v.sort_by(|a, b| a.partial_cmp(b).unwrap_or(Ordering::Equal));
+            // Nearest rank: the smallest value with at least p% of the values at or below.
+            let rank = ((p / 100.0) * v.len() as f64).ceil().max(1.0) as usize;
+            format_number(v[rank.min(v.len()) - 1])
+        }
+        Agg::Earliest(_) => s.first.as_ref()?.1.clone(),
+        Agg::Latest(_) => s.last.as_ref()?.1.clone(),
     })
 }
 
@@ -1058,6 +1092,25 @@ fn accumulate(agg: &Agg, s: &mut AggState, row: &Row) {
         Agg::CountDistinct(e) => {
             if let Some(t) = eval(e, row).text() {
                 s.distinct.insert(t);
+            }
+        }
+        Agg::Pct(e, _) => {
+            if let Some(n) = eval(e, row).num() {
+                s.values.push(n);
+            }
+        }
+        Agg::Earliest(e) | Agg::Latest(e) => {
+            let (Some(v), Some(ts)) = (
+                eval(e, row).text(),
+                row.get("@timestamp_ms").and_then(|t| t.parse::<i64>().ok()),
+            ) else {
+                return;
+            };
+            if s.first.as_ref().is_none_or(|(t, _)| ts < *t) {
+                s.first = Some((ts, v.clone()));
+            }
+            if s.last.as_ref().is_none_or(|(t, _)| ts >= *t) {
+                s.last = Some((ts, v));
             }
         }
         Agg::Sum(e) | Agg::Avg(e) | Agg::Min(e) | Agg::Max(e) => {
@@ -1656,6 +1709,29 @@ mod tests {
             out[1][0],
             ("bin(5m)".into(), "1970-01-01 00:05:00.000".into())
         );
+    }
+
+    #[test]
+    fn percentiles_and_earliest_latest() {
+        let data: Vec<(i64, String)> = (1..=10)
+            .map(|n| (n * 1000, format!(r#"{{"ms":{},"v":"x{n}"}}"#, n * 10)))
+            .collect();
+        let data: Vec<(i64, &str)> = data.iter().map(|(t, m)| (*t, m.as_str())).collect();
+        let out = q(
+            "stats pct(ms, 50), pct(ms, 90), pct(ms, 100), earliest(v), latest(v)",
+            &data,
+        );
+        assert_eq!(
+            out[0],
+            vec![
+                ("pct(ms, 50)".into(), "50".into()),
+                ("pct(ms, 90)".into(), "90".into()),
+                ("pct(ms, 100)".into(), "100".into()),
+                ("earliest(v)".into(), "x1".into()),
+                ("latest(v)".into(), "x10".into()),
+            ]
+        );
+        assert!(parse_query("stats pct(ms, 101)").is_err());
     }
 
     #[test]
