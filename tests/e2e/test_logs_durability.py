@@ -50,6 +50,9 @@ def test_logs_survive_kill_9(start_nephos, tmp_path, account):
             n += 1
 
     put(logs, "/d/app", "s", ["ERROR first", "INFO second"], t)
+    s3 = server.client("s3", account=account)
+    s3.create_bucket(Bucket=f"t{account}-exports")
+    export = logs.create_export_task(logGroupName="/d/app", fromTime=0, to=t + 10, destination=f"t{account}-exports")["taskId"]
     threads = [threading.Thread(target=writer, args=(f"w{i}",)) for i in range(3)]
     for th in threads:
         th.start()
@@ -81,6 +84,7 @@ def test_logs_survive_kill_9(start_nephos, tmp_path, account):
     assert logs.describe_metric_filters(logGroupName="/d/app")["metricFilters"][0]["filterPattern"] == "ERROR"
     assert [d["name"] for d in logs.describe_query_definitions()["queryDefinitions"]] == ["saved"]
     assert [p["policyName"] for p in logs.describe_resource_policies()["resourcePolicies"]] == ["kept"]
+    assert [x["taskId"] for x in logs.describe_export_tasks()["exportTasks"]] == [export]
     # Sequence numbers go on from where they were: new events sort after the old ones.
     put(logs, "/d/app", "s", ["after restart"], t)
     got = logs.get_log_events(logGroupName="/d/app", logStreamName="s", startFromHead=True)["events"]

@@ -11,13 +11,14 @@
 //! - [`groups`], [`streams`], [`events`]: the resources and their events;
 //! - [`pattern`]: the filter pattern language (terms, JSON, space-delimited, regex);
 //! - [`filters`]: metric and subscription filters, delivery to Lambda; `policies`:
-//!   resource policies (stored, not evaluated);
+//!   resource policies (stored, not evaluated); `exports`: export tasks to S3;
 //! - [`insights`]: Logs Insights queries; `definitions`: saved queries;
 //! - [`livetail`]: StartLiveTail sessions, fed by PutLogEvents.
 
 mod definitions;
 mod errors;
 pub mod events;
+mod exports;
 pub mod filters;
 pub mod groups;
 pub mod insights;
@@ -76,6 +77,8 @@ impl Provider for LogsProvider {
     fn operations(&self) -> &'static [&'static str] {
         &[
             "AssociateKmsKey",
+            "CancelExportTask",
+            "CreateExportTask",
             "CreateLogGroup",
             "CreateLogStream",
             "DeleteLogGroup",
@@ -85,6 +88,7 @@ impl Provider for LogsProvider {
             "DeleteResourcePolicy",
             "DeleteRetentionPolicy",
             "DeleteSubscriptionFilter",
+            "DescribeExportTasks",
             "DescribeLogGroups",
             "DescribeLogStreams",
             "DescribeMetricFilters",
@@ -171,6 +175,9 @@ impl Provider for LogsProvider {
                 "GetLogGroupFields" => insights::get_log_group_fields(c, ctx, i).await?,
                 "StopQuery" => insights::stop_query(c, ctx, i)?,
                 "DescribeQueries" => insights::describe_queries(c, ctx, i)?,
+                "CreateExportTask" => exports::create_export_task(c, ctx, i).await?,
+                "DescribeExportTasks" => exports::describe_export_tasks(c, ctx, i)?,
+                "CancelExportTask" => exports::cancel_export_task(c, ctx, i)?,
                 "PutResourcePolicy" => policies::put_resource_policy(c, ctx, i).await?,
                 "DescribeResourcePolicies" => policies::describe_resource_policies(c, ctx, i)?,
                 "DeleteResourcePolicy" => policies::delete_resource_policy(c, ctx, i).await?,

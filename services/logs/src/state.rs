@@ -211,6 +211,8 @@ pub struct Region {
     pub query_defs: Mutex<BTreeMap<String, crate::definitions::QueryDefinition>>,
     /// By `name:<policy name>` or `arn:<resource ARN>`.
     pub policies: Mutex<BTreeMap<String, crate::policies::Policy>>,
+    /// In order of creation.
+    pub exports: Mutex<Vec<crate::exports::ExportTask>>,
 }
 
 pub struct Core {
@@ -352,6 +354,22 @@ impl Core {
                     .lock()
                     .unwrap()
                     .insert((*key).to_owned(), policy);
+            })
+            .map_err(|e| e.to_string())?;
+        core.storage
+            .for_each(crate::exports::EXPORTS, |k, v| {
+                let key = String::from_utf8_lossy(k);
+                let parts: Vec<&str> = key.splitn(3, '\t').collect();
+                let ([account, region, _], Ok(task)) = (
+                    parts.as_slice(),
+                    serde_json::from_slice::<crate::exports::ExportTask>(v),
+                ) else {
+                    return;
+                };
+                let r = core.regions.get_for(account, region);
+                let mut tasks = r.exports.lock().unwrap();
+                tasks.push(task);
+                tasks.sort_by_key(|t| t.creation_time);
             })
             .map_err(|e| e.to_string())?;
         if !bad.is_empty() {
