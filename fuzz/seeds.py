@@ -312,6 +312,20 @@ PARTIQL = [
 ]
 
 
+LOGS_PATTERNS = [
+    "",
+    "ERROR Exception",
+    '?ERROR ?WARN -"debug mode"',
+    "%ERR(OR)?-[0-9]+%",
+    '{ $.a = 1 && ($.b != "x*" || $.c IS NULL) }',
+    "{ $.c[1].d NOT EXISTS || $.e IS TRUE }",
+    "[ip, id, user, ..., status = 4* || status = 5*, bytes > 1000]",
+    "fields @timestamp, @message | filter @message like /ERROR/ | sort @timestamp desc | limit 20",
+    "stats count(*) as n, avg(x) by bin(5m) | sort n desc",
+    'parse @message "* [*] *" as a, b, c | display b',
+]
+
+
 def main():
     for name, body in QUERY.items():
         write("query_parse", name, body)
@@ -341,6 +355,8 @@ def main():
         write("dynamodb_expressions", str(i), src.encode())
     for i, src in enumerate(PARTIQL):
         write("dynamodb_partiql", str(i), src.encode())
+    for i, src in enumerate(LOGS_PATTERNS):
+        write("logs_filter_pattern", str(i), src.encode())
 
 
 if __name__ == "__main__":

@@ -85,6 +85,16 @@ pub fn declared_trailer_checksum(
     }
 }
 
+/// A model constraint violation as the service reports it: CloudWatch Logs calls it
+/// `InvalidParameterException` (its own `ValidationException` means something else, a
+/// log group under deletion protection).
+pub fn model_violation(model: &ServiceModel, mut e: AwsError) -> AwsError {
+    if e.code == "ValidationException" && model.metadata.endpoint_prefix == "logs" {
+        e.code = "InvalidParameterException".into();
+    }
+    e
+}
+
 /// The generic input error is spelled differently by query-protocol services.
 pub fn query_compatible_code(
     model: &ServiceModel,

@@ -79,7 +79,8 @@ impl Gateway {
         let op = model.operation(operation).ok_or_else(|| {
             AwsError::internal(format!("service {service} has no operation {operation}"))
         })?;
-        nephos_protocol::validate::validate(model, op, &input.value)?;
+        nephos_protocol::validate::validate(model, op, &input.value)
+            .map_err(|e| crate::conventions::model_violation(model, e))?;
         let (name, provider) = self
             .providers
             .get_key_value(service)

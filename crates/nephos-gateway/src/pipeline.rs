@@ -319,7 +319,9 @@ impl Gateway {
     /// The model's constraints: required members, lengths, ranges, patterns, enums.
     fn validate_input(&self, ex: &mut Exchange) -> Stage {
         let input = ex.input.as_ref().expect("input parsed");
-        nephos_protocol::validate::validate(ex.target().model, ex.op(), &input.value)?;
+        let model = ex.target().model;
+        nephos_protocol::validate::validate(model, ex.op(), &input.value)
+            .map_err(|e| conventions::model_violation(model, e))?;
         Ok(())
     }
 

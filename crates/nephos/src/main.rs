@@ -165,6 +165,10 @@ async fn run(cli: Cli, started: Instant) -> Result<(), String> {
     )?);
     lambda.start()?;
     gateway.register(lambda.clone());
+    gateway.register(Arc::new(nephos_logs::LogsProvider::new(
+        storage.clone(),
+        dispatcher.clone(),
+    )?));
     let s3 = nephos_s3::S3Provider::new(
         storage,
         cli.data_dir.as_deref(),
@@ -271,6 +275,10 @@ fn providers_for_listing() -> Vec<Arc<dyn nephos_core::Provider>> {
                 .expect("ephemeral sts"),
         ),
         Arc::new(nephos_sqs::SqsProvider::new(Storage::ephemeral()).expect("ephemeral sqs")),
+        Arc::new(
+            nephos_logs::LogsProvider::new(Storage::ephemeral(), nephos_core::Dispatcher::new())
+                .expect("ephemeral logs"),
+        ),
         s3.clone(),
         nephos_s3::S3ControlProvider::new(s3),
         dynamodb.clone(),
