@@ -56,7 +56,8 @@ pub async fn ship(
         }
         let events: Vec<Value> = lines
             .into_iter()
-            .map(|(ts, m)| Value::map().with("timestamp", ts).with("message", m))
+            // Lambda's log events end in a newline, as the runtime wrote them.
+            .map(|(ts, m)| Value::map().with("timestamp", ts).with("message", m + "\n"))
             .collect();
         let ctx = service_context(&l, &account, &region, "PutLogEvents");
         let input = Value::map()
