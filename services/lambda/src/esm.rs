@@ -163,10 +163,12 @@ enum Source {
     Stream,
 }
 
+type Pollers = Vec<tokio::task::JoinHandle<()>>;
+
 /// Mappings and their running pollers.
 #[derive(Default)]
 pub struct Mappings {
-    all: Mutex<HashMap<String, (Mapping, Vec<tokio::task::JoinHandle<()>>)>>,
+    all: Mutex<HashMap<String, (Mapping, Pollers)>>,
 }
 
 impl Mappings {
@@ -209,7 +211,7 @@ fn filters_of(input: &Value) -> Result<Option<Vec<String>>, AwsError> {
         .unwrap_or_default()
     {
         let p = f.str("Pattern").unwrap_or_default();
-        filter::parse(p).map_err(|_| invalid(format!("Invalid filter pattern definition.")))?;
+        filter::parse(p).map_err(|_| invalid("Invalid filter pattern definition."))?;
         out.push(p.to_owned());
     }
     Ok(Some(out))
