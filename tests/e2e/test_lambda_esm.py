@@ -320,3 +320,24 @@ def test_a_disabled_mapping_delivers_nothing(clients, account):
     assert seen(ddb) == []
     attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
     assert attrs["Attributes"]["ApproximateNumberOfMessages"] == "1"
+
+
+def test_mappings_survive_kill_9_and_resume_polling(start_nephos, tmp_path, account):
+    data = str(tmp_path / "data")
+    first = start_nephos("--data-dir", data, "--quiet")
+    lam, sqs, ddb = (first.client(s, account=account) for s in ("lambda", "sqs", "dynamodb"))
+    seen_table(ddb)
+    url, arn = queue(sqs, "durable")
+    function(lam, account, "recorder", RECORDER)
+    m = lam.create_event_source_mapping(EventSourceArn=arn, FunctionName="recorder", BatchSize=1)
+    sqs.send_message(QueueUrl=url, MessageBody="before")
+    assert wait_for(lambda: len(seen(ddb)) == 1)
+    first.proc.kill()
+    first.proc.wait()
+    second = start_nephos("--data-dir", data, "--quiet")
+    lam, sqs, ddb = (second.client(s, account=account) for s in ("lambda", "sqs", "dynamodb"))
+    assert lam.get_event_source_mapping(UUID=m["UUID"])["State"] == "Enabled"
+    url = sqs.get_queue_url(QueueName="durable")["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="after")
+    records = wait_for(lambda: len(seen(ddb)) == 2 and seen(ddb))
+    assert sorted(r["body"] for r in records) == ["after", "before"]

@@ -47,10 +47,11 @@ async fn calls_validate_and_dispatch_like_the_wire() {
         err.status, 400,
         "missing required members are caught before the 501"
     );
-    let input = Value::map()
-        .with("RoleArn", "arn:aws:iam::123456789012:role/r")
-        .with("RoleSessionName", "session");
-    let err = d.call(&ctx, "sts", "AssumeRole", input).await.unwrap_err();
+    let input = Value::map().with("EncodedMessage", "x");
+    let err = d
+        .call(&ctx, "sts", "DecodeAuthorizationMessage", input)
+        .await
+        .unwrap_err();
     assert_eq!((err.status, err.code.as_ref()), (501, "NotImplemented"));
 
     let err = d
