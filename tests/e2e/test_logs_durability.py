@@ -20,10 +20,10 @@ def test_logs_survive_kill_9(start_nephos, tmp_path, account):
         logGroupName="/d/app", filterName="errors", filterPattern="ERROR",
         metricTransformations=[{"metricName": "E", "metricNamespace": "N", "metricValue": "1"}],
     )
-    logs.put_subscription_filter(
-        logGroupName="/d/app", filterName="sub", filterPattern="",
-        destinationArn=f"arn:aws:lambda:us-east-1:{account}:function:f",
-    )
+    from test_logs_filters import consumer
+
+    fn = consumer(server.client("lambda", account=account), account, "f")
+    logs.put_subscription_filter(logGroupName="/d/app", filterName="sub", filterPattern="", destinationArn=fn)
     logs.put_query_definition(name="saved", queryString="fields @message")
     logs.put_resource_policy(policyName="kept", policyDocument='{"Version":"2012-10-17","Statement":[]}')
     logs.create_log_group(logGroupName="/d/deleted")
@@ -68,7 +68,8 @@ def test_logs_survive_kill_9(start_nephos, tmp_path, account):
 
     again = start_nephos("--data-dir", str(data), "--quiet")
     logs = again.client("logs", account=account)
-    groups = logs.describe_log_groups()["logGroups"]
+    # (The subscribed function ran and has a log group of its own.)
+    groups = logs.describe_log_groups(logGroupNamePrefix="/d/")["logGroups"]
     assert [g["logGroupName"] for g in groups] == ["/d/app"]
     assert groups[0]["retentionInDays"] == 30
     assert groups[0]["metricFilterCount"] == 1

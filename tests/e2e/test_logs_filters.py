@@ -245,9 +245,30 @@ def test_metric_filters(logs):
 # --- subscription filters ---------------------------------------------------------------
 
 
-def test_subscription_filters(logs, account):
+def consumer(lam, account, name="consumer"):
+    """A function for subscription filters to deliver to (AWS checks it exists)."""
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("app.py", "def handler(e, c):\n    return None\n")
+    arn = lam.create_function(
+        FunctionName=name, Runtime="python3.12", Role=f"arn:aws:iam::{account}:role/r",
+        Handler="app.handler", Code={"ZipFile": buf.getvalue()},
+    )["FunctionArn"]
+    lam.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.2})
+    return arn
+
+
+def test_subscription_filters(nephos, logs, account):
     logs.create_log_group(logGroupName="sf")
-    fn = f"arn:aws:lambda:us-east-1:{account}:function:consumer"
+    fn = consumer(nephos.client("lambda", account=account), account)
+    # AWS tries the destination first: a function that does not exist is refused.
+    with pytest.raises(ClientError) as e:
+        logs.put_subscription_filter(logGroupName="sf", filterName="one", filterPattern="",
+                                     destinationArn=fn + "-missing")
+    assert error_of(e)[0] == "InvalidParameterException"
     logs.put_subscription_filter(logGroupName="sf", filterName="one", filterPattern="ERROR", destinationArn=fn)
     logs.put_subscription_filter(
         logGroupName="sf", filterName="two", filterPattern="{ $.a = 1 }", destinationArn=fn,
@@ -274,7 +295,7 @@ def test_subscription_filters(logs, account):
         logs.put_subscription_filter(logGroupName="nope", filterName="x", filterPattern="", destinationArn=fn)
     assert error_of(e)[0] == "ResourceNotFoundException"
 
-    # Events still go in while delivery has nowhere to go (no Lambda yet).
+    # Events go in whatever their delivery does.
     logs.create_log_stream(logGroupName="sf", logStreamName="s")
     t = logs.describe_log_groups()["logGroups"][0]["creationTime"]
     put(logs, "sf", "s", ["ERROR boom"], t)
@@ -291,16 +312,19 @@ def test_subscription_filters(logs, account):
 
 
 def test_subscription_delivery_invokes_lambda_for_matching_events(start_nephos, account):
-    # No Lambda is served yet: the Invoke is attempted for matching events only, and its
-    # failure is logged (the events are stored all the same).
+    # The function is deleted after the filter is stored: the Invoke is attempted for
+    # matching events only, and its failure is logged (the events are stored all the same).
+    # (tests/e2e/test_lambda_logs.py follows a delivery that succeeds.)
     import time
 
     server = start_nephos()
     logs = server.client("logs", account=account)
+    lam = server.client("lambda", account=account)
     logs.create_log_group(logGroupName="deliver")
     logs.create_log_stream(logGroupName="deliver", logStreamName="s")
-    fn = f"arn:aws:lambda:us-east-1:{account}:function:consumer"
+    fn = consumer(lam, account)
     logs.put_subscription_filter(logGroupName="deliver", filterName="errors", filterPattern="ERROR", destinationArn=fn)
+    lam.delete_function(FunctionName="consumer")
 
     def attempts():
         return [line for line in list(server.output) if "subscription delivery failed" in line]
