@@ -20,7 +20,15 @@ pub async fn ship(
     mut rx: tokio::sync::mpsc::UnboundedReceiver<Vec<(i64, String)>>,
 ) {
     let mut created = false;
-    while let Some(lines) = rx.recv().await {
+    while let Some(mut lines) = rx.recv().await {
+        // Under load, invocations queue up lines faster than one call per invocation
+        // would ship them: what is waiting goes out together (within AWS's batch limit).
+        while lines.len() < 5_000 {
+            match rx.try_recv() {
+                Ok(more) => lines.extend(more),
+                Err(_) => break,
+            }
+        }
         if !created {
             let ctx = service_context(&l, &account, &region, "CreateLogGroup");
             let _ = l
