@@ -134,3 +134,29 @@ def test_subscription_filters_deliver_matching_events_to_a_function(clients, nep
     assert payload["logGroup"] == "app" and payload["logStream"] == "s"
     assert payload["subscriptionFilters"] == ["errors"]
     assert [e["message"] for e in payload["logEvents"]] == ["ERROR disk full"]
+
+
+def test_json_log_format_writes_platform_records_and_json_app_logs(clients, account):
+    lam, logs = clients
+    function(
+        lam,
+        account,
+        "jsonlogs",
+        "import logging\nlog = logging.getLogger()\n"
+        "def handler(e, c):\n    log.info('structured %s', 42)\n    log.debug('hidden')\n    return 1\n",
+        LoggingConfig={"LogFormat": "JSON", "ApplicationLogLevel": "INFO", "SystemLogLevel": "INFO"},
+    )
+    cfg = lam.get_function_configuration(FunctionName="jsonlogs")["LoggingConfig"]
+    assert cfg == {"LogFormat": "JSON", "ApplicationLogLevel": "INFO", "SystemLogLevel": "INFO",
+                   "LogGroup": "/aws/lambda/jsonlogs"}
+    rid = lam.invoke(FunctionName="jsonlogs")["ResponseMetadata"]["RequestId"]
+    found = events(logs, "/aws/lambda/jsonlogs", 3)
+    records = [json.loads(e["message"]) for e in found]
+    assert records[0]["type"] == "platform.start"
+    assert records[0]["record"] == {"requestId": rid, "version": "$LATEST"}
+    app = [r for r in records if "level" in r]
+    assert [(r["level"], r["message"], r["requestId"]) for r in app] == [("INFO", "structured 42", rid)]
+    report = records[-1]
+    assert report["type"] == "platform.report" and report["record"]["requestId"] == rid
+    assert report["record"]["status"] == "success"
+    assert set(report["record"]["metrics"]) >= {"durationMs", "billedDurationMs", "memorySizeMB", "maxMemoryUsedMB", "initDurationMs"}

@@ -399,7 +399,66 @@ fn log_lines(
     if timed_out {
         report.push_str("\tStatus: timeout");
     }
+    if t.config.log_format == "JSON" {
+        return json_log_lines(
+            lines,
+            request_id,
+            version,
+            (start_ms, end_ms),
+            (ms, init_ms),
+            t.config.memory,
+            max_memory,
+            timed_out,
+        );
+    }
     lines.push((end_ms, report));
+    lines
+}
+
+/// With `LogFormat: JSON` the platform's lines are JSON records, as AWS writes them
+/// (`platform.start`, `platform.report`); the function's own output stays as it wrote it.
+#[allow(clippy::too_many_arguments)]
+fn json_log_lines(
+    mut lines: Vec<(i64, String)>,
+    request_id: &str,
+    version: &str,
+    (start_ms, end_ms): (i64, i64),
+    (ms, init_ms): (f64, Option<f64>),
+    memory: u32,
+    max_memory: u64,
+    timed_out: bool,
+) -> Vec<(i64, String)> {
+    let time = |ms: i64| model::lambda_time(ms).replace("+0000", "Z");
+    lines[0].1 = serde_json::json!({
+        "time": time(start_ms),
+        "type": "platform.start",
+        "record": {"requestId": request_id, "version": version},
+    })
+    .to_string();
+    // The END line has no JSON counterpart: the report closes the invocation.
+    lines.pop();
+    let mut metrics = serde_json::json!({
+        "durationMs": (ms * 100.0).round() / 100.0,
+        "billedDurationMs": (ms.ceil() as u64).max(1),
+        "memorySizeMB": memory,
+        "maxMemoryUsedMB": max_memory,
+    });
+    if let Some(init) = init_ms {
+        metrics["initDurationMs"] = serde_json::json!((init.max(0.0) * 100.0).round() / 100.0);
+    }
+    lines.push((
+        end_ms,
+        serde_json::json!({
+            "time": time(end_ms),
+            "type": "platform.report",
+            "record": {
+                "requestId": request_id,
+                "metrics": metrics,
+                "status": if timed_out { "timeout" } else { "success" },
+            },
+        })
+        .to_string(),
+    ));
     lines
 }
 

@@ -135,15 +135,36 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+class JsonFormatter(logging.Formatter):
+    """AWS's JSON log records (LoggingConfig LogFormat JSON)."""
+
+    def format(self, record):
+        entry = {
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + ".%03dZ" % record.msecs,
+            "level": record.levelname,
+            "message": record.getMessage(),
+            "logger": record.name,
+            "requestId": getattr(record, "aws_request_id", ""),
+        }
+        if record.exc_info:
+            entry["errorType"] = record.exc_info[0].__name__
+            entry["stackTrace"] = traceback.format_exception(*record.exc_info)
+        return json.dumps(entry, default=str)
+
+
 def setup_logging():
     handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(
-        logging.Formatter(
-            "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s",
-            "%Y-%m-%dT%H:%M:%S",
+    if os.environ.get("AWS_LAMBDA_LOG_FORMAT") == "JSON":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(
+            logging.Formatter(
+                "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s",
+                "%Y-%m-%dT%H:%M:%S",
+            )
         )
-    )
-    handler.formatter.converter = time.gmtime
+        handler.formatter.converter = time.gmtime
     handler.addFilter(RequestIdFilter())
     root = logging.getLogger()
     root.addHandler(handler)
