@@ -160,3 +160,24 @@ def test_json_log_format_writes_platform_records_and_json_app_logs(clients, acco
     assert report["type"] == "platform.report" and report["record"]["requestId"] == rid
     assert report["record"]["status"] == "success"
     assert set(report["record"]["metrics"]) >= {"durationMs", "billedDurationMs", "memorySizeMB", "maxMemoryUsedMB", "initDurationMs"}
+
+
+def test_invoke_with_response_stream_delivers_chunks_then_completion(clients, account):
+    lam, _ = clients
+    function(lam, account, "streamer", "def handler(e, c):\n    print('streaming')\n    return 'x' * e['n']\n")
+    r = lam.invoke_with_response_stream(FunctionName="streamer", Payload=json.dumps({"n": 100_000}), LogType="Tail")
+    assert r["StatusCode"] == 200 and r["ExecutedVersion"] == "$LATEST"
+    body, complete = b"", None
+    for event in r["EventStream"]:
+        if "PayloadChunk" in event:
+            body += event["PayloadChunk"]["Payload"]
+        elif "InvokeComplete" in event:
+            complete = event["InvokeComplete"]
+    assert json.loads(body) == "x" * 100_000
+    assert "ErrorCode" not in complete
+    assert "streaming" in base64.b64decode(complete["LogResult"]).decode()
+    function(lam, account, "streamfail", "def handler(e, c):\n    raise ValueError('nope')\n")
+    r = lam.invoke_with_response_stream(FunctionName="streamfail")
+    [event] = list(r["EventStream"])
+    assert event["InvokeComplete"]["ErrorCode"] == "ValueError"
+    assert json.loads(event["InvokeComplete"]["ErrorDetails"])["errorMessage"] == "nope"

@@ -411,3 +411,81 @@ async fn dead_letter(l: &Arc<Lambda>, q: &Queued, t: &Target, code: &str, messag
         tracing::warn!(error = %e.message, function = %q.function, "delivery to the dead-letter target failed");
     }
 }
+
+/// AWS splits a buffered response into chunks of at most this many bytes.
+const CHUNK: usize = 32 * 1024;
+
+/// InvokeWithResponseStream: the function's response as `PayloadChunk` events, then
+/// `InvokeComplete` (with the error and the log tail when asked). Runtimes here answer
+/// buffered, which AWS streams the same way.
+pub async fn invoke_with_response_stream(
+    l: &Arc<Lambda>,
+    ctx: &RequestContext,
+    input: &Value,
+) -> Result<Output, AwsError> {
+    let payload = payload_of(input);
+    if payload.len() > SYNC_LIMIT {
+        return Err(AwsError::new(
+            413,
+            "RequestTooLargeException",
+            format!(
+                "Request must be smaller than {SYNC_LIMIT} bytes for the InvokeFunction operation"
+            ),
+        ));
+    }
+    check_json(&payload)?;
+    let t = resolve(l, ctx, input)?;
+    if input.str("InvocationType") == Some("DryRun") {
+        return Ok(Output {
+            status: Some(204),
+            ..Output::new(Value::map().with("StatusCode", 204i64))
+        });
+    }
+    let r = runtime::run(
+        l,
+        &t,
+        runtime::Request {
+            request_id: ctx.request_id.clone(),
+            payload,
+            trace_id: ctx.trace_header.clone(),
+            client_context: None,
+        },
+    )
+    .await?;
+    let mut events: Vec<Result<Value, AwsError>> = Vec::new();
+    let mut complete = Value::map();
+    match &r.outcome {
+        Outcome::Response(body) => {
+            for chunk in body.chunks(CHUNK) {
+                events.push(Ok(Value::map().with(
+                    "PayloadChunk",
+                    Value::map().with("Payload", Value::Blob(Bytes::copy_from_slice(chunk))),
+                )));
+            }
+        }
+        other => {
+            let body = runtime::error_payload(other, &r.request_id).unwrap_or_default();
+            let kind = serde_json::from_slice::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|v| v["errorType"].as_str().map(str::to_owned))
+                .unwrap_or_else(|| "Unhandled".into());
+            complete.insert("ErrorCode", kind);
+            complete.insert("ErrorDetails", String::from_utf8_lossy(&body).into_owned());
+        }
+    }
+    if input.str("LogType") == Some("Tail") {
+        complete.insert(
+            "LogResult",
+            base64::engine::general_purpose::STANDARD.encode(r.log_tail.as_bytes()),
+        );
+    }
+    events.push(Ok(Value::map().with("InvokeComplete", complete)));
+    let out = Value::map()
+        .with("StatusCode", 200i64)
+        .with("ExecutedVersion", t.key.version.as_str())
+        .with("ResponseStreamContentType", "application/octet-stream");
+    Ok(Output::with_events(
+        out,
+        nephos_core::EventStream::new(futures_util::stream::iter(events)),
+    ))
+}

@@ -112,6 +112,7 @@ const OPERATIONS: &[&str] = &[
     "GetFunctionConfiguration",
     "GetPolicy",
     "Invoke",
+    "InvokeWithResponseStream",
     "ListAliases",
     "ListEventSourceMappings",
     "ListFunctions",
@@ -415,6 +416,9 @@ impl Provider for LambdaProvider {
             let i = &input.value;
             let value = match ctx.operation.as_str() {
                 "Invoke" => return invoke::invoke(l, ctx, i).await,
+                "InvokeWithResponseStream" => {
+                    return invoke::invoke_with_response_stream(l, ctx, i).await;
+                }
                 "CreateFunction" => functions::create_function(l, ctx, i).await?,
                 "GetFunction" => functions::get_function(l, ctx, i)?,
                 "GetFunctionConfiguration" => functions::get_function_configuration(l, ctx, i)?,
