@@ -3,6 +3,7 @@
 
 use crate::Lambda;
 use crate::code;
+use crate::layers;
 use crate::model::{
     self, Alias, Config, Function, FunctionRef, LATEST, configuration, function_arn, qualified_arn,
 };
@@ -20,6 +21,29 @@ pub fn not_found(ctx: &RequestContext, name: &str, qualifier: Option<&str>) -> A
             qualified_arn(&ctx.region, &ctx.account_id, name, qualifier)
         ),
     )
+}
+
+/// Lambda's errors carry `Type: User` (the caller's fault) besides their message; a few
+/// AWS answers without it, and their handlers mark that with a null `Type`. Generic
+/// errors (validation, access, not implemented) have no such member.
+pub fn typed(mut e: AwsError) -> AwsError {
+    match e.fields.get("Type") {
+        Some(Value::Null) => {
+            e.fields.shift_remove("Type");
+        }
+        Some(_) => {}
+        None => {
+            if e.status < 500
+                && !matches!(
+                    e.code.as_ref(),
+                    "ValidationException" | "AccessDeniedException" | "NotImplemented"
+                )
+            {
+                e.fields.insert("Type".to_owned(), Value::from("User"));
+            }
+        }
+    }
+    e
 }
 
 pub fn invalid(message: impl Into<String>) -> AwsError {
@@ -140,8 +164,13 @@ fn string_map(v: Option<&Value>) -> BTreeMap<String, String> {
         .unwrap_or_default()
 }
 
-/// Applies the configuration members of CreateFunction / UpdateFunctionConfiguration.
-fn apply_configuration(c: &mut Config, input: &Value) -> Result<(), AwsError> {
+/// Applies the configuration members of CreateFunction / UpdateFunctionConfiguration;
+/// `layers` are the request's `Layers`, resolved by [`layers::resolve_refs`].
+fn apply_configuration(
+    c: &mut Config,
+    input: &Value,
+    layers: Option<Vec<model::LayerRef>>,
+) -> Result<(), AwsError> {
     if let Some(r) = input.str("Runtime") {
         check_runtime(r)?;
         c.runtime = Some(r.to_owned());
@@ -200,20 +229,14 @@ fn apply_configuration(c: &mut Config, input: &Value) -> Result<(), AwsError> {
             ));
         }
     }
-    if let Some(layers) = input.get("Layers").and_then(Value::as_list) {
-        if layers.len() > 5 {
-            return Err(invalid("Cannot reference more than 5 layers."));
-        }
-        if !layers.is_empty() {
-            return Err(AwsError::not_implemented("lambda", "Layers"));
-        }
-        c.layers.clear();
+    if let Some(layers) = layers {
+        c.layers = layers;
     }
     Ok(())
 }
 
 /// Reads a package from `ZipFile` or from S3 (through nephos's own S3).
-async fn package(
+pub(crate) async fn package(
     l: &Lambda,
     ctx: &RequestContext,
     input: &Value,
@@ -265,7 +288,7 @@ async fn package(
     Ok(Some((pkg, zip)))
 }
 
-fn store_package(l: &Lambda, pkg: &code::Package, zip: &[u8]) -> Result<(), AwsError> {
+pub(crate) fn store_package(l: &Lambda, pkg: &code::Package, zip: &[u8]) -> Result<(), AwsError> {
     l.code.store(&pkg.key, zip).map_err(|e| {
         tracing::error!(error = %e, "storing a code package failed");
         AwsError::internal("the code could not be stored")
@@ -314,7 +337,7 @@ pub async fn create_function(
         state: "Pending".into(),
         last_update_status: "Successful".into(),
     };
-    apply_configuration(&mut c, input)?;
+    apply_configuration(&mut c, input, layers::resolve_refs(l, ctx, input)?)?;
     if let Some(a) = input.get("Architectures").and_then(Value::as_list) {
         c.architectures = a
             .iter()
@@ -343,6 +366,12 @@ pub async fn create_function(
         tags: string_map(input.get("Tags")),
         reserved_concurrency: None,
         created_ms: now,
+        event_invoke: BTreeMap::new(),
+        urls: BTreeMap::new(),
+        provisioned: BTreeMap::new(),
+        code_signing_config: None,
+        recursive_loop: None,
+        runtime_management: BTreeMap::new(),
     };
     let mut version = LATEST.to_owned();
     if input.bool("Publish") == Some(true) {
@@ -552,6 +581,8 @@ pub async fn delete_function(
                     )));
                 }
                 f.versions.remove(&n);
+                f.policies.remove(v);
+                crate::configs::forget_qualifier(f, v);
                 state::put(ctx, f)?
             }
         }
@@ -642,11 +673,12 @@ pub async fn update_function_configuration(
 ) -> Result<Value, AwsError> {
     let (name, _) = target(ctx, input)?;
     let now = ctx.clock.now_millis();
+    let layers = layers::resolve_refs(l, ctx, input)?;
     let out = mutate(l, ctx, &name, None, |f| {
         check_revision(input, &f.latest.revision_id, "GetFunction")?;
         check_updatable(ctx, f)?;
         let mut c = f.latest.clone();
-        apply_configuration(&mut c, input)?;
+        apply_configuration(&mut c, input, layers)?;
         c.last_modified = model::lambda_time(now);
         c.revision_id = model::revision_id();
         c.last_update_status = "InProgress".into();
@@ -903,6 +935,7 @@ pub async fn delete_alias(
     mutate(l, ctx, &fname, None, |f| {
         f.aliases.remove(&name);
         f.policies.remove(&name);
+        crate::configs::forget_qualifier(f, &name);
         Ok(Value::map())
     })
     .await
@@ -1032,6 +1065,13 @@ pub async fn put_function_concurrency(
         )));
     }
     mutate(l, ctx, &name, None, |f| {
+        let provisioned = crate::configs::total_provisioned(f);
+        if (n as u64) < provisioned as u64 {
+            return Err(invalid(format!(
+                " ReservedConcurrentExecutions  {n} should not be lower than function's total provisioned concurrency [{provisioned}]."
+            ))
+            .with_field("Type", Value::Null));
+        }
         f.reserved_concurrency = Some(n as u32);
         Ok(Value::map().with("ReservedConcurrentExecutions", n))
     })
@@ -1096,4 +1136,29 @@ pub fn get_account_settings(l: &Lambda, ctx: &RequestContext) -> Value {
                 .with("TotalCodeSize", total_code)
                 .with("FunctionCount", fns.len() as i64),
         )
+}
+
+/// InvokeAsync (deprecated): an Event invocation of the request's body.
+pub async fn invoke_async(
+    l: &std::sync::Arc<Lambda>,
+    ctx: &RequestContext,
+    input: nephos_core::Input,
+) -> Result<Value, AwsError> {
+    let payload = match (input.body, input.value.get("InvokeArgs")) {
+        (Some(body), _) => body
+            .read_all()
+            .await
+            .map_err(|e| AwsError::internal(e.to_string()))?,
+        (None, Some(Value::Blob(b))) => b.to_vec(),
+        _ => Vec::new(),
+    };
+    let request = Value::map()
+        .with(
+            "FunctionName",
+            input.value.str("FunctionName").unwrap_or_default(),
+        )
+        .with("InvocationType", "Event")
+        .with("Payload", Value::Blob(payload.into()));
+    crate::invoke::invoke(l, ctx, &request).await?;
+    Ok(Value::map().with("Status", 202i64))
 }

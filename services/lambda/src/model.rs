@@ -65,6 +65,69 @@ pub struct Function {
     pub tags: BTreeMap<String, String>,
     pub reserved_concurrency: Option<u32>,
     pub created_ms: i64,
+    /// Asynchronous invocation settings by qualifier (`$LATEST`, a version, an alias).
+    #[serde(default)]
+    pub event_invoke: BTreeMap<String, EventInvokeConfig>,
+    /// Function URLs by qualifier (`""` for the unqualified function, or an alias).
+    #[serde(default)]
+    pub urls: BTreeMap<String, UrlConfig>,
+    /// Provisioned concurrency by qualifier (a version or an alias).
+    #[serde(default)]
+    pub provisioned: BTreeMap<String, Provisioned>,
+    /// The ARN of the code signing configuration attached to the function.
+    #[serde(default)]
+    pub code_signing_config: Option<String>,
+    /// `Allow` or `Terminate` (None: AWS's default, `Terminate`).
+    #[serde(default)]
+    pub recursive_loop: Option<String>,
+    /// Runtime update mode by version (`$LATEST` or a number); absent means `Auto`.
+    #[serde(default)]
+    pub runtime_management: BTreeMap<String, RuntimeManagement>,
+}
+
+/// PutFunctionEventInvokeConfig's settings for one qualifier.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct EventInvokeConfig {
+    pub maximum_retry_attempts: Option<u32>,
+    pub maximum_event_age: Option<u32>,
+    pub on_success: Option<String>,
+    pub on_failure: Option<String>,
+    pub last_modified_ms: i64,
+}
+
+/// A function URL (the data plane answers at `https://<id>.lambda-url.<region>.on.aws/`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct UrlConfig {
+    /// The 32-character id in the URL's host name.
+    pub id: String,
+    pub auth_type: String,
+    pub invoke_mode: String,
+    pub cors: Option<Cors>,
+    pub created: String,
+    pub last_modified: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct Cors {
+    pub allow_credentials: Option<bool>,
+    pub allow_headers: Option<Vec<String>>,
+    pub allow_methods: Option<Vec<String>>,
+    pub allow_origins: Option<Vec<String>>,
+    pub expose_headers: Option<Vec<String>>,
+    pub max_age: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Provisioned {
+    pub requested: u32,
+    pub last_modified: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RuntimeManagement {
+    /// `Auto`, `FunctionUpdate` or `Manual`.
+    pub update_runtime_on: String,
+    pub runtime_version_arn: Option<String>,
 }
 
 impl Function {
@@ -282,7 +345,7 @@ pub fn log_group(name: &str, c: &Config) -> String {
         .unwrap_or_else(|| format!("/aws/lambda/{name}"))
 }
 
-fn runtime_version_arn(region: &str, runtime: &str) -> String {
+pub fn runtime_version_arn(region: &str, runtime: &str) -> String {
     // A stable per-runtime id, as AWS publishes one per runtime release.
     let digest = <sha2::Sha256 as sha2::Digest>::digest(runtime.as_bytes());
     format!(
