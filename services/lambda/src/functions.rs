@@ -335,7 +335,8 @@ pub async fn create_function(
         last_modified: model::lambda_time(now),
         revision_id: model::revision_id(),
         state: "Pending".into(),
-        last_update_status: "Successful".into(),
+        // AWS reports no update status until the function is first active.
+        last_update_status: String::new(),
     };
     apply_configuration(&mut c, input, layers::resolve_refs(l, ctx, input)?)?;
     if let Some(a) = input.get("Architectures").and_then(Value::as_list) {

@@ -274,11 +274,13 @@ impl Lambda {
             let record = {
                 let mut fns = region.functions.lock().unwrap();
                 let Some(f) = fns.get_mut(&name) else { return };
-                f.latest.state = "Active".into();
-                f.latest.last_update_status = "Successful".into();
-                for v in f.versions.values_mut() {
-                    v.state = "Active".into();
-                    v.last_update_status = "Successful".into();
+                // Settling is a change of its own: AWS gives it a new revision id.
+                for c in std::iter::once(&mut f.latest).chain(f.versions.values_mut()) {
+                    if c.state != "Active" || c.last_update_status != "Successful" {
+                        c.state = "Active".into();
+                        c.last_update_status = "Successful".into();
+                        c.revision_id = model::revision_id();
+                    }
                 }
                 state::put(&ctx, f)
             };

@@ -258,7 +258,6 @@ pub fn configuration(region: &str, account: &str, name: &str, version: &str, c: 
         )
         .with("RevisionId", c.revision_id.as_str())
         .with("State", c.state.as_str())
-        .with("LastUpdateStatus", c.last_update_status.as_str())
         .with("PackageType", "Zip")
         .with(
             "Architectures",
@@ -331,6 +330,10 @@ pub fn configuration(region: &str, account: &str, name: &str, version: &str, c: 
     if c.state == "Pending" {
         v.insert("StateReason", "The function is being created.");
         v.insert("StateReasonCode", "Creating");
+    }
+    // A function being created has no update status yet.
+    if !c.last_update_status.is_empty() {
+        v.insert("LastUpdateStatus", c.last_update_status.as_str());
     }
     if c.last_update_status == "InProgress" {
         v.insert("LastUpdateStatusReason", "The function is being created.");
