@@ -71,10 +71,14 @@ pub fn target(ctx: &RequestContext, input: &Value) -> Result<(String, Option<Str
     if let Some(region) = &r.region
         && region != &ctx.region
     {
-        return Err(invalid(format!(
-            "Functions from '{region}' are not reachable in this region ('{}')",
-            ctx.region
-        )));
+        return Err(AwsError::new(
+            404,
+            "ResourceNotFoundException",
+            format!(
+                "Functions from '{region}' are not reachable in this region ('{}')",
+                ctx.region
+            ),
+        ));
     }
     let qualifier = match (r.qualifier, input.str("Qualifier")) {
         (Some(a), Some(b)) if a != b => {
@@ -232,6 +236,9 @@ fn apply_configuration(
     if let Some(layers) = layers {
         c.layers = layers;
     }
+    if let Some(a) = input.get("SnapStart").and_then(|s| s.str("ApplyOn")) {
+        c.snap_start = a.to_owned();
+    }
     Ok(())
 }
 
@@ -301,6 +308,11 @@ pub async fn create_function(
     input: &Value,
 ) -> Result<Value, AwsError> {
     let name = FunctionRef::parse(input.str("FunctionName").unwrap_or_default())?.name;
+    if name.len() > 64 {
+        return Err(invalid(format!(
+            "1 validation error detected: Value '{name}' at 'functionName' failed to satisfy constraint: Member must have length less than or equal to 64"
+        )));
+    }
     let package_type = input.str("PackageType").unwrap_or("Zip");
     if package_type == "Image" {
         return Err(AwsError::not_implemented("lambda", "container images"));
@@ -337,6 +349,7 @@ pub async fn create_function(
         state: "Pending".into(),
         // AWS reports no update status until the function is first active.
         last_update_status: String::new(),
+        snap_start: "None".into(),
     };
     apply_configuration(&mut c, input, layers::resolve_refs(l, ctx, input)?)?;
     if let Some(a) = input.get("Architectures").and_then(Value::as_list) {
@@ -548,12 +561,18 @@ pub async fn delete_function(
     input: &Value,
 ) -> Result<Value, AwsError> {
     let (name, q) = target(ctx, input)?;
+    if q.as_deref() == Some(LATEST) {
+        return Err(invalid(
+            "$LATEST version cannot be deleted without deleting the function.",
+        ));
+    }
     let region = l.regions.get(ctx);
     let batch = {
         let mut fns = region.functions.lock().unwrap();
+        // AWS names the unqualified function whatever the qualifier.
         let f = fns
             .get_mut(&name)
-            .ok_or_else(|| not_found(ctx, &name, q.as_deref()))?;
+            .ok_or_else(|| not_found(ctx, &name, None))?;
         match q.as_deref() {
             None => {
                 fns.remove(&name);
@@ -590,7 +609,7 @@ pub async fn delete_function(
     };
     state::commit(&l.storage, vec![batch]).await?;
     l.retire(ctx, &name);
-    Ok(Value::map())
+    Ok(Value::map().with("StatusCode", 204i64))
 }
 
 pub async fn update_function_code(
@@ -610,7 +629,7 @@ pub async fn update_function_code(
     let now = ctx.clock.now_millis();
     let publish = input.bool("Publish") == Some(true);
     let out = mutate(l, ctx, &name, None, |f| {
-        check_revision(input, &f.latest.revision_id, "GetFunction")?;
+        check_revision(input, &f.latest.revision_id, "GetFunction/GetAlias")?;
         check_updatable(ctx, f)?;
         let mut c = f.latest.clone();
         c.code_sha256 = pkg.sha256.clone();
@@ -676,7 +695,7 @@ pub async fn update_function_configuration(
     let now = ctx.clock.now_millis();
     let layers = layers::resolve_refs(l, ctx, input)?;
     let out = mutate(l, ctx, &name, None, |f| {
-        check_revision(input, &f.latest.revision_id, "GetFunction")?;
+        check_revision(input, &f.latest.revision_id, "GetFunction/GetAlias")?;
         check_updatable(ctx, f)?;
         let mut c = f.latest.clone();
         apply_configuration(&mut c, input, layers)?;
@@ -734,7 +753,7 @@ pub async fn publish_version(
 ) -> Result<Value, AwsError> {
     let (name, _) = target(ctx, input)?;
     mutate(l, ctx, &name, None, |f| {
-        check_revision(input, &f.latest.revision_id, "GetFunction")?;
+        check_revision(input, &f.latest.revision_id, "GetFunction/GetAlias")?;
         if let Some(sha) = input.str("CodeSha256")
             && sha != f.latest.code_sha256
         {
@@ -795,10 +814,13 @@ fn alias_not_found(ctx: &RequestContext, fname: &str, alias: &str) -> AwsError {
     )
 }
 
+/// The alias's routing weights; `pointer` is the version the alias points to (a weight
+/// may not name it again).
 fn weights(
     f: &Function,
     ctx: &RequestContext,
     input: &Value,
+    pointer: Option<&str>,
 ) -> Result<Option<BTreeMap<String, f64>>, AwsError> {
     let Some(routing) = input.get("RoutingConfig") else {
         return Ok(None);
@@ -819,6 +841,11 @@ fn weights(
             };
             if !f.versions.contains_key(&n) {
                 return Err(not_found(ctx, &f.name, Some(v)));
+            }
+            if Some(v.as_str()) == pointer {
+                return Err(invalid(format!(
+                    "Invalid function version {v}. Function version {v} is already included in routing configuration."
+                )));
             }
             out.insert(v.clone(), w);
         }
@@ -857,10 +884,11 @@ pub async fn create_alias(
                 qualified_arn(&ctx.region, &ctx.account_id, &fname, Some(&name))
             )));
         }
+        let weights = weights(f, ctx, input, Some(&version))?.unwrap_or_default();
         let a = Alias {
             version,
             description: input.str("Description").unwrap_or_default().to_owned(),
-            weights: weights(f, ctx, input)?.unwrap_or_default(),
+            weights,
             revision_id: model::revision_id(),
         };
         let out = model::alias_configuration(&ctx.region, &ctx.account_id, &fname, &name, &a);
@@ -896,14 +924,24 @@ pub async fn update_alias(
     let (fname, _) = target(ctx, input)?;
     let name = input.str("Name").unwrap_or_default().to_owned();
     mutate(l, ctx, &fname, None, |f| {
-        let w = weights(f, ctx, input)?;
+        let pointer = input
+            .str("FunctionVersion")
+            .map(str::to_owned)
+            .or_else(|| f.aliases.get(&name).map(|a| a.version.clone()));
+        let w = weights(f, ctx, input, pointer.as_deref())?;
         if let Some(v) = input.str("FunctionVersion") {
             check_alias_version(ctx, f, v)?;
         }
-        let a = f
-            .aliases
-            .get_mut(&name)
-            .ok_or_else(|| alias_not_found(ctx, &fname, &name))?;
+        let a = f.aliases.get_mut(&name).ok_or_else(|| {
+            AwsError::new(
+                404,
+                "ResourceNotFoundException",
+                format!(
+                    "Alias not found: {}",
+                    qualified_arn(&ctx.region, &ctx.account_id, &fname, Some(&name))
+                ),
+            )
+        })?;
         check_revision(input, &a.revision_id, "GetFunction/GetAlias")?;
         if let Some(v) = input.str("FunctionVersion") {
             a.version = v.to_owned();
@@ -995,6 +1033,8 @@ pub async fn tag_resource(
             return Err(invalid("Number of tags exceeds resource tag limit."));
         }
         f.tags.extend(tags);
+        // Tagging changes the function: AWS gives it a new revision id.
+        f.latest.revision_id = model::revision_id();
         Ok(Value::map())
     })
     .await
@@ -1019,6 +1059,7 @@ pub async fn untag_resource(
         for k in &keys {
             f.tags.remove(k);
         }
+        f.latest.revision_id = model::revision_id();
         Ok(Value::map())
     })
     .await
@@ -1057,13 +1098,20 @@ pub async fn put_function_concurrency(
     ctx: &RequestContext,
     input: &Value,
 ) -> Result<Value, AwsError> {
-    let (name, _) = target(ctx, input)?;
+    let (name, q) = target(ctx, input)?;
+    if q.is_some() {
+        return Err(invalid(
+            "This operation is permitted on Lambda functions only. Aliases and versions do not support this operation. Please specify either a function name or an unqualified function ARN.",
+        ));
+    }
     let n = input.int("ReservedConcurrentExecutions").unwrap_or(0);
     let others = reserved_total(l, ctx, Some(&name));
     if l.settings.max_concurrency as i64 - others - n < MIN_UNRESERVED {
+        // AWS's answer has no `Type` member here.
         return Err(invalid(format!(
             "Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [{MIN_UNRESERVED}]."
-        )));
+        ))
+        .with_field("Type", Value::Null));
     }
     mutate(l, ctx, &name, None, |f| {
         let provisioned = crate::configs::total_provisioned(f);

@@ -29,8 +29,9 @@ pub struct Layer {
 pub struct LayerVersion {
     pub description: String,
     pub license_info: Option<String>,
-    pub compatible_runtimes: Vec<String>,
-    pub compatible_architectures: Vec<String>,
+    /// `None` when the publisher named none (AWS then reports no such member).
+    pub compatible_runtimes: Option<Vec<String>>,
+    pub compatible_architectures: Option<Vec<String>>,
     /// Base64 SHA-256 of the zip (`CodeSha256`).
     pub code_sha256: String,
     /// The zip's key in the code store (hex SHA-256).
@@ -118,12 +119,13 @@ fn version_summary(region: &str, account: &str, name: &str, n: u64, v: &LayerVer
         )
         .with("Version", n as i64)
         .with("Description", v.description.as_str())
-        .with("CreatedDate", v.created.as_str())
-        .with("CompatibleRuntimes", strings(&v.compatible_runtimes))
-        .with(
-            "CompatibleArchitectures",
-            strings(&v.compatible_architectures),
-        );
+        .with("CreatedDate", v.created.as_str());
+    if let Some(r) = &v.compatible_runtimes {
+        out.insert("CompatibleRuntimes", strings(r));
+    }
+    if let Some(a) = &v.compatible_architectures {
+        out.insert("CompatibleArchitectures", strings(a));
+    }
     if let Some(li) = &v.license_info {
         out.insert("LicenseInfo", li.as_str());
     }
@@ -150,16 +152,12 @@ fn version_detail(
         )
 }
 
-fn string_list(input: &Value, key: &str) -> Vec<String> {
-    input
-        .get(key)
-        .and_then(Value::as_list)
-        .map(|l| {
-            l.iter()
-                .filter_map(|v| v.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
+fn string_list(input: &Value, key: &str) -> Option<Vec<String>> {
+    input.get(key).and_then(Value::as_list).map(|l| {
+        l.iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect()
+    })
 }
 
 const RUNTIME_ENUM: &str = "[nodejs20.x, python3.14, provided.al2023, python3.12, python3.13, nodejs24.x, nodejs22.x, java25, python3.10, python3.11, java21, ruby3.3, ruby3.4, ruby3.2, python3.8, python3.9, java17, nodejs16.x, dotnet10, dotnet8, java11, dotnet6, nodejs18.x, provided.al2, java8.al2]";
@@ -201,7 +199,10 @@ pub async fn publish_layer_version(
     let name = layer_name(input);
     let runtimes = string_list(input, "CompatibleRuntimes");
     let architectures = string_list(input, "CompatibleArchitectures");
-    check_compatibility(&runtimes, &architectures)?;
+    check_compatibility(
+        runtimes.as_deref().unwrap_or_default(),
+        architectures.as_deref().unwrap_or_default(),
+    )?;
     let content = input.get("Content").cloned().unwrap_or_default();
     let Some((pkg, zip)) = package(l, ctx, &content).await? else {
         return Err(invalid("Please provide a source for layer code."));
@@ -301,8 +302,9 @@ fn check_filters(input: &Value) -> Result<(Option<&str>, Option<&str>), AwsError
 }
 
 fn matches(v: &LayerVersion, runtime: Option<&str>, arch: Option<&str>) -> bool {
-    runtime.is_none_or(|r| v.compatible_runtimes.iter().any(|x| x == r))
-        && arch.is_none_or(|a| v.compatible_architectures.iter().any(|x| x == a))
+    let has = |list: &Option<Vec<String>>, x: &str| list.iter().flatten().any(|y| y == x);
+    runtime.is_none_or(|r| has(&v.compatible_runtimes, r))
+        && arch.is_none_or(|a| has(&v.compatible_architectures, a))
 }
 
 /// Pages a list by position (`Marker` is the index of the next item).

@@ -35,6 +35,13 @@ pub struct Config {
     pub state: String,
     /// `InProgress`, `Successful`, `Failed` (None before the first update).
     pub last_update_status: String,
+    /// SnapStart's `ApplyOn`: `None` or `PublishedVersions`.
+    #[serde(default = "snap_start_none")]
+    pub snap_start: String,
+}
+
+fn snap_start_none() -> String {
+    "None".into()
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -177,8 +184,13 @@ impl FunctionRef {
         let parts: Vec<&str> = text.split(':').collect();
         let (account, region, rest): (Option<&str>, Option<&str>, &[&str]) = match parts.as_slice()
         {
-            ["arn", _, "lambda", region, account, "function", rest @ ..] => {
+            ["arn", _, "lambda", region, account, "function", rest @ ..] if !rest.is_empty() => {
                 (Some(*account), Some(*region), rest)
+            }
+            // AWS's pattern makes `function:` optional, so `...:<account>:<name>` names a
+            // function too (`...:function` names the function `function`).
+            ["arn", _, "lambda", region, account, name] => {
+                (Some(*account), Some(*region), std::slice::from_ref(name))
             }
             [account, "function", rest @ ..] => (Some(*account), None, rest),
             rest => (None, None, rest),
@@ -270,8 +282,16 @@ pub fn configuration(region: &str, account: &str, name: &str, version: &str, c: 
         .with(
             "SnapStart",
             Value::map()
-                .with("ApplyOn", "None")
-                .with("OptimizationStatus", "Off"),
+                .with("ApplyOn", c.snap_start.as_str())
+                // Published versions of a SnapStart function are optimized; $LATEST never.
+                .with(
+                    "OptimizationStatus",
+                    if version != LATEST && c.snap_start == "PublishedVersions" {
+                        "On"
+                    } else {
+                        "Off"
+                    },
+                ),
         );
     if let Some(r) = &c.runtime {
         v.insert("Runtime", r.as_str());

@@ -3,7 +3,7 @@
 
 use crate::Lambda;
 use crate::functions::{conflict, invalid, mutate, not_found, target, with_function};
-use crate::model::{LATEST, qualified_arn};
+use crate::model::{Function, LATEST, qualified_arn, revision_id};
 use nephos_core::{AwsError, RequestContext, Value};
 use serde_json::json;
 
@@ -13,6 +13,27 @@ fn no_policy() -> AwsError {
         "ResourceNotFoundException",
         "No policy is associated with the given resource.",
     )
+}
+
+/// The revision id of what a qualifier names (a policy lives on it): `$LATEST`'s for
+/// the unqualified function, else the version's or the alias's.
+fn revision_of<'a>(f: &'a mut Function, q: Option<&str>) -> Option<&'a mut String> {
+    match q {
+        None | Some(LATEST) => Some(&mut f.latest.revision_id),
+        Some(q) => match q.parse::<u64>() {
+            Ok(n) => f.versions.get_mut(&n).map(|c| &mut c.revision_id),
+            Err(_) => f.aliases.get_mut(q).map(|a| &mut a.revision_id),
+        },
+    }
+}
+
+/// AWS accepts `*`, an account id, an ARN or a service principal.
+fn valid_principal(p: &str) -> bool {
+    p == "*"
+        || nephos_core::is_account_id(p)
+        || p.starts_with("arn:")
+        || p.ends_with(".amazonaws.com")
+        || p.ends_with(".amazonaws.com.cn")
 }
 
 fn principal(p: &str) -> serde_json::Value {
@@ -36,6 +57,11 @@ pub async fn add_permission(
     if q.as_deref() == Some(LATEST) {
         return Err(invalid(
             "We currently do not support adding policies for $LATEST.",
+        ));
+    }
+    if !valid_principal(input.str("Principal").unwrap_or_default()) {
+        return Err(invalid(
+            "The provided principal was invalid. Please check the principal and try again.",
         ));
     }
     let sid = input.str("StatementId").unwrap_or_default().to_owned();
@@ -76,7 +102,7 @@ pub async fn add_permission(
             return Err(not_found(ctx, &name, q.as_deref()));
         }
         if let Some(r) = input.str("RevisionId")
-            && r != f.latest.revision_id
+            && Some(r) != revision_of(f, q.as_deref()).map(|r| r.as_str())
         {
             return Err(AwsError::new(
                 412,
@@ -91,6 +117,10 @@ pub async fn add_permission(
             )));
         }
         list.push(statement);
+        // A policy change is a change of the function (or version, or alias).
+        if let Some(r) = revision_of(f, q.as_deref()) {
+            *r = revision_id();
+        }
         Ok(Value::map().with("Statement", text))
     })
     .await
@@ -118,8 +148,10 @@ pub async fn remove_permission(
                 format!("Statement {sid} is not found in resource policy."),
             ));
         }
-        if list.is_empty() {
-            f.policies.remove(&key);
+        // An emptied policy stays (GetPolicy then answers that the resource does not
+        // exist, rather than that it has no policy, as AWS does).
+        if let Some(r) = revision_of(f, q.as_deref()) {
+            *r = revision_id();
         }
         Ok(Value::map())
     })
@@ -136,9 +168,25 @@ pub fn get_policy(l: &Lambda, ctx: &RequestContext, input: &Value) -> Result<Val
             .policies
             .get(&q.clone().unwrap_or_default())
             .ok_or_else(no_policy)?;
+        if list.is_empty() {
+            return Err(AwsError::new(
+                404,
+                "ResourceNotFoundException",
+                "The resource you requested does not exist.",
+            ));
+        }
         let doc = json!({"Version": "2012-10-17", "Id": "default", "Statement": list});
+        let revision = match q.as_deref() {
+            None | Some(LATEST) => f.latest.revision_id.clone(),
+            Some(q) => f
+                .resolve(Some(q))
+                .map(|(_, c)| c.revision_id.clone())
+                .filter(|_| q.parse::<u64>().is_ok())
+                .or_else(|| f.aliases.get(q).map(|a| a.revision_id.clone()))
+                .unwrap_or_default(),
+        };
         Ok(Value::map()
             .with("Policy", doc.to_string())
-            .with("RevisionId", f.latest.revision_id.as_str()))
+            .with("RevisionId", revision))
     })
 }
