@@ -307,7 +307,7 @@ pub async fn create_function(
     ctx: &RequestContext,
     input: &Value,
 ) -> Result<Value, AwsError> {
-    let name = FunctionRef::parse(input.str("FunctionName").unwrap_or_default())?.name;
+    let name = target(ctx, input)?.0;
     if name.len() > 64 {
         return Err(invalid(format!(
             "1 validation error detected: Value '{name}' at 'functionName' failed to satisfy constraint: Member must have length less than or equal to 64"
@@ -401,7 +401,12 @@ pub async fn create_function(
             return Err(conflict(format!("Function already exist: {name}")));
         }
         let (_, cfg) = f.resolve(Some(&version)).expect("just created");
-        let out = configuration(&ctx.region, &ctx.account_id, &name, &version, cfg);
+        let mut out = configuration(&ctx.region, &ctx.account_id, &name, &version, cfg);
+        // Even when it publishes version 1, CreateFunction names the function unqualified.
+        out.insert(
+            "FunctionArn",
+            function_arn(&ctx.region, &ctx.account_id, &name),
+        );
         fns.insert(name.clone(), f.clone());
         out
     };
@@ -721,11 +726,14 @@ pub async fn update_function_configuration(
 /// and configuration (AWS then answers that version).
 fn publish_latest(f: &mut Function, description: &str) -> String {
     let mut candidate = f.latest.clone();
+    // A description of its own makes the version differ from the one before.
+    if !description.is_empty() {
+        candidate.description = description.to_owned();
+    }
     if let Some((n, last)) = f.versions.iter().next_back() {
         let mut a = last.clone();
         let mut b = candidate.clone();
         for c in [&mut a, &mut b] {
-            c.description.clear();
             c.last_modified.clear();
             c.revision_id.clear();
             c.state.clear();
@@ -737,9 +745,6 @@ fn publish_latest(f: &mut Function, description: &str) -> String {
     }
     let n = f.next_version;
     f.next_version += 1;
-    if !description.is_empty() {
-        candidate.description = description.to_owned();
-    }
     candidate.revision_id = model::revision_id();
     candidate.last_update_status = "Successful".into();
     f.versions.insert(n, candidate);
@@ -778,13 +783,12 @@ pub fn list_versions(l: &Lambda, ctx: &RequestContext, input: &Value) -> Result<
         .and_then(|m| m.parse().ok())
         .unwrap_or(0);
     with_function(l, ctx, &name, None, |f| {
-        let mut all = vec![configuration(
-            &ctx.region,
-            &ctx.account_id,
-            &name,
-            LATEST,
-            &f.latest,
-        )];
+        let mut all = vec![
+            configuration(&ctx.region, &ctx.account_id, &name, LATEST, &f.latest).with(
+                "FunctionArn",
+                qualified_arn(&ctx.region, &ctx.account_id, &name, Some(LATEST)),
+            ),
+        ];
         for (n, c) in &f.versions {
             all.push(configuration(
                 &ctx.region,
@@ -793,6 +797,14 @@ pub fn list_versions(l: &Lambda, ctx: &RequestContext, input: &Value) -> Result<
                 &n.to_string(),
                 c,
             ));
+        }
+        // AWS's version list leaves out the state members and the runtime version.
+        for v in &mut all {
+            if let Value::Map(m) = v {
+                for k in ["State", "LastUpdateStatus", "RuntimeVersionConfig"] {
+                    m.shift_remove(k);
+                }
+            }
         }
         let page: Vec<Value> = all.iter().skip(start).take(max).cloned().collect();
         let mut out = Value::map().with("Versions", Value::List(page));
@@ -858,6 +870,22 @@ fn weights(
     Ok(Some(out))
 }
 
+/// An alias that routes between versions must point at a published one.
+fn check_latest_routing(version: &str, input: &Value) -> Result<(), AwsError> {
+    let routes = input
+        .get("RoutingConfig")
+        .and_then(|r| r.get("AdditionalVersionWeights"))
+        .and_then(Value::as_map)
+        .is_some_and(|m| !m.is_empty());
+    if version == LATEST && routes {
+        return Err(invalid(
+            "$LATEST is not supported for an alias pointing to more than 1 version",
+        )
+        .with_field("Type", Value::Null));
+    }
+    Ok(())
+}
+
 fn check_alias_version(ctx: &RequestContext, f: &Function, v: &str) -> Result<(), AwsError> {
     if v == LATEST {
         return Ok(());
@@ -876,6 +904,7 @@ pub async fn create_alias(
     let (fname, _) = target(ctx, input)?;
     let name = input.str("Name").unwrap_or_default().to_owned();
     let version = input.str("FunctionVersion").unwrap_or_default().to_owned();
+    check_latest_routing(&version, input)?;
     mutate(l, ctx, &fname, None, |f| {
         check_alias_version(ctx, f, &version)?;
         if f.aliases.contains_key(&name) {
@@ -1028,6 +1057,11 @@ pub async fn tag_resource(
 ) -> Result<Value, AwsError> {
     let name = tagged_function(input)?;
     let tags = string_map(input.get("Tags"));
+    if tags.is_empty() {
+        return Err(invalid(
+            "An error occurred and the request cannot be processed.",
+        ));
+    }
     mutate(l, ctx, &name, None, |f| {
         if f.tags.len() + tags.keys().filter(|k| !f.tags.contains_key(*k)).count() > 50 {
             return Err(invalid("Number of tags exceeds resource tag limit."));

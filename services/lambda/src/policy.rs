@@ -36,6 +36,29 @@ fn valid_principal(p: &str) -> bool {
         || p.ends_with(".amazonaws.com.cn")
 }
 
+/// The qualifier names a version or an alias of `f` (each with its own not-found text).
+fn check_qualifier(
+    ctx: &RequestContext,
+    f: &Function,
+    name: &str,
+    q: Option<&str>,
+) -> Result<(), AwsError> {
+    match q {
+        Some(a) if a != LATEST && a.parse::<u64>().is_err() && !f.aliases.contains_key(a) => {
+            Err(AwsError::new(
+                404,
+                "ResourceNotFoundException",
+                format!(
+                    "Cannot find alias arn: {}",
+                    qualified_arn(&ctx.region, &ctx.account_id, name, Some(a))
+                ),
+            ))
+        }
+        _ if f.resolve(q).is_none() => Err(not_found(ctx, name, q)),
+        _ => Ok(()),
+    }
+}
+
 fn principal(p: &str) -> serde_json::Value {
     if p == "*" {
         json!("*")
@@ -98,9 +121,7 @@ pub async fn add_permission(
     }
     let text = statement.to_string();
     mutate(l, ctx, &name, q.as_deref(), |f| {
-        if f.resolve(q.as_deref()).is_none() {
-            return Err(not_found(ctx, &name, q.as_deref()));
-        }
+        check_qualifier(ctx, f, &name, q.as_deref())?;
         if let Some(r) = input.str("RevisionId")
             && Some(r) != revision_of(f, q.as_deref()).map(|r| r.as_str())
         {
@@ -133,10 +154,25 @@ pub async fn remove_permission(
 ) -> Result<Value, AwsError> {
     let (name, q) = target(ctx, input)?;
     let sid = input.str("StatementId").unwrap_or_default().to_owned();
+    if !l
+        .regions
+        .get(ctx)
+        .functions
+        .lock()
+        .unwrap()
+        .contains_key(&name)
+    {
+        return Err(AwsError::new(
+            404,
+            "ResourceNotFoundException",
+            format!(
+                "No policy found for: {}",
+                qualified_arn(&ctx.region, &ctx.account_id, &name, q.as_deref())
+            ),
+        ));
+    }
     mutate(l, ctx, &name, q.as_deref(), |f| {
-        if f.resolve(q.as_deref()).is_none() {
-            return Err(not_found(ctx, &name, q.as_deref()));
-        }
+        check_qualifier(ctx, f, &name, q.as_deref())?;
         let key = q.clone().unwrap_or_default();
         let list = f.policies.get_mut(&key).ok_or_else(no_policy)?;
         let before = list.len();
