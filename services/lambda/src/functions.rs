@@ -386,6 +386,7 @@ pub async fn create_function(
         code_signing_config: None,
         recursive_loop: None,
         runtime_management: BTreeMap::new(),
+        published_from: None,
     };
     let mut version = LATEST.to_owned();
     if input.bool("Publish") == Some(true) {
@@ -393,6 +394,7 @@ pub async fn create_function(
         v.state = "Pending".into();
         f.versions.insert(1, v);
         f.next_version = 2;
+        f.published_from = Some(f.latest.clone());
         version = "1".into();
     }
     let out = {
@@ -470,14 +472,29 @@ pub fn get_function_configuration(
     let (name, q) = target(ctx, input)?;
     with_function(l, ctx, &name, q.as_deref(), |f| {
         let (version, c) = resolve_config(ctx, f, &name, q.as_deref())?;
-        Ok(configuration(
-            &ctx.region,
-            &ctx.account_id,
+        Ok(latest_arn_as_asked(
+            ctx,
             &name,
-            &version,
-            c,
+            q.as_deref(),
+            configuration(&ctx.region, &ctx.account_id, &name, &version, c),
         ))
     })
+}
+
+/// Asked for `$LATEST` by name, AWS answers the qualified ARN (`...:function:f:$LATEST`).
+fn latest_arn_as_asked(
+    ctx: &RequestContext,
+    name: &str,
+    q: Option<&str>,
+    mut config: Value,
+) -> Value {
+    if q == Some(LATEST) {
+        config.insert(
+            "FunctionArn",
+            qualified_arn(&ctx.region, &ctx.account_id, name, Some(LATEST)),
+        );
+    }
+    config
 }
 
 pub fn get_function(l: &Lambda, ctx: &RequestContext, input: &Value) -> Result<Value, AwsError> {
@@ -493,7 +510,12 @@ pub fn get_function(l: &Lambda, ctx: &RequestContext, input: &Value) -> Result<V
         let mut out = Value::map()
             .with(
                 "Configuration",
-                configuration(&ctx.region, &ctx.account_id, &name, &version, c),
+                latest_arn_as_asked(
+                    ctx,
+                    &name,
+                    q.as_deref(),
+                    configuration(&ctx.region, &ctx.account_id, &name, &version, c),
+                ),
             )
             .with(
                 "Code",
@@ -722,31 +744,42 @@ pub async fn update_function_configuration(
     Ok(out)
 }
 
-/// Publishes `$LATEST` as a new version unless the newest version already has its code
-/// and configuration (AWS then answers that version).
+/// Publishes `$LATEST` as a new version unless `$LATEST` is what the newest version was
+/// published from (AWS then answers that version, whatever description is asked for).
 fn publish_latest(f: &mut Function, description: &str) -> String {
-    let mut candidate = f.latest.clone();
-    // A description of its own makes the version differ from the one before.
-    if !description.is_empty() {
-        candidate.description = description.to_owned();
-    }
+    let comparable = |c: &Config| {
+        let mut c = c.clone();
+        c.last_modified.clear();
+        c.revision_id.clear();
+        c.state.clear();
+        c.last_update_status.clear();
+        c
+    };
     if let Some((n, last)) = f.versions.iter().next_back() {
-        let mut a = last.clone();
-        let mut b = candidate.clone();
-        for c in [&mut a, &mut b] {
-            c.last_modified.clear();
-            c.revision_id.clear();
-            c.state.clear();
-            c.last_update_status.clear();
-        }
-        if a == b {
+        // Records from before `published_from` was kept compare with the version itself,
+        // descriptions aside.
+        let unchanged = match &f.published_from {
+            Some(from) => comparable(from) == comparable(&f.latest),
+            None => {
+                let (mut a, mut b) = (comparable(last), comparable(&f.latest));
+                a.description.clear();
+                b.description.clear();
+                a == b
+            }
+        };
+        if unchanged {
             return n.to_string();
         }
+    }
+    let mut candidate = f.latest.clone();
+    if !description.is_empty() {
+        candidate.description = description.to_owned();
     }
     let n = f.next_version;
     f.next_version += 1;
     candidate.revision_id = model::revision_id();
     candidate.last_update_status = "Successful".into();
+    f.published_from = Some(f.latest.clone());
     f.versions.insert(n, candidate);
     n.to_string()
 }
@@ -842,6 +875,11 @@ fn weights(
         .get("AdditionalVersionWeights")
         .and_then(Value::as_map)
     {
+        if m.len() > 1 {
+            return Err(invalid(
+                "Number of items in AdditionalVersionWeights cannot be greater than 1",
+            ));
+        }
         for (v, w) in m {
             let w = match w {
                 Value::Float(f) => *f,

@@ -90,6 +90,10 @@ pub struct Function {
     /// Runtime update mode by version (`$LATEST` or a number); absent means `Auto`.
     #[serde(default)]
     pub runtime_management: BTreeMap<String, RuntimeManagement>,
+    /// `$LATEST` as it was when the newest version was published: PublishVersion makes
+    /// no new version while `$LATEST` is still that.
+    #[serde(default)]
+    pub published_from: Option<Config>,
 }
 
 /// PutFunctionEventInvokeConfig's settings for one qualifier.

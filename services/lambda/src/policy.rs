@@ -44,7 +44,13 @@ fn check_qualifier(
     q: Option<&str>,
 ) -> Result<(), AwsError> {
     match q {
-        Some(a) if a != LATEST && a.parse::<u64>().is_err() && !f.aliases.contains_key(a) => {
+        // Only a name that could be an alias's is reported as a missing alias.
+        Some(a)
+            if a.parse::<u64>().is_err()
+                && a.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                && !f.aliases.contains_key(a) =>
+        {
             Err(AwsError::new(
                 404,
                 "ResourceNotFoundException",
@@ -198,7 +204,11 @@ pub fn get_policy(l: &Lambda, ctx: &RequestContext, input: &Value) -> Result<Val
     let (name, q) = target(ctx, input)?;
     with_function(l, ctx, &name, q.as_deref(), |f| {
         if f.resolve(q.as_deref()).is_none() {
-            return Err(not_found(ctx, &name, q.as_deref()));
+            return Err(AwsError::new(
+                404,
+                "ResourceNotFoundException",
+                "The resource you requested does not exist.",
+            ));
         }
         let list = f
             .policies
