@@ -98,6 +98,9 @@ fn event_invoke_value(ctx: &RequestContext, name: &str, q: &str, c: &EventInvoke
     v
 }
 
+/// (OnSuccess, OnFailure) destination ARNs.
+type Destinations = (Option<String>, Option<String>);
+
 /// The destinations of a request's `DestinationConfig` (`None` when it has none),
 /// checked: a destination is an SQS queue, SNS topic, Lambda function (not this one, and
 /// existing), EventBridge bus or S3 bucket.
@@ -106,7 +109,7 @@ fn destinations(
     ctx: &RequestContext,
     name: &str,
     input: &Value,
-) -> Result<Option<(Option<String>, Option<String>)>, AwsError> {
+) -> Result<Option<Destinations>, AwsError> {
     let Some(d) = input.get("DestinationConfig") else {
         return Ok(None);
     };

@@ -233,8 +233,14 @@ impl FunctionRef {
 /// `2024-01-02T03:04:05.678+0000`, the form Lambda reports times in.
 pub fn lambda_time(ms: i64) -> String {
     let t = nephos_core::Timestamp::from_millis(ms).to_iso8601();
-    // to_iso8601 ends in `Z`; Lambda writes the offset as +0000.
-    format!("{}+0000", t.trim_end_matches('Z'))
+    // to_iso8601 ends in `Z` and leaves out a zero fraction; Lambda always writes the
+    // milliseconds and the offset as +0000.
+    let t = t.trim_end_matches('Z');
+    if t.contains('.') {
+        format!("{t}+0000")
+    } else {
+        format!("{t}.000+0000")
+    }
 }
 
 pub fn revision_id() -> String {
