@@ -681,7 +681,16 @@ pub async fn update_function_code(
         }
         f.latest = c;
         let version = if publish {
-            publish_latest(f, "")
+            let next = f.next_version;
+            let v = publish_latest(f, "");
+            // A version published along with new code is created as the code settles.
+            if f.next_version != next
+                && let Some(c) = f.versions.get_mut(&next)
+            {
+                c.state = "Pending".into();
+                c.last_update_status.clear();
+            }
+            v
         } else {
             LATEST.to_owned()
         };

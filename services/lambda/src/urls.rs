@@ -104,7 +104,8 @@ fn echo(ctx: &RequestContext, name: &str, q: &str, u: &UrlConfig, input: &Value)
     if let Some(c) = &u.cors {
         v.insert("Cors", cors_value(c));
     }
-    if input.str("InvokeMode").is_some() {
+    // Streaming URLs always say so; buffered ones only when the request named the mode.
+    if input.str("InvokeMode").is_some() || u.invoke_mode != "BUFFERED" {
         v.insert("InvokeMode", u.invoke_mode.as_str());
     }
     v
