@@ -136,10 +136,13 @@ def test_versions_aliases_and_concurrency_as_aws_answers(lam, account):
     assert out["Version"] == "1"
     assert out["FunctionArn"] == f"arn:aws:lambda:us-east-1:{account}:function:ver"
     wait_active(lam, "ver", "1")
-    # A new description makes a new version; the same one again does not.
+    # An unchanged $LATEST publishes nothing new, whatever the description asked for.
+    assert lam.publish_version(FunctionName="ver", Description="again")["Version"] == "1"
+    lam.update_function_configuration(FunctionName="ver", Description="changed")
+    wait_active(lam, "ver")
     v2 = lam.publish_version(FunctionName="ver", Description="second")
-    assert v2["Version"] == "2"
-    assert lam.publish_version(FunctionName="ver", Description="second")["Version"] == "2"
+    assert (v2["Version"], v2["Description"]) == ("2", "second")
+    assert lam.publish_version(FunctionName="ver")["Version"] == "2"
     versions = lam.list_versions_by_function(FunctionName="ver")["Versions"]
     assert versions[0]["FunctionArn"].endswith(":ver:$LATEST")
     assert all("State" not in v and "RuntimeVersionConfig" not in v for v in versions)
