@@ -570,3 +570,35 @@ def test_invoke_async_runs_the_function(lam, tmp_path):
             return
         time.sleep(0.1)
     raise AssertionError("the asynchronous invocation never ran")
+
+
+def test_cross_account_access_through_resource_policies(nephos, account):
+    owner = nephos.client("lambda", account=account)
+    other_account = new_account()
+    other = nephos.client("lambda", account=other_account)
+    arn = create(owner, "shared-fn")["FunctionArn"]
+    # Without a grant, the other account does not see the function.
+    with pytest.raises(ClientError) as e:
+        other.get_function(FunctionName=arn)
+    assert error(e)[0] == "ResourceNotFoundException"
+    owner.add_permission(
+        FunctionName="shared-fn", StatementId="x", Principal=other_account, Action="lambda:GetFunction"
+    )
+    assert other.get_function(FunctionName=arn)["Configuration"]["FunctionArn"] == arn
+    # The grant names one action: others stay closed.
+    with pytest.raises(ClientError):
+        other.publish_version(FunctionName=arn)
+    owner.add_permission(
+        FunctionName="shared-fn", StatementId="all", Principal=other_account, Action="lambda:*"
+    )
+    other.create_alias(FunctionName=arn, Name="theirs", FunctionVersion="$LATEST")
+    assert owner.get_alias(FunctionName="shared-fn", Name="theirs")["FunctionVersion"] == "$LATEST"
+    # Layers: GetLayerVersion by layer ARN once the layer version's policy allows it.
+    layer = owner.publish_layer_version(LayerName="xl", Content={"ZipFile": zip_of({"a": "b"})})
+    with pytest.raises(ClientError):
+        other.get_layer_version(LayerName=layer["LayerArn"], VersionNumber=1)
+    owner.add_layer_version_permission(
+        LayerName="xl", VersionNumber=1, StatementId="s", Action="lambda:GetLayerVersion", Principal="*"
+    )
+    got = other.get_layer_version(LayerName=layer["LayerArn"], VersionNumber=1)
+    assert got["LayerVersionArn"] == layer["LayerVersionArn"]

@@ -247,13 +247,25 @@ pub fn get_layer_version(
 ) -> Result<Value, AwsError> {
     let name = layer_name(input);
     let n = version_number(input)?;
-    let region = l.regions.get(ctx);
+    // A layer ARN may name another account's layer (readable when its policy allows).
+    let owner = match input
+        .str("LayerName")
+        .unwrap_or_default()
+        .split(':')
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        ["arn", _, "lambda", _, account, "layer", _] => (*account).to_owned(),
+        _ => ctx.account_id.clone(),
+    };
+    let region = l.regions.get_for(&owner, &ctx.region);
     let layers = region.layers.lock().unwrap();
     let v = layers
         .get(&name)
         .and_then(|layer| layer.versions.get(&n))
+        .filter(|v| owner == ctx.account_id || grants(v, &ctx.account_id))
         .ok_or_else(not_found)?;
-    Ok(version_detail(l, &ctx.region, &ctx.account_id, &name, n, v))
+    Ok(version_detail(l, &ctx.region, &owner, &name, n, v))
 }
 
 pub fn get_layer_version_by_arn(

@@ -380,6 +380,9 @@ impl Provider for LambdaProvider {
             let l = &self.inner;
             let result: Result<Output, AwsError> = async move {
                 let i = &input.value;
+                // Another account's function, named by ARN, when its policy lets us in.
+                let acting = policy::acting_context(l, ctx, i);
+                let ctx = acting.as_ref().unwrap_or(ctx);
                 let value = match ctx.operation.as_str() {
                     "Invoke" => return invoke::invoke(l, ctx, i).await,
                     "CreateFunction" => functions::create_function(l, ctx, i).await?,

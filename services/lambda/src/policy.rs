@@ -3,7 +3,7 @@
 
 use crate::Lambda;
 use crate::functions::{conflict, invalid, mutate, not_found, target, with_function};
-use crate::model::{Function, LATEST, qualified_arn, revision_id};
+use crate::model::{Function, FunctionRef, LATEST, qualified_arn, revision_id};
 use nephos_core::{AwsError, RequestContext, Value};
 use serde_json::json;
 
@@ -234,5 +234,44 @@ pub fn get_policy(l: &Lambda, ctx: &RequestContext, input: &Value) -> Result<Val
         Ok(Value::map()
             .with("Policy", doc.to_string())
             .with("RevisionId", revision))
+    })
+}
+
+/// The IAM action a Lambda operation is authorized as.
+fn action_of(operation: &str) -> String {
+    match operation {
+        "Invoke" | "InvokeAsync" => "lambda:InvokeFunction".to_owned(),
+        op => format!("lambda:{op}"),
+    }
+}
+
+/// A request naming another account's function by ARN acts in that account when the
+/// function's resource policy grants the caller the operation (AWS's cross-account
+/// access); the context it then runs with. `None`: the request stays in its own account
+/// (where a function of another account is not found).
+pub fn acting_context(l: &Lambda, ctx: &RequestContext, input: &Value) -> Option<RequestContext> {
+    let r = FunctionRef::parse(input.str("FunctionName")?).ok()?;
+    let owner = r.account?;
+    if owner == ctx.account_id || r.region.as_deref().is_some_and(|x| x != ctx.region) {
+        return None;
+    }
+    let region = l.regions.get_for(&owner, &ctx.region);
+    let fns = region.functions.lock().unwrap();
+    let f = fns.get(&r.name)?;
+    let action = action_of(&ctx.operation);
+    let me = format!("arn:aws:iam::{}:root", ctx.account_id);
+    let granted = f.policies.values().flatten().any(|s| {
+        let principal = &s["Principal"];
+        let who = principal == "*"
+            || principal["AWS"] == "*"
+            || principal["AWS"] == me.as_str()
+            || principal["AWS"] == ctx.account_id.as_str();
+        let what = s["Action"] == "lambda:*" || s["Action"] == action.as_str();
+        s["Effect"] == "Allow" && who && what
+    });
+    granted.then(|| {
+        let mut acting = ctx.clone();
+        acting.account_id = owner;
+        acting
     })
 }
