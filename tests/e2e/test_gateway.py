@@ -57,7 +57,7 @@ def test_unknown_internal_endpoint_is_404(nephos):
     [
         ("kinesis", lambda c: c.list_streams()),  # json 1.1 (sqs, the query-compatible one, is implemented)
         ("dynamodb", lambda c: c.describe_limits()),  # json 1.0
-        ("efs", lambda c: c.describe_file_systems()),  # rest-json
+        ("lambda", lambda c: c.list_capacity_providers()),  # rest-json
         ("s3", lambda c: c.get_object_torrent(Bucket="b", Key="k")),  # rest-xml
         ("ec2", lambda c: c.describe_vpcs()),  # ec2
         ("iam", lambda c: c.list_users()),  # query

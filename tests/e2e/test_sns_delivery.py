@@ -488,10 +488,10 @@ def test_certificate_is_served(nephos):
 
 
 def test_lambda_and_firehose_deliveries_fail_to_the_dead_letter_queue(nephos, clients, account):
-    """A function that does not exist and Firehose (not emulated yet): their subscriptions
-    are accepted and confirmed, and a delivery fails as to a deleted endpoint (a
-    client-side error AWS does not retry): to the dead-letter queue, with an outbox note,
-    never a pretended success."""
+    """A Lambda subscription whose function does not exist, and Firehose (not emulated):
+    their subscriptions are accepted and confirmed, and a delivery fails as to a deleted
+    endpoint (a client-side error AWS does not retry): to the dead-letter queue, with an
+    outbox note, never a pretended success."""
     sns, sqs = clients
     topic = sns.create_topic(Name="managed")["TopicArn"]
     dlq_url, dlq = make_queue(sqs, "managed-dlq")
@@ -519,8 +519,7 @@ def test_lambda_and_firehose_deliveries_fail_to_the_dead_letter_queue(nephos, cl
     notes = {m["subscriptionArn"]: m["note"] for m in nephos.internal("/_nephos/sns/outbox") if m["messageId"] == mid}
     assert set(notes) == {lam, fh, nodlq}
     assert all(n.startswith("not delivered: ") for n in notes.values())
-    assert "Lambda answered ResourceNotFoundException" in notes[lam]
-    assert "Firehose is not emulated" in notes[fh]
+    assert "Function not found" in notes[lam] and "Firehose is not emulated" in notes[fh]
     # Nothing else reaches the dead-letter queue (the subscription without one discards).
     assert receive(sqs, dlq_url, n=1, wait=1) == []
 

@@ -3,6 +3,7 @@
 
 use crate::Lambda;
 use crate::code;
+use crate::layers;
 use crate::model::{
     self, Alias, Config, Function, FunctionRef, LATEST, configuration, function_arn, qualified_arn,
 };
@@ -20,6 +21,29 @@ pub fn not_found(ctx: &RequestContext, name: &str, qualifier: Option<&str>) -> A
             qualified_arn(&ctx.region, &ctx.account_id, name, qualifier)
         ),
     )
+}
+
+/// Lambda's errors carry `Type: User` (the caller's fault) besides their message; a few
+/// AWS answers without it, and their handlers mark that with a null `Type`. Generic
+/// errors (validation, access, not implemented) have no such member.
+pub fn typed(mut e: AwsError) -> AwsError {
+    match e.fields.get("Type") {
+        Some(Value::Null) => {
+            e.fields.shift_remove("Type");
+        }
+        Some(_) => {}
+        None => {
+            if e.status < 500
+                && !matches!(
+                    e.code.as_ref(),
+                    "ValidationException" | "AccessDeniedException" | "NotImplemented"
+                )
+            {
+                e.fields.insert("Type".to_owned(), Value::from("User"));
+            }
+        }
+    }
+    e
 }
 
 pub fn invalid(message: impl Into<String>) -> AwsError {
@@ -47,10 +71,14 @@ pub fn target(ctx: &RequestContext, input: &Value) -> Result<(String, Option<Str
     if let Some(region) = &r.region
         && region != &ctx.region
     {
-        return Err(invalid(format!(
-            "Functions from '{region}' are not reachable in this region ('{}')",
-            ctx.region
-        )));
+        return Err(AwsError::new(
+            404,
+            "ResourceNotFoundException",
+            format!(
+                "Functions from '{region}' are not reachable in this region ('{}')",
+                ctx.region
+            ),
+        ));
     }
     let qualifier = match (r.qualifier, input.str("Qualifier")) {
         (Some(a), Some(b)) if a != b => {
@@ -140,8 +168,13 @@ fn string_map(v: Option<&Value>) -> BTreeMap<String, String> {
         .unwrap_or_default()
 }
 
-/// Applies the configuration members of CreateFunction / UpdateFunctionConfiguration.
-fn apply_configuration(c: &mut Config, input: &Value) -> Result<(), AwsError> {
+/// Applies the configuration members of CreateFunction / UpdateFunctionConfiguration;
+/// `layers` are the request's `Layers`, resolved by [`layers::resolve_refs`].
+fn apply_configuration(
+    c: &mut Config,
+    input: &Value,
+    layers: Option<Vec<model::LayerRef>>,
+) -> Result<(), AwsError> {
     if let Some(r) = input.str("Runtime") {
         check_runtime(r)?;
         c.runtime = Some(r.to_owned());
@@ -200,20 +233,17 @@ fn apply_configuration(c: &mut Config, input: &Value) -> Result<(), AwsError> {
             ));
         }
     }
-    if let Some(layers) = input.get("Layers").and_then(Value::as_list) {
-        if layers.len() > 5 {
-            return Err(invalid("Cannot reference more than 5 layers."));
-        }
-        if !layers.is_empty() {
-            return Err(AwsError::not_implemented("lambda", "Layers"));
-        }
-        c.layers.clear();
+    if let Some(layers) = layers {
+        c.layers = layers;
+    }
+    if let Some(a) = input.get("SnapStart").and_then(|s| s.str("ApplyOn")) {
+        c.snap_start = a.to_owned();
     }
     Ok(())
 }
 
 /// Reads a package from `ZipFile` or from S3 (through nephos's own S3).
-async fn package(
+pub(crate) async fn package(
     l: &Lambda,
     ctx: &RequestContext,
     input: &Value,
@@ -265,7 +295,7 @@ async fn package(
     Ok(Some((pkg, zip)))
 }
 
-fn store_package(l: &Lambda, pkg: &code::Package, zip: &[u8]) -> Result<(), AwsError> {
+pub(crate) fn store_package(l: &Lambda, pkg: &code::Package, zip: &[u8]) -> Result<(), AwsError> {
     l.code.store(&pkg.key, zip).map_err(|e| {
         tracing::error!(error = %e, "storing a code package failed");
         AwsError::internal("the code could not be stored")
@@ -277,7 +307,12 @@ pub async fn create_function(
     ctx: &RequestContext,
     input: &Value,
 ) -> Result<Value, AwsError> {
-    let name = FunctionRef::parse(input.str("FunctionName").unwrap_or_default())?.name;
+    let name = target(ctx, input)?.0;
+    if name.len() > 64 {
+        return Err(invalid(format!(
+            "1 validation error detected: Value '{name}' at 'functionName' failed to satisfy constraint: Member must have length less than or equal to 64"
+        )));
+    }
     let package_type = input.str("PackageType").unwrap_or("Zip");
     if package_type == "Image" {
         return Err(AwsError::not_implemented("lambda", "container images"));
@@ -312,9 +347,11 @@ pub async fn create_function(
         last_modified: model::lambda_time(now),
         revision_id: model::revision_id(),
         state: "Pending".into(),
-        last_update_status: "Successful".into(),
+        // AWS reports no update status until the function is first active.
+        last_update_status: String::new(),
+        snap_start: "None".into(),
     };
-    apply_configuration(&mut c, input)?;
+    apply_configuration(&mut c, input, layers::resolve_refs(l, ctx, input)?)?;
     if let Some(a) = input.get("Architectures").and_then(Value::as_list) {
         c.architectures = a
             .iter()
@@ -343,6 +380,13 @@ pub async fn create_function(
         tags: string_map(input.get("Tags")),
         reserved_concurrency: None,
         created_ms: now,
+        event_invoke: BTreeMap::new(),
+        urls: BTreeMap::new(),
+        provisioned: BTreeMap::new(),
+        code_signing_config: None,
+        recursive_loop: None,
+        runtime_management: BTreeMap::new(),
+        published_from: None,
     };
     let mut version = LATEST.to_owned();
     if input.bool("Publish") == Some(true) {
@@ -350,6 +394,7 @@ pub async fn create_function(
         v.state = "Pending".into();
         f.versions.insert(1, v);
         f.next_version = 2;
+        f.published_from = Some(f.latest.clone());
         version = "1".into();
     }
     let out = {
@@ -358,7 +403,12 @@ pub async fn create_function(
             return Err(conflict(format!("Function already exist: {name}")));
         }
         let (_, cfg) = f.resolve(Some(&version)).expect("just created");
-        let out = configuration(&ctx.region, &ctx.account_id, &name, &version, cfg);
+        let mut out = configuration(&ctx.region, &ctx.account_id, &name, &version, cfg);
+        // Even when it publishes version 1, CreateFunction names the function unqualified.
+        out.insert(
+            "FunctionArn",
+            function_arn(&ctx.region, &ctx.account_id, &name),
+        );
         fns.insert(name.clone(), f.clone());
         out
     };
@@ -422,14 +472,29 @@ pub fn get_function_configuration(
     let (name, q) = target(ctx, input)?;
     with_function(l, ctx, &name, q.as_deref(), |f| {
         let (version, c) = resolve_config(ctx, f, &name, q.as_deref())?;
-        Ok(configuration(
-            &ctx.region,
-            &ctx.account_id,
+        Ok(latest_arn_as_asked(
+            ctx,
             &name,
-            &version,
-            c,
+            q.as_deref(),
+            configuration(&ctx.region, &ctx.account_id, &name, &version, c),
         ))
     })
+}
+
+/// Asked for `$LATEST` by name, AWS answers the qualified ARN (`...:function:f:$LATEST`).
+fn latest_arn_as_asked(
+    ctx: &RequestContext,
+    name: &str,
+    q: Option<&str>,
+    mut config: Value,
+) -> Value {
+    if q == Some(LATEST) {
+        config.insert(
+            "FunctionArn",
+            qualified_arn(&ctx.region, &ctx.account_id, name, Some(LATEST)),
+        );
+    }
+    config
 }
 
 pub fn get_function(l: &Lambda, ctx: &RequestContext, input: &Value) -> Result<Value, AwsError> {
@@ -445,7 +510,12 @@ pub fn get_function(l: &Lambda, ctx: &RequestContext, input: &Value) -> Result<V
         let mut out = Value::map()
             .with(
                 "Configuration",
-                configuration(&ctx.region, &ctx.account_id, &name, &version, c),
+                latest_arn_as_asked(
+                    ctx,
+                    &name,
+                    q.as_deref(),
+                    configuration(&ctx.region, &ctx.account_id, &name, &version, c),
+                ),
             )
             .with(
                 "Code",
@@ -518,12 +588,18 @@ pub async fn delete_function(
     input: &Value,
 ) -> Result<Value, AwsError> {
     let (name, q) = target(ctx, input)?;
+    if q.as_deref() == Some(LATEST) {
+        return Err(invalid(
+            "$LATEST version cannot be deleted without deleting the function.",
+        ));
+    }
     let region = l.regions.get(ctx);
     let batch = {
         let mut fns = region.functions.lock().unwrap();
+        // AWS names the unqualified function whatever the qualifier.
         let f = fns
             .get_mut(&name)
-            .ok_or_else(|| not_found(ctx, &name, q.as_deref()))?;
+            .ok_or_else(|| not_found(ctx, &name, None))?;
         match q.as_deref() {
             None => {
                 fns.remove(&name);
@@ -552,13 +628,15 @@ pub async fn delete_function(
                     )));
                 }
                 f.versions.remove(&n);
+                f.policies.remove(v);
+                crate::configs::forget_qualifier(f, v);
                 state::put(ctx, f)?
             }
         }
     };
     state::commit(&l.storage, vec![batch]).await?;
     l.retire(ctx, &name);
-    Ok(Value::map())
+    Ok(Value::map().with("StatusCode", 204i64))
 }
 
 pub async fn update_function_code(
@@ -578,7 +656,7 @@ pub async fn update_function_code(
     let now = ctx.clock.now_millis();
     let publish = input.bool("Publish") == Some(true);
     let out = mutate(l, ctx, &name, None, |f| {
-        check_revision(input, &f.latest.revision_id, "GetFunction")?;
+        check_revision(input, &f.latest.revision_id, "GetFunction/GetAlias")?;
         check_updatable(ctx, f)?;
         let mut c = f.latest.clone();
         c.code_sha256 = pkg.sha256.clone();
@@ -603,7 +681,16 @@ pub async fn update_function_code(
         }
         f.latest = c;
         let version = if publish {
-            publish_latest(f, "")
+            let next = f.next_version;
+            let v = publish_latest(f, "");
+            // A version published along with new code is created as the code settles.
+            if f.next_version != next
+                && let Some(c) = f.versions.get_mut(&next)
+            {
+                c.state = "Pending".into();
+                c.last_update_status.clear();
+            }
+            v
         } else {
             LATEST.to_owned()
         };
@@ -642,11 +729,12 @@ pub async fn update_function_configuration(
 ) -> Result<Value, AwsError> {
     let (name, _) = target(ctx, input)?;
     let now = ctx.clock.now_millis();
+    let layers = layers::resolve_refs(l, ctx, input)?;
     let out = mutate(l, ctx, &name, None, |f| {
-        check_revision(input, &f.latest.revision_id, "GetFunction")?;
+        check_revision(input, &f.latest.revision_id, "GetFunction/GetAlias")?;
         check_updatable(ctx, f)?;
         let mut c = f.latest.clone();
-        apply_configuration(&mut c, input)?;
+        apply_configuration(&mut c, input, layers)?;
         c.last_modified = model::lambda_time(now);
         c.revision_id = model::revision_id();
         c.last_update_status = "InProgress".into();
@@ -665,31 +753,42 @@ pub async fn update_function_configuration(
     Ok(out)
 }
 
-/// Publishes `$LATEST` as a new version unless the newest version already has its code
-/// and configuration (AWS then answers that version).
+/// Publishes `$LATEST` as a new version unless `$LATEST` is what the newest version was
+/// published from (AWS then answers that version, whatever description is asked for).
 fn publish_latest(f: &mut Function, description: &str) -> String {
-    let mut candidate = f.latest.clone();
+    let comparable = |c: &Config| {
+        let mut c = c.clone();
+        c.last_modified.clear();
+        c.revision_id.clear();
+        c.state.clear();
+        c.last_update_status.clear();
+        c
+    };
     if let Some((n, last)) = f.versions.iter().next_back() {
-        let mut a = last.clone();
-        let mut b = candidate.clone();
-        for c in [&mut a, &mut b] {
-            c.description.clear();
-            c.last_modified.clear();
-            c.revision_id.clear();
-            c.state.clear();
-            c.last_update_status.clear();
-        }
-        if a == b {
+        // Records from before `published_from` was kept compare with the version itself,
+        // descriptions aside.
+        let unchanged = match &f.published_from {
+            Some(from) => comparable(from) == comparable(&f.latest),
+            None => {
+                let (mut a, mut b) = (comparable(last), comparable(&f.latest));
+                a.description.clear();
+                b.description.clear();
+                a == b
+            }
+        };
+        if unchanged {
             return n.to_string();
         }
     }
-    let n = f.next_version;
-    f.next_version += 1;
+    let mut candidate = f.latest.clone();
     if !description.is_empty() {
         candidate.description = description.to_owned();
     }
+    let n = f.next_version;
+    f.next_version += 1;
     candidate.revision_id = model::revision_id();
     candidate.last_update_status = "Successful".into();
+    f.published_from = Some(f.latest.clone());
     f.versions.insert(n, candidate);
     n.to_string()
 }
@@ -701,7 +800,7 @@ pub async fn publish_version(
 ) -> Result<Value, AwsError> {
     let (name, _) = target(ctx, input)?;
     mutate(l, ctx, &name, None, |f| {
-        check_revision(input, &f.latest.revision_id, "GetFunction")?;
+        check_revision(input, &f.latest.revision_id, "GetFunction/GetAlias")?;
         if let Some(sha) = input.str("CodeSha256")
             && sha != f.latest.code_sha256
         {
@@ -726,13 +825,12 @@ pub fn list_versions(l: &Lambda, ctx: &RequestContext, input: &Value) -> Result<
         .and_then(|m| m.parse().ok())
         .unwrap_or(0);
     with_function(l, ctx, &name, None, |f| {
-        let mut all = vec![configuration(
-            &ctx.region,
-            &ctx.account_id,
-            &name,
-            LATEST,
-            &f.latest,
-        )];
+        let mut all = vec![
+            configuration(&ctx.region, &ctx.account_id, &name, LATEST, &f.latest).with(
+                "FunctionArn",
+                qualified_arn(&ctx.region, &ctx.account_id, &name, Some(LATEST)),
+            ),
+        ];
         for (n, c) in &f.versions {
             all.push(configuration(
                 &ctx.region,
@@ -741,6 +839,14 @@ pub fn list_versions(l: &Lambda, ctx: &RequestContext, input: &Value) -> Result<
                 &n.to_string(),
                 c,
             ));
+        }
+        // AWS's version list leaves out the state members and the runtime version.
+        for v in &mut all {
+            if let Value::Map(m) = v {
+                for k in ["State", "LastUpdateStatus", "RuntimeVersionConfig"] {
+                    m.shift_remove(k);
+                }
+            }
         }
         let page: Vec<Value> = all.iter().skip(start).take(max).cloned().collect();
         let mut out = Value::map().with("Versions", Value::List(page));
@@ -762,10 +868,13 @@ fn alias_not_found(ctx: &RequestContext, fname: &str, alias: &str) -> AwsError {
     )
 }
 
+/// The alias's routing weights; `pointer` is the version the alias points to (a weight
+/// may not name it again).
 fn weights(
     f: &Function,
     ctx: &RequestContext,
     input: &Value,
+    pointer: Option<&str>,
 ) -> Result<Option<BTreeMap<String, f64>>, AwsError> {
     let Some(routing) = input.get("RoutingConfig") else {
         return Ok(None);
@@ -775,6 +884,11 @@ fn weights(
         .get("AdditionalVersionWeights")
         .and_then(Value::as_map)
     {
+        if m.len() > 1 {
+            return Err(invalid(
+                "Number of items in AdditionalVersionWeights cannot be greater than 1",
+            ));
+        }
         for (v, w) in m {
             let w = match w {
                 Value::Float(f) => *f,
@@ -787,6 +901,11 @@ fn weights(
             if !f.versions.contains_key(&n) {
                 return Err(not_found(ctx, &f.name, Some(v)));
             }
+            if Some(v.as_str()) == pointer {
+                return Err(invalid(format!(
+                    "Invalid function version {v}. Function version {v} is already included in routing configuration."
+                )));
+            }
             out.insert(v.clone(), w);
         }
     }
@@ -796,6 +915,22 @@ fn weights(
         ));
     }
     Ok(Some(out))
+}
+
+/// An alias that routes between versions must point at a published one.
+fn check_latest_routing(version: &str, input: &Value) -> Result<(), AwsError> {
+    let routes = input
+        .get("RoutingConfig")
+        .and_then(|r| r.get("AdditionalVersionWeights"))
+        .and_then(Value::as_map)
+        .is_some_and(|m| !m.is_empty());
+    if version == LATEST && routes {
+        return Err(invalid(
+            "$LATEST is not supported for an alias pointing to more than 1 version",
+        )
+        .with_field("Type", Value::Null));
+    }
+    Ok(())
 }
 
 fn check_alias_version(ctx: &RequestContext, f: &Function, v: &str) -> Result<(), AwsError> {
@@ -816,6 +951,7 @@ pub async fn create_alias(
     let (fname, _) = target(ctx, input)?;
     let name = input.str("Name").unwrap_or_default().to_owned();
     let version = input.str("FunctionVersion").unwrap_or_default().to_owned();
+    check_latest_routing(&version, input)?;
     mutate(l, ctx, &fname, None, |f| {
         check_alias_version(ctx, f, &version)?;
         if f.aliases.contains_key(&name) {
@@ -824,10 +960,11 @@ pub async fn create_alias(
                 qualified_arn(&ctx.region, &ctx.account_id, &fname, Some(&name))
             )));
         }
+        let weights = weights(f, ctx, input, Some(&version))?.unwrap_or_default();
         let a = Alias {
             version,
             description: input.str("Description").unwrap_or_default().to_owned(),
-            weights: weights(f, ctx, input)?.unwrap_or_default(),
+            weights,
             revision_id: model::revision_id(),
         };
         let out = model::alias_configuration(&ctx.region, &ctx.account_id, &fname, &name, &a);
@@ -863,14 +1000,24 @@ pub async fn update_alias(
     let (fname, _) = target(ctx, input)?;
     let name = input.str("Name").unwrap_or_default().to_owned();
     mutate(l, ctx, &fname, None, |f| {
-        let w = weights(f, ctx, input)?;
+        let pointer = input
+            .str("FunctionVersion")
+            .map(str::to_owned)
+            .or_else(|| f.aliases.get(&name).map(|a| a.version.clone()));
+        let w = weights(f, ctx, input, pointer.as_deref())?;
         if let Some(v) = input.str("FunctionVersion") {
             check_alias_version(ctx, f, v)?;
         }
-        let a = f
-            .aliases
-            .get_mut(&name)
-            .ok_or_else(|| alias_not_found(ctx, &fname, &name))?;
+        let a = f.aliases.get_mut(&name).ok_or_else(|| {
+            AwsError::new(
+                404,
+                "ResourceNotFoundException",
+                format!(
+                    "Alias not found: {}",
+                    qualified_arn(&ctx.region, &ctx.account_id, &fname, Some(&name))
+                ),
+            )
+        })?;
         check_revision(input, &a.revision_id, "GetFunction/GetAlias")?;
         if let Some(v) = input.str("FunctionVersion") {
             a.version = v.to_owned();
@@ -903,6 +1050,7 @@ pub async fn delete_alias(
     mutate(l, ctx, &fname, None, |f| {
         f.aliases.remove(&name);
         f.policies.remove(&name);
+        crate::configs::forget_qualifier(f, &name);
         Ok(Value::map())
     })
     .await
@@ -956,11 +1104,18 @@ pub async fn tag_resource(
 ) -> Result<Value, AwsError> {
     let name = tagged_function(input)?;
     let tags = string_map(input.get("Tags"));
+    if tags.is_empty() {
+        return Err(invalid(
+            "An error occurred and the request cannot be processed.",
+        ));
+    }
     mutate(l, ctx, &name, None, |f| {
         if f.tags.len() + tags.keys().filter(|k| !f.tags.contains_key(*k)).count() > 50 {
             return Err(invalid("Number of tags exceeds resource tag limit."));
         }
         f.tags.extend(tags);
+        // Tagging changes the function: AWS gives it a new revision id.
+        f.latest.revision_id = model::revision_id();
         Ok(Value::map())
     })
     .await
@@ -985,6 +1140,7 @@ pub async fn untag_resource(
         for k in &keys {
             f.tags.remove(k);
         }
+        f.latest.revision_id = model::revision_id();
         Ok(Value::map())
     })
     .await
@@ -1023,15 +1179,29 @@ pub async fn put_function_concurrency(
     ctx: &RequestContext,
     input: &Value,
 ) -> Result<Value, AwsError> {
-    let (name, _) = target(ctx, input)?;
+    let (name, q) = target(ctx, input)?;
+    if q.is_some() {
+        return Err(invalid(
+            "This operation is permitted on Lambda functions only. Aliases and versions do not support this operation. Please specify either a function name or an unqualified function ARN.",
+        ));
+    }
     let n = input.int("ReservedConcurrentExecutions").unwrap_or(0);
     let others = reserved_total(l, ctx, Some(&name));
     if l.settings.max_concurrency as i64 - others - n < MIN_UNRESERVED {
+        // AWS's answer has no `Type` member here.
         return Err(invalid(format!(
             "Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [{MIN_UNRESERVED}]."
-        )));
+        ))
+        .with_field("Type", Value::Null));
     }
     mutate(l, ctx, &name, None, |f| {
+        let provisioned = crate::configs::total_provisioned(f);
+        if (n as u64) < provisioned as u64 {
+            return Err(invalid(format!(
+                " ReservedConcurrentExecutions  {n} should not be lower than function's total provisioned concurrency [{provisioned}]."
+            ))
+            .with_field("Type", Value::Null));
+        }
         f.reserved_concurrency = Some(n as u32);
         Ok(Value::map().with("ReservedConcurrentExecutions", n))
     })
@@ -1096,4 +1266,29 @@ pub fn get_account_settings(l: &Lambda, ctx: &RequestContext) -> Value {
                 .with("TotalCodeSize", total_code)
                 .with("FunctionCount", fns.len() as i64),
         )
+}
+
+/// InvokeAsync (deprecated): an Event invocation of the request's body.
+pub async fn invoke_async(
+    l: &std::sync::Arc<Lambda>,
+    ctx: &RequestContext,
+    input: nephos_core::Input,
+) -> Result<Value, AwsError> {
+    let payload = match (input.body, input.value.get("InvokeArgs")) {
+        (Some(body), _) => body
+            .read_all()
+            .await
+            .map_err(|e| AwsError::internal(e.to_string()))?,
+        (None, Some(Value::Blob(b))) => b.to_vec(),
+        _ => Vec::new(),
+    };
+    let request = Value::map()
+        .with(
+            "FunctionName",
+            input.value.str("FunctionName").unwrap_or_default(),
+        )
+        .with("InvocationType", "Event")
+        .with("Payload", Value::Blob(payload.into()));
+    crate::invoke::invoke(l, ctx, &request).await?;
+    Ok(Value::map().with("Status", 202i64))
 }

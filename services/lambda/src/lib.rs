@@ -17,16 +17,20 @@
 //! package's `bootstrap`. A function's process sees only the environment AWS gives one.
 
 mod code;
+pub mod configs;
 mod env;
 mod esm;
 mod filter;
 mod functions;
 mod invoke;
+pub mod layers;
 mod logs;
 pub mod model;
 mod policy;
 mod runtime;
+mod signing;
 mod state;
+pub mod urls;
 
 use nephos_core::runtime::RuntimeServer;
 use nephos_core::{
@@ -96,37 +100,74 @@ pub struct LambdaProvider {
 }
 
 const OPERATIONS: &[&str] = &[
+    "AddLayerVersionPermission",
     "AddPermission",
     "CreateAlias",
+    "CreateCodeSigningConfig",
     "CreateEventSourceMapping",
     "CreateFunction",
+    "CreateFunctionUrlConfig",
     "DeleteAlias",
+    "DeleteCodeSigningConfig",
     "DeleteEventSourceMapping",
     "DeleteFunction",
+    "DeleteFunctionCodeSigningConfig",
     "DeleteFunctionConcurrency",
+    "DeleteFunctionEventInvokeConfig",
+    "DeleteFunctionUrlConfig",
+    "DeleteLayerVersion",
+    "DeleteProvisionedConcurrencyConfig",
     "GetAccountSettings",
     "GetAlias",
+    "GetCodeSigningConfig",
     "GetEventSourceMapping",
     "GetFunction",
+    "GetFunctionCodeSigningConfig",
     "GetFunctionConcurrency",
     "GetFunctionConfiguration",
+    "GetFunctionEventInvokeConfig",
+    "GetFunctionRecursionConfig",
+    "GetFunctionUrlConfig",
+    "GetLayerVersion",
+    "GetLayerVersionByArn",
+    "GetLayerVersionPolicy",
     "GetPolicy",
+    "GetProvisionedConcurrencyConfig",
+    "GetRuntimeManagementConfig",
     "Invoke",
+    "InvokeAsync",
     "InvokeWithResponseStream",
     "ListAliases",
+    "ListCodeSigningConfigs",
     "ListEventSourceMappings",
+    "ListFunctionEventInvokeConfigs",
+    "ListFunctionUrlConfigs",
     "ListFunctions",
+    "ListFunctionsByCodeSigningConfig",
+    "ListLayerVersions",
+    "ListLayers",
+    "ListProvisionedConcurrencyConfigs",
     "ListTags",
     "ListVersionsByFunction",
+    "PublishLayerVersion",
     "PublishVersion",
+    "PutFunctionCodeSigningConfig",
     "PutFunctionConcurrency",
+    "PutFunctionEventInvokeConfig",
+    "PutFunctionRecursionConfig",
+    "PutProvisionedConcurrencyConfig",
+    "PutRuntimeManagementConfig",
+    "RemoveLayerVersionPermission",
     "RemovePermission",
     "TagResource",
     "UntagResource",
     "UpdateAlias",
+    "UpdateCodeSigningConfig",
     "UpdateEventSourceMapping",
     "UpdateFunctionCode",
     "UpdateFunctionConfiguration",
+    "UpdateFunctionEventInvokeConfig",
+    "UpdateFunctionUrlConfig",
 ];
 
 impl LambdaProvider {
@@ -295,11 +336,13 @@ impl Lambda {
             let record = {
                 let mut fns = region.functions.lock().unwrap();
                 let Some(f) = fns.get_mut(&name) else { return };
-                f.latest.state = "Active".into();
-                f.latest.last_update_status = "Successful".into();
-                for v in f.versions.values_mut() {
-                    v.state = "Active".into();
-                    v.last_update_status = "Successful".into();
+                // Settling is a change of its own: AWS gives it a new revision id.
+                for c in std::iter::once(&mut f.latest).chain(f.versions.values_mut()) {
+                    if c.state != "Active" || c.last_update_status != "Successful" {
+                        c.state = "Active".into();
+                        c.last_update_status = "Successful".into();
+                        c.revision_id = model::revision_id();
+                    }
                 }
                 state::put(&ctx, f)
             };
@@ -413,53 +456,131 @@ impl Provider for LambdaProvider {
     ) -> BoxFuture<'a, Result<Output, AwsError>> {
         Box::pin(async move {
             let l = &self.inner;
-            let i = &input.value;
-            let value = match ctx.operation.as_str() {
-                "Invoke" => return invoke::invoke(l, ctx, i).await,
-                "InvokeWithResponseStream" => {
-                    return invoke::invoke_with_response_stream(l, ctx, i).await;
-                }
-                "CreateFunction" => functions::create_function(l, ctx, i).await?,
-                "GetFunction" => functions::get_function(l, ctx, i)?,
-                "GetFunctionConfiguration" => functions::get_function_configuration(l, ctx, i)?,
-                "ListFunctions" => functions::list_functions(l, ctx, i)?,
-                "DeleteFunction" => functions::delete_function(l, ctx, i).await?,
-                "UpdateFunctionCode" => functions::update_function_code(l, ctx, i).await?,
-                "UpdateFunctionConfiguration" => {
-                    functions::update_function_configuration(l, ctx, i).await?
-                }
-                "PublishVersion" => functions::publish_version(l, ctx, i).await?,
-                "ListVersionsByFunction" => functions::list_versions(l, ctx, i)?,
-                "CreateAlias" => functions::create_alias(l, ctx, i).await?,
-                "GetAlias" => functions::get_alias(l, ctx, i)?,
-                "UpdateAlias" => functions::update_alias(l, ctx, i).await?,
-                "DeleteAlias" => functions::delete_alias(l, ctx, i).await?,
-                "ListAliases" => functions::list_aliases(l, ctx, i)?,
-                "TagResource" => functions::tag_resource(l, ctx, i).await?,
-                "UntagResource" => functions::untag_resource(l, ctx, i).await?,
-                "ListTags" => functions::list_tags(l, ctx, i)?,
-                "PutFunctionConcurrency" => functions::put_function_concurrency(l, ctx, i).await?,
-                "GetFunctionConcurrency" => functions::get_function_concurrency(l, ctx, i)?,
-                "DeleteFunctionConcurrency" => {
-                    functions::delete_function_concurrency(l, ctx, i).await?
-                }
-                "GetAccountSettings" => functions::get_account_settings(l, ctx),
-                "AddPermission" => policy::add_permission(l, ctx, i).await?,
-                "RemovePermission" => policy::remove_permission(l, ctx, i).await?,
-                "GetPolicy" => policy::get_policy(l, ctx, i)?,
-                "CreateEventSourceMapping" => {
-                    return Ok(Output {
-                        status: Some(202),
-                        ..Output::new(esm::create(l, ctx, i).await?)
-                    });
-                }
-                "GetEventSourceMapping" => esm::get(l, ctx, i)?,
-                "UpdateEventSourceMapping" => esm::update(l, ctx, i).await?,
-                "DeleteEventSourceMapping" => esm::delete(l, ctx, i).await?,
-                "ListEventSourceMappings" => esm::list(l, ctx, i)?,
-                other => return Err(AwsError::not_implemented("lambda", other)),
-            };
-            Ok(Output::new(value))
+            let result: Result<Output, AwsError> = async move {
+                let i = &input.value;
+                // Another account's function, named by ARN, when its policy lets us in.
+                let acting = policy::acting_context(l, ctx, i);
+                let ctx = acting.as_ref().unwrap_or(ctx);
+                let value = match ctx.operation.as_str() {
+                    "Invoke" => return invoke::invoke(l, ctx, i).await,
+                    "InvokeWithResponseStream" => {
+                        return invoke::invoke_with_response_stream(l, ctx, i).await;
+                    }
+                    "CreateEventSourceMapping" => {
+                        return Ok(Output {
+                            status: Some(202),
+                            ..Output::new(esm::create(l, ctx, i).await?)
+                        });
+                    }
+                    "GetEventSourceMapping" => esm::get(l, ctx, i)?,
+                    "UpdateEventSourceMapping" => esm::update(l, ctx, i).await?,
+                    "DeleteEventSourceMapping" => esm::delete(l, ctx, i).await?,
+                    "ListEventSourceMappings" => esm::list(l, ctx, i)?,
+                    "CreateFunction" => functions::create_function(l, ctx, i).await?,
+                    "GetFunction" => functions::get_function(l, ctx, i)?,
+                    "GetFunctionConfiguration" => functions::get_function_configuration(l, ctx, i)?,
+                    "ListFunctions" => functions::list_functions(l, ctx, i)?,
+                    "DeleteFunction" => functions::delete_function(l, ctx, i).await?,
+                    "UpdateFunctionCode" => functions::update_function_code(l, ctx, i).await?,
+                    "UpdateFunctionConfiguration" => {
+                        functions::update_function_configuration(l, ctx, i).await?
+                    }
+                    "PublishVersion" => functions::publish_version(l, ctx, i).await?,
+                    "ListVersionsByFunction" => functions::list_versions(l, ctx, i)?,
+                    "CreateAlias" => functions::create_alias(l, ctx, i).await?,
+                    "GetAlias" => functions::get_alias(l, ctx, i)?,
+                    "UpdateAlias" => functions::update_alias(l, ctx, i).await?,
+                    "DeleteAlias" => functions::delete_alias(l, ctx, i).await?,
+                    "ListAliases" => functions::list_aliases(l, ctx, i)?,
+                    "TagResource" => functions::tag_resource(l, ctx, i).await?,
+                    "UntagResource" => functions::untag_resource(l, ctx, i).await?,
+                    "ListTags" => functions::list_tags(l, ctx, i)?,
+                    "PutFunctionConcurrency" => {
+                        functions::put_function_concurrency(l, ctx, i).await?
+                    }
+                    "GetFunctionConcurrency" => functions::get_function_concurrency(l, ctx, i)?,
+                    "DeleteFunctionConcurrency" => {
+                        functions::delete_function_concurrency(l, ctx, i).await?
+                    }
+                    "GetAccountSettings" => functions::get_account_settings(l, ctx),
+                    "AddPermission" => policy::add_permission(l, ctx, i).await?,
+                    "RemovePermission" => policy::remove_permission(l, ctx, i).await?,
+                    "GetPolicy" => policy::get_policy(l, ctx, i)?,
+                    "PublishLayerVersion" => layers::publish_layer_version(l, ctx, i).await?,
+                    "GetLayerVersion" => layers::get_layer_version(l, ctx, i)?,
+                    "GetLayerVersionByArn" => layers::get_layer_version_by_arn(l, ctx, i)?,
+                    "ListLayers" => layers::list_layers(l, ctx, i)?,
+                    "ListLayerVersions" => layers::list_layer_versions(l, ctx, i)?,
+                    "DeleteLayerVersion" => layers::delete_layer_version(l, ctx, i).await?,
+                    "AddLayerVersionPermission" => {
+                        layers::add_layer_version_permission(l, ctx, i).await?
+                    }
+                    "RemoveLayerVersionPermission" => {
+                        layers::remove_layer_version_permission(l, ctx, i).await?
+                    }
+                    "GetLayerVersionPolicy" => layers::get_layer_version_policy(l, ctx, i)?,
+                    "PutFunctionEventInvokeConfig" => {
+                        configs::put_event_invoke_config(l, ctx, i).await?
+                    }
+                    "UpdateFunctionEventInvokeConfig" => {
+                        configs::update_event_invoke_config(l, ctx, i).await?
+                    }
+                    "GetFunctionEventInvokeConfig" => configs::get_event_invoke_config(l, ctx, i)?,
+                    "DeleteFunctionEventInvokeConfig" => {
+                        configs::delete_event_invoke_config(l, ctx, i).await?
+                    }
+                    "ListFunctionEventInvokeConfigs" => {
+                        configs::list_event_invoke_configs(l, ctx, i)?
+                    }
+                    "PutProvisionedConcurrencyConfig" => {
+                        configs::put_provisioned_concurrency(l, ctx, i).await?
+                    }
+                    "GetProvisionedConcurrencyConfig" => {
+                        configs::get_provisioned_concurrency(l, ctx, i)?
+                    }
+                    "DeleteProvisionedConcurrencyConfig" => {
+                        configs::delete_provisioned_concurrency(l, ctx, i).await?
+                    }
+                    "ListProvisionedConcurrencyConfigs" => {
+                        configs::list_provisioned_concurrency(l, ctx, i)?
+                    }
+                    "GetFunctionRecursionConfig" => configs::get_recursion_config(l, ctx, i)?,
+                    "PutFunctionRecursionConfig" => {
+                        configs::put_recursion_config(l, ctx, i).await?
+                    }
+                    "GetRuntimeManagementConfig" => {
+                        configs::get_runtime_management_config(l, ctx, i)?
+                    }
+                    "PutRuntimeManagementConfig" => {
+                        configs::put_runtime_management_config(l, ctx, i).await?
+                    }
+                    "PutFunctionCodeSigningConfig" => {
+                        configs::put_function_code_signing_config(l, ctx, i).await?
+                    }
+                    "GetFunctionCodeSigningConfig" => {
+                        configs::get_function_code_signing_config(l, ctx, i)?
+                    }
+                    "DeleteFunctionCodeSigningConfig" => {
+                        configs::delete_function_code_signing_config(l, ctx, i).await?
+                    }
+                    "CreateCodeSigningConfig" => signing::create(l, ctx, i).await?,
+                    "GetCodeSigningConfig" => signing::get(l, ctx, i)?,
+                    "UpdateCodeSigningConfig" => signing::update(l, ctx, i).await?,
+                    "DeleteCodeSigningConfig" => signing::delete(l, ctx, i).await?,
+                    "ListCodeSigningConfigs" => signing::list(l, ctx, i)?,
+                    "ListFunctionsByCodeSigningConfig" => signing::list_functions(l, ctx, i)?,
+                    "CreateFunctionUrlConfig" => urls::create(l, ctx, i).await?,
+                    "GetFunctionUrlConfig" => urls::get(l, ctx, i)?,
+                    "UpdateFunctionUrlConfig" => urls::update(l, ctx, i).await?,
+                    "DeleteFunctionUrlConfig" => urls::delete(l, ctx, i).await?,
+                    "ListFunctionUrlConfigs" => urls::list(l, ctx, i)?,
+                    "InvokeAsync" => functions::invoke_async(l, ctx, input).await?,
+                    other => return Err(AwsError::not_implemented("lambda", other)),
+                };
+                Ok(Output::new(value))
+            }
+            .await;
+            result.map_err(functions::typed)
         })
     }
 

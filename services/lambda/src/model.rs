@@ -35,6 +35,13 @@ pub struct Config {
     pub state: String,
     /// `InProgress`, `Successful`, `Failed` (None before the first update).
     pub last_update_status: String,
+    /// SnapStart's `ApplyOn`: `None` or `PublishedVersions`.
+    #[serde(default = "snap_start_none")]
+    pub snap_start: String,
+}
+
+fn snap_start_none() -> String {
+    "None".into()
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -65,6 +72,73 @@ pub struct Function {
     pub tags: BTreeMap<String, String>,
     pub reserved_concurrency: Option<u32>,
     pub created_ms: i64,
+    /// Asynchronous invocation settings by qualifier (`$LATEST`, a version, an alias).
+    #[serde(default)]
+    pub event_invoke: BTreeMap<String, EventInvokeConfig>,
+    /// Function URLs by qualifier (`""` for the unqualified function, or an alias).
+    #[serde(default)]
+    pub urls: BTreeMap<String, UrlConfig>,
+    /// Provisioned concurrency by qualifier (a version or an alias).
+    #[serde(default)]
+    pub provisioned: BTreeMap<String, Provisioned>,
+    /// The ARN of the code signing configuration attached to the function.
+    #[serde(default)]
+    pub code_signing_config: Option<String>,
+    /// `Allow` or `Terminate` (None: AWS's default, `Terminate`).
+    #[serde(default)]
+    pub recursive_loop: Option<String>,
+    /// Runtime update mode by version (`$LATEST` or a number); absent means `Auto`.
+    #[serde(default)]
+    pub runtime_management: BTreeMap<String, RuntimeManagement>,
+    /// `$LATEST` as it was when the newest version was published: PublishVersion makes
+    /// no new version while `$LATEST` is still that.
+    #[serde(default)]
+    pub published_from: Option<Config>,
+}
+
+/// PutFunctionEventInvokeConfig's settings for one qualifier.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct EventInvokeConfig {
+    pub maximum_retry_attempts: Option<u32>,
+    pub maximum_event_age: Option<u32>,
+    pub on_success: Option<String>,
+    pub on_failure: Option<String>,
+    pub last_modified_ms: i64,
+}
+
+/// A function URL (the data plane answers at `https://<id>.lambda-url.<region>.on.aws/`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct UrlConfig {
+    /// The 32-character id in the URL's host name.
+    pub id: String,
+    pub auth_type: String,
+    pub invoke_mode: String,
+    pub cors: Option<Cors>,
+    pub created: String,
+    pub last_modified: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct Cors {
+    pub allow_credentials: Option<bool>,
+    pub allow_headers: Option<Vec<String>>,
+    pub allow_methods: Option<Vec<String>>,
+    pub allow_origins: Option<Vec<String>>,
+    pub expose_headers: Option<Vec<String>>,
+    pub max_age: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Provisioned {
+    pub requested: u32,
+    pub last_modified: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RuntimeManagement {
+    /// `Auto`, `FunctionUpdate` or `Manual`.
+    pub update_runtime_on: String,
+    pub runtime_version_arn: Option<String>,
 }
 
 impl Function {
@@ -114,8 +188,13 @@ impl FunctionRef {
         let parts: Vec<&str> = text.split(':').collect();
         let (account, region, rest): (Option<&str>, Option<&str>, &[&str]) = match parts.as_slice()
         {
-            ["arn", _, "lambda", region, account, "function", rest @ ..] => {
+            ["arn", _, "lambda", region, account, "function", rest @ ..] if !rest.is_empty() => {
                 (Some(*account), Some(*region), rest)
+            }
+            // AWS's pattern makes `function:` optional, so `...:<account>:<name>` names a
+            // function too (`...:function` names the function `function`).
+            ["arn", _, "lambda", region, account, name] => {
+                (Some(*account), Some(*region), std::slice::from_ref(name))
             }
             [account, "function", rest @ ..] => (Some(*account), None, rest),
             rest => (None, None, rest),
@@ -154,7 +233,7 @@ impl FunctionRef {
 /// `2024-01-02T03:04:05.678+0000`, the form Lambda reports times in.
 pub fn lambda_time(ms: i64) -> String {
     let t = nephos_core::Timestamp::from_millis(ms).to_iso8601();
-    // to_iso8601 ends in `Z` and leaves out zero milliseconds; Lambda always writes
+    // to_iso8601 ends in `Z` and leaves out a zero fraction; Lambda always writes the
     // milliseconds and the offset as +0000.
     let t = t.trim_end_matches('Z');
     if t.contains('.') {
@@ -201,7 +280,6 @@ pub fn configuration(region: &str, account: &str, name: &str, version: &str, c: 
         )
         .with("RevisionId", c.revision_id.as_str())
         .with("State", c.state.as_str())
-        .with("LastUpdateStatus", c.last_update_status.as_str())
         .with("PackageType", "Zip")
         .with(
             "Architectures",
@@ -214,8 +292,16 @@ pub fn configuration(region: &str, account: &str, name: &str, version: &str, c: 
         .with(
             "SnapStart",
             Value::map()
-                .with("ApplyOn", "None")
-                .with("OptimizationStatus", "Off"),
+                .with("ApplyOn", c.snap_start.as_str())
+                // Published versions of a SnapStart function are optimized; $LATEST never.
+                .with(
+                    "OptimizationStatus",
+                    if version != LATEST && c.snap_start == "PublishedVersions" {
+                        "On"
+                    } else {
+                        "Off"
+                    },
+                ),
         );
     if let Some(r) = &c.runtime {
         v.insert("Runtime", r.as_str());
@@ -275,6 +361,10 @@ pub fn configuration(region: &str, account: &str, name: &str, version: &str, c: 
         v.insert("StateReason", "The function is being created.");
         v.insert("StateReasonCode", "Creating");
     }
+    // A function being created has no update status yet.
+    if !c.last_update_status.is_empty() {
+        v.insert("LastUpdateStatus", c.last_update_status.as_str());
+    }
     if c.last_update_status == "InProgress" {
         v.insert("LastUpdateStatusReason", "The function is being created.");
         v.insert("LastUpdateStatusReasonCode", "Creating");
@@ -288,7 +378,7 @@ pub fn log_group(name: &str, c: &Config) -> String {
         .unwrap_or_else(|| format!("/aws/lambda/{name}"))
 }
 
-fn runtime_version_arn(region: &str, runtime: &str) -> String {
+pub fn runtime_version_arn(region: &str, runtime: &str) -> String {
     // A stable per-runtime id, as AWS publishes one per runtime release.
     let digest = <sha2::Sha256 as sha2::Digest>::digest(runtime.as_bytes());
     format!(

@@ -3,7 +3,7 @@
 
 use crate::Lambda;
 use crate::functions::{conflict, invalid, mutate, not_found, target, with_function};
-use crate::model::{LATEST, qualified_arn};
+use crate::model::{Function, FunctionRef, LATEST, qualified_arn, revision_id};
 use nephos_core::{AwsError, RequestContext, Value};
 use serde_json::json;
 
@@ -13,6 +13,56 @@ fn no_policy() -> AwsError {
         "ResourceNotFoundException",
         "No policy is associated with the given resource.",
     )
+}
+
+/// The revision id of what a qualifier names (a policy lives on it): `$LATEST`'s for
+/// the unqualified function, else the version's or the alias's.
+fn revision_of<'a>(f: &'a mut Function, q: Option<&str>) -> Option<&'a mut String> {
+    match q {
+        None | Some(LATEST) => Some(&mut f.latest.revision_id),
+        Some(q) => match q.parse::<u64>() {
+            Ok(n) => f.versions.get_mut(&n).map(|c| &mut c.revision_id),
+            Err(_) => f.aliases.get_mut(q).map(|a| &mut a.revision_id),
+        },
+    }
+}
+
+/// AWS accepts `*`, an account id, an ARN or a service principal.
+fn valid_principal(p: &str) -> bool {
+    p == "*"
+        || nephos_core::is_account_id(p)
+        || p.starts_with("arn:")
+        || p.ends_with(".amazonaws.com")
+        || p.ends_with(".amazonaws.com.cn")
+}
+
+/// The qualifier names a version or an alias of `f` (each with its own not-found text).
+fn check_qualifier(
+    ctx: &RequestContext,
+    f: &Function,
+    name: &str,
+    q: Option<&str>,
+) -> Result<(), AwsError> {
+    match q {
+        // Only a name that could be an alias's is reported as a missing alias.
+        Some(a)
+            if a.parse::<u64>().is_err()
+                && a.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                && !f.aliases.contains_key(a) =>
+        {
+            Err(AwsError::new(
+                404,
+                "ResourceNotFoundException",
+                format!(
+                    "Cannot find alias arn: {}",
+                    qualified_arn(&ctx.region, &ctx.account_id, name, Some(a))
+                ),
+            ))
+        }
+        _ if f.resolve(q).is_none() => Err(not_found(ctx, name, q)),
+        _ => Ok(()),
+    }
 }
 
 fn principal(p: &str) -> serde_json::Value {
@@ -36,6 +86,11 @@ pub async fn add_permission(
     if q.as_deref() == Some(LATEST) {
         return Err(invalid(
             "We currently do not support adding policies for $LATEST.",
+        ));
+    }
+    if !valid_principal(input.str("Principal").unwrap_or_default()) {
+        return Err(invalid(
+            "The provided principal was invalid. Please check the principal and try again.",
         ));
     }
     let sid = input.str("StatementId").unwrap_or_default().to_owned();
@@ -72,11 +127,9 @@ pub async fn add_permission(
     }
     let text = statement.to_string();
     mutate(l, ctx, &name, q.as_deref(), |f| {
-        if f.resolve(q.as_deref()).is_none() {
-            return Err(not_found(ctx, &name, q.as_deref()));
-        }
+        check_qualifier(ctx, f, &name, q.as_deref())?;
         if let Some(r) = input.str("RevisionId")
-            && r != f.latest.revision_id
+            && Some(r) != revision_of(f, q.as_deref()).map(|r| r.as_str())
         {
             return Err(AwsError::new(
                 412,
@@ -91,6 +144,10 @@ pub async fn add_permission(
             )));
         }
         list.push(statement);
+        // A policy change is a change of the function (or version, or alias).
+        if let Some(r) = revision_of(f, q.as_deref()) {
+            *r = revision_id();
+        }
         Ok(Value::map().with("Statement", text))
     })
     .await
@@ -103,10 +160,25 @@ pub async fn remove_permission(
 ) -> Result<Value, AwsError> {
     let (name, q) = target(ctx, input)?;
     let sid = input.str("StatementId").unwrap_or_default().to_owned();
+    if !l
+        .regions
+        .get(ctx)
+        .functions
+        .lock()
+        .unwrap()
+        .contains_key(&name)
+    {
+        return Err(AwsError::new(
+            404,
+            "ResourceNotFoundException",
+            format!(
+                "No policy found for: {}",
+                qualified_arn(&ctx.region, &ctx.account_id, &name, q.as_deref())
+            ),
+        ));
+    }
     mutate(l, ctx, &name, q.as_deref(), |f| {
-        if f.resolve(q.as_deref()).is_none() {
-            return Err(not_found(ctx, &name, q.as_deref()));
-        }
+        check_qualifier(ctx, f, &name, q.as_deref())?;
         let key = q.clone().unwrap_or_default();
         let list = f.policies.get_mut(&key).ok_or_else(no_policy)?;
         let before = list.len();
@@ -118,8 +190,10 @@ pub async fn remove_permission(
                 format!("Statement {sid} is not found in resource policy."),
             ));
         }
-        if list.is_empty() {
-            f.policies.remove(&key);
+        // An emptied policy stays (GetPolicy then answers that the resource does not
+        // exist, rather than that it has no policy, as AWS does).
+        if let Some(r) = revision_of(f, q.as_deref()) {
+            *r = revision_id();
         }
         Ok(Value::map())
     })
@@ -130,15 +204,74 @@ pub fn get_policy(l: &Lambda, ctx: &RequestContext, input: &Value) -> Result<Val
     let (name, q) = target(ctx, input)?;
     with_function(l, ctx, &name, q.as_deref(), |f| {
         if f.resolve(q.as_deref()).is_none() {
-            return Err(not_found(ctx, &name, q.as_deref()));
+            return Err(AwsError::new(
+                404,
+                "ResourceNotFoundException",
+                "The resource you requested does not exist.",
+            ));
         }
         let list = f
             .policies
             .get(&q.clone().unwrap_or_default())
             .ok_or_else(no_policy)?;
+        if list.is_empty() {
+            return Err(AwsError::new(
+                404,
+                "ResourceNotFoundException",
+                "The resource you requested does not exist.",
+            ));
+        }
         let doc = json!({"Version": "2012-10-17", "Id": "default", "Statement": list});
+        let revision = match q.as_deref() {
+            None | Some(LATEST) => f.latest.revision_id.clone(),
+            Some(q) => f
+                .resolve(Some(q))
+                .map(|(_, c)| c.revision_id.clone())
+                .filter(|_| q.parse::<u64>().is_ok())
+                .or_else(|| f.aliases.get(q).map(|a| a.revision_id.clone()))
+                .unwrap_or_default(),
+        };
         Ok(Value::map()
             .with("Policy", doc.to_string())
-            .with("RevisionId", f.latest.revision_id.as_str()))
+            .with("RevisionId", revision))
+    })
+}
+
+/// The IAM action a Lambda operation is authorized as.
+fn action_of(operation: &str) -> String {
+    match operation {
+        "Invoke" | "InvokeAsync" => "lambda:InvokeFunction".to_owned(),
+        op => format!("lambda:{op}"),
+    }
+}
+
+/// A request naming another account's function by ARN acts in that account when the
+/// function's resource policy grants the caller the operation (AWS's cross-account
+/// access); the context it then runs with. `None`: the request stays in its own account
+/// (where a function of another account is not found).
+pub fn acting_context(l: &Lambda, ctx: &RequestContext, input: &Value) -> Option<RequestContext> {
+    let r = FunctionRef::parse(input.str("FunctionName")?).ok()?;
+    let owner = r.account?;
+    if owner == ctx.account_id || r.region.as_deref().is_some_and(|x| x != ctx.region) {
+        return None;
+    }
+    let region = l.regions.get_for(&owner, &ctx.region);
+    let fns = region.functions.lock().unwrap();
+    let f = fns.get(&r.name)?;
+    let action = action_of(&ctx.operation);
+    let me = format!("arn:aws:iam::{}:root", ctx.account_id);
+    let granted = f.policies.values().flatten().any(|s| {
+        let principal = &s["Principal"];
+        let who = principal == "*"
+            || principal["AWS"] == "*"
+            || principal["AWS"] == me.as_str()
+            || principal["AWS"] == ctx.account_id.as_str();
+        let what = s["Action"] == "lambda:*" || s["Action"] == action.as_str();
+        s["Effect"] == "Allow" && who && what
+    });
+    granted.then(|| {
+        let mut acting = ctx.clone();
+        acting.account_id = owner;
+        acting
     })
 }
