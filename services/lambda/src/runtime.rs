@@ -511,6 +511,28 @@ async fn start(l: &Arc<Lambda>, t: &Target) -> Result<Started, AwsError> {
             )
         })?;
     l.bootstraps()?;
+    // Layers are what AWS unpacks into /opt, later ones over earlier ones: here each
+    // stays in its own directory, searched last layer first.
+    let mut opt_dirs = Vec::new();
+    for layer in c.layers.iter().rev() {
+        let Some(key) = crate::layers::code_key(l, &layer.arn) else {
+            continue;
+        };
+        let code = l.code.clone();
+        let dir = tokio::task::spawn_blocking(move || code.unpacked(&key))
+            .await
+            .map_err(|e| AwsError::internal(e.to_string()))?
+            .map_err(|e| AwsError::internal(format!("a layer could not be unpacked: {e}")))?;
+        opt_dirs.push(dir);
+    }
+    let opt = |sub: &str, fallback: &str| -> String {
+        opt_dirs
+            .iter()
+            .map(|d| d.join(sub).to_string_lossy().into_owned())
+            .chain(std::iter::once(fallback.to_owned()))
+            .collect::<Vec<_>>()
+            .join(":")
+    };
     let id = l.pool.next_id.fetch_add(1, Ordering::Relaxed);
     let scratch = l.work_dir.join(format!("env-{id}"));
     let tmp = scratch.join("tmp");
@@ -535,7 +557,11 @@ async fn start(l: &Arc<Lambda>, t: &Target) -> Result<Started, AwsError> {
             ],
         ),
         RuntimeKind::Provided => {
-            let bootstrap = task_root.join("bootstrap");
+            // AWS looks for /var/task/bootstrap, then /opt/bootstrap (from a layer).
+            let bootstrap = std::iter::once(task_root.join("bootstrap"))
+                .chain(opt_dirs.iter().map(|d| d.join("bootstrap")))
+                .find(|p| p.exists())
+                .unwrap_or_else(|| task_root.join("bootstrap"));
             use std::os::unix::fs::PermissionsExt;
             let message = match std::fs::metadata(&bootstrap) {
                 Err(_) => Some(
@@ -565,12 +591,15 @@ async fn start(l: &Arc<Lambda>, t: &Target) -> Result<Started, AwsError> {
         .unwrap_or_default();
     vars.push((
         "PATH".into(),
-        format!("{bin_dir}:/usr/local/bin:/usr/bin:/bin:/opt/bin"),
+        format!(
+            "{bin_dir}:/usr/local/bin:/usr/bin:/bin:{}",
+            opt("bin", "/opt/bin")
+        ),
     ));
     vars.push(("LANG".into(), "en_US.UTF-8".into()));
     vars.push(("TZ".into(), ":UTC".into()));
     vars.push(("TMPDIR".into(), tmp.to_string_lossy().into_owned()));
-    vars.push(("LD_LIBRARY_PATH".into(), "/opt/lib".into()));
+    vars.push(("LD_LIBRARY_PATH".into(), opt("lib", "/opt/lib")));
     vars.push(("_HANDLER".into(), c.handler.clone().unwrap_or_default()));
     vars.push(("AWS_REGION".into(), t.key.region.clone()));
     vars.push(("AWS_DEFAULT_REGION".into(), t.key.region.clone()));
@@ -599,11 +628,34 @@ async fn start(l: &Arc<Lambda>, t: &Target) -> Result<Started, AwsError> {
         vars.push(("AWS_SESSION_TOKEN".into(), token));
     }
     if kind == RuntimeKind::Python {
+        let version = runtime.trim_start_matches("python");
+        let paths: Vec<String> = opt_dirs
+            .iter()
+            .flat_map(|d| {
+                [
+                    d.join("python"),
+                    d.join(format!("python/lib/python{version}/site-packages")),
+                ]
+            })
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect();
+        vars.push(("NEPHOS_LAYER_PATHS".into(), paths.join(":")));
         vars.push(("PYTHONUNBUFFERED".into(), "1".into()));
         vars.push(("PYTHONDONTWRITEBYTECODE".into(), "1".into()));
     }
     if kind == RuntimeKind::Node {
-        vars.push(("NODE_PATH".into(), "/opt/nodejs/node_modules".into()));
+        let major = runtime
+            .trim_start_matches("nodejs")
+            .trim_end_matches(".x")
+            .to_owned();
+        let versioned = opt(&format!("nodejs/node{major}/node_modules"), "");
+        vars.push((
+            "NODE_PATH".into(),
+            format!(
+                "{versioned}{}",
+                opt("nodejs/node_modules", "/opt/nodejs/node_modules")
+            ),
+        ));
     }
     if let Some(level) = &c.application_log_level {
         vars.push(("AWS_LAMBDA_LOG_LEVEL".into(), level.clone()));
