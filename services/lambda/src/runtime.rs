@@ -538,15 +538,26 @@ async fn start(l: &Arc<Lambda>, t: &Target) -> Result<Started, AwsError> {
     let tmp = scratch.join("tmp");
     let _ = std::fs::create_dir_all(&tmp);
     let (program, args) = match kind {
-        RuntimeKind::Python => (
-            l.interpreter(RuntimeKind::Python)?,
-            vec![
+        RuntimeKind::Python => {
+            // Layers' Python paths go to the bootstrap as arguments, not through the
+            // function's environment.
+            let version = runtime.trim_start_matches("python");
+            let mut args = vec![
                 l.runtime_dir
                     .join("python.py")
                     .to_string_lossy()
                     .into_owned(),
-            ],
-        ),
+            ];
+            for d in &opt_dirs {
+                args.push(d.join("python").to_string_lossy().into_owned());
+                args.push(
+                    d.join(format!("python/lib/python{version}/site-packages"))
+                        .to_string_lossy()
+                        .into_owned(),
+                );
+            }
+            (l.interpreter(RuntimeKind::Python)?, args)
+        }
         RuntimeKind::Node => (
             l.interpreter(RuntimeKind::Node)?,
             vec![
@@ -628,18 +639,6 @@ async fn start(l: &Arc<Lambda>, t: &Target) -> Result<Started, AwsError> {
         vars.push(("AWS_SESSION_TOKEN".into(), token));
     }
     if kind == RuntimeKind::Python {
-        let version = runtime.trim_start_matches("python");
-        let paths: Vec<String> = opt_dirs
-            .iter()
-            .flat_map(|d| {
-                [
-                    d.join("python"),
-                    d.join(format!("python/lib/python{version}/site-packages")),
-                ]
-            })
-            .map(|p| p.to_string_lossy().into_owned())
-            .collect();
-        vars.push(("NEPHOS_LAYER_PATHS".into(), paths.join(":")));
         vars.push(("PYTHONUNBUFFERED".into(), "1".into()));
         vars.push(("PYTHONDONTWRITEBYTECODE".into(), "1".into()));
     }

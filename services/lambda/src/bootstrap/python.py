@@ -207,7 +207,8 @@ def load_handler():
 
 def main():
     root = os.environ.get("LAMBDA_TASK_ROOT", os.getcwd())
-    for p in reversed([root, "/opt/python"] + os.environ.get("NEPHOS_LAYER_PATHS", "").split(os.pathsep)):
+    # Layer directories come as arguments, last layer first (as /opt would hold them).
+    for p in reversed([root, "/opt/python"] + sys.argv[1:]):
         if p and p not in sys.path:
             sys.path.insert(0, p)
     setup_logging()
