@@ -512,8 +512,16 @@ pub fn wire_json(v: &Value) -> Json {
     }
 }
 
-fn passes(m: &Mapping, record: &Json) -> bool {
-    if m.filters.is_empty() {
+/// The mapping's filter patterns, parsed once per poller (they were checked when set).
+fn patterns(m: &Mapping) -> Vec<Json> {
+    m.filters
+        .iter()
+        .filter_map(|p| filter::parse(p).ok())
+        .collect()
+}
+
+fn passes(patterns: &[Json], record: &Json) -> bool {
+    if patterns.is_empty() {
         return true;
     }
     // SQS bodies are matched as JSON when they are JSON.
@@ -523,10 +531,7 @@ fn passes(m: &Mapping, record: &Json) -> bool {
     {
         view["body"] = parsed;
     }
-    m.filters
-        .iter()
-        .filter_map(|p| filter::parse(p).ok())
-        .any(|p| filter::matches(&p, &view))
+    patterns.iter().any(|p| filter::matches(p, &view))
 }
 
 /// Invokes the mapping's function with `event`; `Ok(Some(body))` is the function's
@@ -557,6 +562,7 @@ async fn pause() {
 }
 
 async fn poll_sqs(l: Arc<Lambda>, m: Mapping) {
+    let filters = patterns(&m);
     let url = queue_url(&l, &m.source_arn);
     let ctx = service_context(&l, &m.account, &m.region, "ReceiveMessage");
     while !l.dispatcher.is_wired() {
@@ -621,7 +627,7 @@ async fn poll_sqs(l: Arc<Lambda>, m: Mapping) {
         let mut dropped = Vec::new();
         for msg in &messages {
             let record = sqs_record(&m, msg);
-            if passes(&m, &record) {
+            if passes(&filters, &record) {
                 records.push(record);
             } else {
                 dropped.push(msg.str("ReceiptHandle").unwrap_or_default().to_owned());
@@ -796,6 +802,7 @@ async fn poll_stream(l: Arc<Lambda>, m: Mapping) {
 }
 
 async fn read_shard(l: Arc<Lambda>, m: Mapping, shard: String) {
+    let filters = patterns(&m);
     let ctx = service_context(&l, &m.account, &m.region, "GetRecords");
     let checkpoint_key = format!("{}\t{shard}", m.uuid);
     let checkpoint = l.storage.load(CHECKPOINTS).ok().and_then(|rows| {
@@ -862,7 +869,7 @@ async fn read_shard(l: Arc<Lambda>, m: Mapping, shard: String) {
                 j["eventSourceARN"] = json!(m.source_arn);
                 j
             })
-            .filter(|r| passes(&m, r))
+            .filter(|r| passes(&filters, r))
             .collect();
         match v.str("NextShardIterator") {
             Some(next) => iterator = next.to_owned(),
