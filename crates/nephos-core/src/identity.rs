@@ -15,6 +15,38 @@ pub struct Credential {
     pub user_id: String,
     /// Unix milliseconds after which the credentials no longer work.
     pub expires_at_ms: Option<i64>,
+    /// What a temporary session carries besides its principal; `None` for long-term keys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<Session>,
+}
+
+/// The policy-relevant facts of a temporary session (STS AssumeRole*, GetSessionToken,
+/// GetFederationToken), which the authorizer evaluates with the principal's own policies.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Session {
+    /// Whose policies the session acts with: the role an assumed-role session is of, or
+    /// the user a federated or GetSessionToken session came from.
+    #[serde(default)]
+    pub source_arn: Option<String>,
+    /// Session policy documents (the `Policy` parameter), which bound the session.
+    #[serde(default)]
+    pub policies: Vec<String>,
+    /// Managed policies passed as session policies (`PolicyArns`).
+    #[serde(default)]
+    pub policy_arns: Vec<String>,
+    /// Session tags (`aws:PrincipalTag/*`), with those marked transitive.
+    #[serde(default)]
+    pub tags: Vec<(String, String)>,
+    #[serde(default)]
+    pub transitive_tag_keys: Vec<String>,
+    #[serde(default)]
+    pub source_identity: Option<String>,
+    /// Authenticated with MFA (`aws:MultiFactorAuthPresent`).
+    #[serde(default)]
+    pub mfa: bool,
+    /// Assumed with other role-session credentials (role chaining caps it at one hour).
+    #[serde(default)]
+    pub chained: bool,
 }
 
 /// Looks up credentials by access key id. Services that issue credentials implement it;

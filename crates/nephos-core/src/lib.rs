@@ -23,7 +23,7 @@ mod value;
 pub use clock::Clock;
 pub use context::{RequestContext, WireSummary};
 pub use error::AwsError;
-pub use identity::{Credential, CredentialStore};
+pub use identity::{Credential, CredentialStore, Session};
 pub use ids::{is_account_id, random_alnum, request_id};
 pub use provider::{
     BoxFuture, ByteStream, CorsRequest, Dispatch, Dispatcher, EventStream, Input, Output, Provider,

@@ -142,6 +142,12 @@ async fn run(cli: Cli, started: Instant) -> Result<(), String> {
     )?);
     gateway.add_credentials(sts.clone());
     gateway.register(sts);
+    let iam = Arc::new(nephos_iam::IamProvider::new(
+        storage.clone(),
+        dispatcher.clone(),
+    )?);
+    gateway.add_credentials(iam.clone());
+    gateway.register(iam);
     let dynamodb = nephos_dynamodb::DynamoDb::open(storage.clone(), clock.clone())?;
     dynamodb.set_dispatcher(dispatcher.clone());
     dynamodb.set_throttling(cli.dynamodb_throttling);
@@ -275,6 +281,10 @@ fn providers_for_listing() -> Vec<Arc<dyn nephos_core::Provider>> {
                 .expect("ephemeral sts"),
         ),
         Arc::new(nephos_sqs::SqsProvider::new(Storage::ephemeral()).expect("ephemeral sqs")),
+        Arc::new(
+            nephos_iam::IamProvider::new(Storage::ephemeral(), nephos_core::Dispatcher::new())
+                .expect("ephemeral iam"),
+        ),
         Arc::new(
             nephos_logs::LogsProvider::new(Storage::ephemeral(), nephos_core::Dispatcher::new())
                 .expect("ephemeral logs"),

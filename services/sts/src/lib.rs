@@ -98,6 +98,7 @@ impl StsProvider {
             principal_arn,
             user_id,
             expires_at_ms: Some(expires_at_ms),
+            session: None,
         };
         Ok(Value::map().with("Credentials", self.issue(cred).await?))
     }
@@ -171,6 +172,10 @@ impl StsProvider {
             principal_arn: arn.clone(),
             user_id: assumed_id.clone(),
             expires_at_ms: Some(ctx.clock.now_millis() + secs * 1000),
+            session: Some(nephos_core::Session {
+                source_arn: Some(role_arn.to_owned()),
+                ..Default::default()
+            }),
         };
         Ok(Value::map()
             .with("Credentials", self.issue(cred).await?)
