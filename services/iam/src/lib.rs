@@ -11,6 +11,8 @@
 //! Each handler module lists the operations it answers (`OPS`) and routes them in its
 //! `handle`; [`IamProvider::handle`] picks the module.
 
+pub mod actions;
+pub mod catalog;
 mod extras;
 pub mod state;
 mod store;

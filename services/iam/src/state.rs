@@ -18,6 +18,48 @@ pub struct Account {
 #[derive(Default)]
 pub struct Core {}
 
+/// A user as the credential report lists it (`extras` builds the report from these).
+#[derive(Debug, Clone, Default)]
+pub struct UserRow {
+    pub name: String,
+    pub arn: String,
+    /// Unix milliseconds.
+    pub created: i64,
+    pub password_last_used: Option<i64>,
+    pub keys: Vec<KeyRow>,
+}
+
+/// One access key of a [`UserRow`].
+#[derive(Debug, Clone, Default)]
+pub struct KeyRow {
+    pub active: bool,
+    /// Unix milliseconds of creation.
+    pub last_rotated: i64,
+    pub last_used: Option<i64>,
+    pub last_used_service: Option<String>,
+    pub last_used_region: Option<String>,
+}
+
+/// What `extras` may ask of the core entities.
+impl Core {
+    /// Whether the account has a user of this name.
+    pub fn has_user(&self, name: &str) -> bool {
+        let _ = name;
+        false
+    }
+
+    /// The user's ARN (`arn:aws:iam::<account>:user/<path><name>`), if the user exists.
+    pub fn user_arn(&self, name: &str) -> Option<String> {
+        let _ = name;
+        None
+    }
+
+    /// Every user, for the credential report.
+    pub fn report_rows(&self) -> Vec<UserRow> {
+        Vec::new()
+    }
+}
+
 impl Account {
     /// Puts back one stored record at start.
     pub fn restore(&self, kind: &str, id: &str, value: serde_json::Value) -> Result<(), String> {

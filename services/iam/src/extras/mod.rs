@@ -10,6 +10,22 @@ pub const OPS: &[&str] = &[];
 #[derive(Default)]
 pub struct State {}
 
+/// What the core entities may ask of this module.
+impl State {
+    /// Whether the user still has resources that block DeleteUser (a login profile, MFA
+    /// devices, SSH keys, signing certificates, service-specific credentials).
+    pub fn user_has_resources(&self, user: &str) -> bool {
+        let _ = user;
+        false
+    }
+
+    /// This module's counts for GetAccountSummary (`MFADevices`, `Providers`,
+    /// `ServerCertificates`, `AccountMFAEnabled`, ...).
+    pub fn summary_counts(&self) -> Vec<(&'static str, i64)> {
+        Vec::new()
+    }
+}
+
 /// Puts back a stored record of a kind this module owns; `Ok(false)` for other kinds.
 pub fn restore(
     _account: &crate::state::Account,
