@@ -23,6 +23,10 @@ pub struct RequestContext {
     pub anonymous: bool,
     /// The caller's ARN (a root user unless the key belongs to an IAM or STS identity).
     pub caller_arn: String,
+    /// The credentials nephos issued (IAM access keys, STS sessions) that signed the
+    /// request: the caller's user id and session facts. `None` for account-number keys
+    /// and in-process calls.
+    pub credential: Option<Arc<crate::Credential>>,
     /// Where the request came from (`aws:SourceIp`).
     pub source_ip: Option<std::net::IpAddr>,
     /// The `Host` the client addressed (`localhost:4566`), for URLs that must route back
@@ -62,6 +66,7 @@ impl RequestContext {
             access_key_id: None,
             anonymous: false,
             caller_arn: format!("arn:aws:iam::{}:root", crate::DEFAULT_ACCOUNT),
+            credential: None,
             source_ip: None,
             host: None,
             wire: None,

@@ -14,6 +14,7 @@ use nephos_core::{AwsError, ByteStream, Credential, Input, Output, RequestContex
 use nephos_model::{Operation, Protocol, ServiceModel};
 use nephos_protocol::{Body, Codec, HttpRequest, HttpResponse, ResponseMeta};
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 /// One request on its way through the stages.
 pub(crate) struct Exchange {
@@ -31,7 +32,7 @@ pub(crate) struct Exchange {
     collected: Option<Bytes>,
     scope: auth::Scope,
     /// Credentials nephos issued for the signing key, when it did.
-    issued: Option<Credential>,
+    issued: Option<Arc<Credential>>,
     /// `-` until a service claims the request.
     pub service: &'static str,
     target: Option<Target>,
@@ -229,7 +230,8 @@ impl Gateway {
         ex.issued = ex
             .scope
             .access_key_id()
-            .and_then(|k| self.credentials.iter().find_map(|s| s.lookup(k)));
+            .and_then(|k| self.credentials.iter().find_map(|s| s.lookup(k)))
+            .map(Arc::new);
     }
 
     /// Expiry of issued credentials always; the signature with `--verify-signatures`,
@@ -253,7 +255,7 @@ impl Gateway {
             default_secret: &self.config.default_secret_key,
             protocol: t.protocol,
             now_ms: self.clock.now_millis(),
-            issued: ex.issued.as_ref(),
+            issued: ex.issued.as_deref(),
             anonymous_allowed: op.authtype.as_deref() == Some("none")
                 || op.auth.iter().any(|a| a == "smithy.api#noAuth"),
             service: ex.service,
@@ -393,6 +395,7 @@ impl Gateway {
             anonymous: key.is_none(),
             access_key_id: key.map(str::to_owned),
             caller_arn,
+            credential: ex.issued.clone(),
             source_ip: ex.remote.map(|a| a.ip()),
             host: ex.host().map(str::to_owned),
             // Only S3 logs requests as sent (server access logs); nothing else pays for this.
