@@ -10,6 +10,7 @@
 //!   in process.
 //! - [`runtime`]: the Lambda Runtime API as typed calls (service side and HTTP side).
 
+mod authz;
 mod clock;
 mod context;
 mod error;
@@ -20,6 +21,7 @@ pub mod runtime;
 mod scoped;
 mod value;
 
+pub use authz::{Authorizer, FactsLookup, ResourceFacts};
 pub use clock::Clock;
 pub use context::{RequestContext, WireSummary};
 pub use error::AwsError;

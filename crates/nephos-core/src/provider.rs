@@ -180,6 +180,14 @@ pub trait Provider: Send + Sync + 'static {
     /// Forgets all state (`POST /_nephos/reset`).
     fn reset(&self) {}
 
+    /// The owner, resource-based policy and tags of the resource `arn` in the caller's
+    /// account and region, for the authorizer under `--enforce-iam`. The default knows
+    /// nothing: no policy, no tags, the caller's own account.
+    fn resource_facts(&self, ctx: &RequestContext, arn: &str) -> crate::ResourceFacts {
+        let _ = (ctx, arn);
+        crate::ResourceFacts::default()
+    }
+
     /// Answers a service's own internal endpoint `/_nephos/<service>/<path>` (an outbox,
     /// a certificate): `Some((status, content type, body))`, or `None` when `path` is not
     /// one of its endpoints.

@@ -159,6 +159,28 @@ pub fn to_aws_error(e: AuthError, protocol: Protocol) -> AwsError {
     err
 }
 
+/// The answer to a key nephos knows and that no longer works (an IAM access key made
+/// inactive or deleted), as each service words an unknown key.
+pub fn invalid_token(service: &str) -> AwsError {
+    match service {
+        "s3" | "s3control" => AwsError::new(
+            403,
+            "InvalidAccessKeyId",
+            "The AWS Access Key Id you provided does not exist in our records.",
+        ),
+        "dynamodb" | "dynamodbstreams" => AwsError::new(
+            400,
+            "UnrecognizedClientException",
+            "The security token included in the request is invalid.",
+        ),
+        _ => AwsError::new(
+            403,
+            "InvalidClientTokenId",
+            "The security token included in the request is invalid.",
+        ),
+    }
+}
+
 /// The checks that apply to a request before its input is read.
 pub struct Check<'a> {
     pub verify_signatures: bool,

@@ -70,6 +70,8 @@ pub struct Gateway {
     config: Config,
     providers: HashMap<&'static str, Arc<dyn Provider>>,
     credentials: Vec<Arc<dyn CredentialStore>>,
+    /// Decides every request of an IAM identity; installed with `--enforce-iam`.
+    authorizer: Option<Arc<dyn nephos_core::Authorizer>>,
     clock: Arc<Clock>,
     storage: Storage,
     log: reqlog::RequestLog,
@@ -81,6 +83,7 @@ impl Gateway {
             config,
             providers: HashMap::new(),
             credentials: Vec::new(),
+            authorizer: None,
             clock,
             storage,
             log: reqlog::RequestLog::from_tracing(),
@@ -98,6 +101,11 @@ impl Gateway {
 
     pub fn add_credentials(&mut self, store: Arc<dyn CredentialStore>) {
         self.credentials.push(store);
+    }
+
+    /// Authorizes every request from the wire with `authorizer` (`--enforce-iam`).
+    pub fn set_authorizer(&mut self, authorizer: Arc<dyn nephos_core::Authorizer>) {
+        self.authorizer = Some(authorizer);
     }
 
     pub fn providers(&self) -> impl Iterator<Item = &Arc<dyn Provider>> {

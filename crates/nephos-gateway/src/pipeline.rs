@@ -41,6 +41,8 @@ pub(crate) struct Exchange {
     verified: Option<nephos_auth::Verified>,
     body: Option<Body>,
     input: Option<Input>,
+    /// What a handler knows of the request, made once the operation is known.
+    ctx: Option<RequestContext>,
 }
 
 /// The service's model and how this request speaks to it.
@@ -94,6 +96,7 @@ impl Exchange {
             verified: None,
             body: None,
             input: None,
+            ctx: None,
         }
     }
 
@@ -125,7 +128,7 @@ impl Gateway {
     pub(crate) async fn serve_service(&self, ex: &mut Exchange) -> Result<Output, Stop> {
         self.read_form(ex).await?;
         self.resolve_service(ex)?;
-        self.identify_caller(ex);
+        self.identify_caller(ex)?;
         self.route_data_plane(ex)?;
         self.serve_raw(ex).await?;
         self.resolve_operation(ex)?;
@@ -134,6 +137,7 @@ impl Gateway {
         self.parse_input(ex)?;
         self.apply_conventions(ex)?;
         self.validate_input(ex)?;
+        self.authorize(ex)?;
         self.invoke(ex).await
     }
 
@@ -225,13 +229,20 @@ impl Gateway {
     }
 
     /// Credentials nephos issued (STS, IAM) for the signing key, which name the caller's
-    /// account and principal.
-    fn identify_caller(&self, ex: &mut Exchange) {
-        ex.issued = ex
-            .scope
-            .access_key_id()
-            .and_then(|k| self.credentials.iter().find_map(|s| s.lookup(k)))
+    /// account and principal. A key IAM made inactive or deleted works no more.
+    fn identify_caller(&self, ex: &mut Exchange) -> Stage {
+        let Some(key) = ex.scope.access_key_id() else {
+            return Ok(());
+        };
+        ex.issued = self
+            .credentials
+            .iter()
+            .find_map(|s| s.lookup(key))
             .map(Arc::new);
+        if ex.issued.is_none() && self.credentials.iter().any(|s| s.revoked(key)) {
+            return Err(Stop::Error(auth::invalid_token(ex.service)));
+        }
+        Ok(())
     }
 
     /// Expiry of issued credentials always; the signature with `--verify-signatures`,
@@ -327,6 +338,30 @@ impl Gateway {
         Ok(())
     }
 
+    /// With `--enforce-iam`, whether the caller's policies (and the resource's) let the
+    /// request through. An account's root and anonymous callers are left to the services
+    /// (resource policies, ACLs), as only IAM identities carry identity policies.
+    fn authorize(&self, ex: &mut Exchange) -> Stage {
+        let Some(authorizer) = &self.authorizer else {
+            return Ok(());
+        };
+        if ex.issued.is_none() {
+            return Ok(());
+        }
+        let op = ex.op();
+        let ctx = self.context(ex, &op.name);
+        let provider = self.providers.get(ex.service);
+        let facts = |arn: &str| {
+            provider.map_or_else(nephos_core::ResourceFacts::default, |p| {
+                p.resource_facts(&ctx, arn)
+            })
+        };
+        let input = ex.input.as_ref().expect("input parsed");
+        let outcome = authorizer.authorize(&ctx, &input.value, &facts);
+        ex.ctx = Some(ctx);
+        outcome.map_err(Stop::Error)
+    }
+
     /// The service's handler, or 501 for an operation it does not implement.
     async fn invoke(&self, ex: &mut Exchange) -> Result<Output, Stop> {
         let op = ex.op();
@@ -335,7 +370,10 @@ impl Gateway {
             .get(ex.service)
             .filter(|p| p.operations().contains(&op.name.as_str()))
             .ok_or_else(|| AwsError::not_implemented(ex.service, &op.name))?;
-        let ctx = self.context(ex, &op.name);
+        let ctx = match ex.ctx.take() {
+            Some(ctx) => ctx,
+            None => self.context(ex, &op.name),
+        };
         let input = ex.input.take().expect("input parsed");
         provider.handle(&ctx, input).await.map_err(|e| {
             if e.status >= 500 && e.status != 501 {

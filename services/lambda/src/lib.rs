@@ -445,6 +445,33 @@ impl Provider for LambdaProvider {
         "lambda"
     }
 
+    fn resource_facts(&self, _ctx: &RequestContext, arn: &str) -> nephos_core::ResourceFacts {
+        // arn:aws:lambda:<region>:<account>:function:<name>[:<qualifier>]
+        let parts: Vec<&str> = arn.split(':').collect();
+        let (Some(region), Some(account), Some(&"function"), Some(name)) =
+            (parts.get(3), parts.get(4), parts.get(5), parts.get(6))
+        else {
+            return nephos_core::ResourceFacts::default();
+        };
+        let region = self.inner.regions.get_for(account, region);
+        let functions = region.functions.lock().unwrap();
+        let Some(f) = functions.get(*name) else {
+            return nephos_core::ResourceFacts::default();
+        };
+        let mut statements: Vec<&serde_json::Value> =
+            f.policies.get("").into_iter().flatten().collect();
+        if let Some(q) = parts.get(7) {
+            statements.extend(f.policies.get(*q).into_iter().flatten());
+        }
+        nephos_core::ResourceFacts {
+            owner: Some((*account).to_owned()),
+            policy: (!statements.is_empty()).then(|| {
+                serde_json::json!({"Version": "2012-10-17", "Statement": statements}).to_string()
+            }),
+            tags: f.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        }
+    }
+
     fn operations(&self) -> &'static [&'static str] {
         OPERATIONS
     }

@@ -178,6 +178,24 @@ impl Provider for S3Provider {
         "s3"
     }
 
+    fn resource_facts(&self, _ctx: &RequestContext, arn: &str) -> nephos_core::ResourceFacts {
+        let Some(name) = arn
+            .strip_prefix("arn:aws:s3:::")
+            .map(|r| r.split('/').next().unwrap_or(r))
+        else {
+            return nephos_core::ResourceFacts::default();
+        };
+        let Some(b) = self.store.bucket(name) else {
+            return nephos_core::ResourceFacts::default();
+        };
+        let m = b.meta.read().unwrap();
+        nephos_core::ResourceFacts {
+            owner: Some(m.owner.clone()),
+            policy: m.policy.clone(),
+            tags: m.tags.clone().unwrap_or_default(),
+        }
+    }
+
     fn operations(&self) -> &'static [&'static str] {
         OPERATIONS
     }

@@ -225,6 +225,22 @@ impl Provider for SnsProvider {
         "sns"
     }
 
+    fn resource_facts(&self, _ctx: &RequestContext, arn: &str) -> nephos_core::ResourceFacts {
+        let Some(a) = state::parse_arn(arn) else {
+            return nephos_core::ResourceFacts::default();
+        };
+        let region = self.inner.region(a.account, a.region);
+        let topics = region.topics.read().unwrap();
+        let Some(t) = topics.get(arn) else {
+            return nephos_core::ResourceFacts::default();
+        };
+        nephos_core::ResourceFacts {
+            owner: Some(a.account.to_owned()),
+            policy: t.attr("Policy").map(str::to_owned),
+            tags: t.tags.clone(),
+        }
+    }
+
     fn operations(&self) -> &'static [&'static str] {
         OPERATIONS
     }

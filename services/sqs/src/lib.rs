@@ -49,6 +49,23 @@ impl Provider for SqsProvider {
         "sqs"
     }
 
+    fn resource_facts(&self, _ctx: &RequestContext, arn: &str) -> nephos_core::ResourceFacts {
+        let Some(q) = self.core.by_arn(arn) else {
+            return nephos_core::ResourceFacts::default();
+        };
+        let inner = q.inner.lock().unwrap();
+        let meta = inner.meta();
+        nephos_core::ResourceFacts {
+            owner: Some(q.account.clone()),
+            policy: meta.attrs.get("Policy").cloned(),
+            tags: meta
+                .tags
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        }
+    }
+
     fn operations(&self) -> &'static [&'static str] {
         &[
             "AddPermission",
