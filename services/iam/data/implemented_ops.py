@@ -59,10 +59,11 @@ def main():
         "/// botocore service name, the operations nephos answers for it.",
         "pub const IMPLEMENTED: &[(&str, &[&str])] = &[",
     ]
+    # Laid out as rustfmt lays it, so `cargo fmt` leaves the file as written.
     for name in sorted(services):
-        lines.append(f"    (\"{name}\", &[")
-        lines.extend(f"        \"{op}\"," for op in sorted(services[name]))
-        lines.append("    ]),")
+        lines += ["    (", f"        \"{name}\",", "        &["]
+        lines.extend(f"            \"{op}\"," for op in sorted(services[name]))
+        lines += ["        ],", "    ),"]
     lines.append("];")
     OUT.write_text("\n".join(lines) + "\n")
     total = sum(len(v) for v in services.values())
