@@ -110,6 +110,29 @@ fn sts() {
     );
     check(
         "sts",
+        "AssumeRoleWithWebIdentity",
+        json!({"RoleArn": role, "RoleSessionName": "web", "WebIdentityToken": "t"}),
+        vec![auth(
+            "sts:AssumeRoleWithWebIdentity",
+            &[role],
+            &[("sts:RoleSessionName", &["web"])],
+        )],
+    );
+    check(
+        "sts",
+        "AssumeRoot",
+        json!({"TargetPrincipal": "444455556666", "TaskPolicyArn": {"arn": "arn:aws:iam::aws:policy/root-task/IAMAuditRootUserCredentials"}}),
+        vec![auth(
+            "sts:AssumeRoot",
+            &["arn:aws:iam::444455556666:root"],
+            &[(
+                "sts:TaskPolicyArn",
+                &["arn:aws:iam::aws:policy/root-task/IAMAuditRootUserCredentials"],
+            )],
+        )],
+    );
+    check(
+        "sts",
         "GetFederationToken",
         json!({"Name": "bob"}),
         vec![auth(
@@ -618,6 +641,45 @@ fn s3_objects() {
         )],
     );
     check(
+        "s3",
+        "CreateBucket",
+        json!({"Bucket": "b", "CreateBucketConfiguration": {"Tags": [{"Key": "team", "Value": "x"}]}}),
+        vec![auth(
+            "s3:CreateBucket",
+            &["arn:aws:s3:::b"],
+            &[("aws:RequestTag/team", &["x"]), ("aws:TagKeys", &["team"])],
+        )],
+    );
+    check(
+        "s3",
+        "PutObject",
+        json!({"Bucket": "b", "Key": "k", "ObjectLockMode": "GOVERNANCE", "ObjectLockRetainUntilDate": "2030-01-01T00:00:00Z"}),
+        vec![
+            auth(
+                "s3:PutObject",
+                &["arn:aws:s3:::b/k"],
+                &[
+                    ("s3:object-lock-mode", &["GOVERNANCE"]),
+                    (
+                        "s3:object-lock-retain-until-date",
+                        &["2030-01-01T00:00:00Z"],
+                    ),
+                ],
+            ),
+            auth(
+                "s3:PutObjectRetention",
+                &["arn:aws:s3:::b/k"],
+                &[
+                    ("s3:object-lock-mode", &["GOVERNANCE"]),
+                    (
+                        "s3:object-lock-retain-until-date",
+                        &["2030-01-01T00:00:00Z"],
+                    ),
+                ],
+            ),
+        ],
+    );
+    check(
         "s3control",
         "PutPublicAccessBlock",
         json!({"AccountId": A, "PublicAccessBlockConfiguration": {}}),
@@ -1046,6 +1108,34 @@ fn dynamodb_partiql_tables_and_streams() {
     );
     check(
         "dynamodb",
+        "RestoreTableFromBackup",
+        json!({"BackupArn": format!("{TABLE}/backup/01"), "TargetTableName": "Copy"}),
+        vec![auth(
+            "dynamodb:RestoreTableFromBackup",
+            &[
+                &format!("{TABLE}/backup/01"),
+                "arn:aws:dynamodb:us-east-1:111122223333:table/Copy",
+            ],
+            &[],
+        )],
+    );
+    // A table shared by a resource policy is named by its ARN: its account, not the
+    // caller's.
+    check(
+        "dynamodb",
+        "DeleteItem",
+        json!({"TableName": "arn:aws:dynamodb:eu-west-1:444455556666:table/Shared", "Key": {"id": {"S": "1"}}}),
+        vec![auth(
+            "dynamodb:DeleteItem",
+            &["arn:aws:dynamodb:eu-west-1:444455556666:table/Shared"],
+            &[
+                ("dynamodb:Attributes", &["id"]),
+                ("dynamodb:LeadingKeys", &["1"]),
+            ],
+        )],
+    );
+    check(
+        "dynamodb",
         "ListTables",
         json!({}),
         vec![auth("dynamodb:ListTables", &["*"], &[])],
@@ -1281,6 +1371,32 @@ fn lambda() {
             "lambda:TagResource",
             &[FUNCTION],
             &[("aws:RequestTag/k", &["v"]), ("aws:TagKeys", &["k"])],
+        )],
+    );
+    check(
+        "lambda",
+        "PutFunctionCodeSigningConfig",
+        json!({"FunctionName": "f", "CodeSigningConfigArn": "arn:aws:lambda:us-east-1:111122223333:code-signing-config:csc-1"}),
+        vec![auth(
+            "lambda:PutFunctionCodeSigningConfig",
+            &[
+                "arn:aws:lambda:us-east-1:111122223333:code-signing-config:csc-1",
+                FUNCTION,
+            ],
+            &[(
+                "lambda:CodeSigningConfigArn",
+                &["arn:aws:lambda:us-east-1:111122223333:code-signing-config:csc-1"],
+            )],
+        )],
+    );
+    check(
+        "lambda",
+        "UpdateEventSourceMapping",
+        json!({"UUID": "u-1", "FunctionName": "f"}),
+        vec![auth(
+            "lambda:UpdateEventSourceMapping",
+            &["arn:aws:lambda:us-east-1:111122223333:event-source-mapping:u-1"],
+            &[("lambda:FunctionArn", &[FUNCTION])],
         )],
     );
     check(
