@@ -106,7 +106,9 @@ impl<'a> Access<'a> {
         self.leading(value);
     }
 
-    /// The attribute names an expression reads or writes, and the legacy lists.
+    /// The attribute names an expression reads or writes, and the legacy lists. Key
+    /// attributes count as accessed: AWS's fine-grained access examples must allow them
+    /// beside the attributes read. Condition and filter expressions do not.
     fn request(&mut self, i: &Value) {
         let names = i.get("ExpressionAttributeNames");
         for member in [

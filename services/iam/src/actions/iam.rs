@@ -198,6 +198,9 @@ pub(super) fn iam(op: &str, cx: &Cx) -> Vec<Plan> {
     vec![plan]
 }
 
+/// STS. AssumeRoleWithSAML and AssumeRoleWithWebIdentity are unsigned on AWS: their
+/// authorization is the role's trust policy alone, evaluated for the action returned
+/// here on the role; AssumeRole needs both the caller's permission and the trust policy.
 pub(super) fn sts(op: &str, cx: &Cx) -> Vec<Plan> {
     let i = cx.input;
     match op {

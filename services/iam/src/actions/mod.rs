@@ -72,8 +72,17 @@ pub struct NoLookup;
 
 impl Lookup for NoLookup {}
 
-/// The authorizations of a request to `service`'s `operation` with `input`, made in
-/// `account` and `region`; empty when the operation needs none.
+/// The authorizations of a request to `service`'s `operation` (botocore names) with
+/// `input`, made in `account` and `region`; empty when the operation needs none
+/// (GetCallerIdentity, GetSessionToken). Every one must be allowed, except that a
+/// DeleteObjects request has one per key, in the request's order, and AWS reports a
+/// denied key in its answer rather than refusing the request.
+///
+/// What the input cannot say is left to the caller: the caller's identity and session
+/// keys (`aws:`), `aws:ResourceTag/...` and `s3:ResourceAccount` (the resource's state),
+/// `iam:PassRole` with `iam:PassedToService` for operations that pass a role, and the
+/// resources of operations that name theirs only by an opaque id (logs GetQueryResults:
+/// `*`).
 pub fn for_request(
     service: &str,
     operation: &str,
