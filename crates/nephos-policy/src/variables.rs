@@ -239,13 +239,24 @@ pub(crate) enum Pattern {
     Any,
     Exact(String),
     Prefix(String),
-    General(Template),
+    /// Anything else; `head` and `tail` are the literal text before the first and
+    /// after the last wildcard (when there are no variables), which every match starts
+    /// and ends with: most non-matching resources fail there, without matching.
+    General {
+        t: Template,
+        head: String,
+        tail: String,
+    },
 }
 
 impl Pattern {
     pub fn compile(t: Template) -> Pattern {
         if t.has_vars() {
-            return Pattern::General(t);
+            return Pattern::General {
+                t,
+                head: String::new(),
+                tail: String::new(),
+            };
         }
         let pieces = t.static_pieces();
         let wilds: usize = pieces
@@ -267,13 +278,36 @@ impl Pattern {
                     Pattern::Prefix(prefix.to_owned())
                 }
             }
-            _ => Pattern::General(t),
+            _ => {
+                let is_wild = |b: u8| b == b'*' || b == b'?';
+                let mut head = String::new();
+                for (s, wild) in &pieces {
+                    match s.bytes().position(is_wild).filter(|_| *wild) {
+                        Some(i) => {
+                            head.push_str(&s[..i]);
+                            break;
+                        }
+                        None => head.push_str(s),
+                    }
+                }
+                let mut tail = String::new();
+                for (s, wild) in pieces.iter().rev() {
+                    match s.bytes().rposition(is_wild).filter(|_| *wild) {
+                        Some(i) => {
+                            tail.insert_str(0, &s[i + 1..]);
+                            break;
+                        }
+                        None => tail.insert_str(0, s),
+                    }
+                }
+                Pattern::General { t, head, tail }
+            }
         }
     }
 
     pub fn var_keys(&self) -> impl Iterator<Item = &str> {
         let t = match self {
-            Pattern::General(t) => Some(t),
+            Pattern::General { t, .. } => Some(t),
             _ => None,
         };
         t.into_iter().flat_map(Template::var_keys)
@@ -289,8 +323,12 @@ impl Pattern {
                 .as_bytes()
                 .get(..p.len())
                 .is_some_and(|head| head.eq_ignore_ascii_case(p.as_bytes())),
-            Pattern::General(t) => {
-                t.matches_glob(action, true, false, &Context::default(), &mut |_| {})
+            Pattern::General { t, head, tail } => {
+                let b = action.as_bytes();
+                b.len() >= head.len() + tail.len()
+                    && b[..head.len()].eq_ignore_ascii_case(head.as_bytes())
+                    && b[b.len() - tail.len()..].eq_ignore_ascii_case(tail.as_bytes())
+                    && t.matches_glob(action, true, false, &Context::default(), &mut |_| {})
             }
         }
     }
@@ -307,7 +345,12 @@ impl Pattern {
             Pattern::Any => true,
             Pattern::Exact(e) => e == resource,
             Pattern::Prefix(p) => resource.starts_with(p.as_str()),
-            Pattern::General(t) => t.matches_glob(resource, false, true, ctx, missing),
+            Pattern::General { t, head, tail } => {
+                resource.len() >= head.len() + tail.len()
+                    && resource.starts_with(head.as_str())
+                    && resource.ends_with(tail.as_str())
+                    && t.matches_glob(resource, false, true, ctx, missing)
+            }
         }
     }
 }
@@ -326,6 +369,31 @@ mod tests {
         t.with_pieces(ctx, &mut |_| {}, |p| {
             p.iter().map(|p| (p.text.to_owned(), p.wild)).collect()
         })
+    }
+
+    #[test]
+    fn pattern_forms() {
+        let ctx = Context::new();
+        let compile = |s: &str| Pattern::compile(Template::parse(s, true));
+        assert!(matches!(compile("*"), Pattern::Any));
+        assert!(matches!(compile("a${*}b"), Pattern::Exact(e) if e == "a*b"));
+        assert!(
+            matches!(compile("arn:aws:s3:::b/*"), Pattern::Prefix(p) if p == "arn:aws:s3:::b/")
+        );
+        let p = compile("arn:aws:s3:::b?/x*y${?}z");
+        let Pattern::General { head, tail, .. } = &p else {
+            panic!("{p:?}");
+        };
+        assert_eq!((head.as_str(), tail.as_str()), ("arn:aws:s3:::b", "y?z"));
+        assert!(p.matches_resource("arn:aws:s3:::b1/x--y?z", &ctx, &mut |_| {}));
+        assert!(!p.matches_resource("arn:aws:s3:::b1/x--yaz", &ctx, &mut |_| {}));
+        assert!(!p.matches_resource("arn:aws:s3:::b/x--y?z", &ctx, &mut |_| {}));
+        let a = compile("S3:*Object?");
+        assert!(a.matches_action("s3:GetObjectS"));
+        assert!(!a.matches_action("s3:GetObject"));
+        assert!(compile("s3:GetObject").matches_action("S3:getobject"));
+        assert!(compile("s3:Get*").matches_action("S3:GETOBJECT"));
+        assert!(!compile("s3:Get*").matches_action("s3:Ge"));
     }
 
     #[test]
