@@ -1,39 +1,109 @@
-//! IAM resource-policy evaluation shared by nephos services (SNS topic policies; any
-//! service whose resources carry a policy document can use it).
+//! The IAM policy engine of nephos: policy documents parsed and checked once, and
+//! evaluated as AWS evaluates them, for IAM itself (validation, the policy simulator),
+//! for the gateway's authorization of every request, and for the resource policies of
+//! services (SNS topics, SQS queues, S3 buckets, Lambda functions).
 //!
-//! A policy is evaluated as IAM evaluates resource-based policies: a statement applies when
-//! its `Principal`/`NotPrincipal`, `Action`/`NotAction`, `Resource`/`NotResource` and every
-//! `Condition` match the request; an applying `Deny` wins over any `Allow`; nothing
-//! applying means no grant. Conditions support the string, ARN, `Null` and `Bool`
-//! operators (with `IfExists` and the `ForAnyValue:`/`ForAllValues:` set prefixes, over
-//! single-valued keys); an operator nephos does not know makes its statement not apply,
-//! so an unknown condition never grants.
+//! # Documents
+//! [`Document::parse`]`(text, kind)` checks a document as IAM does for a
+//! [`PolicyKind`] (`Identity`, `Resource`, `Trust`, `Boundary`, `Session`) and fails
+//! with a [`PolicyError`] carrying IAM's `MalformedPolicyDocument` message;
+//! [`Document::parse_lenient`] reads a resource policy a service stored (never fails;
+//! what it cannot read grants nothing). [`Document::context_keys`] lists the keys a
+//! document reads (GetContextKeysForCustomPolicy), [`Document::principals`] the
+//! principals it names, and [`canonical_len`] is a document's size as IAM's quotas count
+//! it (white space not counted; size limits are the caller's business).
 //!
+//! Statements are compiled at parse time: actions match case-insensitively with
+//! `*`/`?`, resources case-sensitively and ARN segment by segment, principals as
+//! described in [`principal`](crate::principal), conditions with every IAM operator
+//! (`String*`, `Numeric*`, `Date*`, `Bool`, `BinaryEquals`, `IpAddress`/`NotIpAddress`,
+//! `Arn*`, `Null`, each `...IfExists`, the `ForAllValues:`/`ForAnyValue:` qualifiers),
+//! and policy variables (`${aws:username}`, `${aws:PrincipalTag/team, 'default'}`,
+//! `${*}`, `${?}`, `${$}`) in `Resource` and in string, `Bool` and ARN condition values
+//! of `2012-10-17` documents.
+//!
+//! # Requests
+//! A [`Request`] is a [`Principal`], an action, a resource ARN and a [`Context`] of
+//! condition keys (case-insensitive names, one or several values;
+//! [`Context::set_principal`] fills the `aws:Principal*`, `aws:username` and
+//! `aws:userid` keys). A [`PolicySet`] holds the policies that apply: identity policies,
+//! the resource policy, the permissions boundary, session policies, the accounts
+//! involved, whether the caller is a root user, and a session's source. Then:
+//! - [`evaluate`](engine::evaluate) → [`Evaluation`]: the [`Verdict`], the
+//!   [`MatchedStatement`]s (with positions for the simulator), missing context keys,
+//!   the [`DenyReason`] (whose [`DenyReason::phrase`] ends AWS's AccessDenied message)
+//!   and what each kind of policy decided;
+//! - [`authorize`] → `Result<(), DenyReason>`: the same decision, nothing recorded, for
+//!   the request path.
+//!
+//! Principals other than IAM identities and services: [`Principal::anonymous`],
+//! [`Principal::federated`] (an identity provider, for trust policies of
+//! AssumeRoleWithWebIdentity/SAML) and [`Principal::canonical_user`].
+//!
+//! # Service resource policies
 //! Services call each other in process, so a call made *by a service* (S3 publishing an
 //! event to SNS) is marked in the caller ARN of its `RequestContext` with
 //! [`service_caller`]: `<service principal> <source ARN>`, e.g.
 //! `s3.amazonaws.com arn:aws:s3:::bucket`, with the context's account set to the source
 //! resource's owner. [`Caller::from_context`] reads it back, so `{"Service":
 //! "s3.amazonaws.com"}` principals and `aws:SourceArn`/`aws:SourceAccount` conditions
-//! work.
+//! work. [`Policy`], [`evaluate`] and [`allows`] answer what one resource policy says of
+//! a [`Caller`] (a [`Decision`]), through the same engine.
 
+mod condition;
+mod context;
+mod document;
+pub mod engine;
 mod matching;
+mod principal;
+mod validate;
+mod variables;
 
 use std::collections::HashSet;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use matching::arn_like;
+pub use context::Context;
+pub use document::{Document, Effect, PolicyError, PolicyKind, Position, canonical_len};
+pub use engine::{
+    DenyReason, Evaluation, MatchedStatement, PolicySet, Request, Source, Verdict, authorize,
+};
 pub use matching::wildcard;
-use serde_json::Value as Json;
 
 /// Who is asking.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Principal {
-    /// An IAM identity (root or otherwise) of an account.
+    /// An IAM identity (root or otherwise) of an account: `arn` is the root's, a user's,
+    /// an assumed-role session's or a federated user's ARN.
     Aws { account: String, arn: String },
     /// An AWS service acting for a resource (`s3.amazonaws.com` for a bucket).
     Service(String),
+}
+
+impl Principal {
+    /// An unsigned request: matches only `"*"` and `{"AWS": "*"}` principals.
+    pub fn anonymous() -> Principal {
+        Principal::Aws {
+            account: String::new(),
+            arn: String::new(),
+        }
+    }
+
+    pub fn is_anonymous(&self) -> bool {
+        matches!(self, Principal::Aws { account, arn } if account.is_empty() && arn.is_empty())
+    }
+
+    /// An identity provider asking to assume a role (`accounts.google.com`,
+    /// `cognito-identity.amazonaws.com`, `arn:aws:iam::111122223333:saml-provider/x`):
+    /// matches `{"Federated": ...}` principals.
+    pub fn federated(provider: &str) -> Principal {
+        Principal::Service(format!("{}{provider}", principal::FEDERATED))
+    }
+
+    /// An S3 canonical user id: matches `{"CanonicalUser": ...}` principals.
+    pub fn canonical_user(id: &str) -> Principal {
+        Principal::Service(format!("{}{id}", principal::CANONICAL))
+    }
 }
 
 /// The request a policy is asked about.
@@ -139,11 +209,15 @@ impl Caller {
         self
     }
 
-    fn key(&self, name: &str) -> Option<&str> {
-        self.keys
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+    /// The keys as a request context (the first value of a key given twice wins).
+    fn context(&self) -> Context {
+        let mut ctx = Context::new();
+        for (k, v) in &self.keys {
+            if ctx.get(k).is_none() {
+                ctx.set(k, v.as_str());
+            }
+        }
+        ctx
     }
 }
 
@@ -157,23 +231,36 @@ pub enum Decision {
     NoMatch,
 }
 
-/// A policy document parsed once, for resources asked about often (a queue SNS delivers
+/// A resource policy parsed once, for resources asked about often (a queue SNS delivers
 /// to on every publish).
 #[derive(Debug, Clone)]
-pub struct Policy(Json);
+pub struct Policy(Document);
 
 impl Policy {
     /// `None` when the text is not JSON (such a policy grants nothing).
     pub fn parse(text: &str) -> Option<Policy> {
-        serde_json::from_str(text).ok().map(Policy)
+        let json: serde_json::Value = serde_json::from_str(text).ok()?;
+        Some(Policy(Document::from_json(&json, PolicyKind::Resource)))
     }
 
     pub fn evaluate(&self, caller: &Caller, action: &str, resource: &str) -> Decision {
-        evaluate_doc(&self.0, caller, action, resource)
+        let ctx = caller.context();
+        let req = Request {
+            principal: &caller.principal,
+            action,
+            resource,
+            context: &ctx,
+        };
+        engine::resource_decision(&req, &self.0)
     }
 
     pub fn allows(&self, caller: &Caller, action: &str, resource: &str) -> bool {
         self.evaluate(caller, action, resource) == Decision::Allow
+    }
+
+    /// The parsed document.
+    pub fn document(&self) -> &Document {
+        &self.0
     }
 }
 
@@ -185,145 +272,9 @@ pub fn evaluate(policy: &str, caller: &Caller, action: &str, resource: &str) -> 
     }
 }
 
-fn evaluate_doc(doc: &Json, caller: &Caller, action: &str, resource: &str) -> Decision {
-    let statements: Vec<&Json> = match doc.get("Statement") {
-        Some(Json::Array(a)) => a.iter().collect(),
-        Some(s @ Json::Object(_)) => vec![s],
-        _ => return Decision::NoMatch,
-    };
-    let mut decision = Decision::NoMatch;
-    for s in statements {
-        if !applies(s, caller, action, resource) {
-            continue;
-        }
-        match s.get("Effect").and_then(Json::as_str) {
-            Some("Deny") => return Decision::Deny,
-            Some("Allow") => decision = Decision::Allow,
-            _ => {}
-        }
-    }
-    decision
-}
-
 /// Whether `policy` grants the request (an `Allow` applies and no `Deny` does).
 pub fn allows(policy: &str, caller: &Caller, action: &str, resource: &str) -> bool {
     evaluate(policy, caller, action, resource) == Decision::Allow
-}
-
-fn applies(s: &Json, caller: &Caller, action: &str, resource: &str) -> bool {
-    let principal = match (s.get("Principal"), s.get("NotPrincipal")) {
-        (Some(p), None) => principal_matches(p, &caller.principal),
-        (None, Some(np)) => !principal_matches(np, &caller.principal),
-        _ => false,
-    };
-    let action_ok = match (s.get("Action"), s.get("NotAction")) {
-        (Some(a), None) => strings(a).any(|p| action_matches(p, action)),
-        (None, Some(na)) => !strings(na).any(|p| action_matches(p, action)),
-        _ => false,
-    };
-    let resource_ok = match (s.get("Resource"), s.get("NotResource")) {
-        (Some(r), None) => strings(r).any(|p| wildcard(p, resource)),
-        (None, Some(nr)) => !strings(nr).any(|p| wildcard(p, resource)),
-        // Resource policies may leave the resource implicit: the one they are attached to.
-        (None, None) => true,
-        _ => false,
-    };
-    principal && action_ok && resource_ok && conditions_hold(s.get("Condition"), caller)
-}
-
-fn strings(v: &Json) -> Box<dyn Iterator<Item = &str> + '_> {
-    match v {
-        Json::String(s) => Box::new(std::iter::once(s.as_str())),
-        Json::Array(a) => Box::new(a.iter().filter_map(Json::as_str)),
-        _ => Box::new(std::iter::empty()),
-    }
-}
-
-fn principal_matches(p: &Json, principal: &Principal) -> bool {
-    match p {
-        Json::String(s) => s == "*",
-        Json::Object(m) => m.iter().any(|(kind, ids)| {
-            strings(ids).any(|id| match (kind.as_str(), principal) {
-                ("AWS", Principal::Aws { account, arn }) => {
-                    id == "*"
-                        || id == account
-                        || id == arn
-                        || id == format!("arn:aws:iam::{account}:root")
-                }
-                ("Service", Principal::Service(name)) => id == "*" || id.eq_ignore_ascii_case(name),
-                _ => false,
-            })
-        }),
-        _ => false,
-    }
-}
-
-/// `service:Action` patterns: case-insensitive, with wildcards.
-fn action_matches(pattern: &str, action: &str) -> bool {
-    pattern == "*" || wildcard(&pattern.to_ascii_lowercase(), &action.to_ascii_lowercase())
-}
-
-fn conditions_hold(c: Option<&Json>, caller: &Caller) -> bool {
-    let Some(c) = c else {
-        return true;
-    };
-    let Some(blocks) = c.as_object() else {
-        return false;
-    };
-    blocks.iter().all(|(op, block)| {
-        block.as_object().is_some_and(|keys| {
-            keys.iter()
-                .all(|(key, values)| condition(op, caller.key(key), values))
-        })
-    })
-}
-
-/// One condition: operator, the request's value of the key, the policy's values.
-fn condition(op: &str, actual: Option<&str>, values: &Json) -> bool {
-    let op = op
-        .strip_prefix("ForAnyValue:")
-        .or_else(|| op.strip_prefix("ForAllValues:"))
-        .unwrap_or(op);
-    let (op, if_exists) = match op.strip_suffix("IfExists") {
-        Some(base) => (base, true),
-        None => (op, false),
-    };
-    let wanted: Vec<String> = match values {
-        Json::Array(a) => a.iter().filter_map(scalar).collect(),
-        v => scalar(v).into_iter().collect(),
-    };
-    if op == "Null" {
-        // `"Null": {"key": "true"}` holds when the key is absent.
-        return wanted
-            .iter()
-            .any(|w| w.eq_ignore_ascii_case("true") == actual.is_none());
-    }
-    let Some(actual) = actual else {
-        // A missing key satisfies only IfExists and the negated operators.
-        return if_exists || op.contains("Not");
-    };
-    let any = |f: &dyn Fn(&str) -> bool| wanted.iter().any(|w| f(w));
-    match op {
-        "StringEquals" => any(&|w| w == actual),
-        "StringNotEquals" => !any(&|w| w == actual),
-        "StringEqualsIgnoreCase" => any(&|w| w.eq_ignore_ascii_case(actual)),
-        "StringNotEqualsIgnoreCase" => !any(&|w| w.eq_ignore_ascii_case(actual)),
-        "StringLike" => any(&|w| wildcard(w, actual)),
-        "StringNotLike" => !any(&|w| wildcard(w, actual)),
-        "ArnEquals" | "ArnLike" => any(&|w| arn_like(w, actual)),
-        "ArnNotEquals" | "ArnNotLike" => !any(&|w| arn_like(w, actual)),
-        "Bool" => any(&|w| w.eq_ignore_ascii_case(actual)),
-        _ => false,
-    }
-}
-
-fn scalar(v: &Json) -> Option<String> {
-    match v {
-        Json::String(s) => Some(s.clone()),
-        Json::Bool(b) => Some(b.to_string()),
-        Json::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
 }
 
 #[cfg(test)]
