@@ -40,10 +40,13 @@ struct Cli {
     /// With --verify-signatures: the secret key of every access key nephos did not issue.
     #[arg(long, env = "NEPHOS_SECRET_ACCESS_KEY", default_value = "test")]
     secret_access_key: String,
-    /// Refuse what AWS's IAM refuses. Today: deliveries by a service (SNS to a queue, S3
-    /// to a queue or topic) that the target's resource policy does not allow are dropped,
-    /// as on AWS; without the flag they are delivered with a warning naming the missing
-    /// statement.
+    /// Refuse what AWS's IAM refuses: every request signed by an IAM user's key, a role
+    /// session or a federated user is decided by its identity policies, permissions
+    /// boundary, session policies and the resource's policy (decisions are listed at
+    /// /_nephos/iam/decisions); role trust policies are evaluated by STS; deliveries by a
+    /// service (SNS to a queue, S3 to a queue or topic) that the target's resource policy
+    /// does not allow are dropped. Without the flag, account root and every identity may
+    /// do everything, and such deliveries go through with a warning.
     #[arg(long, env = "NEPHOS_ENFORCE_IAM")]
     enforce_iam: bool,
     /// DynamoDB tables in PROVISIONED mode enforce their read and write capacity
@@ -147,6 +150,9 @@ async fn run(cli: Cli, started: Instant) -> Result<(), String> {
         dispatcher.clone(),
     )?);
     gateway.add_credentials(iam.clone());
+    if cli.enforce_iam {
+        gateway.set_authorizer(iam.clone());
+    }
     gateway.register(iam);
     let dynamodb = nephos_dynamodb::DynamoDb::open(storage.clone(), clock.clone())?;
     dynamodb.set_dispatcher(dispatcher.clone());

@@ -18,6 +18,7 @@ mod account;
 pub mod actions;
 mod attach;
 pub mod catalog;
+mod enforce;
 mod extras;
 mod groups;
 mod inline;
@@ -25,6 +26,7 @@ mod keys;
 mod policies;
 mod profiles;
 mod roles;
+mod simulate;
 mod slr;
 pub mod state;
 mod store;
@@ -57,6 +59,7 @@ const MODULE_OPS: &[&[&str]] = &[
     tags::OPS,
     slr::OPS,
     account::OPS,
+    simulate::OPS,
 ];
 
 /// The operations of every handler module, in one list (what `operations()` answers).
@@ -74,6 +77,8 @@ pub struct IamProvider {
     pub(crate) key_index: RwLock<HashMap<String, String>>,
     #[allow(dead_code)]
     pub(crate) dispatcher: Dispatcher,
+    /// The authorizer's caches and decision log (`--enforce-iam`).
+    pub(crate) enforcer: enforce::Enforcer,
 }
 
 /// Who signed a request, as IAM operations that default to the caller see it.
@@ -106,6 +111,7 @@ impl IamProvider {
             store,
             key_index: RwLock::new(key_index),
             dispatcher,
+            enforcer: enforce::Enforcer::default(),
         })
     }
 
@@ -376,6 +382,8 @@ impl Provider for IamProvider {
                 slr::handle(self, ctx, op, i).await?
             } else if account::OPS.contains(&op) {
                 account::handle(self, ctx, op, i).await?
+            } else if simulate::OPS.contains(&op) {
+                simulate::handle(self, ctx, op, i).await?
             } else if extras::OPS.contains(&op) {
                 extras::handle(self, ctx, op, i).await?
             } else {
@@ -388,5 +396,12 @@ impl Provider for IamProvider {
     fn reset(&self) {
         self.accounts.clear();
         self.key_index.write().unwrap().clear();
+    }
+
+    fn internal(&self, method: &str, path: &str, _body: &[u8]) -> Option<(u16, String, Vec<u8>)> {
+        match (method, path) {
+            ("GET", "decisions") => Some((200, "application/json".to_owned(), self.decisions())),
+            _ => None,
+        }
     }
 }
