@@ -413,7 +413,8 @@ pub(crate) fn parse_date(s: &str) -> Option<i128> {
         None => (false, date),
     };
     let mut parts = date.split('-');
-    let (y, m, d) = if !date.contains('-') && date.len() == 8 {
+    let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    let (y, m, d) = if date.len() == 8 && all_digits(date) {
         (
             date[..4].parse::<i64>().ok()?,
             date[4..6].parse::<u32>().ok()?,
@@ -467,7 +468,7 @@ fn parse_time(t: &str) -> Option<i128> {
                     let z = &zone[1..];
                     let (h, m) = match z.split_once(':') {
                         Some((h, m)) => (h, m),
-                        None if z.len() == 4 => (&z[..2], &z[2..]),
+                        None if z.len() == 4 && z.is_ascii() => (&z[..2], &z[2..]),
                         None => (z, "0"),
                     };
                     let (h, m): (i128, i128) = (digits(h)?, digits(m)?);
@@ -484,7 +485,7 @@ fn parse_time(t: &str) -> Option<i128> {
     };
     let (hms, frac) = clock.split_once('.').unwrap_or((clock, ""));
     let mut fields: Vec<&str> = hms.split(':').collect();
-    if fields.len() == 1 && hms.len() == 6 {
+    if fields.len() == 1 && hms.len() == 6 && hms.is_ascii() {
         fields = vec![&hms[..2], &hms[2..4], &hms[4..]];
     }
     if fields.len() > 3 || (fields.len() < 3 && !frac.is_empty()) {
@@ -616,6 +617,10 @@ mod tests {
         assert!(parse_date("sdfdsf").is_none());
         assert!(parse_date("2019-13").is_none());
         assert!(parse_date("1969-12-31T23:59:59Z").unwrap() < 0);
+        // Byte lengths that look like basic forms are not sliced inside characters.
+        assert!(parse_date("€€abT00:00:00Z").is_none());
+        assert!(parse_date("2020-01-01T€€").is_none());
+        assert!(parse_date("2020-01-01T00:00+€a").is_none());
     }
 
     #[test]

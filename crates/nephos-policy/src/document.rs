@@ -150,6 +150,58 @@ pub struct Document {
     version: Option<String>,
     id: Option<String>,
     pub(crate) statements: Vec<Statement>,
+    index: ActionIndex,
+}
+
+/// Which statements can apply to an action of each service the document names, so an
+/// evaluation looks only at those (a user's ten policies of twenty statements over
+/// several services leave a few per request).
+#[derive(Debug, Clone, Default)]
+struct ActionIndex {
+    /// Lowercase service prefix, indices of the statements that may match it (in
+    /// document order).
+    by_vendor: Vec<(String, Vec<u32>)>,
+    /// Statements that may match any service (`*`, `NotAction`, a wildcard in the
+    /// prefix): the candidates for a service no statement names.
+    any: Vec<u32>,
+}
+
+impl ActionIndex {
+    fn build(statements: &[Statement]) -> ActionIndex {
+        let vendors: Vec<Option<Vec<String>>> = statements
+            .iter()
+            .map(|s| match &s.actions {
+                _ if s.never => Some(Vec::new()),
+                Actions::Only(ps) => ps
+                    .iter()
+                    .map(|p| p.vendor().map(str::to_ascii_lowercase))
+                    .collect(),
+                Actions::AllBut(_) => None,
+            })
+            .collect();
+        let mut index = ActionIndex::default();
+        for (i, v) in vendors.iter().enumerate() {
+            match v {
+                None => index.any.push(i as u32),
+                Some(names) => {
+                    for n in names {
+                        if !index.by_vendor.iter().any(|(k, _)| k == n) {
+                            index.by_vendor.push((n.clone(), Vec::new()));
+                        }
+                    }
+                }
+            }
+        }
+        for (name, list) in &mut index.by_vendor {
+            *list = vendors
+                .iter()
+                .enumerate()
+                .filter(|(_, v)| v.as_ref().is_none_or(|names| names.contains(name)))
+                .map(|(i, _)| i as u32)
+                .collect();
+        }
+        index
+    }
 }
 
 impl Document {
@@ -187,6 +239,7 @@ impl Document {
             version: None,
             id: None,
             statements: Vec::new(),
+            index: ActionIndex::default(),
         }
     }
 
@@ -208,8 +261,20 @@ impl Document {
             kind,
             version,
             id: top.get("Id").and_then(Json::as_str).map(str::to_owned),
+            index: ActionIndex::build(&statements),
             statements,
         }
+    }
+
+    /// Indices of the statements that may apply to `action`, in document order.
+    #[inline]
+    pub(crate) fn candidates(&self, action: &str) -> &[u32] {
+        let vendor = action.split(':').next().unwrap_or(action);
+        self.index
+            .by_vendor
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(vendor))
+            .map_or(&self.index.any, |(_, list)| list)
     }
 
     pub fn kind(&self) -> PolicyKind {
@@ -577,6 +642,26 @@ mod tests {
                 Position { line: 7, column: 6 }
             )
         );
+    }
+
+    #[test]
+    fn action_index() {
+        let json: Json = serde_json::from_str(
+            r#"{"Version":"2012-10-17","Statement":[
+                {"Effect":"Allow","Action":"s3:Get*","Resource":"*"},
+                {"Effect":"Allow","Action":"*","Resource":"*"},
+                {"Effect":"Deny","NotAction":"ec2:*","Resource":"*"},
+                {"Effect":"Allow","Action":["SQS:Send*","s3:Put*"],"Resource":"*"},
+                {"Effect":"Allow","Action":"sq?:x","Resource":"*"},
+                {"Effect":"Allow","Action":"iam:GetUser","Resource":"*"}]}"#,
+        )
+        .unwrap();
+        // Leniently: IAM itself refuses a wildcard in a service prefix.
+        let d = Document::from_json(&json, PolicyKind::Identity);
+        assert_eq!(d.candidates("S3:GetObject"), [0, 1, 2, 3, 4]);
+        assert_eq!(d.candidates("sqs:SendMessage"), [1, 2, 3, 4]);
+        assert_eq!(d.candidates("ec2:RunInstances"), [1, 2, 4]);
+        assert_eq!(d.candidates("iam:getuser"), [1, 2, 4, 5]);
     }
 
     #[test]

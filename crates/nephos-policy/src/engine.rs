@@ -236,7 +236,9 @@ fn evaluate_kind<'a>(
     let mut o = Outcome::default();
     for &(id, doc) in docs {
         let names = doc.kind().names_principals();
-        for (index, st) in doc.statements.iter().enumerate() {
+        for &index in doc.candidates(req.action) {
+            let index = index as usize;
+            let st = &doc.statements[index];
             if st.never || !st.action_matches(req.action) {
                 continue;
             }

@@ -14,8 +14,9 @@
 //! it (white space not counted; size limits are the caller's business).
 //!
 //! Statements are compiled at parse time: actions match case-insensitively with
-//! `*`/`?`, resources case-sensitively and ARN segment by segment, principals as
-//! described in [`principal`](crate::principal), conditions with every IAM operator
+//! `*`/`?`, resources case-sensitively and ARN segment by segment, principals as IAM
+//! names them (an account id or root ARN names the account, a role ARN its sessions,
+//! `NotPrincipal` the whole identity chain), conditions with every IAM operator
 //! (`String*`, `Numeric*`, `Date*`, `Bool`, `BinaryEquals`, `IpAddress`/`NotIpAddress`,
 //! `Arn*`, `Null`, each `...IfExists`, the `ForAllValues:`/`ForAnyValue:` qualifiers),
 //! and policy variables (`${aws:username}`, `${aws:PrincipalTag/team, 'default'}`,
@@ -210,7 +211,7 @@ impl Caller {
     }
 
     /// The keys as a request context (the first value of a key given twice wins).
-    fn context(&self) -> Context {
+    pub fn context(&self) -> Context {
         let mut ctx = Context::new();
         for (k, v) in &self.keys {
             if ctx.get(k).is_none() {

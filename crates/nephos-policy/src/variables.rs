@@ -305,6 +305,18 @@ impl Pattern {
         }
     }
 
+    /// For an action pattern: the service prefix every action it matches has, when
+    /// the pattern spells it out (`s3` of `s3:Get*`; none for `*` or `s3*:Get`).
+    pub fn vendor(&self) -> Option<&str> {
+        let literal = match self {
+            Pattern::Any => return None,
+            Pattern::Exact(e) => return Some(e.split(':').next().unwrap_or(e)),
+            Pattern::Prefix(p) => p,
+            Pattern::General { head, .. } => head,
+        };
+        literal.split_once(':').map(|(v, _)| v)
+    }
+
     pub fn var_keys(&self) -> impl Iterator<Item = &str> {
         let t = match self {
             Pattern::General { t, .. } => Some(t),
