@@ -45,8 +45,7 @@ impl Store {
         for (k, v) in self.storage.load(TABLE).map_err(|e| e.to_string())? {
             let k = String::from_utf8_lossy(&k).into_owned();
             let mut parts = k.splitn(3, '\t');
-            let (Some(a), Some(kind), Some(id)) = (parts.next(), parts.next(), parts.next())
-            else {
+            let (Some(a), Some(kind), Some(id)) = (parts.next(), parts.next(), parts.next()) else {
                 continue;
             };
             let value = serde_json::from_slice(&v).map_err(|e| e.to_string())?;
