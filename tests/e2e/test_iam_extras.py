@@ -2,8 +2,6 @@
 profiles and the password policy, virtual MFA, OIDC and SAML providers, server and
 signing certificates, SSH keys, service-specific credentials, the account alias, the
 credential report, STS preferences, and the Organizations-only operations.
-
-Tests that need IAM users are skipped until the users of the iamcore branch are merged.
 """
 
 import base64
@@ -20,8 +18,6 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
-
-needs_users = pytest.mark.skip(reason="needs users from the iamcore branch")
 
 
 def error(exc):
@@ -176,7 +172,6 @@ def test_root_names_a_user_for_login_profiles_and_cannot_change_a_password(nepho
     assert error(e) == ("InvalidUserType", "Only IAM Users can change their own password.", 400)
 
 
-@needs_users
 def test_login_profile_lifecycle(nephos, account):
     iam = nephos.client("iam", account=account)
     iam.create_user(UserName="alice")
@@ -205,7 +200,6 @@ def test_login_profile_lifecycle(nephos, account):
     iam.delete_user(UserName="alice")
 
 
-@needs_users
 def test_passwords_follow_the_policy(nephos, account):
     iam = nephos.client("iam", account=account)
     iam.create_user(UserName="bob")
@@ -233,7 +227,6 @@ def test_passwords_follow_the_policy(nephos, account):
     assert error(e)[0] == "PasswordPolicyViolation"
 
 
-@needs_users
 def test_users_change_their_own_password(nephos, account):
     iam = nephos.client("iam", account=account)
     iam.create_user(UserName="carol")
@@ -346,7 +339,6 @@ def test_mfa_needs_a_user_and_the_root_has_no_devices(nephos, account):
     assert error(e)[0] == "NoSuchEntity"
 
 
-@needs_users
 def test_enable_resync_and_deactivate_a_virtual_mfa(nephos, account):
     iam = nephos.client("iam", account=account)
     iam.create_user(UserName="dave")
@@ -591,7 +583,6 @@ def ssh_rsa_key(bits=2048):
     return key, line, fingerprint
 
 
-@needs_users
 def test_ssh_public_key_lifecycle(nephos, account):
     iam = nephos.client("iam", account=account)
     iam.create_user(UserName="erin")
@@ -624,7 +615,6 @@ def test_ssh_public_key_lifecycle(nephos, account):
     assert error(e) == ("NoSuchEntity", f"The Public Key with id {kid} cannot be found.", 404)
 
 
-@needs_users
 def test_signing_certificate_lifecycle(nephos, account):
     iam = nephos.client("iam", account=account)
     iam.create_user(UserName="frank")
@@ -652,7 +642,6 @@ def test_signing_certificate_lifecycle(nephos, account):
     )
 
 
-@needs_users
 def test_service_specific_credential_lifecycle(nephos, account):
     iam = nephos.client("iam", account=account)
     iam.create_user(UserName="gina")
@@ -745,7 +734,6 @@ def test_credential_report(start_nephos, account):
     assert iam.generate_credential_report()["State"] == "STARTED"
 
 
-@needs_users
 def test_credential_report_lists_users(nephos, account):
     iam = nephos.client("iam", account=account)
     iam.create_user(UserName="hank")
@@ -767,7 +755,6 @@ def test_sts_preferences(nephos, account):
     assert error(e)[0] in ("ValidationError", "ParamValidation")
 
 
-@needs_users
 def test_sts_preferences_show_in_the_account_summary(nephos, account):
     iam = nephos.client("iam", account=account)
     assert iam.get_account_summary()["SummaryMap"]["GlobalEndpointTokenVersion"] == 1
