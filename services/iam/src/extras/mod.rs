@@ -158,6 +158,37 @@ impl State {
             || self.service_creds.values().any(|c| c.user == user)
     }
 
+    /// Moves the user's resources to its new name (UpdateUser's NewUserName), returning
+    /// the records to store with the rename.
+    pub fn rename_user(&mut self, account: &str, old: &str, new: &str) -> Vec<Change> {
+        let mut changes = Vec::new();
+        if let Some(mut l) = self.logins.remove(old) {
+            l.user = new.to_owned();
+            changes.push(Change::delete(account, login::KIND, old));
+            changes.push(Change::put(account, login::KIND, new, &l));
+            self.logins.insert(new.to_owned(), l);
+        }
+        for d in self.mfa.values_mut() {
+            if d.user.as_deref() == Some(old) {
+                d.user = Some(new.to_owned());
+                changes.push(Change::put(account, mfa::KIND, &d.serial, &*d));
+            }
+        }
+        for k in self.ssh_keys.values_mut().filter(|k| k.user == old) {
+            k.user = new.to_owned();
+            changes.push(Change::put(account, ssh::KIND, &k.id, &*k));
+        }
+        for c in self.signing_certs.values_mut().filter(|c| c.user == old) {
+            c.user = new.to_owned();
+            changes.push(Change::put(account, certificates::SIGNING_KIND, &c.id, &*c));
+        }
+        for c in self.service_creds.values_mut().filter(|c| c.user == old) {
+            c.user = new.to_owned();
+            changes.push(Change::put(account, service_credentials::KIND, &c.id, &*c));
+        }
+        changes
+    }
+
     /// This module's counts for GetAccountSummary (`MFADevices`, `Providers`,
     /// `ServerCertificates`, `AccountMFAEnabled`, ...).
     pub fn summary_counts(&self) -> Vec<(&'static str, i64)> {
@@ -592,6 +623,27 @@ mod tests {
             ],
         );
         assert_eq!(t.merge(&dup).unwrap_err().code, "InvalidInput");
+    }
+
+    #[test]
+    fn renamed_users_keep_their_resources() {
+        let mut s = State::default();
+        s.ssh_keys.insert(
+            "K".into(),
+            ssh::SshKey {
+                id: "K".into(),
+                user: "old".into(),
+                n: vec![1],
+                e: vec![3],
+                fingerprint: String::new(),
+                active: true,
+                uploaded: 0,
+            },
+        );
+        assert!(s.user_has_resources("old"));
+        let changes = s.rename_user("123456789012", "old", "new");
+        assert_eq!(changes.len(), 1);
+        assert!(s.user_has_resources("new") && !s.user_has_resources("old"));
     }
 
     #[test]
