@@ -390,3 +390,6 @@ impl Provider for IamProvider {
         self.key_index.write().unwrap().clear();
     }
 }
+
+#[cfg(test)]
+mod tests;
