@@ -405,3 +405,6 @@ impl Provider for IamProvider {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

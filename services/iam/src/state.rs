@@ -72,7 +72,7 @@ pub struct LastUsed {
     pub region: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 pub struct AccessKey {
     pub id: String,
     /// Kept to verify signatures; never logged.
@@ -81,6 +81,18 @@ pub struct AccessKey {
     pub created: i64,
     #[serde(default)]
     pub last_used: Option<LastUsed>,
+}
+
+/// Written without its secret, so a debug print never leaks it.
+impl std::fmt::Debug for AccessKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccessKey")
+            .field("id", &self.id)
+            .field("active", &self.active)
+            .field("created", &self.created)
+            .field("last_used", &self.last_used)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -168,13 +168,11 @@ async fn update_user(p: &IamProvider, ctx: &RequestContext, i: &Value) -> Result
 async fn delete_user(p: &IamProvider, ctx: &RequestContext, i: &Value) -> Result<Value, AwsError> {
     let name = i.str("UserName").unwrap_or_default();
     // The extras' resources (login profile, MFA devices, SSH keys, certificates,
-    // service-specific credentials) block the deletion too.
-    let has_extras = p
-        .account(ctx)
-        .extras
-        .read()
-        .unwrap()
-        .user_has_resources(name);
+    // service-specific credentials) block the deletion too; they know the user by the
+    // name it was created with.
+    let acct = p.account(ctx);
+    let stored = acct.core.read().unwrap().user(name)?.name.clone();
+    let has_extras = acct.extras.read().unwrap().user_has_resources(&stored);
     p.write(ctx, |tx| {
         let u = tx.core.user(name)?;
         let conflict = if !u.keys.is_empty() {
