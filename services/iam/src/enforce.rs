@@ -13,7 +13,7 @@ use crate::IamProvider;
 use crate::actions::{self, Authorization, Lookup};
 use nephos_core::{AwsError, Credential, FactsLookup, RequestContext, ResourceFacts, Value};
 use nephos_policy::{
-    Context, DenyReason, Document, Evaluation, PolicySet, Principal, Request, Verdict,
+    Context, DenyReason, Document, Evaluation, PolicyKind, PolicySet, Principal, Request, Verdict,
 };
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, RwLock};
@@ -108,10 +108,7 @@ impl IamProvider {
             return Some(c.clone());
         }
         let p = self.principal_policies(arn)?;
-        let compile = |(id, text): (String, String)| {
-            let doc = Document::parse_lenient(&text);
-            (id, doc)
-        };
+        let compile = |(id, text): (String, String)| (id, lenient(&text, PolicyKind::Identity));
         let c = Arc::new(Compiled {
             generation,
             identity: p.identity.into_iter().map(compile).collect(),
@@ -145,12 +142,12 @@ impl IamProvider {
         }
         let mut docs = Vec::new();
         for (i, text) in s.policies.iter().enumerate() {
-            docs.push((format!("session/{i}"), Document::parse_lenient(text)));
+            docs.push((format!("session/{i}"), lenient(text, PolicyKind::Session)));
         }
         for arn in &s.policy_arns {
             // A managed policy that no longer exists grants nothing.
             let text = self.managed_policy_text(arn).unwrap_or_default();
-            docs.push((arn.clone(), Document::parse_lenient(&text)));
+            docs.push((arn.clone(), lenient(&text, PolicyKind::Session)));
         }
         let d = Arc::new(SessionDocs(docs));
         let mut map = self.enforcer.sessions.write().unwrap();
@@ -425,6 +422,15 @@ impl Entry {
             "matched": matched,
             "missing_context_keys": self.missing,
         })
+    }
+}
+
+/// A stored document of `kind`, read leniently: IAM validated it on the way in, and a
+/// statement that cannot be read grants nothing.
+pub(crate) fn lenient(text: &str, kind: PolicyKind) -> Document {
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(json) => Document::from_json(&json, kind),
+        Err(_) => Document::from_json(&serde_json::Value::Null, kind),
     }
 }
 

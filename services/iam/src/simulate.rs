@@ -82,7 +82,7 @@ fn principal_inputs(p: &IamProvider, arn: &str) -> Result<(Vec<Input>, Option<In
             (parts.nth(1).unwrap_or_default().to_owned(), kind)
         };
         let doc = Document::parse(&text, PolicyKind::Identity)
-            .unwrap_or_else(|_| Document::parse_lenient(&text));
+            .unwrap_or_else(|_| crate::enforce::lenient(&text, PolicyKind::Identity));
         Input { id, kind, doc }
     };
     let identity = policies.identity.into_iter().map(describe).collect();
