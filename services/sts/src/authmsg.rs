@@ -77,3 +77,35 @@ pub(crate) fn decode(secrets: &Secrets, input: &Value) -> Result<Value, AwsError
         .map_err(|_| invalid())?;
     Ok(Value::map().with("DecodedMessage", text))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_open_only_where_they_were_sealed() {
+        let secrets = Secrets::open(nephos_storage::Storage::ephemeral()).unwrap();
+        let json = r#"{"allowed":false,"explicitDeny":false,"matchedStatements":{"items":[]}}"#;
+        let sealed = encode(&secrets, json);
+        assert!(!sealed.contains('=') && !sealed.contains('+') && !sealed.contains('/'));
+        let input = Value::map().with("EncodedMessage", sealed.as_str());
+        assert_eq!(
+            decode(&secrets, &input).unwrap().str("DecodedMessage"),
+            Some(json)
+        );
+        // Sealed twice, two different texts (a fresh nonce each time).
+        assert_ne!(encode(&secrets, json), sealed);
+        // Another key, or one altered character, and it does not open.
+        let other = Secrets::open(nephos_storage::Storage::ephemeral()).unwrap();
+        assert_eq!(
+            decode(&other, &input).unwrap_err().code,
+            "InvalidAuthorizationMessageException"
+        );
+        let mut altered = sealed.into_bytes();
+        let last = altered.len() - 2;
+        altered[last] = if altered[last] == b'A' { b'B' } else { b'A' };
+        let altered = String::from_utf8(altered).unwrap();
+        let input = Value::map().with("EncodedMessage", altered.as_str());
+        assert!(decode(&secrets, &input).is_err());
+    }
+}

@@ -99,8 +99,12 @@ impl Secrets {
         Ok(&self.signing)
     }
 
-    /// The issuer's public key as an uncompressed P-256 point (`04 || x || y`).
+    /// The issuer's public key as an uncompressed P-256 point (`04 || x || y`). Once
+    /// published the key must stay, so it is stored (again, after a reset) first.
     pub(crate) fn signing_public_point(&self) -> &[u8] {
+        if let Err(e) = self.save_if_needed() {
+            tracing::error!(error = %e, "storing STS's keys failed");
+        }
         self.signing.public_key().as_ref()
     }
 
