@@ -125,7 +125,8 @@ def test_session_tags_and_transitive_tags_in_a_chain(nephos, account):
     )
     tagged_size = out["PackedPolicySize"]
     assert tagged_size > 0
-    assert sts.assume_role(RoleArn=arn, RoleSessionName="t0")["PackedPolicySize"] == 0
+    # Without session policies or tags there is no packed size to report.
+    assert "PackedPolicySize" not in sts.assume_role(RoleArn=arn, RoleSessionName="t0")
     hop = client_of(nephos, out["Credentials"])
     # Only the transitive tag passes down the chain (it fills part of the packed size)...
     chained = hop.assume_role(RoleArn=arn, RoleSessionName="t2")

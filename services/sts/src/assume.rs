@@ -185,8 +185,10 @@ impl StsProvider {
         let (credentials, user) = self.issue_role_session(ctx, session).await?;
         let mut out = Value::map()
             .with("Credentials", credentials)
-            .with("AssumedRoleUser", user)
-            .with("PackedPolicySize", packed);
+            .with("AssumedRoleUser", user);
+        if let Some(size) = packed {
+            out.insert("PackedPolicySize", size);
+        }
         if let Some(id) = identity {
             out.insert("SourceIdentity", id);
         }

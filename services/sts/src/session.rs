@@ -160,14 +160,16 @@ pub(crate) fn packed_percent(policies: &Policies, tags: &[(String, String)]) -> 
     percent as i64
 }
 
-/// Refuses what does not fit, as `PackedPolicyTooLarge`.
+/// Refuses what does not fit, as `PackedPolicyTooLarge`; else the `PackedPolicySize` to
+/// answer, which AWS answers only when the session has policies or tags.
 pub(crate) fn check_packed(
     policies: &Policies,
     tags: &[(String, String)],
-) -> Result<i64, AwsError> {
+) -> Result<Option<i64>, AwsError> {
     let percent = packed_percent(policies, tags);
     if percent <= 100 {
-        return Ok(percent);
+        let any = !(policies.documents.is_empty() && policies.arns.is_empty() && tags.is_empty());
+        return Ok(any.then_some(percent));
     }
     let message = if policies.documents.is_empty() && policies.arns.is_empty() {
         format!("Packed size of session tags consumes {percent}% of allotted space.")

@@ -100,15 +100,18 @@ impl StsProvider {
                 ..Default::default()
             },
         );
-        Ok(Value::map()
+        let mut out = Value::map()
             .with("Credentials", self.issued.issue(cred, now).await?)
             .with(
                 "FederatedUser",
                 Value::map()
                     .with("FederatedUserId", user_id)
                     .with("Arn", arn),
-            )
-            .with("PackedPolicySize", packed))
+            );
+        if let Some(size) = packed {
+            out.insert("PackedPolicySize", size);
+        }
+        Ok(out)
     }
 
     /// AssumeRoot is for an organization's management account (or a delegated

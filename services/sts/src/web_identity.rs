@@ -259,9 +259,11 @@ impl StsProvider {
             .with("Credentials", credentials)
             .with("SubjectFromWebIdentityToken", subject)
             .with("AssumedRoleUser", user)
-            .with("PackedPolicySize", packed)
             .with("Provider", provider)
             .with("Audience", audience);
+        if let Some(size) = packed {
+            out.insert("PackedPolicySize", size);
+        }
         if let Some(id) = source_identity {
             out.insert("SourceIdentity", id);
         }

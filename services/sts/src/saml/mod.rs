@@ -489,12 +489,14 @@ impl StsProvider {
         let mut out = Value::map()
             .with("Credentials", credentials)
             .with("AssumedRoleUser", user)
-            .with("PackedPolicySize", packed)
             .with("Subject", a.subject)
             .with("SubjectType", subject_type)
             .with("Issuer", a.issuer)
             .with("Audience", audience)
             .with("NameQualifier", name_qualifier);
+        if let Some(size) = packed {
+            out.insert("PackedPolicySize", size);
+        }
         if let Some(id) = source_identity {
             out.insert("SourceIdentity", id);
         }
