@@ -409,7 +409,9 @@ def test_sessions_keys_and_issuers_survive_a_restart_and_reset_forgets_sessions(
     # The session is forgotten: its key is now just some other key of the default account.
     assert client_of(server, creds).get_caller_identity()["Arn"] == "arn:aws:iam::000000000000:root"
     assert server.internal("/_nephos/sts/oidc/issuers")["issuers"] == []
-    # The signing key is kept through a reset and written again, so it survives restarts.
+    # The signing key outlives the reset in memory; once published again it is stored
+    # again, and survives restarts.
+    assert server.internal("/_nephos/sts/oidc/jwks.json") == jwks
     server.stop()
     server.start()
     assert server.internal("/_nephos/sts/oidc/jwks.json") == jwks

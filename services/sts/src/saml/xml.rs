@@ -11,6 +11,9 @@ use quick_xml::events::{BytesStart, Event};
 use std::collections::BTreeMap;
 
 pub(crate) const XML_NS: &str = "http://www.w3.org/XML/1998/namespace";
+/// SAML responses nest a dozen elements deep; the tree is walked recursively, so a
+/// document nested deeper than this is refused rather than allowed to exhaust a stack.
+const MAX_DEPTH: usize = 64;
 
 #[derive(Debug, Clone)]
 pub(crate) enum Node {
@@ -204,7 +207,12 @@ pub(crate) fn parse(text: &str) -> Result<Element, String> {
             }
         };
         match event {
-            Event::Start(s) => stack.push(element(&s)?),
+            Event::Start(s) => {
+                if stack.len() >= MAX_DEPTH {
+                    return Err("the document is nested too deeply".into());
+                }
+                stack.push(element(&s)?);
+            }
             Event::Empty(s) => {
                 let e = element(&s)?;
                 if stack.is_empty() {
@@ -477,5 +485,7 @@ mod tests {
         assert!(parse("<r><s></r>").is_err());
         assert!(parse("<r/><s/>").is_err());
         assert!(parse(r#"<r a="1" a="2"/>"#).is_err());
+        let deep = format!("{}{}", "<a>".repeat(10_000), "</a>".repeat(10_000));
+        assert!(parse(&deep).is_err());
     }
 }
