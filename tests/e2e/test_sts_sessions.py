@@ -462,3 +462,79 @@ def test_aws_cli_assume_role(nephos, account):
     assert out["AssumedRoleUser"]["Arn"] == f"arn:aws:sts::{account}:assumed-role/cli/cli-session"
     assert out["SourceIdentity"] == "ci-bot"
     assert out["PackedPolicySize"] > 0
+
+
+def test_trust_policies_decide_under_enforce_iam(start_nephos):
+    server = start_nephos("--enforce-iam", "--quiet")
+    account = "210987654323"
+    iam = server.client("iam", account=account)
+    try:
+        iam.create_user(UserName="dev")
+    except ClientError as e:
+        if unimplemented(e):
+            pytest.skip("IAM does not implement users yet")
+        raise
+    iam.put_user_policy(
+        UserName="dev",
+        PolicyName="assume",
+        PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:*", "Resource": "*"}]}
+        ),
+    )
+    key = iam.create_access_key(UserName="dev")["AccessKey"]
+    user_arn = f"arn:aws:iam::{account}:user/dev"
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": user_arn},
+                "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"sts:ExternalId": "shared-secret"}},
+            }
+        ],
+    }
+    role = iam.create_role(RoleName="guarded", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    as_user = client_of(server, {**key, "SessionToken": None})
+    with pytest.raises(ClientError) as e:
+        as_user.assume_role(RoleArn=role, RoleSessionName="no-id")
+    assert error(e) == (
+        "AccessDenied",
+        f"User: {user_arn} is not authorized to perform: sts:AssumeRole on resource: {role}",
+    )
+    out = as_user.assume_role(RoleArn=role, RoleSessionName="with-id", ExternalId="shared-secret")
+    assert out["AssumedRoleUser"]["Arn"] == f"arn:aws:sts::{account}:assumed-role/guarded/with-id"
+    # Session tags need sts:TagSession in the trust policy too.
+    with pytest.raises(ClientError) as e:
+        as_user.assume_role(
+            RoleArn=role, RoleSessionName="tagged", ExternalId="shared-secret",
+            Tags=[{"Key": "team", "Value": "a"}],
+        )
+    assert error(e) == (
+        "AccessDenied",
+        f"User: {user_arn} is not authorized to perform: sts:TagSession on resource: {role}",
+    )
+    # The account's root user may not assume roles at all.
+    with pytest.raises(ClientError) as e:
+        server.client("sts", account=account).assume_role(RoleArn=role, RoleSessionName="root")
+    assert error(e) == ("AccessDenied", "Roles may not be assumed by root accounts.")
+    # A role trusted by a role: its sessions (a chain) are let in by the role's ARN.
+    trust_role = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": role}, "Action": "sts:AssumeRole"}],
+    }
+    second = iam.create_role(RoleName="second", AssumeRolePolicyDocument=json.dumps(trust_role))[
+        "Role"
+    ]["Arn"]
+    iam.put_role_policy(
+        RoleName="guarded",
+        PolicyName="chain",
+        PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}]}
+        ),
+    )
+    chained = client_of(server, out["Credentials"]).assume_role(RoleArn=second, RoleSessionName="hop")
+    assert chained["AssumedRoleUser"]["Arn"] == f"arn:aws:sts::{account}:assumed-role/second/hop"
+    with pytest.raises(ClientError) as e:
+        as_user.assume_role(RoleArn=second, RoleSessionName="direct")
+    assert error(e)[0] == "AccessDenied"
