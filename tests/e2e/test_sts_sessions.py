@@ -538,3 +538,74 @@ def test_trust_policies_decide_under_enforce_iam(start_nephos):
     with pytest.raises(ClientError) as e:
         as_user.assume_role(RoleArn=second, RoleSessionName="direct")
     assert error(e)[0] == "AccessDenied"
+
+
+def totp(seed_b32, at):
+    """RFC 6238 code (30 s steps, HMAC-SHA1, six digits) of a base32 seed at Unix time `at`."""
+    import base64
+    import hashlib
+    import hmac
+    import struct
+
+    key = base64.b32decode(seed_b32 + b"=" * (-len(seed_b32) % 8))
+    mac = hmac.new(key, struct.pack(">Q", int(at) // 30), hashlib.sha1).digest()
+    offset = mac[-1] & 0x0F
+    return f"{(struct.unpack('>I', mac[offset:offset + 4])[0] & 0x7FFFFFFF) % 1_000_000:06d}"
+
+
+def test_mfa_of_a_users_device_under_enforce_iam(start_nephos):
+    server = start_nephos("--enforce-iam", "--quiet")
+    account = "210987654324"
+    iam = server.client("iam", account=account)
+    try:
+        iam.create_user(UserName="ops")
+        device = iam.create_virtual_mfa_device(VirtualMFADeviceName="ops-phone")["VirtualMFADevice"]
+    except ClientError as e:
+        if unimplemented(e):
+            pytest.skip("IAM does not implement users or MFA devices yet")
+        raise
+    now = server.internal("/_nephos/clock")["now_ms"] / 1000
+    seed = device["Base32StringSeed"]
+    iam.enable_mfa_device(
+        UserName="ops", SerialNumber=device["SerialNumber"],
+        AuthenticationCode1=totp(seed, now - 30), AuthenticationCode2=totp(seed, now),
+    )
+    iam.put_user_policy(
+        UserName="ops", PolicyName="sts",
+        PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:*", "Resource": "*"}]}
+        ),
+    )
+    key = iam.create_access_key(UserName="ops")["AccessKey"]
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": account},
+                "Action": "sts:AssumeRole",
+                "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}},
+            }
+        ],
+    }
+    role = iam.create_role(RoleName="mfa-only", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    as_user = client_of(server, {**key, "SessionToken": None})
+    with pytest.raises(ClientError) as e:
+        as_user.assume_role(RoleArn=role, RoleSessionName="no-mfa")
+    assert error(e)[0] == "AccessDenied"
+    code = totp(seed, now)
+    out = as_user.assume_role(
+        RoleArn=role, RoleSessionName="with-mfa", SerialNumber=device["SerialNumber"], TokenCode=code
+    )
+    assert out["AssumedRoleUser"]["Arn"].endswith("assumed-role/mfa-only/with-mfa")
+    # A session token made with MFA carries it into AssumeRole.
+    session = as_user.get_session_token(SerialNumber=device["SerialNumber"], TokenCode=code)
+    assert client_of(server, session["Credentials"]).assume_role(RoleArn=role, RoleSessionName="via-session")
+    # Another user's device is not this user's.
+    with pytest.raises(ClientError) as e:
+        as_user.assume_role(
+            RoleArn=role, RoleSessionName="stolen",
+            SerialNumber=f"arn:aws:iam::{account}:mfa/someone-else", TokenCode=code,
+        )
+    assert error(e)[0] == "AccessDenied"
+    assert "MultiFactorAuthentication failed" in error(e)[1]
