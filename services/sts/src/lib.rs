@@ -1,19 +1,23 @@
 //! AWS Security Token Service (STS): who is calling, and temporary credentials.
 //!
-//! - [`caller`]: the principal behind a request (root, IAM user, role session, federated
+//! - `caller`: the principal behind a request (root, IAM user, role session, federated
 //!   user), for GetCallerIdentity and every operation that builds on the caller;
-//! - [`assume`]: AssumeRole, with roles looked up in IAM in process ([`role`]), their
-//!   trust policies evaluated ([`trust`]) under `--enforce-iam`, session tags, session
-//!   policies and source identity ([`session`]), role chaining;
-//! - [`tokens`]: GetSessionToken, GetFederationToken, AssumeRoot;
-//! - [`web_identity`]: AssumeRoleWithWebIdentity, with JWTs ([`jwt`]) verified against
+//! - `assume`: AssumeRole, with roles looked up in IAM in process (`role`), their
+//!   trust policies evaluated (`trust`) under `--enforce-iam`, session tags, session
+//!   policies and source identity (`session`), role chaining;
+//! - `tokens`: GetSessionToken, GetFederationToken, AssumeRoot;
+//! - `web_identity`: AssumeRoleWithWebIdentity, with JWTs (`jwt`) verified against
 //!   keys nephos holds: its own OpenID Connect issuer's or keys registered per issuer
-//!   ([`oidc`], internal endpoints under `/_nephos/sts/oidc/`);
-//! - [`saml`]: AssumeRoleWithSAML, with XML signatures verified against the IdP's
+//!   (`oidc`, internal endpoints under `/_nephos/sts/oidc/`);
+//! - `saml`: AssumeRoleWithSAML, with XML signatures verified against the IdP's
 //!   certificate from IAM's SAML provider;
-//! - [`authmsg`]: DecodeAuthorizationMessage, for messages nephos sealed itself.
+//! - `authmsg`: DecodeAuthorizationMessage, for messages nephos sealed itself.
 //!
-//! Credentials are kept ([`creds`]; durably with `--data-dir`) so that requests signed
+//! MFA (`SerialNumber`, `TokenCode`): the device must be one of the caller's in IAM
+//! (`ListMFADevices`); the one-time code itself is not checked, since IAM keeps the
+//! seed and offers no operation that verifies a code.
+//!
+//! Credentials are kept (`creds`; durably with `--data-dir`) so that requests signed
 //! with them resolve to the right account and principal, verify with
 //! `--verify-signatures`, and stop working when they expire on the nephos clock. Each
 //! carries its session's facts (`nephos_core::Session`) for the authorizer.
