@@ -142,6 +142,8 @@ async fn run(cli: Cli, started: Instant) -> Result<(), String> {
     let sts = Arc::new(nephos_sts::StsProvider::new(
         storage.clone(),
         &cli.default_account,
+        dispatcher.clone(),
+        clock.clone(),
     )?);
     gateway.add_credentials(sts.clone());
     gateway.register(sts);
@@ -283,8 +285,13 @@ fn providers_for_listing() -> Vec<Arc<dyn nephos_core::Provider>> {
             .expect("ephemeral sns"),
         ),
         Arc::new(
-            nephos_sts::StsProvider::new(Storage::ephemeral(), nephos_core::DEFAULT_ACCOUNT)
-                .expect("ephemeral sts"),
+            nephos_sts::StsProvider::new(
+                Storage::ephemeral(),
+                nephos_core::DEFAULT_ACCOUNT,
+                nephos_core::Dispatcher::new(),
+                Arc::new(Clock::new()),
+            )
+            .expect("ephemeral sts"),
         ),
         Arc::new(nephos_sqs::SqsProvider::new(Storage::ephemeral()).expect("ephemeral sqs")),
         Arc::new(
