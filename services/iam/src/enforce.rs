@@ -354,7 +354,11 @@ impl IamProvider {
                     effect: m.effect,
                 })
                 .collect(),
-            missing: e.missing_context_keys.iter().map(|k| (*k).to_owned()).collect(),
+            missing: e
+                .missing_context_keys
+                .iter()
+                .map(|k| (*k).to_owned())
+                .collect(),
         };
         let mut log = self.enforcer.log.lock().unwrap();
         if log.len() >= LOG_LEN {
@@ -487,7 +491,9 @@ fn denial(
     AwsError::new(
         status,
         code,
-        format!("User: {who} is not authorized to perform: {action} on resource: {resource} {phrase}"),
+        format!(
+            "User: {who} is not authorized to perform: {action} on resource: {resource} {phrase}"
+        ),
     )
 }
 

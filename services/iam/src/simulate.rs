@@ -60,11 +60,7 @@ fn parse(text: &str, kind: PolicyKind) -> Result<Document, AwsError> {
 /// ARN (`aws-managed`, `user-managed`).
 fn principal_inputs(p: &IamProvider, arn: &str) -> Result<(Vec<Input>, Option<Input>), AwsError> {
     let policies = p.principal_policies(arn).ok_or_else(|| {
-        AwsError::new(
-            404,
-            "NoSuchEntity",
-            format!("Entity {arn} does not exist."),
-        )
+        AwsError::new(404, "NoSuchEntity", format!("Entity {arn} does not exist."))
     })?;
     let describe = |(source, text): (String, String)| {
         let (id, kind) = if source.starts_with("arn:aws:iam::aws:policy/") {

@@ -418,7 +418,13 @@ impl Lambda {
         {
             return c.clone();
         }
-        let ctx = runtime::service_context(self, &t.key.account, &t.key.region, "AssumeRole");
+        let mut ctx = runtime::service_context(self, &t.key.account, &t.key.region, "AssumeRole");
+        // Lambda assumes the role as its service principal, which the role's trust
+        // policy must allow (as on AWS, under --enforce-iam).
+        ctx.caller_arn = nephos_policy::service_caller(
+            "lambda.amazonaws.com",
+            &model::function_arn(&t.key.region, &t.key.account, &t.key.function),
+        );
         let input = nephos_core::Value::map()
             .with("RoleArn", t.config.role.as_str())
             .with("RoleSessionName", t.key.function.as_str())

@@ -107,7 +107,14 @@ impl StsProvider {
             Lookup::Missing => return Err(denied()),
         };
         let chained = caller.kind == Kind::AssumedRole;
-        let secs = role_duration(input, &role, chained)?;
+        // A service's own session of a role (Lambda's execution role for a function's
+        // environment) is not bounded by the role's MaxSessionDuration: the service
+        // keeps it for the environment's life.
+        let secs = if caller.kind == Kind::Service {
+            input.int("DurationSeconds").unwrap_or(DEFAULT_SECS)
+        } else {
+            role_duration(input, &role, chained)?
+        };
 
         let requested = session::request_tags(input)?;
         let requested_tags = requested.tags.clone();
