@@ -60,7 +60,7 @@ def test_unknown_internal_endpoint_is_404(nephos):
         ("lambda", lambda c: c.list_capacity_providers()),  # rest-json
         ("s3", lambda c: c.get_object_torrent(Bucket="b", Key="k")),  # rest-xml
         ("ec2", lambda c: c.describe_vpcs()),  # ec2
-        ("iam", lambda c: c.list_users()),  # query
+        ("elasticache", lambda c: c.describe_cache_clusters()),  # query
         ("cloudwatch", lambda c: c.list_dashboards()),  # rpc-v2-cbor
     ],
 )

@@ -11,8 +11,15 @@ fn gateway() -> (Arc<Gateway>, Dispatcher) {
         Arc::new(Clock::new()),
         Storage::ephemeral(),
     );
+    let clock = gw.clock().clone();
     gw.register(Arc::new(
-        nephos_sts::StsProvider::new(Storage::ephemeral(), "000000000000").unwrap(),
+        nephos_sts::StsProvider::new(
+            Storage::ephemeral(),
+            "000000000000",
+            Dispatcher::new(),
+            clock,
+        )
+        .unwrap(),
     ));
     let gw = Arc::new(gw);
     let dispatcher = Dispatcher::new();

@@ -158,7 +158,7 @@ fn simulate(
             let Some(key) = e.str("ContextKeyName") else {
                 continue;
             };
-            context.set_many(key, strings(e, "ContextKeyValues").into_iter());
+            context.set_many(key, strings(e, "ContextKeyValues"));
         }
     }
     let actions = strings(input, "ActionNames");
