@@ -357,6 +357,33 @@ def main():
         write("dynamodb_partiql", str(i), src.encode())
     for i, src in enumerate(LOGS_PATTERNS):
         write("logs_filter_pattern", str(i), src.encode())
+    for i, (kind, doc) in enumerate(POLICIES):
+        write("policy_document", str(i), bytes([kind]) + json.dumps(doc).encode())
+
+
+# (policy kind byte: 0 identity, 1 resource, 2 trust, 3 boundary, 4 session; document)
+POLICIES = [
+    (0, {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject",
+                                                 "Resource": "arn:aws:s3:::b/${aws:username}/*"}]}),
+    (0, {"Version": "2012-10-17", "Statement": {"Sid": "a", "Effect": "Deny", "NotAction": ["iam:*"],
+                                                "NotResource": "*",
+                                                "Condition": {"ForAnyValue:StringLike": {"aws:TagKeys": ["a*"]},
+                                                              "IpAddress": {"aws:SourceIp": "10.0.0.0/8"},
+                                                              "DateLessThan": {"aws:CurrentTime": "2030-01-01T00:00:00Z"},
+                                                              "NumericLessThanEquals": {"s3:max-keys": "10"},
+                                                              "BoolIfExists": {"aws:MultiFactorAuthPresent": "true"},
+                                                              "Null": {"aws:ResourceTag/x": "false"}}}}),
+    (1, {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": ["111111111111", "*"]},
+                                                 "Action": "sqs:*", "Resource": "*",
+                                                 "Condition": {"ArnLike": {"aws:SourceArn": "arn:aws:sns:*:*:t"}}}]}),
+    (2, {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+                                                 "Action": "sts:AssumeRole"}]}),
+    (2, {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Federated": "arn:aws:iam::1:oidc-provider/x"},
+                                                 "Action": "sts:AssumeRoleWithWebIdentity",
+                                                 "Condition": {"StringEquals": {"x:aud": "a"}}}]}),
+    (3, {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}),
+    (4, {"Version": "2008-10-17", "Statement": [{"Effect": "Allow", "Action": "dynamodb:GetItem", "Resource": "${*}"}]}),
+]
 
 
 if __name__ == "__main__":
