@@ -1,21 +1,30 @@
-//! A role's trust policy asked whether a principal may assume the role.
+//! A role's trust policy asked whether a principal may assume the role, on nephos's
+//! policy engine (`nephos_policy::engine`).
 //!
-//! The principal is matched here, since trust policies name principals the resource
-//! policy evaluator of `nephos-policy` does not know (`Federated` identity providers,
-//! role sessions known by their role's ARN); each statement whose principal matches is
-//! then handed to that evaluator, principal-free, for its actions and conditions. An
-//! applying `Deny` refuses, and every action asked (`sts:AssumeRole`, plus
-//! `sts:TagSession` and `sts:SetSourceIdentity` when the request sets them) needs an
-//! applying `Allow`.
+//! The trust policy is the role's resource policy (a document of `PolicyKind::Trust`,
+//! read leniently: IAM checked it when it was stored), the request's keys its context,
+//! with multivalued keys (`aws:TagKeys`, `sts:TransitiveTagKeys`, a token's `amr`) as
+//! sets, so `ForAllValues:`/`ForAnyValue:` conditions see every value. The engine names
+//! the caller as AWS does in a `Principal`: an account (id or root ARN), an IAM user, a
+//! role (which names its sessions), a session, a service (`lambda.amazonaws.com`, for
+//! the execution role Lambda assumes for a function) or an identity provider
+//! (`Federated`, for AssumeRoleWithWebIdentity and AssumeRoleWithSAML).
+//!
+//! Only the trust side is decided here: an applying `Deny` refuses, and every action
+//! asked (`sts:AssumeRole*`, plus `sts:TagSession` and `sts:SetSourceIdentity` when the
+//! request sets them) needs an applying `Allow`. The caller's own identity policies
+//! (which must also allow `sts:AssumeRole` on the role, across accounts always) are the
+//! gateway's authorizer's business under `--enforce-iam`, before STS runs.
 
-use nephos_policy::{Caller, Decision, Policy};
-use serde_json::Value as Json;
+use nephos_policy::engine::{self, PolicySet, Request};
+use nephos_policy::{Context, Decision, Document, PolicyKind, Principal};
 
 /// The principal assuming a role.
 #[derive(Debug, Clone)]
 pub(crate) enum Who {
     /// An identity of an account: its ARN, and the ARN policies know it by (a role
-    /// session's role).
+    /// session's role). A service acting for one of its resources comes as its
+    /// `nephos_policy::service_caller` marker in `arn`.
     Aws {
         account: String,
         arn: String,
@@ -40,7 +49,8 @@ fn allows(
 }
 
 /// The first of `actions` that `policy` does not let `who` perform on the role
-/// `role_arn` (with the request's condition keys), if any.
+/// `role_arn`, if any. `keys` are the request's condition keys; a key given several
+/// times is one multivalued key.
 pub(crate) fn first_refused<'a>(
     policy: &str,
     who: &Who,
@@ -48,111 +58,59 @@ pub(crate) fn first_refused<'a>(
     role_arn: &str,
     keys: &[(String, String)],
 ) -> Option<&'a str> {
-    let Ok(doc) = serde_json::from_str::<Json>(policy) else {
+    let Ok(json) = serde_json::from_str::<serde_json::Value>(policy) else {
         return actions.first().copied();
     };
-    let statements: Vec<&Json> = match doc.get("Statement") {
-        Some(Json::Array(a)) => a.iter().collect(),
-        Some(s @ Json::Object(_)) => vec![s],
-        _ => return actions.first().copied(),
-    };
-    let version = doc.get("Version").cloned().unwrap_or(Json::Null);
-    // Each statement whose principal matches, rewritten for any principal.
-    let applicable: Vec<Policy> = statements
-        .into_iter()
-        .filter(|s| principal_applies(s, who))
-        .filter_map(|s| {
-            let mut s = s.clone();
-            let obj = s.as_object_mut()?;
-            obj.remove("NotPrincipal");
-            obj.insert("Principal".into(), Json::String("*".into()));
-            let mut one = serde_json::Map::new();
-            if !version.is_null() {
-                one.insert("Version".into(), version.clone());
-            }
-            one.insert("Statement".into(), Json::Array(vec![s]));
-            Policy::parse(&Json::Object(one).to_string())
-        })
-        .collect();
-    let caller = caller(who, keys);
-    actions.iter().copied().find(|action| {
-        let mut allowed = false;
-        for p in &applicable {
-            match p.evaluate(&caller, action, role_arn) {
-                Decision::Deny => return true,
-                Decision::Allow => allowed = true,
-                Decision::NoMatch => {}
-            }
-        }
-        !allowed
-    })
-}
-
-fn caller(who: &Who, keys: &[(String, String)]) -> Caller {
-    let mut caller = match who {
+    let doc = Document::from_json(&json, PolicyKind::Trust);
+    let mut context = Context::new();
+    for (k, v) in keys {
+        context.add(k, v.as_str());
+    }
+    let (principal, account, source) = match who {
         Who::Aws {
             account,
+            arn,
             principal_arn,
-            ..
-        } => Caller::from_context(account, principal_arn),
-        Who::Federated(provider) => Caller {
-            principal: nephos_policy::Principal::Aws {
-                account: String::new(),
-                arn: provider.clone(),
-            },
-            keys: Vec::new(),
-        },
-    };
-    for (k, v) in keys {
-        caller = caller.with_key(k, v);
-    }
-    caller
-}
-
-fn principal_applies(s: &Json, who: &Who) -> bool {
-    match (s.get("Principal"), s.get("NotPrincipal")) {
-        (Some(p), None) => principal_matches(p, who),
-        (None, Some(np)) => !principal_matches(np, who),
-        _ => false,
-    }
-}
-
-fn principal_matches(p: &Json, who: &Who) -> bool {
-    match p {
-        Json::String(s) => s == "*",
-        Json::Object(m) => m.iter().any(|(kind, ids)| {
-            strings(ids).any(|id| match (kind.as_str(), who) {
+        } => match arn.split_once(' ') {
+            Some((service, source_arn)) if nephos_policy::is_service_caller(arn) => {
+                // A service acts for a resource of `account`: what `aws:SourceArn` and
+                // `aws:SourceAccount` conditions of a confused-deputy guard test.
+                context.set("aws:SourceArn", source_arn);
+                context.set("aws:SourceAccount", account.as_str());
                 (
-                    "AWS",
-                    Who::Aws {
-                        account,
-                        arn,
-                        principal_arn,
-                    },
-                ) => {
-                    id == "*"
-                        || id == account
-                        || id == arn
-                        || id == principal_arn
-                        || id
-                            .strip_prefix("arn:aws:iam::")
-                            .and_then(|r| r.strip_suffix(":root"))
-                            == Some(account.as_str())
-                }
-                ("Federated", Who::Federated(provider)) => id == provider,
-                _ => false,
-            })
-        }),
-        _ => false,
-    }
-}
-
-fn strings(v: &Json) -> Box<dyn Iterator<Item = &str> + '_> {
-    match v {
-        Json::String(s) => Box::new(std::iter::once(s.as_str())),
-        Json::Array(a) => Box::new(a.iter().filter_map(Json::as_str)),
-        _ => Box::new(std::iter::empty()),
-    }
+                    Principal::Service(service.to_owned()),
+                    account.as_str(),
+                    None,
+                )
+            }
+            _ => {
+                let principal = Principal::Aws {
+                    account: account.clone(),
+                    arn: arn.clone(),
+                };
+                let role = (principal_arn != arn).then_some(principal_arn.as_str());
+                context.set_principal(&principal, None, role);
+                (principal, account.as_str(), role)
+            }
+        },
+        Who::Federated(provider) => (Principal::federated(provider), "", None),
+    };
+    let role_account = role_arn.split(':').nth(4).unwrap_or_default();
+    let mut set = PolicySet::new(account);
+    set.resource = Some(("trust", &doc));
+    set.resource_account = (role_account != account).then_some(role_account);
+    set.resource_required = true;
+    set.session_source = source;
+    actions.iter().copied().find(|action| {
+        let request = Request {
+            principal: &principal,
+            action,
+            resource: role_arn,
+            context: &context,
+        };
+        // The trust policy's own say: the caller's identity side is decided elsewhere.
+        engine::evaluate(&request, &set).resource != Decision::Allow
+    })
 }
 
 #[cfg(test)]
@@ -205,9 +163,15 @@ mod tests {
             p(r#""arn:aws:sts::222222222222:assumed-role/ops/s1""#),
             &session
         ));
+        assert!(!ok(
+            p(r#""arn:aws:iam::222222222222:role/other""#),
+            &session
+        ));
         // A statement for another action grants nothing.
         let doc = p(r#""*""#).replace("sts:AssumeRole\"", "sts:TagSession\"");
         assert!(!ok(doc, &user()));
+        // Trust policies have no Resource: a statement applies to its role.
+        assert!(ok(p(r#""*""#), &user()));
     }
 
     #[test]
@@ -221,25 +185,31 @@ mod tests {
             ROLE,
             &[]
         ));
-        assert!(!allows(
-            doc,
-            &user(),
-            &["sts:AssumeRole", "sts:SetSourceIdentity"],
-            ROLE,
-            &[]
-        ));
+        assert_eq!(
+            first_refused(
+                doc,
+                &user(),
+                &["sts:AssumeRole", "sts:SetSourceIdentity"],
+                ROLE,
+                &[]
+            ),
+            Some("sts:SetSourceIdentity")
+        );
         let only_assume =
             r#"{"Statement":{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"sts:AssumeRole"}}"#;
-        assert!(!allows(
-            only_assume,
-            &user(),
-            &["sts:AssumeRole", "sts:TagSession"],
-            ROLE,
-            &[]
-        ));
+        assert_eq!(
+            first_refused(
+                only_assume,
+                &user(),
+                &["sts:AssumeRole", "sts:TagSession"],
+                ROLE,
+                &[]
+            ),
+            Some("sts:TagSession")
+        );
         assert!(!allows("not json", &user(), &["sts:AssumeRole"], ROLE, &[]));
         let not_principal = r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole"},
-            {"Effect":"Deny","NotPrincipal":{"AWS":"arn:aws:iam::222222222222:user/alice"},"Action":"sts:*"}]}"#;
+            {"Effect":"Deny","NotPrincipal":{"AWS":["arn:aws:iam::222222222222:user/alice","222222222222"]},"Action":"sts:*"}]}"#;
         assert!(allows(
             not_principal,
             &user(),
@@ -264,6 +234,62 @@ mod tests {
         let wrong = keys(&[("sts:ExternalId", "guess")]);
         assert!(!allows(doc, &user(), &["sts:AssumeRole"], ROLE, &wrong));
         assert!(!allows(doc, &user(), &["sts:AssumeRole"], ROLE, &[]));
+        // The caller's own keys come from who it is.
+        let doc = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"sts:AssumeRole",
+            "Condition":{"StringEquals":{"aws:PrincipalAccount":"222222222222","aws:PrincipalArn":"arn:aws:iam::222222222222:user/alice","aws:username":"alice"}}}]}"#;
+        assert!(allows(doc, &user(), &["sts:AssumeRole"], ROLE, &[]));
+        let session = Who::Aws {
+            account: "222222222222".into(),
+            arn: "arn:aws:sts::222222222222:assumed-role/ops/s1".into(),
+            principal_arn: "arn:aws:iam::222222222222:role/ops".into(),
+        };
+        let doc = r#"{"Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"sts:AssumeRole",
+            "Condition":{"ArnEquals":{"aws:PrincipalArn":"arn:aws:iam::222222222222:role/ops"}}}]}"#;
+        assert!(allows(doc, &session, &["sts:AssumeRole"], ROLE, &[]));
+        assert!(!allows(doc, &user(), &["sts:AssumeRole"], ROLE, &[]));
+    }
+
+    #[test]
+    fn multivalued_keys_are_sets() {
+        let doc = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":["sts:AssumeRole","sts:TagSession"],
+            "Condition":{"ForAllValues:StringEquals":{"aws:TagKeys":["team","project"]}}}]}"#;
+        let actions = ["sts:AssumeRole", "sts:TagSession"];
+        let both = keys(&[("aws:TagKeys", "team"), ("aws:TagKeys", "project")]);
+        assert!(allows(doc, &user(), &actions, ROLE, &both));
+        // The second value is seen, not only the first.
+        let extra = keys(&[("aws:TagKeys", "team"), ("aws:TagKeys", "cost")]);
+        assert!(!allows(doc, &user(), &actions, ROLE, &extra));
+        let any = r#"{"Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"sts:AssumeRole",
+            "Condition":{"ForAnyValue:StringEquals":{"sts:TransitiveTagKeys":"project"}}}]}"#;
+        let transitive = keys(&[
+            ("sts:TransitiveTagKeys", "team"),
+            ("sts:TransitiveTagKeys", "project"),
+        ]);
+        assert!(allows(any, &user(), &["sts:AssumeRole"], ROLE, &transitive));
+        assert!(!allows(any, &user(), &["sts:AssumeRole"], ROLE, &[]));
+    }
+
+    #[test]
+    fn services_assume_roles_that_trust_them() {
+        let function = "arn:aws:lambda:us-east-1:111111111111:function:f";
+        let lambda = Who::Aws {
+            account: "111111111111".into(),
+            arn: nephos_policy::service_caller("lambda.amazonaws.com", function),
+            principal_arn: nephos_policy::service_caller("lambda.amazonaws.com", function),
+        };
+        let trusts = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+        assert!(allows(trusts, &lambda, &["sts:AssumeRole"], ROLE, &[]));
+        let other = trusts.replace("lambda.amazonaws.com", "ec2.amazonaws.com");
+        assert!(!allows(&other, &lambda, &["sts:AssumeRole"], ROLE, &[]));
+        // A service is no identity of an account.
+        let account = r#"{"Statement":[{"Effect":"Allow","Principal":{"AWS":"111111111111"},"Action":"sts:AssumeRole"}]}"#;
+        assert!(!allows(account, &lambda, &["sts:AssumeRole"], ROLE, &[]));
+        // The confused-deputy guard sees the function and its account.
+        let guarded = r#"{"Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole",
+            "Condition":{"StringEquals":{"aws:SourceAccount":"111111111111"},"ArnLike":{"aws:SourceArn":"arn:aws:lambda:*:*:function:f"}}}]}"#;
+        assert!(allows(guarded, &lambda, &["sts:AssumeRole"], ROLE, &[]));
+        let elsewhere = guarded.replace("function:f\"", "function:g\"");
+        assert!(!allows(&elsewhere, &lambda, &["sts:AssumeRole"], ROLE, &[]));
     }
 
     #[test]
@@ -301,6 +327,15 @@ mod tests {
         assert!(!allows(
             &doc,
             &elsewhere,
+            &["sts:AssumeRoleWithWebIdentity"],
+            ROLE,
+            &sub
+        ));
+        // `{"AWS": "*"}` is no identity provider.
+        let any_aws = r#"{"Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"sts:AssumeRoleWithWebIdentity"}]}"#;
+        assert!(!allows(
+            any_aws,
+            &who,
             &["sts:AssumeRoleWithWebIdentity"],
             ROLE,
             &sub
