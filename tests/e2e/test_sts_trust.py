@@ -227,9 +227,6 @@ def test_lambda_assumes_roles_that_trust_it(server):
     assert "assumed-role/ec2-role" not in json.dumps(out)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "AWS's CreateFunction refuses a role Lambda cannot assume; nephos's Lambda does not "
-    "check the trust policy at creation (reported to the lead)"))
 def test_create_function_refuses_a_role_lambda_cannot_assume(server):
     account = "314159265305"
     lam = server.client("lambda", account=account)

@@ -352,6 +352,7 @@ pub async fn create_function(
         snap_start: "None".into(),
     };
     apply_configuration(&mut c, input, layers::resolve_refs(l, ctx, input)?)?;
+    l.check_role_assumable(ctx, &name, &c.role).await?;
     if let Some(a) = input.get("Architectures").and_then(Value::as_list) {
         c.architectures = a
             .iter()
@@ -730,6 +731,9 @@ pub async fn update_function_configuration(
     let (name, _) = target(ctx, input)?;
     let now = ctx.clock.now_millis();
     let layers = layers::resolve_refs(l, ctx, input)?;
+    if let Some(role) = input.str("Role") {
+        l.check_role_assumable(ctx, &name, role).await?;
+    }
     let out = mutate(l, ctx, &name, None, |f| {
         check_revision(input, &f.latest.revision_id, "GetFunction/GetAlias")?;
         check_updatable(ctx, f)?;

@@ -95,6 +95,14 @@ pub struct Lambda {
 /// Access key id, secret, session token.
 type Credentials = (String, String, Option<String>);
 
+fn role_not_assumable() -> AwsError {
+    AwsError::new(
+        400,
+        "InvalidParameterValueException",
+        "The role defined for the function cannot be assumed by Lambda.",
+    )
+}
+
 pub struct LambdaProvider {
     inner: Arc<Lambda>,
 }
@@ -409,39 +417,79 @@ impl Lambda {
     }
 
     /// Credentials for the function's environment: a session of its execution role from
-    /// nephos's STS (12 hours, reused for 11), else the account itself (an access key id
-    /// that is the account number).
-    async fn credentials(&self, t: &runtime::Target) -> Credentials {
+    /// nephos's STS (12 hours, reused for 11). Without `--enforce-iam` a role STS does not
+    /// give (a placeholder role that does not exist) falls back to the account itself (an
+    /// access key id that is the account number), as code written for other emulators
+    /// expects; with it, the function cannot run, as on AWS.
+    async fn credentials(&self, t: &runtime::Target) -> Result<Credentials, AwsError> {
         let key = (t.key.account.clone(), t.config.role.clone());
         if let Some((at, c)) = self.sessions.lock().unwrap().get(&key)
             && at.elapsed() < std::time::Duration::from_secs(11 * 3600)
         {
-            return c.clone();
+            return Ok(c.clone());
         }
-        let mut ctx = runtime::service_context(self, &t.key.account, &t.key.region, "AssumeRole");
-        // Lambda assumes the role as its service principal, which the role's trust
-        // policy must allow (as on AWS, under --enforce-iam).
-        ctx.caller_arn = nephos_policy::service_caller(
-            "lambda.amazonaws.com",
-            &model::function_arn(&t.key.region, &t.key.account, &t.key.function),
-        );
-        let input = nephos_core::Value::map()
-            .with("RoleArn", t.config.role.as_str())
-            .with("RoleSessionName", t.key.function.as_str())
-            .with("DurationSeconds", 43_200i64);
-        let issued = match self.dispatcher.call(&ctx, "sts", "AssumeRole", input).await {
-            Ok(v) => runtime::credentials_from(&v),
-            Err(_) => None,
-        };
-        match issued {
+        match self
+            .assume(
+                &t.key.account,
+                &t.key.region,
+                &t.key.function,
+                &t.config.role,
+            )
+            .await
+        {
             Some(c) => {
                 self.sessions
                     .lock()
                     .unwrap()
                     .insert(key, (std::time::Instant::now(), c.clone()));
-                c
+                Ok(c)
             }
-            None => (t.key.account.clone(), "test".into(), None),
+            None if nephos_policy::enforces_iam() => Err(role_not_assumable()),
+            None => Ok((t.key.account.clone(), "test".into(), None)),
+        }
+    }
+
+    /// A session of `role` that Lambda assumes for `function`, as its service principal
+    /// (the role's trust policy must allow `lambda.amazonaws.com` under --enforce-iam).
+    async fn assume(
+        &self,
+        account: &str,
+        region: &str,
+        function: &str,
+        role: &str,
+    ) -> Option<Credentials> {
+        let mut ctx = runtime::service_context(self, account, region, "AssumeRole");
+        ctx.caller_arn = nephos_policy::service_caller(
+            "lambda.amazonaws.com",
+            &model::function_arn(region, account, function),
+        );
+        let input = nephos_core::Value::map()
+            .with("RoleArn", role)
+            .with("RoleSessionName", function)
+            .with("DurationSeconds", 43_200i64);
+        match self.dispatcher.call(&ctx, "sts", "AssumeRole", input).await {
+            Ok(v) => runtime::credentials_from(&v),
+            Err(_) => None,
+        }
+    }
+
+    /// Under --enforce-iam, CreateFunction and UpdateFunctionConfiguration refuse a role
+    /// Lambda cannot assume, as AWS does.
+    pub(crate) async fn check_role_assumable(
+        &self,
+        ctx: &RequestContext,
+        function: &str,
+        role: &str,
+    ) -> Result<(), AwsError> {
+        if !nephos_policy::enforces_iam() {
+            return Ok(());
+        }
+        match self
+            .assume(&ctx.account_id, &ctx.region, function, role)
+            .await
+        {
+            Some(_) => Ok(()),
+            None => Err(role_not_assumable()),
         }
     }
 }

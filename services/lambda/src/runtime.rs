@@ -594,7 +594,7 @@ async fn start(l: &Arc<Lambda>, t: &Target) -> Result<Started, AwsError> {
     };
     let log_stream = log_stream_name(l.clock.now_millis(), &t.key.version);
     let log_group = model::log_group(&t.key.function, c);
-    let credentials = l.credentials(t).await;
+    let credentials = l.credentials(t).await?;
     let mut vars: Vec<(String, String)> = Vec::new();
     let bin_dir = program
         .parent()
