@@ -43,6 +43,8 @@ pub(crate) enum Kind {
     Job,
     /// Account facts (id `account`): when its IAM state began.
     Meta,
+    /// An access key deleted from the account (id the key id), still refused when it signs.
+    DeletedKey,
 }
 
 impl Kind {
@@ -57,6 +59,7 @@ impl Kind {
             Kind::SlrTask => "slrtask",
             Kind::Job => "job",
             Kind::Meta => "meta",
+            Kind::DeletedKey => "deletedkey",
         }
     }
 }
@@ -258,6 +261,10 @@ pub struct Core {
     pub(crate) ids: HashMap<String, (Kind, String)>,
     /// Access key id -> owning user id (empty for the root user).
     pub(crate) key_owner: HashMap<String, String>,
+    /// Access keys deleted from the account -> when (Unix milliseconds). Kept for good:
+    /// a deleted key must be refused, not taken for an unknown key (which would act as
+    /// the account's root user).
+    pub(crate) deleted_keys: HashMap<String, i64>,
     /// Policy ARN -> entities it is attached to (AWS managed ones too).
     pub(crate) attachments: HashMap<String, i64>,
     /// Policy ARN -> entities it bounds.
@@ -578,6 +585,7 @@ impl Core {
             Kind::SlrTask => json(serde_json::to_value(self.slr_tasks.get(id)?)),
             Kind::Job => json(serde_json::to_value(self.jobs.get(id)?)),
             Kind::Meta => Some(serde_json::json!({ "created": self.created? })),
+            Kind::DeletedKey => Some(serde_json::json!({ "deleted": self.deleted_keys.get(id)? })),
         }
     }
 }
@@ -590,7 +598,6 @@ pub(crate) struct Tx<'a> {
     pub now: i64,
     touched: BTreeSet<(Kind, String)>,
     pub(crate) keys_added: Vec<String>,
-    pub(crate) keys_removed: Vec<String>,
 }
 
 impl<'a> Tx<'a> {
@@ -600,7 +607,6 @@ impl<'a> Tx<'a> {
             now: now_ms - now_ms.rem_euclid(1000),
             touched: BTreeSet::new(),
             keys_added: Vec::new(),
-            keys_removed: Vec::new(),
         }
     }
 
@@ -661,6 +667,10 @@ impl Account {
                 c.jobs.insert(id.to_owned(), j);
             }
             "meta" => c.created = value.get("created").and_then(serde_json::Value::as_i64),
+            "deletedkey" => {
+                let at = value.get("deleted").and_then(serde_json::Value::as_i64);
+                c.deleted_keys.insert(id.to_owned(), at.unwrap_or_default());
+            }
             other => tracing::warn!(kind = other, "unknown iam record kind ignored"),
         }
         Ok(())

@@ -204,11 +204,14 @@ async fn active_keys_are_credentials_of_their_user() {
     );
     assert_eq!(cred.user_id, user_id);
     assert!(cred.session.is_none() && cred.expires_at_ms.is_none() && cred.session_token.is_none());
+    assert!(!p.revoked(id));
     let k = || m().with("UserName", "k").with("AccessKeyId", id);
     call(&p, "UpdateAccessKey", k().with("Status", "Inactive")).await;
     assert!(p.lookup(id).is_none());
+    assert!(p.revoked(id));
     call(&p, "UpdateAccessKey", k().with("Status", "Active")).await;
     assert!(p.lookup(id).is_some());
+    assert!(!p.revoked(id));
     // A renamed user's key acts as the renamed user.
     call(
         &p,
@@ -227,7 +230,65 @@ async fn active_keys_are_credentials_of_their_user() {
     )
     .await;
     assert!(p.lookup(id).is_none());
+    assert!(p.revoked(id));
     assert!(p.lookup("AKIANOTAKEYATALL0000").is_none());
+    assert!(!p.revoked("AKIANOTAKEYATALL0000"));
+}
+
+#[tokio::test]
+async fn deleted_and_inactive_keys_stay_revoked_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = |v: &Value| {
+        v.get("AccessKey")
+            .unwrap()
+            .str("AccessKeyId")
+            .unwrap()
+            .to_owned()
+    };
+    let (gone, off, root_gone) = {
+        let p = provider(Storage::open(dir.path()).unwrap());
+        call(&p, "CreateUser", m().with("UserName", "u")).await;
+        let gone = key(&call(&p, "CreateAccessKey", m().with("UserName", "u")).await);
+        let off = key(&call(&p, "CreateAccessKey", m().with("UserName", "u")).await);
+        let root_gone = key(&call(&p, "CreateAccessKey", m()).await);
+        let u = || m().with("UserName", "u");
+        call(
+            &p,
+            "DeleteAccessKey",
+            u().with("AccessKeyId", gone.as_str()),
+        )
+        .await;
+        call(
+            &p,
+            "UpdateAccessKey",
+            u().with("AccessKeyId", off.as_str())
+                .with("Status", "Inactive"),
+        )
+        .await;
+        call(
+            &p,
+            "DeleteAccessKey",
+            m().with("AccessKeyId", root_gone.as_str()),
+        )
+        .await;
+        // A deleted key has no use to note, and noting it changes nothing.
+        p.note_key_use(&gone, "s3", "us-east-1", 1_700_000_000_000);
+        (gone, off, root_gone)
+    };
+    let p = provider(Storage::open(dir.path()).unwrap());
+    for k in [&gone, &off, &root_gone] {
+        assert!(p.lookup(k).is_none(), "{k} is not a credential");
+        assert!(p.revoked(k), "{k} is revoked");
+    }
+    // Deleting the user afterwards leaves its deleted keys revoked.
+    call(
+        &p,
+        "DeleteAccessKey",
+        m().with("UserName", "u").with("AccessKeyId", off.as_str()),
+    )
+    .await;
+    call(&p, "DeleteUser", m().with("UserName", "u")).await;
+    assert!(p.revoked(&off) && p.revoked(&gone));
 }
 
 #[tokio::test]
