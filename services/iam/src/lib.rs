@@ -137,12 +137,37 @@ impl IamProvider {
         ctx: &RequestContext,
         f: impl FnOnce(&mut state::Tx) -> Result<T, AwsError>,
     ) -> Result<T, AwsError> {
+        self.write_inner(ctx, false, |tx, _| f(tx)).await
+    }
+
+    /// [`Self::write`] for a change that reads or moves the extras' per-user resources
+    /// too (DeleteUser, a user's rename): both are locked for the change, the extras
+    /// first (the order every handler keeps), and their records (`Tx::extras_changes`)
+    /// committed together.
+    pub(crate) async fn write_with_extras<T>(
+        &self,
+        ctx: &RequestContext,
+        f: impl FnOnce(&mut state::Tx, &mut extras::State) -> Result<T, AwsError>,
+    ) -> Result<T, AwsError> {
+        self.write_inner(ctx, true, |tx, extras| {
+            f(tx, extras.expect("the extras are locked"))
+        })
+        .await
+    }
+
+    async fn write_inner<T>(
+        &self,
+        ctx: &RequestContext,
+        with_extras: bool,
+        f: impl FnOnce(&mut state::Tx, Option<&mut extras::State>) -> Result<T, AwsError>,
+    ) -> Result<T, AwsError> {
         let acct = self.account(ctx);
         let _turn = acct.writer.lock().await;
         let (out, changes, added) = {
+            let mut extras = with_extras.then(|| acct.extras.write().unwrap());
             let mut core = acct.core.write().unwrap();
             let mut tx = state::Tx::new(&mut core, ctx.clock.now_millis());
-            let out = f(&mut tx)?;
+            let out = f(&mut tx, extras.as_deref_mut())?;
             let added = std::mem::take(&mut tx.keys_added);
             (out, tx.finish(&ctx.account_id), added)
         };
