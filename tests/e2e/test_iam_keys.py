@@ -117,6 +117,74 @@ def test_keys_are_refused_once_inactive_or_deleted(start_nephos, account):
     assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
 
 
+# How each service refuses a key it does not know (AWS's answers to a deleted key).
+REFUSALS = {
+    "s3": ("InvalidAccessKeyId", 403),
+    "sqs": ("InvalidClientTokenId", 403),
+    "dynamodb": ("UnrecognizedClientException", 400),
+    "iam": ("InvalidClientTokenId", 403),
+}
+
+
+def call_each_service(server, key):
+    """One harmless request to each service, signed with `key`: the error code and
+    status of each, or None where it succeeded."""
+    calls = {
+        "s3": lambda c: c.list_buckets(),
+        "sqs": lambda c: c.list_queues(),
+        "dynamodb": lambda c: c.list_tables(),
+        "iam": lambda c: c.get_user(),
+    }
+    out = {}
+    for service, call in calls.items():
+        try:
+            call(as_key(server, service, key))
+            out[service] = None
+        except ClientError as e:
+            r = e.response
+            out[service] = (r["Error"]["Code"], r["ResponseMetadata"]["HTTPStatusCode"])
+    return out
+
+
+def test_inactive_and_deleted_keys_are_refused_without_signature_checks(nephos, iam, account):
+    """Without --verify-signatures an unknown key acts as its account's root; a key IAM
+    made inactive or deleted must not (that would turn a revoked user into root)."""
+    iam.create_user(UserName="revoked")
+    off = iam.create_access_key(UserName="revoked")["AccessKey"]
+    gone = iam.create_access_key(UserName="revoked")["AccessKey"]
+    assert call_each_service(nephos, off) == dict.fromkeys(REFUSALS)
+    iam.update_access_key(UserName="revoked", AccessKeyId=off["AccessKeyId"], Status="Inactive")
+    iam.delete_access_key(UserName="revoked", AccessKeyId=gone["AccessKeyId"])
+    assert call_each_service(nephos, off) == REFUSALS
+    assert call_each_service(nephos, gone) == REFUSALS
+    # A wrong secret changes nothing: the key id alone is refused.
+    assert call_each_service(nephos, dict(gone, SecretAccessKey="x" * 40)) == REFUSALS
+    # Reactivated, the key works again (as its user, not as root).
+    iam.update_access_key(UserName="revoked", AccessKeyId=off["AccessKeyId"], Status="Active")
+    assert call_each_service(nephos, off) == dict.fromkeys(REFUSALS)
+    assert as_key(nephos, "iam", off).get_user()["User"]["UserName"] == "revoked"
+    # Once the user is gone too, its deleted keys stay refused.
+    iam.delete_access_key(UserName="revoked", AccessKeyId=off["AccessKeyId"])
+    iam.delete_user(UserName="revoked")
+    assert call_each_service(nephos, off) == REFUSALS
+    # Root keys as well.
+    root = iam.create_access_key()["AccessKey"]
+    iam.delete_access_key(AccessKeyId=root["AccessKeyId"])
+    assert call_each_service(nephos, root) == REFUSALS
+
+
+def test_deleted_keys_stay_refused_after_kill_9(start_nephos, tmp_path, account):
+    data = tmp_path / "data"
+    server = start_nephos("--data-dir", str(data), "--quiet")
+    iam = server.client("iam", account=account)
+    iam.create_user(UserName="gone")
+    key = iam.create_access_key(UserName="gone")["AccessKey"]
+    iam.delete_access_key(UserName="gone", AccessKeyId=key["AccessKeyId"])
+    server.stop(signal.SIGKILL)
+    again = start_nephos("--data-dir", str(data), "--quiet")
+    assert call_each_service(again, key) == REFUSALS
+
+
 def test_root_access_keys(iam):
     key = iam.create_access_key()["AccessKey"]
     assert key["AccessKeyId"].startswith("AKIA") and "UserName" not in key

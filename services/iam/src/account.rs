@@ -7,7 +7,8 @@ use crate::profiles::profile_value;
 use crate::roles::{RoleForm, role_value};
 use crate::state::{Core, EntityAccess, Job, Kind, ServiceAccess, arn_name};
 use crate::util::{
-    boundary_value, encode_document, input_strings, no_such, page, paged, tags_value, ts, uuid,
+    self, boundary_value, encode_document, input_strings, no_such, page, paged, tags_value, ts,
+    uuid,
 };
 use nephos_core::{AwsError, RequestContext, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -30,17 +31,20 @@ const QUOTAS: &[(&str, i64)] = &[
     ("GlobalEndpointTokenVersion", 1),
     ("GroupPolicySizeQuota", 5_120),
     ("GroupsPerUserQuota", 10),
-    ("GroupsQuota", 300),
-    ("InstanceProfilesQuota", 1_000),
-    ("PoliciesQuota", 1_500),
+    ("GroupsQuota", util::GROUPS_QUOTA as i64),
+    (
+        "InstanceProfilesQuota",
+        util::INSTANCE_PROFILES_QUOTA as i64,
+    ),
+    ("PoliciesQuota", util::POLICIES_QUOTA as i64),
     ("PolicySizeQuota", 6_144),
     ("PolicyVersionsInUseQuota", 10_000),
     ("RolePolicySizeQuota", 10_240),
-    ("RolesQuota", 1_000),
+    ("RolesQuota", util::ROLES_QUOTA as i64),
     ("ServerCertificatesQuota", 20),
     ("SigningCertificatesPerUserQuota", 2),
     ("UserPolicySizeQuota", 2_048),
-    ("UsersQuota", 5_000),
+    ("UsersQuota", util::USERS_QUOTA as i64),
     ("VersionsPerPolicyQuota", 5),
 ];
 

@@ -3,8 +3,8 @@
 use crate::state::{Core, Group, Kind, key, no_group};
 use crate::users::user_value;
 use crate::util::{
-    already_exists, delete_conflict, limit_exceeded, list_page, new_id, no_such, page, paged, ts,
-    under_prefix,
+    GROUPS_QUOTA, already_exists, check_account_quota, delete_conflict, limit_exceeded, list_page,
+    new_id, no_such, page, paged, ts, under_prefix,
 };
 use crate::{IamProvider, validate};
 use nephos_core::{AwsError, RequestContext, Value};
@@ -62,6 +62,7 @@ async fn create_group(p: &IamProvider, ctx: &RequestContext, i: &Value) -> Resul
                 "Group with name {name} already exists."
             )));
         }
+        check_account_quota(tx.core.groups.len(), GROUPS_QUOTA, "GroupsPerAccount")?;
         let g = Group {
             id: new_id("AGPA"),
             name: name.to_owned(),

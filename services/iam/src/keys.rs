@@ -162,7 +162,10 @@ async fn delete(p: &IamProvider, ctx: &RequestContext, i: &Value) -> Result<Valu
             .ok_or_else(|| no_key(key_id))?;
         keys.remove(pos);
         tx.core.key_owner.remove(key_id);
-        tx.keys_removed.push(key_id.to_owned());
+        // Remembered (and stored) so the key is refused from now on; it stays in the
+        // provider's key index for that.
+        tx.core.deleted_keys.insert(key_id.to_owned(), tx.now);
+        tx.touch(Kind::DeletedKey, key_id);
         tx.touch(kind, &id);
         Ok(Value::map())
     })

@@ -73,7 +73,8 @@ static OPERATIONS: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
 pub struct IamProvider {
     pub(crate) accounts: Scoped<state::Account>,
     pub(crate) store: store::Store,
-    /// Access key id -> account, so a signing key is found without visiting accounts.
+    /// Access key id -> account, so a signing key is found without visiting accounts:
+    /// the accounts' keys and the keys they deleted (which are refused).
     pub(crate) key_index: RwLock<HashMap<String, String>>,
     #[allow(dead_code)]
     pub(crate) dispatcher: Dispatcher,
@@ -102,7 +103,8 @@ impl IamProvider {
         }
         let mut key_index = HashMap::new();
         for ((account, _), acct) in accounts.all() {
-            for k in acct.core.read().unwrap().key_owner.keys() {
+            let c = acct.core.read().unwrap();
+            for k in c.key_owner.keys().chain(c.deleted_keys.keys()) {
                 key_index.insert(k.clone(), account.clone());
             }
         }
@@ -135,21 +137,42 @@ impl IamProvider {
         ctx: &RequestContext,
         f: impl FnOnce(&mut state::Tx) -> Result<T, AwsError>,
     ) -> Result<T, AwsError> {
+        self.write_inner(ctx, false, |tx, _| f(tx)).await
+    }
+
+    /// [`Self::write`] for a change that reads or moves the extras' per-user resources
+    /// too (DeleteUser, a user's rename): both are locked for the change, the extras
+    /// first (the order every handler keeps), and their records (`Tx::extras_changes`)
+    /// committed together.
+    pub(crate) async fn write_with_extras<T>(
+        &self,
+        ctx: &RequestContext,
+        f: impl FnOnce(&mut state::Tx, &mut extras::State) -> Result<T, AwsError>,
+    ) -> Result<T, AwsError> {
+        self.write_inner(ctx, true, |tx, extras| {
+            f(tx, extras.expect("the extras are locked"))
+        })
+        .await
+    }
+
+    async fn write_inner<T>(
+        &self,
+        ctx: &RequestContext,
+        with_extras: bool,
+        f: impl FnOnce(&mut state::Tx, Option<&mut extras::State>) -> Result<T, AwsError>,
+    ) -> Result<T, AwsError> {
         let acct = self.account(ctx);
         let _turn = acct.writer.lock().await;
-        let (out, changes, added, removed) = {
+        let (out, changes, added) = {
+            let mut extras = with_extras.then(|| acct.extras.write().unwrap());
             let mut core = acct.core.write().unwrap();
             let mut tx = state::Tx::new(&mut core, ctx.clock.now_millis());
-            let out = f(&mut tx)?;
+            let out = f(&mut tx, extras.as_deref_mut())?;
             let added = std::mem::take(&mut tx.keys_added);
-            let removed = std::mem::take(&mut tx.keys_removed);
-            (out, tx.finish(&ctx.account_id), added, removed)
+            (out, tx.finish(&ctx.account_id), added)
         };
-        if !added.is_empty() || !removed.is_empty() {
+        if !added.is_empty() {
             let mut index = self.key_index.write().unwrap();
-            for k in removed {
-                index.remove(&k);
-            }
             for k in added {
                 index.insert(k, ctx.account_id.clone());
             }
@@ -201,7 +224,10 @@ impl IamProvider {
             service: service.to_owned(),
             region: region.to_owned(),
         });
-        let owner = c.key_owner.get(key_id).cloned().unwrap_or_default();
+        // A deleted key (still indexed, to be refused) has no owner and no use to note.
+        let Some(owner) = c.key_owner.get(key_id).cloned() else {
+            return;
+        };
         if owner.is_empty() {
             if let Some(k) = c.root_keys.iter_mut().find(|k| k.id == key_id) {
                 k.last_used = used;
@@ -313,7 +339,7 @@ impl IamProvider {
 
 impl CredentialStore for IamProvider {
     /// An active access key created by IAM, as the credential of its user (or of the
-    /// account's root user); inactive and deleted keys are unknown.
+    /// account's root user); inactive and deleted keys are [`Self::revoked`].
     fn lookup(&self, access_key_id: &str) -> Option<Credential> {
         let account = self.key_index.read().unwrap().get(access_key_id).cloned()?;
         let acct = self.accounts.get_for(&account, "");
@@ -340,6 +366,18 @@ impl CredentialStore for IamProvider {
             expires_at_ms: None,
             session: None,
         })
+    }
+
+    /// An access key IAM made inactive or deleted: the gateway refuses it, where an
+    /// unknown key would act as the root user of the account it names.
+    fn revoked(&self, access_key_id: &str) -> bool {
+        let Some(account) = self.key_index.read().unwrap().get(access_key_id).cloned() else {
+            return false;
+        };
+        let acct = self.accounts.get_for(&account, "");
+        let c = acct.core.read().unwrap();
+        c.deleted_keys.contains_key(access_key_id)
+            || keys::find_key(&c, access_key_id).is_some_and(|k| !k.active)
     }
 }
 

@@ -5,8 +5,9 @@ use crate::IamProvider;
 use crate::catalog::{self, ManagedPolicy};
 use crate::state::{Core, Kind, Policy, PolicyVersion, arn_name, key};
 use crate::util::{
-    already_exists, delete_conflict, encode_document, input_strings, input_tags, limit_exceeded,
-    list_page, new_id, no_such, page, paged, ts, under_prefix, with_tags,
+    POLICIES_QUOTA, already_exists, check_account_quota, delete_conflict, encode_document,
+    input_strings, input_tags, limit_exceeded, list_page, new_id, no_such, page, paged, ts,
+    under_prefix, with_tags,
 };
 use crate::validate::{self, DocKind};
 use nephos_core::{AwsError, RequestContext, Value};
@@ -184,6 +185,7 @@ async fn create_policy(
                 "A policy called {name} already exists. Duplicate names are not allowed."
             )));
         }
+        check_account_quota(tx.core.policies.len(), POLICIES_QUOTA, "PoliciesPerAccount")?;
         let pol = Policy {
             id: new_id("ANPA"),
             name: name.to_owned(),

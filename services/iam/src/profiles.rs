@@ -3,8 +3,8 @@
 use crate::roles::{RoleForm, role_value};
 use crate::state::{Core, Kind, Profile, key, no_profile};
 use crate::util::{
-    already_exists, delete_conflict, input_tags, limit_exceeded, list_page, new_id, ts,
-    under_prefix, with_tags,
+    INSTANCE_PROFILES_QUOTA, already_exists, check_account_quota, delete_conflict, input_tags,
+    limit_exceeded, list_page, new_id, ts, under_prefix, with_tags,
 };
 use crate::{IamProvider, validate};
 use nephos_core::{AwsError, RequestContext, Value};
@@ -149,6 +149,11 @@ async fn create(p: &IamProvider, ctx: &RequestContext, i: &Value) -> Result<Valu
                 "Instance Profile {name} already exists."
             )));
         }
+        check_account_quota(
+            tx.core.profiles.len(),
+            INSTANCE_PROFILES_QUOTA,
+            "InstanceProfilesPerAccount",
+        )?;
         let pr = Profile {
             id: new_id("AIPA"),
             name: name.to_owned(),

@@ -4,8 +4,8 @@ use crate::IamProvider;
 use crate::state::{Core, Kind, Role, key, no_role};
 use crate::users::check_boundary;
 use crate::util::{
-    already_exists, boundary_value, delete_conflict, encode_document, input_tags, list_page,
-    new_id, ts, under_prefix, unmodifiable, with_tags,
+    ROLES_QUOTA, already_exists, boundary_value, check_account_quota, delete_conflict,
+    encode_document, input_tags, list_page, new_id, ts, under_prefix, unmodifiable, with_tags,
 };
 use crate::validate::{self, DocKind};
 use nephos_core::{AwsError, RequestContext, Value};
@@ -108,6 +108,7 @@ async fn create_role(p: &IamProvider, ctx: &RequestContext, i: &Value) -> Result
                 "Role with name {name} already exists."
             )));
         }
+        check_account_quota(tx.core.roles.len(), ROLES_QUOTA, "RolesPerAccount")?;
         if let Some(b) = boundary {
             check_boundary(tx.core, b)?;
         }

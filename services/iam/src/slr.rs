@@ -604,6 +604,12 @@ async fn create(p: &IamProvider, ctx: &RequestContext, i: &Value) -> Result<Valu
                 "Service role name {name} has been taken in this account, please try a different suffix."
             )));
         }
+        // Service-linked roles are roles of the account: they count.
+        crate::util::check_account_quota(
+            tx.core.roles.len(),
+            crate::util::ROLES_QUOTA,
+            "RolesPerAccount",
+        )?;
         let r = Role {
             id: new_id("AROA"),
             name: name.clone(),

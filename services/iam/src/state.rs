@@ -43,6 +43,8 @@ pub(crate) enum Kind {
     Job,
     /// Account facts (id `account`): when its IAM state began.
     Meta,
+    /// An access key deleted from the account (id the key id), still refused when it signs.
+    DeletedKey,
 }
 
 impl Kind {
@@ -57,6 +59,7 @@ impl Kind {
             Kind::SlrTask => "slrtask",
             Kind::Job => "job",
             Kind::Meta => "meta",
+            Kind::DeletedKey => "deletedkey",
         }
     }
 }
@@ -258,6 +261,10 @@ pub struct Core {
     pub(crate) ids: HashMap<String, (Kind, String)>,
     /// Access key id -> owning user id (empty for the root user).
     pub(crate) key_owner: HashMap<String, String>,
+    /// Access keys deleted from the account -> when (Unix milliseconds). Kept for good:
+    /// a deleted key must be refused, not taken for an unknown key (which would act as
+    /// the account's root user).
+    pub(crate) deleted_keys: HashMap<String, i64>,
     /// Policy ARN -> entities it is attached to (AWS managed ones too).
     pub(crate) attachments: HashMap<String, i64>,
     /// Policy ARN -> entities it bounds.
@@ -331,11 +338,45 @@ pub(crate) fn arn_name(arn: &str) -> &str {
     arn.rsplit('/').next().unwrap_or(arn)
 }
 
+/// A user as `extras` shows it in its answers (an MFA device's `User`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserFacts {
+    /// The name as the user was created (or last renamed), whatever case it was asked by.
+    pub name: String,
+    pub id: String,
+    pub path: String,
+    pub arn: String,
+    /// Unix milliseconds.
+    pub created: i64,
+}
+
 /// What `extras` may ask of the core entities.
 impl Core {
     /// Whether the account has a user of this name.
     pub fn has_user(&self, name: &str) -> bool {
         self.users.contains_key(&key(name))
+    }
+
+    /// The user's name as stored, for a name given in any case: IAM names are unique
+    /// regardless of case, so `extras` keys its per-user records by this one.
+    pub fn canonical_user_name(&self, name: &str) -> Option<String> {
+        self.users.get(&key(name)).map(|u| u.name.clone())
+    }
+
+    /// The user's id (`AIDA...`).
+    pub fn user_id(&self, name: &str) -> Option<String> {
+        self.users.get(&key(name)).map(|u| u.id.clone())
+    }
+
+    /// The user's name, id, path, ARN and creation date.
+    pub fn user_facts(&self, name: &str) -> Option<UserFacts> {
+        self.users.get(&key(name)).map(|u| UserFacts {
+            name: u.name.clone(),
+            id: u.id.clone(),
+            path: u.path.clone(),
+            arn: self.arn("user", &u.path, &u.name),
+            created: u.created,
+        })
     }
 
     /// The user's ARN (`arn:aws:iam::<account>:user/<path><name>`), if the user exists.
@@ -578,6 +619,7 @@ impl Core {
             Kind::SlrTask => json(serde_json::to_value(self.slr_tasks.get(id)?)),
             Kind::Job => json(serde_json::to_value(self.jobs.get(id)?)),
             Kind::Meta => Some(serde_json::json!({ "created": self.created? })),
+            Kind::DeletedKey => Some(serde_json::json!({ "deleted": self.deleted_keys.get(id)? })),
         }
     }
 }
@@ -590,7 +632,9 @@ pub(crate) struct Tx<'a> {
     pub now: i64,
     touched: BTreeSet<(Kind, String)>,
     pub(crate) keys_added: Vec<String>,
-    pub(crate) keys_removed: Vec<String>,
+    /// Records of `extras` changed in the same request (a rename's), committed with the
+    /// core's.
+    pub(crate) extras_changes: Vec<Change>,
 }
 
 impl<'a> Tx<'a> {
@@ -600,7 +644,7 @@ impl<'a> Tx<'a> {
             now: now_ms - now_ms.rem_euclid(1000),
             touched: BTreeSet::new(),
             keys_added: Vec::new(),
-            keys_removed: Vec::new(),
+            extras_changes: Vec::new(),
         }
     }
 
@@ -613,7 +657,7 @@ impl<'a> Tx<'a> {
     /// last-used facts not stored yet.
     pub(crate) fn finish(mut self, account: &str) -> Vec<Change> {
         if self.touched.is_empty() {
-            return Vec::new();
+            return std::mem::take(&mut self.extras_changes);
         }
         if self.core.created.is_none() {
             self.core.created = Some(self.now);
@@ -621,13 +665,16 @@ impl<'a> Tx<'a> {
         }
         let unsaved = std::mem::take(&mut self.core.unsaved_use);
         self.touched.extend(unsaved);
-        self.touched
+        let mut changes: Vec<Change> = self
+            .touched
             .iter()
             .map(|(kind, id)| match self.core.record(*kind, id) {
                 Some(v) => Change::put(account, kind.record(), id, &v),
                 None => Change::delete(account, kind.record(), id),
             })
-            .collect()
+            .collect();
+        changes.append(&mut self.extras_changes);
+        changes
     }
 }
 
@@ -661,6 +708,10 @@ impl Account {
                 c.jobs.insert(id.to_owned(), j);
             }
             "meta" => c.created = value.get("created").and_then(serde_json::Value::as_i64),
+            "deletedkey" => {
+                let at = value.get("deleted").and_then(serde_json::Value::as_i64);
+                c.deleted_keys.insert(id.to_owned(), at.unwrap_or_default());
+            }
             other => tracing::warn!(kind = other, "unknown iam record kind ignored"),
         }
         Ok(())

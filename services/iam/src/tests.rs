@@ -204,11 +204,14 @@ async fn active_keys_are_credentials_of_their_user() {
     );
     assert_eq!(cred.user_id, user_id);
     assert!(cred.session.is_none() && cred.expires_at_ms.is_none() && cred.session_token.is_none());
+    assert!(!p.revoked(id));
     let k = || m().with("UserName", "k").with("AccessKeyId", id);
     call(&p, "UpdateAccessKey", k().with("Status", "Inactive")).await;
     assert!(p.lookup(id).is_none());
+    assert!(p.revoked(id));
     call(&p, "UpdateAccessKey", k().with("Status", "Active")).await;
     assert!(p.lookup(id).is_some());
+    assert!(!p.revoked(id));
     // A renamed user's key acts as the renamed user.
     call(
         &p,
@@ -227,7 +230,65 @@ async fn active_keys_are_credentials_of_their_user() {
     )
     .await;
     assert!(p.lookup(id).is_none());
+    assert!(p.revoked(id));
     assert!(p.lookup("AKIANOTAKEYATALL0000").is_none());
+    assert!(!p.revoked("AKIANOTAKEYATALL0000"));
+}
+
+#[tokio::test]
+async fn deleted_and_inactive_keys_stay_revoked_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = |v: &Value| {
+        v.get("AccessKey")
+            .unwrap()
+            .str("AccessKeyId")
+            .unwrap()
+            .to_owned()
+    };
+    let (gone, off, root_gone) = {
+        let p = provider(Storage::open(dir.path()).unwrap());
+        call(&p, "CreateUser", m().with("UserName", "u")).await;
+        let gone = key(&call(&p, "CreateAccessKey", m().with("UserName", "u")).await);
+        let off = key(&call(&p, "CreateAccessKey", m().with("UserName", "u")).await);
+        let root_gone = key(&call(&p, "CreateAccessKey", m()).await);
+        let u = || m().with("UserName", "u");
+        call(
+            &p,
+            "DeleteAccessKey",
+            u().with("AccessKeyId", gone.as_str()),
+        )
+        .await;
+        call(
+            &p,
+            "UpdateAccessKey",
+            u().with("AccessKeyId", off.as_str())
+                .with("Status", "Inactive"),
+        )
+        .await;
+        call(
+            &p,
+            "DeleteAccessKey",
+            m().with("AccessKeyId", root_gone.as_str()),
+        )
+        .await;
+        // A deleted key has no use to note, and noting it changes nothing.
+        p.note_key_use(&gone, "s3", "us-east-1", 1_700_000_000_000);
+        (gone, off, root_gone)
+    };
+    let p = provider(Storage::open(dir.path()).unwrap());
+    for k in [&gone, &off, &root_gone] {
+        assert!(p.lookup(k).is_none(), "{k} is not a credential");
+        assert!(p.revoked(k), "{k} is revoked");
+    }
+    // Deleting the user afterwards leaves its deleted keys revoked.
+    call(
+        &p,
+        "DeleteAccessKey",
+        m().with("UserName", "u").with("AccessKeyId", off.as_str()),
+    )
+    .await;
+    call(&p, "DeleteUser", m().with("UserName", "u")).await;
+    assert!(p.revoked(&off) && p.revoked(&gone));
 }
 
 #[tokio::test]
@@ -374,5 +435,157 @@ async fn everything_comes_back_after_a_restart() {
         try_call(&p, "GetGroup", m().with("GroupName", "later"))
             .await
             .is_err()
+    );
+}
+
+fn code_of(r: Result<Value, nephos_core::AwsError>) -> (String, String) {
+    let e = r.expect_err("an error");
+    (e.code.to_string(), e.message.to_string())
+}
+
+#[tokio::test]
+async fn a_renamed_user_keeps_its_login_profile_and_credentials_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let cred_id = {
+        let p = provider(Storage::open(dir.path()).unwrap());
+        call(&p, "CreateUser", m().with("UserName", "Old")).await;
+        // The extras find the user whatever case it is named in, and keep the stored name.
+        call(
+            &p,
+            "CreateLoginProfile",
+            m().with("UserName", "OLD")
+                .with("Password", "Aa1!aaaaaaaaaaaa"),
+        )
+        .await;
+        let got = call(&p, "GetLoginProfile", m().with("UserName", "old")).await;
+        assert_eq!(
+            got.get("LoginProfile").unwrap().str("UserName"),
+            Some("Old")
+        );
+        let cred = call(
+            &p,
+            "CreateServiceSpecificCredential",
+            m().with("UserName", "old")
+                .with("ServiceName", "codecommit.amazonaws.com"),
+        )
+        .await;
+        let cred_id = cred
+            .get("ServiceSpecificCredential")
+            .unwrap()
+            .str("ServiceSpecificCredentialId")
+            .unwrap()
+            .to_owned();
+        call(
+            &p,
+            "UpdateUser",
+            m().with("UserName", "old").with("NewUserName", "New"),
+        )
+        .await;
+        cred_id
+    };
+    let p = provider(Storage::open(dir.path()).unwrap());
+    let got = call(&p, "GetLoginProfile", m().with("UserName", "new")).await;
+    assert_eq!(
+        got.get("LoginProfile").unwrap().str("UserName"),
+        Some("New")
+    );
+    let creds = call(
+        &p,
+        "ListServiceSpecificCredentials",
+        m().with("UserName", "NEW"),
+    )
+    .await;
+    let listed = creds
+        .get("ServiceSpecificCredentials")
+        .unwrap()
+        .as_list()
+        .unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(
+        listed[0].str("ServiceSpecificCredentialId"),
+        Some(cred_id.as_str())
+    );
+    assert_eq!(listed[0].str("UserName"), Some("New"));
+    // The old name has nothing left.
+    call(&p, "CreateUser", m().with("UserName", "old")).await;
+    assert_eq!(
+        code_of(try_call(&p, "GetLoginProfile", m().with("UserName", "old")).await).0,
+        "NoSuchEntity"
+    );
+    // What is left blocks DeleteUser, each with AWS's message, until it is gone.
+    let delete = || m().with("UserName", "new");
+    assert_eq!(
+        code_of(try_call(&p, "DeleteUser", delete()).await),
+        (
+            "DeleteConflict".to_owned(),
+            "Cannot delete entity, must delete login profile first.".to_owned()
+        )
+    );
+    call(&p, "DeleteLoginProfile", delete()).await;
+    assert_eq!(
+        code_of(try_call(&p, "DeleteUser", delete()).await).1,
+        "Cannot delete entity, must remove referenced objects first."
+    );
+    call(
+        &p,
+        "DeleteServiceSpecificCredential",
+        delete().with("ServiceSpecificCredentialId", cred_id.as_str()),
+    )
+    .await;
+    call(&p, "DeleteUser", delete()).await;
+}
+
+#[tokio::test]
+async fn account_quotas_are_enforced() {
+    let p = provider(Storage::ephemeral());
+    let cases: [(&str, &str, usize, &str, Value); 5] = [
+        ("CreateUser", "UserName", 5_000, "UsersPerAccount", m()),
+        ("CreateGroup", "GroupName", 300, "GroupsPerAccount", m()),
+        (
+            "CreateRole",
+            "RoleName",
+            1_000,
+            "RolesPerAccount",
+            m().with("AssumeRolePolicyDocument", TRUST),
+        ),
+        (
+            "CreatePolicy",
+            "PolicyName",
+            1_500,
+            "PoliciesPerAccount",
+            m().with("PolicyDocument", DOC),
+        ),
+        (
+            "CreateInstanceProfile",
+            "InstanceProfileName",
+            1_000,
+            "InstanceProfilesPerAccount",
+            m(),
+        ),
+    ];
+    for (op, member, quota, name, base) in cases {
+        for n in 0..quota {
+            call(&p, op, base.clone().with(member, format!("e{n}"))).await;
+        }
+        let over = try_call(&p, op, base.clone().with(member, "one-more")).await;
+        assert_eq!(
+            code_of(over),
+            (
+                "LimitExceeded".to_owned(),
+                format!("Cannot exceed quota for {name}: {quota}")
+            ),
+            "{op}"
+        );
+    }
+    // A service-linked role is a role too.
+    let slr = try_call(
+        &p,
+        "CreateServiceLinkedRole",
+        m().with("AWSServiceName", "autoscaling.amazonaws.com"),
+    )
+    .await;
+    assert_eq!(
+        code_of(slr).1,
+        "Cannot exceed quota for RolesPerAccount: 1000"
     );
 }

@@ -2,8 +2,8 @@
 
 use crate::state::{Core, Kind, User, key, no_user};
 use crate::util::{
-    already_exists, boundary_value, delete_conflict, input_tags, list_page, new_id, no_such, ts,
-    under_prefix, validation, with_tags,
+    USERS_QUOTA, already_exists, boundary_value, check_account_quota, delete_conflict, input_tags,
+    list_page, new_id, no_such, ts, under_prefix, validation, with_tags,
 };
 use crate::{Caller, IamProvider, validate};
 use nephos_core::{AwsError, RequestContext, Value};
@@ -93,6 +93,7 @@ async fn create_user(p: &IamProvider, ctx: &RequestContext, i: &Value) -> Result
                 "User with name {name} already exists."
             )));
         }
+        check_account_quota(tx.core.users.len(), USERS_QUOTA, "UsersPerAccount")?;
         if let Some(b) = boundary {
             check_boundary(tx.core, b)?;
         }
@@ -141,7 +142,9 @@ async fn update_user(p: &IamProvider, ctx: &RequestContext, i: &Value) -> Result
     if let Some(np) = new_path {
         validate::path(np)?;
     }
-    p.write(ctx, |tx| {
+    // The extras know the user by its stored name: a rename moves its login profile, MFA
+    // devices, SSH keys, certificates and service-specific credentials along.
+    p.write_with_extras(ctx, |tx, extras| {
         let id = tx.core.user(name)?.id.clone();
         if let Some(n) = new_name
             && key(n) != key(name)
@@ -152,11 +155,16 @@ async fn update_user(p: &IamProvider, ctx: &RequestContext, i: &Value) -> Result
             )));
         }
         let mut u = tx.core.remove_user(name).ok_or_else(|| no_user(name))?;
+        let old = u.name.clone();
         if let Some(n) = new_name {
             u.name = n.to_owned();
         }
         if let Some(np) = new_path {
             u.path = np.to_owned();
+        }
+        if u.name != old {
+            let moved = extras.rename_user(&tx.core.account, &old, &u.name);
+            tx.extras_changes.extend(moved);
         }
         tx.core.insert_user(u);
         tx.touch(Kind::User, &id);
@@ -168,13 +176,11 @@ async fn update_user(p: &IamProvider, ctx: &RequestContext, i: &Value) -> Result
 async fn delete_user(p: &IamProvider, ctx: &RequestContext, i: &Value) -> Result<Value, AwsError> {
     let name = i.str("UserName").unwrap_or_default();
     // The extras' resources (login profile, MFA devices, SSH keys, certificates,
-    // service-specific credentials) block the deletion too; they know the user by the
-    // name it was created with.
-    let acct = p.account(ctx);
-    let stored = acct.core.read().unwrap().user(name)?.name.clone();
-    let has_extras = acct.extras.read().unwrap().user_has_resources(&stored);
-    p.write(ctx, |tx| {
+    // service-specific credentials) block the deletion too; both are locked so none is
+    // added between the check and the deletion.
+    p.write_with_extras(ctx, |tx, extras| {
         let u = tx.core.user(name)?;
+        let in_extras = extras.user_has_resources(&u.name);
         let conflict = if !u.keys.is_empty() {
             Some("Cannot delete entity, must delete access keys first.")
         } else if !u.inline.is_empty() {
@@ -183,8 +189,8 @@ async fn delete_user(p: &IamProvider, ctx: &RequestContext, i: &Value) -> Result
             Some("Cannot delete entity, must detach all policies first.")
         } else if !u.groups.is_empty() {
             Some("Cannot delete entity, must remove users from group first.")
-        } else if has_extras {
-            Some("Cannot delete entity, must remove referenced objects first.")
+        } else if in_extras.is_some() {
+            in_extras
         } else {
             None
         };

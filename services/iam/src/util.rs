@@ -11,6 +11,27 @@ const SECRET_CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwx
 /// IAM lists answer 100 items unless MaxItems says otherwise.
 const DEFAULT_MAX_ITEMS: i64 = 100;
 
+// IAM's default account-wide quotas, as GetAccountSummary reports them and as creations
+// enforce them.
+pub const USERS_QUOTA: usize = 5_000;
+pub const GROUPS_QUOTA: usize = 300;
+pub const ROLES_QUOTA: usize = 1_000;
+/// Customer managed policies.
+pub const POLICIES_QUOTA: usize = 1_500;
+pub const INSTANCE_PROFILES_QUOTA: usize = 1_000;
+
+/// AWS's LimitExceeded when an account that has `count` entities of a kind would pass
+/// its `quota` (`quota_name`: `UsersPerAccount`, `RolesPerAccount`, ...).
+pub fn check_account_quota(count: usize, quota: usize, quota_name: &str) -> Result<(), AwsError> {
+    if count >= quota {
+        Err(limit_exceeded(format!(
+            "Cannot exceed quota for {quota_name}: {quota}"
+        )))
+    } else {
+        Ok(())
+    }
+}
+
 pub fn no_such(message: impl Into<String>) -> AwsError {
     AwsError::new(404, "NoSuchEntity", message)
 }

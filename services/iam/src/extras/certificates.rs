@@ -348,8 +348,7 @@ fn signing_not_found(id: &str) -> AwsError {
 }
 
 async fn upload_signing(c: &Ctx<'_>, i: &Value) -> Result<Value, AwsError> {
-    let user = c.user_or_caller(i)?;
-    c.require_user(&user)?;
+    let user = c.require_user(&c.user_or_caller(i)?)?;
     let body = i.str("CertificateBody").unwrap_or_default();
     let certs = parse_certs(body).filter(|c| c.len() == 1).ok_or_else(|| {
         malformed("Unable to parse certificate. Please ensure the certificate is in PEM format.")
@@ -366,7 +365,7 @@ async fn upload_signing(c: &Ctx<'_>, i: &Value) -> Result<Value, AwsError> {
     let change = c.put(SIGNING_KIND, &cert.id, &cert);
     let out = signing_value(&cert);
     {
-        let mut s = c.account.extras.write().unwrap();
+        let mut s = c.extras_for_user(&user)?;
         if let Some(dup) = s
             .signing_certs
             .values()
@@ -391,8 +390,7 @@ async fn upload_signing(c: &Ctx<'_>, i: &Value) -> Result<Value, AwsError> {
 }
 
 async fn list_signing(c: &Ctx<'_>, i: &Value) -> Result<Value, AwsError> {
-    let user = c.user_or_caller(i)?;
-    c.require_user(&user)?;
+    let user = c.require_user(&c.user_or_caller(i)?)?;
     let items = c
         .account
         .extras
@@ -408,8 +406,7 @@ async fn list_signing(c: &Ctx<'_>, i: &Value) -> Result<Value, AwsError> {
 
 /// The user's certificate `id`, for update and delete.
 fn users_cert(c: &Ctx<'_>, i: &Value) -> Result<(String, String), AwsError> {
-    let user = c.user_or_caller(i)?;
-    c.require_user(&user)?;
+    let user = c.require_user(&c.user_or_caller(i)?)?;
     let id = i.str("CertificateId").unwrap_or_default().to_owned();
     let s = c.account.extras.read().unwrap();
     match s.signing_certs.get(&id) {
@@ -419,13 +416,14 @@ fn users_cert(c: &Ctx<'_>, i: &Value) -> Result<(String, String), AwsError> {
 }
 
 async fn update_signing(c: &Ctx<'_>, i: &Value) -> Result<Value, AwsError> {
-    let (_, id) = users_cert(c, i)?;
+    let (user, id) = users_cert(c, i)?;
     let active = i.str("Status") == Some("Active");
     let change = {
-        let mut s = c.account.extras.write().unwrap();
+        let mut s = c.extras_for_user(&user)?;
         let cert = s
             .signing_certs
             .get_mut(&id)
+            .filter(|cert| cert.user == user)
             .ok_or_else(|| signing_not_found(&id))?;
         cert.active = active;
         c.put(SIGNING_KIND, &id, &*cert)
@@ -435,11 +433,8 @@ async fn update_signing(c: &Ctx<'_>, i: &Value) -> Result<Value, AwsError> {
 }
 
 async fn delete_signing(c: &Ctx<'_>, i: &Value) -> Result<Value, AwsError> {
-    let (_, id) = users_cert(c, i)?;
-    if c.account
-        .extras
-        .write()
-        .unwrap()
+    let (user, id) = users_cert(c, i)?;
+    if c.extras_for_user(&user)?
         .signing_certs
         .remove(&id)
         .is_none()

@@ -97,8 +97,7 @@ fn check_new(c: &Ctx<'_>, profile: Option<&LoginProfile>, password: &str) -> Res
 }
 
 async fn create(c: &Ctx<'_>, i: &Value) -> Result<Value, AwsError> {
-    let user = c.user_or_caller(i)?;
-    c.require_user(&user)?;
+    let user = c.require_user(&c.user_or_caller(i)?)?;
     let Some(password) = i.str("Password") else {
         return Err(super::validation(
             "Password is required when not using an AssumeRoot session",
@@ -119,7 +118,7 @@ async fn create(c: &Ctx<'_>, i: &Value) -> Result<Value, AwsError> {
     let change = c.put(KIND, &user, &profile);
     let out = profile.to_value();
     {
-        let mut s = c.account.extras.write().unwrap();
+        let mut s = c.extras_for_user(&user)?;
         if s.logins.contains_key(&user) {
             return Err(already_exists(format!(
                 "Login Profile for user {user} already exists."
@@ -132,16 +131,14 @@ async fn create(c: &Ctx<'_>, i: &Value) -> Result<Value, AwsError> {
 }
 
 async fn get(c: &Ctx<'_>, i: &Value) -> Result<Value, AwsError> {
-    let user = c.user_or_caller(i)?;
-    c.require_user(&user)?;
+    let user = c.require_user(&c.user_or_caller(i)?)?;
     let s = c.account.extras.read().unwrap();
     let p = s.logins.get(&user).ok_or_else(|| not_found(&user))?;
     Ok(Value::map().with("LoginProfile", p.to_value()))
 }
 
 async fn update(c: &Ctx<'_>, i: &Value) -> Result<Value, AwsError> {
-    let user = i.str("UserName").unwrap_or_default().to_owned();
-    c.require_user(&user)?;
+    let user = c.require_user(i.str("UserName").unwrap_or_default())?;
     let existing = c.account.extras.read().unwrap().logins.get(&user).cloned();
     let mut profile = existing.ok_or_else(|| not_found(&user))?;
     if let Some(password) = i.str("Password") {
@@ -154,28 +151,25 @@ async fn update(c: &Ctx<'_>, i: &Value) -> Result<Value, AwsError> {
     if let Some(d) = i.int("MaxSigninSessionDuration") {
         profile.max_signin_session = Some(d);
     }
-    let change = c.put(KIND, &user, &profile);
-    c.account
-        .extras
-        .write()
-        .unwrap()
-        .logins
-        .insert(user, profile);
-    c.commit(vec![change]).await?;
+    store(c, user, profile).await?;
     Ok(Value::map())
 }
 
-async fn delete(c: &Ctx<'_>, i: &Value) -> Result<Value, AwsError> {
-    let user = c.user_or_caller(i)?;
-    c.require_user(&user)?;
-    if c.account
-        .extras
-        .write()
-        .unwrap()
-        .logins
-        .remove(&user)
-        .is_none()
+/// Writes back a changed profile, unless it was deleted (or its user renamed) since it
+/// was read.
+async fn store(c: &Ctx<'_>, user: String, profile: LoginProfile) -> Result<(), AwsError> {
+    let change = c.put(KIND, &user, &profile);
     {
+        let mut s = c.extras_for_user(&user)?;
+        let slot = s.logins.get_mut(&user).ok_or_else(|| not_found(&user))?;
+        *slot = profile;
+    }
+    c.commit(vec![change]).await
+}
+
+async fn delete(c: &Ctx<'_>, i: &Value) -> Result<Value, AwsError> {
+    let user = c.require_user(&c.user_or_caller(i)?)?;
+    if c.extras_for_user(&user)?.logins.remove(&user).is_none() {
         return Err(not_found(&user));
     }
     c.commit(vec![c.delete(KIND, &user)]).await?;
@@ -191,7 +185,7 @@ async fn change_password(c: &Ctx<'_>, i: &Value) -> Result<Value, AwsError> {
             "Only IAM Users can change their own password.",
         ));
     };
-    c.require_user(&user)?;
+    let user = c.require_user(&user)?;
     let existing = c.account.extras.read().unwrap().logins.get(&user).cloned();
     let mut profile = existing.ok_or_else(|| not_found(&user))?;
     let old = i.str("OldPassword").unwrap_or_default();
@@ -206,13 +200,6 @@ async fn change_password(c: &Ctx<'_>, i: &Value) -> Result<Value, AwsError> {
     check_new(c, Some(&profile), new)?;
     profile.set_password(new, c.now());
     profile.reset_required = false;
-    let change = c.put(KIND, &user, &profile);
-    c.account
-        .extras
-        .write()
-        .unwrap()
-        .logins
-        .insert(user, profile);
-    c.commit(vec![change]).await?;
+    store(c, user, profile).await?;
     Ok(Value::map())
 }

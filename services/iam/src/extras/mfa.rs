@@ -141,25 +141,21 @@ async fn delete(c: &Ctx<'_>, i: &Value) -> Result<Value, AwsError> {
     Ok(Value::map())
 }
 
-/// The `User` member of an assigned device, from what the core entities tell.
+/// The `User` member of an assigned device, from what the core entities tell (the
+/// model's `User`: path, name, id, ARN, creation date).
 fn user_value(c: &Ctx<'_>, name: &str) -> Value {
     let core = c.account.core.read().unwrap();
-    let arn = core.user_arn(name).unwrap_or_default();
-    let path = arn
-        .split_once(":user")
-        .map(|(_, rest)| rest.trim_end_matches(name).to_owned())
-        .unwrap_or_else(|| "/".to_owned());
-    let mut v = Value::map()
-        .with("Path", path)
-        .with("UserName", name)
-        .with("Arn", arn);
-    if let Some(row) = core.report_rows().into_iter().find(|r| r.name == name) {
-        v.insert("CreateDate", ts(row.created));
-        if let Some(used) = row.password_last_used {
-            v.insert("PasswordLastUsed", ts(used));
-        }
+    match core.user_facts(name) {
+        Some(u) => Value::map()
+            .with("Path", u.path)
+            .with("UserName", u.name)
+            .with("UserId", u.id)
+            .with("Arn", u.arn)
+            .with("CreateDate", ts(u.created)),
+        // A device stays enabled for its user until deactivated, and DeleteUser refuses
+        // a user with one, so this is not reached; the name is all that is known then.
+        None => Value::map().with("UserName", name),
     }
-    v
 }
 
 async fn list_virtual(c: &Ctx<'_>, i: &Value) -> Result<Value, AwsError> {
@@ -193,9 +189,9 @@ async fn list_virtual(c: &Ctx<'_>, i: &Value) -> Result<Value, AwsError> {
 }
 
 async fn enable(c: &Ctx<'_>, i: &Value) -> Result<Value, AwsError> {
-    let user = i.str("UserName").unwrap_or_default();
+    let user = c.require_user(i.str("UserName").unwrap_or_default())?;
+    let user = user.as_str();
     let serial = i.str("SerialNumber").unwrap_or_default();
-    c.require_user(user)?;
     let (code1, code2) = (
         i.str("AuthenticationCode1").unwrap_or_default(),
         i.str("AuthenticationCode2").unwrap_or_default(),
@@ -229,7 +225,7 @@ async fn enable(c: &Ctx<'_>, i: &Value) -> Result<Value, AwsError> {
     device.drift = step + 1 - now;
     let change = c.put(KIND, serial, &device);
     {
-        let mut s = c.account.extras.write().unwrap();
+        let mut s = c.extras_for_user(user)?;
         if s.mfa.get(serial).is_none_or(|d| d.user.is_some()) {
             return Err(super::already_exists("MFA Device is already in use."));
         }
@@ -257,27 +253,19 @@ fn users_device(c: &Ctx<'_>, user: &str, serial: &str) -> Result<VirtualMfa, Aws
 }
 
 async fn deactivate(c: &Ctx<'_>, i: &Value) -> Result<Value, AwsError> {
-    let user = c.user_or_caller(i)?;
+    let user = c.require_user(&c.user_or_caller(i)?)?;
     let serial = i.str("SerialNumber").unwrap_or_default();
-    c.require_user(&user)?;
     let mut device = users_device(c, &user, serial)?;
     device.user = None;
     device.enabled = None;
-    let change = c.put(KIND, serial, &device);
-    c.account
-        .extras
-        .write()
-        .unwrap()
-        .mfa
-        .insert(serial.to_owned(), device);
-    c.commit(vec![change]).await?;
+    store_users_device(c, &user, device).await?;
     Ok(Value::map())
 }
 
 async fn resync(c: &Ctx<'_>, i: &Value) -> Result<Value, AwsError> {
-    let user = i.str("UserName").unwrap_or_default();
+    let user = c.require_user(i.str("UserName").unwrap_or_default())?;
+    let user = user.as_str();
     let serial = i.str("SerialNumber").unwrap_or_default();
-    c.require_user(user)?;
     let mut device = users_device(c, user, serial)?;
     let seed = totp::base32_decode(&device.seed).unwrap_or_default();
     let now = now_step(c);
@@ -290,15 +278,27 @@ async fn resync(c: &Ctx<'_>, i: &Value) -> Result<Value, AwsError> {
     )
     .ok_or_else(invalid_code)?;
     device.drift = step + 1 - now;
-    let change = c.put(KIND, serial, &device);
-    c.account
-        .extras
-        .write()
-        .unwrap()
-        .mfa
-        .insert(serial.to_owned(), device);
-    c.commit(vec![change]).await?;
+    store_users_device(c, user, device).await?;
     Ok(Value::map())
+}
+
+/// Writes back a device of `user` read by [`users_device`], unless it was deactivated,
+/// deleted or its user renamed since.
+async fn store_users_device(c: &Ctx<'_>, user: &str, device: VirtualMfa) -> Result<(), AwsError> {
+    let serial = device.serial.clone();
+    let change = c.put(KIND, &serial, &device);
+    {
+        let mut s = c.extras_for_user(user)?;
+        match s.mfa.get_mut(&serial) {
+            Some(d) if d.user.as_deref() == Some(user) => *d = device,
+            _ => {
+                return Err(no_such_entity(format!(
+                    "MFA Device with serial number {serial} does not exist."
+                )));
+            }
+        }
+    }
+    c.commit(vec![change]).await
 }
 
 async fn list(c: &Ctx<'_>, i: &Value) -> Result<Value, AwsError> {
@@ -308,7 +308,7 @@ async fn list(c: &Ctx<'_>, i: &Value) -> Result<Value, AwsError> {
         (None, Some(u)) => u,
         (None, None) => return page(Vec::new(), i, "MFADevices"),
     };
-    c.require_user(&user)?;
+    let user = c.require_user(&user)?;
     let items = c
         .account
         .extras

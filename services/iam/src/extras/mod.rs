@@ -148,14 +148,25 @@ pub struct State {
 
 /// What the core entities may ask of this module.
 impl State {
-    /// Whether the user still has resources that block DeleteUser (a login profile, MFA
-    /// devices, SSH keys, signing certificates, service-specific credentials).
-    pub fn user_has_resources(&self, user: &str) -> bool {
-        self.logins.contains_key(user)
-            || self.mfa.values().any(|d| d.user.as_deref() == Some(user))
-            || self.ssh_keys.values().any(|k| k.user == user)
-            || self.signing_certs.values().any(|c| c.user == user)
+    /// AWS's DeleteConflict message when the user (by its stored name) still has
+    /// resources that block DeleteUser: a login profile, MFA devices, signing
+    /// certificates, SSH keys or service-specific credentials.
+    pub fn user_has_resources(&self, user: &str) -> Option<&'static str> {
+        if self.logins.contains_key(user) {
+            Some("Cannot delete entity, must delete login profile first.")
+        } else if self.mfa.values().any(|d| d.user.as_deref() == Some(user)) {
+            Some("Cannot delete entity, must delete MFA device first.")
+        } else if self.signing_certs.values().any(|c| c.user == user) {
+            Some("Cannot delete entity, must delete certificates first.")
+        } else if self.ssh_keys.values().any(|k| k.user == user)
             || self.service_creds.values().any(|c| c.user == user)
+        {
+            // What AWS answers for SSH keys; service-specific credentials are taken to
+            // answer alike.
+            Some("Cannot delete entity, must remove referenced objects first.")
+        } else {
+            None
+        }
     }
 
     /// Moves the user's resources to its new name (UpdateUser's NewUserName), returning
@@ -291,12 +302,38 @@ impl Ctx<'_> {
         Change::delete(self.account_id(), kind, id)
     }
 
-    /// Fails with AWS's NoSuchEntity unless the account has the user.
-    pub fn require_user(&self, name: &str) -> Result<(), AwsError> {
-        if self.account.core.read().unwrap().has_user(name) {
-            Ok(())
+    /// The user's name as stored (user names are unique regardless of case, and this
+    /// module keys its per-user records by the stored one), or AWS's NoSuchEntity.
+    pub fn require_user(&self, name: &str) -> Result<String, AwsError> {
+        self.account
+            .core
+            .read()
+            .unwrap()
+            .canonical_user_name(name)
+            .ok_or_else(|| no_such_user(name))
+    }
+
+    /// This module's state, locked for a change to the resources of `user` (a stored
+    /// name), once the user is known to exist still: DeleteUser and renames hold this
+    /// lock too, so the user cannot go or change its name until the change is made.
+    pub fn extras_for_user(
+        &self,
+        user: &str,
+    ) -> Result<std::sync::RwLockWriteGuard<'_, State>, AwsError> {
+        // The extras before the core entities: the order DeleteUser and renames take.
+        let s = self.account.extras.write().unwrap();
+        if self
+            .account
+            .core
+            .read()
+            .unwrap()
+            .canonical_user_name(user)
+            .as_deref()
+            == Some(user)
+        {
+            Ok(s)
         } else {
-            Err(no_such_user(name))
+            Err(no_such_user(user))
         }
     }
 
@@ -640,10 +677,10 @@ mod tests {
                 uploaded: 0,
             },
         );
-        assert!(s.user_has_resources("old"));
+        assert!(s.user_has_resources("old").is_some());
         let changes = s.rename_user("123456789012", "old", "new");
         assert_eq!(changes.len(), 1);
-        assert!(s.user_has_resources("new") && !s.user_has_resources("old"));
+        assert!(s.user_has_resources("new").is_some() && s.user_has_resources("old").is_none());
     }
 
     #[test]

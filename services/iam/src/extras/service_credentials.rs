@@ -109,9 +109,8 @@ fn new_secret(service: &str, name: &str) -> String {
 }
 
 async fn create(c: &Ctx<'_>, i: &Value) -> Result<Value, AwsError> {
-    let user = i.str("UserName").unwrap_or_default().to_owned();
+    let user = c.require_user(i.str("UserName").unwrap_or_default())?;
     let service = i.str("ServiceName").unwrap_or_default().to_owned();
-    c.require_user(&user)?;
     check_service(&service)?;
     let now = c.now();
     let name = if service == BEDROCK {
@@ -136,7 +135,7 @@ async fn create(c: &Ctx<'_>, i: &Value) -> Result<Value, AwsError> {
     let change = c.put(KIND, &cred.id, &cred);
     let out = cred.to_value(now, true);
     {
-        let mut s = c.account.extras.write().unwrap();
+        let mut s = c.extras_for_user(&user)?;
         let same = s
             .service_creds
             .values()
@@ -158,9 +157,7 @@ async fn list(c: &Ctx<'_>, i: &Value) -> Result<Value, AwsError> {
     let user = if all {
         None
     } else {
-        let u = c.user_or_caller(i)?;
-        c.require_user(&u)?;
-        Some(u)
+        Some(c.require_user(&c.user_or_caller(i)?)?)
     };
     let service = i.str("ServiceName");
     if let Some(s) = service {
@@ -183,8 +180,7 @@ async fn list(c: &Ctx<'_>, i: &Value) -> Result<Value, AwsError> {
 
 /// The caller's (or named user's) credential from the input.
 fn users_cred(c: &Ctx<'_>, i: &Value) -> Result<ServiceCred, AwsError> {
-    let user = c.user_or_caller(i)?;
-    c.require_user(&user)?;
+    let user = c.require_user(&c.user_or_caller(i)?)?;
     let id = i.str("ServiceSpecificCredentialId").unwrap_or_default();
     c.account
         .extras
@@ -197,14 +193,17 @@ fn users_cred(c: &Ctx<'_>, i: &Value) -> Result<ServiceCred, AwsError> {
         .ok_or_else(|| not_found(id))
 }
 
+/// Writes back a credential read by [`users_cred`], unless it was deleted (or its user
+/// renamed) since.
 async fn store(c: &Ctx<'_>, cred: ServiceCred) -> Result<(), AwsError> {
     let change = c.put(KIND, &cred.id, &cred);
-    c.account
-        .extras
-        .write()
-        .unwrap()
-        .service_creds
-        .insert(cred.id.clone(), cred);
+    {
+        let mut s = c.extras_for_user(&cred.user)?;
+        match s.service_creds.get_mut(&cred.id) {
+            Some(o) if o.user == cred.user => *o = cred,
+            _ => return Err(not_found(&cred.id)),
+        }
+    }
     c.commit(vec![change]).await
 }
 
@@ -225,12 +224,13 @@ async fn update(c: &Ctx<'_>, i: &Value) -> Result<Value, AwsError> {
 
 async fn delete(c: &Ctx<'_>, i: &Value) -> Result<Value, AwsError> {
     let cred = users_cred(c, i)?;
-    c.account
-        .extras
-        .write()
-        .unwrap()
+    if c.extras_for_user(&cred.user)?
         .service_creds
-        .remove(&cred.id);
+        .remove(&cred.id)
+        .is_none()
+    {
+        return Err(not_found(&cred.id));
+    }
     c.commit(vec![c.delete(KIND, &cred.id)]).await?;
     Ok(Value::map())
 }

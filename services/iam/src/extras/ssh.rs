@@ -261,8 +261,7 @@ fn full(k: &SshKey, pem: bool) -> Value {
 }
 
 async fn upload(c: &Ctx<'_>, i: &Value) -> Result<Value, AwsError> {
-    let user = i.str("UserName").unwrap_or_default().to_owned();
-    c.require_user(&user)?;
+    let user = c.require_user(i.str("UserName").unwrap_or_default())?;
     let (n, e) = parse_body(i.str("SSHPublicKeyBody").unwrap_or_default())?;
     let key = SshKey {
         id: super::unique_id("APKA"),
@@ -276,7 +275,7 @@ async fn upload(c: &Ctx<'_>, i: &Value) -> Result<Value, AwsError> {
     let change = c.put(KIND, &key.id, &key);
     let out = full(&key, false);
     {
-        let mut s = c.account.extras.write().unwrap();
+        let mut s = c.extras_for_user(&user)?;
         let mine: Vec<&SshKey> = s.ssh_keys.values().filter(|k| k.user == user).collect();
         if mine.iter().any(|k| k.fingerprint == key.fingerprint) {
             return Err(AwsError::new(
@@ -298,8 +297,7 @@ async fn upload(c: &Ctx<'_>, i: &Value) -> Result<Value, AwsError> {
 
 /// The user's key named by the input.
 fn users_key(c: &Ctx<'_>, i: &Value) -> Result<SshKey, AwsError> {
-    let user = i.str("UserName").unwrap_or_default();
-    c.require_user(user)?;
+    let user = c.require_user(i.str("UserName").unwrap_or_default())?;
     let id = i.str("SSHPublicKeyId").unwrap_or_default();
     c.account
         .extras
@@ -324,7 +322,7 @@ async fn list(c: &Ctx<'_>, i: &Value) -> Result<Value, AwsError> {
         (None, Some(u)) => u,
         (None, None) => return page(Vec::new(), i, "SSHPublicKeys"),
     };
-    c.require_user(&user)?;
+    let user = c.require_user(&user)?;
     let items = c
         .account
         .extras
@@ -342,19 +340,27 @@ async fn update(c: &Ctx<'_>, i: &Value) -> Result<Value, AwsError> {
     let mut key = users_key(c, i)?;
     key.active = i.str("Status") == Some("Active");
     let change = c.put(KIND, &key.id, &key);
-    c.account
-        .extras
-        .write()
-        .unwrap()
-        .ssh_keys
-        .insert(key.id.clone(), key);
+    {
+        let mut s = c.extras_for_user(&key.user)?;
+        // Unless deleted (or its user renamed) since it was read.
+        match s.ssh_keys.get_mut(&key.id) {
+            Some(k) if k.user == key.user => *k = key,
+            _ => return Err(not_found(&key.id)),
+        }
+    }
     c.commit(vec![change]).await?;
     Ok(Value::map())
 }
 
 async fn delete(c: &Ctx<'_>, i: &Value) -> Result<Value, AwsError> {
     let key = users_key(c, i)?;
-    c.account.extras.write().unwrap().ssh_keys.remove(&key.id);
+    if c.extras_for_user(&key.user)?
+        .ssh_keys
+        .remove(&key.id)
+        .is_none()
+    {
+        return Err(not_found(&key.id));
+    }
     c.commit(vec![c.delete(KIND, &key.id)]).await?;
     Ok(Value::map())
 }
