@@ -661,6 +661,8 @@ def test_service_specific_credential_lifecycle(nephos, account):
     listed = iam.list_service_specific_credentials(UserName="gina", ServiceName="codecommit.amazonaws.com")
     assert [c["ServiceSpecificCredentialId"] for c in listed["ServiceSpecificCredentials"]] == [cid]
     assert "ServicePassword" not in listed["ServiceSpecificCredentials"][0]
+    # As AWS answered it (recorded): no IsTruncated when no page was asked for.
+    assert "IsTruncated" not in listed and "Marker" not in listed
     iam.update_service_specific_credential(UserName="gina", ServiceSpecificCredentialId=cid, Status="Inactive")
     reset = iam.reset_service_specific_credential(UserName="gina", ServiceSpecificCredentialId=cid)
     assert reset["ServiceSpecificCredential"]["ServicePassword"] != cred["ServicePassword"]
@@ -674,6 +676,16 @@ def test_service_specific_credential_lifecycle(nephos, account):
     )["ServiceSpecificCredential"]
     assert bedrock["ServiceCredentialAlias"].endswith(f"-at-{account}")
     assert bedrock["ServiceCredentialSecret"] and "ExpirationDate" in bedrock
+    # Pages when asked for.
+    other = iam.create_service_specific_credential(UserName="gina", ServiceName="cassandra.amazonaws.com")[
+        "ServiceSpecificCredential"
+    ]
+    first = iam.list_service_specific_credentials(UserName="gina", MaxItems=1)
+    assert first["IsTruncated"] is True and len(first["ServiceSpecificCredentials"]) == 1
+    rest = iam.list_service_specific_credentials(UserName="gina", Marker=first["Marker"])
+    assert rest["IsTruncated"] is False
+    ids = [c["ServiceSpecificCredentialId"] for c in first["ServiceSpecificCredentials"] + rest["ServiceSpecificCredentials"]]
+    assert sorted(ids) == sorted([bedrock["ServiceSpecificCredentialId"], other["ServiceSpecificCredentialId"]])
 
 
 # Account alias.

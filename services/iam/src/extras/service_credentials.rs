@@ -175,7 +175,17 @@ async fn list(c: &Ctx<'_>, i: &Value) -> Result<Value, AwsError> {
         .filter(|cred| service.is_none_or(|s| s == cred.service))
         .map(|cred| (cred.id.clone(), cred.to_value(now, false)))
         .collect();
-    page(items, i, "ServiceSpecificCredentials")
+    let mut out = page(items, i, "ServiceSpecificCredentials")?;
+    // AWS answers this list without `IsTruncated` (as recorded) unless paging was asked
+    // for; it is kept whenever a page is cut short or a page was asked for.
+    let paging = i.get("MaxItems").is_some() || i.get("Marker").is_some();
+    if !paging
+        && out.bool("IsTruncated") == Some(false)
+        && let Value::Map(m) = &mut out
+    {
+        m.shift_remove("IsTruncated");
+    }
+    Ok(out)
 }
 
 /// The caller's (or named user's) credential from the input.
