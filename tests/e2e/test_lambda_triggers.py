@@ -124,7 +124,22 @@ def test_s3_notifications_invoke_a_function(nephos, account):
 
 def test_under_enforce_iam_a_function_without_permission_is_not_invoked(start_nephos, account):
     server = start_nephos("--enforce-iam")
-    lam, s3, sns, ddb = (server.client(s, account=account) for s in ("lambda", "s3", "sns", "dynamodb"))
+    lam, s3, sns, ddb, iam = (
+        server.client(s, account=account) for s in ("lambda", "s3", "sns", "dynamodb", "iam")
+    )
+    # Under enforcement the execution role must exist, trust Lambda, and allow what the
+    # function does.
+    iam.create_role(
+        RoleName="trigger",
+        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}),
+    )
+    iam.put_role_policy(
+        RoleName="trigger",
+        PolicyName="record",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Action": ["dynamodb:PutItem", "logs:*"], "Resource": "*"}]}),
+    )
     fn = recorder(lam, ddb, account)
     bucket = f"locked-{account}"
     s3.create_bucket(Bucket=bucket)
