@@ -59,6 +59,17 @@ SERVICE_DENIES = {
 # named after them.
 NEWER_THAN_REFERENCE = {("iam", "AcquireRole"), ("iam", "GetRoleTemplateVersion")}
 
+# What operations that need more than their own action need, all of it (the rest need
+# exactly one action, checked against the reference).
+EXPECTED = {
+    ("lambda", "CreateFunction"): {"lambda:CreateFunction", "iam:PassRole"},
+    ("lambda", "UpdateFunctionConfiguration"): {"lambda:UpdateFunctionConfiguration", "iam:PassRole"},
+    ("s3", "PutBucketReplication"): {"s3:PutReplicationConfiguration", "iam:PassRole"},
+    ("logs", "PutSubscriptionFilter"): {"logs:PutSubscriptionFilter", "iam:PassRole"},
+    ("s3", "CopyObject"): {"s3:GetObject", "s3:PutObject"},
+    ("s3", "UploadPartCopy"): {"s3:GetObject", "s3:PutObject"},
+}
+
 # Each service's access-denied answer: (HTTP status, error code as boto3 reports it).
 DENIAL = {
     "s3": (403, "AccessDenied"),
@@ -236,6 +247,9 @@ class World:
         self.suffix = slug(op)
         self.values = {}
         self.per_op = {}
+        # Optional members that name what the request acts on (so the request is
+        # authorized on its resource rather than `*`) or that pass a role.
+        self.optional = set()
         build = getattr(self, f"build_{service}")
         build()
 
@@ -244,6 +258,18 @@ class World:
 
     def given(self):
         return {**self.values, **self.per_op.get(self.op, {})}
+
+    def request(self, shape):
+        """The operation's input: its required members, and the optional ones this world
+        says name its resource."""
+        if shape is None:
+            return {}
+        given = self.given()
+        params = generate(shape, "", given)
+        for member in shape.members:
+            if member in self.optional and member not in params and member in given:
+                params[member] = given[member]
+        return params
 
     # -- IAM and STS --------------------------------------------------------------------
     def iam_entities(self):
@@ -364,6 +390,10 @@ class World:
             "Delete": {"Objects": [{"Key": "obj.txt"}]},
             "ObjectAttributes": ["ETag"],
             "Tagging": {"TagSet": [{"Key": "k", "Value": "v"}]},
+            "ReplicationConfiguration": {
+                "Role": f"arn:aws:iam::{self.account}:role/replication",
+                "Rules": [{"Status": "Enabled", "Destination": {"Bucket": "arn:aws:s3:::elsewhere"}}],
+            },
         }
 
     def build_s3control(self):
@@ -437,7 +467,9 @@ class World:
             "SetPlatformApplicationAttributes": {"Attributes": {"PlatformCredential": "key2"}},
             "SetEndpointAttributes": {"Attributes": {"Enabled": "true"}},
             "SetSMSAttributes": {"attributes": {"DefaultSMSType": "Promotional"}},
+            "SetSubscriptionAttributes": {"AttributeName": "RawMessageDelivery"},
         }
+        self.optional = {"TopicArn"}
 
     # -- DynamoDB --------------------------------------------------------------------------
     def build_dynamodb(self):
@@ -508,6 +540,8 @@ class World:
             "TransactWriteItems": {"TransactItems": [{"Put": {"TableName": table, "Item": key}}]},
             "CreateTable": {"BillingMode": "PAY_PER_REQUEST"},
         }
+        self.values["SourceTableName"] = table
+        self.optional = {"SourceTableName"}
 
     build_dynamodbstreams = build_dynamodb
 
@@ -562,6 +596,9 @@ class World:
             "AddLayerVersionPermission": {"Action": "lambda:GetLayerVersion", "Principal": self.account},
             "RemoveLayerVersionPermission": {"StatementId": "sid1"},
         }
+        self.optional = {"Runtime", "Handler"} if self.op == "CreateFunction" else set()
+        if self.op == "UpdateFunctionConfiguration":
+            self.optional = {"Role"}
 
     # -- CloudWatch Logs -------------------------------------------------------------------
     def build_logs(self):
@@ -606,6 +643,10 @@ class World:
             "GetLogEvents": {"startTime": now - 60_000, "endTime": now},
             "FilterLogEvents": {"startTime": now - 60_000, "endTime": now},
         }
+        self.optional = {"roleArn"}
+        if self.op not in ("StartLiveTail",):
+            self.optional.add("logGroupName")
+        self.values["roleArn"] = f"arn:aws:iam::{self.account}:role/logs-delivery"
 
 
 class Env:
@@ -727,7 +768,7 @@ def test_operation_denied_then_allowed(env, service, op):
     key, secret = env.denied_key(service)
     as_nobody = client(env.server, service, key, secret)
     model = as_nobody.meta.service_model.operation_model(op)
-    params = generate(model.input_shape, "", world.given()) if model.input_shape else {}
+    params = world.request(model.input_shape)
 
     _, err = call(as_nobody, op, params)
     if (service, op) in NO_AUTHORIZATION or unsigned(model):
@@ -771,6 +812,10 @@ def test_operation_denied_then_allowed(env, service, op):
             )
         _, err = call(as_allowed, op, params)
         if not is_denied(err, service):
+            if (service, op) in EXPECTED:
+                assert {a for a, _ in granted} == EXPECTED[(service, op)], granted
+            else:
+                assert len({a for a, _ in granted}) == 1, granted
             return
         denial = denial_of(err, env, service)
         if denial is None:
