@@ -13,6 +13,9 @@ pub struct ResourceFacts {
     /// The resource-based policy document (bucket, queue, topic, function policy).
     pub policy: Option<String>,
     pub tags: Vec<(String, String)>,
+    /// The name of a DynamoDB table's partition key attribute, for
+    /// `dynamodb:LeadingKeys` (the request names only values).
+    pub partition_key: Option<String>,
 }
 
 /// Looks a resource up by ARN for the authorizer (the gateway asks the service's

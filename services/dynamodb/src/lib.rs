@@ -140,6 +140,43 @@ const OPERATIONS: &[&str] = &[
     "UpdateTimeToLive",
 ];
 
+/// `arn:aws:dynamodb:<region>:<account>:table/<name>[/<kind>/...]`, as the authorizer
+/// sees it (see [`Provider::resource_facts`]).
+pub(crate) fn facts(db: &DynamoDb, arn: &str) -> nephos_core::ResourceFacts {
+    let mut parts = arn.splitn(6, ':');
+    let (Some("arn"), _, Some("dynamodb"), Some(region), Some(account), Some(resource)) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return nephos_core::ResourceFacts::default();
+    };
+    let Some(rest) = resource.strip_prefix("table/") else {
+        return nephos_core::ResourceFacts::default();
+    };
+    let (name, under) = match rest.split_once('/') {
+        Some((name, under)) => (name, Some(under)),
+        None => (rest, None),
+    };
+    let region = db.state.get_for(account, region);
+    let Some(table) = region.tables.read().unwrap().get(name).cloned() else {
+        return nephos_core::ResourceFacts::default();
+    };
+    let t = table.read().unwrap();
+    let own = under.is_none_or(|u| u.starts_with("index/"));
+    nephos_core::ResourceFacts {
+        owner: Some(account.to_owned()),
+        policy: own
+            .then(|| t.meta.resource_policy.as_ref().map(|p| p.0.clone()))
+            .flatten(),
+        tags: if own { t.meta.tags.clone() } else { Vec::new() },
+        partition_key: Some(t.meta.key.hash.name.clone()),
+    }
+}
+
 impl DynamoDb {
     /// Gives the provider the in-process dispatcher (exports to and imports from S3).
     pub fn set_dispatcher(&self, dispatcher: nephos_core::Dispatcher) {
@@ -160,6 +197,14 @@ impl DynamoDb {
 impl Provider for DynamoDb {
     fn service(&self) -> &'static str {
         "dynamodb"
+    }
+
+    /// A table and what lives under its ARN (`/index/`, `/stream/`, `/backup/`,
+    /// `/export/`, `/import/`) belong to the table's account; tables and indexes carry the
+    /// table's resource policy and tags (streams and backups have no policy of their own
+    /// in nephos), and the table's partition key for `dynamodb:LeadingKeys`.
+    fn resource_facts(&self, _ctx: &RequestContext, arn: &str) -> nephos_core::ResourceFacts {
+        facts(self, arn)
     }
 
     fn operations(&self) -> &'static [&'static str] {

@@ -368,6 +368,11 @@ impl Provider for DynamoDbStreams {
         "dynamodbstreams"
     }
 
+    /// A stream belongs to its table's account (see DynamoDB's own facts).
+    fn resource_facts(&self, _ctx: &RequestContext, arn: &str) -> nephos_core::ResourceFacts {
+        crate::facts(&self.db, arn)
+    }
+
     fn operations(&self) -> &'static [&'static str] {
         OPERATIONS
     }

@@ -523,6 +523,7 @@ impl Provider for LambdaProvider {
                 serde_json::json!({"Version": "2012-10-17", "Statement": statements}).to_string()
             }),
             tags: f.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            ..Default::default()
         }
     }
 

@@ -74,6 +74,61 @@ impl Provider for LogsProvider {
         "logs"
     }
 
+    /// A log group (`...:log-group:<name>[:*]`, or one of its streams
+    /// `...:log-group:<name>:log-stream:<stream>`): its account, its tags, and as its
+    /// policy the statements of the resource policies that can name it: its own
+    /// (resource-scoped) and the account's (`Resource` in each statement says which
+    /// groups it covers).
+    fn resource_facts(&self, _ctx: &RequestContext, arn: &str) -> nephos_core::ResourceFacts {
+        let group_arn = arn.split_once(":log-stream:").map_or(arn, |(g, _)| g);
+        let Some(g) = util::parse_group_arn(group_arn) else {
+            return nephos_core::ResourceFacts::default();
+        };
+        let Some(group) = self.core.find(&g.account, &g.region, &g.name) else {
+            return nephos_core::ResourceFacts::default();
+        };
+        let tags = group
+            .lock()
+            .unwrap()
+            .meta
+            .tags
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let bare = format!(
+            "arn:aws:logs:{}:{}:log-group:{}",
+            g.region, g.account, g.name
+        );
+        let region = self.core.regions.get_for(&g.account, &g.region);
+        let policies = region.policies.lock().unwrap();
+        let mut statements: Vec<serde_json::Value> = Vec::new();
+        for (key, p) in policies.iter() {
+            let applies = key.starts_with("name:")
+                || key
+                    .strip_prefix("arn:")
+                    .is_some_and(|a| a.strip_suffix(":*").unwrap_or(a) == bare);
+            if !applies {
+                continue;
+            }
+            let Ok(doc) = serde_json::from_str::<serde_json::Value>(&p.policy_document) else {
+                continue;
+            };
+            match doc.get("Statement") {
+                Some(serde_json::Value::Array(list)) => statements.extend(list.iter().cloned()),
+                Some(one @ serde_json::Value::Object(_)) => statements.push(one.clone()),
+                _ => {}
+            }
+        }
+        nephos_core::ResourceFacts {
+            owner: Some(g.account.clone()),
+            policy: (!statements.is_empty()).then(|| {
+                serde_json::json!({"Version": "2012-10-17", "Statement": statements}).to_string()
+            }),
+            tags,
+            partition_key: None,
+        }
+    }
+
     fn operations(&self) -> &'static [&'static str] {
         &[
             "AssociateKmsKey",

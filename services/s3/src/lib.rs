@@ -193,6 +193,7 @@ impl Provider for S3Provider {
             owner: Some(m.owner.clone()),
             policy: m.policy.clone(),
             tags: m.tags.clone().unwrap_or_default(),
+            ..Default::default()
         }
     }
 

@@ -238,6 +238,7 @@ impl Provider for SnsProvider {
             owner: Some(a.account.to_owned()),
             policy: t.attr("Policy").map(str::to_owned),
             tags: t.tags.clone(),
+            ..Default::default()
         }
     }
 

@@ -63,6 +63,7 @@ impl Provider for SqsProvider {
                 .iter()
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
+            ..Default::default()
         }
     }
 

@@ -93,6 +93,9 @@ impl<'a> Access<'a> {
 
     /// A key or an item: its attributes are accessed; its partition key value leads.
     fn item(&mut self, item: Option<&Value>) {
+        if self.cx.lean {
+            return;
+        }
         let Some(map) = item.and_then(Value::as_map) else {
             return;
         };
@@ -110,30 +113,39 @@ impl<'a> Access<'a> {
     /// attributes count as accessed: AWS's fine-grained access examples must allow them
     /// beside the attributes read. Condition and filter expressions do not.
     fn request(&mut self, i: &Value) {
+        if self.cx.lean {
+            return;
+        }
+        let Some(members) = i.as_map() else {
+            return;
+        };
+        // One pass over the members the request has (usually two or three), rather
+        // than a lookup for each member that could name attributes.
         let names = i.get("ExpressionAttributeNames");
-        for member in [
-            "ProjectionExpression",
-            "UpdateExpression",
-            "KeyConditionExpression",
-        ] {
-            if let Some(e) = i.str(member) {
-                for n in expression_names(e, names) {
-                    self.attribute(&n);
+        for (member, v) in members {
+            match member.as_str() {
+                "ProjectionExpression" | "UpdateExpression" | "KeyConditionExpression" => {
+                    if let Some(e) = v.as_str() {
+                        for n in expression_names(e, names) {
+                            self.attribute(&n);
+                        }
+                    }
                 }
-            }
-        }
-        for member in ["AttributesToGet"] {
-            for a in i.get(member).and_then(Value::as_list).unwrap_or_default() {
-                if let Some(a) = a.as_str() {
-                    self.attribute(a);
+                "AttributesToGet" => {
+                    for a in v.as_list().unwrap_or_default() {
+                        if let Some(a) = a.as_str() {
+                            self.attribute(a);
+                        }
+                    }
                 }
-            }
-        }
-        for member in ["AttributeUpdates", "KeyConditions"] {
-            if let Some(m) = i.get(member).and_then(Value::as_map) {
-                for k in m.keys() {
-                    self.attribute(k);
+                "AttributeUpdates" | "KeyConditions" => {
+                    if let Some(m) = v.as_map() {
+                        for k in m.keys() {
+                            self.attribute(k);
+                        }
+                    }
                 }
+                _ => {}
             }
         }
     }
@@ -142,6 +154,9 @@ impl<'a> Access<'a> {
     /// `KeyConditions`) on the partition key, or the first equality when the key is not
     /// known.
     fn query(&mut self, i: &Value) {
+        if self.cx.lean {
+            return;
+        }
         let pk = self.partition_key();
         let values = i.get("ExpressionAttributeValues");
         let names = i.get("ExpressionAttributeNames");
@@ -177,13 +192,17 @@ impl<'a> Access<'a> {
 }
 
 /// Request-wide keys: what the request asks to get back.
-fn options(plan: Plan, i: &Value) -> Plan {
-    plan.key1("dynamodb:Select", i.str("Select"))
-        .key1("dynamodb:ReturnValues", i.str("ReturnValues"))
-        .key1(
-            "dynamodb:ReturnConsumedCapacity",
-            i.str("ReturnConsumedCapacity"),
-        )
+fn options(mut plan: Plan, i: &Value) -> Plan {
+    for (member, v) in i.as_map().into_iter().flatten() {
+        let key = match member.as_str() {
+            "Select" => "dynamodb:Select",
+            "ReturnValues" => "dynamodb:ReturnValues",
+            "ReturnConsumedCapacity" => "dynamodb:ReturnConsumedCapacity",
+            _ => continue,
+        };
+        plan = plan.key1(key, v.as_str());
+    }
+    plan
 }
 
 /// One item operation (alone or inside a transaction): its table, key or item,

