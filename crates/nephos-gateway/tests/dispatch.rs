@@ -54,9 +54,9 @@ async fn calls_validate_and_dispatch_like_the_wire() {
         err.status, 400,
         "missing required members are caught before the 501"
     );
-    let input = Value::map().with("EncodedMessage", "x");
+    let input = Value::map().with("TradeInToken", "x");
     let err = d
-        .call(&ctx, "sts", "DecodeAuthorizationMessage", input)
+        .call(&ctx, "sts", "GetDelegatedAccessToken", input)
         .await
         .unwrap_err();
     assert_eq!((err.status, err.code.as_ref()), (501, "NotImplemented"));
