@@ -68,6 +68,8 @@ EXPECTED = {
     ("logs", "PutSubscriptionFilter"): {"logs:PutSubscriptionFilter", "iam:PassRole"},
     ("s3", "CopyObject"): {"s3:GetObject", "s3:PutObject"},
     ("s3", "UploadPartCopy"): {"s3:GetObject", "s3:PutObject"},
+    # "you need the s3:GetObject and s3:GetObjectAttributes permissions" (GetObjectAttributes).
+    ("s3", "GetObjectAttributes"): {"s3:GetObject", "s3:GetObjectAttributes"},
 }
 
 # Each service's access-denied answer: (HTTP status, error code as boto3 reports it).

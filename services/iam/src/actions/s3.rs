@@ -165,7 +165,11 @@ fn located(plan: Plan, bucket: Option<&str>, key: Option<&str>) -> Plan {
 
 /// Condition keys taken from the request's members (the reference drops those the
 /// action does not support).
-fn with_headers(mut plan: Plan, i: &Value) -> Plan {
+fn with_headers(mut plan: Plan, cx: &Cx) -> Plan {
+    if cx.lean {
+        return plan;
+    }
+    let i = cx.input;
     for (key, member) in HEADER_KEYS {
         plan = plan.key1(key, text(i.get(member)));
     }
@@ -236,8 +240,8 @@ pub(super) fn plans(op: &str, cx: &Cx) -> Vec<Plan> {
     let key = i.str("Key");
     let versioned = i.get("VersionId").is_some();
     let bypass = i.bool("BypassGovernanceRetention") == Some(true);
-    let object = |action: &str| with_headers(located(cx.plan(action), bucket, key), i);
-    let bucket_plan = |action: &str| with_headers(located(cx.plan(action), bucket, None), i);
+    let object = |action: &str| with_headers(located(cx.plan(action), bucket, key), cx);
+    let bucket_plan = |action: &str| with_headers(located(cx.plan(action), bucket, None), cx);
 
     match op {
         "CopyObject" | "UploadPartCopy" => {
@@ -340,13 +344,13 @@ pub(super) fn plans(op: &str, cx: &Cx) -> Vec<Plan> {
         }
         return out;
     }
-    vec![with_headers(located(cx.plan(op), bucket, key), i)]
+    vec![with_headers(located(cx.plan(op), bucket, key), cx)]
 }
 
 /// The permissions an object write needs beside `s3:PutObject` for what its headers set.
 fn object_extras(i: &Value, cx: &Cx, bucket: Option<&str>, key: Option<&str>) -> Vec<Plan> {
     let mut out = Vec::new();
-    let object = |action: &str| with_headers(located(cx.plan(action), bucket, key), i);
+    let object = |action: &str| with_headers(located(cx.plan(action), bucket, key), cx);
     if sets_acl(i) {
         out.push(object("PutObjectAcl"));
     }
