@@ -324,7 +324,7 @@ impl Cx<'_> {
         let service = reference::service(&plan.prefix);
         let found = service.and_then(|s| s.action(&plan.action));
         let action = match found {
-            Some((exact, _)) => format!("{}:{exact}", plan.prefix),
+            Some((exact, a)) => a.full_name(&plan.prefix, exact).to_owned(),
             None => format!("{}:{}", plan.prefix, plan.action),
         };
         let mut resources: Vec<String> = Vec::new();

@@ -53,6 +53,16 @@ pub struct Action {
     /// built on first use.
     #[serde(skip)]
     supported: OnceLock<Vec<KeyTemplate>>,
+    /// `prefix:Name`, on first use.
+    #[serde(skip)]
+    full: OnceLock<String>,
+}
+
+impl Action {
+    /// The action's full name, `prefix:Name` (`prefix` is its service's).
+    pub fn full_name(&self, prefix: &str, name: &str) -> &str {
+        self.full.get_or_init(|| format!("{prefix}:{name}"))
+    }
 }
 
 /// A condition key the reference lists, lowercased: whole (`s3:prefix`), or the head of
