@@ -38,7 +38,7 @@ const LOG_LEN: usize = 1000;
 /// Bounds of the caches (principals, sessions, resource policies, decisions); past them
 /// a cache starts over.
 const CACHE_LEN: usize = 4096;
-const DECISIONS_LEN: usize = 65_536;
+const DECISIONS_LEN: usize = 16_384;
 /// IAM's last-used record of a key is written at most this often per key, operation and
 /// resource when decisions come from the cache (IAM itself keeps one per second).
 const NOTE_EVERY_MS: i64 = 1000;

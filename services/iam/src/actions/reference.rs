@@ -137,13 +137,20 @@ impl ResourceType {
             out.push((false, rest.to_owned()));
             out
         });
-        let mut arn = String::with_capacity(self.arn.len() + 32);
+        // Every variable is looked up before anything is built: templates whose
+        // variables a request cannot fill are common (an action's optional resource
+        // types), and building them half would be wasted.
+        let mut len = 0;
         for (is_var, text) in pieces {
-            if *is_var {
-                arn.push_str(var(text)?);
+            len += if *is_var {
+                var(text)?.len()
             } else {
-                arn.push_str(text);
-            }
+                text.len()
+            };
+        }
+        let mut arn = String::with_capacity(len);
+        for (is_var, text) in pieces {
+            arn.push_str(if *is_var { var(text)? } else { text });
         }
         Some(arn)
     }

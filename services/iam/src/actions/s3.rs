@@ -148,19 +148,26 @@ const HEADER_KEYS: &[(&str, &str)] = &[
 /// Where a bucket or object lives: a bucket name, or an access point ARN
 /// (`arn:aws:s3:us-east-1:123456789012:accesspoint/ap`) in `Bucket`.
 fn located(plan: Plan, bucket: Option<&str>, key: Option<&str>) -> Plan {
-    let plan = plan.var_opt("ObjectName", key);
     let Some(bucket) = bucket else {
-        return plan;
+        return plan.var_opt("ObjectName", key);
     };
     if let Some((_, region, account, resource)) = super::arn_parts(bucket)
         && let Some(ap) = resource.strip_prefix("accesspoint/")
     {
         return plan
+            .var_opt("ObjectName", key)
             .var("AccessPointName", ap)
             .var("Region", region)
             .var("Account", account);
     }
-    plan.var("BucketName", bucket)
+    // A bucket (and key) is the bucket or object resource type of every S3 action that
+    // takes one: the ARN is built directly rather than from the reference's templates
+    // (every object request pays for this).
+    let arn = match key {
+        Some(k) => format!("arn:aws:s3:::{bucket}/{k}"),
+        None => format!("arn:aws:s3:::{bucket}"),
+    };
+    plan.resources(vec![arn])
 }
 
 /// Condition keys taken from the request's members (the reference drops those the
