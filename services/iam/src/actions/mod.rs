@@ -1,5 +1,5 @@
 //! Which IAM actions a request performs, on which resources, with which condition keys:
-//! the Service Authorization Reference (vendored as data, [`reference`]) applied to a
+//! the Service Authorization Reference (vendored as data, [`reference`](mod@reference)) applied to a
 //! request's input.
 //!
 //! Each implemented service has a module that says how its operations map to actions
