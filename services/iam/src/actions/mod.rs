@@ -1,6 +1,6 @@
 //! Which IAM actions a request performs, on which resources, with which condition keys:
-//! the Service Authorization Reference (vendored as data, [`reference`](mod@reference)) applied to a
-//! request's input.
+//! the Service Authorization Reference (vendored as data,
+//! [`reference`](mod@reference)) applied to a request's input.
 //!
 //! Each implemented service has a module that says how its operations map to actions
 //! where the names differ (S3's `ListObjectsV2` is `s3:ListBucket`), which input members
