@@ -18,14 +18,15 @@ One nephos serves the module; each service acts in its own account, each operati
 resources of its own, so the operations cannot disturb each other.
 """
 
+import atexit
 import base64
 import datetime
 import gzip
 import io
 import json
-import os
 import pathlib
 import re
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -68,6 +69,8 @@ EXPECTED = {
     ("logs", "PutSubscriptionFilter"): {"logs:PutSubscriptionFilter", "iam:PassRole"},
     ("s3", "CopyObject"): {"s3:GetObject", "s3:PutObject"},
     ("s3", "UploadPartCopy"): {"s3:GetObject", "s3:PutObject"},
+    # "you need the s3:GetObject and s3:GetObjectAttributes permissions" (GetObjectAttributes).
+    ("s3", "GetObjectAttributes"): {"s3:GetObject", "s3:GetObjectAttributes"},
 }
 
 # Each service's access-denied answer: (HTTP status, error code as boto3 reports it).
@@ -122,6 +125,7 @@ def boto_session():
     bs = botocore.session.get_session()
     installed = botocore.session.get_session()
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="nephos-models-"))
+    atexit.register(shutil.rmtree, tmp, ignore_errors=True)
     for service in SERVICES:
         model = json.loads(gzip.decompress((ROOT / f"models/{service}.json.gz").read_bytes()))
         try:
@@ -719,7 +723,7 @@ def _snake(c, op):
 def is_denied(e, service):
     if e is None:
         return False
-    status, code = DENIAL[service]
+    code = DENIAL[service][1]
     err = e.response["Error"]
     return err.get("Code") in (code, "AccessDenied", "AccessDeniedException", "403") or (
         "is not authorized to perform" in err.get("Message", "")

@@ -143,17 +143,23 @@ const OPERATIONS: &[&str] = &[
 /// `arn:aws:dynamodb:<region>:<account>:table/<name>[/<kind>/...]`, as the authorizer
 /// sees it (see [`Provider::resource_facts`]).
 pub(crate) fn facts(db: &DynamoDb, arn: &str) -> nephos_core::ResourceFacts {
-    let mut parts = arn.splitn(6, ':');
-    let (Some("arn"), _, Some("dynamodb"), Some(region), Some(account), Some(resource)) = (
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-    ) else {
+    // The six fields, cut byte by byte: the authorizer asks on every request.
+    let mut fields = [""; 6];
+    let (mut n, mut start) = (0, 0);
+    for (i, b) in arn.bytes().enumerate() {
+        if b == b':' && n < 5 {
+            fields[n] = &arn[start..i];
+            n += 1;
+            start = i + 1;
+        }
+    }
+    fields[5] = &arn[start..];
+    let ["arn", _, "dynamodb", region, account, resource] = fields else {
         return nephos_core::ResourceFacts::default();
     };
+    if n < 5 {
+        return nephos_core::ResourceFacts::default();
+    }
     let Some(rest) = resource.strip_prefix("table/") else {
         return nephos_core::ResourceFacts::default();
     };

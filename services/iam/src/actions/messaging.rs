@@ -17,33 +17,40 @@ pub(crate) fn queue_from_url<'a>(url: &'a str, cx: &'a Cx) -> (&'a str, &'a str,
         Some(r) => r.split_once('/').unwrap_or((r, "")),
         None => ("", url),
     };
-    let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-    let host_region = host
-        .split(['.', ':'])
-        .find(|p| is_region(p))
-        .unwrap_or(cx.region);
-    match segs.as_slice() {
-        [.., region, account, name] if is_region(region) => (account, region, name),
-        [.., account, name] => (account, host_region, name),
-        [name] => (cx.account, host_region, name),
+    // From the end, without collecting: every SQS request goes through here.
+    let mut segs = path.rsplit('/').filter(|s| !s.is_empty());
+    let host_region = || {
+        host.split(['.', ':'])
+            .find(|p| is_region(p))
+            .unwrap_or(cx.region)
+    };
+    match (segs.next(), segs.next(), segs.next()) {
+        (Some(name), Some(account), Some(region)) if is_region(region) => (account, region, name),
+        (Some(name), Some(account), _) => (account, host_region(), name),
+        (Some(name), None, _) => (cx.account, host_region(), name),
         _ => (cx.account, cx.region, url),
     }
 }
 
-/// `us-east-1`, `eu-central-2`, `us-gov-west-1`: letters, dashes, a final number.
+/// `us-east-1`, `eu-central-2`, `us-gov-west-1`: two lowercase letters, lowercase words,
+/// a final number, joined by dashes.
 fn is_region(s: &str) -> bool {
-    let mut parts = s.split('-');
-    let first = parts.next().unwrap_or_default();
-    let rest: Vec<&str> = parts.collect();
-    first.len() == 2
-        && first.bytes().all(|b| b.is_ascii_lowercase())
-        && rest.len() >= 2
-        && rest
-            .last()
-            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-        && rest[..rest.len() - 1]
-            .iter()
-            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
+    let b = s.as_bytes();
+    if b.len() < 6 || !b[0].is_ascii_lowercase() || !b[1].is_ascii_lowercase() || b[2] != b'-' {
+        return false;
+    }
+    let rest = &s[3..];
+    let Some(dash) = rest.rfind('-') else {
+        return false;
+    };
+    let (words, number) = (&rest[..dash], &rest[dash + 1..]);
+    !number.is_empty()
+        && number.bytes().all(|c| c.is_ascii_digit())
+        && !words.is_empty()
+        && !words.starts_with('-')
+        && !words.ends_with('-')
+        && !words.contains("--")
+        && words.bytes().all(|c| c.is_ascii_lowercase() || c == b'-')
 }
 
 pub(super) fn sqs(op: &str, cx: &Cx) -> Vec<Plan> {

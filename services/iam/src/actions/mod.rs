@@ -1,6 +1,6 @@
 //! Which IAM actions a request performs, on which resources, with which condition keys:
-//! the Service Authorization Reference (vendored as data, [`reference`]) applied to a
-//! request's input.
+//! the Service Authorization Reference (vendored as data,
+//! [`reference`](mod@reference)) applied to a request's input.
 //!
 //! Each implemented service has a module that says how its operations map to actions
 //! where the names differ (S3's `ListObjectsV2` is `s3:ListBucket`), which input members
@@ -324,7 +324,7 @@ impl Cx<'_> {
         let service = reference::service(&plan.prefix);
         let found = service.and_then(|s| s.action(&plan.action));
         let action = match found {
-            Some((exact, _)) => format!("{}:{exact}", plan.prefix),
+            Some((exact, a)) => a.full_name(&plan.prefix, exact).to_owned(),
             None => format!("{}:{}", plan.prefix, plan.action),
         };
         let mut resources: Vec<String> = Vec::new();

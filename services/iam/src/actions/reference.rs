@@ -53,6 +53,16 @@ pub struct Action {
     /// built on first use.
     #[serde(skip)]
     supported: OnceLock<Vec<KeyTemplate>>,
+    /// `prefix:Name`, on first use.
+    #[serde(skip)]
+    full: OnceLock<String>,
+}
+
+impl Action {
+    /// The action's full name, `prefix:Name` (`prefix` is its service's).
+    pub fn full_name(&self, prefix: &str, name: &str) -> &str {
+        self.full.get_or_init(|| format!("{prefix}:{name}"))
+    }
 }
 
 /// A condition key the reference lists, lowercased: whole (`s3:prefix`), or the head of
@@ -127,13 +137,20 @@ impl ResourceType {
             out.push((false, rest.to_owned()));
             out
         });
-        let mut arn = String::with_capacity(self.arn.len() + 32);
+        // Every variable is looked up before anything is built: templates whose
+        // variables a request cannot fill are common (an action's optional resource
+        // types), and building them half would be wasted.
+        let mut len = 0;
         for (is_var, text) in pieces {
-            if *is_var {
-                arn.push_str(var(text)?);
+            len += if *is_var {
+                var(text)?.len()
             } else {
-                arn.push_str(text);
-            }
+                text.len()
+            };
+        }
+        let mut arn = String::with_capacity(len);
+        for (is_var, text) in pieces {
+            arn.push_str(if *is_var { var(text)? } else { text });
         }
         Some(arn)
     }

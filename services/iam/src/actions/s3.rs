@@ -148,24 +148,35 @@ const HEADER_KEYS: &[(&str, &str)] = &[
 /// Where a bucket or object lives: a bucket name, or an access point ARN
 /// (`arn:aws:s3:us-east-1:123456789012:accesspoint/ap`) in `Bucket`.
 fn located(plan: Plan, bucket: Option<&str>, key: Option<&str>) -> Plan {
-    let plan = plan.var_opt("ObjectName", key);
     let Some(bucket) = bucket else {
-        return plan;
+        return plan.var_opt("ObjectName", key);
     };
     if let Some((_, region, account, resource)) = super::arn_parts(bucket)
         && let Some(ap) = resource.strip_prefix("accesspoint/")
     {
         return plan
+            .var_opt("ObjectName", key)
             .var("AccessPointName", ap)
             .var("Region", region)
             .var("Account", account);
     }
-    plan.var("BucketName", bucket)
+    // A bucket (and key) is the bucket or object resource type of every S3 action that
+    // takes one: the ARN is built directly rather than from the reference's templates
+    // (every object request pays for this).
+    let arn = match key {
+        Some(k) => format!("arn:aws:s3:::{bucket}/{k}"),
+        None => format!("arn:aws:s3:::{bucket}"),
+    };
+    plan.resources(vec![arn])
 }
 
 /// Condition keys taken from the request's members (the reference drops those the
 /// action does not support).
-fn with_headers(mut plan: Plan, i: &Value) -> Plan {
+fn with_headers(mut plan: Plan, cx: &Cx) -> Plan {
+    if cx.lean {
+        return plan;
+    }
+    let i = cx.input;
     for (key, member) in HEADER_KEYS {
         plan = plan.key1(key, text(i.get(member)));
     }
@@ -236,8 +247,8 @@ pub(super) fn plans(op: &str, cx: &Cx) -> Vec<Plan> {
     let key = i.str("Key");
     let versioned = i.get("VersionId").is_some();
     let bypass = i.bool("BypassGovernanceRetention") == Some(true);
-    let object = |action: &str| with_headers(located(cx.plan(action), bucket, key), i);
-    let bucket_plan = |action: &str| with_headers(located(cx.plan(action), bucket, None), i);
+    let object = |action: &str| with_headers(located(cx.plan(action), bucket, key), cx);
+    let bucket_plan = |action: &str| with_headers(located(cx.plan(action), bucket, None), cx);
 
     match op {
         "CopyObject" | "UploadPartCopy" => {
@@ -340,13 +351,13 @@ pub(super) fn plans(op: &str, cx: &Cx) -> Vec<Plan> {
         }
         return out;
     }
-    vec![with_headers(located(cx.plan(op), bucket, key), i)]
+    vec![with_headers(located(cx.plan(op), bucket, key), cx)]
 }
 
 /// The permissions an object write needs beside `s3:PutObject` for what its headers set.
 fn object_extras(i: &Value, cx: &Cx, bucket: Option<&str>, key: Option<&str>) -> Vec<Plan> {
     let mut out = Vec::new();
-    let object = |action: &str| with_headers(located(cx.plan(action), bucket, key), i);
+    let object = |action: &str| with_headers(located(cx.plan(action), bucket, key), cx);
     if sets_acl(i) {
         out.push(object("PutObjectAcl"));
     }
