@@ -760,22 +760,27 @@ def test_sns_delivers_to_a_queue_only_when_the_queue_policy_lets_it(server):
     assert [m["Body"] for m in got] == ["delivered"]
 
 
-def test_delete_objects_with_a_denied_key_deletes_none_of_them(server):
+def test_delete_objects_reports_each_denied_key_and_deletes_the_others(server):
     """AWS answers a DeleteObjects request with an `AccessDenied` entry for each key the
-    caller may not delete and deletes the others; until S3 takes per-key decisions from
-    the authorizer, nephos refuses the whole request, deleting nothing."""
+    caller may not delete, and deletes the others."""
     a = Account(server)
     b = f"d-{a.id}"
     s3 = a.root("s3")
     s3.create_bucket(Bucket=b)
-    for k in ("tmp/a", "keep/b"):
+    for k in ("tmp/a", "keep/b", "tmp/c"):
         s3.put_object(Bucket=b, Key=k, Body=b"x")
     user = a.client("s3", a.user("dev", allow("s3:DeleteObject", f"arn:aws:s3:::{b}/tmp/*")))
-    r = refusal(user.delete_objects, Bucket=b, Delete={"Objects": [{"Key": "tmp/a"}, {"Key": "keep/b"}]})
-    assert_denied(
-        r, a.arn("user", "dev"), "s3:DeleteObject", f"arn:aws:s3:::{b}/keep/b", no_identity("s3:DeleteObject"),
-        quote=True,
+    out = user.delete_objects(
+        Bucket=b, Delete={"Objects": [{"Key": "tmp/a"}, {"Key": "keep/b"}, {"Key": "tmp/c"}]}
     )
-    assert [o["Key"] for o in s3.list_objects_v2(Bucket=b)["Contents"]] == ["keep/b", "tmp/a"]
-    user.delete_objects(Bucket=b, Delete={"Objects": [{"Key": "tmp/a"}]})
+    assert [d["Key"] for d in out["Deleted"]] == ["tmp/a", "tmp/c"]
+    assert out["Errors"] == [{"Key": "keep/b", "Code": "AccessDenied", "Message": "Access Denied"}]
     assert [o["Key"] for o in s3.list_objects_v2(Bucket=b)["Contents"]] == ["keep/b"]
+    # Every key refused: still an answer, with nothing deleted.
+    out = user.delete_objects(Bucket=b, Delete={"Objects": [{"Key": "keep/b"}], "Quiet": True})
+    assert "Deleted" not in out and [e["Key"] for e in out["Errors"]] == ["keep/b"]
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=b)["Contents"]] == ["keep/b"]
+    # The decision log names the refused key.
+    rid = out["ResponseMetadata"]["RequestId"]
+    decided = [d for d in server.internal("/_nephos/iam/decisions")["decisions"] if d["request_id"] == rid]
+    assert [(d["decision"], d["resource"]) for d in decided] == [("ImplicitDeny", f"arn:aws:s3:::{b}/keep/b")], decided

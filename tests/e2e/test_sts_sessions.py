@@ -609,3 +609,19 @@ def test_mfa_of_a_users_device_under_enforce_iam(start_nephos):
         )
     assert error(e)[0] == "AccessDenied"
     assert "MultiFactorAuthentication failed" in error(e)[1]
+    # The code is checked against the device's seed on nephos's clock: a code from ten
+    # minutes on is wrong now, and today's code is wrong once the clock has moved on.
+    for wrong in (totp(seed, now + 600), "000000" if code != "000000" else "111111"):
+        with pytest.raises(ClientError) as e:
+            as_user.get_session_token(SerialNumber=device["SerialNumber"], TokenCode=wrong)
+        assert error(e) == ("AccessDenied", "MultiFactorAuthentication failed with invalid MFA one time pass code.")
+    server.internal("/_nephos/clock", {"advance_seconds": 3600})
+    with pytest.raises(ClientError) as e:
+        as_user.assume_role(
+            RoleArn=role, RoleSessionName="late", SerialNumber=device["SerialNumber"], TokenCode=code
+        )
+    assert error(e)[1] == "MultiFactorAuthentication failed with invalid MFA one time pass code."
+    assert as_user.assume_role(
+        RoleArn=role, RoleSessionName="on-time", SerialNumber=device["SerialNumber"],
+        TokenCode=totp(seed, now + 3600),
+    )

@@ -103,10 +103,6 @@ def test_same_account(server):
     assert message.endswith("because no identity-based policy allows the sts:AssumeRole action"), message
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "AWS lets a same-account user the trust policy names assume the role with no identity "
-    "policy; nephos's authorizer asks for one (STS does not give the gateway the role's "
-    "trust policy as the resource's policy)"))
 def test_same_account_trust_naming_the_user_needs_no_identity_policy(server):
     sts, bare = user(server, A, "unpoliced", policy=None)
     arn = role(server, A, "names-unpoliced", doc(trust({"AWS": bare})))

@@ -25,12 +25,13 @@ pub type FactsLookup<'a> = &'a (dyn Fn(&str) -> ResourceFacts + Sync);
 /// Decides whether the caller of a request may perform it. Installed in the gateway only
 /// with `--enforce-iam`; runs after the input is validated and before the handler.
 pub trait Authorizer: Send + Sync {
-    /// `Ok` lets the request go on; `Err` is the denial as the service answers it
-    /// (`AccessDenied`, `AccessDeniedException`, `AuthorizationError`).
+    /// `Ok` lets the request go on, with the resources refused on a request the service
+    /// answers item by item ([`RequestContext::refused`]); `Err` is the denial as the
+    /// service answers it (`AccessDenied`, `AccessDeniedException`, `AuthorizationError`).
     fn authorize(
         &self,
         ctx: &RequestContext,
         input: &Value,
         facts: FactsLookup<'_>,
-    ) -> Result<(), AwsError>;
+    ) -> Result<Vec<String>, AwsError>;
 }

@@ -38,6 +38,10 @@ pub struct RequestContext {
     /// The X-Ray trace header the caller sent (`X-Amzn-Trace-Id`), which services pass
     /// on to what they invoke (SQS's `AWSTraceHeader`, SNS deliveries).
     pub trace_header: Option<String>,
+    /// Resources the authorizer refused on a request the service answers item by item
+    /// (the keys of an S3 DeleteObjects request): the service reports each as a failed
+    /// item and goes on with the rest, as AWS does.
+    pub refused: Option<Arc<[String]>>,
     pub clock: Arc<Clock>,
 }
 
@@ -55,6 +59,24 @@ pub struct WireSummary {
 }
 
 impl RequestContext {
+    /// The global condition keys every request has for the policies it meets: the time
+    /// on nephos's clock, where it came from, and `aws:SecureTransport`. The last is
+    /// `true`: callers reach nephos over the plain HTTP it serves where on AWS their SDKs
+    /// use TLS, so a policy refusing insecure transport (CDK's `enforceSSL`) must judge
+    /// them as AWS judges the same code there.
+    pub fn global_condition_keys(&self) -> Vec<(String, String)> {
+        let now = self.clock.now();
+        let mut keys = vec![
+            ("aws:CurrentTime".to_owned(), now.to_iso8601()),
+            ("aws:EpochTime".to_owned(), now.as_secs().to_string()),
+            ("aws:SecureTransport".to_owned(), "true".to_owned()),
+        ];
+        if let Some(ip) = self.source_ip {
+            keys.push(("aws:SourceIp".to_owned(), ip.to_string()));
+        }
+        keys
+    }
+
     /// A context for in-process calls and tests: the default account and region.
     pub fn internal(service: &'static str, operation: &str, clock: Arc<Clock>) -> Self {
         RequestContext {
@@ -71,6 +93,7 @@ impl RequestContext {
             host: None,
             wire: None,
             trace_header: None,
+            refused: None,
             clock,
         }
     }

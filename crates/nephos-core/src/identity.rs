@@ -61,4 +61,19 @@ pub trait CredentialStore: Send + Sync {
         let _ = access_key_id;
         false
     }
+
+    /// Whether `code` is the current one-time code of the MFA device `serial` enabled for
+    /// `user` of `account`, at `now_ms` on nephos's clock; `None` when this store keeps
+    /// no such device for that user. STS asks it for `SerialNumber`/`TokenCode`.
+    fn verify_mfa(
+        &self,
+        account: &str,
+        user: &str,
+        serial: &str,
+        code: &str,
+        now_ms: i64,
+    ) -> Option<bool> {
+        let _ = (account, user, serial, code, now_ms);
+        None
+    }
 }

@@ -278,6 +278,21 @@ pub trait Dispatch: Send + Sync {
             Ok(Output::new(value))
         })
     }
+
+    /// Asks the services that keep MFA devices whether a one-time code is right (see
+    /// [`crate::CredentialStore::verify_mfa`]): no AWS operation checks a single code, and
+    /// the device's seed never leaves IAM.
+    fn verify_mfa(
+        &self,
+        account: &str,
+        user: &str,
+        serial: &str,
+        code: &str,
+        now_ms: i64,
+    ) -> Option<bool> {
+        let _ = (account, user, serial, code, now_ms);
+        None
+    }
 }
 
 /// A late-bound handle to the dispatcher. Providers are built before the gateway that
@@ -314,6 +329,20 @@ impl Dispatcher {
             Some(d) => d.call(ctx, service, operation, input).await,
             None => Err(AwsError::internal("the in-process dispatcher is not wired")),
         }
+    }
+
+    /// See [`Dispatch::verify_mfa`]; `None` before the dispatcher is wired.
+    pub fn verify_mfa(
+        &self,
+        account: &str,
+        user: &str,
+        serial: &str,
+        code: &str,
+        now_ms: i64,
+    ) -> Option<bool> {
+        self.0
+            .get()?
+            .verify_mfa(account, user, serial, code, now_ms)
     }
 }
 

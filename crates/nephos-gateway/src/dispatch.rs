@@ -45,6 +45,21 @@ impl Dispatch for InProcess {
                 .await
         })
     }
+
+    fn verify_mfa(
+        &self,
+        account: &str,
+        user: &str,
+        serial: &str,
+        code: &str,
+        now_ms: i64,
+    ) -> Option<bool> {
+        let gateway = self.0.upgrade()?;
+        gateway
+            .credentials
+            .iter()
+            .find_map(|s| s.verify_mfa(account, user, serial, code, now_ms))
+    }
 }
 
 impl Gateway {

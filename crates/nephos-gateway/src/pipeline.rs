@@ -358,6 +358,12 @@ impl Gateway {
         };
         let input = ex.input.as_ref().expect("input parsed");
         let outcome = authorizer.authorize(&ctx, &input.value, &facts);
+        let mut ctx = ctx;
+        let outcome = outcome.map(|refused| {
+            if !refused.is_empty() {
+                ctx.refused = Some(refused.into());
+            }
+        });
         ex.ctx = Some(ctx);
         outcome.map_err(Stop::Error)
     }
@@ -439,6 +445,7 @@ impl Gateway {
             // Only S3 logs requests as sent (server access logs); nothing else pays for this.
             wire: (ex.service == "s3").then(|| conventions::wire_summary(&ex.req, ex.version)),
             trace_header: ex.header(&X_AMZN_TRACE_ID).map(str::to_owned),
+            refused: None,
             clock: self.clock.clone(),
         }
     }

@@ -116,6 +116,19 @@ pub struct Enforcer {
     log: Mutex<VecDeque<Entry>>,
 }
 
+impl Enforcer {
+    /// Forgets everything kept (a reset of nephos's state): nothing decided for the old
+    /// state may answer for the new.
+    pub(crate) fn clear(&self) {
+        self.principals.write().unwrap().clear();
+        self.sessions.write().unwrap().clear();
+        self.resources.write().unwrap().clear();
+        self.decisions.write().unwrap().clear();
+        self.mappings.write().unwrap().clear();
+        self.log.lock().unwrap().clear();
+    }
+}
+
 /// Who signed the request, as the engine sees it.
 enum Caller<'a> {
     /// An account's root user: everything in its own account (resource policies and ACLs
@@ -331,13 +344,13 @@ impl IamProvider {
         ctx: &RequestContext,
         input: &Value,
         facts: FactsLookup<'_>,
-    ) -> Result<(), AwsError> {
+    ) -> Result<Vec<String>, AwsError> {
         let Some(cred) = ctx.credential.as_deref() else {
-            return Ok(());
+            return Ok(Vec::new());
         };
         let caller = classify(cred);
         let policy_arn = match caller {
-            Caller::Root => return Ok(()),
+            Caller::Root => return Ok(Vec::new()),
             Caller::User { arn } => arn,
             Caller::Role { role_arn } => role_arn,
             Caller::Federated { user_arn } => user_arn,
@@ -411,7 +424,9 @@ impl IamProvider {
             plain,
         };
         let mut noted = false;
-        let outcome = self.decide_all(ctx, &who, &auths, &facts, &mut noted);
+        // S3 answers a DeleteObjects request key by key, a denied key among them.
+        let mut refused = (ctx.service == "s3" && ctx.operation == "DeleteObjects").then(Vec::new);
+        let outcome = self.decide_all(ctx, &who, &auths, &facts, &mut noted, &mut refused);
         // A long-term key's use is IAM's to record (AccessKeyLastUsed), denied or not.
         if !noted && cred.session.is_none() {
             self.note_key_use(
@@ -421,7 +436,7 @@ impl IamProvider {
                 ctx.clock.now_millis(),
             );
         }
-        outcome
+        outcome.map(|()| refused.unwrap_or_default())
     }
 
     fn decide_all(
@@ -431,6 +446,7 @@ impl IamProvider {
         auths: &[Authorization],
         facts: &Facts,
         noted: &mut bool,
+        refused: &mut Option<Vec<String>>,
     ) -> Result<(), AwsError> {
         let Who {
             cred,
@@ -445,7 +461,15 @@ impl IamProvider {
         let now_ms = ctx.clock.now_millis();
         for auth in auths {
             for resource in &auth.resources {
-                let facts = facts.get(resource);
+                // A role's trust policy is the resource policy of the `sts:` actions on
+                // it: naming a same-account user grants without an identity policy.
+                let trust = trust_action(&auth.action)
+                    .then(|| self.role_trust(resource))
+                    .flatten();
+                let facts = match &trust {
+                    Some((f, _)) => Rc::new(f.clone()),
+                    None => facts.get(resource),
+                };
                 let key = plain.then(|| cache_key(ctx, cred, auth, resource));
                 let hit = key.as_deref().and_then(|k| {
                     let cached = self.enforcer.decisions.read().unwrap().get(k).cloned()?;
@@ -476,7 +500,10 @@ impl IamProvider {
                                 principal_context(ctx, cred, caller, &principal, compiled);
                             (principal, context)
                         });
-                        let resource_doc = facts.policy.as_deref().map(|t| self.resource_doc(t));
+                        let resource_doc = match &trust {
+                            Some((_, doc)) => Some(doc.clone()),
+                            None => facts.policy.as_deref().map(|t| self.resource_doc(t)),
+                        };
                         let decided = Arc::new(self.evaluate(
                             ctx,
                             cred,
@@ -505,7 +532,21 @@ impl IamProvider {
                     }
                 };
                 self.record(ctx, decided.clone());
-                if decided.verdict != Verdict::Allow {
+                // What the trust policy alone refuses, STS refuses in its own words.
+                let trust_refused = trust.is_some()
+                    && matches!(
+                        decided.reason,
+                        Some(DenyReason::NoResourceAllow | DenyReason::ResourceExplicit)
+                    );
+                if decided.verdict != Verdict::Allow
+                    && !trust_refused
+                    && resource.contains('/')
+                    && let Some(refused) = refused.as_mut()
+                {
+                    refused.push(resource.clone());
+                    continue;
+                }
+                if decided.verdict != Verdict::Allow && !trust_refused {
                     return Err(denial(
                         ctx,
                         cred,
@@ -802,20 +843,12 @@ pub(crate) fn lenient(text: &str, kind: PolicyKind) -> Document {
 
 /// The global condition keys nephos knows of every request.
 fn global_keys(ctx: &RequestContext, cred: &Credential, c: &mut Context) {
-    let now = ctx.clock.now_millis();
-    c.set(
-        "aws:CurrentTime",
-        nephos_core::Timestamp::from_millis(now).to_iso8601(),
-    );
-    c.set("aws:EpochTime", (now / 1000).to_string());
+    for (k, v) in ctx.global_condition_keys() {
+        c.set(&k, v);
+    }
     c.set("aws:RequestedRegion", ctx.region.as_str());
-    // nephos serves plain HTTP.
-    c.set("aws:SecureTransport", "false");
     c.set("aws:ViaAWSService", "false");
     c.set("aws:PrincipalIsAWSService", "false");
-    if let Some(ip) = ctx.source_ip {
-        c.set("aws:SourceIp", ip.to_string());
-    }
     if let Some(s) = &cred.session {
         // Present only for temporary credentials, as on AWS.
         c.set(
@@ -931,13 +964,47 @@ impl nephos_core::Authorizer for IamProvider {
         ctx: &RequestContext,
         input: &Value,
         facts: FactsLookup<'_>,
-    ) -> Result<(), AwsError> {
+    ) -> Result<Vec<String>, AwsError> {
         self.decide(ctx, input, facts)
     }
 }
 
 /// What the authorizer asks of IAM's entities.
+/// The `sts:` actions a role's trust policy governs.
+fn trust_action(action: &str) -> bool {
+    matches!(
+        action,
+        "sts:AssumeRole"
+            | "sts:AssumeRoleWithWebIdentity"
+            | "sts:AssumeRoleWithSAML"
+            | "sts:TagSession"
+            | "sts:SetSourceIdentity"
+    )
+}
+
 impl IamProvider {
+    /// A role's owner and trust policy, as the resource facts of the `sts:` actions on it.
+    fn role_trust(&self, arn: &str) -> Option<(ResourceFacts, Arc<ResourceDoc>)> {
+        let rest = arn.strip_prefix("arn:aws:iam::")?;
+        let (account, path) = rest.split_once(':')?;
+        let name = path.strip_prefix("role/")?.rsplit('/').next()?;
+        let acct = self.account_of(account);
+        let (text, tags) = {
+            let c = acct.core.read().unwrap();
+            let role = c.role(name).ok()?;
+            (role.trust.clone(), role.tags.clone())
+        };
+        let doc = lenient(&text, PolicyKind::Trust);
+        let plain = doc.context_keys().is_empty();
+        let facts = ResourceFacts {
+            owner: Some(account.to_owned()),
+            policy: Some(text),
+            tags,
+            ..ResourceFacts::default()
+        };
+        Some((facts, Arc::new(ResourceDoc { doc, plain })))
+    }
+
     /// The path of a user, role or group, for ARNs the action table builds from names.
     fn entity_path(&self, account: &str, kind: &str, name: &str) -> Option<String> {
         let acct = self.account_of(account);

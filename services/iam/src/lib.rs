@@ -368,6 +368,17 @@ impl CredentialStore for IamProvider {
         })
     }
 
+    fn verify_mfa(
+        &self,
+        account: &str,
+        user: &str,
+        serial: &str,
+        code: &str,
+        now_ms: i64,
+    ) -> Option<bool> {
+        extras::verify_mfa(&self.account_of(account), user, serial, code, now_ms)
+    }
+
     /// An access key IAM made inactive or deleted: the gateway refuses it, where an
     /// unknown key would act as the root user of the account it names.
     fn revoked(&self, access_key_id: &str) -> bool {
@@ -434,6 +445,7 @@ impl Provider for IamProvider {
     fn reset(&self) {
         self.accounts.clear();
         self.key_index.write().unwrap().clear();
+        self.enforcer.clear();
     }
 
     fn internal(&self, method: &str, path: &str, _body: &[u8]) -> Option<(u16, String, Vec<u8>)> {

@@ -750,12 +750,26 @@ impl S3Provider {
             return Err(errors::malformed_xml());
         }
         let quiet = delete.bool("Quiet").unwrap_or(false);
+        // Keys the authorizer refused (`--enforce-iam`) fail alone, as on AWS.
+        let prefix = format!("arn:aws:s3:::{}/", b.name());
+        let refused: std::collections::HashSet<&str> = ctx
+            .refused
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|arn| arn.strip_prefix(prefix.as_str()))
+            .collect();
         let (mut batch, mut freed) = (Vec::new(), Vec::new());
         let (mut deleted, mut failed) = (Vec::new(), Vec::new());
         for o in objects {
             let key = o.str("Key").unwrap_or_default();
             let vid = o.str("VersionId");
-            let result = self.authorize(ctx, &b, Some(key)).and_then(|()| match vid {
+            let allowed = if refused.contains(key) {
+                Err(errors::access_denied())
+            } else {
+                self.authorize(ctx, &b, Some(key))
+            };
+            let result = allowed.and_then(|()| match vid {
                 // In a batch a missing version is an error (DeleteObject answers 204).
                 Some(id)
                     if id != NULL_VERSION

@@ -1,6 +1,10 @@
-//! Bucket policies: stored as sent, checked for shape, and evaluated for callers other
-//! than the bucket owner (anonymous requests and other accounts). Statements with
-//! `Condition` blocks are not evaluated yet: they never allow, and never deny.
+//! Bucket policies: stored as sent, checked for shape, and evaluated by the policy engine
+//! every service shares (`nephos_policy`): principals by account, user, role session or
+//! service, conditions on the keys nephos knows of every request (`aws:SourceIp`,
+//! `aws:CurrentTime`, `aws:PrincipalArn`, ...; see
+//! `RequestContext::global_condition_keys`). An explicit deny
+//! binds every caller; an allow lets in callers other than the bucket owner (anonymous
+//! requests, other accounts, services).
 
 use crate::S3Provider;
 use crate::errors;
@@ -100,61 +104,31 @@ pub fn is_public_policy(text: &str) -> bool {
     })
 }
 
-/// The outcome of evaluating a policy for one request.
-#[derive(Debug, PartialEq)]
-pub enum Decision {
-    Allow,
-    Deny,
-    NoMatch,
+pub use nephos_policy::Decision;
+
+/// What the bucket policy `text` says about `caller` performing `action` on `resource`.
+pub fn evaluate(
+    text: &str,
+    caller: &nephos_policy::Caller,
+    action: &str,
+    resource: &str,
+) -> Decision {
+    nephos_policy::evaluate(text, caller, action, resource)
 }
 
-pub fn evaluate(text: &str, account: Option<&str>, action: &str, resource: &str) -> Decision {
-    let Ok(doc) = serde_json::from_str::<Json>(text) else {
-        return Decision::NoMatch;
-    };
-    let statements = match doc.get("Statement") {
-        Some(Json::Array(a)) => a.clone(),
-        Some(s) => vec![s.clone()],
-        None => Vec::new(),
-    };
-    let action = action.to_ascii_lowercase();
-    let mut allowed = false;
-    for s in &statements {
-        if s.get("Condition").is_some() {
-            continue;
+/// The caller of a request as a bucket policy sees it, with the global condition keys
+/// nephos knows.
+fn caller_of(ctx: &RequestContext) -> nephos_policy::Caller {
+    let mut caller = if ctx.anonymous {
+        nephos_policy::Caller {
+            principal: nephos_policy::Principal::anonymous(),
+            keys: Vec::new(),
         }
-        let principal = match (s.get("Principal"), s.get("NotPrincipal")) {
-            (Some(p), _) => principal_matches(p, account),
-            (None, Some(np)) => !principal_matches(np, account),
-            _ => false,
-        };
-        let action_ok = match (s.get("Action"), s.get("NotAction")) {
-            (Some(a), _) => strings(Some(a))
-                .iter()
-                .any(|p| glob(&p.to_ascii_lowercase(), &action)),
-            (None, Some(na)) => !strings(Some(na))
-                .iter()
-                .any(|p| glob(&p.to_ascii_lowercase(), &action)),
-            _ => false,
-        };
-        let resource_ok = match (s.get("Resource"), s.get("NotResource")) {
-            (Some(r), _) => strings(Some(r)).iter().any(|p| glob(p, resource)),
-            (None, Some(nr)) => !strings(Some(nr)).iter().any(|p| glob(p, resource)),
-            _ => false,
-        };
-        if principal && action_ok && resource_ok {
-            match s.get("Effect").and_then(Json::as_str) {
-                Some("Deny") => return Decision::Deny,
-                Some("Allow") => allowed = true,
-                _ => {}
-            }
-        }
-    }
-    if allowed {
-        Decision::Allow
     } else {
-        Decision::NoMatch
-    }
+        nephos_policy::Caller::from_context(&ctx.account_id, &ctx.caller_arn)
+    };
+    caller.keys.extend(ctx.global_condition_keys());
+    caller
 }
 
 /// The IAM action an operation needs.
@@ -208,15 +182,17 @@ impl S3Provider {
             )
         };
         let pab = self.effective_pab(b);
-        let is_owner = !ctx.anonymous && owner == ctx.account_id;
+        let is_owner = !ctx.anonymous
+            && owner == ctx.account_id
+            && !nephos_policy::is_service_caller(&ctx.caller_arn);
         let caller = (!ctx.anonymous).then_some(ctx.account_id.as_str());
         let resource = match key {
             Some(k) => format!("arn:aws:s3:::{name}/{k}"),
             None => format!("arn:aws:s3:::{name}"),
         };
         let policy_ops = ctx.operation.contains("BucketPolicy");
-        let decision = match &policy {
-            Some(p) => evaluate(p, caller, action, &resource),
+        let decision = match policy.as_deref().and_then(|p| b.policy(p)) {
+            Some(p) => p.evaluate(&caller_of(ctx), action, &resource),
             None => Decision::NoMatch,
         };
         match decision {
@@ -320,13 +296,24 @@ impl S3Provider {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use nephos_policy::Caller;
+
+    fn who(account: Option<&str>) -> Caller {
+        match account {
+            None => Caller {
+                principal: nephos_policy::Principal::anonymous(),
+                keys: Vec::new(),
+            },
+            Some(a) => Caller::from_context(a, &format!("arn:aws:iam::{a}:root")),
+        }
+    }
 
     const PUBLIC_READ: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/public/*"},{"Effect":"Deny","Principal":{"AWS":"*"},"Action":"s3:*","Resource":"arn:aws:s3:::b/public/secret*"}]}"#;
 
     #[test]
     fn public_read_with_a_deny() {
         assert!(validate("b", PUBLIC_READ).is_ok());
-        let eval = |acct, action, res| evaluate(PUBLIC_READ, acct, action, res);
+        let eval = |acct, action, res| evaluate(PUBLIC_READ, &who(acct), action, res);
         assert_eq!(
             eval(None, "s3:GetObject", "arn:aws:s3:::b/public/x"),
             Decision::Allow
@@ -357,16 +344,40 @@ mod tests {
     fn account_principals_and_validation() {
         let p = r#"{"Statement":{"Effect":"Allow","Principal":{"AWS":["arn:aws:iam::222222222222:root"]},"Action":["s3:List*"],"Resource":"arn:aws:s3:::b"}}"#;
         assert_eq!(
-            evaluate(p, Some("222222222222"), "s3:ListBucket", "arn:aws:s3:::b"),
+            evaluate(
+                p,
+                &who(Some("222222222222")),
+                "s3:ListBucket",
+                "arn:aws:s3:::b"
+            ),
             Decision::Allow
         );
         assert_eq!(
-            evaluate(p, None, "s3:ListBucket", "arn:aws:s3:::b"),
+            evaluate(p, &who(None), "s3:ListBucket", "arn:aws:s3:::b"),
             Decision::NoMatch
         );
         assert_eq!(validate("b", "nope").unwrap_err().code, "MalformedPolicy");
         assert_eq!(validate("other", p).unwrap_err().code, "MalformedPolicy");
         assert!(glob("a*b?d", "axxbcd"));
         assert!(!glob("a*b", "ac"));
+    }
+
+    #[test]
+    fn conditions_and_user_principals_decide() {
+        let p = r#"{"Statement":[
+            {"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::222222222222:user/alice"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"},
+            {"Effect":"Deny","Principal":"*","Action":"s3:*","Resource":"arn:aws:s3:::b/*","Condition":{"NotIpAddress":{"aws:SourceIp":"127.0.0.0/8"}}}
+        ]}"#;
+        let alice = Caller::from_context("222222222222", "arn:aws:iam::222222222222:user/alice");
+        let bob = Caller::from_context("222222222222", "arn:aws:iam::222222222222:user/bob");
+        let here = alice.clone().with_key("aws:SourceIp", "127.0.0.1");
+        let there = alice.with_key("aws:SourceIp", "10.1.2.3");
+        let get = |c: &Caller| evaluate(p, c, "s3:GetObject", "arn:aws:s3:::b/k");
+        assert_eq!(get(&here), Decision::Allow);
+        assert_eq!(get(&there), Decision::Deny);
+        assert_eq!(
+            get(&bob.with_key("aws:SourceIp", "127.0.0.1")),
+            Decision::NoMatch
+        );
     }
 }

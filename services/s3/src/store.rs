@@ -82,6 +82,9 @@ pub struct Bucket {
     pub meta: RwLock<BucketMeta>,
     pub objects: RwLock<BTreeMap<String, Vec<Arc<Version>>>>,
     pub uploads: Mutex<HashMap<String, Upload>>,
+    /// The bucket policy as last parsed, with its text (asked on every request from
+    /// another account or anonymous caller).
+    pub parsed_policy: Mutex<Option<(String, Arc<nephos_policy::Policy>)>>,
 }
 
 impl Bucket {
@@ -90,11 +93,25 @@ impl Bucket {
             meta: RwLock::new(meta),
             objects: RwLock::default(),
             uploads: Mutex::default(),
+            parsed_policy: Mutex::default(),
         }
     }
 
     pub fn name(&self) -> String {
         self.meta.read().unwrap().name.clone()
+    }
+
+    /// The bucket policy `text` parsed, once per change of the text.
+    pub fn policy(&self, text: &str) -> Option<Arc<nephos_policy::Policy>> {
+        let mut cached = self.parsed_policy.lock().unwrap();
+        if let Some((t, p)) = cached.as_ref()
+            && t == text
+        {
+            return Some(p.clone());
+        }
+        let parsed = Arc::new(nephos_policy::Policy::parse(text)?);
+        *cached = Some((text.to_owned(), parsed.clone()));
+        Some(parsed)
     }
 
     pub fn owner(&self) -> String {

@@ -63,13 +63,7 @@ pub(crate) fn tag_keys(
 
 /// Keys every request has: the time, and where it came from.
 pub(crate) fn global_keys(ctx: &RequestContext, keys: &mut Vec<(String, String)>) {
-    let now = ctx.clock.now();
-    keys.push(("aws:CurrentTime".into(), now.to_iso8601()));
-    keys.push(("aws:EpochTime".into(), now.as_secs().to_string()));
-    keys.push(("aws:SecureTransport".into(), "false".into()));
-    if let Some(ip) = ctx.source_ip {
-        keys.push(("aws:SourceIp".into(), ip.to_string()));
-    }
+    keys.extend(ctx.global_condition_keys());
 }
 
 impl StsProvider {
@@ -309,10 +303,9 @@ impl StsProvider {
         }
     }
 
-    /// Checks an MFA device named in a request: it must be one of the caller's (when
-    /// IAM can tell). The one-time code itself is not checked: IAM keeps the device's
-    /// seed and answers no operation that verifies a code, so nephos accepts any
-    /// well-formed code of a device the caller has.
+    /// Checks an MFA device and code named in a request: the device must be one the
+    /// caller (an IAM user) has enabled in IAM, and the code its current one on nephos's
+    /// clock.
     pub(crate) async fn check_mfa(
         &self,
         ctx: &RequestContext,
@@ -321,40 +314,28 @@ impl StsProvider {
         code: Option<&str>,
     ) -> Result<bool, AwsError> {
         let refused = |m: &str| AwsError::new(403, "AccessDenied", m);
-        let (Some(serial), Some(_code)) = (serial, code) else {
-            return Err(refused(
-                "MultiFactorAuthentication failed with invalid MFA one time pass code.",
-            ));
+        let wrong_code =
+            || refused("MultiFactorAuthentication failed with invalid MFA one time pass code.");
+        let (Some(serial), Some(code)) = (serial, code) else {
+            return Err(wrong_code());
         };
         let not_theirs = || {
             refused(
                 "MultiFactorAuthentication failed, unable to validate MFA code. Please verify your MFA serial number is valid and associated with this user.",
             )
         };
-        let mut input = Value::map();
-        match (caller.kind, caller.user_name()) {
-            (Kind::User, Some(name)) => input.insert("UserName", name),
-            (Kind::Root, _) => {}
+        let user = match (caller.kind, caller.user_name()) {
+            (Kind::User, Some(name)) => name,
             _ => return Err(not_theirs()),
-        }
-        let iam_ctx = role::as_account(ctx, &caller.account);
+        };
+        let now = ctx.clock.now_millis();
         match self
             .dispatcher
-            .call(&iam_ctx, "iam", "ListMFADevices", input)
-            .await
+            .verify_mfa(&caller.account, user, serial, code, now)
         {
-            Ok(v) => {
-                let theirs = v
-                    .get("MFADevices")
-                    .and_then(Value::as_list)
-                    .unwrap_or_default()
-                    .iter()
-                    .any(|d| d.str("SerialNumber") == Some(serial));
-                if theirs { Ok(true) } else { Err(not_theirs()) }
-            }
-            Err(e) if role::iam_unavailable(&e) => Ok(true),
-            Err(e) if e.code == "NoSuchEntity" => Err(not_theirs()),
-            Err(e) => Err(e),
+            Some(true) => Ok(true),
+            Some(false) => Err(wrong_code()),
+            None => Err(not_theirs()),
         }
     }
 }

@@ -13,9 +13,10 @@
 //!   certificate from IAM's SAML provider;
 //! - `authmsg`: DecodeAuthorizationMessage, for messages nephos sealed itself.
 //!
-//! MFA (`SerialNumber`, `TokenCode`): the device must be one of the caller's in IAM
-//! (`ListMFADevices`); the one-time code itself is not checked, since IAM keeps the
-//! seed and offers no operation that verifies a code.
+//! MFA (`SerialNumber`, `TokenCode`): the device must be one the calling user has
+//! enabled in IAM and the code its current one, which IAM checks for STS
+//! (`Dispatch::verify_mfa`: no AWS operation verifies a single code, and the seed stays
+//! in IAM).
 //!
 //! Credentials are kept (`creds`; durably with `--data-dir`) so that requests signed
 //! with them resolve to the right account and principal, verify with

@@ -21,6 +21,8 @@ mod service_credentials;
 mod ssh;
 mod totp;
 
+pub(crate) use mfa::verify as verify_mfa;
+
 use crate::IamProvider;
 use crate::state::Account;
 use crate::store::Change;
