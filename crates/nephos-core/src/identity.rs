@@ -62,18 +62,21 @@ pub trait CredentialStore: Send + Sync {
         false
     }
 
-    /// Whether `code` is the current one-time code of the MFA device `serial` enabled for
-    /// `user` of `account`, at `now_ms` on nephos's clock; `None` when this store keeps
-    /// no such device for that user. STS asks it for `SerialNumber`/`TokenCode`.
-    fn verify_mfa(
-        &self,
-        account: &str,
-        user: &str,
-        serial: &str,
-        code: &str,
-        now_ms: i64,
-    ) -> Option<bool> {
-        let _ = (account, user, serial, code, now_ms);
+    /// Whether an MFA code is right; `None` when this store keeps no such device for
+    /// that user. STS asks it for `SerialNumber`/`TokenCode`.
+    fn verify_mfa(&self, code: &MfaCode<'_>) -> Option<bool> {
+        let _ = code;
         None
     }
+}
+
+/// A one-time code offered for the MFA device `serial` of `user` in `account`, at
+/// `now_ms` on nephos's clock (STS's `SerialNumber` and `TokenCode`).
+#[derive(Debug, Clone, Copy)]
+pub struct MfaCode<'a> {
+    pub account: &'a str,
+    pub user: &'a str,
+    pub serial: &'a str,
+    pub code: &'a str,
+    pub now_ms: i64,
 }

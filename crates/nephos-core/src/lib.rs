@@ -25,7 +25,7 @@ pub use authz::{Authorizer, FactsLookup, ResourceFacts};
 pub use clock::Clock;
 pub use context::{RequestContext, WireSummary};
 pub use error::AwsError;
-pub use identity::{Credential, CredentialStore, Session};
+pub use identity::{Credential, CredentialStore, MfaCode, Session};
 pub use ids::{is_account_id, random_alnum, request_id};
 pub use provider::{
     BoxFuture, ByteStream, CorsRequest, Dispatch, Dispatcher, EventStream, Input, Output, Provider,

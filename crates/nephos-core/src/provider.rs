@@ -282,15 +282,8 @@ pub trait Dispatch: Send + Sync {
     /// Asks the services that keep MFA devices whether a one-time code is right (see
     /// [`crate::CredentialStore::verify_mfa`]): no AWS operation checks a single code, and
     /// the device's seed never leaves IAM.
-    fn verify_mfa(
-        &self,
-        account: &str,
-        user: &str,
-        serial: &str,
-        code: &str,
-        now_ms: i64,
-    ) -> Option<bool> {
-        let _ = (account, user, serial, code, now_ms);
+    fn verify_mfa(&self, code: &crate::MfaCode<'_>) -> Option<bool> {
+        let _ = code;
         None
     }
 }
@@ -332,17 +325,8 @@ impl Dispatcher {
     }
 
     /// See [`Dispatch::verify_mfa`]; `None` before the dispatcher is wired.
-    pub fn verify_mfa(
-        &self,
-        account: &str,
-        user: &str,
-        serial: &str,
-        code: &str,
-        now_ms: i64,
-    ) -> Option<bool> {
-        self.0
-            .get()?
-            .verify_mfa(account, user, serial, code, now_ms)
+    pub fn verify_mfa(&self, code: &crate::MfaCode<'_>) -> Option<bool> {
+        self.0.get()?.verify_mfa(code)
     }
 }
 

@@ -46,19 +46,9 @@ impl Dispatch for InProcess {
         })
     }
 
-    fn verify_mfa(
-        &self,
-        account: &str,
-        user: &str,
-        serial: &str,
-        code: &str,
-        now_ms: i64,
-    ) -> Option<bool> {
+    fn verify_mfa(&self, code: &nephos_core::MfaCode<'_>) -> Option<bool> {
         let gateway = self.0.upgrade()?;
-        gateway
-            .credentials
-            .iter()
-            .find_map(|s| s.verify_mfa(account, user, serial, code, now_ms))
+        gateway.credentials.iter().find_map(|s| s.verify_mfa(code))
     }
 }
 

@@ -265,6 +265,26 @@ impl Policy {
     }
 }
 
+/// A resource's policy parsed once per change of its text, for resources asked about on
+/// every request (a queue SNS delivers to, a bucket other accounts read).
+#[derive(Debug, Default)]
+pub struct PolicyCache(Mutex<Option<(String, std::sync::Arc<Policy>)>>);
+
+impl PolicyCache {
+    /// `text` parsed, reparsed only when it differs from the text parsed last.
+    pub fn get(&self, text: &str) -> Option<std::sync::Arc<Policy>> {
+        let mut cached = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((source, parsed)) = cached.as_ref()
+            && source == text
+        {
+            return Some(parsed.clone());
+        }
+        let parsed = std::sync::Arc::new(Policy::parse(text)?);
+        *cached = Some((text.to_owned(), parsed.clone()));
+        Some(parsed)
+    }
+}
+
 /// Evaluates `policy` for `caller` performing `action` (`sns:Publish`) on `resource`.
 pub fn evaluate(policy: &str, caller: &Caller, action: &str, resource: &str) -> Decision {
     match Policy::parse(policy) {

@@ -208,7 +208,7 @@ impl<'a> Who<'a> {
                 }
             }
             (PrincipalId::Service(s), WhoKind::Service(n)) => {
-                (s == "*" || s.eq_ignore_ascii_case(n)).then_some(Grant::Direct)
+                (s == "*" || same_service(s, n)).then_some(Grant::Direct)
             }
             (PrincipalId::Federated(f), WhoKind::Federated(p)) => (f == p).then_some(Grant::Direct),
             (PrincipalId::Canonical(c), WhoKind::Canonical(x)) => (c == x).then_some(Grant::Direct),
@@ -292,6 +292,33 @@ enum Member {
     Other,
 }
 
+/// Whether a policy's service principal names the calling service: the same name in
+/// any case, or its regional form (`logs.us-east-1.amazonaws.com`, which AWS's guides
+/// give for CloudWatch Logs) for nephos's `logs.amazonaws.com`.
+fn same_service(named: &str, caller: &str) -> bool {
+    if named.eq_ignore_ascii_case(caller) {
+        return true;
+    }
+    let (Some((name, rest)), Some((svc, "amazonaws.com"))) =
+        (named.split_once('.'), caller.split_once('.'))
+    else {
+        return false;
+    };
+    rest.strip_suffix(".amazonaws.com")
+        .is_some_and(|region| name.eq_ignore_ascii_case(svc) && is_region(region))
+}
+
+fn is_region(text: &str) -> bool {
+    let parts: Vec<&str> = text.split('-').collect();
+    parts.len() >= 3
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric()))
+        && parts
+            .last()
+            .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -361,5 +388,26 @@ mod tests {
         assert!(!who.not_principal_applies(&no_role, false));
         let anon = Principal::anonymous();
         assert!(Who::of(&anon, None).not_principal_applies(&all, true));
+    }
+
+    #[test]
+    fn regional_service_principals_name_the_service() {
+        assert!(same_service(
+            "logs.us-east-1.amazonaws.com",
+            "logs.amazonaws.com"
+        ));
+        assert!(same_service("LOGS.amazonaws.com", "logs.amazonaws.com"));
+        assert!(!same_service(
+            "logs.us-east-1.amazonaws.com",
+            "sns.amazonaws.com"
+        ));
+        assert!(!same_service(
+            "delivery.logs.amazonaws.com",
+            "logs.amazonaws.com"
+        ));
+        assert!(!same_service(
+            "logs.evil.amazonaws.com",
+            "logs.amazonaws.com"
+        ));
     }
 }

@@ -368,15 +368,8 @@ impl CredentialStore for IamProvider {
         })
     }
 
-    fn verify_mfa(
-        &self,
-        account: &str,
-        user: &str,
-        serial: &str,
-        code: &str,
-        now_ms: i64,
-    ) -> Option<bool> {
-        extras::verify_mfa(&self.account_of(account), user, serial, code, now_ms)
+    fn verify_mfa(&self, code: &nephos_core::MfaCode<'_>) -> Option<bool> {
+        extras::verify_mfa(&self.account_of(code.account), code)
     }
 
     /// An access key IAM made inactive or deleted: the gateway refuses it, where an

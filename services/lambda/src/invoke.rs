@@ -81,15 +81,9 @@ fn authorize(
         return Ok(());
     }
     let resource = model::qualified_arn(&ctx.region, &ctx.account_id, &f.name, qualifier);
-    let caller = nephos_policy::Caller::from_context(&ctx.account_id, &ctx.caller_arn);
-    let mut statements: Vec<&serde_json::Value> =
-        f.policies.get("").into_iter().flatten().collect();
-    if let Some(q) = qualifier {
-        statements.extend(f.policies.get(q).into_iter().flatten());
-    }
-    let doc = serde_json::json!({"Version": "2012-10-17", "Statement": statements}).to_string();
+    let caller = crate::policy::caller_of(ctx);
     let action = "lambda:InvokeFunction";
-    if nephos_policy::allows(&doc, &caller, action, &resource)
+    if crate::policy::function_policy_allows(f, qualifier, &caller, action, &resource)
         || (service && !nephos_policy::refuse_service_delivery(&ctx.caller_arn, action, &resource))
     {
         return Ok(());

@@ -245,6 +245,35 @@ fn action_of(operation: &str) -> String {
     }
 }
 
+/// Whether `f`'s resource policy (its unqualified statements and those of `qualifier`)
+/// lets `caller` perform `action` on `resource`, as the engine every service shares
+/// decides: principals by account, user, role session or service; conditions.
+pub fn function_policy_allows(
+    f: &Function,
+    qualifier: Option<&str>,
+    caller: &nephos_policy::Caller,
+    action: &str,
+    resource: &str,
+) -> bool {
+    let mut statements: Vec<&serde_json::Value> =
+        f.policies.get("").into_iter().flatten().collect();
+    if let Some(q) = qualifier {
+        statements.extend(f.policies.get(q).into_iter().flatten());
+    }
+    if statements.is_empty() {
+        return false;
+    }
+    let doc = json!({"Version": "2012-10-17", "Statement": statements}).to_string();
+    nephos_policy::allows(&doc, caller, action, resource)
+}
+
+/// The caller of a request as a function's policy sees it.
+pub fn caller_of(ctx: &RequestContext) -> nephos_policy::Caller {
+    let mut caller = nephos_policy::Caller::from_context(&ctx.account_id, &ctx.caller_arn);
+    caller.keys.extend(ctx.global_condition_keys());
+    caller
+}
+
 /// A request naming another account's function by ARN acts in that account when the
 /// function's resource policy grants the caller the operation (AWS's cross-account
 /// access); the context it then runs with. `None`: the request stays in its own account
@@ -255,20 +284,18 @@ pub fn acting_context(l: &Lambda, ctx: &RequestContext, input: &Value) -> Option
     if owner == ctx.account_id || r.region.as_deref().is_some_and(|x| x != ctx.region) {
         return None;
     }
+    let qualifier = r.qualifier.as_deref().or(input.str("Qualifier"));
     let region = l.regions.get_for(&owner, &ctx.region);
     let fns = region.functions.lock().unwrap();
     let f = fns.get(&r.name)?;
-    let action = action_of(&ctx.operation);
-    let me = format!("arn:aws:iam::{}:root", ctx.account_id);
-    let granted = f.policies.values().flatten().any(|s| {
-        let principal = &s["Principal"];
-        let who = principal == "*"
-            || principal["AWS"] == "*"
-            || principal["AWS"] == me.as_str()
-            || principal["AWS"] == ctx.account_id.as_str();
-        let what = s["Action"] == "lambda:*" || s["Action"] == action.as_str();
-        s["Effect"] == "Allow" && who && what
-    });
+    let resource = qualified_arn(&ctx.region, &owner, &r.name, qualifier);
+    let granted = function_policy_allows(
+        f,
+        qualifier,
+        &caller_of(ctx),
+        &action_of(&ctx.operation),
+        &resource,
+    );
     granted.then(|| {
         let mut acting = ctx.clone();
         acting.account_id = owner;

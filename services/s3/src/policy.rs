@@ -182,9 +182,8 @@ impl S3Provider {
             )
         };
         let pab = self.effective_pab(b);
-        let is_owner = !ctx.anonymous
-            && owner == ctx.account_id
-            && !nephos_policy::is_service_caller(&ctx.caller_arn);
+        let service = nephos_policy::is_service_caller(&ctx.caller_arn);
+        let is_owner = !ctx.anonymous && owner == ctx.account_id && !service;
         let caller = (!ctx.anonymous).then_some(ctx.account_id.as_str());
         let resource = match key {
             Some(k) => format!("arn:aws:s3:::{name}/{k}"),
@@ -202,6 +201,19 @@ impl S3Provider {
             // RestrictPublicBuckets: a public policy grants nothing to outsiders.
             Decision::Allow
                 if !(pab.restrict_buckets && policy.as_deref().is_some_and(is_public_policy)) =>
+            {
+                return Ok(());
+            }
+            // A service writing for a resource of the account (a Logs export) needs the
+            // bucket policy as on AWS, or only a warning without --enforce-iam.
+            Decision::NoMatch
+                if service
+                    && owner == ctx.account_id
+                    && !nephos_policy::refuse_service_delivery(
+                        &ctx.caller_arn,
+                        action,
+                        &resource,
+                    ) =>
             {
                 return Ok(());
             }

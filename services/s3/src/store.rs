@@ -84,7 +84,7 @@ pub struct Bucket {
     pub uploads: Mutex<HashMap<String, Upload>>,
     /// The bucket policy as last parsed, with its text (asked on every request from
     /// another account or anonymous caller).
-    pub parsed_policy: Mutex<Option<(String, Arc<nephos_policy::Policy>)>>,
+    pub parsed_policy: nephos_policy::PolicyCache,
 }
 
 impl Bucket {
@@ -93,7 +93,7 @@ impl Bucket {
             meta: RwLock::new(meta),
             objects: RwLock::default(),
             uploads: Mutex::default(),
-            parsed_policy: Mutex::default(),
+            parsed_policy: nephos_policy::PolicyCache::default(),
         }
     }
 
@@ -103,15 +103,7 @@ impl Bucket {
 
     /// The bucket policy `text` parsed, once per change of the text.
     pub fn policy(&self, text: &str) -> Option<Arc<nephos_policy::Policy>> {
-        let mut cached = self.parsed_policy.lock().unwrap();
-        if let Some((t, p)) = cached.as_ref()
-            && t == text
-        {
-            return Some(p.clone());
-        }
-        let parsed = Arc::new(nephos_policy::Policy::parse(text)?);
-        *cached = Some((text.to_owned(), parsed.clone()));
-        Some(parsed)
+        self.parsed_policy.get(text)
     }
 
     pub fn owner(&self) -> String {

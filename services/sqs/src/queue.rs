@@ -198,7 +198,7 @@ pub struct Queue {
     pub notify: Notify,
     /// The `Policy` attribute parsed, with the text it was parsed from: services that
     /// deliver (SNS fan-out) are checked against it on every message.
-    pub parsed_policy: Mutex<Option<(String, Arc<nephos_policy::Policy>)>>,
+    pub parsed_policy: nephos_policy::PolicyCache,
 }
 
 impl Queue {
@@ -229,21 +229,13 @@ impl Queue {
                 ..inner
             }),
             notify: Notify::new(),
-            parsed_policy: Mutex::new(None),
+            parsed_policy: nephos_policy::PolicyCache::default(),
         }
     }
 
     /// The queue's policy parsed, reparsed only when its text has changed.
     pub fn policy(&self, text: &str) -> Option<Arc<nephos_policy::Policy>> {
-        let mut cached = self.parsed_policy.lock().unwrap();
-        if let Some((source, parsed)) = cached.as_ref()
-            && source == text
-        {
-            return Some(parsed.clone());
-        }
-        let parsed = Arc::new(nephos_policy::Policy::parse(text)?);
-        *cached = Some((text.to_owned(), parsed.clone()));
-        Some(parsed)
+        self.parsed_policy.get(text)
     }
 
     /// The storage key prefix of this queue.

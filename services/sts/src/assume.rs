@@ -328,11 +328,14 @@ impl StsProvider {
             (Kind::User, Some(name)) => name,
             _ => return Err(not_theirs()),
         };
-        let now = ctx.clock.now_millis();
-        match self
-            .dispatcher
-            .verify_mfa(&caller.account, user, serial, code, now)
-        {
+        let offered = nephos_core::MfaCode {
+            account: &caller.account,
+            user,
+            serial,
+            code,
+            now_ms: ctx.clock.now_millis(),
+        };
+        match self.dispatcher.verify_mfa(&offered) {
             Some(true) => Ok(true),
             Some(false) => Err(wrong_code()),
             None => Err(not_theirs()),

@@ -64,23 +64,20 @@ fn invalid_code() -> AwsError {
     )
 }
 
-/// Whether `code` is the one-time code of `user`'s enabled device `serial` now (a step
-/// either side, as AWS tolerates); `None` when the user has no such device.
+/// Whether the code is the one-time code of the user's enabled device now (a step either
+/// side, as AWS tolerates); `None` when the user has no such device.
 pub(crate) fn verify(
     account: &crate::state::Account,
-    user: &str,
-    serial: &str,
-    code: &str,
-    now_ms: i64,
+    offered: &nephos_core::MfaCode<'_>,
 ) -> Option<bool> {
     let s = account.extras.read().unwrap();
-    let d = s.mfa.get(serial)?;
-    if d.user.as_deref() != Some(user) || d.enabled.is_none() {
+    let d = s.mfa.get(offered.serial)?;
+    if d.user.as_deref() != Some(offered.user) || d.enabled.is_none() {
         return None;
     }
     let seed = totp::base32_decode(&d.seed)?;
-    let now = now_ms.div_euclid(1000 * totp::STEP_SECS) + d.drift;
-    Some((now - 1..=now + 1).any(|step| totp::code(&seed, step) == code))
+    let now = offered.now_ms.div_euclid(1000 * totp::STEP_SECS) + d.drift;
+    Some((now - 1..=now + 1).any(|step| totp::code(&seed, step) == offered.code))
 }
 
 fn now_step(c: &Ctx<'_>) -> i64 {
