@@ -414,7 +414,7 @@ def test_event_invoke_config_lifecycle(lam, account):
 # ---- function URLs ----------------------------------------------------------------------
 
 
-def test_function_url_lifecycle(lam, account):
+def test_function_url_lifecycle(nephos, lam, account):
     create(lam, "urlfn")
     lam.publish_version(FunctionName="urlfn")
     lam.create_alias(FunctionName="urlfn", Name="live", FunctionVersion="1")
@@ -428,7 +428,8 @@ def test_function_url_lifecycle(lam, account):
         FunctionName="urlfn", AuthType="NONE", Cors={"AllowOrigins": ["*"], "MaxAge": 10}
     )
     assert out["ResponseMetadata"]["HTTPStatusCode"] == 201
-    assert re.fullmatch(r"https://[a-z0-9]{32}\.lambda-url\.us-east-1\.on\.aws/", out["FunctionUrl"])
+    port = nephos.endpoint.rsplit(":", 1)[1]
+    assert re.fullmatch(rf"http://[a-z0-9]{{32}}\.lambda-url\.us-east-1\.localhost:{port}/", out["FunctionUrl"])
     assert out["FunctionArn"] == f"arn:aws:lambda:us-east-1:{account}:function:urlfn"
     assert out["Cors"] == {"AllowOrigins": ["*"], "MaxAge": 10}
     assert "InvokeMode" not in out

@@ -222,8 +222,12 @@ pub trait Provider: Send + Sync + 'static {
 /// bytes, no HTTP types.
 #[derive(Debug)]
 pub struct RawRequest {
+    /// `GET`, `POST`, ...
+    pub method: String,
     /// The path as routed (an S3 virtual-host bucket already moved into it).
     pub path: String,
+    /// The query string as sent (without `?`).
+    pub query: String,
     /// Header names in lower case.
     pub headers: Vec<(String, String)>,
     pub body: ByteStream,

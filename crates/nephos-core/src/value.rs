@@ -11,6 +11,10 @@ pub type Map = IndexMap<String, Value, foldhash::fast::RandomState>;
 #[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
 pub struct Timestamp(pub f64);
 
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
 impl Timestamp {
     pub fn from_millis(ms: i64) -> Timestamp {
         Timestamp(ms as f64 / 1000.0)
@@ -43,14 +47,27 @@ impl Timestamp {
             format!("{base}.{frac:03}Z")
         }
     }
+    /// The common log format's date (`06/Feb/2019:00:00:38 +0000`), as S3's access logs
+    /// and HTTP events (`requestContext.time`) carry dates.
+    pub fn to_common_log_date(self) -> String {
+        let dt = time::OffsetDateTime::from_unix_timestamp(self.as_secs())
+            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+        format!(
+            "{:02}/{}/{:04}:{:02}:{:02}:{:02} +0000",
+            dt.day(),
+            MONTHS[u8::from(dt.month()) as usize - 1],
+            dt.year(),
+            dt.hour(),
+            dt.minute(),
+            dt.second()
+        )
+    }
+
     /// RFC 822/1123 (`Tue, 29 Apr 2014 18:30:38 GMT`), as HTTP headers carry dates.
     pub fn to_http_date(self) -> String {
         let dt = time::OffsetDateTime::from_unix_timestamp(self.as_secs())
             .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
         const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
-        const MONTHS: [&str; 12] = [
-            "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-        ];
         format!(
             "{}, {:02} {} {:04} {:02}:{:02}:{:02} GMT",
             DAYS[dt.weekday().number_days_from_monday() as usize],

@@ -21,6 +21,7 @@ mod body;
 mod conn;
 mod conventions;
 mod dispatch;
+mod function_url;
 mod internal;
 mod pipeline;
 mod reqlog;
@@ -144,7 +145,10 @@ impl Gateway {
         let mut ex = pipeline::Exchange::new(parts, body, remote);
         let outcome = self.serve_service(&mut ex).await;
         let mut response = into_response(ex.service, self.respond(&ex, outcome));
-        if let Some(cors) = cors {
+        // A function URL answers with its own CORS rules.
+        if let Some(cors) = cors
+            && ex.operation != Some(function_url::OPERATION)
+        {
             cors.answer(self, ex.service, response.headers_mut());
         }
         self.log.record(
@@ -156,11 +160,12 @@ impl Gateway {
         response
     }
 
-    /// Browser preflights: S3 answers from the bucket's CORS rules, everything else
-    /// permissively.
+    /// Browser preflights: S3 answers from the bucket's CORS rules, a function URL from
+    /// its own (in Lambda), everything else permissively.
     fn preflight(&self, parts: &Parts) -> Option<Response<ResBody>> {
         if parts.method != Method::OPTIONS
             || !parts.headers.contains_key("access-control-request-method")
+            || pipeline::host_of_parts(parts).is_some_and(function_url::is_function_url)
         {
             return None;
         }

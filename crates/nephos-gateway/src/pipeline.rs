@@ -105,8 +105,36 @@ impl Exchange {
     }
 
     /// The `Host` the client addressed.
-    fn host(&self) -> Option<&str> {
+    pub(crate) fn host(&self) -> Option<&str> {
         host_of(&self.req)
+    }
+
+    /// The request as sent.
+    pub(crate) fn request(&self) -> &HttpRequest {
+        &self.req
+    }
+
+    /// Names the service and operation of a request the model does not address (a
+    /// function URL's), with the service's model for the signature check.
+    pub(crate) fn claim(&mut self, service: &'static str, operation: &'static str) {
+        self.service = service;
+        self.operation = Some(operation);
+        if let Some(model) = nephos_model::service(service) {
+            let protocol = nephos_protocol::detect(model, &self.req);
+            self.target = Some(Target {
+                model,
+                protocol,
+                codec: nephos_protocol::codec(protocol),
+            });
+        }
+    }
+
+    /// The whole body, collected now if no stage has yet.
+    pub(crate) async fn collect_body(&mut self) -> Result<Bytes, Stop> {
+        if let Some(incoming) = self.incoming.take() {
+            self.collected = Some(body::collect(incoming).await.map_err(Stop::Unclaimed)?);
+        }
+        Ok(self.collected.clone().unwrap_or_default())
     }
 
     /// The request as the codec sees it.
@@ -126,6 +154,7 @@ impl Exchange {
 impl Gateway {
     /// The stages of a request to a service, in order.
     pub(crate) async fn serve_service(&self, ex: &mut Exchange) -> Result<Output, Stop> {
+        self.function_url(ex).await?;
         self.read_form(ex).await?;
         self.resolve_service(ex)?;
         self.identify_caller(ex)?;
@@ -230,7 +259,7 @@ impl Gateway {
 
     /// Credentials nephos issued (STS, IAM) for the signing key, which name the caller's
     /// account and principal. A key IAM made inactive or deleted works no more.
-    fn identify_caller(&self, ex: &mut Exchange) -> Stage {
+    pub(crate) fn identify_caller(&self, ex: &mut Exchange) -> Stage {
         let Some(key) = ex.scope.access_key_id() else {
             return Ok(());
         };
@@ -257,18 +286,32 @@ impl Gateway {
         {
             ex.collected = Some(body::collect(incoming).await?);
         }
-        let hash = match &ex.collected {
-            Some(bytes) if needs_hash => Some(nephos_auth::sha256_hex(bytes)),
-            _ => None,
-        };
+        let body = ex.collected.clone().filter(|_| needs_hash);
+        let anonymous_allowed = op.authtype.as_deref() == Some("none")
+            || op.auth.iter().any(|a| a == "smithy.api#noAuth");
+        self.check_signature(ex, body.as_ref(), anonymous_allowed)
+    }
+
+    /// Expiry of issued credentials, and the signature with `--verify-signatures` (over
+    /// `body`'s hash when the signature covers the body).
+    pub(crate) fn check_signature(
+        &self,
+        ex: &mut Exchange,
+        body: Option<&Bytes>,
+        anonymous_allowed: bool,
+    ) -> Stage {
+        let t = ex.target();
+        let needs_hash = self.config.verify_signatures && auth::needs_body_hash(&ex.scope, &ex.req);
+        let hash = body
+            .filter(|_| needs_hash)
+            .map(|b| nephos_auth::sha256_hex(b));
         let check = auth::Check {
             verify_signatures: self.config.verify_signatures,
             default_secret: &self.config.default_secret_key,
             protocol: t.protocol,
             now_ms: self.clock.now_millis(),
             issued: ex.issued.as_deref(),
-            anonymous_allowed: op.authtype.as_deref() == Some("none")
-                || op.auth.iter().any(|a| a == "smithy.api#noAuth"),
+            anonymous_allowed,
             service: ex.service,
         };
         ex.verified = check.run(&ex.scope, &ex.req, hash.as_deref())?;
@@ -415,7 +458,7 @@ impl Gateway {
         resp
     }
 
-    fn context(&self, ex: &Exchange, operation: &str) -> RequestContext {
+    pub(crate) fn context(&self, ex: &Exchange, operation: &str) -> RequestContext {
         let key = ex.scope.access_key_id();
         let account_id = match (&ex.issued, key) {
             (Some(c), _) => c.account_id.clone(),
@@ -453,10 +496,19 @@ impl Gateway {
 
 /// The `Host` a request addressed (with its port), from the header or an absolute URI.
 fn host_of(req: &HttpRequest) -> Option<&str> {
-    req.headers
+    host_in(&req.headers, &req.uri)
+}
+
+/// [`host_of`] for a request not yet made an exchange.
+pub(crate) fn host_of_parts(parts: &Parts) -> Option<&str> {
+    host_in(&parts.headers, &parts.uri)
+}
+
+fn host_in<'a>(headers: &'a http::HeaderMap, uri: &'a http::Uri) -> Option<&'a str> {
+    headers
         .get(http::header::HOST)
         .and_then(|v| v.to_str().ok())
-        .or_else(|| req.uri.authority().map(|a| a.as_str()))
+        .or_else(|| uri.authority().map(|a| a.as_str()))
 }
 
 /// An error for a request no service could claim, framed as JSON.

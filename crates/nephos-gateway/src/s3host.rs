@@ -301,7 +301,9 @@ pub async fn raw(
     meta: nephos_protocol::ResponseMeta<'_>,
 ) -> HttpResponse {
     let request = nephos_core::RawRequest {
+        method: req.method.as_str().to_owned(),
         path: req.uri.path().to_owned(),
+        query: req.uri.query().unwrap_or_default().to_owned(),
         headers: req
             .headers
             .iter()

@@ -30,6 +30,7 @@ mod policy;
 mod runtime;
 mod signing;
 mod state;
+mod url_invoke;
 pub mod urls;
 
 use nephos_core::runtime::RuntimeServer;
@@ -663,6 +664,20 @@ impl Provider for LambdaProvider {
             }
             .await;
             result.map_err(functions::typed)
+        })
+    }
+
+    /// A request to a function URL (the gateway names it `InvokeFunctionUrl`).
+    fn handle_raw<'a>(
+        &'a self,
+        ctx: &'a RequestContext,
+        request: nephos_core::RawRequest,
+    ) -> BoxFuture<'a, Result<nephos_core::RawResponse, AwsError>> {
+        Box::pin(async move {
+            if ctx.operation != "InvokeFunctionUrl" {
+                return Err(AwsError::not_implemented("lambda", &ctx.operation));
+            }
+            Ok(url_invoke::serve(&self.inner, ctx, request).await)
         })
     }
 

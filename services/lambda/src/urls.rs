@@ -1,8 +1,8 @@
 //! Function URLs, the control plane: Create/Get/Update/Delete/ListFunctionUrlConfigs.
 //!
-//! A URL belongs to the unqualified function or to one alias and has AWS's form,
-//! `https://<32-character id>.lambda-url.<region>.on.aws/`; [`target`] maps the id back
-//! to the function for the data plane.
+//! A URL belongs to the unqualified function or to one alias and has AWS's host name
+//! form, `<32-character id>.lambda-url.<region>`, under nephos's address ([`url_of`]);
+//! [`target`] maps the id back to the function for the data plane (`url_invoke`).
 
 use crate::Lambda;
 use crate::configs::page;
@@ -41,8 +41,26 @@ fn exists(f: &Function, q: &str) -> bool {
     q.is_empty() || f.aliases.contains_key(q)
 }
 
-pub fn url_of(region: &str, id: &str) -> String {
-    format!("https://{id}.lambda-url.{region}.on.aws/")
+/// The URL callers reach the function at through nephos: AWS's host name form under the
+/// name nephos was addressed by (`http://<id>.lambda-url.<region>.localhost:4566/`, or
+/// LocalStack's `...localhost.localstack.cloud:4566` form), since `on.aws` would leave
+/// the machine. Browsers and curl resolve `*.localhost` to the loopback address.
+pub fn url_of(ctx: &RequestContext, id: &str) -> String {
+    let host = ctx.host.as_deref().unwrap_or("localhost:4566");
+    let port = host
+        .rsplit_once(':')
+        .map(|(_, p)| p)
+        .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    let domain = if host.contains("localhost.localstack.cloud") {
+        "localhost.localstack.cloud"
+    } else {
+        "localhost"
+    };
+    let region = &ctx.region;
+    match port {
+        Some(p) => format!("http://{id}.lambda-url.{region}.{domain}:{p}/"),
+        None => format!("http://{id}.lambda-url.{region}.{domain}/"),
+    }
 }
 
 fn strings(v: &Option<Vec<String>>) -> Option<Value> {
@@ -94,7 +112,7 @@ fn cors_of(v: &Value) -> Cors {
 fn echo(ctx: &RequestContext, name: &str, q: &str, u: &UrlConfig, input: &Value) -> Value {
     let q = (!q.is_empty()).then_some(q);
     let mut v = Value::map()
-        .with("FunctionUrl", url_of(&ctx.region, &u.id))
+        .with("FunctionUrl", url_of(ctx, &u.id))
         .with(
             "FunctionArn",
             qualified_arn(&ctx.region, &ctx.account_id, name, q),
@@ -114,7 +132,7 @@ fn echo(ctx: &RequestContext, name: &str, q: &str, u: &UrlConfig, input: &Value)
 fn full(ctx: &RequestContext, name: &str, q: &str, u: &UrlConfig) -> Value {
     let q = (!q.is_empty()).then_some(q);
     let mut v = Value::map()
-        .with("FunctionUrl", url_of(&ctx.region, &u.id))
+        .with("FunctionUrl", url_of(ctx, &u.id))
         .with(
             "FunctionArn",
             qualified_arn(&ctx.region, &ctx.account_id, name, q),

@@ -41,12 +41,6 @@ impl Pending {
     }
 }
 
-fn months() -> [&'static str; 12] {
-    [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ]
-}
-
 /// (year, month, day, hour, minute, second) of a clock time, in UTC.
 fn civil(ms: i64) -> [String; 6] {
     let iso = Timestamp::from_millis(ms.div_euclid(1000) * 1000).to_iso8601();
@@ -56,13 +50,7 @@ fn civil(ms: i64) -> [String; 6] {
 
 /// `[06/Feb/2019:00:00:38 +0000]`
 fn log_time(ms: i64) -> String {
-    let [y, mo, d, h, mi, s] = civil(ms);
-    let month = mo
-        .parse::<usize>()
-        .ok()
-        .and_then(|m| months().get(m.wrapping_sub(1)).copied())
-        .unwrap_or("Jan");
-    format!("[{d}/{month}/{y}:{h}:{mi}:{s} +0000]")
+    format!("[{}]", Timestamp::from_millis(ms).to_common_log_date())
 }
 
 /// The key of a log object delivered at `ms`.
