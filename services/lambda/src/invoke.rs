@@ -1,5 +1,5 @@
-//! Invoke: synchronous (RequestResponse), asynchronous (Event: an internal queue with
-//! AWS's retries on nephos's clock, then the dead-letter queue) and DryRun.
+//! Invoke: synchronous (RequestResponse), asynchronous (Event: accepted here and run by
+//! [`crate::asyncinv`]) and DryRun.
 
 use crate::Lambda;
 use crate::env::Outcome;
@@ -9,14 +9,13 @@ use crate::runtime::{self, EnvKey, Target};
 use base64::Engine;
 use bytes::Bytes;
 use nephos_core::{AwsError, Output, RequestContext, Value};
-use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 /// 6 MB for synchronous payloads, 256 KB (since 2025: 1 MB) for asynchronous ones.
 const SYNC_LIMIT: usize = 6 * 1024 * 1024;
 const ASYNC_LIMIT: usize = 1024 * 1024;
 
-pub const ASYNC: &str = "lambda.async";
+pub use crate::asyncinv::{ASYNC, Queued, run_async};
 
 /// Resolves what an invocation runs: the version a qualifier (or an alias's weights)
 /// picks, with its configuration at this moment.
@@ -148,7 +147,7 @@ pub async fn invoke(
             ..Output::new(Value::map().with("StatusCode", 204i64))
         }),
         "Event" => {
-            enqueue(l, ctx, &t, payload).await?;
+            crate::asyncinv::enqueue(l, ctx, &t, payload).await?;
             Ok(Output {
                 status: Some(202),
                 ..Output::new(
@@ -205,204 +204,6 @@ pub async fn invoke(
             }
             Ok(Output::new(out))
         }
-    }
-}
-
-/// An accepted asynchronous invocation, stored until it has run (or been given up).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Queued {
-    pub id: String,
-    pub account: String,
-    pub region: String,
-    pub function: String,
-    /// The qualifier the caller invoked (alias routing happens per attempt).
-    pub qualifier: Option<String>,
-    pub payload: String,
-    pub accepted_ms: i64,
-    pub attempts: u32,
-    pub trace: Option<String>,
-}
-
-async fn enqueue(
-    l: &Arc<Lambda>,
-    ctx: &RequestContext,
-    t: &Target,
-    payload: Bytes,
-) -> Result<(), AwsError> {
-    let q = Queued {
-        // Every attempt runs under Invoke's own request id, as on AWS.
-        id: ctx.request_id.clone(),
-        account: ctx.account_id.clone(),
-        region: ctx.region.clone(),
-        function: t.key.function.clone(),
-        qualifier: t
-            .invoked_arn
-            .rsplit_once(&format!("function:{}:", t.key.function))
-            .map(|(_, q)| q.to_owned()),
-        payload: String::from_utf8_lossy(&payload).into_owned(),
-        accepted_ms: ctx.clock.now_millis(),
-        attempts: 0,
-        trace: ctx.trace_header.clone(),
-    };
-    let record = serde_json::to_vec(&q).map_err(|e| AwsError::internal(e.to_string()))?;
-    crate::state::commit(
-        &l.storage,
-        vec![nephos_storage::Mutation::put(
-            ASYNC,
-            q.id.as_bytes(),
-            record,
-        )],
-    )
-    .await?;
-    tokio::spawn(run_async(l.clone(), q));
-    Ok(())
-}
-
-/// AWS retries a failed asynchronous invocation twice, about a minute and then two
-/// minutes later, within the maximum event age (6 hours by default).
-pub async fn run_async(l: Arc<Lambda>, mut q: Queued) {
-    let max_retries = 2;
-    let max_age_ms = 6 * 3600 * 1000;
-    loop {
-        let mut input = Value::map().with("FunctionName", q.function.as_str());
-        if let Some(qual) = &q.qualifier {
-            input.insert("Qualifier", qual.as_str());
-        }
-        let ctx = runtime::service_context(&l, &q.account, &q.region, "Invoke");
-        let t = match resolve(&l, &ctx, &input) {
-            Ok(t) => t,
-            Err(e) if e.code == "ResourceConflictException" => {
-                l.clock.sleep_until(l.clock.now_millis() + 1000).await;
-                continue;
-            }
-            Err(_) => break,
-        };
-        let result = runtime::run(
-            &l,
-            &t,
-            runtime::Request {
-                request_id: q.id.clone(),
-                payload: Bytes::from(q.payload.clone()),
-                trace_id: q.trace.clone(),
-                client_context: None,
-            },
-        )
-        .await;
-        let failure = match result {
-            Ok(r) => match &r.outcome {
-                Outcome::Response(_) => None,
-                other => Some((
-                    "Unhandled".to_owned(),
-                    runtime::error_payload(other, &r.request_id)
-                        .map(|b| String::from_utf8_lossy(&b).into_owned())
-                        .unwrap_or_default(),
-                )),
-            },
-            Err(e) if e.status == 429 && l.clock.now_millis() - q.accepted_ms <= max_age_ms => {
-                // Throttled: AWS keeps retrying within the event age.
-                l.clock.sleep_until(l.clock.now_millis() + 1000).await;
-                continue;
-            }
-            Err(e) => Some((e.code.to_string(), e.message)),
-        };
-        let Some((code, message)) = failure else {
-            break;
-        };
-        q.attempts += 1;
-        let age = l.clock.now_millis() - q.accepted_ms;
-        if q.attempts > max_retries || age > max_age_ms {
-            dead_letter(&l, &q, &t, &code, &message).await;
-            break;
-        }
-        if let Ok(record) = serde_json::to_vec(&q) {
-            let _ = l
-                .storage
-                .commit(vec![nephos_storage::Mutation::put(
-                    ASYNC,
-                    q.id.as_bytes(),
-                    record,
-                )])
-                .await;
-        }
-        let delay = if q.attempts == 1 { 60_000 } else { 120_000 };
-        l.clock.sleep_until(l.clock.now_millis() + delay).await;
-    }
-    let _ = l
-        .storage
-        .commit(vec![nephos_storage::Mutation::delete(
-            ASYNC,
-            q.id.as_bytes(),
-        )])
-        .await;
-}
-
-async fn dead_letter(l: &Arc<Lambda>, q: &Queued, t: &Target, code: &str, message: &str) {
-    let Some(dlq) = &t.config.dead_letter_target else {
-        return;
-    };
-    let ctx = runtime::service_context(l, &q.account, &q.region, "SendMessage");
-    // ErrorCode is the HTTP status of the failed invocation, as a Number attribute.
-    let status = if code == "Unhandled" { "200" } else { "500" };
-    let number = |v: &str| {
-        Value::map()
-            .with("DataType", "Number")
-            .with("StringValue", v)
-    };
-    let attr = |v: &str| {
-        Value::map()
-            .with("DataType", "String")
-            .with("StringValue", v)
-    };
-    let error_message = serde_json::from_str::<serde_json::Value>(message)
-        .ok()
-        .and_then(|v| v["errorMessage"].as_str().map(str::to_owned))
-        .unwrap_or_else(|| message.to_owned());
-    let result = if dlq.contains(":sqs:") {
-        let mut parts = dlq.split(':');
-        let region = parts.nth(3).unwrap_or_default();
-        let account = parts.next().unwrap_or_default();
-        let name = parts.next().unwrap_or_default();
-        let url = format!("{}/{account}/{name}", l.endpoint());
-        let mut ctx = ctx.clone();
-        ctx.region = region.to_owned();
-        l.dispatcher
-            .call(
-                &ctx,
-                "sqs",
-                "SendMessage",
-                Value::map()
-                    .with("QueueUrl", url)
-                    .with("MessageBody", q.payload.as_str())
-                    .with(
-                        "MessageAttributes",
-                        Value::map()
-                            .with("RequestID", attr(&q.id))
-                            .with("ErrorCode", number(status))
-                            .with("ErrorMessage", attr(&error_message)),
-                    ),
-            )
-            .await
-    } else {
-        l.dispatcher
-            .call(
-                &ctx,
-                "sns",
-                "Publish",
-                Value::map()
-                    .with("TopicArn", dlq.as_str())
-                    .with("Message", q.payload.as_str())
-                    .with(
-                        "MessageAttributes",
-                        Value::map()
-                            .with("RequestID", attr(&q.id))
-                            .with("ErrorCode", number(status))
-                            .with("ErrorMessage", attr(&error_message)),
-                    ),
-            )
-            .await
-    };
-    if let Err(e) = result {
-        tracing::warn!(error = %e.message, function = %q.function, "delivery to the dead-letter target failed");
     }
 }
 

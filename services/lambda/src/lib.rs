@@ -16,6 +16,7 @@
 //! `src/bootstrap/`, written next to the code at start); custom runtimes run the
 //! package's `bootstrap`. A function's process sees only the environment AWS gives one.
 
+mod asyncinv;
 mod code;
 pub mod configs;
 mod env;
