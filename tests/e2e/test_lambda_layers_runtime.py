@@ -43,3 +43,33 @@ def test_python_and_node_functions_import_from_their_layers(nephos, account):
     # The later layer wins where both have a file, as when AWS unpacks them into /opt.
     assert json.loads(lam.invoke(FunctionName="py")["Payload"].read()) == ["from layer 2", "first"]
     assert json.loads(lam.invoke(FunctionName="node")["Payload"].read()) == "node layer"
+
+
+def test_exec_wrapper_from_a_layer_starts_the_runtime(nephos, account):
+    """AWS_LAMBDA_EXEC_WRAPPER names a script (here from a layer, at /opt/...) that the
+    managed runtime starts through, with the runtime's command as its arguments."""
+    from lambdautil import invoke, wait_active, zip_bytes
+
+    lam = nephos.client("lambda", account=account)
+    layer = lam.publish_layer_version(
+        LayerName="wrapper",
+        Content={"ZipFile": zip_bytes({
+            "wrap.sh": ('#!/bin/sh\nexport WRAPPED="by wrap.sh with $# arguments"\nexec "$@"\n', 0o755),
+        })},
+    )["LayerVersionArn"]
+    role = f"arn:aws:iam::{account}:role/wrapped"
+    code = {"index.py": "import os\ndef handler(e, c):\n    return os.environ.get('WRAPPED')\n"}
+    for name, wrapper in (("wrapped", "/opt/wrap.sh"), ("plain", None), ("missing", "/opt/nope.sh")):
+        env = {"Variables": {"AWS_LAMBDA_EXEC_WRAPPER": wrapper}} if wrapper else {}
+        lam.create_function(
+            FunctionName=name, Runtime="python3.12", Role=role, Handler="index.handler",
+            Layers=[layer], Code={"ZipFile": zip_bytes(code)}, Environment=env,
+        )
+        wait_active(lam, name)
+    out, _ = invoke(lam, "wrapped")
+    assert out.startswith("by wrap.sh with ") and out != "by wrap.sh with 0 arguments", out
+    assert invoke(lam, "plain")[0] is None
+    out, r = invoke(lam, "missing")
+    assert r["FunctionError"] == "Unhandled"
+    assert out["errorType"] == "Runtime.InvalidEntrypoint", out
+    assert out["errorMessage"].endswith("Error: fork/exec /opt/nope.sh: no such file or directory"), out

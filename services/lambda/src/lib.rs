@@ -2,8 +2,11 @@
 //!
 //! - [`functions`]: the control plane (create, code, configuration, versions, aliases,
 //!   tags, concurrency, account settings); [`policy`]: resource policies.
-//! - [`invoke`]: RequestResponse, Event (a durable internal queue with AWS's retries on
-//!   nephos's clock and a dead-letter target) and DryRun invocations.
+//! - [`invoke`]: RequestResponse, Event and DryRun invocations; [`asyncinv`]: the durable
+//!   queue of Event invocations (the event invoke configuration's retries and event age
+//!   on nephos's clock, destinations, the dead-letter target).
+//! - [`urls`]: function URL configurations; [`url_invoke`]: requests to a function URL
+//!   (payload format 2.0 events, AuthType, CORS).
 //! - [`runtime`]: warm environments per function version, started within the
 //!   concurrency limits; [`env`]: one environment, a process group speaking the Runtime
 //!   API on a loopback port of its own (served over HTTP by the binary's

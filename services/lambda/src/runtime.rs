@@ -592,6 +592,31 @@ async fn start(l: &Arc<Lambda>, t: &Target) -> Result<Started, AwsError> {
             (bootstrap, Vec::new())
         }
     };
+    // A managed runtime starts through the function's wrapper script, given the runtime's
+    // own command as its arguments (AWS's AWS_LAMBDA_EXEC_WRAPPER).
+    let wrapper = c
+        .environment
+        .as_ref()
+        .and_then(|e| e.get("AWS_LAMBDA_EXEC_WRAPPER"))
+        .filter(|_| kind != RuntimeKind::Provided);
+    let (program, args) = match wrapper {
+        Some(w) => {
+            let Some(script) = in_sandbox(w, &task_root, &opt_dirs) else {
+                return Ok(Started::Refused(
+                    // As Lambda's init reports any entrypoint it cannot exec.
+                    serde_json::json!({
+                        "errorType": "Runtime.InvalidEntrypoint",
+                        "errorMessage": format!("RequestId: <request-id> Error: fork/exec {w}: no such file or directory"),
+                    })
+                    .to_string(),
+                ));
+            };
+            let mut wrapped = vec![program.to_string_lossy().into_owned()];
+            wrapped.extend(args);
+            (script, wrapped)
+        }
+        None => (program, args),
+    };
     let log_stream = log_stream_name(l.clock.now_millis(), &t.key.version);
     let log_group = model::log_group(&t.key.function, c);
     let credentials = l.credentials(t).await?;
@@ -755,4 +780,21 @@ pub fn credentials_from(v: &Value) -> Option<(String, String, Option<String>)> {
         c.str("SecretAccessKey")?.to_owned(),
         c.str("SessionToken").map(str::to_owned),
     ))
+}
+
+/// Where a path a function names as AWS lays functions out (`/var/task/...`, `/opt/...`
+/// from its layers, last layer first) is here; `None` when no such file exists.
+fn in_sandbox(
+    path: &str,
+    task_root: &std::path::Path,
+    opt_dirs: &[std::path::PathBuf],
+) -> Option<std::path::PathBuf> {
+    let found = if let Some(rest) = path.strip_prefix("/var/task/") {
+        Some(task_root.join(rest))
+    } else if let Some(rest) = path.strip_prefix("/opt/") {
+        opt_dirs.iter().map(|d| d.join(rest)).find(|p| p.exists())
+    } else {
+        Some(std::path::PathBuf::from(path))
+    };
+    found.filter(|p| p.is_file())
 }
