@@ -473,7 +473,13 @@ def test_provisioned_concurrency_lifecycle(lam, account):
         FunctionName="prov", Qualifier="1", ProvisionedConcurrentExecutions=2
     )
     assert out["Status"] == "IN_PROGRESS" and out["RequestedProvisionedConcurrentExecutions"] == 2
-    got = lam.get_provisioned_concurrency_config(FunctionName="prov", Qualifier="1")
+    # The environments start in the background, as on AWS: IN_PROGRESS, then READY.
+    for _ in range(200):
+        got = lam.get_provisioned_concurrency_config(FunctionName="prov", Qualifier="1")
+        if got["Status"] == "READY":
+            break
+        assert got["Status"] == "IN_PROGRESS" and got["AllocatedProvisionedConcurrentExecutions"] == 0
+        time.sleep(0.05)
     assert got["Status"] == "READY" and got["AllocatedProvisionedConcurrentExecutions"] == 2
     with pytest.raises(ClientError) as e:
         lam.put_provisioned_concurrency_config(

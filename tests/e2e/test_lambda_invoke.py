@@ -837,3 +837,43 @@ def test_python_cold_start_and_warm_latency(lam):
     p99 = sorted(warm)[197] * 1000
     print(f"\npython cold start {cold * 1000:.1f} ms, warm p50 {p50:.2f} ms, p99 {p99:.2f} ms")
     assert cold < 10 and p50 < 200
+
+
+PROVISIONED = """
+import os, time
+STARTED = time.time()
+time.sleep(0.3)  # a slow init: a provisioned environment has done it before any invoke
+
+def handler(event, context):
+    time.sleep(0.5)  # long enough for two calls at once to need two environments
+    return {"init": os.environ["AWS_LAMBDA_INITIALIZATION_TYPE"], "pid": os.getpid(),
+            "since_init": time.time() - STARTED}
+"""
+
+
+def test_provisioned_concurrency_keeps_environments_initialised(lam):
+    create(lam, "prov", {"index.py": PROVISIONED})
+    lam.publish_version(FunctionName="prov")
+    lam.create_alias(FunctionName="prov", Name="live", FunctionVersion="1")
+    put = lam.put_provisioned_concurrency_config(
+        FunctionName="prov", Qualifier="live", ProvisionedConcurrentExecutions=2
+    )
+    assert (put["Status"], put["AllocatedProvisionedConcurrentExecutions"]) == ("IN_PROGRESS", 0)
+    deadline = time.time() + 20
+    while (got := lam.get_provisioned_concurrency_config(FunctionName="prov", Qualifier="live"))["Status"] != "READY":
+        assert got["Status"] == "IN_PROGRESS" and time.time() < deadline, got
+        time.sleep(0.1)
+    assert got["AvailableProvisionedConcurrentExecutions"] == 2
+    # Both environments ran their init before the first invocation reached them.
+    time.sleep(0.5)
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        outs = list(pool.map(lambda _: invoke(lam, "prov", Qualifier="live")[0], range(2)))
+    assert {o["init"] for o in outs} == {"provisioned-concurrency"}, outs
+    assert all(o["since_init"] > 1.2 for o in outs), outs
+    assert len({o["pid"] for o in outs}) == 2
+    # Without the configuration, $LATEST starts on demand.
+    assert invoke(lam, "prov")[0]["init"] == "on-demand"
+    lam.delete_provisioned_concurrency_config(FunctionName="prov", Qualifier="live")
+    with pytest.raises(ClientError) as e:
+        lam.get_provisioned_concurrency_config(FunctionName="prov", Qualifier="live")
+    assert e.value.response["Error"]["Code"] == "ProvisionedConcurrencyConfigNotFoundException"

@@ -479,6 +479,30 @@ pub async fn put_provisioned_concurrency(
     .await
 }
 
+/// Starts the environments of a provisioned concurrency configuration just stored.
+pub fn provision(l: &std::sync::Arc<Lambda>, ctx: &RequestContext, input: &Value) {
+    let Ok((name, Some(q))) = crate::functions::target(ctx, input) else {
+        return;
+    };
+    let version = {
+        let region = l.regions.get(ctx);
+        let fns = region.functions.lock().unwrap();
+        let Some(f) = fns.get(&name) else {
+            return;
+        };
+        f.aliases
+            .get(&q)
+            .map_or_else(|| q.clone(), |a| a.version.clone())
+    };
+    let n = input.int("ProvisionedConcurrentExecutions").unwrap_or(0);
+    let at = Value::map()
+        .with("FunctionName", name.as_str())
+        .with("Qualifier", version.as_str());
+    if let Ok(t) = crate::invoke::resolve(l, ctx, &at) {
+        crate::runtime::provision(l, t, q, u32::try_from(n).unwrap_or(0));
+    }
+}
+
 pub fn get_provisioned_concurrency(
     l: &Lambda,
     ctx: &RequestContext,
@@ -492,10 +516,14 @@ pub fn get_provisioned_concurrency(
         || qualifier_not_found(ctx, &name, &q),
         |f| {
             check_provisioned_target(ctx, f, &name, &q)?;
-            f.provisioned
-                .get(&q)
-                .map(provisioned_value)
-                .ok_or_else(no_provisioned)
+            let p = f.provisioned.get(&q).ok_or_else(no_provisioned)?;
+            if l.pool.warming(&ctx.account_id, &ctx.region, &name, &q) {
+                return Ok(provisioned_value(p)
+                    .with("AvailableProvisionedConcurrentExecutions", 0i64)
+                    .with("AllocatedProvisionedConcurrentExecutions", 0i64)
+                    .with("Status", "IN_PROGRESS"));
+            }
+            Ok(provisioned_value(p))
         },
     )
 }

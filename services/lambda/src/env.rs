@@ -47,6 +47,8 @@ struct Slot {
     ended: bool,
     /// Whether the runtime has fetched an invocation before (its init succeeded).
     served: bool,
+    /// The runtime has asked for its next invocation (its init is over).
+    waiting: bool,
     exit_status: Option<String>,
 }
 
@@ -95,6 +97,27 @@ impl EnvHandler {
         drop(slot);
         self.offered.notify_one();
         (fetched_rx, rx)
+    }
+
+    /// Waits (at most `limit`) for the runtime to finish its init and ask for an
+    /// invocation: whether it did (a provisioned environment is then ready).
+    pub async fn ready(&self, limit: std::time::Duration) -> bool {
+        let until = std::time::Instant::now() + limit;
+        loop {
+            {
+                let slot = self.slot.lock().unwrap();
+                if slot.ended || slot.init_error.is_some() {
+                    return false;
+                }
+                if slot.waiting {
+                    return true;
+                }
+            }
+            if std::time::Instant::now() >= until {
+                return false;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
     }
 
     /// The process is gone: whatever waits learns it.
@@ -149,6 +172,7 @@ impl RuntimeHandler for EnvHandler {
                     if slot.ended {
                         return None;
                     }
+                    slot.waiting = true;
                     if let Some(mut inv) = slot.offered.take() {
                         // Offered with the timeout; the deadline runs from now.
                         inv.deadline_ms += wall_ms();

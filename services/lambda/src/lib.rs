@@ -620,13 +620,19 @@ impl Provider for LambdaProvider {
                         configs::list_event_invoke_configs(l, ctx, i)?
                     }
                     "PutProvisionedConcurrencyConfig" => {
-                        configs::put_provisioned_concurrency(l, ctx, i).await?
+                        let out = configs::put_provisioned_concurrency(l, ctx, i).await?;
+                        configs::provision(l, ctx, i);
+                        out
                     }
                     "GetProvisionedConcurrencyConfig" => {
                         configs::get_provisioned_concurrency(l, ctx, i)?
                     }
                     "DeleteProvisionedConcurrencyConfig" => {
-                        configs::delete_provisioned_concurrency(l, ctx, i).await?
+                        let out = configs::delete_provisioned_concurrency(l, ctx, i).await?;
+                        if let Ok((name, _)) = functions::target(ctx, i) {
+                            l.pool.unprovision(&ctx.account_id, &ctx.region, &name);
+                        }
+                        out
                     }
                     "ListProvisionedConcurrencyConfigs" => {
                         configs::list_provisioned_concurrency(l, ctx, i)?

@@ -35,6 +35,8 @@ pub struct Target {
 struct Worker {
     env: Arc<Env>,
     idle_since: Instant,
+    /// Started for provisioned concurrency: kept warm however long it idles.
+    provisioned: bool,
     /// Log lines go out in order, through one task per environment.
     logs: tokio::sync::mpsc::UnboundedSender<Vec<(i64, String)>>,
 }
@@ -44,6 +46,9 @@ pub struct Pool {
     idle: Mutex<HashMap<EnvKey, Vec<Worker>>>,
     busy: Mutex<Busy>,
     next_id: AtomicU64,
+    /// Provisioned concurrency configurations still starting their environments:
+    /// (account, region, function, qualifier).
+    warming: Mutex<std::collections::HashSet<(String, String, String, String)>>,
 }
 
 #[derive(Default)]
@@ -115,13 +120,39 @@ impl Pool {
         self.idle.lock().unwrap().clear();
     }
 
-    /// Ends environments idle for longer than `max_idle`.
+    /// Ends environments idle for longer than `max_idle` (provisioned ones stay).
     pub fn reap(&self, max_idle: Duration) {
         let mut idle = self.idle.lock().unwrap();
         for workers in idle.values_mut() {
-            workers.retain(|w| w.idle_since.elapsed() < max_idle && !w.env.is_dead());
+            workers.retain(|w| {
+                (w.provisioned || w.idle_since.elapsed() < max_idle) && !w.env.is_dead()
+            });
         }
         idle.retain(|_, w| !w.is_empty());
+    }
+
+    /// Whether a provisioned concurrency configuration is still starting environments.
+    pub fn warming(&self, account: &str, region: &str, function: &str, qualifier: &str) -> bool {
+        let key = (
+            account.to_owned(),
+            region.to_owned(),
+            function.to_owned(),
+            qualifier.to_owned(),
+        );
+        self.warming.lock().unwrap().contains(&key)
+    }
+
+    /// A version's provisioned environments become ordinary ones (their configuration
+    /// was deleted): they end once idle for long enough.
+    pub fn unprovision(&self, account: &str, region: &str, function: &str) {
+        let mut idle = self.idle.lock().unwrap();
+        for (k, workers) in idle.iter_mut() {
+            if k.account == account && k.region == region && k.function == function {
+                for w in workers {
+                    w.provisioned = false;
+                }
+            }
+        }
     }
 }
 
@@ -186,7 +217,7 @@ async fn run_reserved(l: &Arc<Lambda>, t: &Target, req: Request) -> Result<Resul
         attempts += 1;
         let (worker, cold) = match take_idle(l, &t.key) {
             Some(w) => (w, false),
-            None => match start(l, t).await? {
+            None => match start(l, t, false).await? {
                 Started::Worker(w) => (w, true),
                 Started::Refused(body) => {
                     return Ok(Result_ {
@@ -484,7 +515,7 @@ enum Started {
 }
 
 /// Starts a new environment for `t`.
-async fn start(l: &Arc<Lambda>, t: &Target) -> Result<Started, AwsError> {
+async fn start(l: &Arc<Lambda>, t: &Target, provisioned: bool) -> Result<Started, AwsError> {
     let c = &t.config;
     let runtime = c.runtime.as_deref().unwrap_or_default();
     let kind = model::runtime_kind(runtime).ok_or_else(|| {
@@ -648,7 +679,12 @@ async fn start(l: &Arc<Lambda>, t: &Target) -> Result<Started, AwsError> {
     ));
     vars.push(("AWS_LAMBDA_LOG_GROUP_NAME".into(), log_group.clone()));
     vars.push(("AWS_LAMBDA_LOG_STREAM_NAME".into(), log_stream.clone()));
-    vars.push(("AWS_LAMBDA_INITIALIZATION_TYPE".into(), "on-demand".into()));
+    let init_type = if provisioned {
+        "provisioned-concurrency"
+    } else {
+        "on-demand"
+    };
+    vars.push(("AWS_LAMBDA_INITIALIZATION_TYPE".into(), init_type.into()));
     vars.push((
         "LAMBDA_TASK_ROOT".into(),
         task_root.to_string_lossy().into_owned(),
@@ -723,8 +759,55 @@ async fn start(l: &Arc<Lambda>, t: &Target) -> Result<Started, AwsError> {
     Ok(Started::Worker(Worker {
         env,
         idle_since: Instant::now(),
+        provisioned,
         logs: tx,
     }))
+}
+
+/// Starts `n` environments of `t`'s version for a provisioned concurrency configuration
+/// of `qualifier` (the version or its alias) and keeps them initialised, as AWS allocates
+/// them after PutProvisionedConcurrencyConfig; the configuration reads `IN_PROGRESS`
+/// until they are ready.
+pub fn provision(l: &Arc<Lambda>, t: Target, qualifier: String, n: u32) {
+    let key = (
+        t.key.account.clone(),
+        t.key.region.clone(),
+        t.key.function.clone(),
+        qualifier,
+    );
+    l.pool.warming.lock().unwrap().insert(key.clone());
+    let l = l.clone();
+    tokio::spawn(async move {
+        let have = l
+            .pool
+            .idle
+            .lock()
+            .unwrap()
+            .get(&t.key)
+            .map_or(0, |ws| ws.iter().filter(|w| w.provisioned).count() as u32);
+        for _ in have..n {
+            let w = match start(&l, &t, true).await {
+                Ok(Started::Worker(w)) => w,
+                Ok(Started::Refused(_)) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, function = %t.key.function, "a provisioned environment did not start");
+                    break;
+                }
+            };
+            if !w.env.handler.ready(INIT_LIMIT).await {
+                w.env.kill();
+                continue;
+            }
+            l.pool
+                .idle
+                .lock()
+                .unwrap()
+                .entry(t.key.clone())
+                .or_default()
+                .push(w);
+        }
+        l.pool.warming.lock().unwrap().remove(&key);
+    });
 }
 
 /// `2024/01/02/[$LATEST]0123456789abcdef0123456789abcdef`, as AWS names streams.
