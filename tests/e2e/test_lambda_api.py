@@ -609,3 +609,27 @@ def test_cross_account_access_through_resource_policies(nephos, account):
     )
     got = other.get_layer_version(LayerName=layer["LayerArn"], VersionNumber=1)
     assert got["LayerVersionArn"] == layer["LayerVersionArn"]
+
+
+def test_unknown_runtimes_are_refused_in_lambdas_words(lam):
+    """Lambda names the runtimes it accepts (AWS's answer, recorded in LocalStack's
+    suite), not the model's enum, which lists retired runtimes too."""
+    accepted = (
+        "[nodejs20.x, python3.14, provided.al2023, python3.12, python3.13, nodejs24.x, nodejs22.x, "
+        "java25, python3.10, python3.11, java21, ruby3.3, ruby3.4, ruby3.2, python3.8, python3.9, "
+        "java17, nodejs16.x, dotnet10, dotnet8, java11, dotnet6, nodejs18.x, provided.al2, java8.al2]"
+    )
+    create(lam, "rt")
+    for runtime in ("non-existent-runtime", "PYTHON3.9"):
+        expected = (
+            "InvalidParameterValueException",
+            f"Value {runtime} at 'runtime' failed to satisfy constraint: Member must satisfy enum "
+            f"value set: {accepted} or be a valid ARN",
+        )
+        with pytest.raises(ClientError) as e:
+            lam.create_function(FunctionName="rt2", Runtime=runtime, Role=ROLE, Handler="index.handler",
+                                Code={"ZipFile": zip_of({"index.py": HANDLER})})
+        assert error(e) == expected
+        with pytest.raises(ClientError) as e:
+            lam.update_function_configuration(FunctionName="rt", Runtime=runtime)
+        assert error(e) == expected

@@ -95,6 +95,18 @@ pub fn model_violation(model: &ServiceModel, mut e: AwsError) -> AwsError {
     e
 }
 
+/// Whether a model violation is one the service checks itself, in its own words: Lambda
+/// answers an unknown `Runtime` with InvalidParameterValueException naming the runtimes it
+/// still accepts (the model's enum lists retired ones too).
+pub fn checked_by_handler(model: &ServiceModel, e: &AwsError) -> bool {
+    model.metadata.endpoint_prefix == "lambda"
+        && e.message
+            .starts_with("1 validation error detected: Value '")
+        && e.message.contains(
+            "' at 'runtime' failed to satisfy constraint: Member must satisfy enum value set:",
+        )
+}
+
 /// The generic input error is spelled differently by query-protocol services.
 pub fn query_compatible_code(
     model: &ServiceModel,

@@ -376,9 +376,12 @@ impl Gateway {
     fn validate_input(&self, ex: &mut Exchange) -> Stage {
         let input = ex.input.as_ref().expect("input parsed");
         let model = ex.target().model;
-        nephos_protocol::validate::validate(model, ex.op(), &input.value)
-            .map_err(|e| conventions::model_violation(model, e))?;
-        Ok(())
+        match nephos_protocol::validate::validate(model, ex.op(), &input.value) {
+            Err(e) if !conventions::checked_by_handler(model, &e) => {
+                Err(conventions::model_violation(model, e).into())
+            }
+            _ => Ok(()),
+        }
     }
 
     /// With `--enforce-iam`, whether the caller's policies (and the resource's) let the
