@@ -9,7 +9,7 @@
 use crate::Gateway;
 use crate::pipeline::{Exchange, Stop};
 use bytes::Bytes;
-use nephos_core::{AwsError, ByteStream, RawRequest};
+use nephos_core::{AwsError, ByteStream};
 use nephos_protocol::{Body, HttpResponse};
 
 /// The name the request log and `RequestContext::operation` give these requests.
@@ -54,18 +54,7 @@ impl Gateway {
         // ones go on as anonymous, for Lambda to judge by the URL's AuthType.
         self.check_signature(ex, Some(&body), true)?;
         let ctx = self.context(ex, OPERATION);
-        let req = ex.request();
-        let request = RawRequest {
-            method: req.method.as_str().to_owned(),
-            path: req.uri.path().to_owned(),
-            query: req.uri.query().unwrap_or_default().to_owned(),
-            headers: req
-                .headers
-                .iter()
-                .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
-                .collect(),
-            body: ByteStream::from_bytes(body),
-        };
+        let request = crate::raw_request(ex.request(), ByteStream::from_bytes(body));
         let answer = match self.provider("lambda") {
             Some(p) => p.handle_raw(&ctx, request).await,
             None => Err(AwsError::not_implemented("lambda", OPERATION)),

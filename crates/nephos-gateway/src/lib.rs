@@ -325,3 +325,21 @@ pub async fn serve(
         }
     }
 }
+
+/// A request as a service's raw handler sees it: text and bytes, no HTTP types.
+pub(crate) fn raw_request(
+    req: &nephos_protocol::HttpRequest,
+    body: nephos_core::ByteStream,
+) -> nephos_core::RawRequest {
+    nephos_core::RawRequest {
+        method: req.method.as_str().to_owned(),
+        path: req.uri.path().to_owned(),
+        query: req.uri.query().unwrap_or_default().to_owned(),
+        headers: req
+            .headers
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+            .collect(),
+        body,
+    }
+}

@@ -300,17 +300,7 @@ pub async fn raw(
     codec: &dyn nephos_protocol::Codec,
     meta: nephos_protocol::ResponseMeta<'_>,
 ) -> HttpResponse {
-    let request = nephos_core::RawRequest {
-        method: req.method.as_str().to_owned(),
-        path: req.uri.path().to_owned(),
-        query: req.uri.query().unwrap_or_default().to_owned(),
-        headers: req
-            .headers
-            .iter()
-            .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
-            .collect(),
-        body,
-    };
+    let request = crate::raw_request(req, body);
     let result = match gw.provider("s3") {
         Some(p) => p.handle_raw(ctx, request).await,
         None => Err(nephos_core::AwsError::not_implemented("s3", &ctx.operation)),
