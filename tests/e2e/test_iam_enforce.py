@@ -794,3 +794,41 @@ def test_logs_exports_to_a_bucket_only_when_its_policy_lets_logs_write(server):
     ))
     assert logs.create_export_task(**args)["taskId"]
     assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]] == ["x/aws-logs-write-test"]
+
+
+def test_aws_iam_function_urls_are_decided_by_the_callers_policies(server):
+    """A function URL with AuthType AWS_IAM takes a signed request; under --enforce-iam an
+    IAM user's request needs lambda:InvokeFunctionUrl from its policies."""
+    import urllib.parse
+
+    import requests
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    a = Account(server)
+    role = a.role(
+        "url-fn", trust=doc({"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"})
+    )
+    lam = a.root("lambda")
+    lam.create_function(
+        FunctionName="web", Runtime="python3.12", Role=role, Handler="index.handler",
+        Code={"ZipFile": zip_bytes({"index.py": "def handler(e, c):\n    return 'hello'\n"})},
+    )
+    lam.get_waiter("function_active_v2").wait(FunctionName="web", WaiterConfig={"Delay": 0.1, "MaxAttempts": 300})
+    url = lam.create_function_url_config(FunctionName="web", AuthType="AWS_IAM")["FunctionUrl"]
+    host = urllib.parse.urlsplit(url).netloc
+    fn_arn = f"arn:aws:lambda:{REGION}:{a.id}:function:web"
+    allowed = a.user("caller", allow("lambda:InvokeFunctionUrl", fn_arn))
+    denied = a.user("other", allow("lambda:GetFunction", fn_arn))
+
+    def call(creds):
+        req = AWSRequest("GET", f"http://{host}/", headers={"Host": host})
+        SigV4Auth(Credentials(creds[0], creds[1]), "lambda", REGION).add_auth(req)
+        return requests.get(f"{server.endpoint}/", headers=dict(req.headers), timeout=30)
+
+    r = call(allowed)
+    assert (r.status_code, r.text) == (200, "hello")
+    r = call(denied)
+    assert r.status_code == 403 and r.json()["Message"].startswith("Forbidden"), r.text
+    assert call((a.id, "test")).status_code == 200  # the account's root

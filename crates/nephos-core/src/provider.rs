@@ -290,6 +290,15 @@ pub trait Dispatch: Send + Sync {
         let _ = code;
         None
     }
+
+    /// With `--enforce-iam`, asks the authorizer about a request a service receives
+    /// outside its model (a function URL's, as `ctx.operation`), given as the input the
+    /// operation would have; `Ok` when no authorizer is installed or the caller is no IAM
+    /// identity.
+    fn authorize(&self, ctx: &RequestContext, input: &Value) -> Result<(), AwsError> {
+        let _ = (ctx, input);
+        Ok(())
+    }
 }
 
 /// A late-bound handle to the dispatcher. Providers are built before the gateway that
@@ -325,6 +334,14 @@ impl Dispatcher {
         match self.0.get() {
             Some(d) => d.call(ctx, service, operation, input).await,
             None => Err(AwsError::internal("the in-process dispatcher is not wired")),
+        }
+    }
+
+    /// See [`Dispatch::authorize`].
+    pub fn authorize(&self, ctx: &RequestContext, input: &Value) -> Result<(), AwsError> {
+        match self.0.get() {
+            Some(d) => d.authorize(ctx, input),
+            None => Ok(()),
         }
     }
 

@@ -46,6 +46,25 @@ impl Dispatch for InProcess {
         })
     }
 
+    fn authorize(&self, ctx: &RequestContext, input: &Value) -> Result<(), AwsError> {
+        let Some(gateway) = self.0.upgrade() else {
+            return Ok(());
+        };
+        let Some(authorizer) = &gateway.authorizer else {
+            return Ok(());
+        };
+        if ctx.credential.is_none() {
+            return Ok(());
+        }
+        let provider = gateway.providers.get(ctx.service);
+        let facts = |arn: &str| {
+            provider.map_or_else(nephos_core::ResourceFacts::default, |p| {
+                p.resource_facts(ctx, arn)
+            })
+        };
+        authorizer.authorize(ctx, input, &facts).map(|_| ())
+    }
+
     fn verify_mfa(&self, code: &nephos_core::MfaCode<'_>) -> Option<bool> {
         let gateway = self.0.upgrade()?;
         gateway.credentials.iter().find_map(|s| s.verify_mfa(code))

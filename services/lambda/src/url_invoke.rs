@@ -92,7 +92,15 @@ pub async fn serve(l: &Arc<Lambda>, ctx: &RequestContext, raw: RawRequest) -> Ra
         return preflight(&config, origin.as_deref(), method);
     }
     let resource = qualified_arn(&region, &account, &function, qualifier.as_deref());
-    if !authorized(ctx, &config, &f, qualifier.as_deref(), &account, &resource) {
+    if !authorized(
+        l,
+        ctx,
+        &config,
+        &f,
+        qualifier.as_deref(),
+        &account,
+        &resource,
+    ) {
         return message(403, "AccessDeniedException", json!(FORBIDDEN));
     }
     let body = match body.read_at_most(LIMIT).await {
@@ -120,9 +128,10 @@ pub async fn serve(l: &Arc<Lambda>, ctx: &RequestContext, raw: RawRequest) -> Ra
 }
 
 /// AuthType `NONE`: the function's policy must let everyone invoke the URL; `AWS_IAM`:
-/// a signed caller of the function's account (whose identity policies are its own
-/// business), or one the function's policy names.
+/// a signed caller of the function's account (decided by its identity policies under
+/// `--enforce-iam`), or one the function's policy names.
 fn authorized(
+    l: &Lambda,
     ctx: &RequestContext,
     config: &UrlConfig,
     f: &crate::model::Function,
@@ -130,6 +139,16 @@ fn authorized(
     owner: &str,
     resource: &str,
 ) -> bool {
+    // An IAM identity's request is decided as any of its requests is under
+    // --enforce-iam: its own policies and the function's.
+    if config.auth_type == "AWS_IAM" && !ctx.anonymous {
+        let input = Value::map()
+            .with("FunctionName", resource)
+            .with("AuthType", config.auth_type.as_str());
+        if l.dispatcher.authorize(ctx, &input).is_err() {
+            return false;
+        }
+    }
     let mut caller = if config.auth_type == "NONE" {
         nephos_policy::Caller {
             principal: nephos_policy::Principal::anonymous(),
