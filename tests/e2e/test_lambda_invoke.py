@@ -677,7 +677,8 @@ def test_unknown_function(lam):
         lam.invoke(FunctionName="nope")
     code, msg, status = err(e)
     assert (code, status) == ("ResourceNotFoundException", 404)
-    assert msg == f"Function not found: arn:aws:lambda:us-east-1:{account_of(lam)}:function:nope"
+    # AWS names the version an unqualified invocation would have run.
+    assert msg == f"Function not found: arn:aws:lambda:us-east-1:{account_of(lam)}:function:nope:$LATEST"
 
 
 # --- versions, aliases, concurrency -----------------------------------------------------

@@ -87,6 +87,7 @@ def test_the_event_is_payload_format_2(nephos, lam, account):
     assert e["queryStringParameters"] == {"q": "query", "multiQuery": "foo,/bar"}
     assert e["headers"]["extra-headers"] == "With WeiRd CapS"
     assert e["headers"]["host"] == host and "cookie" not in e["headers"]
+    assert "connection" not in e["headers"]  # hop-by-hop: it ends at the front end
     assert e["cookies"] == ["a=1", "b=2"]
     assert (e["body"], e["isBase64Encoded"]) == ("text", False)
     rc = e["requestContext"]

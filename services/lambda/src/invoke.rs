@@ -25,7 +25,9 @@ pub fn resolve(l: &Lambda, ctx: &RequestContext, input: &Value) -> Result<Target
     let fns = region.functions.lock().unwrap();
     let f = fns
         .get(&name)
-        .ok_or_else(|| not_found(ctx, &name, q.as_deref()))?;
+        // An invocation of no function names what it would have run: `$LATEST` unless
+        // qualified (AWS's answer).
+        .ok_or_else(|| not_found(ctx, &name, Some(q.as_deref().unwrap_or(model::LATEST))))?;
     let mut pick = q.clone();
     if let Some(alias) = q.as_deref().and_then(|a| f.aliases.get(a)) {
         pick = Some(alias.version.clone());

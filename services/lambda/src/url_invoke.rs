@@ -237,6 +237,13 @@ fn event(ctx: &RequestContext, req: &Request, body: &[u8]) -> Json {
     let mut cookies = Vec::new();
     for (k, v) in &req.headers {
         let k = k.to_ascii_lowercase();
+        // Hop-by-hop headers end at the URL's front end.
+        if matches!(
+            k.as_str(),
+            "connection" | "keep-alive" | "proxy-connection" | "te" | "trailer" | "upgrade"
+        ) {
+            continue;
+        }
         if k == "cookie" {
             cookies.extend(v.split(';').map(|c| json!(c.trim())));
             continue;
