@@ -878,3 +878,31 @@ def test_provisioned_concurrency_keeps_environments_initialised(lam):
     with pytest.raises(ClientError) as e:
         lam.get_provisioned_concurrency_config(FunctionName="prov", Qualifier="live")
     assert e.value.response["Error"]["Code"] == "ProvisionedConcurrencyConfigNotFoundException"
+
+
+WHO = """
+import boto3, os, time
+
+def handler(event, context):
+    time.sleep(event.get("sleep", 0))
+    me = boto3.client("sts").get_caller_identity()["Arn"]
+    return {"me": me, "key": os.environ["AWS_ACCESS_KEY_ID"]}
+"""
+
+
+def test_each_environment_has_a_session_of_its_own_named_after_the_function(server, lam):
+    trust = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+    role = server.client("iam", account=account_of(lam)).create_role(
+        RoleName="shared-role", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    for name in ("who-a", "who-b", "w"):
+        create(lam, name, {"index.py": WHO}, Role=role, timeout=30)
+    a, b = invoke(lam, "who-a")[0], invoke(lam, "who-b")[0]
+    prefix = f"arn:aws:sts::{account_of(lam)}:assumed-role/shared-role/"
+    assert (a["me"], b["me"]) == (prefix + "who-a", prefix + "who-b")
+    # A one-character name is shorter than a session name may be: AWS extends it.
+    assert invoke(lam, "w")[0]["me"] == prefix + "w@lambda_function"
+    # Two environments of one function at once: two sessions.
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        outs = list(pool.map(lambda _: invoke(lam, "who-a", {"sleep": 1})[0], range(2)))
+    assert outs[0]["key"] != outs[1]["key"], outs

@@ -752,18 +752,26 @@ fn sqs_record(m: &Mapping, msg: &Value) -> Json {
                 .collect()
         })
         .unwrap_or_default();
-    json!({
+    let mut record = json!({
         "messageId": msg.str("MessageId").unwrap_or_default(),
         "receiptHandle": msg.str("ReceiptHandle").unwrap_or_default(),
         "body": msg.str("Body").unwrap_or_default(),
         "attributes": attributes,
         "messageAttributes": message_attributes,
-        "md5OfMessageAttributes": msg.str("MD5OfMessageAttributes"),
-        "md5OfBody": msg.str("MD5OfBody").unwrap_or_default(),
-        "eventSource": "aws:sqs",
-        "eventSourceARN": m.source_arn,
-        "awsRegion": m.region,
-    })
+    });
+    // AWS's record has the digest only for a message with attributes.
+    if let Some(md5) = msg.str("MD5OfMessageAttributes") {
+        record["md5OfMessageAttributes"] = json!(md5);
+    }
+    for (k, v) in [
+        ("md5OfBody", json!(msg.str("MD5OfBody").unwrap_or_default())),
+        ("eventSource", json!("aws:sqs")),
+        ("eventSourceARN", json!(m.source_arn)),
+        ("awsRegion", json!(m.region)),
+    ] {
+        record[k] = v;
+    }
+    record
 }
 
 async fn poll_stream(l: Arc<Lambda>, m: Mapping) {

@@ -88,13 +88,18 @@ pub struct Lambda {
     endpoint: OnceLock<String>,
     pool: runtime::Pool,
     mappings: esm::Mappings,
-    /// Role sessions by role ARN and account, with when they were issued: environments
-    /// share them rather than each starting a session.
-    sessions: std::sync::Mutex<
-        std::collections::HashMap<(String, String), (std::time::Instant, Credentials)>,
-    >,
     /// Interpreters resolved to absolute paths (a function's PATH is not nephos's).
     interpreters: std::sync::Mutex<std::collections::HashMap<String, PathBuf>>,
+}
+
+/// The role session name of a function's environments: its name, which a one-character
+/// name (shorter than a session name may be) extends with `@lambda_function`, as AWS does.
+fn session_name(function: &str) -> String {
+    if function.chars().count() < 2 {
+        format!("{function}@lambda_function")
+    } else {
+        function.to_owned()
+    }
 }
 
 /// Access key id, secret, session token.
@@ -224,7 +229,6 @@ impl LambdaProvider {
             pool: runtime::Pool::default(),
             mappings: esm::Mappings::default(),
             interpreters: Default::default(),
-            sessions: Default::default(),
         });
         Ok(LambdaProvider { inner })
     }
@@ -427,12 +431,7 @@ impl Lambda {
     /// access key id that is the account number), as code written for other emulators
     /// expects; with it, the function cannot run, as on AWS.
     async fn credentials(&self, t: &runtime::Target) -> Result<Credentials, AwsError> {
-        let key = (t.key.account.clone(), t.config.role.clone());
-        if let Some((at, c)) = self.sessions.lock().unwrap().get(&key)
-            && at.elapsed() < std::time::Duration::from_secs(11 * 3600)
-        {
-            return Ok(c.clone());
-        }
+        // Every environment has a session of its own, as on AWS.
         match self
             .assume(
                 &t.key.account,
@@ -442,13 +441,7 @@ impl Lambda {
             )
             .await
         {
-            Some(c) => {
-                self.sessions
-                    .lock()
-                    .unwrap()
-                    .insert(key, (std::time::Instant::now(), c.clone()));
-                Ok(c)
-            }
+            Some(c) => Ok(c),
             None if nephos_policy::enforces_iam() => Err(role_not_assumable()),
             None => Ok((t.key.account.clone(), "test".into(), None)),
         }
@@ -470,7 +463,7 @@ impl Lambda {
         );
         let input = nephos_core::Value::map()
             .with("RoleArn", role)
-            .with("RoleSessionName", function)
+            .with("RoleSessionName", session_name(function))
             .with("DurationSeconds", 43_200i64);
         match self.dispatcher.call(&ctx, "sts", "AssumeRole", input).await {
             Ok(v) => runtime::credentials_from(&v),
