@@ -341,3 +341,45 @@ def test_mappings_survive_kill_9_and_resume_polling(start_nephos, tmp_path, acco
     sqs.send_message(QueueUrl=url, MessageBody="after")
     records = wait_for(lambda: len(seen(ddb)) == 2 and seen(ddb))
     assert sorted(r["body"] for r in records) == ["after", "before"]
+
+
+def test_mappings_are_checked_as_aws_checks_them(clients, account):
+    """AWS's answers, recorded in LocalStack's suite: a missing queue, a batch over ten
+    without a window, malformed filters, and a second mapping of the same source."""
+    lam, sqs, ddb = clients
+    function(lam, account, "checked", "def handler(event, context):\n    return None\n")
+
+    def refused(**kw):
+        with pytest.raises(ClientError) as e:
+            lam.create_event_source_mapping(FunctionName="checked", **kw)
+        return e.value.response["Error"]["Code"], e.value.response["Error"]["Message"]
+
+    missing = f"arn:aws:sqs:us-east-1:{account}:no-such-queue"
+    assert refused(EventSourceArn=missing) == (
+        "InvalidParameterValueException",
+        "Error occurred while ReceiveMessage. SQS Error Code: AWS.SimpleQueueService.NonExistentQueue. "
+        "SQS Error Message: The specified queue does not exist.",
+    )
+    _, arn = queue(sqs, "checked-q")
+    window = ("InvalidParameterValueException",
+              "Maximum batch window in seconds must be greater than 0 if maximum batch size is greater than 10")
+    assert refused(EventSourceArn=arn, BatchSize=20) == window
+    for bad in ({"eventSource": "aws:sqs"}, {"eventSource": []}, "simple string"):
+        pattern = bad if isinstance(bad, str) else json.dumps(bad)
+        assert refused(EventSourceArn=arn, FilterCriteria={"Filters": [{"Pattern": pattern}]}) == (
+            "InvalidParameterValueException", "Invalid filter pattern definition.")
+    m = lam.create_event_source_mapping(EventSourceArn=arn, FunctionName="checked")
+    with pytest.raises(ClientError) as e:
+        lam.update_event_source_mapping(UUID=m["UUID"], BatchSize=20)
+    assert (e.value.response["Error"]["Code"], e.value.response["Error"]["Message"]) == window
+    stream = ddb.create_table(
+        TableName="dup", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"},
+    )["TableDescription"]["LatestStreamArn"]
+    first = lam.create_event_source_mapping(EventSourceArn=stream, FunctionName="checked", StartingPosition="LATEST")
+    assert refused(EventSourceArn=stream, StartingPosition="LATEST") == (
+        "ResourceConflictException",
+        f'The event source arn (" {stream} ") and function (" checked ") provided mapping already exists. '
+        f"Please update or delete the existing mapping with UUID {first['UUID']}",
+    )

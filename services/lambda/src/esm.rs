@@ -262,10 +262,9 @@ pub async fn create(
     let batch_default = if kind == Source::Sqs { 10 } else { 100 };
     let batch_size = input.int("BatchSize").unwrap_or(batch_default);
     let window = input.int("MaximumBatchingWindowInSeconds").unwrap_or(0);
-    if kind == Source::Sqs && batch_size > 10 && window == 0 {
-        return Err(invalid(
-            "Maximum batch window in seconds must be greater than 0 if maximum batch size is greater than 10",
-        ));
+    if kind == Source::Sqs {
+        check_sqs_batch(batch_size, window)?;
+        check_queue(l, ctx, &source).await?;
     }
     let starting_position = input.str("StartingPosition").map(str::to_owned);
     if kind == Source::Stream && starting_position.is_none() {
@@ -313,6 +312,23 @@ pub async fn create(
     };
     {
         let all = l.mappings.all.lock().unwrap();
+        if kind == Source::Stream
+            && let Some((other, _)) = all.values().find(|(o, _)| {
+                o.source_arn == source
+                    && o.function == function
+                    && o.account == ctx.account_id
+                    && o.region == ctx.region
+            })
+        {
+            return Err(AwsError::new(
+                409,
+                "ResourceConflictException",
+                format!(
+                    "The event source arn (\" {source} \") and function (\" {function} \") provided mapping already exists. Please update or delete the existing mapping with UUID {}",
+                    other.uuid
+                ),
+            ));
+        }
         if kind == Source::Sqs
             && let Some((other, _)) = all.values().find(|(o, _)| {
                 o.source_arn == source
@@ -413,6 +429,9 @@ pub async fn update(
     }
     if let Some(w) = input.int("MaximumBatchingWindowInSeconds") {
         m.window_secs = w;
+    }
+    if m.source_arn.starts_with("arn:aws:sqs:") {
+        check_sqs_batch(m.batch_size, m.window_secs)?;
     }
     if let Some(e) = input.bool("Enabled") {
         m.enabled = e;
@@ -548,6 +567,42 @@ async fn deliver(l: &Arc<Lambda>, m: &Mapping, event: &Json) -> Result<Option<By
         Outcome::Response(b) => Some(b),
         _ => None,
     })
+}
+
+/// SQS batches over 10 messages need a batching window.
+fn check_sqs_batch(batch_size: i64, window: i64) -> Result<(), AwsError> {
+    if batch_size > 10 && window == 0 {
+        return Err(invalid(
+            "Maximum batch window in seconds must be greater than 0 if maximum batch size is greater than 10",
+        ));
+    }
+    Ok(())
+}
+
+/// A mapping's queue must exist: Lambda tries it when the mapping is created.
+async fn check_queue(l: &Lambda, ctx: &RequestContext, arn: &str) -> Result<(), AwsError> {
+    let mut qctx = service_context(l, &ctx.account_id, &ctx.region, "GetQueueAttributes");
+    if let Some(region) = arn.split(':').nth(3) {
+        qctx.region = region.to_owned();
+    }
+    let input = Value::map()
+        .with("QueueUrl", queue_url(l, arn))
+        .with("AttributeNames", Value::List(vec!["QueueArn".into()]));
+    match l
+        .dispatcher
+        .call(&qctx, "sqs", "GetQueueAttributes", input)
+        .await
+    {
+        Err(e)
+            if e.code == "AWS.SimpleQueueService.NonExistentQueue"
+                || e.code == "QueueDoesNotExist" =>
+        {
+            Err(invalid(
+                "Error occurred while ReceiveMessage. SQS Error Code: AWS.SimpleQueueService.NonExistentQueue. SQS Error Message: The specified queue does not exist.",
+            ))
+        }
+        _ => Ok(()),
+    }
 }
 
 fn queue_url(l: &Lambda, arn: &str) -> String {

@@ -10,7 +10,24 @@ pub fn parse(pattern: &str) -> Result<Json, String> {
     if !v.is_object() {
         return Err("a filter pattern must be a JSON object".into());
     }
+    well_formed(&v)?;
     Ok(v)
+}
+
+/// Every field of a pattern is a nested pattern or a non-empty list of alternatives, as
+/// Lambda requires (`{"eventSource": "aws:sqs"}` and `{"eventSource": []}` are refused).
+fn well_formed(pattern: &Json) -> Result<(), String> {
+    let Some(fields) = pattern.as_object() else {
+        return Err("a filter pattern must be a JSON object".into());
+    };
+    for (k, rule) in fields {
+        match rule {
+            Json::Object(_) => well_formed(rule)?,
+            Json::Array(alternatives) if !alternatives.is_empty() => {}
+            _ => return Err(format!("the rule of {k} must be a non-empty list")),
+        }
+    }
+    Ok(())
 }
 
 /// Whether `record` matches `pattern`: every key of the pattern must match.
