@@ -194,3 +194,18 @@ def test_extension_init_error_fails_the_invocation(nephos, tmp_path):
     assert {"init_error_status": 202} in events(tmp_path)
     # The runtime never started: the function's init code did not run.
     assert not [e for e in events(tmp_path) if e.get("eventType") == "INVOKE"]
+
+
+def test_extensions_hear_shutdown_when_nephos_stops(start_nephos, tmp_path):
+    server = start_nephos()
+    account = "441800000005"
+    lam = server.client("lambda", account=account)
+    ext = layer(lam, "stop", {"extensions/stopper": extension()})
+    make(lam, account, "stopped", [ext], tmp_path)
+    _, r = invoke(lam, "stopped")
+    assert "FunctionError" not in r
+    assert wait_for(lambda: [e for e in events(tmp_path) if e.get("eventType") == "INVOKE"])
+    time.sleep(0.3)
+    server.stop()
+    shutdown = [e for e in events(tmp_path) if e.get("eventType") == "SHUTDOWN"]
+    assert [e["shutdownReason"] for e in shutdown] == ["spindown"], events(tmp_path)

@@ -299,8 +299,21 @@ fn tell_watchdog(line: &str) {
     }
 }
 
-/// Tells the watchdog nephos is ending cleanly (it has ended every environment itself).
+/// Process groups whose extensions are in their SHUTDOWN grace period.
+static IN_GRACE: Mutex<Vec<rustix::process::Pid>> = Mutex::new(Vec::new());
+
+/// Tells the watchdog nephos is ending cleanly (it has ended every environment itself):
+/// extensions still in their SHUTDOWN grace period get the rest of it first (the
+/// Extensions API is served from the runtime's other threads meanwhile), then their
+/// groups are killed.
 pub fn dismiss_watchdog() {
+    let until = std::time::Instant::now() + extensions::SHUTDOWN_GRACE;
+    while !IN_GRACE.lock().unwrap().is_empty() && std::time::Instant::now() < until {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    for pgid in std::mem::take(&mut *IN_GRACE.lock().unwrap()) {
+        kill_group(Some(pgid));
+    }
     tell_watchdog("exit");
     *WATCHDOG_PIPE.lock().unwrap_or_else(|e| e.into_inner()) = None;
 }
@@ -554,8 +567,12 @@ impl Env {
         let serve = self.serve.lock().unwrap().take();
         let scratch = self.scratch.clone();
         self.deferred.store(true, Ordering::Relaxed);
+        if let Some(p) = pgid {
+            IN_GRACE.lock().unwrap().push(p);
+        }
         tokio::spawn(async move {
             handler.ext.await_shutdown(extensions::SHUTDOWN_GRACE).await;
+            IN_GRACE.lock().unwrap().retain(|p| Some(*p) != pgid);
             kill_group(pgid);
             drop(serve);
             let _ = std::fs::remove_dir_all(&scratch);
