@@ -46,7 +46,7 @@ while True:
 """
 
 # The function: what it saw at init, and how the Extensions API treats strangers.
-FUNCTION = """import json, os, urllib.request, urllib.error
+FUNCTION = """import json, os, time, urllib.request, urllib.error
 REGISTERED_AT_INIT = os.path.exists(os.path.join(os.environ["EXT_DIR"], "registered"))
 def call(ext_id):
     headers = {} if ext_id is None else {"Lambda-Extension-Identifier": ext_id}
@@ -57,6 +57,7 @@ def call(ext_id):
     except urllib.error.HTTPError as e:
         return [e.code, json.loads(e.read())["errorType"]]
 def handler(event, context):
+    time.sleep(event.get("sleep", 0))
     return {
         "registered_at_init": REGISTERED_AT_INIT,
         "request_id": context.aws_request_id,
@@ -108,6 +109,9 @@ def test_extension_registers_before_the_runtime_and_gets_invoke_and_shutdown(nep
     # The Extensions API refuses identifiers it did not hand out.
     assert first["unknown"] == [403, "Extension.UnknownExtensionIdentifier"]
     assert first["missing"] == [403, "Extension.MissingExtensionIdentifier"]
+    # Once the extension is done with the first invocation, the environment is reused.
+    assert wait_for(lambda: [e for e in events(tmp_path) if e.get("eventType") == "INVOKE"])
+    time.sleep(0.3)
     second, _ = invoke(lam, "watched")
 
     assert wait_for(lambda: len([e for e in events(tmp_path) if e.get("eventType") == "INVOKE"]) == 2)
@@ -209,3 +213,31 @@ def test_extensions_hear_shutdown_when_nephos_stops(start_nephos, tmp_path):
     server.stop()
     shutdown = [e for e in events(tmp_path) if e.get("eventType") == "SHUTDOWN"]
     assert [e["shutdownReason"] for e in shutdown] == ["spindown"], events(tmp_path)
+
+
+def test_extensions_hear_why_a_timed_out_environment_ends(nephos, tmp_path):
+    account = "441800000006"
+    lam = nephos.client("lambda", account=account)
+    ext = layer(lam, "timeouts", {"extensions/watchdog": extension()})
+    make(lam, account, "sleepy", [ext], tmp_path, timeout=1)
+    payload, r = invoke(lam, "sleepy", {"sleep": 5})
+    assert r["FunctionError"] == "Unhandled" and "timed out" in payload["errorMessage"]
+    shutdown = wait_for(lambda: [e for e in events(tmp_path) if e.get("eventType") == "SHUTDOWN"])
+    assert [e["shutdownReason"] for e in shutdown] == ["timeout"], events(tmp_path)
+
+
+def test_extension_that_never_registers_fails_the_init_at_the_limit(nephos, tmp_path):
+    """AWS gives the whole init (extensions included) 10 seconds."""
+    account = "441800000007"
+    lam = nephos.client("lambda", account=account)
+    ext = layer(lam, "mute", {"extensions/mute": ("#!/bin/sh\nexec sleep 60\n", 0o755)})
+    make(lam, account, "muted", [ext], tmp_path)
+    started = time.monotonic()
+    payload, r = invoke(lam, "muted")
+    assert 9 < time.monotonic() - started < 20
+    assert r["FunctionError"] == "Unhandled"
+    assert payload["errorType"] == "Extension.InitError"
+    assert "mute" in payload["errorMessage"]
+    # The extension's process group went with the environment.
+    from lambdautil import pids_matching
+    assert wait_for(lambda: not pids_matching("exec sleep 60") and not pids_matching("extensions/mute"))

@@ -240,9 +240,16 @@ async fn run_reserved(l: &Arc<Lambda>, t: &Target, req: Request) -> Result<Resul
             cognito_identity: None,
             payload: req.payload.clone(),
         });
+        // With extensions, the environment's own limit on their init (from its start)
+        // speaks first, naming what failed.
+        let init_limit = if worker.env.handler.ext.is_empty() {
+            INIT_LIMIT
+        } else {
+            INIT_LIMIT + Duration::from_millis(250)
+        };
         let fetched_at = tokio::select! {
             at = fetched => at.ok(),
-            _ = tokio::time::sleep(INIT_LIMIT) => None,
+            _ = tokio::time::sleep(init_limit) => None,
         };
         let (outcome, timed_out) = match fetched_at {
             Some(_) => match tokio::time::timeout(timeout, &mut rx).await {
