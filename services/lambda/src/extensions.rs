@@ -506,3 +506,90 @@ impl Extensions {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn put(dir: &std::path::Path, name: &str, mode: u32) {
+        let p = dir.join("extensions").join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    #[test]
+    fn later_layers_hide_earlier_extensions_and_plain_files_are_skipped() {
+        let root = std::env::temp_dir().join(format!("nephos-ext-test-{}", std::process::id()));
+        let (early, late) = (root.join("early"), root.join("late"));
+        put(&early, "shared", 0o755);
+        put(&early, "only-early", 0o755);
+        put(&early, "not-executable", 0o644);
+        put(&late, "shared", 0o755);
+        // Layers come last one first.
+        let found = discover(&[late.clone(), early.clone()]);
+        let names: Vec<_> = found.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(names, ["only-early", "shared"]);
+        assert!(found[1].path.starts_with(&late));
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    #[test]
+    fn extensions_do_not_see_the_runtime_only_variables() {
+        let runtime = vec![
+            ("_HANDLER".to_owned(), "index.handler".to_owned()),
+            ("LAMBDA_TASK_ROOT".to_owned(), "/var/task".to_owned()),
+            ("AWS_REGION".to_owned(), "us-east-1".to_owned()),
+        ];
+        assert_eq!(
+            vars(&runtime),
+            vec![("AWS_REGION".to_owned(), "us-east-1".to_owned())]
+        );
+    }
+
+    #[tokio::test]
+    async fn invoke_events_go_to_registered_extensions_until_they_ask_again() {
+        let ext = Extensions::new(
+            &[Extension {
+                name: "rec".into(),
+                path: "/opt/extensions/rec".into(),
+            }],
+            FunctionInfo::default(),
+        );
+        let reg = |name: &str| ExtensionRegistration {
+            name: Some(name.into()),
+            accept_feature: None,
+            body: Bytes::from_static(br#"{"events":["INVOKE"]}"#),
+        };
+        assert_eq!(
+            ext.register(reg("other")).unwrap_err().error_type,
+            "Extension.InvalidExtensionName"
+        );
+        let (id, _) = ext.register(reg("rec")).unwrap();
+        assert!(ext.await_registration(Duration::from_secs(1)).await.is_ok());
+        assert!(!ext.idle());
+        ext.invoke("req-1", 0, "arn", None);
+        let event: serde_json::Value =
+            serde_json::from_slice(&ext.next(Some(&id)).await.unwrap()).unwrap();
+        assert_eq!(event["requestId"], "req-1");
+        assert!(!ext.idle());
+        let again = ext.next(Some(&id));
+        tokio::pin!(again);
+        assert!(poll_once(again.as_mut()).await.is_none());
+        assert!(ext.idle());
+        assert_eq!(
+            ext.next(Some("nope")).await.unwrap_err().error_type,
+            "Extension.UnknownExtensionIdentifier"
+        );
+    }
+
+    /// Polls a future once: `None` while it is pending.
+    async fn poll_once<F: std::future::Future + Unpin>(f: F) -> Option<F::Output> {
+        tokio::select! {
+            biased;
+            v = f => Some(v),
+            _ = std::future::ready(()) => None,
+        }
+    }
+}
