@@ -40,6 +40,12 @@ while True:
     log(event)
     if event["eventType"] == "SHUTDOWN":
         sys.exit(0)
+    if os.environ.get("EXT_MODE") == "exit-error":
+        req = urllib.request.Request(base + "/exit/error", method="POST", data=b"{}",
+            headers={"Lambda-Extension-Identifier": ext_id, "Lambda-Extension-Function-Error-Type": "Extension.Gone"})
+        with urllib.request.urlopen(req) as r:
+            log({"exit_error_status": r.status})
+        sys.exit(0)
     if os.environ.get("EXT_MODE") == "slow":
         time.sleep(1.5)
         log({"done": event["requestId"]})
@@ -241,3 +247,18 @@ def test_extension_that_never_registers_fails_the_init_at_the_limit(nephos, tmp_
     # The extension's process group went with the environment.
     from lambdautil import pids_matching
     assert wait_for(lambda: not pids_matching("exec sleep 60") and not pids_matching("extensions/mute"))
+
+
+def test_extension_that_leaves_after_init_retires_its_environment(nephos, tmp_path):
+    account = "441800000008"
+    lam = nephos.client("lambda", account=account)
+    ext = layer(lam, "leaver", {"extensions/leaver": extension()})
+    make(lam, account, "left", [ext], tmp_path, mode="exit-error")
+    a, r = invoke(lam, "left")
+    assert "FunctionError" not in r
+    assert wait_for(lambda: {"exit_error_status": 202} in events(tmp_path))
+    time.sleep(0.3)
+    # The environment lost an extension: the next invocation gets a fresh one.
+    b, r = invoke(lam, "left")
+    assert "FunctionError" not in r
+    assert len([e for e in events(tmp_path) if "registered" in e]) == 2
