@@ -70,6 +70,49 @@ pub trait RuntimeHandler: Send + Sync + 'static {
     fn response_limit(&self) -> usize {
         6 * 1024 * 1024 + 100
     }
+
+    /// `POST /2020-01-01/extension/register` from an external extension: its identifier
+    /// and the JSON body AWS answers with.
+    fn extension_register(
+        &self,
+        _registration: ExtensionRegistration,
+    ) -> Result<(String, Bytes), RuntimeRefusal> {
+        Err(no_extensions())
+    }
+
+    /// `GET /2020-01-01/extension/event/next`: the next lifecycle event's JSON. A future
+    /// that never resolves holds the request open until the environment ends.
+    fn extension_next(&self, _id: Option<&str>) -> BoxFuture<'_, Result<Bytes, RuntimeRefusal>> {
+        Box::pin(async { Err(no_extensions()) })
+    }
+
+    /// `POST /2020-01-01/extension/init/error` (`exit` false) or `.../exit/error`.
+    fn extension_error(
+        &self,
+        _id: Option<&str>,
+        _exit: bool,
+        _error: ReportedError,
+    ) -> Result<(), RuntimeRefusal> {
+        Err(no_extensions())
+    }
+}
+
+/// A register call as the extension made it.
+#[derive(Debug, Clone)]
+pub struct ExtensionRegistration {
+    /// `Lambda-Extension-Name`.
+    pub name: Option<String>,
+    /// `Lambda-Extension-Accept-Feature` (`accountId` adds the account to the answer).
+    pub accept_feature: Option<String>,
+    pub body: Bytes,
+}
+
+fn no_extensions() -> RuntimeRefusal {
+    RuntimeRefusal::new(
+        404,
+        "InvalidRequest",
+        "this environment serves no Extensions API",
+    )
 }
 
 /// Serves the Runtime API over HTTP for one environment.

@@ -4,17 +4,21 @@
 //! Runtime interface clients (nephos's own bootstraps, `awslambdaric`, `aws-lambda-ric`, a
 //! custom runtime's `bootstrap`) long-poll `invocation/next` on one keep-alive connection,
 //! so every connection gets its own task and `next` may wait without a timeout.
+//!
+//! External extensions share the listener: the Extensions API (`/2020-01-01/extension/...`)
+//! is answered from the same handler.
 
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use nephos_core::runtime::{
-    ReportedError, RuntimeHandler, RuntimeRefusal, RuntimeServer, ServeGuard,
+    ExtensionRegistration, ReportedError, RuntimeHandler, RuntimeRefusal, RuntimeServer, ServeGuard,
 };
 use std::sync::Arc;
 
 const PREFIX: &str = "/2018-06-01/runtime/";
+const EXTENSION_PREFIX: &str = "/2020-01-01/extension/";
 
 /// The HTTP side of the Runtime API, built on hyper.
 #[derive(Debug, Default)]
@@ -66,6 +70,9 @@ impl Drop for AbortOnDrop {
 
 async fn answer(handler: &dyn RuntimeHandler, req: Request<Incoming>) -> Response<Full<Bytes>> {
     let path = req.uri().path().to_owned();
+    if let Some(rest) = path.strip_prefix(EXTENSION_PREFIX) {
+        return extension(handler, rest.to_owned(), req).await;
+    }
     let Some(rest) = path.strip_prefix(PREFIX) else {
         return refusal(&RuntimeRefusal::new(
             404,
@@ -134,6 +141,85 @@ async fn answer(handler: &dyn RuntimeHandler, req: Request<Incoming>) -> Respons
     };
     match result {
         Ok(()) => json(StatusCode::ACCEPTED, r#"{"status":"OK"}"#.into()),
+        Err(r) => refusal(&r),
+    }
+}
+
+/// The Extensions API: register, event/next, init/error and exit/error.
+async fn extension(
+    handler: &dyn RuntimeHandler,
+    rest: String,
+    req: Request<Incoming>,
+) -> Response<Full<Bytes>> {
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let id = header("lambda-extension-identifier");
+    let name = header("lambda-extension-name");
+    let accept_feature = header("lambda-extension-accept-feature");
+    let error_type = header("lambda-extension-function-error-type");
+    let method = req.method().clone();
+    let result = match (method, rest.as_str()) {
+        (Method::GET, "event/next") => match handler.extension_next(id.as_deref()).await {
+            Ok(event) => Ok((StatusCode::OK, event)),
+            Err(r) => Err(r),
+        },
+        (Method::POST, "register" | "init/error" | "exit/error") => {
+            let body = match Limited::new(req.into_body(), 1024 * 1024).collect().await {
+                Ok(b) => b.to_bytes(),
+                Err(_) => {
+                    return refusal(&RuntimeRefusal::new(
+                        413,
+                        "RequestEntityTooLarge",
+                        "request body too large",
+                    ));
+                }
+            };
+            if rest == "register" {
+                let registration = ExtensionRegistration {
+                    name,
+                    accept_feature,
+                    body,
+                };
+                match handler.extension_register(registration) {
+                    Ok((id, body)) => {
+                        let mut r = json(StatusCode::OK, body);
+                        if let Ok(v) = http::HeaderValue::from_str(&id) {
+                            r.headers_mut().insert("lambda-extension-identifier", v);
+                        }
+                        return r;
+                    }
+                    Err(r) => Err(r),
+                }
+            } else {
+                let error = ReportedError { error_type, body };
+                handler
+                    .extension_error(id.as_deref(), rest == "exit/error", error)
+                    .map(|()| {
+                        (
+                            StatusCode::ACCEPTED,
+                            Bytes::from_static(br#"{"status":"OK"}"#),
+                        )
+                    })
+            }
+        }
+        _ => Err(RuntimeRefusal::new(
+            404,
+            "InvalidRequest",
+            format!("no such Extensions API route: {rest}"),
+        )),
+    };
+    match result {
+        Ok((status, body)) => {
+            let mut r = json(status, body);
+            if let Some(v) = id.and_then(|id| http::HeaderValue::from_str(&id).ok()) {
+                r.headers_mut().insert("lambda-extension-identifier", v);
+            }
+            r
+        }
         Err(r) => refusal(&r),
     }
 }

@@ -8,14 +8,20 @@
 //! result, and the invoker wakes on that result, the process's exit or the timeout.
 //! stdout and stderr share one pipe (their lines stay in order), read without blocking
 //! when an invocation ends, so every line printed before the result belongs to it.
+//!
+//! A function with external extensions (`/opt/extensions/*` from its layers) has them
+//! started first, in the same process group and on the same API listener; the runtime
+//! follows once every one has registered (see [`crate::extensions`]).
 
+use crate::extensions::{self, Extension, Extensions};
 use bytes::Bytes;
 use nephos_core::BoxFuture;
 use nephos_core::runtime::{
-    NextInvocation, ReportedError, RuntimeHandler, RuntimeRefusal, RuntimeServer, ServeGuard,
+    ExtensionRegistration, NextInvocation, ReportedError, RuntimeHandler, RuntimeRefusal,
+    RuntimeServer, ServeGuard,
 };
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{Notify, oneshot};
 
@@ -56,13 +62,16 @@ struct Slot {
 pub struct EnvHandler {
     slot: Mutex<Slot>,
     offered: Notify,
+    /// The environment's external extensions (none for most functions).
+    pub ext: Extensions,
 }
 
 impl EnvHandler {
-    fn new() -> Arc<EnvHandler> {
+    fn new(ext: Extensions) -> Arc<EnvHandler> {
         Arc::new(EnvHandler {
             slot: Mutex::new(Slot::default()),
             offered: Notify::new(),
+            ext,
         })
     }
 
@@ -109,7 +118,7 @@ impl EnvHandler {
                 if slot.ended || slot.init_error.is_some() {
                     return false;
                 }
-                if slot.waiting {
+                if slot.waiting && self.ext.settled() {
                     return true;
                 }
             }
@@ -167,23 +176,37 @@ impl RuntimeHandler for EnvHandler {
         Box::pin(async move {
             loop {
                 let notified = self.offered.notified();
-                {
+                let unsettled = {
                     let mut slot = self.slot.lock().unwrap();
                     if slot.ended {
                         return None;
                     }
                     slot.waiting = true;
-                    if let Some(mut inv) = slot.offered.take() {
+                    // The invocation starts once the extensions' init is over too.
+                    let unsettled = slot.offered.is_some() && !self.ext.settled();
+                    if !unsettled && let Some(mut inv) = slot.offered.take() {
                         // Offered with the timeout; the deadline runs from now.
                         inv.deadline_ms += wall_ms();
                         slot.served = true;
                         if let Some(f) = slot.fetched.take() {
                             let _ = f.send(std::time::Instant::now());
                         }
+                        drop(slot);
+                        self.ext.invoke(
+                            &inv.request_id,
+                            inv.deadline_ms,
+                            &inv.function_arn,
+                            inv.trace_id.as_deref(),
+                        );
                         return Some(inv);
                     }
+                    unsettled
+                };
+                if unsettled {
+                    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                } else {
+                    notified.await;
                 }
-                notified.await;
             }
         })
     }
@@ -207,6 +230,27 @@ impl RuntimeHandler for EnvHandler {
             None => slot.init_error = Some(error),
         }
         Ok(())
+    }
+
+    fn extension_register(
+        &self,
+        registration: ExtensionRegistration,
+    ) -> Result<(String, Bytes), RuntimeRefusal> {
+        self.ext.register(registration)
+    }
+
+    fn extension_next(&self, id: Option<&str>) -> BoxFuture<'_, Result<Bytes, RuntimeRefusal>> {
+        let id = id.map(str::to_owned);
+        Box::pin(async move { self.ext.next(id.as_deref()).await })
+    }
+
+    fn extension_error(
+        &self,
+        id: Option<&str>,
+        exit: bool,
+        error: ReportedError,
+    ) -> Result<(), RuntimeRefusal> {
+        self.ext.error(id, exit, error)
     }
 }
 
@@ -255,8 +299,21 @@ fn tell_watchdog(line: &str) {
     }
 }
 
-/// Tells the watchdog nephos is ending cleanly (it has ended every environment itself).
+/// Process groups whose extensions are in their SHUTDOWN grace period.
+static IN_GRACE: Mutex<Vec<rustix::process::Pid>> = Mutex::new(Vec::new());
+
+/// Tells the watchdog nephos is ending cleanly (it has ended every environment itself):
+/// extensions still in their SHUTDOWN grace period get the rest of it first (the
+/// Extensions API is served from the runtime's other threads meanwhile), then their
+/// groups are killed.
 pub fn dismiss_watchdog() {
+    let until = std::time::Instant::now() + extensions::SHUTDOWN_GRACE;
+    while !IN_GRACE.lock().unwrap().is_empty() && std::time::Instant::now() < until {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    for pgid in std::mem::take(&mut *IN_GRACE.lock().unwrap()) {
+        kill_group(Some(pgid));
+    }
     tell_watchdog("exit");
     *WATCHDOG_PIPE.lock().unwrap_or_else(|e| e.into_inner()) = None;
 }
@@ -270,16 +327,28 @@ pub struct Launch {
     pub vars: Vec<(String, String)>,
     /// The environment's own directory (its TMPDIR), removed with it.
     pub scratch: PathBuf,
+    /// External extensions, started before the program, with their environment.
+    pub extensions: Vec<Extension>,
+    pub extension_vars: Vec<(String, String)>,
+    /// What the Extensions API's register call answers.
+    pub function: extensions::FunctionInfo,
+    /// How long extensions have to register.
+    pub init_limit: std::time::Duration,
 }
 
 /// A running environment.
 pub struct Env {
     pub handler: Arc<EnvHandler>,
     pgid: Option<rustix::process::Pid>,
+    /// The runtime's own process (0 until it is started: after the extensions).
+    runtime_pid: Arc<AtomicI32>,
     output: Arc<Output>,
     scratch: PathBuf,
     dead: AtomicBool,
-    _serve: ServeGuard,
+    /// The extensions' grace period goes on in the background (it removes `scratch`).
+    deferred: AtomicBool,
+    /// Kept until the extensions are done with SHUTDOWN.
+    serve: Mutex<Option<ServeGuard>>,
     /// When the process was started (REPORT's Init Duration on a cold start).
     pub started: std::time::Instant,
 }
@@ -313,56 +382,111 @@ impl Output {
 }
 
 impl Env {
-    /// Starts the process with its Runtime API; fails when it cannot be started at all.
+    /// Starts the process with its Runtime API (after the extensions, if any); fails when
+    /// it cannot be started at all.
     pub fn start(launch: Launch, server: &dyn RuntimeServer) -> std::io::Result<Arc<Env>> {
         let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
-        let addr = listener.local_addr()?;
-        let handler = EnvHandler::new();
+        let addr = listener.local_addr()?.to_string();
+        let handler = EnvHandler::new(Extensions::new(&launch.extensions, launch.function.clone()));
         let serve = server.serve(listener, handler.clone());
         std::fs::create_dir_all(&launch.scratch)?;
         let (reader, writer) = std::io::pipe()?;
-        let mut cmd = tokio::process::Command::new(&launch.program);
-        cmd.args(&launch.args)
-            .current_dir(&launch.cwd)
-            .env_clear()
-            .envs(launch.vars.iter().map(|(k, v)| (k, v)))
-            .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
-            .stdin(std::process::Stdio::null())
-            .stdout(writer.try_clone()?)
-            .stderr(writer)
-            .process_group(0)
-            .kill_on_drop(true);
-        let mut child = cmd.spawn()?;
-        // The parent's copies of the write end are gone with `cmd`: the pipe closes when
-        // the process group's last writer exits.
-        drop(cmd);
-        let pgid = child
-            .id()
-            .and_then(|id| rustix::process::Pid::from_raw(id as i32));
-        if let Some(p) = pgid {
-            tell_watchdog(&format!("+{}", p.as_raw_nonzero()));
+        // The first process started leads the group; the others join it.
+        let mut pgid = None;
+        for e in &launch.extensions {
+            let mut cmd = tokio::process::Command::new(&e.path);
+            cmd.current_dir(&launch.cwd)
+                .env_clear()
+                .envs(launch.extension_vars.iter().map(|(k, v)| (k, v)))
+                .env("AWS_LAMBDA_RUNTIME_API", &addr)
+                .stdin(std::process::Stdio::null())
+                .stdout(writer.try_clone()?)
+                .stderr(writer.try_clone()?)
+                .process_group(pgid.map_or(0, |p: rustix::process::Pid| p.as_raw_nonzero().get()))
+                .kill_on_drop(true);
+            let mut child = match cmd.spawn() {
+                Ok(c) => c,
+                Err(err) => {
+                    handler.ext.launch_failed(&e.name, &err);
+                    break;
+                }
+            };
+            if pgid.is_none() {
+                pgid = child
+                    .id()
+                    .and_then(|id| rustix::process::Pid::from_raw(id as i32));
+                if let Some(p) = pgid {
+                    tell_watchdog(&format!("+{}", p.as_raw_nonzero()));
+                }
+            }
+            let (handler, name) = (handler.clone(), e.name.clone());
+            tokio::spawn(async move {
+                let status = exit_text(child.wait().await);
+                handler.ext.exited(&name, status);
+            });
         }
         let output = Arc::new(Output {
             pipe: tokio::net::unix::pipe::Receiver::from_owned_fd(reader.into())?,
             text: Mutex::new(Vec::new()),
         });
+        let runtime_pid = Arc::new(AtomicI32::new(0));
+        let runtime = Runtime {
+            program: launch.program,
+            args: launch.args,
+            cwd: launch.cwd.clone(),
+            vars: launch.vars,
+            addr,
+            writer,
+        };
+        if launch.extensions.is_empty() {
+            let child = runtime.spawn(None)?;
+            pgid = child
+                .id()
+                .and_then(|id| rustix::process::Pid::from_raw(id as i32));
+            if let Some(p) = pgid {
+                tell_watchdog(&format!("+{}", p.as_raw_nonzero()));
+                runtime_pid.store(p.as_raw_nonzero().get(), Ordering::Relaxed);
+            }
+            tokio::spawn(watch_runtime(child, handler.clone()));
+        } else {
+            let (handler, runtime_pid) = (handler.clone(), runtime_pid.clone());
+            let limit = launch.init_limit;
+            tokio::spawn(async move {
+                if let Err(e) = handler.ext.await_registration(limit).await {
+                    let _ = handler.init_error(e);
+                    handler.ended(None);
+                    return;
+                }
+                match runtime.spawn(pgid) {
+                    Ok(child) => {
+                        if let Some(id) = child.id() {
+                            runtime_pid.store(id as i32, Ordering::Relaxed);
+                        }
+                        tokio::spawn(watch_runtime(child, handler.clone()));
+                        // An extension may still fail the init until it asks for its
+                        // first event.
+                        if let Err(e) = handler.ext.await_settled(limit).await {
+                            let _ = handler.init_error(e);
+                            handler.ended(None);
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "starting a runtime after its extensions failed");
+                        handler.ended(Some(e.to_string()));
+                    }
+                }
+            });
+        }
         let env = Arc::new(Env {
-            handler: handler.clone(),
+            handler,
             pgid,
+            runtime_pid,
             output: output.clone(),
             scratch: launch.scratch,
             dead: AtomicBool::new(false),
-            _serve: serve,
+            deferred: AtomicBool::new(false),
+            serve: Mutex::new(Some(serve)),
             started: std::time::Instant::now(),
-        });
-        tokio::spawn(async move {
-            let status = child.wait().await;
-            let status = status.ok().and_then(|s| match (s.code(), s.signal()) {
-                (Some(c), _) => Some(format!("exit status {c}")),
-                (None, Some(sig)) => Some(format!("signal: {sig}")),
-                _ => None,
-            });
-            handler.ended(status);
         });
         tokio::spawn(async move {
             loop {
@@ -383,31 +507,134 @@ impl Env {
         std::mem::take(&mut *self.output.text.lock().unwrap())
     }
 
+    /// The runtime's process (the group's leader when there are no extensions).
     pub fn pid(&self) -> Option<i32> {
-        self.pgid.map(|p| p.as_raw_nonzero().get())
+        match self.runtime_pid.load(Ordering::Relaxed) {
+            0 => self.pgid.map(|p| p.as_raw_nonzero().get()),
+            pid => Some(pid),
+        }
     }
 
     pub fn is_dead(&self) -> bool {
-        self.dead.load(Ordering::Relaxed) || self.handler.slot.lock().unwrap().ended
+        self.dead.load(Ordering::Relaxed)
+            || self.handler.slot.lock().unwrap().ended
+            || self.handler.ext.broken()
     }
 
-    /// Ends the whole process group now.
+    /// Whether the extensions are done with the last invocation (the environment may
+    /// take the next one).
+    pub fn extensions_idle(&self) -> bool {
+        self.handler.ext.idle()
+    }
+
+    /// Ends the whole process group now (after SHUTDOWN to the extensions that asked for
+    /// it, which get a moment to finish: the runtime ends at once).
     pub fn kill(&self) {
+        let reason = if self.handler.slot.lock().unwrap().ended {
+            "failure"
+        } else {
+            "spindown"
+        };
+        self.shutdown(reason);
+    }
+
+    /// Ends the environment, telling its extensions why (`spindown`, `timeout`,
+    /// `failure`): whether their grace period (and the scratch directory's removal) goes
+    /// on in the background.
+    pub fn shutdown(&self, reason: &str) -> bool {
         if self.dead.swap(true, Ordering::Relaxed) {
-            return;
+            return false;
         }
-        if let Some(pgid) = self.pgid {
-            let _ = rustix::process::kill_process_group(pgid, rustix::process::Signal::KILL);
-            tell_watchdog(&format!("-{}", pgid.as_raw_nonzero()));
+        let runtime = self.runtime_pid.load(Ordering::Relaxed);
+        let group_leader = self.pgid.map(|p| p.as_raw_nonzero().get());
+        if runtime != 0
+            && Some(runtime) != group_leader
+            && let Some(pid) = rustix::process::Pid::from_raw(runtime)
+        {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
         }
         self.handler.ended(None);
+        let deadline = wall_ms() + extensions::SHUTDOWN_GRACE.as_millis() as i64;
+        let graceful = !self.handler.ext.is_empty()
+            && self.handler.ext.shutdown(reason, deadline)
+            && tokio::runtime::Handle::try_current().is_ok();
+        if !graceful {
+            kill_group(self.pgid);
+            return false;
+        }
+        let handler = self.handler.clone();
+        let pgid = self.pgid;
+        let serve = self.serve.lock().unwrap().take();
+        let scratch = self.scratch.clone();
+        self.deferred.store(true, Ordering::Relaxed);
+        if let Some(p) = pgid {
+            IN_GRACE.lock().unwrap().push(p);
+        }
+        tokio::spawn(async move {
+            handler.ext.await_shutdown(extensions::SHUTDOWN_GRACE).await;
+            IN_GRACE.lock().unwrap().retain(|p| Some(*p) != pgid);
+            kill_group(pgid);
+            drop(serve);
+            let _ = std::fs::remove_dir_all(&scratch);
+        });
+        true
     }
+}
+
+fn kill_group(pgid: Option<rustix::process::Pid>) {
+    if let Some(pgid) = pgid {
+        let _ = rustix::process::kill_process_group(pgid, rustix::process::Signal::KILL);
+        tell_watchdog(&format!("-{}", pgid.as_raw_nonzero()));
+    }
+}
+
+/// The runtime's command, kept until the extensions have registered.
+struct Runtime {
+    program: PathBuf,
+    args: Vec<String>,
+    cwd: PathBuf,
+    vars: Vec<(String, String)>,
+    addr: String,
+    writer: std::io::PipeWriter,
+}
+
+impl Runtime {
+    fn spawn(self, pgid: Option<rustix::process::Pid>) -> std::io::Result<tokio::process::Child> {
+        let mut cmd = tokio::process::Command::new(&self.program);
+        cmd.args(&self.args)
+            .current_dir(&self.cwd)
+            .env_clear()
+            .envs(self.vars.iter().map(|(k, v)| (k, v)))
+            .env("AWS_LAMBDA_RUNTIME_API", &self.addr)
+            .stdin(std::process::Stdio::null())
+            .stdout(self.writer.try_clone()?)
+            .stderr(self.writer)
+            .process_group(pgid.map_or(0, |p| p.as_raw_nonzero().get()))
+            .kill_on_drop(true);
+        // The parent's copies of the write end are gone with `cmd`: the pipe closes when
+        // the process group's last writer exits.
+        cmd.spawn()
+    }
+}
+
+async fn watch_runtime(mut child: tokio::process::Child, handler: Arc<EnvHandler>) {
+    let status = exit_text(child.wait().await);
+    handler.ended(status);
+}
+
+fn exit_text(status: std::io::Result<std::process::ExitStatus>) -> Option<String> {
+    status.ok().and_then(|s| match (s.code(), s.signal()) {
+        (Some(c), _) => Some(format!("exit status {c}")),
+        (None, Some(sig)) => Some(format!("signal: {sig}")),
+        _ => None,
+    })
 }
 
 impl Drop for Env {
     fn drop(&mut self) {
-        self.kill();
-        let _ = std::fs::remove_dir_all(&self.scratch);
+        if !self.shutdown("spindown") && !self.deferred.load(Ordering::Relaxed) {
+            let _ = std::fs::remove_dir_all(&self.scratch);
+        }
     }
 }
 

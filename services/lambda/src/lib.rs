@@ -24,6 +24,7 @@ mod code;
 pub mod configs;
 mod env;
 mod esm;
+mod extensions;
 mod filter;
 mod functions;
 mod invoke;

@@ -240,9 +240,16 @@ async fn run_reserved(l: &Arc<Lambda>, t: &Target, req: Request) -> Result<Resul
             cognito_identity: None,
             payload: req.payload.clone(),
         });
+        // With extensions, the environment's own limit on their init (from its start)
+        // speaks first, naming what failed.
+        let init_limit = if worker.env.handler.ext.is_empty() {
+            INIT_LIMIT
+        } else {
+            INIT_LIMIT + Duration::from_millis(250)
+        };
         let fetched_at = tokio::select! {
             at = fetched => at.ok(),
-            _ = tokio::time::sleep(INIT_LIMIT) => None,
+            _ = tokio::time::sleep(init_limit) => None,
         };
         let (outcome, timed_out) = match fetched_at {
             Some(_) => match tokio::time::timeout(timeout, &mut rx).await {
@@ -273,7 +280,7 @@ async fn run_reserved(l: &Arc<Lambda>, t: &Target, req: Request) -> Result<Resul
     });
     let wall_start = l.clock.now_millis() - elapsed.as_millis() as i64;
     let outcome = if timed_out {
-        worker.env.kill();
+        worker.env.shutdown("timeout");
         Outcome::Error(nephos_core::runtime::ReportedError {
             error_type: Some("Sandbox.Timedout".into()),
             body: Bytes::from(
@@ -287,6 +294,14 @@ async fn run_reserved(l: &Arc<Lambda>, t: &Target, req: Request) -> Result<Resul
                 .to_string(),
             ),
         })
+    } else if let Outcome::InitError(mut e) = outcome {
+        // An extension's failure names the invocation it failed.
+        if let Ok(text) = std::str::from_utf8(&e.body)
+            && text.contains("<request-id>")
+        {
+            e.body = Bytes::from(text.replace("<request-id>", &request_id));
+        }
+        Outcome::InitError(e)
     } else {
         outcome
     };
@@ -309,15 +324,24 @@ async fn run_reserved(l: &Arc<Lambda>, t: &Target, req: Request) -> Result<Resul
         && !timed_out
         && !worker.env.is_dead();
     if healthy && l.current_revision(&t.key) {
-        let mut w = worker;
-        w.idle_since = Instant::now();
-        l.pool
-            .idle
-            .lock()
-            .unwrap()
-            .entry(t.key.clone())
-            .or_default()
-            .push(w);
+        // The caller has its answer; the environment takes the next invocation only once
+        // its extensions are done with this one (within the function's timeout).
+        if worker.env.extensions_idle() {
+            park(l, &t.key, worker);
+        } else {
+            let (l, key) = (l.clone(), t.key.clone());
+            let until = Instant::now() + timeout.saturating_sub(elapsed);
+            tokio::spawn(async move {
+                while !worker.env.extensions_idle() {
+                    if Instant::now() >= until || worker.env.is_dead() {
+                        worker.env.shutdown("timeout");
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                park(&l, &key, worker);
+            });
+        }
     } else {
         worker.env.kill();
     }
@@ -326,6 +350,18 @@ async fn run_reserved(l: &Arc<Lambda>, t: &Target, req: Request) -> Result<Resul
         request_id,
         log_tail,
     })
+}
+
+/// Puts an environment back among the idle ones.
+fn park(l: &Lambda, key: &EnvKey, mut w: Worker) {
+    w.idle_since = Instant::now();
+    l.pool
+        .idle
+        .lock()
+        .unwrap()
+        .entry(key.clone())
+        .or_default()
+        .push(w);
 }
 
 /// An X-Ray trace header for an invocation whose caller sent none (AWS always sets one).
@@ -729,12 +765,25 @@ async fn start(l: &Arc<Lambda>, t: &Target, provisioned: bool) -> Result<Started
             vars.push((k.clone(), v.clone()));
         }
     }
+    // External extensions: /opt/extensions from the layers, on the runtime's variables
+    // less those AWS keeps for the runtime.
+    let extensions = crate::extensions::discover(&opt_dirs);
+    let function = crate::extensions::FunctionInfo {
+        name: t.key.function.clone(),
+        version: t.key.version.clone(),
+        handler: c.handler.clone().unwrap_or_default(),
+        account: t.key.account.clone(),
+    };
     let launch = Launch {
         program,
         args,
         cwd: task_root,
+        extension_vars: crate::extensions::vars(&vars),
         vars,
         scratch,
+        extensions,
+        function,
+        init_limit: INIT_LIMIT,
     };
     let env = Env::start(launch, &*l.server).map_err(|e| {
         tracing::warn!(error = %e, function = %t.key.function, "starting an environment failed");
