@@ -12,6 +12,8 @@
 //!   API on a loopback port of its own (served over HTTP by the binary's
 //!   `RuntimeServer`, so this crate never sees HTTP); [`logs`]: each invocation's lines
 //!   to CloudWatch Logs.
+//! - [`extensions`]: external extensions (AWS's Extensions API on the environment's
+//!   loopback port: register, INVOKE and SHUTDOWN events, init and exit errors).
 //! - [`esm`]: event source mappings (SQS queues, DynamoDB streams) with [`filter`]ing.
 //! - [`code`]: deployment packages, checked, stored by hash and unpacked safely.
 //!
