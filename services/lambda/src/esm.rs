@@ -312,39 +312,23 @@ pub async fn create(
     };
     {
         let all = l.mappings.all.lock().unwrap();
-        if kind == Source::Stream
-            && let Some((other, _)) = all.values().find(|(o, _)| {
-                o.source_arn == source
-                    && o.function == function
-                    && o.account == ctx.account_id
-                    && o.region == ctx.region
-            })
-        {
-            return Err(AwsError::new(
-                409,
-                "ResourceConflictException",
-                format!(
-                    "The event source arn (\" {source} \") and function (\" {function} \") provided mapping already exists. Please update or delete the existing mapping with UUID {}",
-                    other.uuid
+        // A source maps to a function once; AWS words the conflict per source kind.
+        if let Some((other, _)) = all.values().find(|(o, _)| {
+            o.source_arn == source
+                && o.function == function
+                && o.account == ctx.account_id
+                && o.region == ctx.region
+        }) {
+            let uuid = &other.uuid;
+            let message = match kind {
+                Source::Sqs => format!(
+                    "An event source mapping with SQS arn (\" {source} \") and function (\" {function} \") already exists. Please update or delete the existing mapping with UUID {uuid}"
                 ),
-            ));
-        }
-        if kind == Source::Sqs
-            && let Some((other, _)) = all.values().find(|(o, _)| {
-                o.source_arn == source
-                    && o.function == function
-                    && o.account == ctx.account_id
-                    && o.region == ctx.region
-            })
-        {
-            return Err(AwsError::new(
-                409,
-                "ResourceConflictException",
-                format!(
-                    "An event source mapping with SQS arn (\" {source} \") and function (\" {function} \") already exists. Please update or delete the existing mapping with UUID {}",
-                    other.uuid
+                Source::Stream => format!(
+                    "The event source arn (\" {source} \") and function (\" {function} \") provided mapping already exists. Please update or delete the existing mapping with UUID {uuid}"
                 ),
-            ));
+            };
+            return Err(AwsError::new(409, "ResourceConflictException", message));
         }
     }
     store(l, &m).await?;
