@@ -72,17 +72,17 @@ pub async fn serve(l: &Arc<Lambda>, ctx: &RequestContext, raw: RawRequest) -> Ra
     let Some((account, region, function, qualifier)) = found else {
         return message(403, "AccessDeniedException", Json::Null);
     };
-    let url = {
+    // Copied out: deciding may ask Lambda about the function again (the authorizer's
+    // resource facts), which must not find its region locked.
+    let found = {
         let r = l.regions.get_for(&account, &region);
         let fns = r.functions.lock().unwrap();
-        let f = fns.get(&function);
-        let url = f.and_then(|f| f.urls.get(qualifier.as_deref().unwrap_or_default()));
-        match url {
-            Some(u) => (u.clone(), f.cloned()),
-            None => return message(403, "AccessDeniedException", Json::Null),
-        }
+        fns.get(&function).and_then(|f| {
+            let url = f.urls.get(qualifier.as_deref().unwrap_or_default())?;
+            Some((url.clone(), f.clone()))
+        })
     };
-    let (config, Some(f)) = url else {
+    let Some((config, f)) = found else {
         return message(403, "AccessDeniedException", Json::Null);
     };
     let origin = header(&req, "origin").map(str::to_owned);
