@@ -906,3 +906,28 @@ def test_each_environment_has_a_session_of_its_own_named_after_the_function(serv
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
         outs = list(pool.map(lambda _: invoke(lam, "who-a", {"sleep": 1})[0], range(2)))
     assert outs[0]["key"] != outs[1]["key"], outs
+
+
+def test_provisioned_concurrency_is_carved_out_of_the_reservation(lam):
+    """Recorded from AWS: with all of a function's reserved concurrency provisioned for a
+    version, $LATEST has none left, while the provisioned version still runs."""
+    create(lam, "carved", {"index.py": "def handler(event, context):\n    return 'ok'\n"})
+    v1 = lam.publish_version(FunctionName="carved")["Version"]
+    lam.put_function_concurrency(FunctionName="carved", ReservedConcurrentExecutions=1)
+    assert invoke(lam, "carved", Qualifier="$LATEST")[0] == "ok"
+    lam.put_provisioned_concurrency_config(FunctionName="carved", Qualifier=v1, ProvisionedConcurrentExecutions=1)
+    with pytest.raises(ClientError) as e:
+        lam.invoke(FunctionName="carved", Qualifier="$LATEST", Payload=b"{}")
+    r = e.value.response
+    assert (r["Error"]["Code"], r["Error"]["Message"], r["Reason"]) == (
+        "TooManyRequestsException", "Rate Exceeded.", "ReservedFunctionConcurrentInvocationLimitExceeded")
+    assert invoke(lam, "carved", Qualifier=v1)[0] == "ok"
+    lam.update_function_configuration(FunctionName="carved", Description="two")
+    wait_updated(lam, "carved")
+    v2 = lam.publish_version(FunctionName="carved")
+    assert v2["Version"] != v1
+    with pytest.raises(ClientError) as e:
+        lam.put_provisioned_concurrency_config(
+            FunctionName="carved", Qualifier=v2["Version"], ProvisionedConcurrentExecutions=1)
+    assert err(e)[:2] == ("InvalidParameterValueException",
+                          "Requested Provisioned Concurrency should not be greater than the reservedConcurrentExecution for function")

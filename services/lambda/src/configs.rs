@@ -450,6 +450,19 @@ pub async fn put_provisioned_concurrency(
                     "Version is pointed by a Provisioned Concurrency alias",
                 ));
             }
+            if let Some(r) = f.reserved_concurrency {
+                let others: i64 = f
+                    .provisioned
+                    .iter()
+                    .filter(|(k, _)| **k != q)
+                    .map(|(_, p)| i64::from(p.requested))
+                    .sum();
+                if others + n > i64::from(r) {
+                    return Err(invalid(
+                        "Requested Provisioned Concurrency should not be greater than the reservedConcurrentExecution for function",
+                    ));
+                }
+            }
             if n > unreserved {
                 return Err(invalid(format!(
                     "Specified ConcurrentExecutions for function is greater than account's unreserved concurrency [{unreserved}]."

@@ -55,6 +55,10 @@ pub fn resolve(l: &Lambda, ctx: &RequestContext, input: &Value) -> Result<Target
             ),
         ));
     }
+    let provisioned_here = f
+        .provisioned
+        .contains_key(q.as_deref().unwrap_or(model::LATEST))
+        || f.provisioned.contains_key(&version);
     Ok(Target {
         key: EnvKey {
             account: ctx.account_id.clone(),
@@ -66,6 +70,8 @@ pub fn resolve(l: &Lambda, ctx: &RequestContext, input: &Value) -> Result<Target
         config: config.clone(),
         invoked_arn: model::qualified_arn(&ctx.region, &ctx.account_id, &name, q.as_deref()),
         reserved: f.reserved_concurrency,
+        provisioned_total: f.provisioned.values().map(|p| p.requested).sum(),
+        provisioned_here,
     })
 }
 

@@ -30,6 +30,11 @@ pub struct Target {
     /// The ARN the caller invoked (qualified as they qualified it).
     pub invoked_arn: String,
     pub reserved: Option<u32>,
+    /// The function's provisioned concurrency, all versions and aliases together: carved
+    /// out of its reserved concurrency.
+    pub provisioned_total: u32,
+    /// The invoked version or alias has provisioned concurrency of its own.
+    pub provisioned_here: bool,
 }
 
 struct Worker {
@@ -79,7 +84,16 @@ impl Pool {
             t.key.function.clone(),
         );
         let used = busy.by_function.get(&fkey).copied().unwrap_or(0);
-        if let Some(r) = t.reserved
+        // What provisioned concurrency claims of the reservation, only the versions and
+        // aliases it is configured for may use.
+        let available = t.reserved.map(|r| {
+            if t.provisioned_here {
+                r
+            } else {
+                r.saturating_sub(t.provisioned_total)
+            }
+        });
+        if let Some(r) = available
             && used >= r
         {
             return Err(too_many(
