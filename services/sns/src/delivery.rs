@@ -24,7 +24,7 @@ use tokio::sync::mpsc;
 pub struct QueueUrls {
     urls: RwLock<HashMap<String, String>>,
     /// FIFO topics deliver in order through one worker each.
-    workers: Mutex<HashMap<String, mpsc::UnboundedSender<Arc<Message>>>>,
+    workers: Mutex<HashMap<String, mpsc::UnboundedSender<(Arc<Message>, Recipients)>>>,
 }
 
 impl QueueUrls {
@@ -40,34 +40,41 @@ struct TopicView {
     delivery_policy: Option<String>,
 }
 
-/// Hands a published message to its subscribers in the background.
+/// Hands a published message to its subscribers in the background: those subscribed and
+/// confirmed when it was published (a subscription confirmed later does not get it).
 pub fn fan_out(sns: &Arc<Sns>, message: Arc<Message>, fifo: bool) {
+    let subs = region_of(sns, &message.topic_arn)
+        .map(|r| r.subscriptions_of(&message.topic_arn))
+        .unwrap_or_default();
     if fifo {
         let mut workers = sns.queue_urls.workers.lock().unwrap();
         let tx = workers.entry(message.topic_arn.clone()).or_insert_with(|| {
-            let (tx, mut rx) = mpsc::unbounded_channel::<Arc<Message>>();
+            let (tx, mut rx) = mpsc::unbounded_channel::<(Arc<Message>, Recipients)>();
             let sns = sns.clone();
             tokio::spawn(async move {
-                while let Some(m) = rx.recv().await {
-                    deliver_all(&sns, m, true).await;
+                while let Some((m, subs)) = rx.recv().await {
+                    deliver_all(&sns, m, subs, true).await;
                 }
             });
             tx
         });
-        if let Err(mpsc::error::SendError(m)) = tx.send(message) {
+        if let Err(mpsc::error::SendError((m, _))) = tx.send((message, subs)) {
             workers.remove(&m.topic_arn);
         }
         return;
     }
     let sns = sns.clone();
-    tokio::spawn(async move { deliver_all(&sns, message, false).await });
+    tokio::spawn(async move { deliver_all(&sns, message, subs, false).await });
 }
+
+/// A topic's subscriptions as they were when a message was published.
+type Recipients = Vec<Arc<crate::state::Subscription>>;
 
 fn region_of(sns: &Sns, arn: &str) -> Option<Arc<Region>> {
     parse_arn(arn).map(|a| sns.region(a.account, a.region))
 }
 
-async fn deliver_all(sns: &Arc<Sns>, m: Arc<Message>, ordered: bool) {
+async fn deliver_all(sns: &Arc<Sns>, m: Arc<Message>, subs: Recipients, ordered: bool) {
     let Some(region) = region_of(sns, &m.topic_arn) else {
         return;
     };
@@ -82,7 +89,7 @@ async fn deliver_all(sns: &Arc<Sns>, m: Arc<Message>, ordered: bool) {
         })
     };
     let mut contexts = QueueContexts::default();
-    for sub in region.subscriptions_of(&m.topic_arn) {
+    for sub in subs {
         if !sub.confirmed || !passes(&sub, &m) {
             continue;
         }
