@@ -24,7 +24,7 @@ use tokio::sync::mpsc;
 pub struct QueueUrls {
     urls: RwLock<HashMap<String, String>>,
     /// FIFO topics deliver in order through one worker each.
-    workers: Mutex<HashMap<String, mpsc::UnboundedSender<(Arc<Message>, Recipients)>>>,
+    workers: Mutex<HashMap<String, mpsc::UnboundedSender<Delivery>>>,
 }
 
 impl QueueUrls {
@@ -49,7 +49,7 @@ pub fn fan_out(sns: &Arc<Sns>, message: Arc<Message>, fifo: bool) {
     if fifo {
         let mut workers = sns.queue_urls.workers.lock().unwrap();
         let tx = workers.entry(message.topic_arn.clone()).or_insert_with(|| {
-            let (tx, mut rx) = mpsc::unbounded_channel::<(Arc<Message>, Recipients)>();
+            let (tx, mut rx) = mpsc::unbounded_channel::<Delivery>();
             let sns = sns.clone();
             tokio::spawn(async move {
                 while let Some((m, subs)) = rx.recv().await {
@@ -69,6 +69,9 @@ pub fn fan_out(sns: &Arc<Sns>, message: Arc<Message>, fifo: bool) {
 
 /// A topic's subscriptions as they were when a message was published.
 type Recipients = Vec<Arc<crate::state::Subscription>>;
+
+/// A message and its recipients, queued for a FIFO topic's worker.
+type Delivery = (Arc<Message>, Recipients);
 
 fn region_of(sns: &Sns, arn: &str) -> Option<Arc<Region>> {
     parse_arn(arn).map(|a| sns.region(a.account, a.region))
