@@ -346,18 +346,6 @@ fn as_json(s: &str, empty: serde_json::Value) -> serde_json::Value {
     serde_json::from_str(s).unwrap_or_else(|_| json!(s))
 }
 
-/// A queue's URL from its ARN, and the region to call SQS in.
-fn queue_url(l: &Lambda, arn: &str) -> (String, String) {
-    let mut parts = arn.split(':');
-    let region = parts.nth(3).unwrap_or_default();
-    let account = parts.next().unwrap_or_default();
-    let name = parts.next().unwrap_or_default();
-    (
-        format!("{}/{account}/{name}", l.endpoint()),
-        region.to_owned(),
-    )
-}
-
 /// Sends an invocation record to a destination, as the function's account. (On AWS the
 /// function's execution role sends it, and needs the permission to.)
 async fn deliver(l: &Arc<Lambda>, q: &Queued, arn: &str, record: String) -> Result<(), AwsError> {
@@ -365,33 +353,7 @@ async fn deliver(l: &Arc<Lambda>, q: &Queued, arn: &str, record: String) -> Resu
     let service = parts.nth(2).unwrap_or_default();
     let region = parts.next().unwrap_or(&q.region).to_owned();
     match service {
-        "sqs" => {
-            let (url, region) = queue_url(l, arn);
-            let ctx = runtime::service_context(l, &q.account, &region, "SendMessage");
-            l.dispatcher
-                .call(
-                    &ctx,
-                    "sqs",
-                    "SendMessage",
-                    Value::map()
-                        .with("QueueUrl", url)
-                        .with("MessageBody", record),
-                )
-                .await
-                .map(|_| ())
-        }
-        "sns" => {
-            let ctx = runtime::service_context(l, &q.account, &region, "Publish");
-            l.dispatcher
-                .call(
-                    &ctx,
-                    "sns",
-                    "Publish",
-                    Value::map().with("TopicArn", arn).with("Message", record),
-                )
-                .await
-                .map(|_| ())
-        }
+        "sqs" | "sns" => l.send_to(&q.account, arn, &record, None).await,
         "lambda" => {
             let ctx = runtime::service_context(l, &q.account, &region, "Invoke");
             l.dispatcher
@@ -426,7 +388,6 @@ async fn deliver(l: &Arc<Lambda>, q: &Queued, arn: &str, record: String) -> Resu
 /// The event itself to the dead-letter queue or topic, with AWS's `RequestID`,
 /// `ErrorCode` (the failed invocation's HTTP status, a Number) and `ErrorMessage`.
 async fn dead_letter(l: &Arc<Lambda>, q: &Queued, dlq: &str) {
-    let ctx = runtime::service_context(l, &q.account, &q.region, "SendMessage");
     let (status, error_message) = match &q.last {
         Some(a) => (a.status.to_string(), a.error_message()),
         None => ("500".to_owned(), String::new()),
@@ -448,34 +409,9 @@ async fn dead_letter(l: &Arc<Lambda>, q: &Queued, dlq: &str) {
     if !error_message.is_empty() {
         attributes.insert("ErrorMessage", attr(&error_message));
     }
-    let result = if dlq.contains(":sqs:") {
-        let (url, region) = queue_url(l, dlq);
-        let mut ctx = ctx.clone();
-        ctx.region = region;
-        l.dispatcher
-            .call(
-                &ctx,
-                "sqs",
-                "SendMessage",
-                Value::map()
-                    .with("QueueUrl", url)
-                    .with("MessageBody", q.payload.as_str())
-                    .with("MessageAttributes", attributes),
-            )
-            .await
-    } else {
-        l.dispatcher
-            .call(
-                &ctx,
-                "sns",
-                "Publish",
-                Value::map()
-                    .with("TopicArn", dlq)
-                    .with("Message", q.payload.as_str())
-                    .with("MessageAttributes", attributes),
-            )
-            .await
-    };
+    let result = l
+        .send_to(&q.account, dlq, &q.payload, Some(attributes))
+        .await;
     if let Err(e) = result {
         tracing::warn!(error = %e.message, function = %q.function, "delivery to the dead-letter target failed");
     }

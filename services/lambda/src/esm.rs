@@ -570,7 +570,7 @@ async fn check_queue(l: &Lambda, ctx: &RequestContext, arn: &str) -> Result<(), 
         qctx.region = region.to_owned();
     }
     let input = Value::map()
-        .with("QueueUrl", queue_url(l, arn))
+        .with("QueueUrl", l.queue_url(arn))
         .with("AttributeNames", Value::List(vec!["QueueArn".into()]));
     match l
         .dispatcher
@@ -589,20 +589,13 @@ async fn check_queue(l: &Lambda, ctx: &RequestContext, arn: &str) -> Result<(), 
     }
 }
 
-fn queue_url(l: &Lambda, arn: &str) -> String {
-    let mut parts = arn.split(':');
-    let account = parts.nth(4).unwrap_or_default();
-    let name = parts.next().unwrap_or_default();
-    format!("{}/{account}/{name}", l.endpoint())
-}
-
 async fn pause() {
     tokio::time::sleep(Duration::from_millis(500)).await;
 }
 
 async fn poll_sqs(l: Arc<Lambda>, m: Mapping) {
     let filters = patterns(&m);
-    let url = queue_url(&l, &m.source_arn);
+    let url = l.queue_url(&m.source_arn);
     let ctx = service_context(&l, &m.account, &m.region, "ReceiveMessage");
     while !l.dispatcher.is_wired() {
         pause().await;
@@ -1008,30 +1001,7 @@ async fn send_on_failure(l: &Arc<Lambda>, m: &Mapping, batch: &[Json], attempts:
             "streamArn": m.source_arn,
         },
     });
-    let ctx = service_context(l, &m.account, &m.region, "SendMessage");
-    let r = if dest.starts_with("arn:aws:sqs:") {
-        l.dispatcher
-            .call(
-                &ctx,
-                "sqs",
-                "SendMessage",
-                Value::map()
-                    .with("QueueUrl", queue_url(l, dest))
-                    .with("MessageBody", record.to_string()),
-            )
-            .await
-    } else {
-        l.dispatcher
-            .call(
-                &ctx,
-                "sns",
-                "Publish",
-                Value::map()
-                    .with("TopicArn", dest.as_str())
-                    .with("Message", record.to_string()),
-            )
-            .await
-    };
+    let r = l.send_to(&m.account, dest, &record.to_string(), None).await;
     if let Err(e) = r {
         tracing::warn!(error = %e.message, "event source mapping's on-failure destination refused the record");
     }

@@ -474,6 +474,46 @@ impl Lambda {
         }
     }
 
+    /// A queue's URL at nephos, from its ARN.
+    pub(crate) fn queue_url(&self, arn: &str) -> String {
+        let mut parts = arn.split(':');
+        let account = parts.nth(4).unwrap_or_default();
+        let name = parts.next().unwrap_or_default();
+        format!("{}/{account}/{name}", self.endpoint())
+    }
+
+    /// Sends `body` (with message `attributes`, if any) to an SQS queue or SNS topic ARN,
+    /// in the target's region, as `account`: how records and failed events leave Lambda
+    /// (destinations, dead-letter targets, mappings' on-failure destinations).
+    pub(crate) async fn send_to(
+        &self,
+        account: &str,
+        arn: &str,
+        body: &str,
+        attributes: Option<nephos_core::Value>,
+    ) -> Result<(), AwsError> {
+        let region = arn.split(':').nth(3).unwrap_or_default();
+        let (service, operation, mut input) = if arn.starts_with("arn:aws:sqs:") {
+            let input = nephos_core::Value::map()
+                .with("QueueUrl", self.queue_url(arn))
+                .with("MessageBody", body);
+            ("sqs", "SendMessage", input)
+        } else {
+            let input = nephos_core::Value::map()
+                .with("TopicArn", arn)
+                .with("Message", body);
+            ("sns", "Publish", input)
+        };
+        if let Some(a) = attributes {
+            input.insert("MessageAttributes", a);
+        }
+        let ctx = runtime::service_context(self, account, region, operation);
+        self.dispatcher
+            .call(&ctx, service, operation, input)
+            .await
+            .map(|_| ())
+    }
+
     /// Under --enforce-iam, CreateFunction and UpdateFunctionConfiguration refuse a role
     /// Lambda cannot assume, as AWS does.
     pub(crate) async fn check_role_assumable(
