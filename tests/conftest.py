@@ -24,6 +24,14 @@ from botocore.config import Config
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
+# Lambda functions run with a /tmp of their own (as on AWS), so files a test shares with
+# its functions (attempt counters, markers) must live elsewhere: pytest's tmp_path follows
+# tempfile's directory.
+if os.path.isdir("/var/tmp") and os.access("/var/tmp", os.W_OK):
+    import tempfile
+
+    tempfile.tempdir = "/var/tmp"
+
 
 def nephos_binary():
     explicit = os.environ.get("NEPHOS_BIN")

@@ -87,6 +87,14 @@ enum Command {
 
 fn main() -> std::process::ExitCode {
     let started = Instant::now();
+    // A Lambda environment's launcher: the binary re-executed by nephos itself.
+    let mut args = std::env::args_os();
+    if args
+        .nth(1)
+        .is_some_and(|a| a == nephos_lambda::sandbox::ARG)
+    {
+        nephos_lambda::sandbox::main(args.collect());
+    }
     let cli = Cli::parse();
     if let Some(Command::Coverage) = cli.command {
         print!("{}", coverage::markdown(&providers_for_listing()));

@@ -334,6 +334,8 @@ pub struct Launch {
     pub function: extensions::FunctionInfo,
     /// How long extensions have to register.
     pub init_limit: std::time::Duration,
+    /// The environment's own namespace (`None` where the machine refuses one).
+    pub sandbox: Option<crate::sandbox::Plan>,
 }
 
 /// A running environment.
@@ -351,6 +353,8 @@ pub struct Env {
     serve: Mutex<Option<ServeGuard>>,
     /// When the process was started (REPORT's Init Duration on a cold start).
     pub started: std::time::Instant,
+    /// The process group's members, and when they were last listed.
+    members: Mutex<(Option<std::time::Instant>, Vec<i32>)>,
 }
 
 /// The output pipe and the text read from it so far.
@@ -394,7 +398,8 @@ impl Env {
         // The first process started leads the group; the others join it.
         let mut pgid = None;
         for e in &launch.extensions {
-            let mut cmd = tokio::process::Command::new(&e.path);
+            let join = pgid.map(|p: rustix::process::Pid| p.as_raw_nonzero().get());
+            let mut cmd = sandboxed(launch.sandbox.as_ref(), &e.path, &[], join);
             cmd.current_dir(&launch.cwd)
                 .env_clear()
                 .envs(launch.extension_vars.iter().map(|(k, v)| (k, v)))
@@ -437,6 +442,7 @@ impl Env {
             vars: launch.vars,
             addr,
             writer,
+            sandbox: launch.sandbox,
         };
         if launch.extensions.is_empty() {
             let child = runtime.spawn(None)?;
@@ -487,6 +493,7 @@ impl Env {
             deferred: AtomicBool::new(false),
             serve: Mutex::new(Some(serve)),
             started: std::time::Instant::now(),
+            members: Mutex::new((None, Vec::new())),
         });
         tokio::spawn(async move {
             loop {
@@ -513,6 +520,29 @@ impl Env {
             0 => self.pgid.map(|p| p.as_raw_nonzero().get()),
             pid => Some(pid),
         }
+    }
+
+    /// The peak memory of the environment's processes (the runtime, its extensions and
+    /// whatever they started), in MB, for REPORT's Max Memory Used. AWS measures the
+    /// sandbox's cgroup; the sum of each process's peak RSS is the nearest a process
+    /// group gets without one. Members are listed from /proc at most once a second,
+    /// which keeps the scan off the warm path.
+    pub fn peak_memory_mb(&self) -> u64 {
+        let pids = {
+            let mut m = self.members.lock().unwrap();
+            if m.0
+                .is_none_or(|t| t.elapsed() > std::time::Duration::from_secs(1))
+            {
+                m.1 = match self.pgid {
+                    Some(g) => group_members(g.as_raw_nonzero().get()),
+                    None => self.pid().into_iter().collect(),
+                };
+                m.0 = Some(std::time::Instant::now());
+            }
+            m.1.clone()
+        };
+        let kb: u64 = pids.iter().filter_map(|pid| peak_rss_kb(*pid)).sum();
+        kb.div_ceil(1024)
     }
 
     pub fn is_dead(&self) -> bool {
@@ -581,6 +611,34 @@ impl Env {
     }
 }
 
+/// The processes of a process group (field 5 of /proc/<pid>/stat).
+fn group_members(pgid: i32) -> Vec<i32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return vec![pgid];
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+                // The command name may hold spaces and parentheses: fields follow the last ')'.
+                stat.rsplit_once(')')
+                    .and_then(|(_, rest)| rest.split_whitespace().nth(2)?.parse::<i32>().ok())
+                    == Some(pgid)
+            })
+        })
+        .collect()
+}
+
+fn peak_rss_kb(pid: i32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
 fn kill_group(pgid: Option<rustix::process::Pid>) {
     if let Some(pgid) = pgid {
         let _ = rustix::process::kill_process_group(pgid, rustix::process::Signal::KILL);
@@ -596,13 +654,37 @@ struct Runtime {
     vars: Vec<(String, String)>,
     addr: String,
     writer: std::io::PipeWriter,
+    sandbox: Option<crate::sandbox::Plan>,
+}
+
+/// The command that starts `program` in the environment's namespace (a new one, or that
+/// of the process `join`), or directly where there is none.
+fn sandboxed(
+    plan: Option<&crate::sandbox::Plan>,
+    program: &std::path::Path,
+    args: &[String],
+    join: Option<i32>,
+) -> tokio::process::Command {
+    match plan {
+        Some(plan) => {
+            let (launcher, args) = plan.command(program, args, join);
+            let mut cmd = tokio::process::Command::new(launcher);
+            cmd.args(args);
+            cmd
+        }
+        None => {
+            let mut cmd = tokio::process::Command::new(program);
+            cmd.args(args);
+            cmd
+        }
+    }
 }
 
 impl Runtime {
     fn spawn(self, pgid: Option<rustix::process::Pid>) -> std::io::Result<tokio::process::Child> {
-        let mut cmd = tokio::process::Command::new(&self.program);
-        cmd.args(&self.args)
-            .current_dir(&self.cwd)
+        let join = pgid.map(|p| p.as_raw_nonzero().get());
+        let mut cmd = sandboxed(self.sandbox.as_ref(), &self.program, &self.args, join);
+        cmd.current_dir(&self.cwd)
             .env_clear()
             .envs(self.vars.iter().map(|(k, v)| (k, v)))
             .env("AWS_LAMBDA_RUNTIME_API", &self.addr)

@@ -11,7 +11,8 @@
 //!   concurrency limits; [`env`]: one environment, a process group speaking the Runtime
 //!   API on a loopback port of its own (served over HTTP by the binary's
 //!   `RuntimeServer`, so this crate never sees HTTP); [`logs`]: each invocation's lines
-//!   to CloudWatch Logs.
+//!   to CloudWatch Logs; [`sandbox`]: each environment's own sized `/tmp` and read-only
+//!   task root (a user and mount namespace, made by the binary re-executed as a launcher).
 //! - [`extensions`]: external extensions (AWS's Extensions API on the environment's
 //!   loopback port: register, INVOKE and SHUTDOWN events, init and exit errors).
 //! - [`esm`]: event source mappings (SQS queues, DynamoDB streams) with [`filter`]ing.
@@ -35,6 +36,7 @@ mod logs;
 pub mod model;
 mod policy;
 mod runtime;
+pub mod sandbox;
 mod signing;
 mod state;
 mod url_invoke;

@@ -320,7 +320,7 @@ async fn run_reserved(l: &Arc<Lambda>, t: &Target, req: Request) -> Result<Resul
         outcome
     };
     let output = worker.env.take_output();
-    let max_memory = peak_rss_mb(&worker.env);
+    let max_memory = worker.env.peak_memory_mb();
     let lines = log_lines(
         t,
         &request_id,
@@ -410,19 +410,6 @@ pub fn uuid() -> String {
         &h[17..20],
         &h[20..32]
     )
-}
-
-fn peak_rss_mb(env: &Env) -> u64 {
-    env.pid()
-        .and_then(|pid| std::fs::read_to_string(format!("/proc/{pid}/status")).ok())
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<u64>().ok())
-        })
-        .map(|kb| kb.div_ceil(1024))
-        .unwrap_or(0)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -715,7 +702,26 @@ async fn start(l: &Arc<Lambda>, t: &Target, provisioned: bool) -> Result<Started
     ));
     vars.push(("LANG".into(), "en_US.UTF-8".into()));
     vars.push(("TZ".into(), ":UTC".into()));
-    vars.push(("TMPDIR".into(), tmp.to_string_lossy().into_owned()));
+    // With a namespace of its own the environment has a real /tmp, as on AWS (which sets
+    // no TMPDIR); without one, a private directory stands in for it.
+    let sandbox = crate::sandbox::available().then(|| crate::sandbox::Plan {
+        tmp_mb: c.ephemeral_storage,
+        read_only: std::iter::once(task_root.clone())
+            .chain(opt_dirs.iter().cloned())
+            .collect(),
+        // The bootstraps, and the interpreter's whole installation (a virtualenv).
+        keep: std::iter::once(l.runtime_dir.clone())
+            .chain(
+                (kind != RuntimeKind::Provided)
+                    .then(|| l.interpreter(kind).ok())
+                    .flatten()
+                    .and_then(|p| p.parent()?.parent().map(std::path::Path::to_path_buf)),
+            )
+            .collect(),
+    });
+    if sandbox.is_none() {
+        vars.push(("TMPDIR".into(), tmp.to_string_lossy().into_owned()));
+    }
     vars.push(("LD_LIBRARY_PATH".into(), opt("lib", "/opt/lib")));
     vars.push(("_HANDLER".into(), c.handler.clone().unwrap_or_default()));
     vars.push(("AWS_REGION".into(), t.key.region.clone()));
@@ -798,6 +804,7 @@ async fn start(l: &Arc<Lambda>, t: &Target, provisioned: bool) -> Result<Started
         extensions,
         function,
         init_limit: INIT_LIMIT,
+        sandbox,
     };
     let env = Env::start(launch, &*l.server).map_err(|e| {
         tracing::warn!(error = %e, function = %t.key.function, "starting an environment failed");
