@@ -381,3 +381,30 @@ fn json(status: StatusCode, body: Bytes) -> Response<Full<Bytes>> {
     );
     r
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trailers_report_a_mid_stream_error() {
+        let mut t = http::HeaderMap::new();
+        assert!(trailer_error(&t).is_none());
+        t.insert(
+            "lambda-runtime-function-error-type",
+            http::HeaderValue::from_static("TypeError"),
+        );
+        // base64 of {"errorMessage":"x"}
+        t.insert(
+            "lambda-runtime-function-error-body",
+            http::HeaderValue::from_static("eyJlcnJvck1lc3NhZ2UiOiJ4In0="),
+        );
+        let e = trailer_error(&t).unwrap();
+        assert_eq!(e.error_type.as_deref(), Some("TypeError"));
+        assert_eq!(&e.body[..], br#"{"errorMessage":"x"}"#);
+        t.remove("lambda-runtime-function-error-body");
+        let e = trailer_error(&t).unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&e.body).unwrap();
+        assert_eq!(body["errorType"], "TypeError");
+    }
+}

@@ -295,12 +295,15 @@ pub async fn invoke_with_response_stream(
     let tail = input.str("LogType") == Some("Tail");
     let version = t.key.version.clone();
     let (mut run, mut streamed) = start_streaming(l, t, request);
-    let out = |content_type: &str| {
-        Value::map()
-            .with("StatusCode", 200i64)
-            .with("ExecutedVersion", version.as_str())
-            .with("ResponseStreamContentType", content_type)
-    };
+    // The member is the answer's Content-Type header: the event stream's own, whatever
+    // the function streamed (its content type is no part of the answer).
+    let out = Value::map()
+        .with("StatusCode", 200i64)
+        .with("ExecutedVersion", version.as_str())
+        .with(
+            "ResponseStreamContentType",
+            "application/vnd.amazon.eventstream",
+        );
     match streamed.recv().await {
         // Nothing streamed: the invocation is over (a buffered response, an error, or
         // one refused before it ran, answered as an error of the call itself).
@@ -312,15 +315,11 @@ pub async fn invoke_with_response_stream(
             }
             events.push(Ok(invoke_complete(&r, tail)));
             Ok(Output::with_events(
-                out("application/octet-stream"),
+                out,
                 nephos_core::EventStream::new(futures_util::stream::iter(events)),
             ))
         }
-        Some(first) => {
-            let content_type = match &first {
-                runtime::Streamed::Started(Some(c)) => c.clone(),
-                _ => "application/octet-stream".to_owned(),
-            };
+        Some(_) => {
             // Each chunk becomes an event as it arrives; the completion follows once the
             // invocation is over.
             let events =
@@ -345,7 +344,7 @@ pub async fn invoke_with_response_stream(
                     }
                 });
             Ok(Output::with_events(
-                out(&content_type),
+                out,
                 nephos_core::EventStream::new(futures_util::StreamExt::flatten(events)),
             ))
         }

@@ -643,3 +643,33 @@ fn preflight(config: &UrlConfig, origin: Option<&str>, method: &str) -> RawRespo
         stream: None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn preludes_set_status_headers_and_cookies() {
+        let (status, headers) = prelude_head(&json!({
+            "statusCode": 201,
+            "headers": {"Content-Type": "text/plain", "X-N": 3},
+            "cookies": ["a=1", "b=2"],
+        }))
+        .unwrap();
+        assert_eq!(status, 201);
+        assert_eq!(
+            headers,
+            [
+                ("Content-Type".to_owned(), "text/plain".to_owned()),
+                ("X-N".to_owned(), "3".to_owned()),
+                ("set-cookie".to_owned(), "a=1".to_owned()),
+                ("set-cookie".to_owned(), "b=2".to_owned()),
+            ]
+        );
+        // AWS reads no `status` key: such a prelude answers 200.
+        assert_eq!(prelude_head(&json!({"status": 404})).unwrap().0, 200);
+        assert_eq!(prelude_head(&json!({"statusCode": "418"})).unwrap().0, 418);
+        assert!(prelude_head(&json!({"statusCode": 99})).is_none());
+        assert!(prelude_head(&json!({"statusCode": [200]})).is_none());
+    }
+}
