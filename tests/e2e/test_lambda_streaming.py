@@ -272,3 +272,30 @@ def test_a_custom_runtime_streams_with_a_chunked_post(nephos, lam):
     chunks = read_chunks(resp)
     assert b"".join(c for _, c in chunks) == b'{"part": 1}\n{"part": 2}\n'
     assert chunks[0][0] < chunks[-1][0] - 0.7
+
+
+NODE_BIG = """
+export const handler = awslambda.streamifyResponse(async (event, responseStream) => {
+  const mib = Buffer.alloc(1024 * 1024, 120);
+  for (let i = 0; i < event.mib; i++) {
+    if (!responseStream.write(mib)) await new Promise((r) => responseStream.once("drain", r));
+  }
+  responseStream.end();
+});
+"""
+
+
+def test_a_stream_may_pass_6_mb_and_is_capped_at_2_mbps_beyond(lam):
+    node(lam, "big", NODE_BIG, timeout=30)
+    started = time.monotonic()
+    r = lam.invoke_with_response_stream(FunctionName="big", Payload=json.dumps({"mib": 12}))
+    events = [e for _, e in read_stream(r)]
+    elapsed = time.monotonic() - started
+    assert len(payload([(0, e) for e in events])) == 12 * 1024 * 1024
+    assert "ErrorCode" not in events[-1]["InvokeComplete"]
+    # The 6 MiB past the uncapped first 6 take at least 3 s at 2 MiB/s.
+    assert elapsed > 2.5
+    # Invoked buffered, the same stream is too large.
+    body, r = invoke(lam, "big", {"mib": 7})
+    assert r["FunctionError"] == "Unhandled"
+    assert body["errorType"] == "Function.ResponseSizeTooLarge"

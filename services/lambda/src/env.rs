@@ -8,6 +8,8 @@
 //! result, and the invoker wakes on that result, the process's exit or the timeout.
 //! stdout and stderr share one pipe (their lines stay in order), read without blocking
 //! when an invocation ends, so every line printed before the result belongs to it.
+//! A runtime that streams its result hands the invoker a [`Stream`] of its parts instead,
+//! read to its end by the invoker.
 //!
 //! A function with external extensions (`/opt/extensions/*` from its layers) has them
 //! started first, in the same process group and on the same API listener; the runtime
