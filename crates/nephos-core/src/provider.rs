@@ -239,6 +239,9 @@ pub struct RawResponse {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Bytes,
+    /// A body sent as it is produced, after `body` (a Lambda function URL in
+    /// `RESPONSE_STREAM` mode); an error from it cuts the answer off.
+    pub stream: Option<ByteStream>,
 }
 
 /// A cross-origin request as [`Provider::cors`] sees it.

@@ -5,6 +5,10 @@
 //! `AWS_LAMBDA_RUNTIME_API`. So the service implements [`RuntimeHandler`] for each
 //! environment and asks a [`RuntimeServer`] (wired by the binary, built on the gateway's
 //! HTTP stack) to serve it on a loopback listener.
+//!
+//! A runtime may stream its response (`Lambda-Runtime-Function-Response-Mode: streaming`,
+//! a chunked body, an error in its trailers): the server hands the parts on through a
+//! [`StreamSink`] as they arrive, so the caller sees them before the function finishes.
 
 use crate::BoxFuture;
 use bytes::Bytes;
@@ -50,6 +54,22 @@ pub struct ReportedError {
     pub body: Bytes,
 }
 
+/// One part of a streamed response, in the order the runtime sent them.
+#[derive(Debug)]
+pub enum StreamPart {
+    Data(Bytes),
+    /// The runtime ended the stream with an error (`Lambda-Runtime-Function-Error-Type`
+    /// and the decoded `Lambda-Runtime-Function-Error-Body` trailers, or a size limit).
+    Failed(ReportedError),
+    /// The stream ended normally. A sink dropped without `End` or `Failed` means the
+    /// runtime's connection broke off mid-stream.
+    End,
+}
+
+/// Where the parts of a streamed response go. Bounded: a slow caller slows the runtime's
+/// writes down instead of filling memory.
+pub type StreamSink = tokio::sync::mpsc::Sender<StreamPart>;
+
 /// One execution environment's side of the Runtime API.
 pub trait RuntimeHandler: Send + Sync + 'static {
     /// Waits for the next invocation; `None` when the environment is being shut down
@@ -58,6 +78,21 @@ pub trait RuntimeHandler: Send + Sync + 'static {
 
     /// The function's result for `request_id`.
     fn response(&self, request_id: &str, body: Bytes) -> Result<(), RuntimeRefusal>;
+
+    /// A streamed response for `request_id` begins (its `Content-Type` as posted): its
+    /// parts go to the returned sink as they arrive.
+    fn response_stream(
+        &self,
+        request_id: &str,
+        content_type: Option<String>,
+    ) -> Result<StreamSink, RuntimeRefusal> {
+        let _ = (request_id, content_type);
+        Err(RuntimeRefusal::new(
+            400,
+            "InvalidRequest",
+            "this environment takes no streamed responses",
+        ))
+    }
 
     /// The function failed for `request_id`.
     fn error(&self, request_id: &str, error: ReportedError) -> Result<(), RuntimeRefusal>;
@@ -69,6 +104,12 @@ pub trait RuntimeHandler: Send + Sync + 'static {
     /// synchronous invocation's response.
     fn response_limit(&self) -> usize {
         6 * 1024 * 1024 + 100
+    }
+
+    /// The most a streamed response may carry: AWS's default maximum for response
+    /// streaming is 200 MB (it was 20 MB until July 2025).
+    fn stream_limit(&self) -> usize {
+        200 * 1024 * 1024
     }
 
     /// `POST /2020-01-01/extension/register` from an external extension: its identifier

@@ -4,7 +4,8 @@
 //! It is the function's HTTP endpoint: the gateway identifies the caller and checks a
 //! signature as for any request, then hands the request whole to Lambda
 //! (`Provider::handle_raw`, operation `InvokeFunctionUrl`), which authorizes it, runs
-//! the function and answers as AWS's URL front end does (its own CORS headers too).
+//! the function and answers as AWS's URL front end does (its own CORS headers too). A
+//! `RESPONSE_STREAM` URL's answer streams: its body goes out as the function writes it.
 
 use crate::Gateway;
 use crate::pipeline::{Exchange, Stop};
@@ -66,6 +67,7 @@ impl Gateway {
                 ("x-amzn-errortype".into(), e.code.to_string()),
             ],
             body: Bytes::from(serde_json::json!({ "Message": e.message }).to_string()),
+            stream: None,
         });
         let mut headers = http::HeaderMap::new();
         for (k, v) in answer.headers {
@@ -77,10 +79,23 @@ impl Gateway {
                 headers.append(k, v);
             }
         }
+        // A streamed answer (RESPONSE_STREAM) goes out chunk by chunk as it arrives.
+        let body = match answer.stream {
+            Some(stream) => {
+                let head = futures_util::stream::iter(
+                    (!answer.body.is_empty()).then_some(Ok(answer.body)),
+                );
+                Body::Stream(ByteStream::new(
+                    None,
+                    futures_util::StreamExt::chain(head, stream.stream),
+                ))
+            }
+            None => Body::Full(answer.body),
+        };
         Err(Stop::Answered(HttpResponse {
             status: answer.status,
             headers,
-            body: Body::Full(answer.body),
+            body,
         }))
     }
 }

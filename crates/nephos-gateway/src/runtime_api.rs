@@ -5,6 +5,10 @@
 //! custom runtime's `bootstrap`) long-poll `invocation/next` on one keep-alive connection,
 //! so every connection gets its own task and `next` may wait without a timeout.
 //!
+//! A response posted with `Lambda-Runtime-Function-Response-Mode: streaming` is not
+//! collected: its chunks go to the handler's [`StreamSink`] frame by frame, and an error
+//! reported in the trailers ends the stream.
+//!
 //! External extensions share the listener: the Extensions API (`/2020-01-01/extension/...`)
 //! is answered from the same handler.
 
@@ -13,7 +17,8 @@ use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use nephos_core::runtime::{
-    ExtensionRegistration, ReportedError, RuntimeHandler, RuntimeRefusal, RuntimeServer, ServeGuard,
+    ExtensionRegistration, ReportedError, RuntimeHandler, RuntimeRefusal, RuntimeServer,
+    ServeGuard, StreamPart,
 };
 use std::sync::Arc;
 
@@ -95,6 +100,17 @@ async fn answer(handler: &dyn RuntimeHandler, req: Request<Incoming>) -> Respons
             "method not allowed",
         ));
     }
+    if let Some(id) = rest
+        .strip_prefix("invocation/")
+        .and_then(|r| r.strip_suffix("/response"))
+        && req
+            .headers()
+            .get("lambda-runtime-function-response-mode")
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"streaming"))
+    {
+        let id = id.to_owned();
+        return stream_response(handler, &id, req).await;
+    }
     let error_type = req
         .headers()
         .get("lambda-runtime-function-error-type")
@@ -143,6 +159,110 @@ async fn answer(handler: &dyn RuntimeHandler, req: Request<Incoming>) -> Respons
         Ok(()) => json(StatusCode::ACCEPTED, r#"{"status":"OK"}"#.into()),
         Err(r) => refusal(&r),
     }
+}
+
+/// A streamed response: each data frame goes on as it arrives; the trailers may end it
+/// with an error instead of success.
+async fn stream_response(
+    handler: &dyn RuntimeHandler,
+    id: &str,
+    req: Request<Incoming>,
+) -> Response<Full<Bytes>> {
+    let content_type = req
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let sink = match handler.response_stream(id, content_type) {
+        Ok(sink) => sink,
+        Err(r) => return refusal(&r),
+    };
+    let limit = handler.stream_limit();
+    let mut body = req.into_body();
+    let mut sent = 0usize;
+    // Once the caller has gone, the runtime still writes its stream to the end (as on
+    // AWS, the function runs on), into nothing.
+    let mut open = true;
+    let mut failed = false;
+    loop {
+        let frame = match body.frame().await {
+            None => break,
+            Some(Ok(frame)) => frame,
+            // The runtime's connection broke: the sink goes without an end, which the
+            // invoker reads as a truncated response.
+            Some(Err(_)) => {
+                return refusal(&RuntimeRefusal::new(
+                    400,
+                    "InvalidRequest",
+                    "the response stream broke off",
+                ));
+            }
+        };
+        match frame.into_data() {
+            Ok(data) => {
+                sent += data.len();
+                if sent > limit {
+                    let message = format!(
+                        "Response payload size exceeded maximum allowed payload size ({limit} bytes)."
+                    );
+                    let error = serde_json::json!({
+                        "errorMessage": message,
+                        "errorType": "Function.ResponseSizeTooLarge",
+                    });
+                    let _ = sink
+                        .send(StreamPart::Failed(ReportedError {
+                            error_type: Some("Function.ResponseSizeTooLarge".into()),
+                            body: error.to_string().into(),
+                        }))
+                        .await;
+                    return refusal(&RuntimeRefusal::new(413, "RequestEntityTooLarge", message));
+                }
+                if open && !data.is_empty() && sink.send(StreamPart::Data(data)).await.is_err() {
+                    open = false;
+                }
+            }
+            Err(frame) => {
+                if let Ok(trailers) = frame.into_trailers()
+                    && let Some(error) = trailer_error(&trailers)
+                    && !failed
+                {
+                    failed = true;
+                    let _ = sink.send(StreamPart::Failed(error)).await;
+                }
+            }
+        }
+    }
+    if !failed {
+        let _ = sink.send(StreamPart::End).await;
+    }
+    json(StatusCode::ACCEPTED, r#"{"status":"OK"}"#.into())
+}
+
+/// The error a runtime reports in a streamed response's trailers: its type and its JSON
+/// body, sent base64-encoded (a body that is no base64 is taken as it is).
+fn trailer_error(trailers: &http::HeaderMap) -> Option<ReportedError> {
+    let error_type = trailers
+        .get("lambda-runtime-function-error-type")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let body = trailers
+        .get("lambda-runtime-function-error-body")
+        .and_then(|v| v.to_str().ok());
+    if error_type.is_none() && body.is_none() {
+        return None;
+    }
+    let body = match body {
+        Some(b) => {
+            nephos_protocol::xml::decode_base64(b).unwrap_or_else(|| Bytes::from(b.to_owned()))
+        }
+        None => serde_json::json!({
+            "errorType": error_type.as_deref().unwrap_or("Unhandled"),
+            "errorMessage": "",
+        })
+        .to_string()
+        .into(),
+    };
+    Some(ReportedError { error_type, body })
 }
 
 /// The Extensions API: register, event/next, init/error and exit/error.
@@ -260,4 +380,31 @@ fn json(status: StatusCode, body: Bytes) -> Response<Full<Bytes>> {
         http::HeaderValue::from_static("application/json"),
     );
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trailers_report_a_mid_stream_error() {
+        let mut t = http::HeaderMap::new();
+        assert!(trailer_error(&t).is_none());
+        t.insert(
+            "lambda-runtime-function-error-type",
+            http::HeaderValue::from_static("TypeError"),
+        );
+        // base64 of {"errorMessage":"x"}
+        t.insert(
+            "lambda-runtime-function-error-body",
+            http::HeaderValue::from_static("eyJlcnJvck1lc3NhZ2UiOiJ4In0="),
+        );
+        let e = trailer_error(&t).unwrap();
+        assert_eq!(e.error_type.as_deref(), Some("TypeError"));
+        assert_eq!(&e.body[..], br#"{"errorMessage":"x"}"#);
+        t.remove("lambda-runtime-function-error-body");
+        let e = trailer_error(&t).unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&e.body).unwrap();
+        assert_eq!(body["errorType"], "TypeError");
+    }
 }

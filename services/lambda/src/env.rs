@@ -8,6 +8,8 @@
 //! result, and the invoker wakes on that result, the process's exit or the timeout.
 //! stdout and stderr share one pipe (their lines stay in order), read without blocking
 //! when an invocation ends, so every line printed before the result belongs to it.
+//! A runtime that streams its result hands the invoker a [`Stream`] of its parts instead,
+//! read to its end by the invoker.
 //!
 //! A function with external extensions (`/opt/extensions/*` from its layers) has them
 //! started first, in the same process group and on the same API listener; the runtime
@@ -18,7 +20,7 @@ use bytes::Bytes;
 use nephos_core::BoxFuture;
 use nephos_core::runtime::{
     ExtensionRegistration, NextInvocation, ReportedError, RuntimeHandler, RuntimeRefusal,
-    RuntimeServer, ServeGuard,
+    RuntimeServer, ServeGuard, StreamPart, StreamSink,
 };
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
@@ -29,6 +31,9 @@ use tokio::sync::{Notify, oneshot};
 #[derive(Debug)]
 pub enum Outcome {
     Response(Bytes),
+    /// The runtime streams its response: the invoker reads it to its end (only between
+    /// the environment and the invoker; callers see the outcome it ends with).
+    Streaming(Stream),
     /// The handler failed (`invocation/<id>/error`).
     Error(ReportedError),
     /// The runtime could not start (`init/error`).
@@ -39,6 +44,23 @@ pub enum Outcome {
     /// go to another environment.
     Unfetched,
 }
+
+/// A streamed response as it arrives from the runtime.
+pub struct Stream {
+    /// The `Content-Type` the runtime posted it with (`application/octet-stream` unless
+    /// set; `application/vnd.awslambda.http-integration-response` with a prelude).
+    pub content_type: Option<String>,
+    pub parts: tokio::sync::mpsc::Receiver<StreamPart>,
+}
+
+impl std::fmt::Debug for Stream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Stream({:?})", self.content_type)
+    }
+}
+
+/// How many parts may wait for a slow caller before the runtime's writes wait too.
+const STREAM_BACKLOG: usize = 16;
 
 #[derive(Default)]
 struct Slot {
@@ -213,6 +235,22 @@ impl RuntimeHandler for EnvHandler {
 
     fn response(&self, request_id: &str, body: Bytes) -> Result<(), RuntimeRefusal> {
         self.finish(request_id, Outcome::Response(body))
+    }
+
+    fn response_stream(
+        &self,
+        request_id: &str,
+        content_type: Option<String>,
+    ) -> Result<StreamSink, RuntimeRefusal> {
+        let (tx, parts) = tokio::sync::mpsc::channel(STREAM_BACKLOG);
+        self.finish(
+            request_id,
+            Outcome::Streaming(Stream {
+                content_type,
+                parts,
+            }),
+        )?;
+        Ok(tx)
     }
 
     fn error(&self, request_id: &str, error: ReportedError) -> Result<(), RuntimeRefusal> {

@@ -166,22 +166,7 @@ pub async fn invoke(
             })
         }
         _ => {
-            let client_context = match input.str("ClientContext") {
-                Some(c) => Some(
-                    base64::engine::general_purpose::STANDARD
-                        .decode(c)
-                        .ok()
-                        .and_then(|b| String::from_utf8(b).ok())
-                        .ok_or_else(|| {
-                            AwsError::new(
-                                400,
-                                "InvalidRequestContentException",
-                                "Client context must be a valid Base64-encoded JSON object.",
-                            )
-                        })?,
-                ),
-                None => None,
-            };
+            let client_context = client_context(input)?;
             let r = runtime::run(
                 l,
                 &t,
@@ -215,12 +200,69 @@ pub async fn invoke(
     }
 }
 
-/// AWS splits a buffered response into chunks of at most this many bytes.
+/// AWS splits a response into chunks of at most this many bytes.
 const CHUNK: usize = 32 * 1024;
 
-/// InvokeWithResponseStream: the function's response as `PayloadChunk` events, then
-/// `InvokeComplete` (with the error and the log tail when asked). Runtimes here answer
-/// buffered, which AWS streams the same way.
+/// `ClientContext`: base64 of a JSON object, handed to the function decoded.
+fn client_context(input: &Value) -> Result<Option<String>, AwsError> {
+    let Some(c) = input.str("ClientContext") else {
+        return Ok(None);
+    };
+    base64::engine::general_purpose::STANDARD
+        .decode(c)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .map(Some)
+        .ok_or_else(|| {
+            AwsError::new(
+                400,
+                "InvalidRequestContentException",
+                "Client context must be a valid Base64-encoded JSON object.",
+            )
+        })
+}
+
+/// `PayloadChunk` events of `data`, at most [`CHUNK`] bytes each.
+fn payload_chunks(data: &Bytes) -> impl Iterator<Item = Result<Value, AwsError>> + use<> {
+    let data = data.clone();
+    (0..data.len().div_ceil(CHUNK)).map(move |i| {
+        let piece = data.slice(i * CHUNK..((i + 1) * CHUNK).min(data.len()));
+        Ok(Value::map().with(
+            "PayloadChunk",
+            Value::map().with("Payload", Value::Blob(piece)),
+        ))
+    })
+}
+
+/// The `InvokeComplete` event of a finished invocation (its error and log tail).
+fn invoke_complete(r: &runtime::Result_, tail: bool) -> Value {
+    let mut complete = Value::map();
+    if let Some(body) = runtime::error_payload(&r.outcome, &r.request_id) {
+        let kind = match &r.outcome {
+            Outcome::Error(e) | Outcome::InitError(e) => e.error_type.clone(),
+            _ => None,
+        };
+        let kind = serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v["errorType"].as_str().map(str::to_owned))
+            .or(kind)
+            .unwrap_or_else(|| "Unhandled".into());
+        complete.insert("ErrorCode", kind);
+        complete.insert("ErrorDetails", String::from_utf8_lossy(&body).into_owned());
+    }
+    if tail {
+        complete.insert(
+            "LogResult",
+            base64::engine::general_purpose::STANDARD.encode(r.log_tail.as_bytes()),
+        );
+    }
+    Value::map().with("InvokeComplete", complete)
+}
+
+/// InvokeWithResponseStream: the function's response as `PayloadChunk` events as the
+/// runtime streams it, then `InvokeComplete` (with the error and the log tail when
+/// asked). A buffered response (a function not written for streaming) comes as chunks
+/// of the whole payload once the function has finished, as on AWS.
 pub async fn invoke_with_response_stream(
     l: &Arc<Lambda>,
     ctx: &RequestContext,
@@ -244,51 +286,90 @@ pub async fn invoke_with_response_stream(
             ..Output::new(Value::map().with("StatusCode", 204i64))
         });
     }
-    let r = runtime::run(
-        l,
-        &t,
-        runtime::Request {
-            request_id: ctx.request_id.clone(),
-            payload,
-            trace_id: ctx.trace_header.clone(),
-            client_context: None,
-        },
-    )
-    .await?;
-    let mut events: Vec<Result<Value, AwsError>> = Vec::new();
-    let mut complete = Value::map();
-    match &r.outcome {
-        Outcome::Response(body) => {
-            for chunk in body.chunks(CHUNK) {
-                events.push(Ok(Value::map().with(
-                    "PayloadChunk",
-                    Value::map().with("Payload", Value::Blob(Bytes::copy_from_slice(chunk))),
-                )));
-            }
-        }
-        other => {
-            let body = runtime::error_payload(other, &r.request_id).unwrap_or_default();
-            let kind = serde_json::from_slice::<serde_json::Value>(&body)
-                .ok()
-                .and_then(|v| v["errorType"].as_str().map(str::to_owned))
-                .unwrap_or_else(|| "Unhandled".into());
-            complete.insert("ErrorCode", kind);
-            complete.insert("ErrorDetails", String::from_utf8_lossy(&body).into_owned());
-        }
-    }
-    if input.str("LogType") == Some("Tail") {
-        complete.insert(
-            "LogResult",
-            base64::engine::general_purpose::STANDARD.encode(r.log_tail.as_bytes()),
-        );
-    }
-    events.push(Ok(Value::map().with("InvokeComplete", complete)));
+    let request = runtime::Request {
+        request_id: ctx.request_id.clone(),
+        payload,
+        trace_id: ctx.trace_header.clone(),
+        client_context: client_context(input)?,
+    };
+    let tail = input.str("LogType") == Some("Tail");
+    let version = t.key.version.clone();
+    let (mut run, mut streamed) = start_streaming(l, t, request);
+    // The member is the answer's Content-Type header: the event stream's own, whatever
+    // the function streamed (its content type is no part of the answer).
     let out = Value::map()
         .with("StatusCode", 200i64)
-        .with("ExecutedVersion", t.key.version.as_str())
-        .with("ResponseStreamContentType", "application/octet-stream");
-    Ok(Output::with_events(
-        out,
-        nephos_core::EventStream::new(futures_util::stream::iter(events)),
-    ))
+        .with("ExecutedVersion", version.as_str())
+        .with(
+            "ResponseStreamContentType",
+            "application/vnd.amazon.eventstream",
+        );
+    match streamed.recv().await {
+        // Nothing streamed: the invocation is over (a buffered response, an error, or
+        // one refused before it ran, answered as an error of the call itself).
+        None => {
+            let r = finished(&mut run).await?;
+            let mut events: Vec<Result<Value, AwsError>> = Vec::new();
+            if let Outcome::Response(body) = &r.outcome {
+                events.extend(payload_chunks(body));
+            }
+            events.push(Ok(invoke_complete(&r, tail)));
+            Ok(Output::with_events(
+                out,
+                nephos_core::EventStream::new(futures_util::stream::iter(events)),
+            ))
+        }
+        Some(_) => {
+            // Each chunk becomes an event as it arrives; the completion follows once the
+            // invocation is over.
+            let events =
+                futures_util::stream::unfold(Some((run, streamed)), move |state| async move {
+                    let (mut run, mut streamed) = state?;
+                    loop {
+                        match streamed.recv().await {
+                            Some(runtime::Streamed::Data(data)) => {
+                                let events: Vec<_> = payload_chunks(&data).collect();
+                                return Some((
+                                    futures_util::stream::iter(events),
+                                    Some((run, streamed)),
+                                ));
+                            }
+                            Some(runtime::Streamed::Started(_)) => {}
+                            None => {
+                                let last =
+                                    finished(&mut run).await.map(|r| invoke_complete(&r, tail));
+                                return Some((futures_util::stream::iter(vec![last]), None));
+                            }
+                        }
+                    }
+                });
+            Ok(Output::with_events(
+                out,
+                nephos_core::EventStream::new(futures_util::StreamExt::flatten(events)),
+            ))
+        }
+    }
+}
+
+/// An invocation running in the background, its streamed response (if any) arriving on
+/// the receiver, which ends when the invocation does.
+pub type Running = (
+    tokio::task::JoinHandle<Result<runtime::Result_, AwsError>>,
+    tokio::sync::mpsc::Receiver<runtime::Streamed>,
+);
+
+/// Starts an invocation whose streamed response is forwarded as it arrives.
+pub fn start_streaming(l: &Arc<Lambda>, t: Target, request: runtime::Request) -> Running {
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let l = l.clone();
+    let run = tokio::spawn(async move { runtime::run_streaming(&l, &t, request, tx).await });
+    (run, rx)
+}
+
+/// The result of a background invocation.
+pub async fn finished(
+    run: &mut tokio::task::JoinHandle<Result<runtime::Result_, AwsError>>,
+) -> Result<runtime::Result_, AwsError> {
+    run.await
+        .map_err(|e| AwsError::internal(format!("an invocation failed: {e}")))?
 }

@@ -194,11 +194,42 @@ impl Request {
 ///
 /// The invocation runs in a task of its own: a caller that goes away (a client that
 /// disconnects) does not cut it short, as on AWS.
+///
+/// A response the runtime streams is collected (within the 6 MB of a buffered response).
 pub async fn run(l: &Arc<Lambda>, t: &Target, req: Request) -> Result<Result_, AwsError> {
+    run_with(l, t, req, None).await
+}
+
+/// What a caller of [`run_streaming`] hears while the invocation runs, in order.
+#[derive(Debug)]
+pub enum Streamed {
+    /// The runtime began to stream its response, posted with this `Content-Type`.
+    Started(Option<String>),
+    Data(Bytes),
+}
+
+/// Like [`run`], but a response the runtime streams goes to `sink` as it arrives (the
+/// outcome is then `Response` with an empty body, or the error that ended the stream); a
+/// buffered response comes in the outcome as usual, with nothing sent to `sink`.
+pub async fn run_streaming(
+    l: &Arc<Lambda>,
+    t: &Target,
+    req: Request,
+    sink: tokio::sync::mpsc::Sender<Streamed>,
+) -> Result<Result_, AwsError> {
+    run_with(l, t, req, Some(sink)).await
+}
+
+async fn run_with(
+    l: &Arc<Lambda>,
+    t: &Target,
+    req: Request,
+    sink: Option<tokio::sync::mpsc::Sender<Streamed>>,
+) -> Result<Result_, AwsError> {
     l.pool.reserve(t, l.settings.max_concurrency)?;
     let (lambda, target) = (l.clone(), t.clone());
     let task = tokio::spawn(async move {
-        let result = run_reserved(&lambda, &target, req).await;
+        let result = run_reserved(&lambda, &target, req, sink).await;
         lambda.pool.unreserve(&target);
         result
     });
@@ -220,7 +251,12 @@ fn take_idle(l: &Lambda, key: &EnvKey) -> Option<Worker> {
     None
 }
 
-async fn run_reserved(l: &Arc<Lambda>, t: &Target, req: Request) -> Result<Result_, AwsError> {
+async fn run_reserved(
+    l: &Arc<Lambda>,
+    t: &Target,
+    req: Request,
+    sink: Option<tokio::sync::mpsc::Sender<Streamed>>,
+) -> Result<Result_, AwsError> {
     let request_id = req.request_id.clone();
     let trace_id = req.trace_id.clone().unwrap_or_else(new_trace_id);
     let timeout = Duration::from_secs(u64::from(t.config.timeout.max(1)));
@@ -282,6 +318,14 @@ async fn run_reserved(l: &Arc<Lambda>, t: &Target, req: Request) -> Result<Resul
             continue;
         }
         break (worker, cold, fetched_at, outcome, timed_out);
+    };
+    // A streamed response is read to its end within the function's timeout.
+    let (outcome, timed_out) = match outcome {
+        Outcome::Streaming(stream) => {
+            let deadline = fetched_at.unwrap_or_else(Instant::now) + timeout;
+            read_stream(stream, sink.as_ref(), deadline).await
+        }
+        other => (other, timed_out),
     };
     let end = std::time::Instant::now();
     let invoked_at = fetched_at.unwrap_or(end);
@@ -364,6 +408,77 @@ async fn run_reserved(l: &Arc<Lambda>, t: &Target, req: Request) -> Result<Resul
         request_id,
         log_tail,
     })
+}
+
+/// The largest response a buffered caller takes: AWS's 6 MB and 100 bytes.
+const BUFFERED_LIMIT: usize = 6 * 1024 * 1024 + 100;
+/// AWS streams the first 6 MB of a response uncapped, the rest at most at 2 MBps.
+const UNCAPPED: usize = 6 * 1024 * 1024;
+const CAPPED_RATE: f64 = 2.0 * 1024.0 * 1024.0;
+
+/// Reads a streamed response to its end (by `deadline`): forwarded to `sink` as it comes,
+/// or collected when there is none. Whether the deadline passed comes with the outcome.
+async fn read_stream(
+    mut stream: crate::env::Stream,
+    sink: Option<&tokio::sync::mpsc::Sender<Streamed>>,
+    deadline: Instant,
+) -> (Outcome, bool) {
+    use nephos_core::runtime::{ReportedError, StreamPart};
+    let read = async {
+        // A caller that went away hears no more; the function still runs to its end.
+        let mut open = match sink {
+            Some(s) => s
+                .send(Streamed::Started(stream.content_type.clone()))
+                .await
+                .is_ok(),
+            None => false,
+        };
+        let mut collected = Vec::new();
+        let mut sent = 0usize;
+        let mut capped_from: Option<Instant> = None;
+        loop {
+            match stream.parts.recv().await {
+                Some(StreamPart::Data(data)) => match sink {
+                    Some(s) => {
+                        sent += data.len();
+                        if open && s.send(Streamed::Data(data)).await.is_err() {
+                            open = false;
+                        }
+                        if sent > UNCAPPED {
+                            let from = *capped_from.get_or_insert_with(Instant::now);
+                            let due = from
+                                + Duration::from_secs_f64((sent - UNCAPPED) as f64 / CAPPED_RATE);
+                            tokio::time::sleep_until(due.into()).await;
+                        }
+                    }
+                    None if collected.len() + data.len() > BUFFERED_LIMIT => {
+                        let message = format!(
+                            "Response payload size exceeded maximum allowed payload size ({BUFFERED_LIMIT} bytes)."
+                        );
+                        return Outcome::Error(ReportedError {
+                            error_type: Some("Function.ResponseSizeTooLarge".into()),
+                            body: Bytes::from(
+                                serde_json::json!({
+                                    "errorMessage": message,
+                                    "errorType": "Function.ResponseSizeTooLarge",
+                                })
+                                .to_string(),
+                            ),
+                        });
+                    }
+                    None => collected.extend_from_slice(&data),
+                },
+                Some(StreamPart::Failed(e)) => return Outcome::Error(e),
+                Some(StreamPart::End) => return Outcome::Response(Bytes::from(collected)),
+                // The runtime's connection broke off mid-stream (it crashed, most likely).
+                None => return Outcome::Exited(None),
+            }
+        }
+    };
+    match tokio::time::timeout_at(deadline.into(), read).await {
+        Ok(outcome) => (outcome, false),
+        Err(_) => (Outcome::Exited(None), true),
+    }
 }
 
 /// Puts an environment back among the idle ones.
@@ -892,6 +1007,8 @@ fn log_stream_name(now_ms: i64, version: &str) -> String {
 pub fn error_payload(outcome: &Outcome, request_id: &str) -> Option<Bytes> {
     match outcome {
         Outcome::Response(_) => None,
+        // Never seen by callers: the invoker reads a stream to its end first.
+        Outcome::Streaming(_) => Some(exit_error(None, request_id)),
         Outcome::Error(e) | Outcome::InitError(e) => Some(e.body.clone()),
         Outcome::Exited(status) => Some(exit_error(status.as_deref(), request_id)),
         Outcome::Unfetched => Some(exit_error(None, request_id)),

@@ -6,7 +6,11 @@
 //! <https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html>,
 //! <https://docs.aws.amazon.com/lambda/latest/dg/urls-configuration.html#urls-cors>).
 //!
-//! `RESPONSE_STREAM` URLs answer once the function has finished (the whole body at once).
+//! `RESPONSE_STREAM` URLs stream the answer's body as the function writes it
+//! (<https://docs.aws.amazon.com/lambda/latest/dg/config-rs-write-functions.html>): a
+//! stream posted as `application/vnd.awslambda.http-integration-response` starts with a
+//! JSON prelude (`statusCode`, `headers`, `cookies`) ended by 8 NUL bytes; any other is
+//! the body of a 200. A buffered result goes out as it is, not read as a response object.
 
 use crate::Lambda;
 use crate::env::Outcome;
@@ -32,6 +36,7 @@ fn message(status: u16, kind: &str, message: Json) -> RawResponse {
             ("x-amzn-ErrorType".into(), kind.into()),
         ],
         body: Bytes::from(json!({ "Message": message }).to_string()),
+        stream: None,
     }
 }
 
@@ -117,7 +122,12 @@ pub async fn serve(l: &Arc<Lambda>, ctx: &RequestContext, raw: RawRequest) -> Ra
         Err(e) => return message(400, "InvalidRequestContentException", json!(e.to_string())),
     };
     let event = event(ctx, &req, &body);
-    let mut answer = run(l, ctx, event, (&account, &region), &function, qualifier).await;
+    let place = (account.as_str(), region.as_str());
+    let mut answer = if config.invoke_mode == "RESPONSE_STREAM" {
+        run_streaming(l, ctx, event, place, &function, qualifier).await
+    } else {
+        run(l, ctx, event, place, &function, qualifier).await
+    };
     if let (Some(cors), Some(origin)) = (&config.cors, origin.as_deref()) {
         answer.headers.extend(cors_headers(cors, origin, false));
     }
@@ -207,11 +217,181 @@ async fn run(
     }
 }
 
+/// The content type of a stream that begins with an HTTP prelude.
+const PRELUDE_TYPE: &str = "application/vnd.awslambda.http-integration-response";
+/// The prelude must end within this many bytes of the stream (as API Gateway requires).
+const PRELUDE_LIMIT: usize = 16 * 1024;
+/// What ends the prelude.
+const DELIMITER: [u8; 8] = [0; 8];
+
+/// Runs the function for a `RESPONSE_STREAM` URL: the answer's head once the stream (and
+/// its prelude) has begun, its body as the function writes it.
+async fn run_streaming(
+    l: &Arc<Lambda>,
+    ctx: &RequestContext,
+    event: Json,
+    (account, region): (&str, &str),
+    function: &str,
+    qualifier: Option<String>,
+) -> RawResponse {
+    let owner = runtime::service_context(l, account, region, "Invoke");
+    let mut input = Value::map().with("FunctionName", function);
+    if let Some(q) = &qualifier {
+        input.insert("Qualifier", q.as_str());
+    }
+    let t = match invoke::resolve(l, &owner, &input) {
+        Ok(t) => t,
+        Err(e) => return message(e.status, &e.code, json!(e.message)),
+    };
+    let request = runtime::Request {
+        request_id: ctx.request_id.clone(),
+        payload: Bytes::from(event.to_string()),
+        trace_id: ctx.trace_header.clone(),
+        client_context: None,
+    };
+    let (mut run, mut streamed) = invoke::start_streaming(l, t, request);
+    let content_type = match streamed.recv().await {
+        Some(runtime::Streamed::Started(c)) => c,
+        Some(runtime::Streamed::Data(_)) => None,
+        // Not streamed: the result is the body as it is.
+        None => {
+            return match invoke::finished(&mut run).await {
+                Ok(r) => match r.outcome {
+                    Outcome::Response(body) => RawResponse {
+                        status: 200,
+                        headers: vec![("content-type".into(), OCTET_STREAM.into())],
+                        body,
+                        stream: None,
+                    },
+                    _ => internal_error(),
+                },
+                Err(e) if e.status == 429 => {
+                    message(429, "TooManyRequestsException", json!(e.message))
+                }
+                Err(_) => internal_error(),
+            };
+        }
+    };
+    let mut head = RawResponse {
+        status: 200,
+        headers: Vec::new(),
+        body: Bytes::new(),
+        stream: None,
+    };
+    if content_type.as_deref() == Some(PRELUDE_TYPE) {
+        let mut seen = Vec::new();
+        let at = loop {
+            if let Some(at) = seen.windows(DELIMITER.len()).position(|w| w == DELIMITER) {
+                break at;
+            }
+            match streamed.recv().await {
+                Some(runtime::Streamed::Data(d)) if seen.len() < PRELUDE_LIMIT => {
+                    seen.extend_from_slice(&d);
+                }
+                Some(runtime::Streamed::Started(_)) => {}
+                // No prelude: the stream ended or failed before one, or it is too long.
+                _ => {
+                    drop(streamed);
+                    let _ = invoke::finished(&mut run).await;
+                    return internal_error();
+                }
+            }
+        };
+        let Some(prelude) = serde_json::from_slice::<Json>(&seen[..at])
+            .ok()
+            .filter(Json::is_object)
+        else {
+            drop(streamed);
+            let _ = invoke::finished(&mut run).await;
+            return internal_error();
+        };
+        let Some((status, headers)) = prelude_head(&prelude) else {
+            drop(streamed);
+            let _ = invoke::finished(&mut run).await;
+            return internal_error();
+        };
+        head.status = status;
+        head.headers = headers;
+        head.body = Bytes::copy_from_slice(&seen[at + DELIMITER.len()..]);
+    } else {
+        head.headers.push((
+            "content-type".into(),
+            content_type.unwrap_or_else(|| OCTET_STREAM.into()),
+        ));
+    }
+    if !head
+        .headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+    {
+        head.headers
+            .push(("content-type".into(), OCTET_STREAM.into()));
+    }
+    // The rest of the body as it comes; a function that fails mid-stream cuts the answer
+    // off (the client sees it incomplete, never a clean end).
+    let rest = futures_util::stream::unfold(Some((run, streamed)), |state| async move {
+        let (mut run, mut streamed) = state?;
+        loop {
+            match streamed.recv().await {
+                Some(runtime::Streamed::Data(d)) => return Some((Ok(d), Some((run, streamed)))),
+                Some(runtime::Streamed::Started(_)) => {}
+                None => {
+                    let failed = match invoke::finished(&mut run).await {
+                        Ok(r) => !matches!(r.outcome, Outcome::Response(_)),
+                        Err(_) => true,
+                    };
+                    return failed.then(|| {
+                        (
+                            Err(std::io::Error::other("the function failed mid-stream")),
+                            None,
+                        )
+                    });
+                }
+            }
+        }
+    });
+    head.stream = Some(nephos_core::ByteStream::new(None, rest));
+    head
+}
+
+const OCTET_STREAM: &str = "application/octet-stream";
+
+/// The status and headers of a stream's prelude (`statusCode` 200 unless given,
+/// `headers`, `cookies` as `Set-Cookie`); `None` for a status no HTTP answer has.
+fn prelude_head(prelude: &Json) -> Option<(u16, Vec<(String, String)>)> {
+    let status = match prelude.get("statusCode") {
+        None | Some(Json::Null) => 200,
+        Some(Json::Number(n)) => u16::try_from(n.as_u64()?).ok()?,
+        Some(Json::String(s)) => s.parse().ok()?,
+        Some(_) => return None,
+    };
+    if !(100..600).contains(&status) {
+        return None;
+    }
+    let mut headers = Vec::new();
+    if let Some(Json::Object(h)) = prelude.get("headers") {
+        for (k, v) in h {
+            let v = match v {
+                Json::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            headers.push((k.clone(), v));
+        }
+    }
+    if let Some(Json::Array(cs)) = prelude.get("cookies") {
+        for c in cs.iter().filter_map(Json::as_str) {
+            headers.push(("set-cookie".into(), c.to_owned()));
+        }
+    }
+    Some((status, headers))
+}
+
 fn internal_error() -> RawResponse {
     RawResponse {
         status: 502,
         headers: vec![("content-type".into(), "application/json".into())],
         body: Bytes::from_static(b"Internal Server Error"),
+        stream: None,
     }
 }
 
@@ -347,6 +527,7 @@ fn answer_of(result: &[u8]) -> RawResponse {
             status: 200,
             headers: vec![json_type],
             body,
+            stream: None,
         };
     };
     let status = match &o["statusCode"] {
@@ -401,6 +582,7 @@ fn answer_of(result: &[u8]) -> RawResponse {
         status,
         headers,
         body,
+        stream: None,
     }
 }
 
@@ -458,5 +640,36 @@ fn preflight(config: &UrlConfig, origin: Option<&str>, method: &str) -> RawRespo
         status: 200,
         headers,
         body: Bytes::new(),
+        stream: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn preludes_set_status_headers_and_cookies() {
+        let (status, headers) = prelude_head(&json!({
+            "statusCode": 201,
+            "headers": {"Content-Type": "text/plain", "X-N": 3},
+            "cookies": ["a=1", "b=2"],
+        }))
+        .unwrap();
+        assert_eq!(status, 201);
+        assert_eq!(
+            headers,
+            [
+                ("Content-Type".to_owned(), "text/plain".to_owned()),
+                ("X-N".to_owned(), "3".to_owned()),
+                ("set-cookie".to_owned(), "a=1".to_owned()),
+                ("set-cookie".to_owned(), "b=2".to_owned()),
+            ]
+        );
+        // AWS reads no `status` key: such a prelude answers 200.
+        assert_eq!(prelude_head(&json!({"status": 404})).unwrap().0, 200);
+        assert_eq!(prelude_head(&json!({"statusCode": "418"})).unwrap().0, 418);
+        assert!(prelude_head(&json!({"statusCode": 99})).is_none());
+        assert!(prelude_head(&json!({"statusCode": [200]})).is_none());
     }
 }

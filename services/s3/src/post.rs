@@ -547,6 +547,7 @@ impl S3Provider {
                 status: 303,
                 headers,
                 body: Bytes::new(),
+                stream: None,
             });
         }
         match form.get("success_action_status") {
@@ -554,6 +555,7 @@ impl S3Provider {
                 status: 200,
                 headers,
                 body: Bytes::new(),
+                stream: None,
             }),
             Some("201") => {
                 let xml = format!(
@@ -568,12 +570,14 @@ impl S3Provider {
                     status: 201,
                     headers,
                     body: Bytes::from(xml),
+                    stream: None,
                 })
             }
             _ => Ok(RawResponse {
                 status: 204,
                 headers,
                 body: Bytes::new(),
+                stream: None,
             }),
         }
     }

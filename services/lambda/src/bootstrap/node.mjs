@@ -4,6 +4,11 @@
 // (`.mjs`, or `.js` in a `"type": "module"` package) or CommonJS (`.cjs`, `.js`), then
 // fetches invocations, calls the handler (async, promise-returning or callback style)
 // with the event and a context object, and posts the result or AWS's error shape.
+//
+// A handler wrapped in `awslambda.streamifyResponse` streams instead: it gets a writable
+// response stream, posted to the Runtime API in streaming mode (chunked, as written), with
+// an error sent as trailers; `awslambda.HttpResponseStream.from` puts a function URL's
+// prelude (status, headers, cookies as JSON, then 8 NUL bytes) before the body.
 
 import http from "node:http";
 import fs from "node:fs";
@@ -43,6 +48,117 @@ function errorShape(err) {
     };
   }
   return { errorType: typeof err, errorMessage: String(err), trace: [] };
+}
+
+// The `awslambda` global of AWS's Node.js runtime, for streaming handlers.
+const STREAMING = Symbol.for("aws.lambda.runtime.handler.streaming");
+const HIGH_WATER_MARK = Symbol.for("aws.lambda.runtime.handler.streaming.highWaterMark");
+const PRELUDE_TYPE = "application/vnd.awslambda.http-integration-response";
+globalThis.awslambda = {
+  streamifyResponse(handler, options) {
+    handler[STREAMING] = "response";
+    if (options && Number.isInteger(options.highWaterMark)) handler[HIGH_WATER_MARK] = options.highWaterMark;
+    return handler;
+  },
+  HttpResponseStream: class HttpResponseStream {
+    static from(underlyingStream, prelude) {
+      underlyingStream.setContentType(PRELUDE_TYPE);
+      // JSON never holds a NUL byte, so the 8 NULs after it end the prelude.
+      const metadata = JSON.stringify(prelude);
+      underlyingStream._onBeforeFirstWrite = (write) => {
+        write(metadata);
+        write(new Uint8Array(8));
+      };
+      return underlyingStream;
+    }
+  },
+};
+
+// The response stream of one invocation: the POST itself, its body written as the handler
+// writes. `done` settles once the Runtime API has answered (after the body's end).
+function responseStream(requestId, highWaterMark) {
+  const req = http.request({
+    host: HOST,
+    port: PORT,
+    method: "POST",
+    path: `/2018-06-01/runtime/invocation/${requestId}/response`,
+    agent,
+    highWaterMark,
+    headers: {
+      "Lambda-Runtime-Function-Response-Mode": "streaming",
+      "Transfer-Encoding": "chunked",
+      Trailer: "Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body",
+      "Content-Type": "application/octet-stream",
+    },
+  });
+  const done = new Promise((resolve, reject) => {
+    req.on("response", (res) => {
+      res.resume();
+      res.on("end", resolve);
+    });
+    req.on("error", reject);
+  });
+  let started = false;
+  const write = req.write.bind(req);
+  const end = req.end.bind(req);
+  const start = () => {
+    if (started) return;
+    started = true;
+    if (typeof req._onBeforeFirstWrite === "function") req._onBeforeFirstWrite((c) => write(c));
+  };
+  req.setContentType = (type) => {
+    if (started) throw new Error("Cannot set content-type, too late.");
+    req.setHeader("Content-Type", type);
+  };
+  req.write = (chunk, encoding, callback) => {
+    if (typeof chunk !== "string" && !Buffer.isBuffer(chunk) && !(chunk instanceof Uint8Array)) {
+      chunk = JSON.stringify(chunk);
+    }
+    start();
+    return write(chunk, encoding, callback);
+  };
+  req.end = (chunk, encoding, callback) => {
+    if (typeof chunk === "function") [chunk, callback] = [undefined, chunk];
+    if (typeof encoding === "function") [encoding, callback] = [undefined, encoding];
+    if (chunk !== undefined && chunk !== null) req.write(chunk, encoding);
+    // A stream ended before any write still sends its prelude.
+    start();
+    return end(callback);
+  };
+  const fail = (err) => {
+    const shape = errorShape(err);
+    console.error(`Invoke Error \t${JSON.stringify(shape)}`);
+    if (req.writableEnded) return;
+    start();
+    req.addTrailers({
+      "Lambda-Runtime-Function-Error-Type": shape.errorType,
+      "Lambda-Runtime-Function-Error-Body": Buffer.from(JSON.stringify(shape)).toString("base64"),
+    });
+    end();
+  };
+  return { stream: req, done, fail };
+}
+
+async function runStreaming(fn, requestId, event, context) {
+  const { stream, done, fail } = responseStream(requestId, fn[HIGH_WATER_MARK]);
+  // Like AWS's, the invocation ends when the stream does: a handler that returns without
+  // ending it runs into its timeout.
+  try {
+    const r = fn(event, stream, context);
+    if (!r || typeof r.then !== "function") {
+      fail("Streaming does not support non-async handlers.");
+    } else {
+      const result = await r;
+      if (result !== undefined) console.warn("Streaming handlers ignore return values.");
+    }
+  } catch (err) {
+    fail(err);
+  }
+  try {
+    await done;
+  } catch {
+    process.exit(1);
+  }
 }
 
 let currentRequestId = undefined;
@@ -180,6 +296,10 @@ for (;;) {
     event = next.body.length ? JSON.parse(next.body.toString("utf8")) : {};
   } catch {
     event = next.body.toString("utf8");
+  }
+  if (handler[STREAMING] === "response") {
+    await runStreaming(handler, requestId, event, context);
+    continue;
   }
   try {
     const result = await runHandler(handler, event, context);
