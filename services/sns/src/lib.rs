@@ -5,7 +5,8 @@
 //! - [`publish`]: Publish and PublishBatch (validation, FIFO sequencing and deduplication),
 //!   handing messages to [`delivery`], which delivers asynchronously: to SQS through the
 //!   in-process dispatcher, to HTTP and HTTPS ([`tls`]) endpoints with real POSTs (retries on the nephos clock,
-//!   dead-letter queues), and to an inspectable [`outbox`] for email, SMS and mobile push.
+//!   dead-letter queues), and to an inspectable [`outbox`] for email, SMS and mobile push;
+//!   [`feedback`] logs deliveries' outcomes to CloudWatch Logs where the topic asks.
 //! - [`filter`]: filter policies; [`signing`]: message signatures and the signing
 //!   certificate; [`platform`]: platform applications, endpoints, SMS settings.
 //!
@@ -15,6 +16,7 @@
 
 mod access;
 mod delivery;
+mod feedback;
 mod filter;
 mod http;
 mod outbox;
