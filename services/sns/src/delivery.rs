@@ -770,8 +770,24 @@ async fn deliver_http(sns: &Sns, sub: &Subscription, m: &Message, topic: &TopicV
     }
 }
 
-/// Sends the SubscriptionConfirmation of a new HTTP(S) or email subscription.
-pub fn send_confirmation(sns: Arc<Sns>, sub: Subscription) {
+/// Which confirmation a subscriber is sent.
+#[derive(Clone, Copy, PartialEq)]
+pub enum Confirmation {
+    /// Of a new HTTP(S) or email subscription.
+    Subscribe,
+    /// Of an HTTP(S) subscription just deleted; its SubscribeURL restores it.
+    Unsubscribe,
+}
+
+/// Sends a SubscriptionConfirmation or UnsubscribeConfirmation, laid out and signed as
+/// AWS sends them.
+pub fn send_confirmation(sns: Arc<Sns>, sub: Subscription, kind: Confirmation) {
+    let unsubscribe = kind == Confirmation::Unsubscribe;
+    let kind = if unsubscribe {
+        "UnsubscribeConfirmation"
+    } else {
+        "SubscriptionConfirmation"
+    };
     tokio::spawn(async move {
         let token = sub.token.clone().unwrap_or_default();
         let id = nephos_core::request_id();
@@ -782,10 +798,17 @@ pub fn send_confirmation(sns: Arc<Sns>, sub: Subscription) {
             sub.topic_arn,
             token
         );
-        let message = format!(
-            "You have chosen to subscribe to the topic {}.\nTo confirm the subscription, visit the SubscribeURL included in this message.",
-            sub.topic_arn
-        );
+        let message = if unsubscribe {
+            format!(
+                "You have chosen to deactivate subscription {}.\nTo cancel this operation and restore the subscription, visit the SubscribeURL included in this message.",
+                sub.arn
+            )
+        } else {
+            format!(
+                "You have chosen to subscribe to the topic {}.\nTo confirm the subscription, visit the SubscribeURL included in this message.",
+                sub.topic_arn
+            )
+        };
         let version = region_of(&sns, &sub.topic_arn)
             .and_then(|r| {
                 r.topics
@@ -804,11 +827,12 @@ pub fn send_confirmation(sns: Arc<Sns>, sub: Subscription) {
                 ("Timestamp", Some(&timestamp)),
                 ("Token", Some(&token)),
                 ("TopicArn", Some(&sub.topic_arn)),
-                ("Type", Some("SubscriptionConfirmation")),
+                ("Type", Some(kind)),
             ]),
         );
         let body = format!(
-            "{{\n  \"Type\" : \"SubscriptionConfirmation\",\n  \"MessageId\" : {},\n  \"Token\" : {},\n  \"TopicArn\" : {},\n  \"Message\" : {},\n  \"SubscribeURL\" : {},\n  \"Timestamp\" : {},\n  \"SignatureVersion\" : {},\n  \"Signature\" : {},\n  \"SigningCertURL\" : {}\n}}",
+            "{{\n  \"Type\" : {},\n  \"MessageId\" : {},\n  \"Token\" : {},\n  \"TopicArn\" : {},\n  \"Message\" : {},\n  \"SubscribeURL\" : {},\n  \"Timestamp\" : {},\n  \"SignatureVersion\" : {},\n  \"Signature\" : {},\n  \"SigningCertURL\" : {}\n}}",
+            q(kind),
             q(&id),
             q(&token),
             q(&sub.topic_arn),
@@ -821,12 +845,16 @@ pub fn send_confirmation(sns: Arc<Sns>, sub: Subscription) {
         );
         match sub.protocol.as_str() {
             "http" | "https" => {
-                let headers = [
-                    ("x-amz-sns-message-type", "SubscriptionConfirmation"),
+                let mut headers = vec![
+                    ("x-amz-sns-message-type", kind),
                     ("x-amz-sns-message-id", id.as_str()),
                     ("x-amz-sns-topic-arn", sub.topic_arn.as_str()),
                     ("Content-Type", "text/plain; charset=UTF-8"),
                 ];
+                // The subscription exists (until now) only for the unsubscribe message.
+                if unsubscribe {
+                    headers.push(("x-amz-sns-subscription-arn", sub.arn.as_str()));
+                }
                 let policy = policy_for(&sub, None);
                 post_with_retries(&sns, &sub.endpoint, &headers, &body, &policy).await;
             }

@@ -272,7 +272,7 @@ impl Provider for SnsProvider {
                 "ListTagsForResource" => topics::list_tags(sns, i)?,
                 "Subscribe" => subscriptions::subscribe(&self.inner, ctx, i).await?,
                 "ConfirmSubscription" => subscriptions::confirm(sns, i).await?,
-                "Unsubscribe" => subscriptions::unsubscribe(sns, i).await?,
+                "Unsubscribe" => subscriptions::unsubscribe(&self.inner, i).await?,
                 "ListSubscriptions" => subscriptions::list(sns, ctx, i, None)?,
                 "ListSubscriptionsByTopic" => {
                     let topic = i.str("TopicArn").unwrap_or_default();
