@@ -387,6 +387,24 @@ def test_http_subscription_reaches_a_function_url(nephos, clients, account):
     body = json.loads(events[0]["body"])
     assert body["Type"] == "SubscriptionConfirmation" and body["TopicArn"] == topic
     assert events[0]["headers"]["x-amz-sns-message-type"] == "SubscriptionConfirmation"
+    sub = sns.confirm_subscription(TopicArn=topic, Token=body["Token"])["SubscriptionArn"]
+
+    # AWS recorded (test_subscribe_external_http_endpoint_lambda_url_sig_validation):
+    # unsubscribing tells the endpoint, with a token whose SubscribeURL restores it.
+    sns.unsubscribe(SubscriptionArn=sub)
+    events = function_events(nephos, account, "urlsub", n=2)
+    assert len(events) == 2
+    bye, headers = json.loads(events[1]["body"]), events[1]["headers"]
+    assert bye["Type"] == "UnsubscribeConfirmation" and bye["TopicArn"] == topic
+    assert bye["Message"] == (f"You have chosen to deactivate subscription {sub}.\nTo cancel this operation "
+                              "and restore the subscription, visit the SubscribeURL included in this message.")
+    assert bye["SubscribeURL"].endswith(f"/?Action=ConfirmSubscription&TopicArn={topic}&Token={bye['Token']}")
+    assert headers["x-amz-sns-message-type"] == "UnsubscribeConfirmation"
+    assert headers["x-amz-sns-subscription-arn"] == sub
+    with pytest.raises(ClientError):
+        sns.get_subscription_attributes(SubscriptionArn=sub)
+    assert sns.confirm_subscription(TopicArn=topic, Token=bye["Token"])["SubscriptionArn"] == sub
+    assert sns.get_subscription_attributes(SubscriptionArn=sub)["Attributes"]["PendingConfirmation"] == "false"
 
 
 def delivery_logs(nephos, account, group, n=1, wait=10):
