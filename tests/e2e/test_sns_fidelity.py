@@ -483,3 +483,27 @@ def test_delivery_status_logs(nephos, clients, account):
     sns.publish(TopicArn=topic3, Message="m")
     assert receive(sqs, url)
     assert delivery_logs(nephos, account, f"sns/us-east-1/{account}/feedback3", wait=1) == []
+
+
+def test_subscription_principal_is_the_subscribing_identity(nephos, clients, account):
+    # AWS recorded `arn:aws:iam::<account>:user/<name>` for the IAM user the suite ran as:
+    # the principal is whoever called Subscribe (the account's root for its own keys).
+    sns, _ = clients
+    iam = nephos.client("iam", account=account)
+    iam.create_user(UserName="subscriber")
+    iam.put_user_policy(UserName="subscriber", PolicyName="all", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
+    key = iam.create_access_key(UserName="subscriber")["AccessKey"]
+    import boto3
+    from botocore.config import Config
+    user = boto3.client("sns", endpoint_url=nephos.endpoint, region_name="us-east-1",
+                        aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"],
+                        config=Config(retries={"max_attempts": 0}))
+    topic = sns.create_topic(Name="principal")["TopicArn"]
+    by_user = user.subscribe(TopicArn=topic, Protocol="sqs", ReturnSubscriptionArn=True,
+                             Endpoint=f"arn:aws:sqs:us-east-1:{account}:a")["SubscriptionArn"]
+    by_root = sns.subscribe(TopicArn=topic, Protocol="sqs", ReturnSubscriptionArn=True,
+                            Endpoint=f"arn:aws:sqs:us-east-1:{account}:b")["SubscriptionArn"]
+    principal = lambda s: sns.get_subscription_attributes(SubscriptionArn=s)["Attributes"]["SubscriptionPrincipal"]  # noqa: E731
+    assert principal(by_user) == f"arn:aws:iam::{account}:user/subscriber"
+    assert principal(by_root) == f"arn:aws:iam::{account}:root"
