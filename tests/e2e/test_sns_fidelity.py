@@ -297,3 +297,213 @@ def test_publish_trace_header_reaches_the_queue(nephos, clients, account):
             got[json.loads(m["Body"])["Message"]] = m
     assert got["traced"]["Attributes"]["AWSTraceHeader"] == trace
     assert "AWSTraceHeader" not in got["untraced"]["Attributes"]
+
+
+# --- Lambda subscribers, function URLs and delivery status logs -------------------------
+
+import io  # noqa: E402
+import zipfile  # noqa: E402
+
+
+def echo_function(nephos, account, name):
+    """A function that prints each event it gets (as one JSON line) and answers 200."""
+    lam = nephos.client("lambda", account=account)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("app.py", "import json\ndef handler(e, c):\n    print('EVENT ' + json.dumps(e))\n"
+                             "    return {'statusCode': 200, 'body': 'ok'}\n")
+    arn = lam.create_function(FunctionName=name, Runtime="python3.12", Handler="app.handler",
+                              Role=f"arn:aws:iam::{account}:role/fn", Code={"ZipFile": buf.getvalue()},
+                              )["FunctionArn"]
+    lam.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.2})
+    lam.add_permission(FunctionName=name, StatementId="sns", Action="lambda:InvokeFunction",
+                       Principal="sns.amazonaws.com")
+    return lam, arn
+
+
+def function_events(nephos, account, name, n=1, wait=15):
+    logs = nephos.client("logs", account=account)
+    deadline = time.monotonic() + wait
+    found = []
+    while time.monotonic() < deadline:
+        try:
+            found = [json.loads(e["message"].split("EVENT ", 1)[1])
+                     for e in logs.filter_log_events(logGroupName=f"/aws/lambda/{name}")["events"]
+                     if "EVENT " in e["message"]]
+        except logs.exceptions.ResourceNotFoundException:
+            found = []
+        if len(found) >= n:
+            return found
+        time.sleep(0.2)
+    return found
+
+
+def test_lambda_records_say_signature_version_1_and_carry_a_null_subject(nephos, clients, account):
+    # AWS recorded (test_publish_lambda_verify_signature, test_sns_topic_as_lambda_dead_letter_queue):
+    # Lambda's SNS records always say SignatureVersion 1, even when the topic signs with
+    # version 2 (SHA256), and carry "Subject": null when the message has none.
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+    import urllib.request
+
+    sns, _ = clients
+    _, fn = echo_function(nephos, account, "records")
+    topic = sns.create_topic(Name="sigv2", Attributes={"SignatureVersion": "2"})["TopicArn"]
+    sns.subscribe(TopicArn=topic, Protocol="lambda", Endpoint=fn)
+    sns.publish(TopicArn=topic, Message="no subject")
+    sns.publish(TopicArn=topic, Message="with subject", Subject="hello")
+    events = function_events(nephos, account, "records", n=2)
+    records = {e["Records"][0]["Sns"]["Message"]: e["Records"][0]["Sns"] for e in events}
+    assert set(records) == {"no subject", "with subject"}
+    bare, subject = records["no subject"], records["with subject"]
+    assert "Subject" in bare and bare["Subject"] is None
+    assert subject["Subject"] == "hello"
+    for r in (bare, subject):
+        assert r["SignatureVersion"] == "1"
+        assert r["Type"] == "Notification" and "SigningCertUrl" in r and "UnsubscribeUrl" in r
+    # The signature itself is the topic's version 2 one.
+    with urllib.request.urlopen(subject["SigningCertUrl"], timeout=10) as resp:
+        cert = x509.load_pem_x509_certificate(resp.read())
+    canonical = "".join(f"{k}\n{subject[k]}\n" for k in
+                        ["Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"])
+    cert.public_key().verify(base64.b64decode(subject["Signature"]), canonical.encode(),
+                             padding.PKCS1v15(), hashes.SHA256())
+
+
+def test_http_subscription_reaches_a_function_url(nephos, clients, account):
+    # Function URLs are `<id>.lambda-url.<region>.localhost:<port>` names: SNS reaches them
+    # on the loopback address even where the system resolver knows only `localhost`.
+    sns, _ = clients
+    lam, _ = echo_function(nephos, account, "urlsub")
+    url = lam.create_function_url_config(FunctionName="urlsub", AuthType="NONE")["FunctionUrl"]
+    assert ".localhost:" in url
+    lam.add_permission(FunctionName="urlsub", StatementId="url", Action="lambda:InvokeFunctionUrl",
+                       Principal="*", FunctionUrlAuthType="NONE")
+    topic = sns.create_topic(Name="tourl")["TopicArn"]
+    sns.subscribe(TopicArn=topic, Protocol="http", Endpoint=url)
+    events = function_events(nephos, account, "urlsub")
+    assert events, "the subscription confirmation never reached the function URL"
+    body = json.loads(events[0]["body"])
+    assert body["Type"] == "SubscriptionConfirmation" and body["TopicArn"] == topic
+    assert events[0]["headers"]["x-amz-sns-message-type"] == "SubscriptionConfirmation"
+    sub = sns.confirm_subscription(TopicArn=topic, Token=body["Token"])["SubscriptionArn"]
+
+    # AWS recorded (test_subscribe_external_http_endpoint_lambda_url_sig_validation):
+    # unsubscribing tells the endpoint, with a token whose SubscribeURL restores it.
+    sns.unsubscribe(SubscriptionArn=sub)
+    events = function_events(nephos, account, "urlsub", n=2)
+    assert len(events) == 2
+    bye, headers = json.loads(events[1]["body"]), events[1]["headers"]
+    assert bye["Type"] == "UnsubscribeConfirmation" and bye["TopicArn"] == topic
+    assert bye["Message"] == (f"You have chosen to deactivate subscription {sub}.\nTo cancel this operation "
+                              "and restore the subscription, visit the SubscribeURL included in this message.")
+    assert bye["SubscribeURL"].endswith(f"/?Action=ConfirmSubscription&TopicArn={topic}&Token={bye['Token']}")
+    assert headers["x-amz-sns-message-type"] == "UnsubscribeConfirmation"
+    assert headers["x-amz-sns-subscription-arn"] == sub
+    with pytest.raises(ClientError):
+        sns.get_subscription_attributes(SubscriptionArn=sub)
+    assert sns.confirm_subscription(TopicArn=topic, Token=bye["Token"])["SubscriptionArn"] == sub
+    assert sns.get_subscription_attributes(SubscriptionArn=sub)["Attributes"]["PendingConfirmation"] == "false"
+
+
+def delivery_logs(nephos, account, group, n=1, wait=10):
+    logs = nephos.client("logs", account=account)
+    deadline = time.monotonic() + wait
+    found = []
+    while time.monotonic() < deadline:
+        try:
+            found = [json.loads(e["message"]) for e in logs.filter_log_events(logGroupName=group)["events"]]
+        except logs.exceptions.ResourceNotFoundException:
+            found = []
+        if len(found) >= n:
+            return found
+        time.sleep(0.2)
+    return found
+
+
+def test_delivery_status_logs(nephos, clients, account):
+    # AWS recorded (test_delivery_lambda): with <Protocol>SuccessFeedbackRoleArn and a
+    # sample rate, each successful delivery is logged to sns/<region>/<account>/<topic>;
+    # failures (<Protocol>FailureFeedbackRoleArn) to .../<topic>/Failure.
+    sns, sqs = clients
+    iam = nephos.client("iam", account=account)
+    role = iam.create_role(RoleName="SNSFeedback", AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"},
+                                                "Action": "sts:AssumeRole"}]}))["Role"]["Arn"]
+    _, fn = echo_function(nephos, account, "logged")
+    name = "feedback"
+    topic = sns.create_topic(Name=name)["TopicArn"]
+    sns.subscribe(TopicArn=topic, Protocol="lambda", Endpoint=fn)
+    sns.publish(TopicArn=topic, Message="before")
+    sns.set_topic_attributes(TopicArn=topic, AttributeName="LambdaSuccessFeedbackRoleArn", AttributeValue=role)
+    # A role without a sample rate logs no successes.
+    sns.publish(TopicArn=topic, Message="unsampled")
+    assert len(function_events(nephos, account, "logged", n=2)) == 2
+    group = f"sns/us-east-1/{account}/{name}"
+    assert delivery_logs(nephos, account, group, wait=1) == []
+    sns.set_topic_attributes(TopicArn=topic, AttributeName="LambdaSuccessFeedbackSampleRate", AttributeValue="100")
+    attrs = sns.get_topic_attributes(TopicArn=topic)["Attributes"]
+    assert attrs["LambdaSuccessFeedbackRoleArn"] == role and attrs["LambdaSuccessFeedbackSampleRate"] == "100"
+    msg_id = sns.publish(TopicArn=topic, Message="Should be received")["MessageId"]
+    [entry] = delivery_logs(nephos, account, group)
+    assert entry["status"] == "SUCCESS"
+    n = entry["notification"]
+    assert n["messageId"] == msg_id and n["topicArn"] == topic
+    assert n["messageMD5Sum"] == "c1c7ff780647014d463e6801bf83c59d"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}", n["timestamp"])
+    d = entry["delivery"]
+    assert set(d) == {"deliveryId", "destination", "dwellTimeMs", "providerResponse", "statusCode"}
+    assert d["destination"] == fn and d["statusCode"] == 202 and isinstance(d["dwellTimeMs"], int)
+    assert set(json.loads(d["providerResponse"])) == {"lambdaRequestId"}
+    assert len(nephos.client("logs", account=account).describe_log_streams(logGroupName=group)["logStreams"]) == 1
+
+    # SQS: successes name SQS's request and message; a failure goes to .../Failure.
+    url, queue = make_queue(sqs, "feedbackq")
+    topic2 = sns.create_topic(Name="feedback2")["TopicArn"]
+    for attr, value in [("SQSSuccessFeedbackRoleArn", role), ("SQSSuccessFeedbackSampleRate", "100"),
+                        ("SQSFailureFeedbackRoleArn", role)]:
+        sns.set_topic_attributes(TopicArn=topic2, AttributeName=attr, AttributeValue=value)
+    sns.subscribe(TopicArn=topic2, Protocol="sqs", Endpoint=queue)
+    sns.subscribe(TopicArn=topic2, Protocol="sqs", Endpoint=f"arn:aws:sqs:us-east-1:{account}:missing")
+    sns.publish(TopicArn=topic2, Message="m")
+    [ok] = delivery_logs(nephos, account, f"sns/us-east-1/{account}/feedback2")
+    assert ok["status"] == "SUCCESS" and ok["delivery"]["statusCode"] == 200
+    sent = receive(sqs, url)
+    assert json.loads(ok["delivery"]["providerResponse"])["sqsMessageId"] == sent[0]["MessageId"]
+    [failed] = delivery_logs(nephos, account, f"sns/us-east-1/{account}/feedback2/Failure")
+    assert failed["status"] == "FAILURE" and failed["delivery"]["destination"].endswith(":missing")
+
+    # A role IAM does not know gets no logs.
+    topic3 = sns.create_topic(Name="feedback3")["TopicArn"]
+    for attr, value in [("SQSSuccessFeedbackRoleArn", f"arn:aws:iam::{account}:role/nobody"),
+                        ("SQSSuccessFeedbackSampleRate", "100")]:
+        sns.set_topic_attributes(TopicArn=topic3, AttributeName=attr, AttributeValue=value)
+    sns.subscribe(TopicArn=topic3, Protocol="sqs", Endpoint=queue)
+    sns.publish(TopicArn=topic3, Message="m")
+    assert receive(sqs, url)
+    assert delivery_logs(nephos, account, f"sns/us-east-1/{account}/feedback3", wait=1) == []
+
+
+def test_subscription_principal_is_the_subscribing_identity(nephos, clients, account):
+    # AWS recorded `arn:aws:iam::<account>:user/<name>` for the IAM user the suite ran as:
+    # the principal is whoever called Subscribe (the account's root for its own keys).
+    sns, _ = clients
+    iam = nephos.client("iam", account=account)
+    iam.create_user(UserName="subscriber")
+    iam.put_user_policy(UserName="subscriber", PolicyName="all", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
+    key = iam.create_access_key(UserName="subscriber")["AccessKey"]
+    import boto3
+    from botocore.config import Config
+    user = boto3.client("sns", endpoint_url=nephos.endpoint, region_name="us-east-1",
+                        aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"],
+                        config=Config(retries={"max_attempts": 0}))
+    topic = sns.create_topic(Name="principal")["TopicArn"]
+    by_user = user.subscribe(TopicArn=topic, Protocol="sqs", ReturnSubscriptionArn=True,
+                             Endpoint=f"arn:aws:sqs:us-east-1:{account}:a")["SubscriptionArn"]
+    by_root = sns.subscribe(TopicArn=topic, Protocol="sqs", ReturnSubscriptionArn=True,
+                            Endpoint=f"arn:aws:sqs:us-east-1:{account}:b")["SubscriptionArn"]
+    principal = lambda s: sns.get_subscription_attributes(SubscriptionArn=s)["Attributes"]["SubscriptionPrincipal"]  # noqa: E731
+    assert principal(by_user) == f"arn:aws:iam::{account}:user/subscriber"
+    assert principal(by_root) == f"arn:aws:iam::{account}:root"

@@ -8,6 +8,7 @@
 //!   dead-letter queue) with an outbox record saying so, never a pretended delivery;
 //! - dead-letter queue (RedrivePolicy) when delivery finally fails.
 
+use crate::feedback::{self, Outcome};
 use crate::outbox::Entry;
 use crate::publish::{Attribute, Message};
 use crate::signing::canonical;
@@ -38,6 +39,7 @@ impl QueueUrls {
 struct TopicView {
     signature_version: String,
     delivery_policy: Option<String>,
+    feedback: feedback::Settings,
 }
 
 /// Hands a published message to its subscribers in the background: those subscribed and
@@ -89,6 +91,7 @@ async fn deliver_all(sns: &Arc<Sns>, m: Arc<Message>, subs: Recipients, ordered:
         Arc::new(TopicView {
             signature_version: t.attr("SignatureVersion").unwrap_or("1").to_owned(),
             delivery_policy: t.attr("DeliveryPolicy").map(str::to_owned),
+            feedback: feedback::Settings::of(&t.attributes),
         })
     };
     let mut contexts = QueueContexts::default();
@@ -280,7 +283,8 @@ impl QueueContexts {
 
 /// Sends `m` to the queue `queue_arn` (URL looked up once, then cached) as SNS does: as
 /// the service principal `sns.amazonaws.com` for the topic, so the queue's policy must
-/// allow it (the lookup of the URL is SNS's own business and needs none).
+/// allow it (the lookup of the URL is SNS's own business and needs none). Answers SQS's
+/// request id and message id.
 async fn send_to_queue(
     sns: &Sns,
     contexts: &mut QueueContexts,
@@ -288,7 +292,7 @@ async fn send_to_queue(
     queue_arn: &str,
     body: String,
     attributes: Option<Value>,
-) -> Result<(), AwsError> {
+) -> Result<(String, String), AwsError> {
     let topic_arn = m.topic_arn.as_str();
     let a = parse_arn(queue_arn)
         .filter(|a| a.service == "sqs")
@@ -356,7 +360,12 @@ async fn send_to_queue(
     {
         sns.queue_urls.urls.write().unwrap().remove(queue_arn);
     }
-    result.map(|_| ())
+    result.map(|out| {
+        (
+            sender.request_id.clone(),
+            out.str("MessageId").unwrap_or_default().to_owned(),
+        )
+    })
 }
 
 fn sqs_attributes(attrs: &[(String, Attribute)]) -> Option<Value> {
@@ -420,10 +429,27 @@ async fn deliver_sqs(
     topic: &TopicView,
 ) {
     let (body, attrs) = payload(sns, sub, m, topic);
-    if let Err(e) = send_to_queue(sns, contexts, m, &sub.endpoint, body, attrs).await {
-        tracing::warn!(subscription = %sub.arn, code = %e.code, message = %e.message, "SNS delivery to SQS failed");
-        dead_letter(sns, sub, m, topic).await;
-    }
+    let outcome = match send_to_queue(sns, contexts, m, &sub.endpoint, body, attrs).await {
+        Ok((request, message)) => Outcome {
+            success: true,
+            status_code: 200,
+            provider_response: json!({"sqsRequestId": request, "sqsMessageId": message})
+                .to_string(),
+            attempts: None,
+        },
+        Err(e) => {
+            tracing::warn!(subscription = %sub.arn, code = %e.code, message = %e.message, "SNS delivery to SQS failed");
+            dead_letter(sns, sub, m, topic).await;
+            Outcome {
+                success: false,
+                status_code: e.status,
+                provider_response: json!({"ErrorCode": e.code, "ErrorMessage": e.message})
+                    .to_string(),
+                attempts: None,
+            }
+        }
+    };
+    feedback::record(sns, &topic.feedback, "sqs", m, &sub.endpoint, outcome).await;
 }
 
 /// The Lambda event of a notification: the envelope's fields in a `Records` list, with
@@ -442,6 +468,13 @@ fn lambda_event(sns: &Sns, sub: &Subscription, m: &Message, topic: &TopicView) -
     record
         .entry("MessageAttributes")
         .or_insert_with(|| json!({}));
+    // Lambda's records always carry a Subject (null without one), and always say
+    // SignatureVersion 1, even where the signature is a version 2 (SHA256) one: AWS
+    // recorded both.
+    record.entry("Subject").or_insert(Json::Null);
+    if let Some(v) = record.get_mut("SignatureVersion") {
+        *v = json!("1");
+    }
     json!({"Records": [{
         "EventSource": "aws:sns",
         "EventVersion": "1.0",
@@ -490,8 +523,37 @@ async fn deliver_managed(sns: &Sns, sub: &Subscription, m: &Message, topic: &Top
         );
         ("firehose", "PutRecord", body, input)
     };
-    let Err(e) = sns.dispatcher.call(&ctx, service, operation, input).await else {
-        return;
+    let e = match sns.dispatcher.call(&ctx, service, operation, input).await {
+        Ok(out) => {
+            // An asynchronous invocation is accepted with 202; the response names
+            // Lambda's request, the one the function's logs carry.
+            let provider_response = if service == "lambda" {
+                json!({"lambdaRequestId": ctx.request_id}).to_string()
+            } else {
+                json!({"firehoseRecordId": out.str("RecordId")}).to_string()
+            };
+            let status_code = out
+                .int("StatusCode")
+                .and_then(|s| u16::try_from(s).ok())
+                .unwrap_or(200);
+            let outcome = Outcome {
+                success: true,
+                status_code,
+                provider_response,
+                attempts: None,
+            };
+            feedback::record(
+                sns,
+                &topic.feedback,
+                &sub.protocol,
+                m,
+                &sub.endpoint,
+                outcome,
+            )
+            .await;
+            return;
+        }
+        Err(e) => e,
     };
     let name = if service == "lambda" {
         "Lambda"
@@ -511,6 +573,21 @@ async fn deliver_managed(sns: &Sns, sub: &Subscription, m: &Message, topic: &Top
     tracing::info!(subscription = %sub.arn, code = %e.code, "SNS delivery to {name} failed");
     to_outbox(sns, sub, m, &body, Some(&note));
     dead_letter(sns, sub, m, topic).await;
+    let outcome = Outcome {
+        success: false,
+        status_code: e.status,
+        provider_response: json!({"ErrorCode": e.code, "ErrorMessage": e.message}).to_string(),
+        attempts: None,
+    };
+    feedback::record(
+        sns,
+        &topic.feedback,
+        &sub.protocol,
+        m,
+        &sub.endpoint,
+        outcome,
+    )
+    .await;
 }
 
 async fn dead_letter(sns: &Sns, sub: &Subscription, m: &Message, topic: &TopicView) {
@@ -693,8 +770,24 @@ async fn deliver_http(sns: &Sns, sub: &Subscription, m: &Message, topic: &TopicV
     }
 }
 
-/// Sends the SubscriptionConfirmation of a new HTTP(S) or email subscription.
-pub fn send_confirmation(sns: Arc<Sns>, sub: Subscription) {
+/// Which confirmation a subscriber is sent.
+#[derive(Clone, Copy, PartialEq)]
+pub enum Confirmation {
+    /// Of a new HTTP(S) or email subscription.
+    Subscribe,
+    /// Of an HTTP(S) subscription just deleted; its SubscribeURL restores it.
+    Unsubscribe,
+}
+
+/// Sends a SubscriptionConfirmation or UnsubscribeConfirmation, laid out and signed as
+/// AWS sends them.
+pub fn send_confirmation(sns: Arc<Sns>, sub: Subscription, kind: Confirmation) {
+    let unsubscribe = kind == Confirmation::Unsubscribe;
+    let kind = if unsubscribe {
+        "UnsubscribeConfirmation"
+    } else {
+        "SubscriptionConfirmation"
+    };
     tokio::spawn(async move {
         let token = sub.token.clone().unwrap_or_default();
         let id = nephos_core::request_id();
@@ -705,10 +798,17 @@ pub fn send_confirmation(sns: Arc<Sns>, sub: Subscription) {
             sub.topic_arn,
             token
         );
-        let message = format!(
-            "You have chosen to subscribe to the topic {}.\nTo confirm the subscription, visit the SubscribeURL included in this message.",
-            sub.topic_arn
-        );
+        let message = if unsubscribe {
+            format!(
+                "You have chosen to deactivate subscription {}.\nTo cancel this operation and restore the subscription, visit the SubscribeURL included in this message.",
+                sub.arn
+            )
+        } else {
+            format!(
+                "You have chosen to subscribe to the topic {}.\nTo confirm the subscription, visit the SubscribeURL included in this message.",
+                sub.topic_arn
+            )
+        };
         let version = region_of(&sns, &sub.topic_arn)
             .and_then(|r| {
                 r.topics
@@ -727,11 +827,12 @@ pub fn send_confirmation(sns: Arc<Sns>, sub: Subscription) {
                 ("Timestamp", Some(&timestamp)),
                 ("Token", Some(&token)),
                 ("TopicArn", Some(&sub.topic_arn)),
-                ("Type", Some("SubscriptionConfirmation")),
+                ("Type", Some(kind)),
             ]),
         );
         let body = format!(
-            "{{\n  \"Type\" : \"SubscriptionConfirmation\",\n  \"MessageId\" : {},\n  \"Token\" : {},\n  \"TopicArn\" : {},\n  \"Message\" : {},\n  \"SubscribeURL\" : {},\n  \"Timestamp\" : {},\n  \"SignatureVersion\" : {},\n  \"Signature\" : {},\n  \"SigningCertURL\" : {}\n}}",
+            "{{\n  \"Type\" : {},\n  \"MessageId\" : {},\n  \"Token\" : {},\n  \"TopicArn\" : {},\n  \"Message\" : {},\n  \"SubscribeURL\" : {},\n  \"Timestamp\" : {},\n  \"SignatureVersion\" : {},\n  \"Signature\" : {},\n  \"SigningCertURL\" : {}\n}}",
+            q(kind),
             q(&id),
             q(&token),
             q(&sub.topic_arn),
@@ -744,12 +845,16 @@ pub fn send_confirmation(sns: Arc<Sns>, sub: Subscription) {
         );
         match sub.protocol.as_str() {
             "http" | "https" => {
-                let headers = [
-                    ("x-amz-sns-message-type", "SubscriptionConfirmation"),
+                let mut headers = vec![
+                    ("x-amz-sns-message-type", kind),
                     ("x-amz-sns-message-id", id.as_str()),
                     ("x-amz-sns-topic-arn", sub.topic_arn.as_str()),
                     ("Content-Type", "text/plain; charset=UTF-8"),
                 ];
+                // The subscription exists (until now) only for the unsubscribe message.
+                if unsubscribe {
+                    headers.push(("x-amz-sns-subscription-arn", sub.arn.as_str()));
+                }
                 let policy = policy_for(&sub, None);
                 post_with_retries(&sns, &sub.endpoint, &headers, &body, &policy).await;
             }

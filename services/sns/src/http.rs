@@ -54,10 +54,14 @@ fn target(url: &str) -> Result<Target, String> {
         };
         (host.to_owned(), format!("[{host}]:{port}"))
     } else {
-        match authority.rsplit_once(':') {
-            Some((h, p)) => (h.to_owned(), format!("{h}:{p}")),
-            None => (authority.to_owned(), format!("{authority}:{default_port}")),
-        }
+        let (h, port) = match authority.rsplit_once(':') {
+            Some((h, p)) => (h, p.to_owned()),
+            None => (authority, default_port.to_string()),
+        };
+        (
+            h.to_owned(),
+            format!("{}:{port}", loopback_alias(h).unwrap_or(h)),
+        )
     };
     if host.is_empty() {
         return Err(format!("no host in {url}"));
@@ -69,6 +73,18 @@ fn target(url: &str) -> Result<Target, String> {
         addr,
         path,
     })
+}
+
+/// The loopback address of a `localhost` name: RFC 6761 reserves `localhost` and every
+/// name under it for the loopback interface, and nephos hands out such names itself
+/// (Lambda function URLs, `<id>.lambda-url.<region>.localhost:<port>`). The system
+/// resolver often answers only the bare name, so these never go to it.
+fn loopback_alias(host: &str) -> Option<&'static str> {
+    let h = host.trim_end_matches('.');
+    let local = h.eq_ignore_ascii_case("localhost")
+        || h.len() > ".localhost".len()
+            && h[h.len() - ".localhost".len()..].eq_ignore_ascii_case(".localhost");
+    local.then_some("127.0.0.1")
 }
 
 /// POSTs `body` to `url`; `Ok(status)` when the server answered.
@@ -173,6 +189,15 @@ mod tests {
         assert_eq!((t.host.as_str(), t.addr.as_str()), ("::1", "[::1]:443"));
         let t = target("https://[::1]:8443").unwrap();
         assert_eq!(t.addr, "[::1]:8443");
+        // Names under `localhost` connect to the loopback address but keep their Host.
+        let t = target("http://abc.lambda-url.us-east-1.localhost:4566/").unwrap();
+        assert_eq!(t.addr, "127.0.0.1:4566");
+        assert_eq!(t.authority, "abc.lambda-url.us-east-1.localhost:4566");
+        assert_eq!(target("http://LOCALHOST./x").unwrap().addr, "127.0.0.1:80");
+        assert_eq!(
+            target("http://notlocalhost/").unwrap().addr,
+            "notlocalhost:80"
+        );
         assert!(target("ftp://x").is_err());
         assert!(target("https://").is_err());
     }

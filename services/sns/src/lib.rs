@@ -5,7 +5,8 @@
 //! - [`publish`]: Publish and PublishBatch (validation, FIFO sequencing and deduplication),
 //!   handing messages to [`delivery`], which delivers asynchronously: to SQS through the
 //!   in-process dispatcher, to HTTP and HTTPS ([`tls`]) endpoints with real POSTs (retries on the nephos clock,
-//!   dead-letter queues), and to an inspectable [`outbox`] for email, SMS and mobile push.
+//!   dead-letter queues), and to an inspectable [`outbox`] for email, SMS and mobile push;
+//!   [`feedback`] logs deliveries' outcomes to CloudWatch Logs where the topic asks.
 //! - [`filter`]: filter policies; [`signing`]: message signatures and the signing
 //!   certificate; [`platform`]: platform applications, endpoints, SMS settings.
 //!
@@ -15,6 +16,7 @@
 
 mod access;
 mod delivery;
+mod feedback;
 mod filter;
 mod http;
 mod outbox;
@@ -270,7 +272,7 @@ impl Provider for SnsProvider {
                 "ListTagsForResource" => topics::list_tags(sns, i)?,
                 "Subscribe" => subscriptions::subscribe(&self.inner, ctx, i).await?,
                 "ConfirmSubscription" => subscriptions::confirm(sns, i).await?,
-                "Unsubscribe" => subscriptions::unsubscribe(sns, i).await?,
+                "Unsubscribe" => subscriptions::unsubscribe(&self.inner, i).await?,
                 "ListSubscriptions" => subscriptions::list(sns, ctx, i, None)?,
                 "ListSubscriptionsByTopic" => {
                     let topic = i.str("TopicArn").unwrap_or_default();

@@ -111,6 +111,9 @@ pub struct Region {
     pub apps: RwLock<BTreeMap<String, PlatformApp>>,
     pub endpoints: RwLock<BTreeMap<String, PlatformEndpoint>>,
     pub sms: RwLock<Sms>,
+    /// HTTP(S) subscriptions unsubscribed, by the token of the UnsubscribeConfirmation
+    /// they were sent: confirming it restores them (kept in memory only).
+    pub restorable: std::sync::Mutex<std::collections::HashMap<String, Subscription>>,
 }
 
 impl Region {

@@ -240,7 +240,7 @@ pub async fn subscribe(sns: &Arc<Sns>, ctx: &RequestContext, i: &Value) -> Resul
     sns.persist(state::SUBSCRIPTIONS, vec![(sub.arn.clone(), Some(&sub))])
         .await?;
     if confirm {
-        delivery::send_confirmation(sns.clone(), sub.clone());
+        delivery::send_confirmation(sns.clone(), sub.clone(), delivery::Confirmation::Subscribe);
     }
     let arn = if confirm && !return_arn {
         "pending confirmation".to_owned()
@@ -276,16 +276,32 @@ pub async fn confirm(sns: &Sns, i: &Value) -> Result<Value, AwsError> {
     let sub = {
         let mut subs = region.subs.write().unwrap();
         let prefix = format!("{topic}:");
-        let sub = subs
+        let found = subs
             .range_mut(prefix.clone()..)
             .take_while(|(k, _)| k.starts_with(&prefix))
             .map(|(_, s)| s)
-            .find(|s| s.token.as_deref() == Some(token))
-            .ok_or_else(|| invalid("Invalid parameter: Token"))?;
-        let sub = Arc::make_mut(sub);
-        sub.confirmed = true;
-        sub.authenticated = authenticated;
-        sub.clone()
+            .find(|s| s.token.as_deref() == Some(token));
+        match found {
+            Some(sub) => {
+                let sub = Arc::make_mut(sub);
+                sub.confirmed = true;
+                sub.authenticated = authenticated;
+                sub.clone()
+            }
+            // The token of an UnsubscribeConfirmation brings the subscription back.
+            None => {
+                let mut restorable = region.restorable.lock().unwrap();
+                let mut sub = restorable
+                    .remove(token)
+                    .filter(|s| s.topic_arn == topic)
+                    .ok_or_else(|| invalid("Invalid parameter: Token"))?;
+                sub.confirmed = true;
+                sub.authenticated = authenticated;
+                sub.refresh_filter();
+                subs.insert(sub.arn.clone(), Arc::new(sub.clone()));
+                sub
+            }
+        }
     };
     sns.persist(state::SUBSCRIPTIONS, vec![(sub.arn.clone(), Some(&sub))])
         .await?;
@@ -307,7 +323,7 @@ fn subscription_not_found() -> AwsError {
     state::not_found("Subscription does not exist")
 }
 
-pub async fn unsubscribe(sns: &Sns, i: &Value) -> Result<Value, AwsError> {
+pub async fn unsubscribe(sns: &Arc<Sns>, i: &Value) -> Result<Value, AwsError> {
     let arn = i.str("SubscriptionArn").unwrap_or_default();
     if arn.is_empty() {
         return Err(invalid(
@@ -339,6 +355,17 @@ pub async fn unsubscribe(sns: &Sns, i: &Value) -> Result<Value, AwsError> {
     if let Some(t) = topic {
         sns.persist(state::TOPICS, vec![(t.arn.clone(), Some(&t))])
             .await?;
+    }
+    // HTTP(S) subscribers are told, with a token that undoes it.
+    if removed.confirmed && matches!(removed.protocol.as_str(), "http" | "https") {
+        let mut sub = Subscription::clone(&removed);
+        sub.token = Some(new_token());
+        region
+            .restorable
+            .lock()
+            .unwrap()
+            .insert(sub.token.clone().unwrap_or_default(), sub.clone());
+        delivery::send_confirmation(sns.clone(), sub, delivery::Confirmation::Unsubscribe);
     }
     Ok(Value::map())
 }
