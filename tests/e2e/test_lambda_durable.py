@@ -88,6 +88,33 @@ def handler(event, context: DurableContext):
     return context.step(lambda _: n + 1, name="plus-one")
 """
 
+# A step that fails its first attempt (retried 30 s later on the clock) inside a child
+# context.
+RETRY_IN_CHILD = """
+import os
+from aws_durable_execution_sdk_python import DurableContext, durable_execution
+from aws_durable_execution_sdk_python.config import Duration, JitterStrategy, StepConfig
+from aws_durable_execution_sdk_python.retries import RetryStrategyConfig, create_retry_strategy
+
+RETRY = StepConfig(retry_strategy=create_retry_strategy(RetryStrategyConfig(
+    max_attempts=3, initial_delay=Duration.from_seconds(30), jitter_strategy=JitterStrategy.NONE)))
+
+def flaky(_):
+    path = os.environ["TRACE"]
+    tries = open(path).read().count("try") if os.path.exists(path) else 0
+    with open(path, "a") as f:
+        f.write("try\\n")
+    if tries == 0:
+        raise RuntimeError("first attempt fails")
+    return tries
+
+@durable_execution
+def handler(event, context: DurableContext):
+    def child(ctx):
+        return ctx.step(flaky, name="flaky", config=RETRY)
+    return {"tries": context.run_in_child_context(child, name="group")}
+"""
+
 LONG_WAIT = """
 from aws_durable_execution_sdk_python import DurableContext, durable_execution
 from aws_durable_execution_sdk_python.config import Duration
@@ -242,6 +269,25 @@ def test_execution_names_are_idempotent(lam):
         start(lam, "named", {"a": 2}, DurableExecutionName="once")
     assert e.value.response["Error"]["Code"] == "DurableExecutionAlreadyStartedException"
     assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 409
+
+
+@needs_sdk
+def test_step_retry_in_a_child_context(server, lam, tmp_path):
+    make(lam, "retry", RETRY_IN_CHILD, tmp_path)
+    arn = start(lam, "retry", {})
+    failed = wait_event(lam, arn, "StepFailed")
+    assert failed[0]["StepFailedDetails"]["RetryDetails"] == {
+        "CurrentAttempt": 1, "NextAttemptDelaySeconds": 30}
+    assert "first attempt fails" in failed[0]["StepFailedDetails"]["Error"]["Payload"]["ErrorMessage"]
+    assert status_of(lam, arn) == "RUNNING"
+    advance(server, 31)
+    wait_status(lam, arn, "SUCCEEDED")
+    assert json.loads(lam.get_durable_execution(DurableExecutionArn=arn)["Result"]) == {"tries": 1}
+    kinds = event_types(lam, arn)
+    assert kinds.count("ContextStarted") == 1 and kinds.count("ContextSucceeded") == 1
+    step = [e for e in events(lam, arn) if e["EventType"] == "StepSucceeded"][0]
+    context = [e for e in events(lam, arn) if e["EventType"] == "ContextStarted"][0]
+    assert step["ParentId"] == context["Id"] and context["Name"] == "group"
 
 
 # --- callbacks -----------------------------------------------------------------------------------
