@@ -239,6 +239,25 @@ fn apply_configuration(
     if let Some(a) = input.get("SnapStart").and_then(|s| s.str("ApplyOn")) {
         c.snap_start = a.to_owned();
     }
+    if let Some(d) = input.get("DurableConfig") {
+        let old = c.durable.take();
+        c.durable = Some(model::DurableConfig {
+            execution_timeout: d
+                .int("ExecutionTimeout")
+                .map(|t| t as u32)
+                .or_else(|| old.as_ref().and_then(|o| o.execution_timeout)),
+            retention_days: d
+                .int("RetentionPeriodInDays")
+                .map(|t| t as u32)
+                .or_else(|| old.as_ref().map(|o| o.retention_days))
+                .unwrap_or(model::DEFAULT_RETENTION_DAYS),
+            kms_key_arn: d
+                .str("KMSKeyArn")
+                .filter(|k| !k.is_empty())
+                .map(str::to_owned)
+                .or_else(|| old.and_then(|o| o.kms_key_arn)),
+        });
+    }
     Ok(())
 }
 
@@ -350,6 +369,7 @@ pub async fn create_function(
         // AWS reports no update status until the function is first active.
         last_update_status: String::new(),
         snap_start: "None".into(),
+        durable: None,
     };
     apply_configuration(&mut c, input, layers::resolve_refs(l, ctx, input)?)?;
     l.check_role_assumable(ctx, &name, &c.role).await?;

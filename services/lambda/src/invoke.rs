@@ -149,6 +149,9 @@ pub async fn invoke(
     }
     check_json(&payload)?;
     let t = resolve(l, ctx, input)?;
+    if t.config.durable.is_some() && kind != "DryRun" {
+        return crate::durable::invoke(l, ctx, input, t, payload, kind).await;
+    }
     match kind {
         "DryRun" => Ok(Output {
             status: Some(204),

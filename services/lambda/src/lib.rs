@@ -15,6 +15,8 @@
 //!   task root (a user and mount namespace, made by the binary re-executed as a launcher).
 //! - [`extensions`]: external extensions (AWS's Extensions API on the environment's
 //!   loopback port: register, INVOKE and SHUTDOWN events, init and exit errors).
+//! - [`durable`]: durable executions (functions with a `DurableConfig`): checkpoints,
+//!   waits and retries on nephos's clock, callbacks, history.
 //! - [`esm`]: event source mappings (SQS queues, DynamoDB streams) with [`filter`]ing.
 //! - [`code`]: deployment packages, checked, stored by hash and unpacked safely.
 //!
@@ -25,6 +27,7 @@
 mod asyncinv;
 mod code;
 pub mod configs;
+mod durable;
 mod env;
 mod esm;
 mod extensions;
@@ -93,6 +96,8 @@ pub struct Lambda {
     endpoint: OnceLock<String>,
     pool: runtime::Pool,
     mappings: esm::Mappings,
+    /// Durable executions.
+    durable: durable::Executions,
     /// Interpreters resolved to absolute paths (a function's PATH is not nephos's).
     interpreters: std::sync::Mutex<std::collections::HashMap<String, PathBuf>>,
 }
@@ -125,6 +130,7 @@ pub struct LambdaProvider {
 const OPERATIONS: &[&str] = &[
     "AddLayerVersionPermission",
     "AddPermission",
+    "CheckpointDurableExecution",
     "CreateAlias",
     "CreateCodeSigningConfig",
     "CreateEventSourceMapping",
@@ -143,6 +149,9 @@ const OPERATIONS: &[&str] = &[
     "GetAccountSettings",
     "GetAlias",
     "GetCodeSigningConfig",
+    "GetDurableExecution",
+    "GetDurableExecutionHistory",
+    "GetDurableExecutionState",
     "GetEventSourceMapping",
     "GetFunction",
     "GetFunctionCodeSigningConfig",
@@ -162,6 +171,7 @@ const OPERATIONS: &[&str] = &[
     "InvokeWithResponseStream",
     "ListAliases",
     "ListCodeSigningConfigs",
+    "ListDurableExecutionsByFunction",
     "ListEventSourceMappings",
     "ListFunctionEventInvokeConfigs",
     "ListFunctionUrlConfigs",
@@ -182,6 +192,10 @@ const OPERATIONS: &[&str] = &[
     "PutRuntimeManagementConfig",
     "RemoveLayerVersionPermission",
     "RemovePermission",
+    "SendDurableExecutionCallbackFailure",
+    "SendDurableExecutionCallbackHeartbeat",
+    "SendDurableExecutionCallbackSuccess",
+    "StopDurableExecution",
     "TagResource",
     "UntagResource",
     "UpdateAlias",
@@ -233,6 +247,7 @@ impl LambdaProvider {
             endpoint: OnceLock::new(),
             pool: runtime::Pool::default(),
             mappings: esm::Mappings::default(),
+            durable: durable::Executions::default(),
             interpreters: Default::default(),
         });
         Ok(LambdaProvider { inner })
@@ -260,6 +275,7 @@ impl LambdaProvider {
             }
         });
         esm::resume(l)?;
+        durable::resume(l)?;
         let queued = l.storage.load(invoke::ASYNC).map_err(|e| e.to_string())?;
         let l = l.clone();
         tokio::spawn(async move {
@@ -706,6 +722,17 @@ impl Provider for LambdaProvider {
                     "DeleteFunctionUrlConfig" => urls::delete(l, ctx, i).await?,
                     "ListFunctionUrlConfigs" => urls::list(l, ctx, i)?,
                     "InvokeAsync" => functions::invoke_async(l, ctx, input).await?,
+                    "CheckpointDurableExecution" => durable::checkpoint(l, ctx, i).await?,
+                    "GetDurableExecution" => durable::get(l, ctx, i)?,
+                    "GetDurableExecutionHistory" => durable::history(l, ctx, i)?,
+                    "GetDurableExecutionState" => durable::get_state(l, ctx, i)?,
+                    "ListDurableExecutionsByFunction" => durable::list(l, ctx, i)?,
+                    "StopDurableExecution" => durable::stop(l, ctx, i).await?,
+                    "SendDurableExecutionCallbackSuccess"
+                    | "SendDurableExecutionCallbackFailure"
+                    | "SendDurableExecutionCallbackHeartbeat" => {
+                        durable::send_callback(l, ctx, i).await?
+                    }
                     other => return Err(AwsError::not_implemented("lambda", other)),
                 };
                 Ok(Output::new(value))
@@ -732,6 +759,7 @@ impl Provider for LambdaProvider {
     fn reset(&self) {
         self.inner.mappings.clear();
         self.inner.pool.clear();
+        self.inner.durable.clear();
         self.inner.regions.clear();
     }
 

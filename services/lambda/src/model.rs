@@ -38,7 +38,21 @@ pub struct Config {
     /// SnapStart's `ApplyOn`: `None` or `PublishedVersions`.
     #[serde(default = "snap_start_none")]
     pub snap_start: String,
+    /// Durable execution settings: the function runs as durable executions.
+    #[serde(default)]
+    pub durable: Option<DurableConfig>,
 }
+
+/// `DurableConfig`: how long an execution may run and how long its history is kept.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DurableConfig {
+    pub execution_timeout: Option<u32>,
+    pub retention_days: u32,
+    pub kms_key_arn: Option<String>,
+}
+
+/// AWS keeps a finished execution's history 14 days unless told otherwise.
+pub const DEFAULT_RETENTION_DAYS: u32 = 14;
 
 fn snap_start_none() -> String {
     "None".into()
@@ -357,6 +371,16 @@ pub fn configuration(region: &str, account: &str, name: &str, version: &str, c: 
         logging.insert("SystemLogLevel", l.as_str());
     }
     v.insert("LoggingConfig", logging);
+    if let Some(d) = &c.durable {
+        let mut dc = Value::map().with("RetentionPeriodInDays", i64::from(d.retention_days));
+        if let Some(t) = d.execution_timeout {
+            dc.insert("ExecutionTimeout", i64::from(t));
+        }
+        if let Some(k) = &d.kms_key_arn {
+            dc.insert("KMSKeyArn", k.as_str());
+        }
+        v.insert("DurableConfig", dc);
+    }
     if c.state == "Pending" {
         v.insert("StateReason", "The function is being created.");
         v.insert("StateReasonCode", "Creating");
