@@ -178,6 +178,21 @@ fn authorized(
     policy::function_policy_allows(f, qualifier, &caller, "lambda:InvokeFunctionUrl", resource)
 }
 
+/// The function version a URL runs, resolved as its owner would invoke it.
+fn target(
+    l: &Arc<Lambda>,
+    (account, region): (&str, &str),
+    function: &str,
+    qualifier: Option<&str>,
+) -> Result<runtime::Target, RawResponse> {
+    let owner = runtime::service_context(l, account, region, "Invoke");
+    let mut input = Value::map().with("FunctionName", function);
+    if let Some(q) = qualifier {
+        input.insert("Qualifier", q);
+    }
+    invoke::resolve(l, &owner, &input).map_err(|e| message(e.status, &e.code, json!(e.message)))
+}
+
 /// Runs the function with the request as its event and makes its result the answer.
 async fn run(
     l: &Arc<Lambda>,
@@ -187,14 +202,9 @@ async fn run(
     function: &str,
     qualifier: Option<String>,
 ) -> RawResponse {
-    let owner = runtime::service_context(l, account, region, "Invoke");
-    let mut input = Value::map().with("FunctionName", function);
-    if let Some(q) = &qualifier {
-        input.insert("Qualifier", q.as_str());
-    }
-    let t = match invoke::resolve(l, &owner, &input) {
+    let t = match target(l, (account, region), function, qualifier.as_deref()) {
         Ok(t) => t,
-        Err(e) => return message(e.status, &e.code, json!(e.message)),
+        Err(answer) => return answer,
     };
     let result = runtime::run(
         l,
@@ -234,14 +244,9 @@ async fn run_streaming(
     function: &str,
     qualifier: Option<String>,
 ) -> RawResponse {
-    let owner = runtime::service_context(l, account, region, "Invoke");
-    let mut input = Value::map().with("FunctionName", function);
-    if let Some(q) = &qualifier {
-        input.insert("Qualifier", q.as_str());
-    }
-    let t = match invoke::resolve(l, &owner, &input) {
+    let t = match target(l, (account, region), function, qualifier.as_deref()) {
         Ok(t) => t,
-        Err(e) => return message(e.status, &e.code, json!(e.message)),
+        Err(answer) => return answer,
     };
     let request = runtime::Request {
         request_id: ctx.request_id.clone(),
