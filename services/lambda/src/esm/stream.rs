@@ -734,6 +734,18 @@ mod tests {
     }
 
     #[test]
+    fn exists_looks_at_leaves_of_stream_records() {
+        // AWS: `presentKey` holds `{"S": ...}`, which is no leaf, so it does not "exist".
+        let r = json!({"dynamodb": {"NewImage": {"presentKey": {"S": "v"}, "id": {"S": "1"}}}});
+        let absent = json!({"dynamodb": {"NewImage": {"presentKey": [{"exists": false}]}}});
+        assert!(crate::filter::matches(&absent, &r));
+        let typed = json!({"dynamodb": {"NewImage": {"presentKey": {"S": [{"exists": true}]}}}});
+        assert!(crate::filter::matches(&typed, &r));
+        let typed_absent = json!({"dynamodb": {"NewImage": {"gone": {"S": [{"exists": true}]}}}});
+        assert!(!crate::filter::matches(&typed_absent, &r));
+    }
+
+    #[test]
     fn times_are_written_as_aws_writes_them() {
         assert_eq!(iso_seconds(1_700_000_000_123), "2023-11-14T22:13:20Z");
         assert_eq!(iso_millis(1_700_000_000_123), "2023-11-14T22:13:20.123Z");
