@@ -207,6 +207,23 @@ def test_a_malformed_failure_report_fails_the_whole_batch(clients, account):
     assert [keys(c) for c in calls(ddb)] == [["a", "b"], ["a", "b"]]
 
 
+def test_the_last_processing_result_follows_the_batches(clients, account):
+    lam, _, ddb = clients
+    stream = table(ddb, "items")
+    function(lam, account, "fine", "def answer(event):\n    return {}\n")
+    m = lam.create_event_source_mapping(
+        EventSourceArn=stream, FunctionName="fine", StartingPosition="TRIM_HORIZON"
+    )
+    assert m["LastProcessingResult"] == "No records processed"
+    put(ddb, "items", "a")
+    wait_for(lambda: calls(ddb))
+    result = wait_for(
+        lambda: lam.get_event_source_mapping(UUID=m["UUID"])["LastProcessingResult"] == "OK"
+    )
+    assert result
+    assert lam.update_event_source_mapping(UUID=m["UUID"], Enabled=False)["LastProcessingResult"] == "OK"
+
+
 def test_reported_failures_are_ignored_without_the_response_type(clients, account):
     lam, _, ddb = clients
     stream = table(ddb, "items")
@@ -362,6 +379,7 @@ def test_records_older_than_the_maximum_age_are_given_up(start_nephos, account):
     assert record["requestContext"]["condition"] == "RecordAgeExceeded"
     assert record["requestContext"]["approximateInvokeCount"] >= 1
     assert record["DDBStreamBatchInfo"]["batchSize"] == 1
+    assert "responseContext" not in record
 
 
 def test_tumbling_windows_carry_state_and_close_with_a_final_invocation(start_nephos, account):

@@ -371,6 +371,15 @@ pub fn start(l: &Arc<Lambda>, m: Mapping) {
     }
 }
 
+/// Notes how the mapping's last batch went (`LastProcessingResult`).
+fn note_result(l: &Lambda, uuid: &str, result: &str) {
+    if let Some((m, _)) = l.mappings.all.lock().unwrap().get_mut(uuid)
+        && m.last_result != result
+    {
+        m.last_result = result.to_owned();
+    }
+}
+
 /// Reloads mappings stored before a restart and starts their pollers.
 pub fn resume(l: &Arc<Lambda>) -> Result<(), String> {
     for (_, v) in l.storage.load(MAPPINGS).map_err(|e| e.to_string())? {

@@ -16,7 +16,7 @@
 //! one returned, and a final invocation (no records, `isFinalInvokeForWindow`) closes the
 //! window once nephos's clock passes its end or a record of a later window arrives.
 
-use super::{CHECKPOINTS, Mapping, passes, patterns, pause, wire_json};
+use super::{CHECKPOINTS, Mapping, note_result, passes, patterns, pause, wire_json};
 use crate::Lambda;
 use crate::env::Outcome;
 use crate::invoke;
@@ -507,6 +507,14 @@ async fn process_batch(
                     Verdict::Failed
                 }
             };
+            note_result(
+                l,
+                &m.uuid,
+                match last.as_ref().and_then(|i| i.body.as_ref()) {
+                    Some(_) => "OK",
+                    None => "PROBLEM: Function call failed",
+                },
+            );
             match verdict {
                 Verdict::Success => break,
                 // The records before the lowest failure are done; the rest is retried
@@ -607,8 +615,11 @@ async fn send_on_failure(
             "streamArn": m.source_arn,
         },
     });
-    // Records that expired before any invocation have no response to describe.
-    if let Some(i) = last {
+    // AWS describes the last response only when retries ran out; a record that grew too
+    // old is reported without one, however often it was tried.
+    if condition == "RetryAttemptsExhausted"
+        && let Some(i) = last
+    {
         record["responseContext"] = json!({
             "statusCode": i.status,
             "executedVersion": i.executed_version,
