@@ -17,9 +17,13 @@ ddb = boto3.client('dynamodb')
 def handler(event, context):
     t0 = time.time()
     time.sleep(SLEEP)
+    shown = dict(event)
+    if len(json.dumps(event.get('state'))) > 1000:
+        # A big window state is noted by its size (an item holds 400 KB).
+        shown['state'] = {'size': len(json.dumps(event['state']))}
     ddb.put_item(TableName='calls', Item={
         'pk': {'S': context.aws_request_id},
-        'event': {'S': json.dumps(event)},
+        'event': {'S': json.dumps(shown)},
         't0': {'N': repr(t0)}, 't1': {'N': repr(time.time())}})
     return answer(event)
 """
@@ -46,6 +50,13 @@ def answer(event):
 ALWAYS_RAISE = """
 def answer(event):
     raise RuntimeError('always')
+"""
+
+BIG_STATE_FOR_A = """
+def answer(event):
+    if any(r['dynamodb']['Keys']['pk']['S'] == 'a' for r in event['Records']):
+        return {'state': {'pad': 'x' * 1100000}}
+    return {'state': {'n': 1}}
 """
 
 COUNTING_STATE = """
@@ -416,3 +427,31 @@ def test_tumbling_windows_carry_state_and_close_with_a_final_invocation(start_ne
     assert final["Records"] == []
     assert final["state"] == {"count": 3}
     assert final["window"] == first["window"]
+
+
+def test_a_state_over_1_mb_ends_the_window_early(start_nephos, account):
+    server, lam, _, ddb = isolated(start_nephos, account)
+    now_ms = server.internal("/_nephos/clock")["now_ms"]
+    server.internal("/_nephos/clock", {"advance_seconds": (300_000 - now_ms % 300_000) / 1000 + 1})
+    stream = table(ddb, "items")
+    put(ddb, "items", "a")
+    put(ddb, "items", "b")
+    function(lam, account, "big", BIG_STATE_FOR_A)
+    lam.create_event_source_mapping(
+        EventSourceArn=stream,
+        FunctionName="big",
+        StartingPosition="TRIM_HORIZON",
+        BatchSize=1,
+        TumblingWindowInSeconds=300,
+    )
+    got = wait_for(lambda: len(calls(ddb)) >= 3 and calls(ddb))
+    flags = [(keys(c), c["isFinalInvokeForWindow"], c["isWindowTerminatedEarly"]) for c in got]
+    assert flags == [(["a"], False, False), ([], True, True), (["b"], False, False)]
+    # The early end hands over the big state; the window goes on with a fresh one.
+    assert got[1]["state"]["size"] > 1024 * 1024
+    assert got[2]["state"] == {}
+    assert got[2]["window"] == got[0]["window"]
+    server.internal("/_nephos/clock", {"advance_seconds": 300})
+    final = wait_for(lambda: len(calls(ddb)) >= 4 and calls(ddb)[-1])
+    assert (final["isFinalInvokeForWindow"], final["isWindowTerminatedEarly"]) == (True, False)
+    assert final["state"] == {"n": 1}
