@@ -455,3 +455,26 @@ def test_a_state_over_1_mb_ends_the_window_early(start_nephos, account):
     final = wait_for(lambda: len(calls(ddb)) >= 4 and calls(ddb)[-1])
     assert (final["isFinalInvokeForWindow"], final["isWindowTerminatedEarly"]) == (True, False)
     assert final["state"] == {"n": 1}
+
+
+def test_reading_goes_on_after_a_retry_outlives_the_shard_iterator(start_nephos, account):
+    server, lam, sqs, ddb = isolated(start_nephos, account)
+    url, dest = queue(sqs, "outlived")
+    stream = table(ddb, "items")
+    put(ddb, "items", "a")
+    function(lam, account, "failing", ALWAYS_RAISE)
+    lam.create_event_source_mapping(
+        EventSourceArn=stream,
+        FunctionName="failing",
+        StartingPosition="TRIM_HORIZON",
+        MaximumRetryAttempts=2,
+        DestinationConfig={"OnFailure": {"Destination": dest}},
+    )
+    wait_for(lambda: calls(ddb))
+    # Iterators last 15 minutes: the one this batch was read with is gone after it.
+    server.internal("/_nephos/clock", {"advance_seconds": 16 * 60})
+    [first] = failure_records(sqs, url)
+    put(ddb, "items", "b")
+    [second] = failure_records(sqs, url)
+    assert first["DDBStreamBatchInfo"]["startSequenceNumber"] < second["DDBStreamBatchInfo"]["startSequenceNumber"]
+    assert keys(calls(ddb)[-1]) == ["b"]

@@ -22,7 +22,7 @@ use crate::env::Outcome;
 use crate::invoke;
 use crate::runtime::{self, service_context};
 use bytes::Bytes;
-use nephos_core::{AwsError, ByteStream, Input, Timestamp, Value};
+use nephos_core::{AwsError, ByteStream, Input, RequestContext, Timestamp, Value};
 use nephos_storage::Mutation;
 use serde_json::{Value as Json, json};
 use std::collections::HashSet;
@@ -101,21 +101,7 @@ async fn read_shard(l: Arc<Lambda>, m: Mapping, shard: String) {
                 .unwrap_or_else(|| "LATEST".into()),
         ),
     }
-    let mut iterator = loop {
-        match l
-            .dispatcher
-            .call(
-                &ctx,
-                "dynamodbstreams",
-                "GetShardIterator",
-                iterator_input.clone(),
-            )
-            .await
-        {
-            Ok(v) => break v.str("ShardIterator").unwrap_or_default().to_owned(),
-            Err(_) => pause().await,
-        }
-    };
+    let mut iterator = shard_iterator(&l, &ctx, &iterator_input).await;
     let lanes = if m.tumbling > 0 {
         // The window's state is one per shard, so its batches go one at a time.
         1
@@ -125,6 +111,7 @@ async fn read_shard(l: Arc<Lambda>, m: Mapping, shard: String) {
     let batch_size = m.batch_size.max(1) as usize;
     let mut buffer: Vec<Json> = Vec::new();
     let mut read_up_to: Option<String> = None;
+    let mut last_read: Option<String> = checkpoint.clone();
     let mut gathering_since: Option<tokio::time::Instant> = None;
     let mut window: Option<Window> = None;
     let mut closed = false;
@@ -143,8 +130,17 @@ async fn read_shard(l: Arc<Lambda>, m: Mapping, shard: String) {
                 .await;
             let v = match r {
                 Ok(v) => v,
-                Err(_) => {
-                    pause().await;
+                Err(e) => {
+                    if e.code == "ExpiredIteratorException" {
+                        // A long retry outlived the iterator: go on after what was read.
+                        if let Some(seq) = &last_read {
+                            iterator_input.insert("ShardIteratorType", "AFTER_SEQUENCE_NUMBER");
+                            iterator_input.insert("SequenceNumber", seq.as_str());
+                        }
+                        iterator = shard_iterator(&l, &ctx, &iterator_input).await;
+                    } else {
+                        pause().await;
+                    }
                     continue;
                 }
             };
@@ -157,6 +153,7 @@ async fn read_shard(l: Arc<Lambda>, m: Mapping, shard: String) {
                 j["eventSourceARN"] = json!(m.source_arn);
                 if let Some(seq) = j["dynamodb"]["SequenceNumber"].as_str() {
                     read_up_to = Some(seq.to_owned());
+                    last_read = Some(seq.to_owned());
                 }
                 if passes(&filters, &j) {
                     buffer.push(j);
@@ -210,6 +207,19 @@ async fn read_shard(l: Arc<Lambda>, m: Mapping, shard: String) {
         }
         if !flush {
             tokio::time::sleep(POLL_INTERVAL).await;
+        }
+    }
+}
+
+async fn shard_iterator(l: &Lambda, ctx: &RequestContext, input: &Value) -> String {
+    loop {
+        match l
+            .dispatcher
+            .call(ctx, "dynamodbstreams", "GetShardIterator", input.clone())
+            .await
+        {
+            Ok(v) => return v.str("ShardIterator").unwrap_or_default().to_owned(),
+            Err(_) => pause().await,
         }
     }
 }
