@@ -293,7 +293,7 @@ def test_mappings_are_listed_updated_and_deleted(clients, account):
     assert [x["UUID"] for x in listed] == [m["UUID"]]
     assert lam.list_event_source_mappings(EventSourceArn=arn)["EventSourceMappings"][0]["UUID"] == m["UUID"]
     updated = lam.update_event_source_mapping(UUID=m["UUID"], Enabled=False, BatchSize=7)
-    assert updated["State"] == "Updating" and updated["BatchSize"] == 7
+    assert updated["State"] == "Disabling" and updated["BatchSize"] == 7
     assert lam.get_event_source_mapping(UUID=m["UUID"])["State"] == "Disabled"
     deleted = lam.delete_event_source_mapping(UUID=m["UUID"])
     assert deleted["State"] == "Deleting"

@@ -9,10 +9,10 @@
 //! Records dropped by `FilterCriteria` are deleted. FIFO queues keep one group's messages
 //! in order because SQS hands a group to one receiver at a time.
 //!
-//! DynamoDB Streams: one reader per shard from the starting position, retrying a failed
-//! batch (bisecting it when asked) until `MaximumRetryAttempts` or
-//! `MaximumRecordAgeInSeconds`, then sending the on-failure destination a record of what
-//! was skipped. The position read up to is stored, so a restart resumes after it.
+//! DynamoDB Streams: see [`stream`]; one reader per shard with AWS's batching, retry,
+//! partial-failure, parallelization and tumbling-window behaviour.
+
+mod stream;
 
 use crate::Lambda;
 use crate::env::Outcome;
@@ -357,7 +357,7 @@ pub fn start(l: &Arc<Lambda>, m: Mapping) {
                     tasks.push(tokio::spawn(poll_sqs(l.clone(), m.clone())));
                 }
             }
-            Source::Stream => tasks.push(tokio::spawn(poll_stream(l.clone(), m.clone()))),
+            Source::Stream => tasks.push(tokio::spawn(stream::poll_stream(l.clone(), m.clone()))),
         }
     }
     if let Some((_, old)) = l
@@ -368,6 +368,15 @@ pub fn start(l: &Arc<Lambda>, m: Mapping) {
         .insert(m.uuid.clone(), (m, tasks))
     {
         old.iter().for_each(|t| t.abort());
+    }
+}
+
+/// Notes how the mapping's last batch went (`LastProcessingResult`).
+fn note_result(l: &Lambda, uuid: &str, result: &str) {
+    if let Some((m, _)) = l.mappings.all.lock().unwrap().get_mut(uuid)
+        && m.last_result != result
+    {
+        m.last_result = result.to_owned();
     }
 }
 
@@ -417,6 +426,7 @@ pub async fn update(
     if m.source_arn.starts_with("arn:aws:sqs:") {
         check_sqs_batch(m.batch_size, m.window_secs)?;
     }
+    let was_enabled = m.enabled;
     if let Some(e) = input.bool("Enabled") {
         m.enabled = e;
     }
@@ -438,6 +448,12 @@ pub async fn update(
     if let Some(b) = input.bool("BisectBatchOnFunctionError") {
         m.bisect = b;
     }
+    if let Some(p) = input.int("ParallelizationFactor") {
+        m.parallelization = p;
+    }
+    if let Some(t) = input.int("TumblingWindowInSeconds") {
+        m.tumbling = t;
+    }
     if let Some(d) = input
         .get("DestinationConfig")
         .and_then(|d| d.get("OnFailure"))
@@ -446,7 +462,13 @@ pub async fn update(
     }
     m.last_modified_ms = ctx.clock.now_millis();
     store(l, &m).await?;
-    let out = m.describe("Updating");
+    // AWS names the transition a change of `Enabled` starts.
+    let state = match (was_enabled, m.enabled) {
+        (false, true) => "Enabling",
+        (true, false) => "Disabling",
+        _ => "Updating",
+    };
+    let out = m.describe(state);
     start(l, m);
     Ok(out)
 }
@@ -804,205 +826,4 @@ fn sqs_record(m: &Mapping, msg: &Value) -> Json {
         record[k] = v;
     }
     record
-}
-
-async fn poll_stream(l: Arc<Lambda>, m: Mapping) {
-    while !l.dispatcher.is_wired() {
-        pause().await;
-    }
-    let ctx = service_context(&l, &m.account, &m.region, "DescribeStream");
-    // Readers end with this task: dropping the set aborts them.
-    let mut readers = tokio::task::JoinSet::new();
-    let mut known = std::collections::HashSet::new();
-    loop {
-        let r = l
-            .dispatcher
-            .call(
-                &ctx,
-                "dynamodbstreams",
-                "DescribeStream",
-                Value::map().with("StreamArn", m.source_arn.as_str()),
-            )
-            .await;
-        if let Ok(v) = r {
-            let shards = v
-                .get("StreamDescription")
-                .and_then(|d| d.get("Shards"))
-                .and_then(Value::as_list)
-                .unwrap_or_default();
-            for s in shards {
-                let Some(id) = s.str("ShardId") else { continue };
-                if known.insert(id.to_owned()) {
-                    readers.spawn(read_shard(l.clone(), m.clone(), id.to_owned()));
-                }
-            }
-        }
-        tokio::time::sleep(Duration::from_secs(5)).await;
-    }
-}
-
-async fn read_shard(l: Arc<Lambda>, m: Mapping, shard: String) {
-    let filters = patterns(&m);
-    let ctx = service_context(&l, &m.account, &m.region, "GetRecords");
-    let checkpoint_key = format!("{}\t{shard}", m.uuid);
-    let checkpoint = l.storage.load(CHECKPOINTS).ok().and_then(|rows| {
-        rows.into_iter()
-            .find(|(k, _)| k == checkpoint_key.as_bytes())
-            .map(|(_, v)| String::from_utf8_lossy(&v).into_owned())
-    });
-    let mut iterator_input = Value::map()
-        .with("StreamArn", m.source_arn.as_str())
-        .with("ShardId", shard.as_str());
-    match &checkpoint {
-        Some(seq) => {
-            iterator_input.insert("ShardIteratorType", "AFTER_SEQUENCE_NUMBER");
-            iterator_input.insert("SequenceNumber", seq.as_str());
-        }
-        None => iterator_input.insert(
-            "ShardIteratorType",
-            m.starting_position
-                .clone()
-                .unwrap_or_else(|| "LATEST".into()),
-        ),
-    }
-    let mut iterator = loop {
-        match l
-            .dispatcher
-            .call(
-                &ctx,
-                "dynamodbstreams",
-                "GetShardIterator",
-                iterator_input.clone(),
-            )
-            .await
-        {
-            Ok(v) => break v.str("ShardIterator").unwrap_or_default().to_owned(),
-            Err(_) => pause().await,
-        }
-    };
-    loop {
-        let r = l
-            .dispatcher
-            .call(
-                &ctx,
-                "dynamodbstreams",
-                "GetRecords",
-                Value::map()
-                    .with("ShardIterator", iterator.as_str())
-                    .with("Limit", m.batch_size.clamp(1, 1000)),
-            )
-            .await;
-        let v = match r {
-            Ok(v) => v,
-            Err(_) => {
-                pause().await;
-                continue;
-            }
-        };
-        let records: Vec<Json> = v
-            .get("Records")
-            .and_then(Value::as_list)
-            .unwrap_or_default()
-            .iter()
-            .map(|r| {
-                let mut j = wire_json(r);
-                j["eventSourceARN"] = json!(m.source_arn);
-                j
-            })
-            .filter(|r| passes(&filters, r))
-            .collect();
-        match v.str("NextShardIterator") {
-            Some(next) => iterator = next.to_owned(),
-            None => return,
-        }
-        if records.is_empty() {
-            // AWS polls a shard about four times a second.
-            tokio::time::sleep(Duration::from_millis(250)).await;
-            continue;
-        }
-        process_stream_batch(&l, &m, records.clone()).await;
-        if let Some(seq) = records
-            .last()
-            .and_then(|r| r["dynamodb"]["SequenceNumber"].as_str())
-        {
-            let _ = l
-                .storage
-                .commit(vec![Mutation::put(
-                    CHECKPOINTS,
-                    checkpoint_key.as_bytes(),
-                    seq.as_bytes(),
-                )])
-                .await;
-        }
-    }
-}
-
-/// Delivers a batch, retrying (and bisecting) failures as the mapping says; what is
-/// given up on goes to the on-failure destination.
-async fn process_stream_batch(l: &Arc<Lambda>, m: &Mapping, records: Vec<Json>) {
-    let mut pending = vec![records];
-    while let Some(batch) = pending.pop() {
-        let mut attempts: i64 = 0;
-        loop {
-            let event = json!({ "Records": batch });
-            match deliver(l, m, &event).await {
-                Ok(Some(_)) => break,
-                Ok(None) | Err(_) => {
-                    attempts += 1;
-                    if m.bisect && batch.len() > 1 {
-                        let (a, b) = batch.split_at(batch.len() / 2);
-                        pending.push(b.to_vec());
-                        pending.push(a.to_vec());
-                        break;
-                    }
-                    let age_exceeded = m.max_age >= 0 && oldest_age_secs(l, &batch) > m.max_age;
-                    if (m.max_retry >= 0 && attempts > m.max_retry) || age_exceeded {
-                        send_on_failure(l, m, &batch, attempts).await;
-                        break;
-                    }
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
-            }
-        }
-    }
-}
-
-fn oldest_age_secs(l: &Lambda, batch: &[Json]) -> i64 {
-    let now = l.clock.now_millis() as f64 / 1000.0;
-    batch
-        .iter()
-        .filter_map(|r| r["dynamodb"]["ApproximateCreationDateTime"].as_f64())
-        .map(|t| (now - t) as i64)
-        .max()
-        .unwrap_or(0)
-}
-
-async fn send_on_failure(l: &Arc<Lambda>, m: &Mapping, batch: &[Json], attempts: i64) {
-    let Some(dest) = &m.on_failure else { return };
-    let first = &batch[0]["dynamodb"];
-    let last = &batch[batch.len() - 1]["dynamodb"];
-    let record = json!({
-        "requestContext": {
-            "requestId": runtime::uuid(),
-            "functionArn": m.function_arn(),
-            "condition": "RetryAttemptsExhausted",
-            "approximateInvokeCount": attempts,
-        },
-        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
-        "version": "1.0",
-        "timestamp": nephos_core::Timestamp::from_millis(l.clock.now_millis()).to_iso8601(),
-        "DDBStreamBatchInfo": {
-            "shardId": "",
-            "startSequenceNumber": first["SequenceNumber"],
-            "endSequenceNumber": last["SequenceNumber"],
-            "approximateArrivalOfFirstRecord": first["ApproximateCreationDateTime"],
-            "approximateArrivalOfLastRecord": last["ApproximateCreationDateTime"],
-            "batchSize": batch.len(),
-            "streamArn": m.source_arn,
-        },
-    });
-    let r = l.send_to(&m.account, dest, &record.to_string(), None).await;
-    if let Err(e) = r {
-        tracing::warn!(error = %e.message, "event source mapping's on-failure destination refused the record");
-    }
 }

@@ -58,7 +58,10 @@ fn value_matches(rule: &Json, field: Option<&Json>) -> bool {
                 return false;
             };
             match name.as_str() {
-                "exists" => arg.as_bool() == Some(field.is_some_and(|f| !f.is_null())),
+                // Only leaves exist for `exists`: an object in the record is not one.
+                "exists" => {
+                    arg.as_bool() == Some(field.is_some_and(|f| !f.is_null() && !f.is_object()))
+                }
                 "prefix" => match (arg.as_str(), field.and_then(Json::as_str)) {
                     (Some(p), Some(s)) => s.starts_with(p),
                     _ => false,
