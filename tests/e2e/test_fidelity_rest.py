@@ -205,3 +205,67 @@ def test_update_table_switches_encryption(nephos, account):
     assert d["KMSMasterKeyArn"].endswith(":alias/aws/dynamodb")
     c.update_table(TableName="switch", SSESpecification={"Enabled": False})
     assert "SSEDescription" not in c.describe_table(TableName="switch")["Table"]
+
+
+# --- SQS: a queue URL without an Action -----------------------------------------------
+
+
+def _sqs_auth(account):
+    return {"Authorization": f"AWS4-HMAC-SHA256 Credential={account}/20240101/us-east-1/sqs/"
+                             "aws4_request, SignedHeaders=host, Signature=0"}
+
+
+@pytest.mark.parametrize("accept", [None, "application/json"])
+def test_get_on_a_queue_url_without_action_is_unknown_operation(nephos, account, accept):
+    import requests
+
+    url = nephos.client("sqs", account=account).create_queue(QueueName="noaction")["QueueUrl"]
+    headers = _sqs_auth(account)
+    if accept:
+        headers["Accept"] = accept
+    r = requests.get(url, headers=headers, timeout=10)
+    # AWS answers XML even when JSON is accepted: a bare element, 404.
+    assert r.status_code == 404
+    assert r.text == "<UnknownOperationException/>"
+    r = requests.post(url, data={"Version": "2012-11-05"}, headers=headers, timeout=10)
+    assert r.status_code == 404
+    assert r.text == "<UnknownOperationException/>"
+
+
+def test_json_protocol_without_target_is_still_a_json_error(nephos, account):
+    import requests
+
+    r = requests.post(nephos.endpoint, data=b"{}", timeout=10, headers={
+        **_sqs_auth(account), "Content-Type": "application/x-amz-json-1.0"})
+    assert r.status_code == 400
+    assert r.json()["__type"].endswith("UnknownOperationException")
+
+
+# --- S3: replication configurations -----------------------------------------------------
+
+
+def test_replication_destination_must_exist_and_be_versioned(nephos, account):
+    from s3util import bucket_name
+
+    s3 = nephos.client("s3", account=account)
+    src, dst = bucket_name(account, "rsrc"), bucket_name(account, "rdst")
+    s3.create_bucket(Bucket=src)
+    s3.put_bucket_versioning(Bucket=src, VersioningConfiguration={"Status": "Enabled"})
+    cfg = {"Role": f"arn:aws:iam::{account}:role/r", "Rules": [{
+        "Priority": 1, "Status": "Enabled", "Filter": {"Prefix": "Tax"},
+        "DeleteMarkerReplication": {"Status": "Disabled"},
+        "Destination": {"Bucket": "arn:aws:s3:::does-not-exist-" + account}}]}
+    for _ in range(2):
+        with pytest.raises(ClientError) as e:
+            s3.put_bucket_replication(Bucket=src, ReplicationConfiguration=cfg)
+        assert e.value.response["Error"]["Code"] == "InvalidRequest"
+        assert e.value.response["Error"]["Message"] == "Destination bucket must have versioning enabled."
+        # Existing but unversioned: the same answer.
+        s3.create_bucket(Bucket=dst)
+        cfg["Rules"][0]["Destination"]["Bucket"] = f"arn:aws:s3:::{dst}"
+    s3.put_bucket_versioning(Bucket=dst, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_bucket_replication(Bucket=src, ReplicationConfiguration=cfg)
+    # A rule given without an ID gets one.
+    rule = s3.get_bucket_replication(Bucket=src)["ReplicationConfiguration"]["Rules"][0]
+    assert rule["ID"]
+    assert {k: v for k, v in rule.items() if k != "ID"} == cfg["Rules"][0]
