@@ -42,10 +42,13 @@ def test_replication_and_inventory(nephos, account):
     s3 = nephos.client("s3", account=account)
     b = bucket_name(account, "repl")
     s3.create_bucket(Bucket=b)
+    replica = bucket_name(account, "replica")
+    s3.create_bucket(Bucket=replica)
+    s3.put_bucket_versioning(Bucket=replica, VersioningConfiguration={"Status": "Enabled"})
     cfg = {"Role": f"arn:aws:iam::{account}:role/r", "Rules": [{
         "ID": "all", "Priority": 1, "Status": "Enabled", "Filter": {"Prefix": ""},
         "DeleteMarkerReplication": {"Status": "Disabled"},
-        "Destination": {"Bucket": "arn:aws:s3:::elsewhere", "StorageClass": "STANDARD_IA"}}]}
+        "Destination": {"Bucket": f"arn:aws:s3:::{replica}", "StorageClass": "STANDARD_IA"}}]}
     with pytest.raises(ClientError) as e:
         s3.put_bucket_replication(Bucket=b, ReplicationConfiguration=cfg)
     assert code(e) == "InvalidRequest"

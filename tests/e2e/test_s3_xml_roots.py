@@ -163,11 +163,14 @@ def _drive_every_operation(s3, account, rec):
     s3.get_bucket_request_payment(Bucket=b)
     s3.put_bucket_accelerate_configuration(Bucket=b, AccelerateConfiguration={"Status": "Enabled"})
     s3.get_bucket_accelerate_configuration(Bucket=b)
+    replica = bucket_name(account, "replica")
+    s3.create_bucket(Bucket=replica)
+    s3.put_bucket_versioning(Bucket=replica, VersioningConfiguration={"Status": "Enabled"})
     s3.put_bucket_replication(Bucket=b, ReplicationConfiguration={
         "Role": f"arn:aws:iam::{account}:role/r", "Rules": [{
             "ID": "all", "Priority": 1, "Status": "Enabled", "Filter": {"Prefix": ""},
             "DeleteMarkerReplication": {"Status": "Disabled"},
-            "Destination": {"Bucket": "arn:aws:s3:::elsewhere"}}]})
+            "Destination": {"Bucket": f"arn:aws:s3:::{replica}"}}]})
     s3.get_bucket_replication(Bucket=b)
 
     # Id-keyed configurations.

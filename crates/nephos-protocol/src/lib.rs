@@ -154,6 +154,14 @@ pub fn detect(model: &ServiceModel, req: &HttpRequest) -> Protocol {
     {
         return Protocol::Query;
     }
+    // A query-compatible JSON service (SQS) takes a request that is not JSON for its query
+    // API, which answers one without an Action as AWS does (404 UnknownOperationException).
+    if !has(Protocol::Query)
+        && model.metadata.aws_query_compatible.is_some()
+        && !content_type.starts_with("application/x-amz-json")
+    {
+        return Protocol::Query;
+    }
     protocols.first().copied().unwrap_or(Protocol::Json)
 }
 

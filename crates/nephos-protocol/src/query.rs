@@ -47,8 +47,12 @@ pub(crate) fn full_body(body: Body) -> Result<Bytes, AwsError> {
     }
 }
 
-/// The operation that `Action` names. A missing `Action` is AWS's `MissingAction`, an
-/// unknown one `InvalidAction`.
+/// The error of a query request to SQS that names no operation; AWS answers it with a
+/// bare `<UnknownOperationException/>` element, not an ErrorResponse.
+const UNKNOWN_OPERATION: &str = "UnknownOperationException";
+
+/// The operation that `Action` names. A missing `Action` is AWS's `MissingAction` (SQS:
+/// `UnknownOperationException`), an unknown one `InvalidAction`.
 pub fn resolve_action<'m>(
     model: &'m ServiceModel,
     params: &IndexMap<String, String>,
@@ -57,6 +61,10 @@ pub fn resolve_action<'m>(
         .get("Action")
         .filter(|a| !a.is_empty())
         .ok_or_else(|| {
+            if compat_model_needed(model) {
+                // SQS's front end: a GET or POST on a queue URL naming no operation.
+                return AwsError::new(404, UNKNOWN_OPERATION, "");
+            }
             AwsError::new(
                 400,
                 "MissingAction",
@@ -662,6 +670,10 @@ impl Codec for QueryCodec {
         err: &AwsError,
         meta: ResponseMeta<'_>,
     ) -> HttpResponse {
+        if err.status == 404 && err.code == UNKNOWN_OPERATION && compat_model_needed(model) {
+            let body = "<UnknownOperationException/>".to_owned();
+            return xml_response(404, body, meta.request_id, "x-amzn-requestid");
+        }
         let (code, status, sender, shape) = wire_error(model, err, true);
         let mut w = XmlWriter::new();
         w.open(

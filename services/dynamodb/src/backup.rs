@@ -358,6 +358,10 @@ impl DynamoDb {
         meta.pitr_since_ms = None;
         meta.ppr_since_ms = None;
         meta.resource_policy = None;
+        meta.insights.clear();
+        if let Some(spec) = v.get("SSESpecificationOverride") {
+            meta.sse_kms_key = crate::tables::sse_key(ctx, spec);
+        }
         meta.replicas.clear();
         meta.kinesis.clear();
         if let Some(b) = v.str("BillingModeOverride") {

@@ -2,7 +2,8 @@
 //! indexes, batches, transactions and consumed capacity; on-demand backups and
 //! point-in-time recovery, global tables, exports to and imports from S3 (GZIP, ZSTD; CSV,
 //! DynamoDB JSON, Ion), Kinesis streaming destinations (stored only), item collection
-//! limits of tables with local indexes, and opt-in provisioned-throughput throttling.
+//! limits of tables with local indexes, contributor insights settings, server-side
+//! encryption settings, and opt-in provisioned-throughput throttling.
 //!
 //! Items live in memory per table in an ordered map keyed by partition then sort key
 //! (bytes that sort as DynamoDB sorts), each item compactly encoded (`attr::encode_item`);
@@ -14,6 +15,7 @@ mod attr;
 mod backup;
 mod capacity;
 mod expr;
+mod insights;
 mod ion;
 mod items;
 mod kinesis;
@@ -96,6 +98,9 @@ const OPERATIONS: &[&str] = &[
     "DeleteBackup",
     "DeleteResourcePolicy",
     "DescribeEndpoints",
+    "DescribeContributorInsights",
+    "UpdateContributorInsights",
+    "ListContributorInsights",
     "GetResourcePolicy",
     "PutResourcePolicy",
     "DescribeBackup",
@@ -227,6 +232,9 @@ impl Provider for DynamoDb {
             let out = match ctx.operation.as_str() {
                 "CreateTable" => self.create_table(ctx, v).await?,
                 "DescribeEndpoints" => self.describe_endpoints(ctx),
+                "DescribeContributorInsights" => self.describe_contributor_insights(ctx, v)?,
+                "UpdateContributorInsights" => self.update_contributor_insights(ctx, v).await?,
+                "ListContributorInsights" => self.list_contributor_insights(ctx, v)?,
                 "PutResourcePolicy" => self.put_resource_policy(ctx, v).await?,
                 "GetResourcePolicy" => self.get_resource_policy(ctx, v)?,
                 "DeleteResourcePolicy" => self.delete_resource_policy(ctx, v).await?,

@@ -89,6 +89,26 @@ pub struct TableMeta {
     /// The resource-based policy and its revision id.
     #[serde(default)]
     pub resource_policy: Option<(String, String)>,
+    /// ARN of the KMS key of server-side encryption with a KMS key; None for the
+    /// AWS-owned key, which AWS leaves out of table descriptions.
+    #[serde(default)]
+    pub sse_kms_key: Option<String>,
+    /// Contributor insights of the table (index None) and of its global indexes, once
+    /// configured; never-configured ones are absent.
+    #[serde(default)]
+    pub insights: Vec<Insights>,
+}
+
+/// Contributor insights of a table or a global secondary index.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Insights {
+    pub index: Option<String>,
+    pub enabled: bool,
+    /// ACCESSED_AND_THROTTLED_KEYS or THROTTLED_KEYS.
+    pub mode: String,
+    pub updated_ms: i64,
+    /// When the rules were created: their names end with it, and a change of mode keeps it.
+    pub rules_ms: i64,
 }
 
 /// Stored form of a change: key length, key, then the new item if any.
@@ -743,6 +763,8 @@ mod tests {
             ppr_since_ms: None,
             warm: None,
             resource_policy: None,
+            sse_kms_key: None,
+            insights: Vec::new(),
         })
     }
 

@@ -199,6 +199,29 @@ pub(crate) fn throughput_value(rcu: i64, wcu: i64) -> Value {
         .with("WriteCapacityUnits", wcu)
 }
 
+/// The KMS key ARN an SSESpecification asks for, None when it keeps the AWS-owned key.
+/// Without KMSMasterKeyId the key is DynamoDB's AWS managed key (`alias/aws/dynamodb`);
+/// a key id or alias name becomes its ARN in the caller's account and region.
+pub(crate) fn sse_key(ctx: &RequestContext, spec: &Value) -> Option<String> {
+    if spec.bool("Enabled") != Some(true) {
+        return None;
+    }
+    let prefix = format!("arn:aws:kms:{}:{}:", ctx.region, ctx.account_id);
+    Some(match spec.str("KMSMasterKeyId") {
+        None | Some("") => format!("{prefix}alias/aws/dynamodb"),
+        Some(k) if k.starts_with("arn:") => k.to_owned(),
+        Some(k) if k.starts_with("alias/") => format!("{prefix}{k}"),
+        Some(k) => format!("{prefix}key/{k}"),
+    })
+}
+
+fn sse_value(key: &str, status: &str) -> Value {
+    Value::map()
+        .with("Status", status)
+        .with("SSEType", "KMS")
+        .with("KMSMasterKeyArn", key)
+}
+
 pub fn describe(t: &Table, status: &str) -> Value {
     let m = &t.meta;
     let defs: Vec<Value> = m
@@ -311,6 +334,9 @@ pub fn describe(t: &Table, status: &str) -> Value {
     if let Some(label) = &m.stream_label {
         out.insert("LatestStreamLabel", label.as_str());
         out.insert("LatestStreamArn", format!("{}/stream/{label}", m.arn));
+    }
+    if let Some(key) = &m.sse_kms_key {
+        out.insert("SSEDescription", sse_value(key, "ENABLED"));
     }
     out
 }
@@ -505,6 +531,8 @@ impl DynamoDb {
             ppr_since_ms: None,
             warm: warm(v.get("WarmThroughput")),
             resource_policy: None,
+            sse_kms_key: v.get("SSESpecification").and_then(|s| sse_key(ctx, s)),
+            insights: Vec::new(),
         };
         let mut table = Table::new(meta);
         if let Some(spec) = v.get("StreamSpecification")
@@ -648,6 +676,19 @@ impl DynamoDb {
             if let Some(c) = v.str("TableClass") {
                 meta.table_class = c.to_owned();
             }
+            let sse_change = v.get("SSESpecification").map(|spec| {
+                match (spec.bool("Enabled"), &meta.sse_kms_key) {
+                    // A new key for a table already encrypted with a KMS key.
+                    (None, Some(_)) if spec.str("KMSMasterKeyId").is_some() => {
+                        sse_key(ctx, &spec.clone().with("Enabled", true))
+                    }
+                    (None, current) => current.clone(),
+                    _ => sse_key(ctx, spec),
+                }
+            });
+            if let Some(key) = &sse_change {
+                meta.sse_kms_key = key.clone();
+            }
             let stream_change = match v.get("StreamSpecification") {
                 Some(s) => {
                     let view = stream_spec(s)?;
@@ -694,6 +735,8 @@ impl DynamoDb {
                     let iname = d.str("IndexName").unwrap_or_default();
                     let before = meta.indexes.len();
                     meta.indexes.retain(|i| !(i.global && i.name == iname));
+                    // Its contributor insights go with it (AWS leaves no orphan entry).
+                    meta.insights.retain(|i| i.index.as_deref() != Some(iname));
                     if meta.indexes.len() == before {
                         return Err(AwsError::new(
                             400,
@@ -746,7 +789,10 @@ impl DynamoDb {
             }
             let bytes =
                 serde_json::to_vec(&t.meta).map_err(|e| AwsError::internal(e.to_string()))?;
-            let desc = describe(&t, "UPDATING");
+            let mut desc = describe(&t, "UPDATING");
+            if let (Some(_), Some(key)) = (&sse_change, &t.meta.sse_kms_key) {
+                desc.insert("SSEDescription", sse_value(key, "UPDATING"));
+            }
             let mut batch = vec![Mutation::put(
                 TABLES,
                 table_record_key(&ctx.account_id, &ctx.region, &name),

@@ -294,7 +294,34 @@ impl S3Provider {
                 if rules.is_empty() || c.and_then(|c| c.str("Role")).is_none() {
                     return Err(errors::malformed_xml());
                 }
-                self.set_config(ctx, input, "replication", c).await?;
+                // AWS refuses a destination it cannot replicate to, missing or unversioned
+                // alike, with the same words.
+                for r in rules {
+                    let dest = r
+                        .get("Destination")
+                        .and_then(|d| d.str("Bucket"))
+                        .unwrap_or_default();
+                    let name = dest.strip_prefix("arn:aws:s3:::").unwrap_or(dest);
+                    if !self.store.bucket(name).is_some_and(|d| d.versioned()) {
+                        return Err(errors::invalid_request(
+                            "Destination bucket must have versioning enabled.",
+                        ));
+                    }
+                }
+                // A rule without an ID gets one, as S3 names it: base64 of a UUID.
+                let mut c = c.cloned().unwrap_or_else(Value::map);
+                let named: Vec<Value> = rules
+                    .iter()
+                    .map(|r| match r.str("ID") {
+                        Some(_) => r.clone(),
+                        None => r.clone().with(
+                            "ID",
+                            crate::store::b64_encode(nephos_core::request_id().as_bytes()),
+                        ),
+                    })
+                    .collect();
+                c.insert("Rules", Value::List(named));
+                self.set_config(ctx, input, "replication", Some(&c)).await?;
                 Value::map()
             }
             "GetBucketReplication" => match self.config(ctx, input, "replication")? {
