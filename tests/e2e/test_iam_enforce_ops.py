@@ -587,6 +587,7 @@ class World:
             "CodeSigningConfigArn": csc,
             "AllowedPublishers": {"SigningProfileVersionArns": [signer]},
             "UUID": "00000000-0000-0000-0000-000000000000",
+            "DurableExecutionArn": f"{fn}:$LATEST/durable-execution/exec-{self.suffix}/0123456789abcdef",
             "InvokeArgs": b"{}",
             "ProvisionedConcurrentExecutions": 1,
             "ReservedConcurrentExecutions": 1,
