@@ -10,10 +10,14 @@
 //! SendDurableExecutionCallbackSuccess/Failure (or timed out). Each execution is one
 //! stored record, written before a checkpoint is acknowledged, so with a data directory
 //! executions survive a restart and resume where they were.
+//!
+//! PauseDurableExecution holds an execution: nephos stops invoking the function (an
+//! invocation in flight loses its checkpoint token at its next checkpoint) while waits
+//! and callbacks still complete; ResumeDurableExecution lets it go on.
 
 use crate::Lambda;
 use crate::env::Outcome;
-use crate::functions::{not_found, target};
+use crate::functions::{conflict, not_found, target};
 use crate::runtime::{self, Target};
 use base64::Engine;
 use bytes::Bytes;
@@ -27,6 +31,10 @@ use tokio::sync::Notify;
 pub const TABLE: &str = "lambda.durable";
 
 const RUNNING: &str = "RUNNING";
+const PAUSING: &str = "PAUSING";
+const PAUSED: &str = "PAUSED";
+/// A ClientToken makes a pause or resume request idempotent for this long (AWS: 15 minutes).
+const CLIENT_TOKEN_MS: i64 = 15 * 60 * 1000;
 /// A function that keeps failing (not a `FAILED` answer: an error of the invocation)
 /// is invoked this many times before its execution fails.
 const MAX_INVOCATION_FAILURES: u32 = 3;
@@ -89,6 +97,26 @@ struct Execution {
     /// Operations changed outside a checkpoint, not yet reported to the function.
     changed: Vec<String>,
     failures: u32,
+    /// The pause asked for, while the execution is `PAUSING` or `PAUSED`.
+    #[serde(default)]
+    pause: Option<Pause>,
+    /// How long paused pauses have held the execution timeout, in milliseconds.
+    #[serde(default)]
+    timeout_paused_ms: i64,
+    /// ClientTokens of recent pause and resume requests: (token, request, when).
+    #[serde(default)]
+    client_tokens: Vec<(String, String, i64)>,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+struct Pause {
+    request_ms: i64,
+    reason: Option<String>,
+    timeout_paused: bool,
+    /// When the status became `PAUSED` (none while `PAUSING`).
+    paused_ms: Option<i64>,
+    /// The pause cut an invocation short: resuming invokes the function again.
+    interrupted: bool,
 }
 
 /// One operation of an execution, as `Operation` reports it.
@@ -294,6 +322,7 @@ impl Execution {
         self.status = status.to_owned();
         self.end_ms = Some(now);
         self.token = None;
+        self.pause = None;
         self.result = result.clone();
         self.error = error.clone();
         let id = self.id.clone();
@@ -388,9 +417,71 @@ impl Execution {
         any
     }
 
+    /// When the execution times out: later by the time pauses held the timeout, never
+    /// while such a pause holds it.
+    fn timeout_deadline(&self) -> Option<i64> {
+        let t = self.timeout_s?;
+        if self
+            .pause
+            .as_ref()
+            .is_some_and(|p| p.timeout_paused && p.paused_ms.is_some())
+        {
+            return None;
+        }
+        Some(self.start_ms + i64::from(t) * 1000 + self.timeout_paused_ms)
+    }
+
+    /// The requested pause takes effect: no invocation until resumed.
+    fn paused(&mut self, now: i64, interrupted: bool) {
+        self.status = PAUSED.into();
+        self.token = None;
+        let Some(p) = self.pause.as_mut() else {
+            return;
+        };
+        p.paused_ms = Some(now);
+        p.interrupted = interrupted;
+        let mut d = json!({
+            "PauseRequestTimestamp": p.request_ms,
+            "ExecutionTimeoutPaused": p.timeout_paused,
+        });
+        if let Some(r) = &p.reason {
+            d["Reason"] = json!({"Payload": r, "Truncated": false});
+        }
+        self.event(
+            now,
+            "ExecutionPaused",
+            None,
+            Some(("ExecutionPausedDetails", d)),
+        );
+    }
+
+    /// Whether a pause or resume request repeats one of the last 15 minutes with the
+    /// same ClientToken (it is then answered without acting again).
+    fn repeated(&mut self, input: &Value, request: &str, now: i64) -> Result<bool, AwsError> {
+        self.client_tokens
+            .retain(|(_, _, at)| now - at < CLIENT_TOKEN_MS);
+        let Some(token) = input.str("ClientToken") else {
+            return Ok(false);
+        };
+        match self.client_tokens.iter().find(|(t, _, _)| t == token) {
+            Some((_, r, _)) if r == request => Ok(true),
+            Some(_) => Err(param(
+                "The ClientToken was already used with different parameters.",
+            )),
+            None => Ok(false),
+        }
+    }
+
+    fn remember(&mut self, input: &Value, request: &str, now: i64) {
+        if let Some(token) = input.str("ClientToken") {
+            self.client_tokens
+                .push((token.to_owned(), request.to_owned(), now));
+        }
+    }
+
     /// When the clock next makes something due (the execution's timeout included).
     fn next_deadline(&self) -> Option<i64> {
-        let mut next = self.timeout_s.map(|t| self.start_ms + i64::from(t) * 1000);
+        let mut next = self.timeout_deadline();
         let mut consider = |t: i64| next = Some(next.map_or(t, |n: i64| n.min(t)));
         for o in &self.ops {
             match (o.kind.as_str(), o.status.as_str()) {
@@ -669,12 +760,17 @@ pub fn resume(l: &Arc<Lambda>) -> Result<(), String> {
         let Ok(mut x) = serde_json::from_slice::<Execution>(&v) else {
             continue;
         };
-        let live = x.status == RUNNING;
+        let live = !terminal(&x.status);
         if live && x.token.is_some() {
-            // nephos stopped during an invocation: the function runs again from its
-            // last checkpoint.
-            x.token = None;
-            x.due = true;
+            if x.status == PAUSING {
+                // The invocation the pause waited for is gone with the old process.
+                x.paused(l.clock.now_millis(), true);
+            } else {
+                // nephos stopped during an invocation: the function runs again from
+                // its last checkpoint.
+                x.token = None;
+                x.due = true;
+            }
         }
         let entry = Arc::new(Entry {
             state: Mutex::new(x.clone()),
@@ -744,7 +840,7 @@ pub async fn invoke(
         Some(e) => {
             let same = {
                 let x = e.state.lock().unwrap();
-                x.status == RUNNING && x.input == input_text
+                !terminal(&x.status) && x.input == input_text
             };
             if !same {
                 return Err(AwsError::new(
@@ -799,6 +895,9 @@ pub async fn invoke(
                 due: true,
                 changed: Vec::new(),
                 failures: 0,
+                pause: None,
+                timeout_paused_ms: 0,
+                client_tokens: Vec::new(),
             };
             let mut started = json!({"Input": {"Payload": input_text, "Truncated": false}});
             if let Some(t) = durable.execution_timeout {
@@ -838,7 +937,7 @@ pub async fn invoke(
         let ended = entry.ended.notified();
         let done = {
             let x = entry.state.lock().unwrap();
-            (x.status != RUNNING).then(|| (x.status.clone(), x.result.clone(), x.error.clone()))
+            terminal(&x.status).then(|| (x.status.clone(), x.result.clone(), x.error.clone()))
         };
         if let Some((status, result, error)) = done {
             let mut out = Value::map()
@@ -882,18 +981,17 @@ async fn drive(l: Arc<Lambda>, e: Arc<Entry>) {
         let now = l.clock.now_millis();
         let (step, rec) = {
             let mut x = e.state.lock().unwrap();
-            if x.status != RUNNING {
+            if terminal(&x.status) {
                 (Step::Ended, None)
-            } else if x
-                .timeout_s
-                .is_some_and(|t| now >= x.start_ms + i64::from(t) * 1000)
-            {
+            } else if x.timeout_deadline().is_some_and(|d| now >= d) {
                 let error = json!({"ErrorType": "Execution.Timeout", "ErrorMessage": "The durable execution timed out."});
                 x.end(now, "TIMED_OUT", None, Some(error));
                 (Step::Ended, Some(record(&x)))
             } else {
                 let fired = x.fire_timers(now);
-                if x.due {
+                // A paused execution's waits and callbacks complete, but the function
+                // is not invoked until it is resumed.
+                if x.due && x.status == RUNNING {
                     x.due = false;
                     x.changed.clear();
                     let ev = x.invocation_event();
@@ -932,13 +1030,14 @@ async fn drive(l: Arc<Lambda>, e: Arc<Entry>) {
 
 /// One invocation of the function for an execution, and what its answer means.
 async fn invoke_once(l: &Arc<Lambda>, e: &Arc<Entry>, payload: Bytes) {
-    let (account, region, function, version) = {
+    let (account, region, function, version, token) = {
         let x = e.state.lock().unwrap();
         (
             x.account.clone(),
             x.region.clone(),
             x.function.clone(),
             x.version.clone(),
+            x.token.clone(),
         )
     };
     let ctx = runtime::service_context(l, &account, &region, "Invoke");
@@ -985,6 +1084,8 @@ async fn invoke_once(l: &Arc<Lambda>, e: &Arc<Entry>, payload: Bytes) {
     let now = l.clock.now_millis();
     let rec = {
         let mut x = e.state.lock().unwrap();
+        // A pause took the token away: the function's answer (PENDING) means nothing.
+        let current = x.token.is_some() && x.token == token;
         x.token = None;
         let mut completed = json!({
             "StartTimestamp": started,
@@ -1000,7 +1101,7 @@ async fn invoke_once(l: &Arc<Lambda>, e: &Arc<Entry>, payload: Bytes) {
             None,
             Some(("InvocationCompletedDetails", completed)),
         );
-        if x.status == RUNNING {
+        if current && (x.status == RUNNING || x.status == PAUSING) {
             match answer {
                 Ok((status, result, error)) => match status.as_str() {
                     "SUCCEEDED" => {
@@ -1019,6 +1120,10 @@ async fn invoke_once(l: &Arc<Lambda>, e: &Arc<Entry>, payload: Bytes) {
                         x.due = true;
                     }
                 }
+            }
+            // The invocation ended before checkpointing again: the pause holds now.
+            if x.status == PAUSING {
+                x.paused(now, false);
             }
         }
         record(&x)
@@ -1073,11 +1178,14 @@ pub async fn checkpoint(
         );
         if x.status == RUNNING {
             out.insert("CheckpointToken", x.new_token());
+        } else if x.status == PAUSING {
+            // Without a new token the SDK ends the invocation as PENDING.
+            x.paused(now, true);
         }
         (out, record(&x))
     };
     commit(l, rec).await?;
-    if e.state.lock().unwrap().status != RUNNING {
+    if terminal(&e.state.lock().unwrap().status) {
         e.wake.notify_one();
         e.ended.notify_waiters();
     }
@@ -1139,10 +1247,32 @@ pub fn get(l: &Lambda, ctx: &RequestContext, input: &Value) -> Result<Value, Aws
     let mut dc = Value::map().with("RetentionPeriodInDays", i64::from(x.retention_days));
     if let Some(t) = x.timeout_s {
         dc.insert("ExecutionTimeout", i64::from(t));
+        // While a pause holds the timeout, as if it were resumed now.
+        let held = match &x.pause {
+            Some(Pause {
+                timeout_paused: true,
+                paused_ms: Some(p),
+                ..
+            }) => l.clock.now_millis() - p,
+            _ => 0,
+        };
+        let at = x.start_ms + i64::from(t) * 1000 + x.timeout_paused_ms + held;
         v.insert(
             "ExpectedExecutionTimeoutTimestamp",
-            Value::Timestamp(Timestamp::from_millis(x.start_ms + i64::from(t) * 1000)),
+            Value::Timestamp(Timestamp::from_millis(at)),
         );
+    }
+    if let Some(p) = &x.pause {
+        let mut d = Value::map()
+            .with(
+                "PauseRequestTimestamp",
+                Value::Timestamp(Timestamp::from_millis(p.request_ms)),
+            )
+            .with("ExecutionTimeoutPaused", p.timeout_paused);
+        if let Some(r) = p.reason.as_deref().filter(|_| include_data(input)) {
+            d.insert("Reason", r);
+        }
+        v.insert("PauseDetails", d);
     }
     if let Some(k) = &x.kms_key_arn {
         dc.insert("KMSKeyArn", k.as_str());
@@ -1261,7 +1391,7 @@ pub async fn stop(l: &Lambda, ctx: &RequestContext, input: &Value) -> Result<Val
     let now = l.clock.now_millis();
     let rec = {
         let mut x = e.state.lock().unwrap();
-        if x.status != RUNNING {
+        if terminal(&x.status) {
             return Err(param(format!(
                 "Durable execution {arn} is not running: its status is {}.",
                 x.status
@@ -1329,7 +1459,7 @@ pub async fn send_callback(
                 "The callback has timed out.",
             ));
         }
-        if status != "STARTED" || x.status != RUNNING {
+        if status != "STARTED" || terminal(&x.status) {
             return Err(param(format!(
                 "The callback has already completed: its status is {status}."
             )));
@@ -1377,4 +1507,123 @@ pub async fn send_callback(
     commit(l, rec).await?;
     e.wake.notify_one();
     Ok(Value::map())
+}
+
+/// PauseDurableExecution: holds a running execution. With an invocation in flight it
+/// is `PAUSING` until that invocation checkpoints or ends, then `PAUSED`.
+pub async fn pause(l: &Lambda, ctx: &RequestContext, input: &Value) -> Result<Value, AwsError> {
+    let arn = input.str("DurableExecutionArn").unwrap_or_default();
+    let e = find(l, ctx, arn).ok_or_else(|| execution_not_found(arn))?;
+    let now = l.clock.now_millis();
+    let reason = input.str("Reason").map(str::to_owned);
+    let timeout_paused = input.bool("ExecutionTimeoutPaused").unwrap_or(false);
+    let request = json!(["pause", reason, timeout_paused]).to_string();
+    let rec = {
+        let mut x = e.state.lock().unwrap();
+        if x.repeated(input, &request, now)? {
+            return Ok(Value::map());
+        }
+        if x.status != RUNNING {
+            return Err(conflict(format!(
+                "Durable execution {arn} can't be paused: its status is {}.",
+                x.status
+            )));
+        }
+        x.pause = Some(Pause {
+            request_ms: now,
+            reason,
+            timeout_paused,
+            paused_ms: None,
+            interrupted: false,
+        });
+        if x.token.is_some() {
+            x.status = PAUSING.into();
+        } else {
+            x.paused(now, false);
+        }
+        x.remember(input, &request, now);
+        record(&x)
+    };
+    commit(l, rec).await?;
+    e.wake.notify_one();
+    Ok(Value::map())
+}
+
+/// ResumeDurableExecution: lets a paused execution go on. The function is invoked if
+/// the pause cut an invocation short or something completed meanwhile; resuming a
+/// `PAUSING` execution cancels the pause and its invocation goes on.
+pub async fn resume_execution(
+    l: &Lambda,
+    ctx: &RequestContext,
+    input: &Value,
+) -> Result<Value, AwsError> {
+    let arn = input.str("DurableExecutionArn").unwrap_or_default();
+    let e = find(l, ctx, arn).ok_or_else(|| execution_not_found(arn))?;
+    let now = l.clock.now_millis();
+    let reason = input.str("Reason").map(str::to_owned);
+    let request = json!(["resume", reason]).to_string();
+    let rec = {
+        let mut x = e.state.lock().unwrap();
+        if x.repeated(input, &request, now)? {
+            return Ok(Value::map());
+        }
+        match x.status.as_str() {
+            PAUSING => {
+                x.status = RUNNING.into();
+                x.pause = None;
+            }
+            PAUSED => {
+                if let Some(p) = x.pause.take() {
+                    if p.timeout_paused {
+                        x.timeout_paused_ms += now - p.paused_ms.unwrap_or(now);
+                    }
+                    if p.interrupted {
+                        x.due = true;
+                    }
+                }
+                x.status = RUNNING.into();
+                let mut d = json!({"ResumeRequestTimestamp": now});
+                if let Some(r) = &reason {
+                    d["Reason"] = json!({"Payload": r, "Truncated": false});
+                }
+                x.event(
+                    now,
+                    "ExecutionResumed",
+                    None,
+                    Some(("ExecutionResumedDetails", d)),
+                );
+            }
+            status => {
+                return Err(conflict(format!(
+                    "Durable execution {arn} can't be resumed: its status is {status}."
+                )));
+            }
+        }
+        x.remember(input, &request, now);
+        record(&x)
+    };
+    commit(l, rec).await?;
+    e.wake.notify_one();
+    Ok(Value::map())
+}
+
+/// DeleteDurableExecution: removes an ended execution and its data.
+pub async fn delete(l: &Lambda, ctx: &RequestContext, input: &Value) -> Result<Value, AwsError> {
+    let arn = input.str("DurableExecutionArn").unwrap_or_default();
+    let e = find(l, ctx, arn).ok_or_else(|| execution_not_found(arn))?;
+    {
+        let x = e.state.lock().unwrap();
+        if !terminal(&x.status) {
+            return Err(conflict(format!(
+                "Durable execution {arn} can't be deleted: its status is {}. Only an execution in a terminal state (SUCCEEDED, FAILED, STOPPED or TIMED_OUT) can be deleted.",
+                x.status
+            )));
+        }
+    }
+    commit(l, nephos_storage::Mutation::delete(TABLE, arn.as_bytes())).await?;
+    l.durable.map.lock().unwrap().remove(arn);
+    Ok(Value::map().with(
+        "DeletionRequestTimestamp",
+        Value::Timestamp(Timestamp::from_millis(l.clock.now_millis())),
+    ))
 }

@@ -138,6 +138,7 @@ const OPERATIONS: &[&str] = &[
     "CreateFunctionUrlConfig",
     "DeleteAlias",
     "DeleteCodeSigningConfig",
+    "DeleteDurableExecution",
     "DeleteEventSourceMapping",
     "DeleteFunction",
     "DeleteFunctionCodeSigningConfig",
@@ -182,6 +183,7 @@ const OPERATIONS: &[&str] = &[
     "ListProvisionedConcurrencyConfigs",
     "ListTags",
     "ListVersionsByFunction",
+    "PauseDurableExecution",
     "PublishLayerVersion",
     "PublishVersion",
     "PutFunctionCodeSigningConfig",
@@ -192,6 +194,7 @@ const OPERATIONS: &[&str] = &[
     "PutRuntimeManagementConfig",
     "RemoveLayerVersionPermission",
     "RemovePermission",
+    "ResumeDurableExecution",
     "SendDurableExecutionCallbackFailure",
     "SendDurableExecutionCallbackHeartbeat",
     "SendDurableExecutionCallbackSuccess",
@@ -728,6 +731,21 @@ impl Provider for LambdaProvider {
                     "GetDurableExecutionState" => durable::get_state(l, ctx, i)?,
                     "ListDurableExecutionsByFunction" => durable::list(l, ctx, i)?,
                     "StopDurableExecution" => durable::stop(l, ctx, i).await?,
+                    "PauseDurableExecution"
+                    | "ResumeDurableExecution"
+                    | "DeleteDurableExecution" => {
+                        let value = match ctx.operation.as_str() {
+                            "PauseDurableExecution" => durable::pause(l, ctx, i).await?,
+                            "ResumeDurableExecution" => {
+                                durable::resume_execution(l, ctx, i).await?
+                            }
+                            _ => durable::delete(l, ctx, i).await?,
+                        };
+                        return Ok(Output {
+                            status: Some(202),
+                            ..Output::new(value)
+                        });
+                    }
                     "SendDurableExecutionCallbackSuccess"
                     | "SendDurableExecutionCallbackFailure"
                     | "SendDurableExecutionCallbackHeartbeat" => {
