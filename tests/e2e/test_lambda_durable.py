@@ -1,12 +1,13 @@
 """Lambda durable functions: functions written with AWS's durable execution SDK for
 Python (`aws-durable-execution-sdk-python`, run unchanged) as durable executions. Steps
 and waits resumed on nephos's clock, callbacks completed or failed from outside,
-StopDurableExecution, the execution's history and state, listing by function, the errors
-of unknown executions, tokens and callbacks, and an execution that survives a restart
-with --data-dir in the middle of a wait."""
+StopDurableExecution, Pause/Resume/DeleteDurableExecution, the execution's history and
+state, listing by function, the errors of unknown executions, tokens and callbacks, and
+executions that survive a restart with --data-dir in the middle of a wait or a pause."""
 
 import json
 import threading
+import time
 
 import pytest
 from botocore.exceptions import ClientError
@@ -113,6 +114,28 @@ def handler(event, context: DurableContext):
     def child(ctx):
         return ctx.step(flaky, name="flaky", config=RETRY)
     return {"tries": context.run_in_child_context(child, name="group")}
+"""
+
+# A step that holds its invocation until the test creates "$TRACE.go".
+GATED = """
+import os, time
+from aws_durable_execution_sdk_python import DurableContext, durable_execution
+
+def trace(what):
+    with open(os.environ["TRACE"], "a") as f:
+        f.write(what + "\\n")
+    return what
+
+def gate(_):
+    while not os.path.exists(os.environ["TRACE"] + ".go"):
+        time.sleep(0.05)
+    return trace("gate")
+
+@durable_execution
+def handler(event, context: DurableContext):
+    context.step(gate, name="gate")
+    context.step(lambda _: trace("after"), name="after")
+    return "done"
 """
 
 LONG_WAIT = """
@@ -466,3 +489,160 @@ def test_waiting_execution_survives_a_restart(start_nephos, tmp_path):
     advance(second, 3601)
     wait_status(lam2, arn, "SUCCEEDED")
     assert json.loads(lam2.get_durable_execution(DurableExecutionArn=arn)["Result"]) == "woke"
+
+
+# --- pause, resume, delete ------------------------------------------------------------------------------
+
+
+def code_of(call):
+    with pytest.raises(ClientError) as e:
+        call()
+    return e.value.response["Error"]["Code"]
+
+
+@needs_sdk
+def test_pause_during_a_wait_then_resume(server, lam, tmp_path):
+    make(lam, "pausable", STEPS_AND_WAIT, tmp_path)
+    arn = start(lam, "pausable", {"x": 20})
+    trace = tmp_path / "pausable.trace"
+    wait_event(lam, arn, "InvocationCompleted")
+    assert status_of(lam, arn) == "RUNNING"
+
+    # No invocation in flight: the pause holds at once.
+    lam.pause_durable_execution(DurableExecutionArn=arn, Reason="deploying",
+                                ExecutionTimeoutPaused=True, ClientToken="pause-1")
+    assert status_of(lam, arn) == "PAUSED"
+    ex = lam.get_durable_execution(DurableExecutionArn=arn)
+    assert ex["PauseDetails"]["Reason"] == "deploying"
+    assert ex["PauseDetails"]["ExecutionTimeoutPaused"] is True
+    # The same request with the same ClientToken succeeds again; another is refused.
+    lam.pause_durable_execution(DurableExecutionArn=arn, Reason="deploying",
+                                ExecutionTimeoutPaused=True, ClientToken="pause-1")
+    assert code_of(lambda: lam.pause_durable_execution(DurableExecutionArn=arn)) == \
+        "ResourceConflictException"
+    assert lam.list_durable_executions_by_function(
+        FunctionName="pausable", Statuses=["PAUSED"])["DurableExecutions"][0]["Status"] == "PAUSED"
+
+    # The wait completes while paused, but the function is not invoked.
+    advance(server, 61)
+    wait_event(lam, arn, "WaitSucceeded")
+    time.sleep(1)
+    assert status_of(lam, arn) == "PAUSED"
+    assert trace.read_text().split() == ["first"]
+    assert event_types(lam, arn).count("InvocationCompleted") == 1
+
+    lam.resume_durable_execution(DurableExecutionArn=arn, Reason="deployed")
+    wait_status(lam, arn, "SUCCEEDED")
+    assert trace.read_text().split() == ["first", "second"]
+    ex = lam.get_durable_execution(DurableExecutionArn=arn)
+    assert json.loads(ex["Result"]) == {"result": 42}
+    assert "PauseDetails" not in ex
+
+    history = events(lam, arn)
+    kinds = [e["EventType"] for e in history]
+    assert kinds.index("ExecutionPaused") < kinds.index("WaitSucceeded") < kinds.index("ExecutionResumed")
+    paused = history[kinds.index("ExecutionPaused")]["ExecutionPausedDetails"]
+    assert paused["Reason"]["Payload"] == "deploying"
+    assert paused["ExecutionTimeoutPaused"] is True and paused["PauseRequestTimestamp"]
+    resumed = history[kinds.index("ExecutionResumed")]["ExecutionResumedDetails"]
+    assert resumed["Reason"]["Payload"] == "deployed" and resumed["ResumeRequestTimestamp"]
+    # A running (or ended) execution can't be resumed.
+    assert code_of(lambda: lam.resume_durable_execution(DurableExecutionArn=arn)) == \
+        "ResourceConflictException"
+
+
+@needs_sdk
+def test_pause_waits_for_the_invocations_next_checkpoint(lam, tmp_path):
+    make(lam, "gated", GATED, tmp_path)
+    arn = start(lam, "gated", {})
+    trace = tmp_path / "gated.trace"
+    wait_event(lam, arn, "StepStarted")
+    lam.pause_durable_execution(DurableExecutionArn=arn)
+    assert status_of(lam, arn) == "PAUSING"
+    # The step's checkpoint makes the pause hold: the function runs no further.
+    (tmp_path / "gated.trace.go").touch()
+    wait_status(lam, arn, "PAUSED")
+    wait_event(lam, arn, "InvocationCompleted")
+    assert trace.read_text().split() == ["gate"]
+    # The pause cut the invocation short: resuming invokes the function again.
+    lam.resume_durable_execution(DurableExecutionArn=arn)
+    wait_status(lam, arn, "SUCCEEDED")
+    assert trace.read_text().split() == ["gate", "after"]
+
+
+@needs_sdk
+def test_resuming_a_pausing_execution_cancels_the_pause(lam, tmp_path):
+    make(lam, "gated2", GATED, tmp_path)
+    arn = start(lam, "gated2", {})
+    wait_event(lam, arn, "StepStarted")
+    lam.pause_durable_execution(DurableExecutionArn=arn)
+    assert status_of(lam, arn) == "PAUSING"
+    lam.resume_durable_execution(DurableExecutionArn=arn)
+    assert status_of(lam, arn) == "RUNNING"
+    (tmp_path / "gated2.trace.go").touch()
+    wait_status(lam, arn, "SUCCEEDED")
+    assert (tmp_path / "gated2.trace").read_text().split() == ["gate", "after"]
+    assert "ExecutionPaused" not in event_types(lam, arn)
+
+
+@needs_sdk
+def test_pause_of_an_ended_execution_is_refused_and_delete(lam):
+    make(lam, "ended", ONLY_STEPS)
+    r = lam.invoke(FunctionName="ended:$LATEST", Payload=json.dumps({"n": 1}))
+    arn = r["DurableExecutionArn"]
+    assert status_of(lam, arn) == "SUCCEEDED"
+    assert code_of(lambda: lam.pause_durable_execution(DurableExecutionArn=arn)) == \
+        "ResourceConflictException"
+
+    r = lam.delete_durable_execution(DurableExecutionArn=arn)
+    assert r["ResponseMetadata"]["HTTPStatusCode"] == 202
+    assert r["DeletionRequestTimestamp"]
+    for call in (lambda: lam.get_durable_execution(DurableExecutionArn=arn),
+                 lambda: lam.get_durable_execution_history(DurableExecutionArn=arn),
+                 lambda: lam.delete_durable_execution(DurableExecutionArn=arn),
+                 lambda: lam.pause_durable_execution(DurableExecutionArn=arn)):
+        assert code_of(call) == "ResourceNotFoundException"
+    assert lam.list_durable_executions_by_function(FunctionName="ended")["DurableExecutions"] == []
+
+    # A running execution can't be deleted; once stopped it can.
+    make(lam, "notyet", LONG_WAIT)
+    running = start(lam, "notyet", {})
+    wait_event(lam, running, "WaitStarted")
+    assert code_of(lambda: lam.delete_durable_execution(DurableExecutionArn=running)) == \
+        "ResourceConflictException"
+    lam.stop_durable_execution(DurableExecutionArn=running)
+    lam.delete_durable_execution(DurableExecutionArn=running)
+    assert code_of(lambda: lam.get_durable_execution(DurableExecutionArn=running)) == \
+        "ResourceNotFoundException"
+
+
+@needs_sdk
+def test_paused_execution_survives_a_restart(start_nephos, tmp_path):
+    data = tmp_path / "data"
+    first = start_nephos("--data-dir", str(data), "--quiet", "--lambda-python", VENV_PYTHON)
+    lam = first.client("lambda")
+    acct = account_of(lam)
+    make(lam, "sleeper", LONG_WAIT, durable={"ExecutionTimeout": 86400})
+    arn = start(lam, "sleeper", {})
+    wait_event(lam, arn, "InvocationCompleted")
+    lam.pause_durable_execution(DurableExecutionArn=arn, Reason="maintenance")
+    assert status_of(lam, arn) == "PAUSED"
+    first.stop()
+
+    second = start_nephos("--data-dir", str(data), "--quiet", "--lambda-python", VENV_PYTHON)
+    lam2 = second.client("lambda", account=acct)
+    assert status_of(lam2, arn) == "PAUSED"
+    assert lam2.get_durable_execution(DurableExecutionArn=arn)["PauseDetails"]["Reason"] == "maintenance"
+    advance(second, 3601)
+    wait_event(lam2, arn, "WaitSucceeded")
+    assert status_of(lam2, arn) == "PAUSED"
+    lam2.resume_durable_execution(DurableExecutionArn=arn)
+    wait_status(lam2, arn, "SUCCEEDED")
+    assert json.loads(lam2.get_durable_execution(DurableExecutionArn=arn)["Result"]) == "woke"
+    # Deleted, it stays deleted across a restart.
+    lam2.delete_durable_execution(DurableExecutionArn=arn)
+    second.stop()
+    third = start_nephos("--data-dir", str(data), "--quiet", "--lambda-python", VENV_PYTHON)
+    lam3 = third.client("lambda", account=acct)
+    assert code_of(lambda: lam3.get_durable_execution(DurableExecutionArn=arn)) == \
+        "ResourceNotFoundException"
