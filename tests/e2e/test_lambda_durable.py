@@ -5,11 +5,17 @@ StopDurableExecution, Pause/Resume/DeleteDurableExecution, the execution's histo
 state, listing by function, the errors of unknown executions, tokens and callbacks, and
 executions that survive a restart with --data-dir in the middle of a wait or a pause."""
 
+import gzip
 import json
+import pathlib
+import tempfile
 import threading
 import time
 
+import boto3
+import botocore.session
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from conftest import Nephos
@@ -494,6 +500,25 @@ def test_waiting_execution_survives_a_restart(start_nephos, tmp_path):
 # --- pause, resume, delete ------------------------------------------------------------------------------
 
 
+def newer(lam):
+    """The same client built from nephos's own Lambda model: the installed botocore may
+    predate Pause/Resume/DeleteDurableExecution."""
+    model = json.loads(gzip.decompress(
+        (pathlib.Path(__file__).resolve().parents[2] / "models/lambda.json.gz").read_bytes()))
+    for param in model.get("clientContextParams", {}).values():
+        param.setdefault("documentation", "")
+    data = pathlib.Path(tempfile.mkdtemp()) / "lambda" / model["metadata"]["apiVersion"]
+    data.mkdir(parents=True)
+    (data / "service-2.json").write_text(json.dumps(model))
+    session = botocore.session.get_session()
+    session.set_config_variable("data_path", str(data.parent.parent))
+    creds = lam._request_signer._credentials
+    return boto3.Session(botocore_session=session).client(
+        "lambda", endpoint_url=lam.meta.endpoint_url, region_name=lam.meta.region_name,
+        aws_access_key_id=creds.access_key, aws_secret_access_key="test",
+        config=Config(retries={"max_attempts": 0}))
+
+
 def code_of(call):
     with pytest.raises(ClientError) as e:
         call()
@@ -502,6 +527,7 @@ def code_of(call):
 
 @needs_sdk
 def test_pause_during_a_wait_then_resume(server, lam, tmp_path):
+    lam = newer(lam)
     make(lam, "pausable", STEPS_AND_WAIT, tmp_path)
     arn = start(lam, "pausable", {"x": 20})
     trace = tmp_path / "pausable.trace"
@@ -553,6 +579,7 @@ def test_pause_during_a_wait_then_resume(server, lam, tmp_path):
 
 @needs_sdk
 def test_pause_waits_for_the_invocations_next_checkpoint(lam, tmp_path):
+    lam = newer(lam)
     make(lam, "gated", GATED, tmp_path)
     arn = start(lam, "gated", {})
     trace = tmp_path / "gated.trace"
@@ -572,6 +599,7 @@ def test_pause_waits_for_the_invocations_next_checkpoint(lam, tmp_path):
 
 @needs_sdk
 def test_resuming_a_pausing_execution_cancels_the_pause(lam, tmp_path):
+    lam = newer(lam)
     make(lam, "gated2", GATED, tmp_path)
     arn = start(lam, "gated2", {})
     wait_event(lam, arn, "StepStarted")
@@ -587,6 +615,7 @@ def test_resuming_a_pausing_execution_cancels_the_pause(lam, tmp_path):
 
 @needs_sdk
 def test_pause_of_an_ended_execution_is_refused_and_delete(lam):
+    lam = newer(lam)
     make(lam, "ended", ONLY_STEPS)
     r = lam.invoke(FunctionName="ended:$LATEST", Payload=json.dumps({"n": 1}))
     arn = r["DurableExecutionArn"]
@@ -620,7 +649,7 @@ def test_pause_of_an_ended_execution_is_refused_and_delete(lam):
 def test_paused_execution_survives_a_restart(start_nephos, tmp_path):
     data = tmp_path / "data"
     first = start_nephos("--data-dir", str(data), "--quiet", "--lambda-python", VENV_PYTHON)
-    lam = first.client("lambda")
+    lam = newer(first.client("lambda"))
     acct = account_of(lam)
     make(lam, "sleeper", LONG_WAIT, durable={"ExecutionTimeout": 86400})
     arn = start(lam, "sleeper", {})
@@ -630,7 +659,7 @@ def test_paused_execution_survives_a_restart(start_nephos, tmp_path):
     first.stop()
 
     second = start_nephos("--data-dir", str(data), "--quiet", "--lambda-python", VENV_PYTHON)
-    lam2 = second.client("lambda", account=acct)
+    lam2 = newer(second.client("lambda", account=acct))
     assert status_of(lam2, arn) == "PAUSED"
     assert lam2.get_durable_execution(DurableExecutionArn=arn)["PauseDetails"]["Reason"] == "maintenance"
     advance(second, 3601)
@@ -643,6 +672,6 @@ def test_paused_execution_survives_a_restart(start_nephos, tmp_path):
     lam2.delete_durable_execution(DurableExecutionArn=arn)
     second.stop()
     third = start_nephos("--data-dir", str(data), "--quiet", "--lambda-python", VENV_PYTHON)
-    lam3 = third.client("lambda", account=acct)
+    lam3 = newer(third.client("lambda", account=acct))
     assert code_of(lambda: lam3.get_durable_execution(DurableExecutionArn=arn)) == \
         "ResourceNotFoundException"

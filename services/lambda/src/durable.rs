@@ -1030,14 +1030,13 @@ async fn drive(l: Arc<Lambda>, e: Arc<Entry>) {
 
 /// One invocation of the function for an execution, and what its answer means.
 async fn invoke_once(l: &Arc<Lambda>, e: &Arc<Entry>, payload: Bytes) {
-    let (account, region, function, version, token) = {
+    let (account, region, function, version) = {
         let x = e.state.lock().unwrap();
         (
             x.account.clone(),
             x.region.clone(),
             x.function.clone(),
             x.version.clone(),
-            x.token.clone(),
         )
     };
     let ctx = runtime::service_context(l, &account, &region, "Invoke");
@@ -1085,7 +1084,7 @@ async fn invoke_once(l: &Arc<Lambda>, e: &Arc<Entry>, payload: Bytes) {
     let rec = {
         let mut x = e.state.lock().unwrap();
         // A pause took the token away: the function's answer (PENDING) means nothing.
-        let current = x.token.is_some() && x.token == token;
+        let current = x.token.is_some();
         x.token = None;
         let mut completed = json!({
             "StartTimestamp": started,
