@@ -58,7 +58,13 @@ SERVICE_DENIES = {
 
 # Operations newer than the vendored Service Authorization Reference: their actions are
 # named after them.
-NEWER_THAN_REFERENCE = {("iam", "AcquireRole"), ("iam", "GetRoleTemplateVersion")}
+NEWER_THAN_REFERENCE = {
+    ("iam", "AcquireRole"),
+    ("iam", "GetRoleTemplateVersion"),
+    ("lambda", "PauseDurableExecution"),
+    ("lambda", "ResumeDurableExecution"),
+    ("lambda", "DeleteDurableExecution"),
+}
 
 # What operations that need more than their own action need, all of it (the rest need
 # exactly one action, checked against the reference).
