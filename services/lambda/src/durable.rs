@@ -159,19 +159,6 @@ fn resource_not_found(message: impl Into<String>) -> AwsError {
     AwsError::new(404, "ResourceNotFoundException", message)
 }
 
-fn random_id() -> String {
-    let b: [u8; 16] = rand::random();
-    let h = hex::encode(b);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
-}
-
 fn b64(s: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(s.as_bytes())
 }
@@ -581,7 +568,7 @@ impl Execution {
                 ..Op::default()
             });
         }
-        let callback_id = b64(&format!("{}|{}|{}", self.arn, id, random_id()));
+        let callback_id = b64(&format!("{}|{}|{}", self.arn, id, crate::runtime::uuid()));
         let Some(o) = self.op_mut(&id) else {
             return Ok(None);
         };
@@ -855,7 +842,7 @@ pub async fn invoke(
             e
         }
         None => {
-            let id = random_id();
+            let id = crate::runtime::uuid();
             let name = name.unwrap_or_else(|| id.clone());
             let function_arn = crate::model::qualified_arn(
                 &ctx.region,
@@ -1044,7 +1031,7 @@ async fn invoke_once(l: &Arc<Lambda>, e: &Arc<Entry>, payload: Bytes) {
         .with("FunctionName", function.as_str())
         .with("Qualifier", version.as_str());
     let started = l.clock.now_millis();
-    let request_id = random_id();
+    let request_id = crate::runtime::uuid();
     let outcome = match crate::invoke::resolve(l, &ctx, &input) {
         Ok(t) => {
             let request = runtime::Request {

@@ -257,17 +257,9 @@ pub fn lambda_time(ms: i64) -> String {
     }
 }
 
+/// A fresh RevisionId (a random UUID, as AWS's look).
 pub fn revision_id() -> String {
-    let b: [u8; 16] = rand::random();
-    let h = hex::encode(b);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
+    crate::runtime::uuid()
 }
 
 /// The `FunctionConfiguration` of `version` (`$LATEST` or a number).
