@@ -1,11 +1,12 @@
 """Lambda runtimes other than nephos's Python one: Node.js (CommonJS, ES modules, async,
 callbacks, errors), custom runtimes (`provided.al2023` with the package's own
 `bootstrap`, as in AWS's custom-runtime tutorial, speaking the Runtime API with curl),
-and AWS's own Python runtime interface client (`awslambdaric`) run as a custom runtime
-unchanged: it is the strictest client of nephos's Runtime API."""
+and AWS's own runtime interface clients (`awslambdaric` from PyPI, `aws-lambda-ric` from npm)
+run as custom runtimes unchanged: they are the strictest clients of nephos's Runtime API."""
 
 import importlib.util
 import json
+import os
 import re
 import shlex
 import statistics
@@ -459,6 +460,41 @@ def handler(event, context):
     assert out["requestId"] and isinstance(out["stackTrace"], list)
     # Warm again after the error.
     out, r = invoke(lam, "ric", {"again": 1})
+    assert out["event"] == {"again": 1}
+
+
+# The npm package's entry point, which scripts/test compiles once into the cache (its native
+# part needs cmake and autotools; its 4.x needs Node.js 22, this is 3.3.0).
+NODE_RIC = os.environ.get("NEPHOS_NODE_RIC")
+
+
+@needs_node
+@pytest.mark.skipif(not (NODE_RIC and os.path.exists(NODE_RIC)),
+                    reason="aws-lambda-ric not installed (scripts/test installs it)")
+def test_npm_aws_lambda_ric_runs_unchanged(lam):
+    bootstrap = f"#!/bin/sh\nexec node {shlex.quote(NODE_RIC)} $_HANDLER\n"
+    app = """
+export const handler = async (event, context) => {
+  console.log("ric says", JSON.stringify(event));
+  if (event.fail) throw new TypeError("ric failure");
+  return { event, rid: context.awsRequestId, fn: context.functionName,
+           arn: context.invokedFunctionArn, remaining: context.getRemainingTimeInMillis() };
+};
+"""
+    acct = account_of(lam)
+    create(lam, "noderic", {"bootstrap": (bootstrap, 0o755), "index.mjs": app},
+           runtime="provided.al2023", handler="index.handler", timeout=5)
+    out, r = invoke(lam, "noderic", {"hello": "ric"}, LogType="Tail")
+    assert "FunctionError" not in r, out
+    assert out["event"] == {"hello": "ric"} and out["fn"] == "noderic"
+    assert re.fullmatch(UUID, out["rid"])
+    assert out["arn"] == f"arn:aws:lambda:us-east-1:{acct}:function:noderic"
+    assert 3000 < out["remaining"] <= 5000
+    assert re.search(r"\tINFO\tric says \{\"hello\":\"ric\"\}", tail(r)), tail(r)
+    out, r = invoke(lam, "noderic", {"fail": True})
+    assert r["FunctionError"] == "Unhandled"
+    assert out["errorType"] == "TypeError" and out["errorMessage"] == "ric failure"
+    out, _ = invoke(lam, "noderic", {"again": 1})
     assert out["event"] == {"again": 1}
 
 
