@@ -131,3 +131,31 @@ def test_max_memory_used_counts_every_process_of_the_environment(lam):
     assert report, tail(r)
     # The runtime alone is ~15 MB; the child holds 200 MB.
     assert int(report.group(1)) >= 200
+
+
+PEEK = """
+import os
+
+def handler(event, context):
+    seen = []
+    for root, dirs, files in os.walk(event["data"]):
+        seen.extend(os.path.join(root, f) for f in files)
+    return {"seen": seen, "task_root": os.environ["LAMBDA_TASK_ROOT"]}
+"""
+
+
+def test_nephos_data_directory_is_hidden_but_for_the_functions_own_code(start_nephos, tmp_path):
+    data = tmp_path / "data"
+    server = start_nephos("--data-dir", str(data), "--lambda-python", VENV_PYTHON)
+    lam = server.client("lambda")
+    create(lam, "secret", {"index.py": "TOKEN = 'hunter2'\ndef handler(e, c):\n    return 1\n"})
+    create(lam, "peek", {"index.py": PEEK})
+    host_files = [p for p in data.rglob("*") if p.is_file()]
+    assert any(p.name == "index.py" for p in host_files) and len(host_files) > 2
+    out, r = invoke(lam, "peek", {"data": str(data)})
+    assert "FunctionError" not in r, out
+    # Only its own package: not nephos's state, not the other function's code.
+    assert out["seen"] and all(p.startswith(out["task_root"] + "/") for p in out["seen"]), out
+    # (nephos marks a finished unpacking with a dot file in the package's directory)
+    names = [os.path.basename(p) for p in out["seen"]]
+    assert [n for n in names if not n.startswith(".nephos")] == ["index.py"]

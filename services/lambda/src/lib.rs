@@ -91,6 +91,8 @@ pub struct Lambda {
     bootstraps: OnceLock<Result<(), String>>,
     /// Environments' scratch directories.
     work_dir: PathBuf,
+    /// nephos's data directory, hidden from functions.
+    data_dir: Option<PathBuf>,
     server: Arc<dyn RuntimeServer>,
     settings: Settings,
     endpoint: OnceLock<String>,
@@ -245,6 +247,7 @@ impl LambdaProvider {
             runtime_dir,
             bootstraps: OnceLock::new(),
             work_dir,
+            data_dir: data_dir.map(Path::to_path_buf),
             server,
             settings,
             endpoint: OnceLock::new(),

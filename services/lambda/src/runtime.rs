@@ -833,6 +833,7 @@ async fn start(l: &Arc<Lambda>, t: &Target, provisioned: bool) -> Result<Started
                     .and_then(|p| p.parent()?.parent().map(std::path::Path::to_path_buf)),
             )
             .collect(),
+        hidden: l.data_dir.iter().cloned().collect(),
     });
     if sandbox.is_none() {
         vars.push(("TMPDIR".into(), tmp.to_string_lossy().into_owned()));

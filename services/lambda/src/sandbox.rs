@@ -1,6 +1,10 @@
 //! An execution environment's own file system view: a private `/tmp` of the function's
 //! ephemeral storage size and a read-only task root and `/opt` layers, as on AWS.
 //!
+//! nephos's data directory is covered by an empty tmpfs too (but for the function's own
+//! code and layers in it), so a function cannot read other functions' code or nephos's
+//! state by path.
+//!
 //! Functions write to the literal path `/tmp` (AWS documents it as the one writable
 //! place), so a TMPDIR variable is not enough: two environments would share the host's
 //! `/tmp`, and a function could fill the host's disk past its `EphemeralStorage`. Each
@@ -38,6 +42,9 @@ pub struct Plan {
     pub read_only: Vec<PathBuf>,
     /// Also needed by path from inside the environment (the bootstraps, the interpreter).
     pub keep: Vec<PathBuf>,
+    /// Hidden from the environment (nephos's data directory), but for what `read_only`
+    /// and `keep` name inside it.
+    pub hidden: Vec<PathBuf>,
 }
 
 impl Plan {
@@ -57,6 +64,10 @@ impl Plan {
         }
         for p in &self.keep {
             a.push("--keep".into());
+            a.push(p.into());
+        }
+        for p in &self.hidden {
+            a.push("--hide".into());
             a.push(p.into());
         }
         a.push("--".into());
@@ -92,7 +103,7 @@ pub fn available() -> bool {
 /// The launcher: sets up the namespace, then becomes the program. Never returns.
 pub fn main(args: Vec<OsString>) -> ! {
     if args.first().is_some_and(|a| a == "probe") {
-        let ok = enter_new(64, &[], &[]).is_ok();
+        let ok = enter_new(64, &[], &[], &[]).is_ok();
         std::process::exit(if ok { 0 } else { 1 });
     }
     let Some(parsed) = Parsed::from(args) else {
@@ -101,7 +112,12 @@ pub fn main(args: Vec<OsString>) -> ! {
     };
     let entered = match parsed.join {
         Some(pid) => enter_existing(pid),
-        None => enter_new(parsed.tmp_mb, &parsed.read_only, &parsed.keep),
+        None => enter_new(
+            parsed.tmp_mb,
+            &parsed.read_only,
+            &parsed.keep,
+            &parsed.hidden,
+        ),
     };
     if let Err(e) = entered {
         // The environment runs without its own /tmp rather than not at all.
@@ -127,6 +143,7 @@ struct Parsed {
     join: Option<i32>,
     read_only: Vec<PathBuf>,
     keep: Vec<PathBuf>,
+    hidden: Vec<PathBuf>,
     program: OsString,
     args: Vec<OsString>,
 }
@@ -139,12 +156,13 @@ impl Parsed {
             0 => None,
             p => Some(p),
         };
-        let (mut read_only, mut keep) = (Vec::new(), Vec::new());
+        let (mut read_only, mut keep, mut hidden) = (Vec::new(), Vec::new(), Vec::new());
         loop {
             let a = it.next()?;
             match a.to_str() {
                 Some("--ro") => read_only.push(PathBuf::from(it.next()?)),
                 Some("--keep") => keep.push(PathBuf::from(it.next()?)),
+                Some("--hide") => hidden.push(PathBuf::from(it.next()?)),
                 Some("--") => break,
                 _ => return None,
             }
@@ -155,6 +173,7 @@ impl Parsed {
             join,
             read_only,
             keep,
+            hidden,
             program,
             args: it.collect(),
         })
@@ -167,9 +186,15 @@ fn step<T>(what: &str, r: rustix::io::Result<T>) -> Result<T> {
     r.map_err(|e| format!("{what}: {e}"))
 }
 
-/// A new user and mount namespace with a tmpfs on `/tmp`; what `/tmp` held that the
-/// function needs is bound back at the same paths.
-fn enter_new(tmp_mb: u32, read_only: &[PathBuf], keep: &[PathBuf]) -> Result<()> {
+/// A new user and mount namespace with a tmpfs on `/tmp` and an empty one over each
+/// hidden directory; what those held that the function needs is bound back at the same
+/// paths.
+fn enter_new(
+    tmp_mb: u32,
+    read_only: &[PathBuf],
+    keep: &[PathBuf],
+    hidden: &[PathBuf],
+) -> Result<()> {
     use rustix::mount::{MountFlags, MountPropagationFlags};
     let uid = rustix::process::getuid().as_raw();
     let gid = rustix::process::getgid().as_raw();
@@ -193,36 +218,48 @@ fn enter_new(tmp_mb: u32, read_only: &[PathBuf], keep: &[PathBuf]) -> Result<()>
             MountPropagationFlags::PRIVATE | MountPropagationFlags::REC,
         ),
     )?;
-    // Opened before /tmp is covered, to be bound back from `/proc/self/fd/N` (in this
-    // namespace: a bind from another one is refused).
-    let covered: Vec<(PathBuf, rustix::fd::OwnedFd, bool)> = read_only
+    let covers: Vec<(PathBuf, String)> =
+        std::iter::once((PathBuf::from(TMP), format!("size={tmp_mb}m,mode=1777")))
+            .chain(
+                hidden
+                    .iter()
+                    .filter(|d| d.is_dir())
+                    .map(|d| (d.clone(), "size=1m,mode=700".to_owned())),
+            )
+            .collect();
+    let covered = |p: &Path| covers.iter().any(|(c, _)| p.starts_with(c));
+    // Opened before anything is covered, to be bound back from `/proc/self/fd/N` (in
+    // this namespace: a bind from another one is refused).
+    let kept: Vec<(PathBuf, rustix::fd::OwnedFd)> = read_only
         .iter()
-        .map(|p| (p, true))
-        .chain(keep.iter().map(|p| (p, false)))
-        .filter(|(p, _)| p.starts_with(TMP) && p.exists())
-        .filter_map(|(p, ro)| {
+        .chain(keep)
+        .filter(|p| covered(p) && p.exists())
+        .filter_map(|p| {
             let fd = rustix::fs::open(
                 p.as_path(),
                 rustix::fs::OFlags::PATH | rustix::fs::OFlags::CLOEXEC,
                 rustix::fs::Mode::empty(),
             )
             .ok()?;
-            Some((p.clone(), fd, ro))
+            Some((p.clone(), fd))
         })
         .collect();
-    let options =
-        std::ffi::CString::new(format!("size={tmp_mb}m,mode=1777")).map_err(|e| e.to_string())?;
-    step(
-        "tmpfs on /tmp",
-        rustix::mount::mount(
-            "tmpfs",
-            TMP,
-            "tmpfs",
-            MountFlags::NOSUID | MountFlags::NODEV,
-            options.as_c_str(),
-        ),
-    )?;
-    for (path, fd, _) in &covered {
+    for (point, options) in &covers {
+        // A hidden directory under /tmp is gone once /tmp is covered: cover its place.
+        let _ = std::fs::create_dir_all(point);
+        let options = std::ffi::CString::new(options.as_str()).map_err(|e| e.to_string())?;
+        step(
+            "an empty tmpfs",
+            rustix::mount::mount(
+                "tmpfs",
+                point.as_path(),
+                "tmpfs",
+                MountFlags::NOSUID | MountFlags::NODEV,
+                options.as_c_str(),
+            ),
+        )?;
+    }
+    for (path, fd) in &kept {
         std::fs::create_dir_all(path).map_err(|e| format!("{}: {e}", path.display()))?;
         let source = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(fd));
         step(
@@ -231,7 +268,7 @@ fn enter_new(tmp_mb: u32, read_only: &[PathBuf], keep: &[PathBuf]) -> Result<()>
         )?;
     }
     for path in read_only {
-        if !path.starts_with(TMP) {
+        if !covered(path) {
             step(
                 "binding the task root",
                 rustix::mount::mount_bind_recursive(path.as_path(), path.as_path()),
