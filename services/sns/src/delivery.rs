@@ -523,7 +523,7 @@ async fn deliver_managed(sns: &Sns, sub: &Subscription, m: &Message, topic: &Top
         );
         ("firehose", "PutRecord", body, input)
     };
-    let e = match sns.dispatcher.call(&ctx, service, operation, input).await {
+    let outcome = match sns.dispatcher.call(&ctx, service, operation, input).await {
         Ok(out) => {
             // An asynchronous invocation is accepted with 202; the response names
             // Lambda's request, the one the function's logs carry.
@@ -536,25 +536,37 @@ async fn deliver_managed(sns: &Sns, sub: &Subscription, m: &Message, topic: &Top
                 .int("StatusCode")
                 .and_then(|s| u16::try_from(s).ok())
                 .unwrap_or(200);
-            let outcome = Outcome {
+            Outcome {
                 success: true,
                 status_code,
                 provider_response,
                 attempts: None,
-            };
-            feedback::record(
-                sns,
-                &topic.feedback,
-                &sub.protocol,
-                m,
-                &sub.endpoint,
-                outcome,
-            )
-            .await;
-            return;
+            }
         }
-        Err(e) => e,
+        Err(e) => failed(sns, sub, m, topic, &body, service, e).await,
     };
+    feedback::record(
+        sns,
+        &topic.feedback,
+        &sub.protocol,
+        m,
+        &sub.endpoint,
+        outcome,
+    )
+    .await;
+}
+
+/// A refused delivery to Lambda or Firehose: noted in the outbox, sent to the
+/// subscription's dead-letter queue, and described for delivery status logging.
+async fn failed(
+    sns: &Sns,
+    sub: &Subscription,
+    m: &Message,
+    topic: &TopicView,
+    body: &str,
+    service: &str,
+    e: AwsError,
+) -> Outcome {
     let name = if service == "lambda" {
         "Lambda"
     } else {
@@ -571,23 +583,14 @@ async fn deliver_managed(sns: &Sns, sub: &Subscription, m: &Message, topic: &Top
         )
     };
     tracing::info!(subscription = %sub.arn, code = %e.code, "SNS delivery to {name} failed");
-    to_outbox(sns, sub, m, &body, Some(&note));
+    to_outbox(sns, sub, m, body, Some(&note));
     dead_letter(sns, sub, m, topic).await;
-    let outcome = Outcome {
+    Outcome {
         success: false,
         status_code: e.status,
         provider_response: json!({"ErrorCode": e.code, "ErrorMessage": e.message}).to_string(),
         attempts: None,
-    };
-    feedback::record(
-        sns,
-        &topic.feedback,
-        &sub.protocol,
-        m,
-        &sub.endpoint,
-        outcome,
-    )
-    .await;
+    }
 }
 
 async fn dead_letter(sns: &Sns, sub: &Subscription, m: &Message, topic: &TopicView) {
